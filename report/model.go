@@ -1,0 +1,133 @@
+package report
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// ErrNoReport is returned when the input holds no TLS report at all: a
+// message with no report part, or bytes that are not a report.
+var ErrNoReport = errors.New("report: no TLS report found")
+
+// ErrTooLarge is returned when a message, an attachment or its decompressed
+// content exceeds the configured Limits.
+var ErrTooLarge = errors.New("report: input exceeds size limit")
+
+// Report is one SMTP TLS report (RFC 8460 section 4), in a clean internal
+// form: the reporters' deviations from the RFC are already smoothed over by
+// the wire types in json.go.
+type Report struct {
+	OrganizationName string
+	ContactInfo      string // may be empty (some small MTAs send null)
+	ReportID         string
+	Start, End       time.Time // date-range, always in UTC
+	Policies         []Policy
+}
+
+// Policy is one policy block of a report with its summary and details.
+type Policy struct {
+	Type    string   // "sts", "tlsa" or "no-policy-found"
+	Strings []string // policy-string lines, flattened when a reporter nests them
+	Domain  string   // policy-domain
+	MXHosts []string // mx-host, however the reporter encoded it
+
+	Successful int64 // total-successful-session-count
+	Failed     int64 // total-failure-session-count
+
+	Details []FailureDetail
+}
+
+// FailureDetail is one failure-details entry.
+type FailureDetail struct {
+	ResultType            string     // e.g. "certificate-expired", "validation-failure"
+	SendingMTAIP          netip.Addr // invalid (zero) when the reporter did not give one
+	ReceivingMXHostname   string
+	ReceivingMXHelo       string
+	ReceivingIP           netip.Addr // invalid (zero) when absent
+	FailedSessions        int64      // failed-session-count
+	AdditionalInformation string
+	FailureReasonCode     string
+}
+
+// TotalFailed is the sum of total-failure-session-count over all policies.
+func (r *Report) TotalFailed() int64 {
+	var n int64
+	for _, p := range r.Policies {
+		n += p.Failed
+	}
+	return n
+}
+
+// TotalSuccessful is the sum of total-successful-session-count over all
+// policies.
+func (r *Report) TotalSuccessful() int64 {
+	var n int64
+	for _, p := range r.Policies {
+		n += p.Successful
+	}
+	return n
+}
+
+// Limits bounds what the decoders read. The zero value means DefaultLimits.
+type Limits struct {
+	MaxMessage      int64 // bytes of one message, as read
+	MaxDecompressed int64 // bytes of one report after decompression
+	MaxReports      int   // reports taken from one message or archive
+}
+
+// DefaultLimits are generous for real reports (the largest seen are a few
+// hundred KiB decompressed) and small enough that a bomb is refused fast.
+var DefaultLimits = Limits{
+	MaxMessage:      32 << 20,
+	MaxDecompressed: 16 << 20,
+	MaxReports:      64,
+}
+
+// orDefault fills in zero fields from DefaultLimits.
+func (l Limits) orDefault() Limits {
+	if l.MaxMessage <= 0 {
+		l.MaxMessage = DefaultLimits.MaxMessage
+	}
+	if l.MaxDecompressed <= 0 {
+		l.MaxDecompressed = DefaultLimits.MaxDecompressed
+	}
+	if l.MaxReports <= 0 {
+		l.MaxReports = DefaultLimits.MaxReports
+	}
+	return l
+}
+
+// Message is what a mail message tells about the reports it carries.
+type Message struct {
+	Submitter  string // TLS-Report-Submitter header, as given
+	Domain     string // TLS-Report-Domain header, as given
+	From       string // address in From
+	FromDomain string
+	Subject    string
+	MessageID  string
+
+	// Found lists every part that is or looks like a report, in message
+	// order. A part that looked like a report but could not be read has
+	// Err set and Report nil.
+	Found []Found
+}
+
+// Found is one report part of a message, or one file of an archive.
+type Found struct {
+	Report    *Report
+	Name      string // file name, or a part path such as "1.2" when unnamed
+	MediaType string // as declared, lower case
+	Err       error
+}
+
+// Reports returns the reports that could be read.
+func (m *Message) Reports() []*Report {
+	var rs []*Report
+	for _, f := range m.Found {
+		if f.Report != nil {
+			rs = append(rs, f.Report)
+		}
+	}
+	return rs
+}
