@@ -1,0 +1,365 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The wire types below follow RFC 8460 section 4.4 with its hyphenated
+// member names. They are kept apart from the model in model.go: every
+// reporter's deviation from the RFC is absorbed here, and toModel turns the
+// result into a clean Report, checking what must be right (addresses and
+// counts) and naming the offending member when it is not.
+
+// jsonReport is the top-level report object.
+type jsonReport struct {
+	OrganizationName string `json:"organization-name"`
+	DateRange        struct {
+		Start xtime `json:"start-datetime"`
+		End   xtime `json:"end-datetime"`
+	} `json:"date-range"`
+	// Small MTAs send "contact-info": null; decoding null into a string
+	// leaves it empty, which is what we want.
+	ContactInfo string          `json:"contact-info"`
+	ReportID    *string         `json:"report-id"`
+	Policies    []jsonPolicyRes `json:"policies"`
+}
+
+// jsonPolicyRes is one element of "policies".
+type jsonPolicyRes struct {
+	Policy struct {
+		Type    string        `json:"policy-type"`
+		Strings policyStrings `json:"policy-string"`
+		Domain  string        `json:"policy-domain"`
+		MXHost  mxHosts       `json:"mx-host"`
+	} `json:"policy"`
+	Summary struct {
+		Successful count `json:"total-successful-session-count"`
+		Failed     count `json:"total-failure-session-count"`
+	} `json:"summary"`
+	// Mail.ru and Microsoft send details without sending-mta-ip and
+	// without receiving-* members; small MTAs send an empty array. All of
+	// that decodes to empty strings or a nil slice here.
+	Details []jsonFailureDetail `json:"failure-details"`
+}
+
+// jsonFailureDetail is one element of "failure-details". Addresses stay
+// strings here so that toModel can name the member that does not parse.
+type jsonFailureDetail struct {
+	ResultType            string `json:"result-type"`
+	SendingMTAIP          string `json:"sending-mta-ip"`
+	ReceivingMXHostname   string `json:"receiving-mx-hostname"`
+	ReceivingMXHelo       string `json:"receiving-mx-helo"`
+	ReceivingIP           string `json:"receiving-ip"`
+	FailedSessions        count  `json:"failed-session-count"`
+	AdditionalInformation string `json:"additional-information"`
+	FailureReasonCode     string `json:"failure-reason-code"`
+}
+
+// xtime is a date-time as reporters write it. RFC 8460 asks for RFC 3339
+// date-time with a zone, but Microsoft sends "2023-01-10T00:00:00" without
+// one; such times are taken as UTC.
+type xtime string
+
+// xtimeLayouts are tried in order; the first has a zone and accepts
+// fractional seconds, the others are the zone-less forms seen in the wild.
+var xtimeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999", // Microsoft: no zone
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02",
+}
+
+// parse returns the time in UTC, or the zero time when the member was
+// absent or empty.
+func (t xtime) parse() (time.Time, error) {
+	s := strings.TrimSpace(string(t))
+	if s == "" {
+		return time.Time{}, nil
+	}
+	var firstErr error
+	for _, layout := range xtimeLayouts {
+		tm, err := time.Parse(layout, s)
+		if err == nil {
+			return tm.UTC(), nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return time.Time{}, firstErr
+}
+
+// mxHosts is the mx-host member: RFC 8460 shows a string, RFC errata 6241
+// an array of strings, Google sends an array, Microsoft leaves it out.
+type mxHosts []string
+
+// UnmarshalJSON accepts a string, an array of strings or null.
+func (m *mxHosts) UnmarshalJSON(data []byte) error {
+	hosts, err := stringOrStrings(data)
+	if err != nil {
+		return fmt.Errorf("mx-host: %w", err)
+	}
+	*m = hosts
+	return nil
+}
+
+// policyStrings is the policy-string member. RFC 8460 says an array of
+// strings. Microsoft sends its tlsa policy as an array holding ONE string
+// that is itself a JSON-encoded array of TLSA records; such elements are
+// flattened. A plain string is taken as a one-line policy.
+type policyStrings []string
+
+// UnmarshalJSON accepts an array of strings, a string or null, and
+// flattens elements that hold a JSON-encoded array of strings.
+func (p *policyStrings) UnmarshalJSON(data []byte) error {
+	lines, err := stringOrStrings(data)
+	if err != nil {
+		return fmt.Errorf("policy-string: %w", err)
+	}
+	var flat []string
+	if lines != nil {
+		flat = make([]string, 0, len(lines))
+	}
+	for _, l := range lines {
+		if nested, ok := nestedStrings(l); ok {
+			flat = append(flat, nested...)
+			continue
+		}
+		flat = append(flat, l)
+	}
+	*p = flat
+	return nil
+}
+
+// nestedStrings decodes s when it is a JSON-encoded array of strings
+// (Microsoft's tlsa policy-string).
+func nestedStrings(s string) ([]string, bool) {
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "[") || !strings.HasSuffix(t, "]") {
+		return nil, false
+	}
+	var nested []string
+	if err := json.Unmarshal([]byte(t), &nested); err != nil {
+		return nil, false
+	}
+	return nested, true
+}
+
+// stringOrStrings decodes a JSON string, array of strings or null. A
+// string becomes a one-element slice (none when empty); null gives nil.
+func stringOrStrings(data []byte) ([]string, error) {
+	data = bytes.TrimSpace(data)
+	switch {
+	case bytes.Equal(data, []byte("null")):
+		return nil, nil
+	case len(data) > 0 && data[0] == '"':
+		var s string
+		if err := json.Unmarshal(data, &s); err != nil {
+			return nil, err
+		}
+		if s == "" {
+			return []string{}, nil
+		}
+		return []string{s}, nil
+	default:
+		var ss []string
+		if err := json.Unmarshal(data, &ss); err != nil {
+			return nil, fmt.Errorf("want a string or an array of strings: %w", err)
+		}
+		return ss, nil
+	}
+}
+
+// count is a session count. It must be a JSON number holding a
+// non-negative integer; 3.0 is accepted, 3.5, "3" and -1 are not. It is
+// kept raw until toModel so that the error can name the member.
+type count struct {
+	raw json.RawMessage
+}
+
+// UnmarshalJSON keeps the raw value for value.
+func (c *count) UnmarshalJSON(data []byte) error {
+	c.raw = append(c.raw[:0], data...)
+	return nil
+}
+
+// value returns the count; absent or null counts are 0.
+func (c count) value() (int64, error) {
+	s := string(bytes.TrimSpace(c.raw))
+	if s == "" || s == "null" {
+		return 0, nil
+	}
+	if s[0] == '"' {
+		return 0, fmt.Errorf("count %s is a string, not a number", s)
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 {
+			return 0, fmt.Errorf("negative count %d", n)
+		}
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("count %.40q is not a number", s)
+	}
+	if f != math.Trunc(f) || f < 0 || f > 1<<53 {
+		return 0, fmt.Errorf("count %s is not a non-negative integer", s)
+	}
+	return int64(f), nil
+}
+
+// parseAddr parses an address member: empty means absent (the zero
+// Addr); zones are refused; IPv4-mapped IPv6 is unmapped.
+func parseAddr(s string) (netip.Addr, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("address %q has a zone", s)
+	}
+	return a.Unmap(), nil
+}
+
+// errNotReport is wrapped when a JSON value is not a TLS report at all.
+func errNotReport(why string) error {
+	return fmt.Errorf("not a TLS report (%s): %w", why, ErrNoReport)
+}
+
+// ParseJSON reads one RFC 8460 JSON report from r, reading at most
+// lim.MaxDecompressed bytes (ErrTooLarge beyond). A JSON value that is not
+// an object with "report-id" and "policies" gives an error wrapping
+// ErrNoReport. Reporter quirks are accepted (see the wire types); invalid
+// addresses and counts are errors that name the member, such as
+// policies[0].failure-details[1].sending-mta-ip.
+func ParseJSON(r io.Reader, lim Limits) (*Report, error) {
+	lim = lim.orDefault()
+	data, err := io.ReadAll(io.LimitReader(r, lim.MaxDecompressed+1))
+	if err != nil {
+		return nil, fmt.Errorf("report: reading JSON: %w", err)
+	}
+	if int64(len(data)) > lim.MaxDecompressed {
+		return nil, fmt.Errorf("report: reading JSON: more than %d bytes: %w", lim.MaxDecompressed, ErrTooLarge)
+	}
+	rep, err := parseJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("report: parsing JSON: %w", err)
+	}
+	return rep, nil
+}
+
+// parseJSON decodes data, which is already bounded.
+func parseJSON(data []byte) (*Report, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a BOM is not JSON, but harmless
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, errNotReport("empty")
+	}
+	if trimmed[0] != '{' {
+		return nil, errNotReport("not a JSON object")
+	}
+	var jr jsonReport
+	if err := json.Unmarshal(data, &jr); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field == "" {
+			return nil, errNotReport("not a JSON object")
+		}
+		return nil, err
+	}
+	return jr.toModel()
+}
+
+// toModel checks jr and converts it to a Report.
+func (jr *jsonReport) toModel() (*Report, error) {
+	if jr.Policies == nil {
+		return nil, errNotReport(`no "policies"`)
+	}
+	if jr.ReportID == nil {
+		return nil, errNotReport(`no "report-id"`)
+	}
+	rep := &Report{
+		OrganizationName: jr.OrganizationName,
+		ContactInfo:      jr.ContactInfo,
+		ReportID:         *jr.ReportID,
+		Policies:         make([]Policy, 0, len(jr.Policies)),
+	}
+	var err error
+	if rep.Start, err = jr.DateRange.Start.parse(); err != nil {
+		return nil, fmt.Errorf("date-range.start-datetime %q: %w", jr.DateRange.Start, err)
+	}
+	if rep.End, err = jr.DateRange.End.parse(); err != nil {
+		return nil, fmt.Errorf("date-range.end-datetime %q: %w", jr.DateRange.End, err)
+	}
+	for i := range jr.Policies {
+		p, err := jr.Policies[i].toModel(fmt.Sprintf("policies[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		rep.Policies = append(rep.Policies, p)
+	}
+	return rep, nil
+}
+
+// toModel converts one policy result; path names it in errors.
+func (jp *jsonPolicyRes) toModel(path string) (Policy, error) {
+	p := Policy{
+		Type:    jp.Policy.Type,
+		Strings: []string(jp.Policy.Strings),
+		Domain:  jp.Policy.Domain,
+		MXHosts: []string(jp.Policy.MXHost),
+	}
+	var err error
+	if p.Successful, err = jp.Summary.Successful.value(); err != nil {
+		return Policy{}, fmt.Errorf("%s.summary.total-successful-session-count: %w", path, err)
+	}
+	if p.Failed, err = jp.Summary.Failed.value(); err != nil {
+		return Policy{}, fmt.Errorf("%s.summary.total-failure-session-count: %w", path, err)
+	}
+	if jp.Details != nil {
+		p.Details = make([]FailureDetail, 0, len(jp.Details))
+	}
+	for i := range jp.Details {
+		d, err := jp.Details[i].toModel(fmt.Sprintf("%s.failure-details[%d]", path, i))
+		if err != nil {
+			return Policy{}, err
+		}
+		p.Details = append(p.Details, d)
+	}
+	return p, nil
+}
+
+// toModel converts one failure detail; path names it in errors.
+func (jd *jsonFailureDetail) toModel(path string) (FailureDetail, error) {
+	d := FailureDetail{
+		ResultType:            jd.ResultType,
+		ReceivingMXHostname:   jd.ReceivingMXHostname,
+		ReceivingMXHelo:       jd.ReceivingMXHelo,
+		AdditionalInformation: jd.AdditionalInformation,
+		FailureReasonCode:     jd.FailureReasonCode,
+	}
+	var err error
+	if d.SendingMTAIP, err = parseAddr(jd.SendingMTAIP); err != nil {
+		return FailureDetail{}, fmt.Errorf("%s.sending-mta-ip %q: %w", path, jd.SendingMTAIP, err)
+	}
+	if d.ReceivingIP, err = parseAddr(jd.ReceivingIP); err != nil {
+		return FailureDetail{}, fmt.Errorf("%s.receiving-ip %q: %w", path, jd.ReceivingIP, err)
+	}
+	if d.FailedSessions, err = jd.FailedSessions.value(); err != nil {
+		return FailureDetail{}, fmt.Errorf("%s.failed-session-count: %w", path, err)
+	}
+	return d, nil
+}

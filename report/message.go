@@ -1,0 +1,289 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+)
+
+// maxDepth bounds how deeply multiparts may nest.
+const maxDepth = 16
+
+// ReadMessage finds and decodes the TLS reports in a mail message. It
+// always returns a non-nil Message holding the headers it could read.
+//
+// Every MIME part is visited. A part is a report candidate when its media
+// type is one reports are sent with (application/tlsrpt+gzip,
+// application/tlsrpt+json, application/gzip, application/json,
+// application/zip, application/octet-stream and the like), when its file
+// name ends in .json, .gz or .zip, or when its content starts with gzip or
+// zip magic. A message whose whole body is a report is read too, even as
+// text/plain when that text is the JSON of a report. Each candidate
+// becomes a Found; a candidate that cannot be read has Found.Err set.
+//
+// The error is nil when at least one report could be read. Otherwise it
+// wraps ErrNoReport when no candidate was found, or joins the candidates'
+// errors. A raw message over lim.MaxMessage gives ErrTooLarge (with the
+// headers still read).
+func ReadMessage(raw []byte, lim Limits) (*Message, error) {
+	lim = lim.orDefault()
+	m := &Message{}
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil && !isLenient(err) {
+		return m, fmt.Errorf("report: reading message header: %w: %w", err, ErrNoReport)
+	}
+	m.readHeader(mail.Header{Header: e.Header})
+	if int64(len(raw)) > lim.MaxMessage {
+		return m, fmt.Errorf("report: message of %d bytes exceeds %d: %w", len(raw), lim.MaxMessage, ErrTooLarge)
+	}
+	w := walker{m: m, b: newBudget(lim)}
+	w.walk(e, "", 0)
+	return m, w.result()
+}
+
+// isLenient tells the go-message errors that still give a readable
+// entity: an unknown charset or Content-Transfer-Encoding.
+func isLenient(err error) bool {
+	return message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)
+}
+
+// readHeader fills in the header fields of m, keeping whatever parses.
+func (m *Message) readHeader(h mail.Header) {
+	m.Submitter = strings.TrimSpace(h.Get("TLS-Report-Submitter"))
+	m.Domain = strings.TrimSpace(h.Get("TLS-Report-Domain"))
+	m.From = fromAddress(h)
+	if at := strings.LastIndexByte(m.From, '@'); at >= 0 {
+		m.FromDomain = m.From[at+1:]
+	}
+	if s, err := h.Subject(); err == nil {
+		m.Subject = s
+	} else {
+		m.Subject = h.Get("Subject")
+	}
+	if id, err := h.MessageID(); err == nil && id != "" {
+		m.MessageID = id
+	} else {
+		m.MessageID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
+	}
+}
+
+// fromAddress returns the first address of From, lower-cased; when From
+// does not parse, the first <...> or word holding an @.
+func fromAddress(h mail.Header) string {
+	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
+		return strings.ToLower(list[0].Address)
+	}
+	v := h.Get("From")
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		if j := strings.IndexByte(v[i:], '>'); j > 0 {
+			return strings.ToLower(strings.TrimSpace(v[i+1 : i+j]))
+		}
+	}
+	for _, f := range strings.Fields(v) {
+		if strings.Contains(f, "@") {
+			return strings.ToLower(strings.Trim(f, `<>"(),;`))
+		}
+	}
+	return ""
+}
+
+// walker visits the parts of one message.
+type walker struct {
+	m        *Message
+	b        *budget
+	problems []error // structure problems: bad multipart, body read errors
+	tooMany  bool
+}
+
+// walk visits e, whose part path is path ("" for the whole message).
+func (w *walker) walk(e *message.Entity, path string, depth int) {
+	if w.tooMany {
+		return
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		w.walkMultipart(mr, path, depth)
+		return
+	}
+	if path == "" {
+		path = "1" // the body of a single-part message, as IMAP names it
+	}
+	w.leaf(e, path, depth == 0)
+}
+
+// walkMultipart visits every part of a multipart, reading on as far as
+// possible when the closing boundary is missing (Mail.ru).
+func (w *walker) walkMultipart(mr message.MultipartReader, path string, depth int) {
+	if depth >= maxDepth {
+		w.problems = append(w.problems, fmt.Errorf("multipart %q nested deeper than %d", path, maxDepth))
+		return
+	}
+	for i := 1; ; i++ {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return
+		}
+		if err != nil && (p == nil || !isLenient(err)) {
+			if !isMissingEnd(err) {
+				w.problems = append(w.problems, fmt.Errorf("multipart %q: %w", path, err))
+			}
+			return
+		}
+		child := strconv.Itoa(i)
+		if path != "" {
+			child = path + "." + child
+		}
+		w.walk(p, child, depth+1)
+		if w.tooMany {
+			return
+		}
+	}
+}
+
+// isMissingEnd tells the error NextPart gives after the last part when
+// the closing boundary is missing: nothing was lost.
+func isMissingEnd(err error) bool {
+	return strings.HasSuffix(err.Error(), "NextPart: EOF") ||
+		strings.HasSuffix(err.Error(), io.ErrUnexpectedEOF.Error())
+}
+
+// leaf looks at one non-multipart part and decodes it when it is a report
+// candidate. whole is true when the part is the whole message body.
+func (w *walker) leaf(e *message.Entity, path string, whole bool) {
+	ctype := e.Header.Get("Content-Type")
+	mt := baseMediaType(ctype)
+	name := partFilename(e)
+	byHeader := isReportMediaType(ctype) || formatOfName(name) != formatUnknown
+	isText := strings.HasPrefix(mt, "text/") || mt == ""
+	if !byHeader && isText && !whole {
+		return // human-readable text, never a report unless named so
+	}
+	if strings.HasPrefix(mt, "multipart/") || mt == "message/rfc822" {
+		return
+	}
+	body, err := readBody(e.Body)
+	label := name
+	if label == "" {
+		label = path
+	}
+	if err != nil {
+		if byHeader {
+			w.add(Found{Name: label, MediaType: mt, Err: fmt.Errorf("report: reading part %q: %w", label, err)})
+		} else {
+			w.problems = append(w.problems, fmt.Errorf("reading part %q: %w", label, err))
+		}
+		return
+	}
+	f := sniff(body)
+	switch {
+	case byHeader:
+	case f == formatGzip || f == formatZip:
+	case whole && isText && f == formatJSON:
+		// A text/plain message that is exactly the JSON of a report; a
+		// human summary that merely starts with '{' is no candidate.
+		if r, err := parseJSON(body); err == nil || !errors.Is(err, ErrNoReport) && !isSyntaxError(err) {
+			w.add(Found{Report: r, Name: label, MediaType: mt, Err: wrapJSONErr(err, label)})
+		}
+		return
+	default:
+		return
+	}
+	for _, found := range decodeFound(body, label, mt, w.b) {
+		found.MediaType = mt
+		w.add(found)
+	}
+}
+
+// isSyntaxError tells malformed JSON.
+func isSyntaxError(err error) bool {
+	var se *json.SyntaxError
+	return errors.As(err, &se)
+}
+
+// wrapJSONErr names the part in a JSON error; nil stays nil.
+func wrapJSONErr(err error, label string) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("report: parsing JSON report %q: %w", label, err)
+}
+
+// add records a Found, up to lim.MaxReports of them.
+func (w *walker) add(f Found) {
+	if len(w.m.Found) >= w.b.lim.MaxReports {
+		w.tooMany = true
+		return
+	}
+	w.m.Found = append(w.m.Found, f)
+}
+
+// readBody reads a decoded part body. A body cut short by a missing
+// closing boundary (Mail.ru) ends with io.ErrUnexpectedEOF: what was read
+// is kept.
+func readBody(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(r)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return data, nil
+	}
+	return data, err
+}
+
+// partFilename returns the filename parameter of Content-Disposition, else
+// the name parameter of Content-Type.
+func partFilename(e *message.Entity) string {
+	ah := mail.AttachmentHeader{Header: e.Header}
+	if name, err := ah.Filename(); err == nil && name != "" {
+		return name
+	}
+	if _, params, err := e.Header.ContentType(); err == nil && params["name"] != "" {
+		return params["name"]
+	}
+	return ""
+}
+
+// result is the error ReadMessage returns: nil when a report was read.
+func (w *walker) result() error {
+	if w.tooMany {
+		return fmt.Errorf("report: message has more than %d report parts: %w", w.b.lim.MaxReports, ErrTooLarge)
+	}
+	if len(w.m.Reports()) > 0 {
+		return nil
+	}
+	if len(w.m.Found) == 0 {
+		why := "no report part"
+		if len(w.problems) > 0 {
+			why += " (" + errors.Join(w.problems...).Error() + ")"
+		}
+		return fmt.Errorf("report: message %s: %s: %w", w.messageLabel(), why, ErrNoReport)
+	}
+	errs := make([]error, 0, len(w.m.Found))
+	for _, f := range w.m.Found {
+		errs = append(errs, f.Err)
+	}
+	return errors.Join(errs...)
+}
+
+// messageLabel names the message in errors.
+func (w *walker) messageLabel() string {
+	if w.m.MessageID != "" {
+		return strconv.Quote("<" + w.m.MessageID + ">")
+	}
+	return "without Message-ID"
+}
+
+// Failed returns the number of failed sessions over all readable reports
+// of the message: the sum of total-failure-session-count over all their
+// policies.
+func (m *Message) Failed() int64 {
+	var n int64
+	for _, r := range m.Reports() {
+		n += r.TotalFailed()
+	}
+	return n
+}
