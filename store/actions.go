@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Action is one entry of the redeem audit log.
+type Action struct {
+	ID      int64 // assigned by LogAction
+	Time    time.Time
+	IP      netip.Addr
+	Backend string // "fail2ban", "ipqbdb", "iptables"
+	Kind    string // "unban", "keep", ...
+	Target  string // jail, chain, file...
+	Command string // human-readable command line (never executed through a shell)
+	Applied bool   // false for a planned-only entry
+	OK      bool
+	Result  string // output or error text, one line
+}
+
+// LogAction appends a to the audit log and returns its ID. A zero a.Time is
+// the current time.
+func (s *Store) LogAction(ctx context.Context, a Action) (int64, error) {
+	if a.Time.IsZero() {
+		a.Time = now()
+	}
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO actions
+			(time, ip, backend, kind, target, command, applied, ok, result)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.Time.Unix(), nullIP(a.IP), a.Backend, a.Kind, a.Target, a.Command, a.Applied, a.OK, a.Result)
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: logging %s action on %s: %w", a.Kind, a.IP, err)
+	}
+	return id, nil
+}
+
+// Actions returns the audit log, newest first, at most limit entries
+// (limit <= 0: all).
+func (s *Store) Actions(ctx context.Context, limit int) ([]Action, error) {
+	as, err := s.actions(ctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading the audit log: %w", err)
+	}
+	return as, nil
+}
+
+func (s *Store) actions(ctx context.Context, limit int) ([]Action, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time, ip, backend, kind, target, command, applied, ok, result
+		FROM actions ORDER BY time DESC, id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var as []Action
+	for rows.Next() {
+		var (
+			a  Action
+			t  sql.NullInt64
+			ip sql.NullString
+		)
+		if err := rows.Scan(&a.ID, &t, &ip, &a.Backend, &a.Kind, &a.Target, &a.Command, &a.Applied, &a.OK, &a.Result); err != nil {
+			return nil, err
+		}
+		a.Time = fromUnix(t)
+		if a.IP, err = parseIP(ip); err != nil {
+			return nil, err
+		}
+		as = append(as, a)
+	}
+	return as, rows.Err()
+}

@@ -1,0 +1,320 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/report"
+)
+
+// openTemp opens a fresh database file in a temporary folder.
+func openTemp(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "tlsrpt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func day(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
+
+// mkReport builds a one-policy report with a failure detail per (ip, n)
+// pair; an empty ip string gives a detail without sending address.
+func mkReport(org, id string, start int, details ...report.FailureDetail) *report.Report {
+	var failed int64
+	for _, d := range details {
+		failed += d.FailedSessions
+	}
+	return &report.Report{
+		OrganizationName: org,
+		ContactInfo:      "smtp-tls-reporting@" + strings.ToLower(strings.Fields(org)[0]) + ".example",
+		ReportID:         id,
+		Start:            day(start),
+		End:              day(start + 1).Add(-time.Second),
+		Policies: []report.Policy{{
+			Type:       "sts",
+			Strings:    []string{"version: STSv1", "mode: enforce", "mx: mx.example.net", "max_age: 86400"},
+			Domain:     "example.net",
+			MXHosts:    []string{"mx.example.net"},
+			Successful: 100,
+			Failed:     failed,
+			Details:    details,
+		}},
+	}
+}
+
+func detail(ip, result string, n int64) report.FailureDetail {
+	d := report.FailureDetail{
+		ResultType:          result,
+		ReceivingMXHostname: "mx.example.net",
+		ReceivingIP:         netip.MustParseAddr("198.51.100.25"),
+		FailedSessions:      n,
+	}
+	if ip != "" {
+		d.SendingMTAIP = netip.MustParseAddr(ip)
+	}
+	return d
+}
+
+func TestAddReportRoundTrip(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	r := &report.Report{
+		OrganizationName: "Google Inc.",
+		ContactInfo:      "smtp-tls-reporting@google.com",
+		ReportID:         "2026-11-20T00:00:00Z_example.net",
+		Start:            day(20),
+		End:              day(21).Add(-time.Second),
+		Policies: []report.Policy{
+			{
+				Type:       "sts",
+				Strings:    []string{"version: STSv1", "mode: enforce", "mx: mx1.example.net", "max_age: 604800"},
+				Domain:     "example.net",
+				MXHosts:    []string{"mx1.example.net", "*.example.net"},
+				Successful: 1234,
+				Failed:     7,
+				Details: []report.FailureDetail{
+					{
+						ResultType:            "certificate-expired",
+						SendingMTAIP:          netip.MustParseAddr("209.85.128.1"),
+						ReceivingMXHostname:   "mx1.example.net",
+						ReceivingMXHelo:       "mx1.example.net",
+						ReceivingIP:           netip.MustParseAddr("2001:db8::25"),
+						FailedSessions:        5,
+						AdditionalInformation: "https://example.net/why",
+						FailureReasonCode:     "X509_V_ERR_CERT_HAS_EXPIRED",
+					},
+					{ResultType: "validation-failure", FailedSessions: 2},
+				},
+			},
+			{Type: "no-policy-found", Domain: "other.example", Successful: 3},
+		},
+	}
+	src := Source{
+		Transport:  "mail",
+		Submitter:  "google.com",
+		FromDomain: "google.com",
+		MessageID:  "<abc@google.com>",
+		Received:   time.Date(2026, 11, 21, 10, 11, 12, 0, time.UTC),
+		Auth:       Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass d=google.com"},
+	}
+	id, dup, err := s.AddReport(ctx, r, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dup || id <= 0 {
+		t.Fatalf("AddReport = %d, dup %v; want a new positive key", id, dup)
+	}
+	got, gotSrc, err := s.Report(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Empty lists come back as empty, not nil.
+	want := *r
+	want.Policies = slicesClone(r.Policies)
+	want.Policies[1].Strings, want.Policies[1].MXHosts = []string{}, []string{}
+	if !reflect.DeepEqual(got, &want) {
+		t.Errorf("report round trip:\n got %+v\nwant %+v", got, &want)
+	}
+	if gotSrc != src {
+		t.Errorf("source round trip: got %+v, want %+v", gotSrc, src)
+	}
+	if _, _, err := s.Report(ctx, id+100); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Report(missing) error = %v, want ErrNotFound", err)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSt := Stats{Reports: 1, Details: 2, Addresses: 1, ByTransport: map[string]int64{"mail": 1}}
+	if !reflect.DeepEqual(st, wantSt) {
+		t.Errorf("Stats = %+v, want %+v", st, wantSt)
+	}
+}
+
+func slicesClone(p []report.Policy) []report.Policy { return append([]report.Policy(nil), p...) }
+
+func TestAddReportDuplicate(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	r := mkReport("Microsoft Corporation", "133-abc", 10, detail("40.92.1.1", "starttls-not-supported", 3))
+	plain := Source{Transport: "mail", Submitter: "microsoft.com", MessageID: "<1@x>",
+		Auth: Auth{Detail: "no dkim signature"}}
+	id1, dup, err := s.AddReport(ctx, r, plain)
+	if err != nil || dup {
+		t.Fatalf("first AddReport: dup %v, err %v", dup, err)
+	}
+	id2, dup, err := s.AddReport(ctx, r, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dup || id2 != id1 {
+		t.Fatalf("second AddReport = %d, dup %v; want %d, dup true", id2, dup, id1)
+	}
+	// Same report-id from another organization is another report.
+	other := mkReport("Other Org", "133-abc", 10, detail("40.92.1.1", "starttls-not-supported", 1))
+	if _, dup, err := s.AddReport(ctx, other, plain); err != nil || dup {
+		t.Fatalf("same report-id, other org: dup %v, err %v", dup, err)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Reports != 2 || st.Details != 2 {
+		t.Errorf("after duplicate: %d reports, %d details; want 2, 2", st.Reports, st.Details)
+	}
+	fs, err := s.Failing(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].FailedSessions != 4 {
+		t.Errorf("Failing after duplicate = %+v; want one address with 4 sessions (not 7)", fs)
+	}
+}
+
+func TestAddReportAuthUpgrade(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	r := mkReport("Google Inc.", "up-1", 10, detail("209.85.1.1", "validation-failure", 1))
+	plain := Source{Transport: "import", Submitter: "google.com", MessageID: "<plain@x>",
+		Auth: Auth{Detail: "no signature"}}
+	signed := Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com", MessageID: "<signed@x>",
+		Received: day(12), Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass"}}
+	other := Source{Transport: "https", Auth: Auth{Authenticated: true, Method: "authres", Domain: "evil.example"}}
+
+	id, _, err := s.AddReport(ctx, r, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(step string, want Source) {
+		t.Helper()
+		_, got, err := s.Report(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s: stored source %+v, want %+v", step, got, want)
+		}
+		es, err := s.Evidence(ctx, netip.MustParseAddr("209.85.1.1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) != 1 || es[0].Auth != want.Auth || es[0].Transport != want.Transport {
+			t.Errorf("%s: evidence %+v, want auth %+v", step, es, want.Auth)
+		}
+	}
+	check("first, unauthenticated", plain)
+	if _, dup, err := s.AddReport(ctx, r, plain); err != nil || !dup {
+		t.Fatalf("unauthenticated duplicate: dup %v, err %v", dup, err)
+	}
+	check("unauthenticated duplicate", plain)
+	if _, dup, err := s.AddReport(ctx, r, signed); err != nil || !dup {
+		t.Fatalf("signed duplicate: dup %v, err %v", dup, err)
+	}
+	check("signed duplicate upgrades", signed)
+	// Once authenticated, the stored verdict is kept: neither an
+	// unauthenticated nor another authenticated copy replaces it.
+	for _, src := range []Source{plain, other} {
+		if _, dup, err := s.AddReport(ctx, r, src); err != nil || !dup {
+			t.Fatalf("later duplicate: dup %v, err %v", dup, err)
+		}
+	}
+	check("later duplicates keep the signed source", signed)
+}
+
+func TestFailing(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	add := func(r *report.Report) {
+		t.Helper()
+		if _, _, err := s.AddReport(ctx, r, Source{Transport: "mail"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(mkReport("Google Inc.", "g1", 1,
+		detail("192.0.2.10", "certificate-expired", 5),
+		detail("192.0.2.20", "validation-failure", 2),
+		detail("", "sts-policy-fetch-error", 50), // no address: left out
+	))
+	add(mkReport("Microsoft Corporation", "m1", 3,
+		detail("192.0.2.10", "validation-failure", 4),
+		detail("::ffff:192.0.2.20", "starttls-not-supported", 7), // same as 192.0.2.20
+		detail("2001:DB8::1", "certificate-expired", 9),
+	))
+	add(mkReport("Google Inc.", "g2", 5,
+		detail("192.0.2.10", "certificate-expired", 1),
+		detail("192.0.2.30", "validation-failure", 1),
+	))
+
+	fs, err := s.Failing(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []FailingAddress{
+		{IP: netip.MustParseAddr("192.0.2.10"), FailedSessions: 10, Reports: 3,
+			Organizations: []string{"Google Inc.", "Microsoft Corporation"},
+			ResultTypes:   []string{"certificate-expired", "validation-failure"},
+			FirstSeen:     day(1), LastSeen: day(6).Add(-time.Second)},
+		{IP: netip.MustParseAddr("2001:db8::1"), FailedSessions: 9, Reports: 1,
+			Organizations: []string{"Microsoft Corporation"},
+			ResultTypes:   []string{"certificate-expired"},
+			FirstSeen:     day(3), LastSeen: day(4).Add(-time.Second)},
+		{IP: netip.MustParseAddr("192.0.2.20"), FailedSessions: 9, Reports: 2,
+			Organizations: []string{"Google Inc.", "Microsoft Corporation"},
+			ResultTypes:   []string{"starttls-not-supported", "validation-failure"},
+			FirstSeen:     day(1), LastSeen: day(4).Add(-time.Second)},
+		{IP: netip.MustParseAddr("192.0.2.30"), FailedSessions: 1, Reports: 1,
+			Organizations: []string{"Google Inc."},
+			ResultTypes:   []string{"validation-failure"},
+			FirstSeen:     day(5), LastSeen: day(6).Add(-time.Second)},
+	}
+	// 192.0.2.20 and 2001:db8::1 tie at 9: IPv4 sorts before IPv6.
+	want[1], want[2] = want[2], want[1]
+	if !reflect.DeepEqual(fs, want) {
+		t.Errorf("Failing(all):\n got %+v\nwant %+v", fs, want)
+	}
+
+	// since: only reports ending at or after it count. m1 ends on day 4
+	// 23:59:59, so since = that instant keeps it, one second later drops it.
+	fs, err = s.Failing(ctx, day(4).Add(-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ips(fs), "2001:db8::1 192.0.2.20 192.0.2.10 192.0.2.30"; got != want {
+		t.Errorf("Failing(since day 4) order = %q, want %q", got, want)
+	}
+	if f := fs[2]; f.FailedSessions != 5 || f.Reports != 2 || !f.FirstSeen.Equal(day(3)) ||
+		!reflect.DeepEqual(f.Organizations, []string{"Google Inc.", "Microsoft Corporation"}) {
+		t.Errorf("Failing(since day 4) 192.0.2.10 = %+v; want 5 sessions from 2 reports of both orgs, first seen day 3", f)
+	}
+	fs, err = s.Failing(ctx, day(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ips(fs), "192.0.2.10 192.0.2.30"; got != want {
+		t.Errorf("Failing(since day 4 end) = %q, want %q", got, want)
+	}
+	fs, err = s.Failing(ctx, day(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 0 {
+		t.Errorf("Failing(after all reports) = %+v, want none", fs)
+	}
+}
+
+func ips(fs []FailingAddress) string {
+	var l []string
+	for _, f := range fs {
+		l = append(l, f.IP.String())
+	}
+	return strings.Join(l, " ")
+}
