@@ -1,0 +1,282 @@
+// Package filter annotates one mail message holding SMTP TLS reports
+// (RFC 8460): it adds a TLS-Report-Has-Failures header and a readable summary
+// to the first text/plain part, records the reports, and leaves every other
+// byte of the message as it came. It is what `tlsrpt filter`, a maildrop
+// xfilter, runs.
+//
+// Whatever the input, Run writes the original message (plus the header, and
+// the summary where one can be placed) and reports problems in its Result,
+// never by losing the message.
+package filter
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// HeaderName is the header field the filter adds.
+const HeaderName = "TLS-Report-Has-Failures"
+
+// Recorder stores reports; *store.Store implements it.
+type Recorder interface {
+	AddReport(ctx context.Context, r *report.Report, src store.Source) (id int64, dup bool, err error)
+}
+
+// Options configure Run. The zero value annotates with report.DefaultLimits,
+// records nothing and authenticates nothing.
+type Options struct {
+	Limits report.Limits
+
+	// Authenticate judges whether the message really comes from its
+	// reporter; nil leaves every report unauthenticated.
+	Authenticate func(ctx context.Context, raw []byte, msg *report.Message) store.Auth
+
+	// Record opens the store when there is something to record; nil
+	// records nothing. It is called at most once per Run, so that a
+	// message without reports never touches the database.
+	Record func() (Recorder, error)
+
+	// Advise returns one line of advice for a failing address (trusted or
+	// why not, and the command to run), after the reports are recorded;
+	// nil gives none.
+	Advise func(ctx context.Context, ip netip.Addr) string
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result tells what Run did.
+type Result struct {
+	Header   string   // value of the added header, "" when none was added
+	Failures int64    // failed sessions over all reports read
+	Reports  int      // reports read
+	Stored   int      // reports newly recorded
+	Dups     int      // reports already recorded
+	Auth     store.Auth
+	Problems []string // one line each, for the log
+}
+
+// Run reads one message from in and writes it, annotated, to out. Its error
+// is non-nil only when the message could not be read to the end or written;
+// everything else is in Result.Problems.
+func Run(ctx context.Context, in io.Reader, out io.Writer, opt Options) (Result, error) {
+	lim := opt.Limits
+	if lim.MaxMessage <= 0 {
+		lim.MaxMessage = report.DefaultLimits.MaxMessage
+	}
+	raw, readErr := io.ReadAll(io.LimitReader(in, lim.MaxMessage+1))
+	if int64(len(raw)) > lim.MaxMessage {
+		return passLarge(raw, in, out, lim.MaxMessage)
+	}
+	var res Result
+	if readErr != nil {
+		res.Problems = append(res.Problems, "reading message: "+readErr.Error())
+	}
+	edited, res := annotateMessage(ctx, raw, opt, lim, res)
+	if _, err := out.Write(edited); err != nil {
+		return res, fmt.Errorf("writing message: %w", err)
+	}
+	return res, readErr
+}
+
+// passLarge writes a message over the size bound unexamined: the header,
+// the bytes read so far and the rest of the input, in bounded memory.
+func passLarge(head []byte, rest io.Reader, out io.Writer, max int64) (Result, error) {
+	res := Result{Header: fmt.Sprintf("message too large to check (over %d bytes)", max)}
+	res.Problems = []string{res.Header + "; raise --max-message to check it"}
+	if _, err := out.Write(insertHeader(head, res.Header)); err != nil {
+		return res, fmt.Errorf("writing message: %w", err)
+	}
+	if _, err := io.Copy(out, rest); err != nil {
+		return res, fmt.Errorf("copying large message: %w", err)
+	}
+	return res, nil
+}
+
+// annotateMessage does the work on a message read whole.
+func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Limits, res Result) ([]byte, Result) {
+	msg, perr := report.ReadMessage(raw, lim)
+	if msg == nil {
+		msg = &report.Message{}
+	}
+	reports := msg.Reports()
+	res.Reports = len(reports)
+	for _, r := range reports {
+		res.Failures += r.TotalFailed()
+	}
+	res.Header = headerValue(msg, perr, res.Failures, len(raw))
+	if _, err := strconv.ParseInt(res.Header, 10, 64); res.Header != "" && err != nil {
+		res.Problems = append(res.Problems, problemLine(msg, perr))
+	}
+	if len(msg.Found) == 0 {
+		return insertHeader(raw, res.Header), res
+	}
+	if len(reports) > 0 && opt.Authenticate != nil {
+		res.Auth = opt.Authenticate(ctx, raw, msg)
+	}
+	res = record(ctx, msg, reports, opt, res)
+	advice := advise(ctx, reports, opt)
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	summary := Summary(msg, res.Auth, advice, now())
+	edited, err := annotate(raw, summary)
+	if err != nil {
+		res.Problems = append(res.Problems, "adding summary: "+err.Error())
+		edited = raw
+	}
+	return insertHeader(edited, res.Header), res
+}
+
+// headerValue is the value of TLS-Report-Has-Failures: the failed session
+// count, a short description of a problem, or "" when all is well.
+func headerValue(msg *report.Message, perr error, failures int64, size int) string {
+	switch {
+	case size == 0:
+		return "empty message"
+	case len(msg.Found) == 0 && errors.Is(perr, report.ErrTooLarge):
+		return "message too large to check"
+	case len(msg.Found) == 0:
+		return "no TLS report found in message"
+	case hasUnreadable(msg):
+		return "unreadable report: " + oneLine(strings.TrimPrefix(firstErr(msg).Error(), "report: "), 100)
+	case failures > 0:
+		return strconv.FormatInt(failures, 10)
+	}
+	return ""
+}
+
+// problemLine describes for the log why the message is not a clean report.
+func problemLine(msg *report.Message, perr error) string {
+	if err := firstErr(msg); err != nil {
+		return oneLine(err.Error(), 300)
+	}
+	if perr != nil {
+		return oneLine(perr.Error(), 300)
+	}
+	return "no TLS report found in message"
+}
+
+func hasUnreadable(msg *report.Message) bool { return firstErr(msg) != nil }
+
+func firstErr(msg *report.Message) error {
+	for _, f := range msg.Found {
+		if f.Err != nil {
+			return f.Err
+		}
+	}
+	return nil
+}
+
+// record stores every report; a failure is a problem, never a lost message.
+func record(ctx context.Context, msg *report.Message, reports []*report.Report, opt Options, res Result) Result {
+	if len(reports) == 0 || opt.Record == nil {
+		return res
+	}
+	rec, err := opt.Record()
+	if err != nil {
+		res.Problems = append(res.Problems, "not recorded: "+oneLine(err.Error(), 300))
+		return res
+	}
+	src := store.Source{
+		Transport:  "mail",
+		Submitter:  msg.Submitter,
+		FromDomain: msg.FromDomain,
+		MessageID:  msg.MessageID,
+		Received:   time.Now().UTC(),
+		Auth:       res.Auth,
+	}
+	if opt.Now != nil {
+		src.Received = opt.Now().UTC()
+	}
+	for _, r := range reports {
+		_, dup, err := rec.AddReport(ctx, r, src)
+		switch {
+		case err != nil:
+			res.Problems = append(res.Problems, "not recorded: "+oneLine(err.Error(), 300))
+		case dup:
+			res.Dups++
+		default:
+			res.Stored++
+		}
+	}
+	return res
+}
+
+// advise collects one line of advice per distinct failing address.
+func advise(ctx context.Context, reports []*report.Report, opt Options) []string {
+	if opt.Advise == nil {
+		return nil
+	}
+	var lines []string
+	for _, ip := range FailingAddrs(reports) {
+		if a := opt.Advise(ctx, ip); a != "" {
+			lines = append(lines, a)
+		}
+	}
+	return lines
+}
+
+// FailingAddrs returns the distinct sending-mta-ip addresses of the failure
+// details of reports, in order of first appearance.
+func FailingAddrs(reports []*report.Report) []netip.Addr {
+	seen := map[netip.Addr]bool{}
+	var ips []netip.Addr
+	for _, r := range reports {
+		for _, p := range r.Policies {
+			for _, d := range p.Details {
+				if d.SendingMTAIP.IsValid() && !seen[d.SendingMTAIP] {
+					seen[d.SendingMTAIP] = true
+					ips = append(ips, d.SendingMTAIP)
+				}
+			}
+		}
+	}
+	return ips
+}
+
+// insertHeader puts the header field first in the message (after an mbox
+// From_ line, if any), with the message's own line ending. An empty value
+// adds nothing.
+func insertHeader(raw []byte, value string) []byte {
+	if value == "" {
+		return raw
+	}
+	eol := lineEnding(raw)
+	line := HeaderName + ": " + oneLine(value, 200) + eol
+	at := 0
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		at = nextLine(raw, 0, len(raw))
+	}
+	out := make([]byte, 0, len(raw)+len(line))
+	out = append(out, raw[:at]...)
+	out = append(out, line...)
+	return append(out, raw[at:]...)
+}
+
+// oneLine makes s safe as one header value or log line: printable ASCII,
+// at most max bytes.
+func oneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r > '~' {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		s = s[:max-3] + "..."
+	}
+	return s
+}
