@@ -57,11 +57,11 @@ type Options struct {
 
 // Result tells what Run did.
 type Result struct {
-	Header   string   // value of the added header, "" when none was added
-	Failures int64    // failed sessions over all reports read
-	Reports  int      // reports read
-	Stored   int      // reports newly recorded
-	Dups     int      // reports already recorded
+	Header   string // value of the added header, "" when none was added
+	Failures int64  // failed sessions over all reports read
+	Reports  int    // reports read
+	Stored   int    // reports newly recorded
+	Dups     int    // reports already recorded
 	Auth     store.Auth
 	Problems []string // one line each, for the log
 }

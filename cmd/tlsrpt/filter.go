@@ -86,4 +86,3 @@ func passThrough(std stdio, problem string) int {
 	}
 	return 0
 }
-
