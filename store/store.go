@@ -27,7 +27,7 @@ const BusyTimeout = 10 * time.Second
 
 // retries is how many times a write transaction is attempted when SQLite
 // reports the database busy or locked despite the busy timeout.
-const retries = 6
+const retries = 8
 
 // now is the clock; tests replace it.
 var now = time.Now
@@ -117,7 +117,7 @@ func (s *Store) File() string { return s.path }
 // write runs fn in a write (BEGIN IMMEDIATE) transaction and commits it,
 // retrying with backoff while SQLite reports the database busy or locked.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	delay := 20 * time.Millisecond
+	delay := 10 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := s.tryWrite(ctx, fn)
 		if err == nil || !isBusy(err) || attempt == retries {
