@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -274,10 +273,6 @@ func parseJSON(data []byte) (*Report, error) {
 	}
 	var jr jsonReport
 	if err := json.Unmarshal(data, &jr); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field == "" {
-			return nil, errNotReport("not a JSON object")
-		}
 		return nil, err
 	}
 	return jr.toModel()

@@ -1,0 +1,316 @@
+package report
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// gzipBomb returns gzip data that decompresses to size bytes: a JSON
+// opening followed by spaces, so that only the size gives it away.
+func gzipBomb(tb testing.TB, size int64) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	head := []byte(`{"report-id": "bomb", "policies": [`)
+	if _, err := zw.Write(head); err != nil {
+		tb.Fatal(err)
+	}
+	chunk := bytes.Repeat([]byte{' '}, 1<<20)
+	for left := size - int64(len(head)); left > 0; left -= int64(len(chunk)) {
+		if left < int64(len(chunk)) {
+			chunk = chunk[:left]
+		}
+		if _, err := zw.Write(chunk); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var (
+	bigBombOnce sync.Once
+	bigBomb     []byte
+)
+
+// gibBomb is a 1 GiB gzip bomb, built once per test binary.
+func gibBomb(tb testing.TB) []byte {
+	bigBombOnce.Do(func() { bigBomb = gzipBomb(tb, 1<<30) })
+	return bigBomb
+}
+
+// measure runs f and returns how long it took and how many bytes it
+// allocated.
+func measure(f func()) (time.Duration, uint64) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	f()
+	d := time.Since(start)
+	runtime.ReadMemStats(&after)
+	return d, after.TotalAlloc - before.TotalAlloc
+}
+
+func TestDecodeGzipBomb(t *testing.T) {
+	bomb := gzipBomb(t, 64<<20) // 64 MiB over the default 16 MiB limit
+	t.Logf("bomb: %d bytes compressed, 64 MiB decompressed", len(bomb))
+	var err error
+	d, alloc := measure(func() { _, err = Decode(bomb, "bomb.json.gz", "application/tlsrpt+gzip", Limits{}) })
+	wantErr(t, err, ErrTooLarge, `"bomb.json.gz"`, "16777216")
+	t.Logf("refused in %v, %d KiB allocated", d, alloc>>10)
+	if d > time.Second {
+		t.Errorf("refusing the bomb took %v", d)
+	}
+	if alloc > 4<<20 {
+		t.Errorf("refusing the bomb allocated %d bytes", alloc)
+	}
+
+	// A smaller one passes a limit that allows it, which shows the refusal
+	// comes from the limit: it is then refused as a report.
+	_, err = Decode(gzipBomb(t, 1<<20), "bomb.json.gz", "", Limits{MaxDecompressed: 1<<20 + 1})
+	if err == nil || errors.Is(err, ErrTooLarge) {
+		t.Errorf("with a large enough limit: error %v, want a parse error", err)
+	}
+}
+
+func TestDecodeGzipBombInMessage(t *testing.T) {
+	bomb := gzipBomb(t, 8<<20)
+	raw := "From: x@example.org\r\nContent-Type: application/tlsrpt+gzip\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n" + b64Lines(bomb)
+	m, err := ReadMessage([]byte(raw), Limits{MaxDecompressed: 1 << 20})
+	wantErr(t, err, ErrTooLarge, `"1"`)
+	eq(t, "From", m.From, "x@example.org")
+	if len(m.Found) != 1 || !errors.Is(m.Found[0].Err, ErrTooLarge) {
+		t.Errorf("Found = %+v", m.Found)
+	}
+}
+
+func b64Lines(data []byte) string {
+	var sb strings.Builder
+	enc := base64.StdEncoding.EncodeToString(data)
+	for len(enc) > 76 {
+		sb.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	sb.WriteString(enc + "\r\n")
+	return sb.String()
+}
+
+// makeZip builds a zip archive from name/content pairs.
+func makeZip(t *testing.T, entries ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i < len(entries); i += 2 {
+		w, err := zw.Create(entries[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, entries[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func sampleJSON(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(corpusDir(t), "05-parsedmarc-google-failures-2024.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func TestDecodeZipLimits(t *testing.T) {
+	rep := sampleJSON(t)
+	lim := Limits{MaxDecompressed: 1 << 20, MaxReports: 3}
+
+	t.Run("declared size", func(t *testing.T) {
+		big := strings.Repeat(" ", 2<<20)
+		_, err := Decode(makeZip(t, "big.json", big), "a.zip", "", lim)
+		wantErr(t, err, ErrTooLarge, "declared size")
+	})
+	t.Run("total over entries", func(t *testing.T) {
+		part := strings.Repeat(" ", 400<<10) + rep
+		reps, err := Decode(makeZip(t, "1.json", part, "2.json", part, "3.json", part), "a.zip", "", lim)
+		wantErr(t, err, ErrTooLarge, "a.zip/3.json")
+		eq(t, "reports before the budget ran out", len(reps), 2)
+	})
+	t.Run("too many entries", func(t *testing.T) {
+		reps, err := Decode(makeZip(t, "1.json", rep, "2.json", rep, "3.json", rep, "4.json", rep), "a.zip", "", lim)
+		wantErr(t, err, ErrTooLarge, "more than 3 entries")
+		eq(t, "reports", len(reps), 3)
+	})
+	t.Run("nested gzip bomb", func(t *testing.T) {
+		var zbuf bytes.Buffer
+		zw := zip.NewWriter(&zbuf)
+		w, _ := zw.CreateHeader(&zip.FileHeader{Name: "r.json.gz", Method: zip.Store})
+		w.Write(gzipBomb(t, 4<<20))
+		zw.Close()
+		_, err := Decode(zbuf.Bytes(), "a.zip", "", lim)
+		wantErr(t, err, ErrTooLarge, `"a.zip/r.json.gz"`)
+	})
+	t.Run("no report entries", func(t *testing.T) {
+		_, err := Decode(makeZip(t, "README", "hello"), "a.zip", "", lim)
+		wantErr(t, err, ErrNoReport, `zip "a.zip" holds no JSON or gzip entry`)
+	})
+	t.Run("corrupt", func(t *testing.T) {
+		_, err := Decode([]byte("PK\x03\x04garbage"), "a.zip", "", lim)
+		wantErr(t, err, nil, `opening zip "a.zip"`)
+	})
+}
+
+func TestParseJSONLimit(t *testing.T) {
+	rep := sampleJSON(t)
+	_, err := ParseJSON(strings.NewReader(rep), Limits{MaxDecompressed: int64(len(rep)) - 1})
+	wantErr(t, err, ErrTooLarge, "report: reading JSON")
+	r, err := ParseJSON(strings.NewReader(rep), Limits{MaxDecompressed: int64(len(rep))})
+	if err != nil || r.TotalFailed() != 3 {
+		t.Fatalf("at the limit: %v, %+v", err, r)
+	}
+	_, err = Decode([]byte(rep), "r.json", "", Limits{MaxDecompressed: 100})
+	wantErr(t, err, ErrTooLarge, `"r.json"`)
+}
+
+func TestReadMessageLimits(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(corpusDir(t), "02-mox-google-2022.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadMessage(data, Limits{MaxMessage: int64(len(data)) - 1})
+	wantErr(t, err, ErrTooLarge, "exceeds")
+	eq(t, "headers still read", m.Submitter, "google.com")
+	eq(t, "Found", len(m.Found), 0)
+
+	data, err = os.ReadFile(filepath.Join("testdata", "two-reports.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = ReadMessage(data, Limits{MaxReports: 1})
+	wantErr(t, err, ErrTooLarge, "more than 1 report")
+	eq(t, "Found", len(m.Found), 1)
+}
+
+// TestDecodeFormat checks how the format is chosen when the content does
+// not tell: by media type, then by name.
+func TestDecodeFormat(t *testing.T) {
+	rep := sampleJSON(t)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(rep))
+	zw.Close()
+	tests := []struct {
+		data, name, mediaType string
+		target                error  // nil: a plain error, unless ok
+		fragment              string // in the error
+		ok                    bool
+	}{
+		{data: rep, name: "x", mediaType: "text/plain", ok: true},            // content first
+		{data: gz.String(), name: "x.txt", mediaType: "text/html", ok: true}, // magic first
+		{data: "garbage, and longer than a gzip header", name: "x", mediaType: "application/tlsrpt+gzip", fragment: "gzip: invalid header"},
+		{data: "garbage, and longer than a gzip header", name: "x", mediaType: "Application/X-Gzip; name=x", fragment: "gzip: invalid header"},
+		{data: "garbage", name: "x", mediaType: "application/json", target: ErrNoReport, fragment: "not a JSON object"},
+		{data: "garbage", name: "x", mediaType: "application/zip", fragment: "opening zip"},
+		{data: "garbage, and longer than a gzip header", name: "x.JSON.GZ", mediaType: "application/octet-stream", fragment: "gzip: invalid header"},
+		{data: "garbage", name: "x.zip", mediaType: "", fragment: "opening zip"},
+		{data: "garbage", name: "x.bin", mediaType: "application/octet-stream", target: ErrNoReport, fragment: `"x.bin" is not a TLS report`},
+		{data: "", name: "empty", mediaType: "", target: ErrNoReport},
+		{data: "[1, 2]", name: "a.json", mediaType: "", target: ErrNoReport},
+		{data: `{"report-id": "x"`, name: "a.json", mediaType: "", fragment: "unexpected end of JSON"},
+		{data: `{"report-id": "x", "policies": {}}`, name: "a.json", mediaType: "", fragment: "cannot unmarshal"},
+		{data: `{"policies": []}`, name: "a.json", mediaType: "", target: ErrNoReport, fragment: `no "report-id"`},
+		{data: `{"report-id": "x", "policies": null}`, name: "a.json", mediaType: "", target: ErrNoReport},
+		{data: `{"report-id": "x", "policies": [], "date-range": {"start-datetime": "yesterday"}}`, name: "a.json", fragment: `date-range.start-datetime "yesterday"`},
+		{data: `{"report-id": "x", "policies": [{"policy": {"mx-host": 7}}]}`, name: "a.json", fragment: "mx-host"},
+		{data: `{"report-id": "x", "policies": [{"policy": {"policy-string": [1]}}]}`, name: "a.json", fragment: "policy-string"},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprint(i, " ", tt.name, " ", tt.mediaType), func(t *testing.T) {
+			reps, err := Decode([]byte(tt.data), tt.name, tt.mediaType, Limits{})
+			if tt.ok {
+				if err != nil || len(reps) != 1 || reps[0].TotalFailed() != 3 {
+					t.Fatalf("got %v, %v", reps, err)
+				}
+				return
+			}
+			wantErr(t, err, tt.target, tt.fragment)
+		})
+	}
+}
+
+// TestParseJSONEmptyPolicies checks the invariant that Policies is never
+// nil, even for a report with none.
+func TestParseJSONEmptyPolicies(t *testing.T) {
+	r, err := ParseJSON(strings.NewReader(`{"report-id": "x", "policies": []}`), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Policies == nil || len(r.Policies) != 0 {
+		t.Errorf("Policies = %#v", r.Policies)
+	}
+}
+
+// TestReadMessageJunk feeds inputs that are no message at all.
+func TestReadMessageJunk(t *testing.T) {
+	for _, raw := range []string{
+		"",
+		"\x00\x01\x02\xff\xfe binary junk\n\n\x00",
+		"no header at all, just a line of text",
+		"Subject: hi\n\nplain text body\n",
+		"Content-Type: multipart/mixed; boundary=x\n\nno parts here at all\n",
+		"Content-Type: multipart/mixed; boundary=\"\"\n\n--\n\n",
+		"Content-Type: multipart/mixed\n\n--x\n\nbody\n",
+		"Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: multipart/mixed; boundary=x\n\n--x\n--x--\n",
+		"Content-Type: application/tlsrpt+gzip\nContent-Transfer-Encoding: base64\n\n",
+	} {
+		m, err := ReadMessage([]byte(raw), Limits{})
+		if m == nil {
+			t.Fatalf("%q: nil Message", raw)
+		}
+		if err == nil {
+			t.Errorf("%q: no error", raw)
+			continue
+		}
+		if len(m.Found) == 0 && !errors.Is(err, ErrNoReport) {
+			t.Errorf("%q: nothing found but error %v does not wrap ErrNoReport", raw, err)
+		}
+		if m.Failed() != 0 {
+			t.Errorf("%q: Failed = %d", raw, m.Failed())
+		}
+	}
+}
+
+// TestReadMessageDeepNesting checks that absurd nesting is cut short.
+func TestReadMessageDeepNesting(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("From: x@example.org\n")
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&sb, "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", i, i)
+	}
+	sb.WriteString("Content-Type: application/json\n\n{}\n")
+	m, err := ReadMessage([]byte(sb.String()), Limits{})
+	wantErr(t, err, ErrNoReport, "nested deeper than 16")
+	eq(t, "From", m.From, "x@example.org")
+}
