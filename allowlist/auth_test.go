@@ -1,0 +1,198 @@
+package allowlist
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+)
+
+var google = Reporter{Submitter: "google.com", ContactInfo: "smtp-tls-reporting@google.com"}
+
+func TestAuthenticate(t *testing.T) {
+	addr := dnstest.Start(t, testRecords(t))
+	v := &Verifier{Resolver: &Resolver{Server: addr}, TrustAuthservIDs: []string{"mx.example.net"}}
+	msg := reportMessage("google.com", "google.com")
+	mailru := reportMessage("corp.mail.ru", "mail.ru")
+	banner := []byte("\r\n-- \r\nScanned by GatewayGuard, have a safe day\r\n")
+	arPass := "Authentication-Results: mx.example.net; dkim=pass header.d=google.com header.s=rsa\r\n"
+	arForeign := "Authentication-Results: mx.evil.example; dkim=pass header.d=google.com header.s=rsa\r\n"
+	received := "Received: from mail-sor-f41.google.com by mx.example.net; Mon, 23 Nov 2026 10:10:07 +0000\r\n"
+
+	tests := []struct {
+		name     string
+		raw      []byte
+		reporter Reporter
+		noDKIM   bool
+		want     Auth
+	}{
+		{"rsa signature by the submitter", sign(t, msg, "google.com", "rsa", time.Time{}), google,
+			false, Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}},
+		{"key declaring s=tlsrpt", sign(t, msg, "google.com", "tlsrpt", time.Time{}), google,
+			false, Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}},
+		{"key for another service", sign(t, msg, "google.com", "other", time.Time{}), google,
+			false, Auth{false, "", "", "dkim fail d=google.com: inappropriate service"}},
+		{"Mail.ru signs as corp.mail.ru with ed25519", sign(t, mailru, "corp.mail.ru", "ed", time.Time{}),
+			Reporter{Submitter: "mail.ru", ContactInfo: "tlsrpt-noreply@corp.mail.ru"},
+			false, Auth{true, "dkim", "corp.mail.ru", "dkim pass d=corp.mail.ru matches reporter mail.ru"}},
+		{"organization name as submitter, contact-info URL", sign(t, msg, "google.com", "rsa", time.Time{}),
+			Reporter{Submitter: "Google Inc.", ContactInfo: "https://support.google.com/a/answer/9276511"},
+			false, Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}},
+		{"From domain only when nothing else names one", sign(t, msg, "google.com", "rsa", time.Time{}),
+			Reporter{Submitter: "Google", FromDomain: "google.com"},
+			false, Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}},
+		{"no signature", msg, google,
+			false, Auth{Detail: "no DKIM signature"}},
+		{"signature by another domain", sign(t, msg, "evil.example", "rsa", time.Time{}), google,
+			false, Auth{Detail: "dkim pass d=evil.example does not match reporter google.com"}},
+		{"From domain ignored when the submitter is a domain", sign(t, msg, "evil.example", "rsa", time.Time{}),
+			Reporter{Submitter: "google.com", FromDomain: "evil.example"},
+			false, Auth{Detail: "dkim pass d=evil.example does not match reporter google.com"}},
+		{"gateway banner breaks the body hash", append(sign(t, msg, "google.com", "rsa", time.Time{}), banner...), google,
+			false, Auth{Detail: "dkim fail d=google.com: body hash did not verify"}},
+		{"expired signature", sign(t, msg, "google.com", "rsa", time.Now().Add(-time.Minute)), google,
+			false, Auth{Detail: "dkim fail d=google.com: signature has expired"}},
+		{"no key published for the selector", sign(t, msg, "google.com", "nokey", time.Time{}), google,
+			false, Auth{Detail: "dkim fail d=google.com: no key for signature: lookup nokey._domainkey.google.com. on " + addr + ": no such host"}},
+		{"hand-made signature without l=", signWithLength(t, msg, "google.com", -1), google,
+			false, Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}},
+		{"signature with l=", append(signWithLength(t, msg, "google.com", 200), banner...), google,
+			false, Auth{Detail: "dkim fail d=google.com: message contains an insecure body length tag"}},
+		{"authres pass from our authserv-id", append([]byte(arPass+received), msg...), google,
+			false, Auth{true, "authres", "google.com", "authres mx.example.net: dkim=pass d=google.com matches reporter google.com"}},
+		{"authres pass from a foreign authserv-id", append([]byte(arForeign+received), msg...), google,
+			false, Auth{Detail: "no DKIM signature; authres from untrusted authserv-id mx.evil.example ignored"}},
+		{"authres with our id below our hop (forged)",
+			append([]byte("Authentication-Results: mx.example.net; dkim=none\r\n"+received+arPass), msg...), google,
+			false, Auth{Detail: "no DKIM signature; authres mx.example.net: dkim=none d="}},
+		{"authres for another domain", append([]byte(strings.Replace(arPass, "header.d=google.com", "header.d=evil.example", 1)), msg...), google,
+			false, Auth{Detail: "no DKIM signature; authres mx.example.net: dkim=pass d=evil.example does not match reporter google.com"}},
+		{"--no-dkim skips a valid signature", sign(t, msg, "google.com", "rsa", time.Time{}), google,
+			true, Auth{Detail: "DKIM not verified (--no-dkim) and no trusted Authentication-Results"}},
+		{"--no-dkim with our authres", append([]byte(arPass), msg...), google,
+			true, Auth{true, "authres", "google.com", "authres mx.example.net: dkim=pass d=google.com matches reporter google.com"}},
+		{"no reporter domain", sign(t, msg, "google.com", "rsa", time.Time{}), Reporter{Submitter: "Google"},
+			false, Auth{Detail: `no reporter domain (submitter "Google", contact-info "")`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := *v
+			v.NoDKIM = tt.noDKIM
+			got := v.Authenticate(context.Background(), tt.raw, tt.reporter)
+			if got != tt.want {
+				t.Errorf("Authenticate =\n\t%+v\nwant\n\t%+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAuthenticateOurClock(t *testing.T) {
+	addr := dnstest.Start(t, testRecords(t))
+	raw := sign(t, reportMessage("google.com", "google.com"), "google.com", "rsa", time.Now().Add(time.Hour))
+	v := &Verifier{Resolver: &Resolver{Server: addr}}
+	if a := v.Authenticate(context.Background(), raw, google); !a.Authenticated {
+		t.Fatalf("signature valid for an hour: %+v", a)
+	}
+	v.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	a := v.Authenticate(context.Background(), raw, google)
+	if a.Authenticated || a.Detail != "dkim fail d=google.com: signature has expired" {
+		t.Errorf("two hours later: %+v; want expired", a)
+	}
+}
+
+// TestAuthenticateCorpusGoogle re-signs a real Google report, whose own
+// signature cannot verify here, and reads its real Authentication-Results.
+func TestAuthenticateCorpusGoogle(t *testing.T) {
+	addr := dnstest.Start(t, testRecords(t))
+	orig, err := os.ReadFile("../testdata/corpus/02-mox-google-2022.eml")
+	if err != nil {
+		orig, err = os.ReadFile("/work/shared/corpus/02-mox-google-2022.eml")
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := &Verifier{Resolver: &Resolver{Server: addr}}
+	a := v.Authenticate(context.Background(), orig, google)
+	if a.Authenticated || !strings.Contains(a.Detail, "dkim fail d=google.com: no key for signature") ||
+		!strings.Contains(a.Detail, "authres from untrusted authserv-id komijn.test.xmox.nl ignored") {
+		t.Errorf("original, no trusted id: %+v", a)
+	}
+	v.TrustAuthservIDs = []string{"komijn.test.xmox.nl"}
+	a = v.Authenticate(context.Background(), orig, google)
+	if !a.Authenticated || a.Method != "authres" || a.Domain != "google.com" {
+		t.Errorf("original, trusting komijn.test.xmox.nl: %+v", a)
+	}
+
+	stripped := regexp.MustCompile(`(?m)^DKIM-Signature:.*\r\n([ \t].*\r\n)*`).ReplaceAll(orig, nil)
+	if bytes.Equal(stripped, orig) || bytes.Contains(stripped, []byte("\nDKIM-Signature:")) {
+		t.Fatal("DKIM-Signature not stripped")
+	}
+	v.TrustAuthservIDs = nil
+	a = v.Authenticate(context.Background(), sign(t, stripped, "google.com", "tlsrpt", time.Time{}), google)
+	want := Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}
+	if a != want {
+		t.Errorf("re-signed corpus message: %+v, want %+v", a, want)
+	}
+}
+
+func TestAuthenticateDNSDown(t *testing.T) {
+	raw := sign(t, reportMessage("google.com", "google.com"), "google.com", "rsa", time.Time{})
+	port, err := dnstest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A server that takes queries and never answers: only the budget ends it.
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	for _, server := range []string{fmt.Sprintf("127.0.0.1:%d", port), silent.LocalAddr().String()} {
+		v := &Verifier{Resolver: &Resolver{Server: server, Budget: 400 * time.Millisecond}}
+		start := time.Now()
+		a := v.Authenticate(context.Background(), raw, google)
+		took := time.Since(start)
+		if a.Authenticated || !strings.Contains(a.Detail, "key unavailable") {
+			t.Errorf("server %s: %+v; want not authenticated, key unavailable", server, a)
+		}
+		if took > time.Second {
+			t.Errorf("server %s: Authenticate took %v with a 400ms budget", server, took)
+		}
+		t.Logf("server %s: %v: %s", server, took.Round(time.Millisecond), a.Detail)
+	}
+}
+
+func TestAcceptTLSRPTService(t *testing.T) {
+	for in, want := range map[string]string{
+		"v=DKIM1; k=rsa; s=tlsrpt; p=AB==":   "v=DKIM1; k=rsa; s=tlsrpt:email; p=AB==",
+		"v=DKIM1; s = email:TLSRPT ; p=AB==": "v=DKIM1; s = email:TLSRPT :email; p=AB==",
+		"v=DKIM1; s=email; p=AB==":           "v=DKIM1; s=email; p=AB==",
+		"v=DKIM1; n=s=tlsrpt; p=AB==":        "v=DKIM1; n=s=tlsrpt; p=AB==",
+		"v=DKIM1; s=other; p=AB==":           "v=DKIM1; s=other; p=AB==",
+	} {
+		if got := acceptTLSRPTService(in); got != want {
+			t.Errorf("acceptTLSRPTService(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestContactDomain(t *testing.T) {
+	for in, want := range map[string]string{
+		"smtp-tls-reporting@google.com":                "google.com",
+		"mailto:tlsrpt@corp.mail.ru":                   "corp.mail.ru",
+		"https://support.google.com/a/answer/9276511": "support.google.com",
+		"microsoft.com":                                "microsoft.com",
+		"":                                             "",
+	} {
+		if got := contactDomain(in); got != want {
+			t.Errorf("contactDomain(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
