@@ -185,11 +185,11 @@ func TestAcceptTLSRPTService(t *testing.T) {
 
 func TestContactDomain(t *testing.T) {
 	for in, want := range map[string]string{
-		"smtp-tls-reporting@google.com":                "google.com",
-		"mailto:tlsrpt@corp.mail.ru":                   "corp.mail.ru",
+		"smtp-tls-reporting@google.com":               "google.com",
+		"mailto:tlsrpt@corp.mail.ru":                  "corp.mail.ru",
 		"https://support.google.com/a/answer/9276511": "support.google.com",
-		"microsoft.com":                                "microsoft.com",
-		"":                                             "",
+		"microsoft.com":                               "microsoft.com",
+		"":                                            "",
 	} {
 		if got := contactDomain(in); got != want {
 			t.Errorf("contactDomain(%q) = %q, want %q", in, got, want)

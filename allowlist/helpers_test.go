@@ -61,16 +61,16 @@ func testRecords(t testing.TB) dnstest.Records {
 	return dnstest.Records{
 		TXT: map[string][]string{
 			// RSA 2048: a record longer than 255 bytes, split in strings.
-			"rsa._domainkey.google.com":       {rsaRecord(t, "")},
-			"tlsrpt._domainkey.google.com":    {rsaRecord(t, "s=tlsrpt; ")},
-			"other._domainkey.google.com":     {rsaRecord(t, "s=other; ")},
-			"ed._domainkey.corp.mail.ru":      {edRecord(t, "s=tlsrpt; ")},
-			"rsa._domainkey.evil.example":     {rsaRecord(t, "")},
-			"_spf.google.com":                 {"v=spf1 include:_netblocks.google.com ip6:2001:4860:4000::/36 ~all"},
-			"_netblocks.google.com":           {"v=spf1 ip4:209.85.128.0/17 ~all"},
-			"_spf.mail.ru":                    {"v=spf1 ip4:217.69.128.0/20 a:smtp.mail.ru -all"},
-			"mail.ru":                         {"v=spf1 redirect=_spf.mail.ru"},
-			"google.com":                      {"google-site-verification=abc", "v=spf1 include:_spf.google.com ~all"},
+			"rsa._domainkey.google.com":    {rsaRecord(t, "")},
+			"tlsrpt._domainkey.google.com": {rsaRecord(t, "s=tlsrpt; ")},
+			"other._domainkey.google.com":  {rsaRecord(t, "s=other; ")},
+			"ed._domainkey.corp.mail.ru":   {edRecord(t, "s=tlsrpt; ")},
+			"rsa._domainkey.evil.example":  {rsaRecord(t, "")},
+			"_spf.google.com":              {"v=spf1 include:_netblocks.google.com ip6:2001:4860:4000::/36 ~all"},
+			"_netblocks.google.com":        {"v=spf1 ip4:209.85.128.0/17 ~all"},
+			"_spf.mail.ru":                 {"v=spf1 ip4:217.69.128.0/20 a:smtp.mail.ru -all"},
+			"mail.ru":                      {"v=spf1 redirect=_spf.mail.ru"},
+			"google.com":                   {"google-site-verification=abc", "v=spf1 include:_spf.google.com ~all"},
 		},
 		PTR: map[string][]string{
 			"209.85.220.41": {"mail-sor-f41.google.com"},
