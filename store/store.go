@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -62,6 +63,9 @@ func Path(flag string) (string, error) {
 // 0700) if needed, and migrates its schema to the current version.
 func Open(path string) (*Store, error) {
 	s, err := open(path)
+	if errors.Is(err, ErrSchemaTooNew) {
+		return nil, fmt.Errorf("store: opening database %q: %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: opening database %q: %w (the folder must be writable; choose another file with --db or $TLSRPT_DB)", path, err)
 	}
@@ -79,8 +83,8 @@ func open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
-		return nil, errors.New("is a directory")
+	if err := createPrivate(abs); err != nil {
+		return nil, err
 	}
 	db, err := sql.Open("sqlite3", dsn(abs))
 	if err != nil {
@@ -92,6 +96,23 @@ func open(path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// createPrivate creates an empty database file readable by its owner only,
+// unless something is already there. SQLite gives its -wal and -shm files
+// the same mode.
+func createPrivate(abs string) error {
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+			return errors.New("is a directory")
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // dsn builds the go-sqlite3 data source name: a file: URI (so that any
