@@ -40,8 +40,8 @@ func startFail2ban(t *testing.T) *f2bServer {
 	}
 	s := &f2bServer{dir: dir, sock: filepath.Join(dir, "f2b.sock")}
 	files := map[string]string{
-		"fail2ban.conf": fmt.Sprintf("[Definition]\nloglevel = INFO\nlogtarget = %s/fail2ban.log\nsyslogsocket = auto\nsocket = %s\npidfile = %s/f2b.pid\ndbfile = :memory:\ndbpurgeage = 1d\nallowipv6 = auto\n", dir, s.sock, dir),
-		"filter.d/test.conf": "[Definition]\nfailregex = ^fail from <HOST>$\ndatepattern = {NONE}\n",
+		"fail2ban.conf":       fmt.Sprintf("[Definition]\nloglevel = INFO\nlogtarget = %s/fail2ban.log\nsyslogsocket = auto\nsocket = %s\npidfile = %s/f2b.pid\ndbfile = :memory:\ndbpurgeage = 1d\nallowipv6 = auto\n", dir, s.sock, dir),
+		"filter.d/test.conf":  "[Definition]\nfailregex = ^fail from <HOST>$\ndatepattern = {NONE}\n",
 		"action.d/dummy.conf": fmt.Sprintf("[Definition]\nactionban = echo ban <ip> >> %[1]s/actions.log\nactionunban = echo unban <ip> >> %[1]s/actions.log\n", dir),
 		"jail.conf": fmt.Sprintf(`[DEFAULT]
 ignoreip = 127.0.0.1/8 ::1

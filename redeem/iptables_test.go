@@ -1,0 +1,268 @@
+package redeem
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// netnsEnv marks the child test process running inside the namespace.
+const netnsEnv = "TLSRPT_REDEEM_IN_NETNS"
+
+// inNetns re-runs the test named name inside a fresh network namespace
+// (ip netns add; ip netns exec NS <test binary> -test.run=^name$) and
+// reports whether the caller is that child and should run the body.
+func inNetns(t *testing.T, name string) bool {
+	t.Helper()
+	if os.Getenv(netnsEnv) != "" {
+		return true
+	}
+	for _, prog := range []string{"ip", "iptables", "ip6tables"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			t.Fatalf("%s not found (install Debian's iproute2 and iptables): %v", prog, err)
+		}
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	ns := "tlsrpt-test-" + hex.EncodeToString(b)
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("the kernel refused a network namespace (ip netns add %s needs root and CONFIG_NET_NS): %v: %s", ns, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
+		}
+	})
+	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), netnsEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("in namespace %s:\n%s", ns, out)
+	if err != nil {
+		t.Fatalf("test in namespace %s failed: %v", ns, err)
+	}
+	if !strings.Contains(string(out), "--- PASS: "+name) {
+		t.Fatalf("test %s did not run in namespace %s", name, ns)
+	}
+	return false
+}
+
+// ipt runs iptables or ip6tables for the test's setup and checks.
+func ipt(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(bin, append([]string{"-w"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v: %s", bin, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func rulesOf(t *testing.T, bin, chain string) []string {
+	t.Helper()
+	var rules []string
+	for _, l := range strings.Split(ipt(t, bin, "-S", chain), "\n") {
+		if strings.HasPrefix(l, "-A ") {
+			rules = append(rules, l)
+		}
+	}
+	return rules
+}
+
+func TestIPTablesInNetns(t *testing.T) {
+	if !inNetns(t, "TestIPTablesInNetns") {
+		return
+	}
+	ctx := context.Background()
+	// fail2ban's iptables-multiport layout, an operator chain, an
+	// unrelated chain and rules that must stay.
+	for _, args := range [][]string{
+		{"-N", "f2b-sshd"},
+		{"-A", "f2b-sshd", "-s", "203.0.113.0/24", "-j", "REJECT", "--reject-with", "icmp-port-unreachable"},
+		{"-A", "f2b-sshd", "-s", "203.0.113.5/32", "-j", "REJECT", "--reject-with", "icmp-port-unreachable"},
+		{"-A", "f2b-sshd", "-s", "203.0.113.99/32", "-j", "REJECT", "--reject-with", "icmp-port-unreachable"},
+		{"-A", "f2b-sshd", "-j", "RETURN"},
+		{"-I", "INPUT", "-p", "tcp", "-m", "multiport", "--dports", "22", "-j", "f2b-sshd"},
+		{"-N", "blocklist"},
+		{"-A", "blocklist", "-s", "203.0.113.5", "-m", "comment", "--comment", "spam source", "-j", "DROP"},
+		{"-A", "INPUT", "-j", "blocklist"},
+		{"-N", "unrelated"},
+		{"-A", "unrelated", "-s", "203.0.113.5/32", "-j", "DROP"},
+	} {
+		ipt(t, "iptables", args...)
+	}
+	for _, args := range [][]string{
+		{"-N", "f2b-sshd"},
+		{"-A", "f2b-sshd", "-s", "2001:db8::5/128", "-j", "REJECT", "--reject-with", "icmp6-port-unreachable"},
+		{"-A", "f2b-sshd", "-j", "RETURN"},
+		{"-I", "INPUT", "-p", "tcp", "-j", "f2b-sshd"},
+	} {
+		ipt(t, "ip6tables", args...)
+	}
+
+	b := NewIPTables(IPTablesOptions{Chains: []string{"blocklist", "missing-chain"}})
+	if err := b.Available(ctx); err != nil {
+		t.Fatalf("Available: %v", err)
+	}
+	v4 := netip.MustParseAddr("203.0.113.5")
+	v6 := netip.MustParseAddr("2001:db8::5")
+	bans, err := b.Banned(ctx, v4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var where []string
+	for _, ban := range bans {
+		where = append(where, ban.Where)
+	}
+	if !slices.Equal(where, []string{"filter/blocklist rule 1", "filter/f2b-sshd rule 2"}) {
+		t.Fatalf("Banned(%s) = %v", v4, bans)
+	}
+	if bans, err := b.Banned(ctx, v6); err != nil || len(bans) != 1 || bans[0].Where != "filter/f2b-sshd rule 1" {
+		t.Fatalf("Banned(%s) = %v, %v", v6, bans, err)
+	}
+
+	plan, err := MakePlan(ctx, []Backend{b}, []netip.Addr{v4, v6})
+	if err != nil || plan.Err() != nil {
+		t.Fatalf("MakePlan: %v %v", err, plan.Err())
+	}
+	got := actionSummary(plan.Actions())
+	want := []string{
+		"keep iptables filter/TLSRPT-REDEEMED iptables -t filter -N TLSRPT-REDEEMED",
+		"keep iptables filter/TLSRPT-REDEEMED iptables -t filter -A TLSRPT-REDEEMED -s 203.0.113.5/32 -j ACCEPT",
+		"keep iptables filter/INPUT iptables -t filter -I INPUT 1 -j TLSRPT-REDEEMED",
+		"unban iptables filter/blocklist iptables -t filter -D blocklist -s 203.0.113.5/32 -m comment --comment spam source -j DROP",
+		"unban iptables filter/f2b-sshd iptables -t filter -D f2b-sshd -s 203.0.113.5/32 -j REJECT --reject-with icmp-port-unreachable",
+		"keep iptables filter/TLSRPT-REDEEMED ip6tables -t filter -N TLSRPT-REDEEMED",
+		"keep iptables filter/TLSRPT-REDEEMED ip6tables -t filter -A TLSRPT-REDEEMED -s 2001:db8::5/128 -j ACCEPT",
+		"keep iptables filter/INPUT ip6tables -t filter -I INPUT 1 -j TLSRPT-REDEEMED",
+		"unban iptables filter/f2b-sshd ip6tables -t filter -D f2b-sshd -s 2001:db8::5/128 -j REJECT --reject-with icmp6-port-unreachable",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if results := ApplyAll(ctx, []Backend{b}, plan.Actions()); Failed(results) {
+		for _, r := range results {
+			t.Errorf("%s: ok=%v %v", r.Action.Describe, r.OK, r.Err)
+		}
+		t.FailNow()
+	}
+
+	check := func(when string) {
+		t.Helper()
+		wantRules := map[string][]string{
+			"f2b-sshd": {
+				"-A f2b-sshd -s 203.0.113.0/24 -j REJECT --reject-with icmp-port-unreachable",
+				"-A f2b-sshd -s 203.0.113.99/32 -j REJECT --reject-with icmp-port-unreachable",
+				"-A f2b-sshd -j RETURN",
+			},
+			"blocklist":       nil,
+			"unrelated":       {"-A unrelated -s 203.0.113.5/32 -j DROP"},
+			"TLSRPT-REDEEMED": {"-A TLSRPT-REDEEMED -s 203.0.113.5/32 -j ACCEPT"},
+		}
+		for chain, w := range wantRules {
+			if r := rulesOf(t, "iptables", chain); !slices.Equal(r, w) {
+				t.Errorf("%s: iptables chain %s is %q, want %q", when, chain, r, w)
+			}
+		}
+		if r := rulesOf(t, "iptables", "INPUT"); len(r) == 0 || r[0] != "-A INPUT -j TLSRPT-REDEEMED" || len(r) != 3 {
+			t.Errorf("%s: iptables INPUT is %q, want the jump to TLSRPT-REDEEMED first, once", when, r)
+		}
+		if r := rulesOf(t, "ip6tables", "f2b-sshd"); !slices.Equal(r, []string{"-A f2b-sshd -j RETURN"}) {
+			t.Errorf("%s: ip6tables f2b-sshd is %q", when, r)
+		}
+		if r := rulesOf(t, "ip6tables", "TLSRPT-REDEEMED"); !slices.Equal(r, []string{"-A TLSRPT-REDEEMED -s 2001:db8::5/128 -j ACCEPT"}) {
+			t.Errorf("%s: ip6tables TLSRPT-REDEEMED is %q", when, r)
+		}
+		if r := rulesOf(t, "ip6tables", "INPUT"); len(r) != 2 || r[0] != "-A INPUT -j TLSRPT-REDEEMED" {
+			t.Errorf("%s: ip6tables INPUT is %q", when, r)
+		}
+	}
+	check("after apply")
+
+	// Applying the same actions again changes nothing and succeeds.
+	if results := ApplyAll(ctx, []Backend{b}, plan.Actions()); Failed(results) {
+		t.Fatalf("re-applying failed: %v", results)
+	}
+	check("after re-applying")
+
+	plan, err = MakePlan(ctx, []Backend{b}, []netip.Addr{v4, v6})
+	if err != nil || plan.Err() != nil {
+		t.Fatalf("MakePlan again: %v %v", err, plan.Err())
+	}
+	if acts := plan.Actions(); len(acts) != 0 {
+		t.Fatalf("second plan not empty:\n%s", strings.Join(actionSummary(acts), "\n"))
+	}
+
+	// fail2ban restarting puts its jump on top of INPUT and bans again:
+	// the plan moves our jump back first and deletes the ban.
+	ipt(t, "iptables", "-I", "INPUT", "1", "-p", "tcp", "-m", "multiport", "--dports", "25", "-j", "f2b-sshd")
+	ipt(t, "iptables", "-I", "f2b-sshd", "1", "-s", "203.0.113.5/32", "-j", "REJECT", "--reject-with", "icmp-port-unreachable")
+	plan, err = MakePlan(ctx, []Backend{b}, []netip.Addr{v4})
+	if err != nil || plan.Err() != nil {
+		t.Fatalf("MakePlan after rebanning: %v %v", err, plan.Err())
+	}
+	got = actionSummary(plan.Actions())
+	want = []string{
+		"keep iptables filter/INPUT iptables -t filter -D INPUT -j TLSRPT-REDEEMED",
+		"keep iptables filter/INPUT iptables -t filter -I INPUT 1 -j TLSRPT-REDEEMED",
+		"unban iptables filter/f2b-sshd iptables -t filter -D f2b-sshd -s 203.0.113.5/32 -j REJECT --reject-with icmp-port-unreachable",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("plan after rebanning:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if results := ApplyAll(ctx, []Backend{b}, plan.Actions()); Failed(results) {
+		t.Fatalf("apply after rebanning: %v", results)
+	}
+	if r := rulesOf(t, "iptables", "INPUT"); len(r) != 4 || r[0] != "-A INPUT -j TLSRPT-REDEEMED" || !strings.Contains(r[1], "--dports 25") {
+		t.Fatalf("INPUT after moving the jump: %q", r)
+	}
+
+	// Apply refuses what Plan would not make.
+	for name, a := range map[string]Action{
+		"unrelated chain": b.action(KindUnban, v4, "x", "-D", "unrelated", "-s", "203.0.113.5/32", "-j", "DROP"),
+		"accept all":      b.action(KindKeep, v4, "x", "-A", "TLSRPT-REDEEMED", "-j", "ACCEPT"),
+		"flush INPUT":     b.action(KindKeep, v4, "x", "-F", "INPUT"),
+		"wrong family": func() Action {
+			a := b.action(KindKeep, v4, "x", "-N", "TLSRPT-REDEEMED")
+			a.Argv[0] = "ip6tables"
+			return a
+		}(),
+		"other address": b.action(KindUnban, v4, "x", "-D", "f2b-sshd", "-s", "203.0.113.99/32", "-j", "REJECT", "--reject-with", "icmp-port-unreachable"),
+	} {
+		if r := b.Apply(ctx, a); r.OK {
+			t.Errorf("%s: applied", name)
+		}
+	}
+	if r := rulesOf(t, "iptables", "unrelated"); len(r) != 1 {
+		t.Fatalf("refused action changed chain unrelated: %q", r)
+	}
+}
+
+func TestSplitRuleAndBansAddr(t *testing.T) {
+	f := splitRule(`-A blocklist -s 203.0.113.5/32 -m comment --comment "spam \"source\" here" -j DROP`)
+	want := []string{"-A", "blocklist", "-s", "203.0.113.5/32", "-m", "comment", "--comment", `spam "source" here`, "-j", "DROP"}
+	if !slices.Equal(f, want) {
+		t.Fatalf("splitRule = %q, want %q", f, want)
+	}
+	ip := netip.MustParseAddr("203.0.113.5")
+	for spec, banned := range map[string]bool{
+		"-s 203.0.113.5/32 -j DROP":                         true,
+		"-s 203.0.113.5/32 -j REJECT":                       true,
+		"-s 203.0.113.5/32 -j ACCEPT":                       false,
+		"-s 203.0.113.0/24 -j DROP":                         false,
+		"! -s 203.0.113.5/32 -j DROP":                       false,
+		"-s 203.0.113.6/32 -j DROP":                         false,
+		"-d 203.0.113.5/32 -j DROP":                         false,
+		"-p tcp -s 203.0.113.5/32 --dport 25 -j REJECT":     true,
+		"-s 203.0.113.5 -j DROP":                            true,
+		"-s 203.0.113.5/32 -m comment --comment x -j DROP ": true,
+	} {
+		if got := bansAddr(splitRule(spec), ip); got != banned {
+			t.Errorf("bansAddr(%q) = %v, want %v", spec, got, banned)
+		}
+	}
+}
