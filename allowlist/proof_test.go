@@ -1,0 +1,197 @@
+package allowlist
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+)
+
+const testList = `
+google.com      spf:_spf.google.com rdns:google.com
+mail.ru         spf:_spf.mail.ru rdns:mail.ru
+partner.example ip:192.0.2.128/25 ip:2001:db8:1::/48
+`
+
+func testChecker(t *testing.T, server string) *Checker {
+	t.Helper()
+	entries, err := Parse(strings.NewReader(testList), "test.list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Checker{Resolver: &Resolver{Server: server}, List: &List{Entries: entries}}
+}
+
+func TestProve(t *testing.T) {
+	c := testChecker(t, dnstest.Start(t, testRecords(t)))
+	g, mr, p := &c.List.Entries[0], &c.List.Entries[1], &c.List.Entries[2]
+	tests := []struct {
+		ip    string
+		entry *Entry
+		want  Proof
+	}{
+		{"209.85.220.41", g, Proof{true, "spf", "209.85.220.41 passes SPF for _spf.google.com"}},
+		{"2001:4860:4000::25", g, Proof{true, "spf", "2001:4860:4000::25 passes SPF for _spf.google.com"}},
+		{"198.51.100.7", g, Proof{true, "rdns", "198.51.100.7 has forward-confirmed rDNS relay7.google.com under google.com"}},
+		{"::ffff:198.51.100.7", g, Proof{true, "rdns", "198.51.100.7 has forward-confirmed rDNS relay7.google.com under google.com"}},
+		{"192.0.2.10", g, Proof{false, "", "192.0.2.10 is not google.com's: fails SPF for _spf.google.com (softfail), " +
+			"no forward-confirmed rDNS under google.com (mail.google.com does not resolve to 192.0.2.10)"}},
+		{"192.0.2.20", g, Proof{false, "", "192.0.2.20 is not google.com's: fails SPF for _spf.google.com (softfail), " +
+			"no forward-confirmed rDNS under google.com"}},
+		{"192.0.2.1", g, Proof{false, "", "192.0.2.1 is not google.com's: fails SPF for _spf.google.com (softfail), " +
+			"no forward-confirmed rDNS under google.com (no PTR: not found)"}},
+		{"94.100.180.10", mr, Proof{true, "spf", "94.100.180.10 passes SPF for _spf.mail.ru"}},
+		{"217.69.130.1", mr, Proof{true, "spf", "217.69.130.1 passes SPF for _spf.mail.ru"}},
+		{"209.85.220.41", mr, Proof{false, "", "209.85.220.41 is not mail.ru's: fails SPF for _spf.mail.ru (fail), " +
+			"no forward-confirmed rDNS under mail.ru"}},
+		{"192.0.2.200", p, Proof{true, "ip", "192.0.2.200 is in 192.0.2.128/25"}},
+		{"2001:db8:1::5", p, Proof{true, "ip", "2001:db8:1::5 is in 2001:db8:1::/48"}},
+		{"192.0.2.20", p, Proof{false, "", "192.0.2.20 is not partner.example's: not in its ranges"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ip+" "+tt.entry.Domain, func(t *testing.T) {
+			got := c.Prove(context.Background(), netip.MustParseAddr(tt.ip), tt.entry)
+			if got != tt.want {
+				t.Errorf("Prove =\n\t%+v\nwant\n\t%+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestJudge(t *testing.T) {
+	c := testChecker(t, dnstest.Start(t, testRecords(t)))
+	dkimGoogle := Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}
+	byGoogle := Evidence{Organization: "Google LLC", Submitter: "google.com", Auth: dkimGoogle, Transport: "mail"}
+	unsigned := Evidence{Organization: "Google LLC", Submitter: "google.com", Auth: Auth{Detail: "no DKIM signature"}, Transport: "mail"}
+	tests := []struct {
+		name        string
+		ip          string
+		ev          []Evidence
+		wantTrusted bool
+		wantWhy     string
+	}{
+		{"authenticated Google report, SPF", "209.85.220.41", []Evidence{unsigned, byGoogle}, true,
+			"google.com: DKIM-authenticated report, 209.85.220.41 passes SPF for _spf.google.com"},
+		{"authres, rDNS", "198.51.100.7", []Evidence{{Submitter: "google.com", Transport: "mail",
+			Auth: Auth{true, "authres", "google.com", "authres mx.example.net: dkim=pass"}}}, true,
+			"google.com: report authenticated by our Authentication-Results, 198.51.100.7 has forward-confirmed rDNS relay7.google.com under google.com"},
+		{"Mail.ru as corp.mail.ru", "217.69.130.1", []Evidence{{Submitter: "mail.ru", Transport: "mail",
+			Auth: Auth{true, "dkim", "corp.mail.ru", "dkim pass d=corp.mail.ru matches reporter mail.ru"}}}, true,
+			"mail.ru: DKIM-authenticated report, 217.69.130.1 passes SPF for _spf.mail.ru"},
+		{"unsigned reports", "209.85.220.41", []Evidence{unsigned, unsigned}, false,
+			"no authenticated report (2 reports: no DKIM signature)"},
+		{"HTTPS is never authenticated", "209.85.220.41", []Evidence{{Submitter: "google.com", Auth: dkimGoogle, Transport: "https"}}, false,
+			"no authenticated report (1 report: 1 by HTTPS, which cannot be authenticated)"},
+		{"reporter not on the allowlist", "209.85.220.41", []Evidence{{Submitter: "evil.example", Transport: "mail",
+			Auth: Auth{true, "dkim", "evil.example", "dkim pass d=evil.example matches reporter evil.example"}}}, false,
+			"reporter evil.example is not on the allowlist"},
+		{"a foreign reporter naming a Google address while claiming Google as submitter", "209.85.220.41", []Evidence{{Submitter: "google.com",
+			ContactInfo: "evil.example", Transport: "mail",
+			Auth: Auth{true, "dkim", "evil.example", "dkim pass d=evil.example matches reporter evil.example"}}}, false,
+			"reporter evil.example is not on the allowlist"},
+		{"address outside the reporter's", "192.0.2.1", []Evidence{byGoogle}, false,
+			"192.0.2.1 is not google.com's: fails SPF for _spf.google.com (softfail), no forward-confirmed rDNS under google.com (no PTR: not found)"},
+		{"rDNS not forward-confirmed", "192.0.2.10", []Evidence{byGoogle}, false,
+			"192.0.2.10 is not google.com's: fails SPF for _spf.google.com (softfail), no forward-confirmed rDNS under google.com (mail.google.com does not resolve to 192.0.2.10)"},
+		{"no evidence", "192.0.2.10", nil, false, "no report names it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := c.Judge(context.Background(), netip.MustParseAddr(tt.ip), tt.ev)
+			if v.Trusted != tt.wantTrusted || v.Why != tt.wantWhy {
+				t.Errorf("Judge = %v %q\nwant      %v %q", v.Trusted, v.Why, tt.wantTrusted, tt.wantWhy)
+			}
+			if v.Trusted && (v.Entry == nil || !v.Proof.OK) {
+				t.Errorf("trusted verdict without entry or proof: %+v", v)
+			}
+		})
+	}
+}
+
+// TestChain runs a signed report message through Authenticate and Judge.
+func TestChain(t *testing.T) {
+	addr := dnstest.Start(t, testRecords(t))
+	c := testChecker(t, addr)
+	v := &Verifier{Resolver: c.Resolver}
+	ip := netip.MustParseAddr("209.85.220.41")
+	for _, tt := range []struct {
+		name string
+		raw  []byte
+		want bool
+	}{
+		{"signed by google.com", sign(t, reportMessage("google.com", "google.com"), "google.com", "tlsrpt", time.Time{}), true},
+		{"signed by evil.example", sign(t, reportMessage("google.com", "google.com"), "evil.example", "rsa", time.Time{}), false},
+		{"unsigned", reportMessage("google.com", "google.com"), false},
+	} {
+		auth := v.Authenticate(context.Background(), tt.raw, google)
+		verdict := c.Judge(context.Background(), ip, []Evidence{{Submitter: "google.com", Auth: auth, Transport: "mail"}})
+		if verdict.Trusted != tt.want {
+			t.Errorf("%s: trusted %v (%s), want %v", tt.name, verdict.Trusted, verdict.Why, tt.want)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	c := testChecker(t, dnstest.Start(t, testRecords(t)))
+	for _, tt := range []struct {
+		ip          string
+		wantTrusted bool
+		wantWhy     string
+	}{
+		{"209.85.220.41", true, "google.com: 209.85.220.41 has forward-confirmed rDNS mail-sor-f41.google.com under google.com"},
+		{"209.85.220.42", true, "google.com: 209.85.220.42 passes SPF for _spf.google.com"},
+		{"217.69.130.1", true, "mail.ru: 217.69.130.1 passes SPF for _spf.mail.ru"},
+		{"192.0.2.130", true, "partner.example: 192.0.2.130 is in 192.0.2.128/25"},
+		{"192.0.2.20", false, "192.0.2.20: no allowlist entry claims it (in no ip: range, no forward-confirmed rDNS under an rdns: suffix, passes no spf: domain)"},
+		{"192.0.2.10", false, "192.0.2.10: no allowlist entry claims it (in no ip: range, no forward-confirmed rDNS under an rdns: suffix, passes no spf: domain)"},
+	} {
+		v := c.Check(context.Background(), netip.MustParseAddr(tt.ip))
+		if v.Trusted != tt.wantTrusted || v.Why != tt.wantWhy {
+			t.Errorf("Check(%s) = %v %q\nwant %v %q", tt.ip, v.Trusted, v.Why, tt.wantTrusted, tt.wantWhy)
+		}
+	}
+}
+
+func TestCheckDNSDownServesCache(t *testing.T) {
+	cache := &MemCache{}
+	c := testChecker(t, dnstest.Start(t, testRecords(t)))
+	c.Resolver.Cache = cache
+	ip := netip.MustParseAddr("209.85.220.42")
+	if v := c.Check(context.Background(), ip); !v.Trusted {
+		t.Fatalf("online: %s", v.Why)
+	}
+	port, err := dnstest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := &Checker{List: c.List, Resolver: &Resolver{Server: fmt.Sprintf("127.0.0.1:%d", port), Cache: cache,
+		Now: func() time.Time { return time.Now().Add(48 * time.Hour) }}}
+	start := time.Now()
+	if v := off.Check(context.Background(), ip); !v.Trusted {
+		t.Errorf("offline with a stale cache: %s", v.Why)
+	}
+	off.Resolver.Cache = nil
+	if v := off.Check(context.Background(), ip); v.Trusted {
+		t.Errorf("offline without cache: trusted: %s", v.Why)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("offline checks took %v", d)
+	}
+}
+
+func TestCheckDefaultApple(t *testing.T) {
+	port, err := dnstest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No DNS at all: the ip: range of the built-in list suffices.
+	c := &Checker{List: Default(), Resolver: &Resolver{Server: fmt.Sprintf("127.0.0.1:%d", port)}}
+	v := c.Check(context.Background(), netip.MustParseAddr("17.58.63.1"))
+	if !v.Trusted || v.Why != "icloud.com: 17.58.63.1 is in 17.0.0.0/8" {
+		t.Errorf("Check(17.58.63.1) = %v %q", v.Trusted, v.Why)
+	}
+}
