@@ -8,26 +8,45 @@ import (
 	"strings"
 )
 
+// editMode says how the summary was placed; tests check that each mode
+// changes only what it should.
+type editMode int
+
+const (
+	editNone       editMode = iota // message unchanged (header aside)
+	editAppend                     // text inserted at the end of a text part
+	editBase64                     // a base64 text part decoded, extended, re-encoded
+	editInsertPart                 // a new text part before the first part
+	editWrap                       // single part wrapped in multipart/mixed
+)
+
 // annotate places summary in raw: appended to the first text/plain part
 // that is not an attachment nor a report, else as a new first part of the
 // top multipart, else by wrapping a single-part message in multipart/mixed.
-func annotate(raw []byte, summary string) ([]byte, error) {
+func annotate(raw []byte, summary string) ([]byte, editMode) {
 	root := scan(raw, 0, len(raw), 0)
 	eol := lineEnding(raw)
 	if t := firstText(root); t != nil && !looksJSON(raw, t) {
 		body := raw[t.bodyStart:t.bodyEnd]
 		nb, err := appendText(body, t.cte(), t.params["charset"], summary, eol)
 		if err == nil {
-			return splice(raw, t.bodyStart, t.bodyEnd, nb), nil
+			mode := editAppend
+			if t.cte() == "base64" {
+				mode = editBase64
+			}
+			return splice(raw, t.bodyStart, t.bodyEnd, nb), mode
 		}
 	}
 	if len(root.children) > 0 {
 		if at := firstDelimiter(raw, root); at >= 0 {
 			part := "--" + root.params["boundary"] + eol + newTextPart(summary, eol) + eol
-			return splice(raw, at, at, []byte(part)), nil
+			return splice(raw, at, at, []byte(part)), editInsertPart
 		}
 	}
-	return wrap(raw, root, summary, eol), nil
+	if strings.HasPrefix(root.mediaType, "multipart/") || root.bodyStart >= len(raw) {
+		return raw, editNone // a multipart without parts, or no body: nowhere to put it
+	}
+	return wrap(raw, root, summary, eol), editWrap
 }
 
 // looksJSON reports whether a text part is in fact a report (a reporter

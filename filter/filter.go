@@ -64,6 +64,8 @@ type Result struct {
 	Dups     int    // reports already recorded
 	Auth     store.Auth
 	Problems []string // one line each, for the log
+
+	edit editMode // how the summary was placed
 }
 
 // Run reads one message from in and writes it, annotated, to out. Its error
@@ -131,11 +133,8 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 		now = opt.Now
 	}
 	summary := Summary(msg, res.Auth, advice, now())
-	edited, err := annotate(raw, summary)
-	if err != nil {
-		res.Problems = append(res.Problems, "adding summary: "+err.Error())
-		edited = raw
-	}
+	edited, mode := annotate(raw, summary)
+	res.edit = mode
 	return insertHeader(edited, res.Header), res
 }
 

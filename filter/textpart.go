@@ -77,21 +77,22 @@ func toASCII(s string) string {
 	return b.String()
 }
 
-// joinText appends add after body, separated by a blank line, keeping a
-// line end at the end when body had one.
+// joinText inserts add at the end of body, before its final line end if it
+// has one, after a blank line. It is a pure insertion: no byte of body is
+// dropped or changed.
 func joinText(body, add []byte, eol string) []byte {
-	trailing := bytes.HasSuffix(body, []byte("\n"))
-	trimmed := bytes.TrimRight(body, "\r\n")
-	out := make([]byte, 0, len(body)+len(add)+8)
-	out = append(out, trimmed...)
-	if len(trimmed) > 0 {
-		out = append(out, eol+eol...)
+	at := len(body)
+	if bytes.HasSuffix(body, []byte("\r\n")) {
+		at -= 2
+	} else if bytes.HasSuffix(body, []byte("\n")) {
+		at--
 	}
-	out = append(out, bytes.TrimRight(add, "\r\n")...)
-	if trailing {
-		out = append(out, eol...)
+	ins := make([]byte, 0, len(add)+2*len(eol))
+	if at > 0 {
+		ins = append(ins, eol+eol...)
 	}
-	return out
+	ins = append(ins, bytes.TrimRight(add, "\r\n")...)
+	return splice(body, at, at, ins)
 }
 
 // appendPlain handles 7bit, 8bit and binary parts.
@@ -99,18 +100,15 @@ func appendPlain(body, add []byte, eol string) []byte {
 	return joinText(body, add, eol)
 }
 
-// appendQP quoted-printable-encodes add and appends it. A soft line break at
-// the very end of body is closed first.
+// appendQP quoted-printable-encodes add and appends it.
 func appendQP(body, add []byte, eol string) []byte {
 	var buf bytes.Buffer
 	w := quotedprintable.NewWriter(&buf)
 	w.Write(add) // writes to a bytes.Buffer do not fail
 	w.Close()
 	enc := strings.ReplaceAll(buf.String(), "\r\n", eol)
-	trimmed := bytes.TrimRight(body, "\r\n")
-	if bytes.HasSuffix(trimmed, []byte("=")) {
-		body = append(bytes.Clone(trimmed), eol...)
-	}
+	// A soft line break at the end of body joins the blank line joinText
+	// puts first, which keeps the text as it was.
 	return joinText(body, []byte(enc), eol)
 }
 
