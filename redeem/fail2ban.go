@@ -150,6 +150,10 @@ func (f *Fail2ban) Banned(ctx context.Context, ip netip.Addr) ([]Ban, error) {
 
 var quoted = regexp.MustCompile(`'([^']*)'|"([^"]*)"`)
 
+// validJail matches the jail names the backend acts on: no spaces, and
+// nothing that would change the meaning of the drop-in ([ ] % = # ;).
+var validJail = regexp.MustCompile(`^[^\s\[\]%=#;]+$`)
+
 // bannedIn parses "banned IP", which answers a Python list with one list
 // of jail names per address asked: [['sshd', 'postfix']].
 func (f *Fail2ban) bannedIn(ctx context.Context, ip netip.Addr) ([]string, error) {
@@ -265,6 +269,9 @@ func (f *Fail2ban) Plan(ctx context.Context, ip netip.Addr, bans []Ban) ([]Actio
 	}
 	var acts []Action
 	for _, j := range jails {
+		if !validJail.MatchString(j) {
+			return nil, fmt.Errorf("planning for fail2ban jail %q: %w", j, ErrForeignAction)
+		}
 		ja, err := f.planJail(ctx, ip, j, banned[j], d.has(j, ip))
 		if err != nil {
 			return nil, err
@@ -365,11 +372,14 @@ func (f *Fail2ban) check(a Action) error {
 	switch a.Op {
 	case OpWrite:
 		if a.Target != f.DropInPath() || len(a.Argv) != 4 || a.Argv[0] != "add-ignoreip" ||
-			a.Argv[1] != a.Target || a.Argv[2] == "" || a.Argv[3] != ip.String() {
+			a.Argv[1] != a.Target || !validJail.MatchString(a.Argv[2]) || a.Argv[3] != ip.String() {
 			return bad
 		}
 		return nil
 	case OpExec:
+		if !validJail.MatchString(a.Target) {
+			return bad
+		}
 		want := map[string][]string{
 			"addignoreip": f.argv("set", a.Target, "addignoreip", ip.String()),
 			"unbanip":     f.argv("set", a.Target, "unbanip", ip.String()),
