@@ -119,3 +119,15 @@ func TestIgnoredHow(t *testing.T) {
 		}
 	}
 }
+
+func TestFail2banUnavailable(t *testing.T) {
+	ctx := context.Background()
+	f := NewFail2ban(Fail2banOptions{Client: filepath.Join(t.TempDir(), "fail2ban-client")})
+	if err := f.Available(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Available without the client = %v", err)
+	}
+	f = NewFail2ban(Fail2banOptions{Socket: filepath.Join(t.TempDir(), "none.sock")})
+	if err := f.Available(ctx); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Available without a server = %v", err)
+	}
+}
