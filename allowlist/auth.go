@@ -130,7 +130,7 @@ func contactDomain(s string) string {
 func (v *Verifier) verifyDKIM(ctx context.Context, raw []byte, orgs []string) (Auth, string) {
 	r := v.Resolver
 	if r == nil {
-		r = new(Resolver)
+		r = defaultResolver
 	}
 	ctx, cancel := r.WithBudget(ctx)
 	defer cancel()

@@ -46,9 +46,12 @@ type Checker struct {
 	List     *List
 }
 
+// defaultResolver serves Checkers and Verifiers without a Resolver.
+var defaultResolver = new(Resolver)
+
 func (c *Checker) resolver() *Resolver {
 	if c.Resolver == nil {
-		c.Resolver = new(Resolver)
+		return defaultResolver
 	}
 	return c.Resolver
 }
@@ -283,8 +286,13 @@ func (c *Checker) Check(ctx context.Context, ip netip.Addr) Verdict {
 			}
 		}
 	}
+	tried := make(map[string]bool) // Yahoo, AOL and others share SPF domains
 	for i := range entries {
 		for _, d := range entries[i].SPF {
+			if tried[d] {
+				continue
+			}
+			tried[d] = true
 			if p := c.proveSPF(ctx, ip, d); p.OK {
 				return claimed(&entries[i], p)
 			}

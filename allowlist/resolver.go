@@ -182,13 +182,17 @@ func (r *Resolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr,
 			}
 		}
 	}
-	if len(out) > 0 || len(errs) < 2 {
-		if len(out) == 0 {
-			return nil, notFound(host, r.server)
-		}
+	if len(out) > 0 {
 		return out, nil
 	}
-	return nil, errs[0]
+	// Both failed: a server failure matters more than a missing record.
+	for _, err := range errs {
+		var de *net.DNSError
+		if errors.As(err, &de) && !de.IsNotFound {
+			return nil, err
+		}
+	}
+	return nil, notFound(host, r.server)
 }
 
 // lookupAddrs returns the addresses of host as netip.Addr.
