@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// tlsrptBinary builds the command once per test run and returns its path,
+// for tests that run it as a separate process (maildrop, concurrency).
+func tlsrptBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tlsrpt-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "tlsrpt")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// needBinary fails the test when a Debian tool the test needs is missing;
+// the README's test command installs them.
+func needBinary(t *testing.T, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found: install Debian's %s (make test-deps does)", name, pkg)
+	}
+	return p
+}
+
+// maildirFiles returns the contents of the messages delivered to a Maildir.
+func maildirFiles(t *testing.T, dir string) [][]byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "new", "*"))
+	var out [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func makeMaildir(t *testing.T, dir string) {
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestMaildropDelivery delivers reports with Debian's maildrop through the
+// mailfilter in contrib/, running the real tlsrpt binary as its xfilter.
+func TestMaildropDelivery(t *testing.T) {
+	maildrop := needBinary(t, "maildrop", "maildrop")
+	bin := tlsrptBinary(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "tlsrpt.db")
+	inbox, failures, postmaster := filepath.Join(dir, "Maildir"), filepath.Join(dir, "Maildir", ".TLS-Failures"), filepath.Join(dir, "postmaster")
+	for _, d := range []string{inbox, failures, postmaster} {
+		makeMaildir(t, d)
+	}
+	rule, err := os.ReadFile("../../contrib/maildrop/mailfilter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := strings.NewReplacer(
+		`TLSRPT="/usr/local/bin/tlsrpt filter"`, fmt.Sprintf(`TLSRPT="%s filter --db %s"`, bin, db),
+		`FAILURES="$HOME/Maildir/.TLS-Failures/"`, fmt.Sprintf(`FAILURES="%s/"`, failures),
+		`INBOX="$HOME/Maildir/"`, fmt.Sprintf(`INBOX="%s/"`, inbox),
+		`cc "!postmaster"`, fmt.Sprintf(`cc "%s/"`, postmaster),
+	).Replace(string(rule))
+	if strings.Contains(r, "/usr/local/bin") || strings.Contains(r, "!postmaster") {
+		t.Fatal("contrib/maildrop/mailfilter changed: update the replacements in this test")
+	}
+	filterFile := filepath.Join(dir, "mailfilter")
+	if err := os.WriteFile(filterFile, []byte(r), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(name string) {
+		in, err := os.Open(filepath.Join("../../testdata/corpus", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		cmd := exec.Command(maildrop, filterFile)
+		cmd.Stdin = in
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("maildrop %s: %v\n%s", name, err, out)
+		}
+	}
+	deliver("14-tlsrptdigest-google-failure.eml")
+	deliver("02-mox-google-2022.eml")
+
+	failed := maildirFiles(t, failures)
+	if len(failed) != 1 || len(maildirFiles(t, postmaster)) != 1 {
+		t.Fatalf("%d messages in the failures folder, want 1 (and a copy to the postmaster)", len(failed))
+	}
+	if !bytes.HasPrefix(failed[0], []byte("TLS-Report-Has-Failures: 2\n")) ||
+		!bytes.Contains(failed[0], []byte("certificate-expired: 2 sessions from sending-mta-ip 192.0.2.1")) {
+		t.Fatalf("delivered failure report lacks header or summary:\n%.600s", failed[0])
+	}
+	orig, _ := os.ReadFile("../../testdata/corpus/14-tlsrptdigest-google-failure.eml")
+	attachment := orig[bytes.Index(orig, []byte("H4sI")):]
+	if !bytes.Contains(failed[0], attachment) {
+		t.Fatal("the delivered message's attachment and closing boundary are not byte for byte the original")
+	}
+	clean := maildirFiles(t, inbox)
+	if len(clean) != 1 || bytes.Contains(clean[0], []byte("TLS-Report-Has-Failures")) ||
+		!bytes.Contains(clean[0], []byte("SMTP TLS report summary")) {
+		t.Fatalf("clean report: %d in inbox, or header/summary wrong", len(clean))
+	}
+	out, err := exec.Command(bin, "review", "--db", db, "--json").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte(`"ip": "192.0.2.1"`)) {
+		t.Fatalf("review after maildrop delivery: %v\n%s", err, out)
+	}
+}
+
+// TestConcurrentFilters runs 32 tlsrpt filter processes at once on one new
+// database, as maildrop does when reports arrive together: all succeed and
+// every report is stored once.
+func TestConcurrentFilters(t *testing.T) {
+	bin := tlsrptBinary(t)
+	db := filepath.Join(t.TempDir(), "state", "tlsrpt.db")
+	tmpl, err := os.ReadFile("../../filter/testdata/mt-tlsrpt-json.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 32
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	outs := make([][]byte, n)
+	for i := 0; i < n; i++ {
+		msg := bytes.ReplaceAll(tmpl, []byte("2024-01-09T00:00:00Z_example.com"), fmt.Appendf(nil, "concurrent-%02d", i))
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cmd := exec.Command(bin, "filter", "--db", db)
+			cmd.Stdin = bytes.NewReader(msg)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			outs[i], errs[i] = cmd.Output()
+			if errs[i] == nil && stderr.Len() > 0 {
+				errs[i] = fmt.Errorf("stderr: %s", stderr.String())
+			}
+		}(i)
+	}
+	wg.Wait()
+	for i := 0; i < n; i++ {
+		if errs[i] != nil || !bytes.HasPrefix(outs[i], []byte("TLS-Report-Has-Failures: 3\n")) {
+			t.Errorf("filter %d: %v", i, errs[i])
+		}
+	}
+	out, err := exec.Command(bin, "review", "--db", db, "--json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("review: %v\n%s", err, out)
+	}
+	if c := bytes.Count(out, []byte(fmt.Sprintf(`"reports": %d`, n))); c != 2 {
+		t.Fatalf("want both addresses named by all %d reports, review says:\n%s", n, out)
+	}
+}
