@@ -147,7 +147,8 @@ func (w *walker) walkMultipart(mr message.MultipartReader, path string, depth in
 }
 
 // isMissingEnd tells the error NextPart gives after the last part when
-// the closing boundary is missing: nothing was lost.
+// the closing boundary is missing: nothing was lost. go-message formats
+// it with %v, so only its text tells.
 func isMissingEnd(err error) bool {
 	return strings.HasSuffix(err.Error(), "NextPart: EOF") ||
 		strings.HasSuffix(err.Error(), io.ErrUnexpectedEOF.Error())
@@ -194,10 +195,24 @@ func (w *walker) leaf(e *message.Entity, path string, whole bool) {
 	default:
 		return
 	}
-	for _, found := range decodeFound(body, label, mt, w.b) {
-		found.MediaType = mt
-		w.add(found)
+	found := decodeFound(body, label, mt, w.b)
+	if !byHeader && allNoReport(found) {
+		return // a zip-based office document or the like, not a report
 	}
+	for _, f := range found {
+		f.MediaType = mt
+		w.add(f)
+	}
+}
+
+// allNoReport reports whether every element failed with ErrNoReport.
+func allNoReport(found []Found) bool {
+	for _, f := range found {
+		if !errors.Is(f.Err, ErrNoReport) {
+			return false
+		}
+	}
+	return true
 }
 
 // isSyntaxError tells malformed JSON.

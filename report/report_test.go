@@ -499,6 +499,7 @@ var facts = map[string]func(*testing.T, result){
 		}
 		wantErr(t, r.err, nil, `decoding gzip report "r.json.gz"`, "unexpected EOF")
 	},
+	"office-zip-attachment.eml":    msgReport("office@reporter.example", "r.json.gz", "application/tlsrpt+gzip"), // the unnamed .docx (zip magic) is no candidate
 	"unknown-encoding-charset.eml": msgReport("unknown-enc@reporter.example", "r.json", "application/tlsrpt+json"),
 	"good-and-bad.eml": func(t *testing.T, r result) {
 		headers(t, r)
