@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // text parts and headers in any charset
 	"github.com/emersion/go-message/mail"
 )
 

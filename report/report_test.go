@@ -240,7 +240,7 @@ func headers(t *testing.T, r result) {
 	eq(t, "Domain", m.Domain, "example.net")
 	eq(t, "From", m.From, "tlsrpt@reporter.example")
 	eq(t, "FromDomain", m.FromDomain, "reporter.example")
-	if !strings.HasPrefix(m.Subject, "Report Domain: example.net") {
+	if !strings.Contains(m.Subject, "Report Domain: example.net") {
 		t.Errorf("Subject = %q", m.Subject)
 	}
 	if !strings.HasSuffix(m.MessageID, ".msg@reporter.example") || strings.ContainsAny(m.MessageID, "<>") {
@@ -498,6 +498,11 @@ var facts = map[string]func(*testing.T, result){
 			t.Fatalf("Found = %+v, want one with Err", r.msg.Found)
 		}
 		wantErr(t, r.err, nil, `decoding gzip report "r.json.gz"`, "unexpected EOF")
+	},
+	"charset-latin1-whole-json.eml": func(t *testing.T, r result) {
+		msgReport("latin1@reporter.example", "1", "text/plain")(t, r)
+		eq(t, "Subject", r.msg.Subject[:len("Résumé Report")], "Résumé Report")
+		eq(t, "OrganizationName", one(t, r).OrganizationName, "Société Générale")
 	},
 	"office-zip-attachment.eml":    msgReport("office@reporter.example", "r.json.gz", "application/tlsrpt+gzip"), // the unnamed .docx (zip magic) is no candidate
 	"unknown-encoding-charset.eml": msgReport("unknown-enc@reporter.example", "r.json", "application/tlsrpt+json"),
