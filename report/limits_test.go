@@ -176,6 +176,11 @@ func TestDecodeZipLimits(t *testing.T) {
 		_, err := Decode(makeZip(t, "README", "hello"), "a.zip", "", lim)
 		wantErr(t, err, ErrNoReport, `zip "a.zip" holds no JSON or gzip entry`)
 	})
+	t.Run("two bad entries", func(t *testing.T) {
+		reps, err := Decode(makeZip(t, "a.json", "{}", "b.json", `{"report-id": "x", "policies": [{"summary": {"total-failure-session-count": -1}}]}`), "a.zip", "", lim)
+		wantErr(t, err, ErrNoReport, `"a.zip/a.json"`, `; report: parsing JSON report "a.zip/b.json": policies[0].summary.total-failure-session-count: negative count -1`)
+		eq(t, "reports", len(reps), 0)
+	})
 	t.Run("corrupt", func(t *testing.T) {
 		_, err := Decode([]byte("PK\x03\x04garbage"), "a.zip", "", lim)
 		wantErr(t, err, nil, `opening zip "a.zip"`)
@@ -298,6 +303,12 @@ func TestReadMessageJunk(t *testing.T) {
 		}
 		if m.Failed() != 0 {
 			t.Errorf("%q: Failed = %d", raw, m.Failed())
+		}
+		for _, c := range err.Error() {
+			if c < ' ' || c > '~' {
+				t.Errorf("%q: error %q holds an unprintable character", raw, err)
+				break
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -32,13 +33,15 @@ const maxDepth = 16
 // The error is nil when at least one report could be read. Otherwise it
 // wraps ErrNoReport when no candidate was found, or joins the candidates'
 // errors. A raw message over lim.MaxMessage gives ErrTooLarge (with the
-// headers still read).
+// headers still read). lim.MaxDecompressed bounds the decompressed bytes
+// of all parts together, and at most lim.MaxReports are taken (ErrTooLarge
+// beyond, with the first ones kept in Found).
 func ReadMessage(raw []byte, lim Limits) (*Message, error) {
 	lim = lim.orDefault()
 	m := &Message{}
 	e, err := message.Read(bytes.NewReader(raw))
 	if err != nil && !isLenient(err) {
-		return m, fmt.Errorf("report: reading message header: %w: %w", err, ErrNoReport)
+		return m, fmt.Errorf("report: reading message header: %w: %w", printable{err}, ErrNoReport)
 	}
 	m.readHeader(mail.Header{Header: e.Header})
 	if int64(len(raw)) > lim.MaxMessage {
@@ -48,6 +51,18 @@ func ReadMessage(raw []byte, lim Limits) (*Message, error) {
 	w.walk(e, "", 0)
 	return m, w.result()
 }
+
+// printable wraps an error whose text may hold raw input bytes (go-message
+// quotes the offending header line as it is), escaping them so that the
+// message can go into a log line or a header field.
+type printable struct{ err error }
+
+func (p printable) Error() string {
+	q := strconv.QuoteToASCII(p.err.Error())
+	return q[1 : len(q)-1]
+}
+
+func (p printable) Unwrap() error { return p.err }
 
 // isLenient tells the go-message errors that still give a readable
 // entity: an unknown charset or Content-Transfer-Encoding.
@@ -160,45 +175,76 @@ func isMissingEnd(err error) bool {
 func (w *walker) leaf(e *message.Entity, path string, whole bool) {
 	ctype := e.Header.Get("Content-Type")
 	mt := baseMediaType(ctype)
-	name := partFilename(e)
-	byHeader := isReportMediaType(ctype) || formatOfName(name) != formatUnknown
-	isText := strings.HasPrefix(mt, "text/") || mt == ""
-	if !byHeader && isText && !whole {
-		return // human-readable text, never a report unless named so
-	}
 	if strings.HasPrefix(mt, "multipart/") || mt == "message/rfc822" {
 		return
 	}
-	body, err := readBody(e.Body)
+	name := partFilename(e)
 	label := name
 	if label == "" {
 		label = path
 	}
-	if err != nil {
-		if byHeader {
-			w.add(Found{Name: label, MediaType: mt, Err: fmt.Errorf("report: reading part %q: %w", label, err)})
-		} else {
-			w.problems = append(w.problems, fmt.Errorf("reading part %q: %w", label, err))
-		}
-		return
-	}
-	f := sniff(body)
+	isText := strings.HasPrefix(mt, "text/") || mt == ""
 	switch {
-	case byHeader:
-	case f == formatGzip || f == formatZip:
-	case whole && isText && f == formatJSON:
-		// A text/plain message that is exactly the JSON of a report; a
-		// human summary that merely starts with '{' is no candidate.
-		if r, err := parseJSON(body); err == nil || !errors.Is(err, ErrNoReport) && !isSyntaxError(err) {
-			w.add(Found{Report: r, Name: label, MediaType: mt, Err: wrapJSONErr(err, label)})
-		}
-		return
+	case isReportMediaType(ctype) || formatOfName(name) != formatUnknown:
+		w.candidate(e.Body, label, mt)
+	case whole && isText:
+		w.wholeText(e.Body, label, mt)
+	case isText:
+		// Human-readable text is never a report unless named so.
 	default:
+		w.byMagic(e.Body, label, mt)
+	}
+}
+
+// candidate decodes a part whose header says it is a report.
+func (w *walker) candidate(body io.Reader, label, mt string) {
+	data, err := readBody(body)
+	if err != nil {
+		w.add(Found{Name: label, MediaType: mt, Err: fmt.Errorf("report: reading part %q: %w", label, err)})
 		return
 	}
-	found := decodeFound(body, label, mt, w.b)
-	if !byHeader && allNoReport(found) {
-		return // a zip-based office document or the like, not a report
+	for _, f := range decodeFound(data, label, mt, w.b) {
+		f.MediaType = mt
+		w.add(f)
+	}
+}
+
+// wholeText reads a text/plain message that may be exactly the JSON of a
+// report; a human summary, even one that starts with '{', is no
+// candidate and gives no error.
+func (w *walker) wholeText(body io.Reader, label, mt string) {
+	data, err := readBody(body)
+	if err != nil {
+		w.problems = append(w.problems, fmt.Errorf("reading part %q: %w", label, err))
+		return
+	}
+	if sniff(data) != formatJSON {
+		return
+	}
+	r, err := parseJSON(data)
+	if err != nil && (errors.Is(err, ErrNoReport) || isSyntaxError(err)) {
+		return
+	}
+	w.add(Found{Report: r, Name: label, MediaType: mt, Err: wrapJSONErr(err, label)})
+}
+
+// byMagic decodes a part of another type when its content starts with
+// gzip or zip magic and turns out to hold a report. Only the first bytes
+// are read from other parts.
+func (w *walker) byMagic(body io.Reader, label, mt string) {
+	br := bufio.NewReaderSize(body, 16)
+	head, _ := br.Peek(len(zipMagic))
+	if f := sniff(head); f != formatGzip && f != formatZip {
+		return
+	}
+	data, err := readBody(br)
+	if err != nil {
+		w.problems = append(w.problems, fmt.Errorf("reading part %q: %w", label, err))
+		return
+	}
+	found := decodeFound(data, label, mt, w.b)
+	if allNoReport(found) {
+		return // a zip-based office document or the like
 	}
 	for _, f := range found {
 		f.MediaType = mt
@@ -274,7 +320,11 @@ func (w *walker) result() error {
 	if len(w.m.Found) == 0 {
 		why := "no report part"
 		if len(w.problems) > 0 {
-			why += " (" + errors.Join(w.problems...).Error() + ")"
+			texts := make([]string, len(w.problems))
+			for i, p := range w.problems {
+				texts[i] = printable{p}.Error()
+			}
+			why += " (" + strings.Join(texts, "; ") + ")"
 		}
 		return fmt.Errorf("report: message %s: %s: %w", w.messageLabel(), why, ErrNoReport)
 	}
@@ -282,7 +332,7 @@ func (w *walker) result() error {
 	for _, f := range w.m.Found {
 		errs = append(errs, f.Err)
 	}
-	return errors.Join(errs...)
+	return join(errs)
 }
 
 // messageLabel names the message in errors.
