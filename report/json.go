@@ -72,7 +72,8 @@ type xtime string
 // fractional seconds, the others are the zone-less forms seen in the wild.
 var xtimeLayouts = []string{
 	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999", // Microsoft: no zone
+	"2006-01-02T15:04:05.999999999Z0700", // offset without a colon
+	"2006-01-02T15:04:05.999999999",      // Microsoft: no zone
 	"2006-01-02 15:04:05.999999999Z07:00",
 	"2006-01-02 15:04:05.999999999",
 	"2006-01-02",

@@ -325,3 +325,31 @@ func TestReadMessageDeepNesting(t *testing.T) {
 	wantErr(t, err, ErrNoReport, "nested deeper than 16")
 	eq(t, "From", m.From, "x@example.org")
 }
+
+func TestTimeLayouts(t *testing.T) {
+	for in, want := range map[string]string{
+		"2023-01-10T00:00:00":           "2023-01-10T00:00:00Z",
+		"2023-01-10T00:00:00Z":          "2023-01-10T00:00:00Z",
+		"2023-01-10T02:00:00+02:00":     "2023-01-10T00:00:00Z",
+		"2023-01-10T02:00:00+0200":      "2023-01-10T00:00:00Z",
+		"2023-01-09T19:00:00.5-05:00":   "2023-01-10T00:00:00.5Z",
+		"2023-01-10 00:00:00":           "2023-01-10T00:00:00Z",
+		"2023-01-10":                    "2023-01-10T00:00:00Z",
+		" 2023-01-10T00:00:00.000000Z ": "2023-01-10T00:00:00Z",
+		"":                              "0001-01-01T00:00:00Z",
+	} {
+		got, err := xtime(in).parse()
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		if got.Format(time.RFC3339Nano) != want || got.Location() != time.UTC {
+			t.Errorf("%q = %v, want %s", in, got, want)
+		}
+	}
+	for _, in := range []string{"yesterday", "2023-13-10T00:00:00Z", "1673308800"} {
+		if got, err := xtime(in).parse(); err == nil {
+			t.Errorf("%q parsed as %v", in, got)
+		}
+	}
+}

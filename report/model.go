@@ -72,7 +72,7 @@ func (r *Report) TotalSuccessful() int64 {
 // Limits bounds what the decoders read. The zero value means DefaultLimits.
 type Limits struct {
 	MaxMessage      int64 // bytes of one message, as read
-	MaxDecompressed int64 // bytes of one report after decompression
+	MaxDecompressed int64 // bytes after decompression, all reports of one message or Decode input together
 	MaxReports      int   // reports taken from one message or archive
 }
 
