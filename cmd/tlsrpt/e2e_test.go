@@ -89,7 +89,7 @@ func TestMaildropDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := strings.NewReplacer(
-		`TLSRPT="/usr/local/bin/tlsrpt filter"`, fmt.Sprintf(`TLSRPT="%s filter --db %s"`, bin, db),
+		`TLSRPT="/usr/local/bin/tlsrpt filter"`, fmt.Sprintf(`TLSRPT="%s filter --db %s --resolver 127.0.0.1:9"`, bin, db),
 		`FAILURES="$HOME/Maildir/.TLS-Failures/"`, fmt.Sprintf(`FAILURES="%s/"`, failures),
 		`INBOX="$HOME/Maildir/"`, fmt.Sprintf(`INBOX="%s/"`, inbox),
 		`cc "!postmaster"`, fmt.Sprintf(`cc "%s/"`, postmaster),
@@ -159,7 +159,7 @@ func TestConcurrentFilters(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			cmd := exec.Command(bin, "filter", "--db", db)
+			cmd := exec.Command(bin, "filter", "--db", db, "--resolver", "127.0.0.1:9")
 			cmd.Stdin = bytes.NewReader(msg)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/tlsrpt/tlsrpt/allowlist"
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -44,6 +45,7 @@ func runFilter(args []string, std stdio) int {
 	}
 	ctx := context.Background()
 	var st *store.Store
+	var openErr error
 	defer func() {
 		if st != nil {
 			st.Close()
@@ -52,15 +54,29 @@ func runFilter(args []string, std stdio) int {
 	opt := filter.Options{
 		Limits: report.Limits{MaxMessage: f.maxMessage, MaxDecompressed: f.maxDecompressed},
 		Record: func() (filter.Recorder, error) {
-			path, err := store.Path(f.db)
-			if err != nil {
-				return nil, err
+			if st != nil {
+				return st, nil
 			}
-			st, err = store.Open(path)
-			return st, err
+			if openErr != nil {
+				return nil, openErr
+			}
+			st, openErr = openStore(f.db)
+			if openErr != nil {
+				return nil, openErr
+			}
+			return st, nil
 		},
 	}
-	f.trust.configure(ctx, &opt, func() *store.Store { return st })
+	budget, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
+	defer cancel()
+	if err := f.trust.configure(&opt, budget, func() *store.Store {
+		if st == nil {
+			opt.Record() // opens st, or leaves it nil on error
+		}
+		return st
+	}); err != nil {
+		return passThrough(std, "tlsrpt filter misconfigured: "+err.Error())
+	}
 	res, err := filter.Run(ctx, std.in, std.out, opt)
 	if len(res.Problems) > 0 {
 		errorf(std.err, "filter: %s", strings.Join(res.Problems, "; "))

@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -31,6 +33,12 @@ type reviewRow struct {
 	ResultTypes    []string  `json:"result_types"`
 	FirstSeen      time.Time `json:"first_seen"`
 	LastSeen       time.Time `json:"last_seen"`
+	Trusted        bool      `json:"trusted"`
+	Why            string    `json:"why"`
+	Banned         []banJSON `json:"banned,omitempty"` // nil when no backend was consulted
+	BanError       string    `json:"ban_error,omitempty"`
+
+	addr netip.Addr
 }
 
 func runReview(args []string, std stdio) int {
@@ -39,6 +47,11 @@ func runReview(args []string, std stdio) int {
 	db := fs.String("db", "", "SQLite database `path` (default $TLSRPT_DB, else $XDG_STATE_HOME/tlsrpt/tlsrpt.db)")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
 	sinceArg := fs.String("since", "", "only reports whose range ends after this `DATE|DURATION` (2024-02-01, 7d, 36h)")
+	var trust trustFlags
+	trust.register(fs)
+	var bf backendFlags
+	bf.register(fs)
+	noBans := fs.Bool("no-bans", false, "do not consult any ban backend")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -53,7 +66,14 @@ func runReview(args []string, std stdio) int {
 		return 1
 	}
 	defer st.Close()
-	rows, err := reviewRows(context.Background(), st, since)
+	ctx := context.Background()
+	rows, err := reviewRows(ctx, st, since)
+	if err == nil {
+		err = addTrust(ctx, st, &trust, rows)
+	}
+	if err == nil && !*noBans {
+		err = addBans(ctx, &bf, rows)
+	}
 	if err != nil {
 		errorf(std.err, "review: %v", err)
 		return 1
@@ -85,10 +105,47 @@ func reviewRows(ctx context.Context, st *store.Store, since time.Time) ([]review
 		rows = append(rows, reviewRow{
 			IP: a.IP.String(), FailedSessions: a.FailedSessions, Reports: a.Reports,
 			Organizations: nonNil(a.Organizations), ResultTypes: nonNil(a.ResultTypes),
-			FirstSeen: a.FirstSeen.UTC(), LastSeen: a.LastSeen.UTC(),
+			FirstSeen: a.FirstSeen.UTC(), LastSeen: a.LastSeen.UTC(), addr: a.IP,
 		})
 	}
 	return rows, nil
+}
+
+// addTrust fills in each row's verdict: trusted only when an authenticated
+// report by an allowlisted reporter names the address and it is proven to
+// be that reporter's.
+func addTrust(ctx context.Context, st *store.Store, t *trustFlags, rows []reviewRow) error {
+	c, err := t.checker(st)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		v, err := judge(ctx, ctx, st, c, rows[i].addr)
+		if err != nil {
+			return err
+		}
+		rows[i].Trusted, rows[i].Why = v.Trusted, v.Why
+	}
+	return nil
+}
+
+// addBans fills in where each address is banned now, per backend.
+func addBans(ctx context.Context, bf *backendFlags, rows []reviewRow) error {
+	backends, err := bf.backends(ctx)
+	if err != nil || len(backends) == 0 {
+		return err
+	}
+	for i := range rows {
+		bans, err := redeem.BanStatus(ctx, backends, rows[i].addr)
+		rows[i].Banned = []banJSON{}
+		if err != nil {
+			rows[i].BanError = err.Error()
+		}
+		for _, b := range bans {
+			rows[i].Banned = append(rows[i].Banned, banJSON{Backend: b.Backend, Where: b.Where, Detail: b.Detail})
+		}
+	}
+	return nil
 }
 
 func nonNil(s []string) []string {
@@ -114,13 +171,25 @@ func writeTable(w io.Writer, rows []reviewRow) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IP\tFAILED\tREPORTS\tORGANIZATIONS\tRESULT TYPES\tFIRST SEEN\tLAST SEEN")
+	fmt.Fprintln(tw, "IP\tFAILED\tREPORTS\tORGANIZATIONS\tRESULT TYPES\tFIRST SEEN\tLAST SEEN\tTRUSTED\tBANNED\tWHY")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", r.IP, r.FailedSessions, r.Reports,
+		banned := "?"
+		if r.Banned != nil {
+			banned = bansText(r.Banned)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.IP, r.FailedSessions, r.Reports,
 			strings.Join(r.Organizations, ", "), strings.Join(r.ResultTypes, ", "),
-			r.FirstSeen.Format("2006-01-02"), r.LastSeen.Format("2006-01-02"))
+			r.FirstSeen.Format("2006-01-02"), r.LastSeen.Format("2006-01-02"),
+			yesNo(r.Trusted), banned, r.Why)
 	}
 	tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 // parseSince reads --since: a date (2006-01-02), an RFC 3339 time, or a
