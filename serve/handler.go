@@ -1,0 +1,326 @@
+// Package serve receives SMTP TLS reports over HTTPS, the transport of
+// RFC 8460 section 5.4: a reporter POSTs one report, as
+// application/tlsrpt+gzip or application/tlsrpt+json, to the URI published
+// in the rua= tag of the domain's _smtp._tls TXT record.
+//
+// Handler answers such POSTs at any path, stores the reports through a
+// Recorder (a *store.Store) with transport "https", and serves /healthz and
+// /metrics (Prometheus text format) to GET. Reports received over HTTPS
+// carry no signature, so they are stored unauthenticated: they count in
+// review but never make an address trusted by themselves.
+//
+// Answers, one line of text each:
+//
+//	201 Created                  the report is stored
+//	200 OK                       the report was already stored (a retry)
+//	400 Bad Request              not a report, bad gzip, bad JSON, invalid report
+//	405 Method Not Allowed       anything but POST (GET of /healthz and /metrics excepted)
+//	408 Request Timeout          the body did not arrive within the read time-out
+//	413 Content Too Large        body over Options.MaxBody, or over the decompressed bound
+//	415 Unsupported Media Type   Content-Type is not application/tlsrpt+gzip or +json
+//	500 Internal Server Error    the store failed (never for bad input)
+//	503 Service Unavailable      too many requests at once; Retry-After says when to retry
+//
+// Serve runs a Handler on a listener with time-outs that keep slow clients
+// from holding the server, and shuts down gracefully when its context ends.
+// The package logs nothing by itself: the Logger in Options gets one line
+// per request.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// Media types of RFC 8460 section 5.4.
+const (
+	MediaTypeGzip = "application/tlsrpt+gzip"
+	MediaTypeJSON = "application/tlsrpt+json"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultMaxBody       = 8 << 20
+	DefaultMaxConcurrent = 32
+	DefaultRetryAfter    = 5 * time.Second
+)
+
+// Recorder stores reports; *store.Store implements it.
+type Recorder interface {
+	AddReport(ctx context.Context, r *report.Report, src store.Source) (id int64, dup bool, err error)
+}
+
+// Options configure a Handler. The zero value is usable: report.DefaultLimits,
+// DefaultMaxBody, DefaultMaxConcurrent, no logging, no store statistics.
+type Options struct {
+	// Limits bound decompression (MaxDecompressed) and the number of
+	// reports in one body (MaxReports).
+	Limits report.Limits
+
+	// MaxBody is the largest request body in bytes, as sent (compressed).
+	MaxBody int64
+
+	// MaxConcurrent bounds the report POSTs handled at once; more are
+	// answered 503 with Retry-After at once. /healthz and /metrics are not
+	// counted.
+	MaxConcurrent int
+
+	// RetryAfter is sent with 503 answers (whole seconds).
+	RetryAfter time.Duration
+
+	// Logger gets one line per request; nil logs nothing.
+	Logger *slog.Logger
+
+	// Stats, when set, adds the store's report counts by transport to
+	// /metrics (tlsrpt_store_reports). *store.Store's Stats method fits.
+	Stats func(ctx context.Context) (store.Stats, error)
+
+	// Now is the clock for the Received time of stored reports; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// Handler is the http.Handler of tlsrpt serve. It is safe for concurrent
+// use.
+type Handler struct {
+	rec     Recorder
+	opt     Options
+	sem     chan struct{}
+	metrics *metrics
+
+	// writeMu serializes this process's writes: SQLite takes one writer
+	// at a time anyway, and goroutines queueing here wait far less than
+	// goroutines polling SQLite's lock with back-off.
+	writeMu sync.Mutex
+}
+
+// NewHandler returns a Handler storing reports through rec.
+func NewHandler(rec Recorder, opt Options) *Handler {
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = DefaultMaxBody
+	}
+	if opt.MaxConcurrent <= 0 {
+		opt.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if opt.RetryAfter <= 0 {
+		opt.RetryAfter = DefaultRetryAfter
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Handler{rec: rec, opt: opt, sem: make(chan struct{}, opt.MaxConcurrent), metrics: newMetrics()}
+}
+
+// outcome is what one request came to, for the answer, the log and the
+// metrics.
+type outcome struct {
+	status  int
+	reason  string // metrics label of a rejection, "" when accepted
+	msg     string // the one-line answer
+	reports int    // reports in the body
+	stored  int    // newly stored
+	err     error  // detail for the log
+}
+
+// ServeHTTP answers one request and logs it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	o := h.route(w, r)
+	if o.status == 0 { // GET /metrics wrote its own answer
+		o.status = http.StatusOK
+	} else {
+		writeLine(w, o.status, o.msg)
+	}
+	h.metrics.request(o)
+	h.log(r, o, time.Since(start))
+}
+
+// route dispatches on method and path.
+func (h *Handler) route(w http.ResponseWriter, r *http.Request) outcome {
+	switch {
+	case r.Method == http.MethodPost:
+		return h.post(w, r)
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/healthz":
+		return outcome{status: http.StatusOK, msg: "ok"}
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/metrics":
+		h.writeMetrics(w, r)
+		return outcome{}
+	}
+	w.Header().Set("Allow", "POST")
+	return reject(http.StatusMethodNotAllowed, "method", "method "+r.Method+" not allowed: POST a TLS report", nil)
+}
+
+func reject(status int, reason, msg string, err error) outcome {
+	return outcome{status: status, reason: reason, msg: msg, err: err}
+}
+
+// post takes a slot, reads the body and stores its reports.
+func (h *Handler) post(w http.ResponseWriter, r *http.Request) outcome {
+	select {
+	case h.sem <- struct{}{}:
+		defer func() { <-h.sem }()
+	default:
+		secs := int((h.opt.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		return reject(http.StatusServiceUnavailable, "busy", "too many requests at once: retry later", nil)
+	}
+	if o, ok := checkMediaType(r); !ok {
+		return o
+	}
+	body, o, ok := h.readBody(w, r)
+	if !ok {
+		return o
+	}
+	reps, err := report.Decode(body, "request body", r.Header.Get("Content-Type"), h.opt.Limits)
+	if err != nil {
+		return decodeRejection(err)
+	}
+	return h.store(r.Context(), reps)
+}
+
+// checkMediaType accepts the two media types of RFC 8460 section 5.4
+// (parameters ignored), with no content coding or gzip.
+func checkMediaType(r *http.Request) (outcome, bool) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != MediaTypeGzip && mt != MediaTypeJSON) {
+		return reject(http.StatusUnsupportedMediaType, "media_type",
+			fmt.Sprintf("unsupported media type %q: want %s or %s", ct, MediaTypeGzip, MediaTypeJSON), err), false
+	}
+	if ce := strings.ToLower(r.Header.Get("Content-Encoding")); ce != "" && ce != "identity" && ce != "gzip" {
+		return reject(http.StatusUnsupportedMediaType, "media_type",
+			fmt.Sprintf("unsupported content encoding %q", ce), nil), false
+	}
+	return outcome{}, true
+}
+
+// readBody reads the whole body within MaxBody.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, outcome, bool) {
+	tooLarge := reject(http.StatusRequestEntityTooLarge, "too_large",
+		fmt.Sprintf("request body over %d bytes", h.opt.MaxBody), nil)
+	if r.ContentLength > h.opt.MaxBody {
+		return nil, tooLarge, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opt.MaxBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, tooLarge, false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, reject(http.StatusRequestTimeout, "timeout", "request body not received in time", err), false
+	case err != nil:
+		return nil, reject(http.StatusBadRequest, "read_error", "reading request body failed", err), false
+	case len(body) == 0:
+		return nil, reject(http.StatusBadRequest, "not_report", "empty request body: POST a TLS report", nil), false
+	}
+	return body, outcome{}, true
+}
+
+// decodeRejection turns a decoding error into a 4xx answer.
+func decodeRejection(err error) outcome {
+	msg := oneLine(strings.TrimPrefix(err.Error(), "report: "))
+	switch {
+	case errors.Is(err, report.ErrTooLarge):
+		return reject(http.StatusRequestEntityTooLarge, "too_large", msg, err)
+	case errors.Is(err, report.ErrNoReport):
+		return reject(http.StatusBadRequest, "not_report", msg, err)
+	case strings.Contains(err.Error(), "decoding gzip"):
+		return reject(http.StatusBadRequest, "bad_gzip", msg, err)
+	case strings.Contains(err.Error(), "parsing JSON"):
+		return reject(http.StatusBadRequest, "bad_json", msg, err)
+	}
+	return reject(http.StatusBadRequest, "invalid", msg, err)
+}
+
+// store records the reports of one body, unauthenticated, with transport
+// https. A report fully received is stored even if the client hangs up.
+func (h *Handler) store(ctx context.Context, reps []*report.Report) outcome {
+	ctx = context.WithoutCancel(ctx)
+	src := store.Source{
+		Transport: "https",
+		Received:  h.opt.Now().UTC(),
+		Auth:      store.Auth{Detail: "received over https, not authenticated"},
+	}
+	o := outcome{status: http.StatusOK, reports: len(reps)}
+	var ids []string
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	for _, r := range reps {
+		id, dup, err := h.rec.AddReport(ctx, r, src)
+		if err != nil {
+			return outcome{status: http.StatusInternalServerError, reason: "store", reports: len(reps),
+				msg: "storing the report failed", err: fmt.Errorf("storing report %q: %w", r.ReportID, err)}
+		}
+		ids = append(ids, strconv.FormatInt(id, 10))
+		if !dup {
+			o.stored++
+			h.metrics.stored(r)
+		}
+		h.metrics.received(dup)
+	}
+	if o.stored > 0 {
+		o.status = http.StatusCreated
+		o.msg = "stored report " + strings.Join(ids, ", ")
+	} else {
+		o.msg = "already stored as report " + strings.Join(ids, ", ")
+	}
+	return o
+}
+
+// writeLine writes a one-line plain-text answer.
+func writeLine(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	io.WriteString(w, msg+"\n")
+}
+
+// log writes one line for the request.
+func (h *Handler) log(r *http.Request, o outcome, d time.Duration) {
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("remote", r.RemoteAddr),
+		slog.Int("status", o.status),
+		slog.Int64("duration_ms", d.Milliseconds()),
+	}
+	if o.reports > 0 {
+		attrs = append(attrs, slog.Int("reports", o.reports), slog.Int("stored", o.stored))
+	}
+	if o.reason != "" {
+		attrs = append(attrs, slog.String("reason", o.reason))
+	}
+	if o.err != nil {
+		attrs = append(attrs, slog.String("error", oneLine(o.err.Error())))
+	}
+	level := slog.LevelInfo
+	if o.status >= 500 && o.reason != "busy" {
+		level = slog.LevelError
+	}
+	h.opt.Logger.LogAttrs(context.Background(), level, "request", attrs...)
+}
+
+// oneLine keeps an error message on one line and short.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}

@@ -1,0 +1,188 @@
+package serve
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// corpusJSON returns the JSON reports of the shared corpus by file name.
+func corpusJSON(t testing.TB) map[string][]byte {
+	t.Helper()
+	files, err := filepath.Glob("../testdata/corpus/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no corpus JSON files in ../testdata/corpus: %v", err)
+	}
+	m := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[filepath.Base(f)] = b
+	}
+	return m
+}
+
+func sortedNames(m map[string][]byte) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func gz(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// withReportID returns the JSON report js with its report-id replaced.
+func withReportID(t testing.TB, js []byte, id string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(js, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["report-id"] = id
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func openStore(t testing.TB) *store.Store {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "tlsrpt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// running is a real server on a loopback listener.
+type running struct {
+	url  string
+	addr string
+	stop context.CancelFunc
+	done chan error
+}
+
+// start runs Serve on 127.0.0.1:0 and stops it at the end of the test.
+func start(t testing.TB, h http.Handler, opt ServerOptions) *running {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{addr: ln.Addr().String(), stop: cancel, done: make(chan error, 1)}
+	scheme := "http"
+	if opt.CertFile != "" {
+		scheme = "https"
+	}
+	r.url = scheme + "://" + r.addr
+	go func() { r.done <- Serve(ctx, ln, h, opt) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("server did not stop")
+		}
+	})
+	return r
+}
+
+// post sends body with the media type and returns status and answer.
+func post(t testing.TB, c *http.Client, url, mediaType string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mediaType != "" {
+		req.Header.Set("Content-Type", mediaType)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	return resp.StatusCode, buf.String()
+}
+
+// gate is a Recorder that waits before storing, to hold requests in
+// flight.
+type gate struct {
+	Recorder
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gate) AddReport(ctx context.Context, r *report.Report, src store.Source) (int64, bool, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.Recorder.AddReport(ctx, r, src)
+}
+
+// memRecorder keeps reports in memory, keyed like the store.
+type memRecorder struct {
+	mu   sync.Mutex
+	keys map[string]int64
+	srcs []store.Source
+	fail bool
+}
+
+func (m *memRecorder) AddReport(ctx context.Context, r *report.Report, src store.Source) (int64, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return 0, false, errors.New("disk full")
+	}
+	if m.keys == nil {
+		m.keys = map[string]int64{}
+	}
+	k := r.OrganizationName + "\x00" + r.ReportID
+	if id, ok := m.keys[k]; ok {
+		return id, true, nil
+	}
+	m.keys[k] = int64(len(m.keys) + 1)
+	m.srcs = append(m.srcs, src)
+	return m.keys[k], false, nil
+}
+
+func reportCount(t testing.TB, st *store.Store) int64 {
+	t.Helper()
+	s, err := st.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Reports
+}

@@ -1,0 +1,529 @@
+package serve
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/report"
+)
+
+// TestPostCorpus posts every corpus report to a real server, as JSON and
+// then gzipped: the first is stored (201), the second is a duplicate (200).
+func TestPostCorpus(t *testing.T) {
+	st := openStore(t)
+	srv := start(t, NewHandler(st, Options{}), ServerOptions{})
+	c := &http.Client{Timeout: 10 * time.Second}
+	corpus := corpusJSON(t)
+	for _, name := range sortedNames(corpus) {
+		js := corpus[name]
+		code, body := post(t, c, srv.url+"/v1/report", MediaTypeJSON, js)
+		if code != http.StatusCreated || !strings.HasPrefix(body, "stored report ") {
+			t.Fatalf("%s as JSON: %d %q, want 201 stored", name, code, body)
+		}
+		id, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(body, "stored report ")), 10, 64)
+		if err != nil {
+			t.Fatalf("%s: answer %q holds no id", name, body)
+		}
+		r, src, err := st.Report(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := report.Decode(js, name, "", report.Limits{})
+		if r.ReportID != want[0].ReportID || src.Transport != "https" || src.Auth.Authenticated {
+			t.Errorf("%s: stored %q transport %q auth %+v", name, r.ReportID, src.Transport, src.Auth)
+		}
+		code, body = post(t, c, srv.url+"/any/path", MediaTypeGzip+"; charset=binary", gz(t, js))
+		if code != http.StatusOK || body != fmt.Sprintf("already stored as report %d\n", id) {
+			t.Errorf("%s gzipped again: %d %q, want 200 already stored", name, code, body)
+		}
+	}
+	s, err := st.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Reports != int64(len(corpus)) || s.ByTransport["https"] != int64(len(corpus)) {
+		t.Errorf("store holds %d reports (%v), want %d over https", s.Reports, s.ByTransport, len(corpus))
+	}
+}
+
+// TestBadInput checks that bad input gets a 4xx with a one-line reason,
+// never a 5xx, and stores nothing.
+func TestBadInput(t *testing.T) {
+	rec := &memRecorder{}
+	h := NewHandler(rec, Options{MaxBody: 64 << 10, Limits: report.Limits{MaxDecompressed: 1 << 20}})
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	good := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
+	goodGz := gz(t, good)
+	bomb := gz(t, make([]byte, 8<<20))
+	if len(bomb) > 64<<10 {
+		t.Fatalf("bomb of %d bytes does not fit the body bound", len(bomb))
+	}
+	tests := []struct {
+		name, method, path, mediaType string
+		body                          []byte
+		status                        int
+		answer                        string // regexp
+	}{
+		{"wrong type", "POST", "/", "application/json", good, 415, `^unsupported media type "application/json"`},
+		{"no type", "POST", "/", "", good, 415, `^unsupported media type ""`},
+		{"text", "POST", "/", "text/plain", good, 415, `unsupported media type`},
+		{"garbage json", "POST", "/", MediaTypeJSON, []byte("hello, world"), 400, `not a TLS report`},
+		{"garbage gzip", "POST", "/", MediaTypeGzip, []byte("\x1f\x8bnot really gzip at all"), 400, `^decoding gzip report`},
+		{"truncated gzip", "POST", "/", MediaTypeGzip, goodGz[:len(goodGz)/2], 400, `^decoding gzip report .*unexpected EOF`},
+		{"gzip of text", "POST", "/", MediaTypeGzip, gz(t, []byte("plain text")), 400, `no TLS report`},
+		{"bad json", "POST", "/", MediaTypeJSON, []byte(`{"report-id": "x", "policies": [`), 400, `^parsing JSON report`},
+		{"json not a report", "POST", "/", MediaTypeJSON, []byte(`{"hello": 1}`), 400, `no TLS report`},
+		{"bad address", "POST", "/", MediaTypeJSON, bytes.Replace(good, []byte("209.85.222.201"), []byte("209.85.222.999"), 1), 400, `sending-mta-ip`},
+		{"bomb", "POST", "/", MediaTypeGzip, bomb, 413, `input exceeds size limit`},
+		{"oversize", "POST", "/", MediaTypeJSON, bytes.Repeat([]byte(" "), 65<<10), 413, `^request body over 65536 bytes$`},
+		{"empty", "POST", "/", MediaTypeJSON, nil, 400, `^empty request body`},
+		{"get", "GET", "/", "", nil, 405, `^method GET not allowed`},
+		{"put", "PUT", "/v1/report", MediaTypeJSON, good, 405, `^method PUT not allowed`},
+		{"healthz", "GET", "/healthz", "", nil, 200, `^ok$`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, ts.URL+tt.path, bytes.NewReader(tt.body))
+			if tt.mediaType != "" {
+				req.Header.Set("Content-Type", tt.mediaType)
+			}
+			resp, err := ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Errorf("status %d (%q), want %d", resp.StatusCode, body, tt.status)
+			}
+			line, ok := strings.CutSuffix(string(body), "\n")
+			if !ok || strings.Contains(line, "\n") || len(line) == 0 {
+				t.Errorf("answer %q is not one line", body)
+			}
+			if !regexp.MustCompile(tt.answer).MatchString(line) {
+				t.Errorf("answer %q does not match %q", line, tt.answer)
+			}
+			if tt.status == 405 && resp.Header.Get("Allow") != "POST" {
+				t.Errorf("405 without Allow: POST")
+			}
+		})
+	}
+	if len(rec.keys) != 0 {
+		t.Errorf("bad input stored %d reports", len(rec.keys))
+	}
+}
+
+// TestOversizeChunked: a body without Content-Length is cut at MaxBody.
+func TestOversizeChunked(t *testing.T) {
+	h := NewHandler(&memRecorder{}, Options{MaxBody: 1000})
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(bytes.Repeat([]byte("{"), 5000))
+		pw.Close()
+	}()
+	resp, err := ts.Client().Post(ts.URL, MediaTypeJSON, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ContentLength == 0 || resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked oversize body: %d, want 413", resp.StatusCode)
+	}
+}
+
+// TestStoreFailure: a failing store is the only 5xx.
+func TestStoreFailure(t *testing.T) {
+	var logBuf bytes.Buffer
+	h := NewHandler(&memRecorder{fail: true}, Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	code, body := post(t, ts.Client(), ts.URL, MediaTypeJSON, corpusJSON(t)["11-drv-contact-null-2026.json"])
+	if code != http.StatusInternalServerError || body != "storing the report failed\n" {
+		t.Errorf("failing store: %d %q", code, body)
+	}
+	if !strings.Contains(logBuf.String(), "level=ERROR") || !strings.Contains(logBuf.String(), "disk full") {
+		t.Errorf("log lacks the store error: %s", logBuf.String())
+	}
+}
+
+// TestBusy: beyond MaxConcurrent report POSTs, 503 with Retry-After, while
+// /healthz still answers.
+func TestBusy(t *testing.T) {
+	g := &gate{Recorder: &memRecorder{}, entered: make(chan struct{}), release: make(chan struct{})}
+	h := NewHandler(g, Options{MaxConcurrent: 1, RetryAfter: 2 * time.Second})
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	corpus := corpusJSON(t)
+	first := make(chan int)
+	go func() {
+		code, _ := post(t, ts.Client(), ts.URL, MediaTypeJSON, corpus["06-parsedmarc-rfc8460-mxhost-string.json"])
+		first <- code
+	}()
+	<-g.entered
+	req, _ := http.NewRequest("POST", ts.URL, bytes.NewReader(corpus["11-drv-contact-null-2026.json"]))
+	req.Header.Set("Content-Type", MediaTypeJSON)
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "2" {
+		t.Errorf("second request: %d Retry-After %q, want 503 and 2", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if code, body := get(t, ts.Client(), ts.URL+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("healthz while busy: %d %q", code, body)
+	}
+	close(g.release)
+	if code := <-first; code != http.StatusCreated {
+		t.Errorf("first request: %d, want 201", code)
+	}
+}
+
+func get(t testing.TB, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestConcurrentPosters: 50 clients post distinct reports at once to a
+// real server and a real store; none is lost.
+func TestConcurrentPosters(t *testing.T) {
+	st := openStore(t)
+	srv := start(t, NewHandler(st, Options{MaxConcurrent: 64}), ServerOptions{})
+	base := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
+	const n = 50
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections() // or Shutdown waits 5 s for them
+	begin := time.Now()
+	for i := range n {
+		body := gz(t, withReportID(t, base, fmt.Sprintf("concurrent-%d", i)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 30 * time.Second, Transport: tr}
+			codes[i], _ = post(t, c, srv.url, MediaTypeGzip, body)
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d concurrent posts in %v", n, time.Since(begin).Round(time.Millisecond))
+	for i, c := range codes {
+		if c != http.StatusCreated {
+			t.Errorf("poster %d: %d, want 201", i, c)
+		}
+	}
+	if got := reportCount(t, st); got != n {
+		t.Errorf("store holds %d reports, want %d", got, n)
+	}
+}
+
+// TestSlowClient: a client sending its body one byte a second is cut off
+// within the read time-out, and so is one sending its headers that way;
+// meanwhile others are served.
+func TestSlowClient(t *testing.T) {
+	st := openStore(t)
+	const readTimeout = 2 * time.Second
+	srv := start(t, NewHandler(st, Options{}), ServerOptions{
+		ReadHeaderTimeout: time.Second, ReadTimeout: readTimeout, WriteTimeout: 4 * time.Second,
+	})
+	js := corpusJSON(t)["11-drv-contact-null-2026.json"]
+	cases := map[string]string{
+		"body":    fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", MediaTypeJSON, len(js)),
+		"headers": "POST / HTTP/1.1\r\n",
+	}
+	var wg sync.WaitGroup
+	for name, head := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			elapsed, answer := slowPost(t, srv.addr, head, js)
+			t.Logf("slow %s: cut off after %v, answer %q", name, elapsed.Round(time.Millisecond), answer)
+			if elapsed > readTimeout+1500*time.Millisecond {
+				t.Errorf("slow %s held the connection for %v (read time-out %v)", name, elapsed, readTimeout)
+			}
+			if name == "body" && !strings.HasPrefix(answer, "HTTP/1.1 408") {
+				t.Errorf("slow body answered %q, want 408", answer)
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	c := &http.Client{Timeout: 5 * time.Second}
+	if code, _ := post(t, c, srv.url, MediaTypeJSON, js); code != http.StatusCreated {
+		t.Errorf("a normal client beside slow ones: %d, want 201", code)
+	}
+	wg.Wait()
+}
+
+// slowPost writes head at once, then one byte a second, until the
+// server closes the connection; it returns how long that took and the
+// first line the server answered, if any.
+func slowPost(t *testing.T, addr, head string, body []byte) (time.Duration, string) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Error(err)
+		return 0, ""
+	}
+	defer conn.Close()
+	begin := time.Now()
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Error(err)
+		return 0, ""
+	}
+	answer := make(chan string, 1)
+	go func() {
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		line, _ := bufio.NewReader(conn).ReadString('\n')
+		io.Copy(io.Discard, conn) // until the server closes
+		answer <- strings.TrimSpace(line)
+	}()
+	for _, b := range append([]byte("X-Slow: "), body...) {
+		select {
+		case a := <-answer:
+			return time.Since(begin), a
+		case <-time.After(time.Second):
+		}
+		conn.Write([]byte{b})
+	}
+	return time.Since(begin), <-answer
+}
+
+// TestGracefulShutdown: cancelling Serve's context lets the request in
+// flight finish and be stored, refuses new connections, then returns nil.
+func TestGracefulShutdown(t *testing.T) {
+	st := openStore(t)
+	g := &gate{Recorder: st, entered: make(chan struct{}), release: make(chan struct{})}
+	srv := start(t, NewHandler(g, Options{}), ServerOptions{ShutdownTimeout: 10 * time.Second})
+	result := make(chan int, 1)
+	go func() {
+		c := &http.Client{Timeout: 10 * time.Second}
+		code, _ := post(t, c, srv.url, MediaTypeJSON, corpusJSON(t)["09-drv-microsoft-tlsa-2025.json"])
+		result <- code
+	}()
+	<-g.entered
+	srv.stop()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-srv.done:
+		t.Fatalf("Serve returned %v with a request in flight", err)
+	default:
+	}
+	if c, err := net.DialTimeout("tcp", srv.addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("new connection accepted while shutting down")
+	}
+	close(g.release)
+	if code := <-result; code != http.StatusCreated {
+		t.Errorf("request in flight: %d, want 201", code)
+	}
+	select {
+	case err := <-srv.done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		srv.done <- nil // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the last request")
+	}
+	if got := reportCount(t, st); got != 1 {
+		t.Errorf("store holds %d reports, want 1", got)
+	}
+}
+
+// TestMetrics checks the Prometheus text after a stored report, a
+// duplicate and a rejection.
+func TestMetrics(t *testing.T) {
+	st := openStore(t)
+	h := NewHandler(st, Options{Stats: st.Stats})
+	srv := start(t, h, ServerOptions{})
+	c := &http.Client{Timeout: 5 * time.Second}
+	js := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
+	post(t, c, srv.url, MediaTypeJSON, js)
+	post(t, c, srv.url, MediaTypeGzip, gz(t, js))
+	post(t, c, srv.url, "text/plain", js)
+	resp, err := c.Get(srv.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	text := string(b)
+	var failed int64
+	reps, _ := report.Decode(js, "", "", report.Limits{})
+	for _, p := range reps[0].Policies {
+		for _, d := range p.Details {
+			if d.ResultType == "validation-failure" {
+				failed += d.FailedSessions
+			}
+		}
+	}
+	for _, want := range []string{
+		"# HELP tlsrpt_reports_received_total ",
+		"# TYPE tlsrpt_reports_received_total counter\n",
+		`tlsrpt_reports_received_total{transport="https"} 2` + "\n",
+		`tlsrpt_reports_duplicate_total{transport="https"} 1` + "\n",
+		"# TYPE tlsrpt_failed_sessions_total counter\n",
+		fmt.Sprintf(`tlsrpt_failed_sessions_total{result_type="validation-failure"} %d`+"\n", failed),
+		"# TYPE tlsrpt_requests_rejected_total counter\n",
+		`tlsrpt_requests_rejected_total{reason="media_type"} 1` + "\n",
+		`tlsrpt_requests_rejected_total{reason="too_large"} 0` + "\n",
+		`tlsrpt_http_requests_total{code="201"} 1` + "\n",
+		`tlsrpt_http_requests_total{code="415"} 1` + "\n",
+		"# TYPE tlsrpt_store_reports gauge\n",
+		`tlsrpt_store_reports{transport="https"} 1` + "\n",
+		"tlsrpt_store_failing_addresses 2\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if failed == 0 {
+		t.Errorf("the sample has no validation-failure sessions")
+	}
+	sample := regexp.MustCompile(`^[a-z_]+(\{[a-z_]+="(?:[^"\\]|\\.)*"\})? -?[0-9]+$`)
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		if !strings.HasPrefix(line, "# ") && !sample.MatchString(line) {
+			t.Errorf("not a sample line of the text format: %q", line)
+		}
+	}
+}
+
+// TestMetricsHostileLabels: label values from reporters are escaped and
+// their number bounded.
+func TestMetricsHostileLabels(t *testing.T) {
+	h := NewHandler(&memRecorder{}, Options{MaxConcurrent: 1})
+	base := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
+	for i := range maxResultTypes + 10 {
+		rt := fmt.Sprintf(`evil"\%d`+"\n", i)
+		js := bytes.Replace(withReportID(t, base, strconv.Itoa(i)), []byte(`"validation-failure"`), []byte(strconv.Quote(rt)), -1)
+		req := httptest.NewRequest("POST", "/", bytes.NewReader(js))
+		req.Header.Set("Content-Type", MediaTypeJSON)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusCreated {
+			t.Fatalf("post %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	text := w.Body.String()
+	if n := strings.Count(text, "tlsrpt_failed_sessions_total{"); n != maxResultTypes+1 {
+		t.Errorf("%d result_type series, want %d", n, maxResultTypes+1)
+	}
+	if !strings.Contains(text, `{result_type="evil\"\\0\n"} 3`) || !strings.Contains(text, `{result_type="other"} 30`) {
+		t.Errorf("labels not escaped or not bounded:\n%s", text)
+	}
+}
+
+// TestRequestLog: one log line per request, with the status.
+func TestRequestLog(t *testing.T) {
+	var buf bytes.Buffer
+	h := NewHandler(&memRecorder{}, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	for _, req := range []*http.Request{
+		httptest.NewRequest("GET", "/healthz", nil),
+		httptest.NewRequest("POST", "/", strings.NewReader("junk")),
+		httptest.NewRequest("DELETE", "/x", nil),
+	} {
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d log lines, want 3:\n%s", len(lines), buf.String())
+	}
+	for i, want := range []string{"status=200", "status=415 .*reason=media_type", "method=DELETE path=/x .*status=405"} {
+		if !regexp.MustCompile(want).MatchString(lines[i]) {
+			t.Errorf("log line %q does not match %q", lines[i], want)
+		}
+	}
+}
+
+// TestTLS serves HTTPS with a certificate from files.
+func TestTLS(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	st := openStore(t)
+	srv := start(t, NewHandler(st, Options{}), ServerOptions{CertFile: certFile, KeyFile: keyFile})
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	code, body := post(t, c, srv.url+"/v1/report", MediaTypeGzip, gz(t, corpusJSON(t)["04-parsedmarc-mailru-2024.json"]))
+	if code != http.StatusCreated {
+		t.Errorf("HTTPS POST: %d %q", code, body)
+	}
+	if err := Serve(context.Background(), newListener(t), http.NotFoundHandler(), ServerOptions{CertFile: certFile}); err == nil {
+		t.Errorf("Serve with a certificate but no key did not fail")
+	}
+}
+
+func newListener(t *testing.T) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "tlsrpt test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
