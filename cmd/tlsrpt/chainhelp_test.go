@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+)
+
+// The DKIM key of every reporter in the chain tests, made once per run.
+var (
+	chainKeyOnce sync.Once
+	chainKey     *rsa.PrivateKey
+)
+
+func dkimKey(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	chainKeyOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		chainKey = k
+	})
+	return chainKey
+}
+
+// dkimRecord is the key record of dkimKey, restricted to the tlsrpt
+// service as RFC 8460 section 3 asks.
+func dkimRecord(t testing.TB) string {
+	der, err := x509.MarshalPKIXPublicKey(&dkimKey(t).PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "v=DKIM1; k=rsa; s=tlsrpt; p=" + base64.StdEncoding.EncodeToString(der)
+}
+
+// Addresses of the chain tests.
+const (
+	googleIP      = "209.85.220.41" // in Google's SPF range: trusted when a signed report names it
+	outsideIP     = "192.0.2.77"    // outside Google's ranges, in a signed report
+	forgedIP      = "198.51.100.9"  // named only by an unsigned report
+	rdnsBadIP     = "203.0.113.50"  // PTR out1.mail.example-bigmail.net, whose A is another address
+	rdnsGoodIP    = "203.0.113.60"  // PTR and A agree under mail.example-bigmail.net
+	bigmailDomain = "example-bigmail.net"
+)
+
+// chainRecords is the DNS world of the chain tests: DKIM keys of google.com,
+// evil.example and example-bigmail.net (selector "sel"), Google's SPF
+// record, and reverse DNS with and without forward confirmation.
+func chainRecords(t testing.TB) dnstest.Records {
+	key := dkimRecord(t)
+	return dnstest.Records{
+		TXT: map[string][]string{
+			"sel._domainkey.google.com":       {key},
+			"sel._domainkey.evil.example":     {key},
+			"sel._domainkey." + bigmailDomain: {key},
+			"_spf.google.com":                 {"v=spf1 ip4:209.85.128.0/17 ~all"},
+			"google.com":                      {"v=spf1 include:_spf.google.com ~all"},
+		},
+		PTR: map[string][]string{
+			rdnsBadIP: {"out1.mail." + bigmailDomain},
+		},
+		Host: map[string][]string{
+			"out1.mail." + bigmailDomain: {"203.0.113.51"},
+			"out2.mail." + bigmailDomain: {rdnsGoodIP},
+		},
+	}
+}
+
+// failure is one failure-details entry of a test report.
+type failure struct {
+	ip       string
+	sessions int
+	result   string
+}
+
+// reportJSON renders a Google-style RFC 8460 report with one STS policy
+// whose failure details name fails.
+func reportJSON(org, contact, reportID string, fails []failure) []byte {
+	type detail struct {
+		ResultType  string `json:"result-type"`
+		SendingIP   string `json:"sending-mta-ip"`
+		MX          string `json:"receiving-mx-hostname"`
+		ReceivingIP string `json:"receiving-ip"`
+		Failed      int    `json:"failed-session-count"`
+	}
+	var details []detail
+	total := 0
+	for _, f := range fails {
+		details = append(details, detail{f.result, f.ip, "mx.example.net", "192.0.2.25", f.sessions})
+		total += f.sessions
+	}
+	r := map[string]any{
+		"organization-name": org,
+		"date-range": map[string]string{
+			"start-datetime": "2026-11-21T00:00:00Z",
+			"end-datetime":   "2026-11-21T23:59:59Z",
+		},
+		"contact-info": contact,
+		"report-id":    reportID,
+		"policies": []any{map[string]any{
+			"policy": map[string]any{
+				"policy-type":   "sts",
+				"policy-string": []string{"version: STSv1", "mode: enforce", "mx: mx.example.net", "max_age: 86400"},
+				"policy-domain": "example.net",
+				"mx-host":       []string{"mx.example.net"},
+			},
+			"summary": map[string]int{
+				"total-successful-session-count": 120,
+				"total-failure-session-count":    total,
+			},
+			"failure-details": details,
+		}},
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		panic(err)
+	}
+	return data
+}
+
+// reportMessage is a report message as Google sends them: multipart/report
+// with a text part and the gzipped JSON attached, CRLF line ends.
+func reportMessage(submitter, reportID string, fails []failure) []byte {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(reportJSON(orgName(submitter), "smtp-tls-reporting@"+submitter, reportID, fails))
+	w.Close()
+	b64 := base64.StdEncoding.EncodeToString(gz.Bytes())
+	var lines []string
+	for len(b64) > 76 {
+		lines = append(lines, b64[:76])
+		b64 = b64[76:]
+	}
+	lines = append(lines, b64)
+	file := fmt.Sprintf("%s!example.net!1795219200!1795305599!%s.json.gz", submitter, strings.ReplaceAll(reportID, " ", ""))
+	msg := fmt.Sprintf(`From: noreply-smtp-tls-reporting@%[1]s
+To: tlsrpt@example.net
+Subject: Report Domain: example.net Submitter: %[1]s Report-ID: <%[2]s>
+Date: Sun, 22 Nov 2026 10:11:12 -0800
+Message-ID: <%[3]s@%[1]s>
+TLS-Report-Domain: example.net
+TLS-Report-Submitter: %[1]s
+MIME-Version: 1.0
+Content-Type: multipart/report; boundary="000000000000f00dfeed"; report-type=tlsrpt
+
+--000000000000f00dfeed
+Content-Type: text/plain; charset="UTF-8"; format=flowed; delsp=yes
+
+This is an aggregate TLS report from %[1]s
+
+--000000000000f00dfeed
+Content-Type: application/tlsrpt+gzip; name="%[4]s"
+Content-Disposition: attachment; filename="%[4]s"
+Content-Transfer-Encoding: base64
+
+%[5]s
+--000000000000f00dfeed--
+`, submitter, reportID, strings.NewReplacer("@", ".", " ", "", ":", "").Replace(reportID), file, strings.Join(lines, "\n"))
+	return []byte(strings.ReplaceAll(msg, "\n", "\r\n"))
+}
+
+func orgName(submitter string) string {
+	if submitter == "google.com" {
+		return "Google Inc."
+	}
+	return submitter
+}
+
+// dkimSign signs msg as domain with selector "sel", relaxed/relaxed, over
+// the header fields Google signs.
+func dkimSign(t testing.TB, msg []byte, domain string) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	err := dkim.Sign(&out, bytes.NewReader(msg), &dkim.SignOptions{
+		Domain: domain, Selector: "sel", Signer: dkimKey(t),
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed,
+		BodyCanonicalization:   dkim.CanonicalizationRelaxed,
+		HeaderKeys: []string{"from", "to", "subject", "date", "message-id", "mime-version",
+			"content-type", "tls-report-domain", "tls-report-submitter"},
+	})
+	if err != nil {
+		t.Fatalf("signing as %s: %v", domain, err)
+	}
+	return out.Bytes()
+}
+
+// result is what a run of the tlsrpt binary gave.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// tlsrpt runs the real binary with stdin and args, its state kept under
+// the test's temporary directory, with extra environment variables.
+func tlsrpt(t *testing.T, env []string, stdin []byte, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(tlsrptBinary(t), args...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(t.TempDir(), "state"), "TLSRPT_DB=", "TLSRPT_RESOLVER=")
+	cmd.Env = append(cmd.Env, env...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running tlsrpt %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// tlsrptOK runs the binary and fails the test unless it exits 0.
+func tlsrptOK(t *testing.T, env []string, stdin []byte, args ...string) result {
+	t.Helper()
+	r := tlsrpt(t, env, stdin, args...)
+	if r.code != 0 {
+		t.Fatalf("tlsrpt %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// reviewed is one row of review --json, as the tests read it.
+type reviewed struct {
+	IP             string    `json:"ip"`
+	FailedSessions int64     `json:"failed_sessions"`
+	Reports        int       `json:"reports"`
+	Trusted        bool      `json:"trusted"`
+	Why            string    `json:"why"`
+	Banned         []banJSON `json:"banned"`
+	BanError       string    `json:"ban_error"`
+}
+
+// reviewJSON runs review --json and returns its rows by address.
+func reviewJSON(t *testing.T, env []string, args ...string) map[string]reviewed {
+	t.Helper()
+	r := tlsrptOK(t, env, nil, append([]string{"review", "--json"}, args...)...)
+	var rows []reviewed
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("review --json: %v\n%s", err, r.stdout)
+	}
+	out := make(map[string]reviewed, len(rows))
+	for _, row := range rows {
+		out[row.IP] = row
+	}
+	return out
+}
+
+// wantRow checks one address's trust verdict in review rows: trusted as
+// given, and a why containing every one of whys.
+func wantRow(t *testing.T, rows map[string]reviewed, ip string, trusted bool, whys ...string) {
+	t.Helper()
+	row, ok := rows[ip]
+	if !ok {
+		t.Errorf("review does not list %s", ip)
+		return
+	}
+	if row.Trusted != trusted {
+		t.Errorf("%s: trusted %v, want %v (why: %s)", ip, row.Trusted, trusted, row.Why)
+	}
+	for _, w := range whys {
+		if !strings.Contains(row.Why, w) {
+			t.Errorf("%s: why %q lacks %q", ip, row.Why, w)
+		}
+	}
+}
+
+// deadResolver is a loopback address where no DNS server answers.
+func deadResolver(t testing.TB) string {
+	port, err := dnstest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// writeFile writes content to dir/name and returns the path.
+func writeFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// chainWorld is a DNS server and a database with two reports filtered
+// into it: a Google report signed by google.com naming googleIP, and a
+// forged unsigned one naming forgedIP.
+type chainWorld struct {
+	dns, db string
+}
+
+// newChainWorld starts dnsmasq and files the two reports through tlsrpt
+// filter.
+func newChainWorld(t *testing.T) *chainWorld {
+	t.Helper()
+	w := &chainWorld{dns: dnstest.Start(t, chainRecords(t)), db: filepath.Join(t.TempDir(), "tlsrpt.db")}
+	signed := dkimSign(t, reportMessage("google.com", "2026-11-21T00:00:00Z_redeem-signed", []failure{
+		{googleIP, 4, "certificate-expired"}}), "google.com")
+	forged := reportMessage("google.com", "2026-11-21T00:00:00Z_redeem-forged", []failure{
+		{forgedIP, 9, "validation-failure"}})
+	for _, msg := range [][]byte{signed, forged} {
+		tlsrptOK(t, nil, msg, "filter", "--db", w.db, "--resolver", w.dns)
+	}
+	return w
+}
+
+// flags are the database and resolver flags for the world.
+func (w *chainWorld) flags() []string { return []string{"--db", w.db, "--resolver", w.dns} }
+
+// waitUntil polls cond every 50ms for up to 10s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
