@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -206,3 +208,377 @@ func TestCorpusThroughChain(t *testing.T) {
 
 // lf turns CRLF line ends into LF, for matching lines of a CRLF message.
 func lf(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
+
+// TestRedeemChain is the whole chain of a redemption with a real
+// fail2ban-server: an address banned by our fail2ban and named by a report
+// signed by google.com is shown, planned (nothing changes), redeemed
+// (unbanned, ignored now and after a reload, through the drop-in), and a
+// second run does nothing; the address named only by a forged report
+// stays banned until the operator names it.
+func TestRedeemChain(t *testing.T) {
+	needBinary(t, "dnsmasq", "dnsmasq-base")
+	s := startF2B(t)
+	s.client(t, "set", s.jail, "banip", googleIP)
+	s.client(t, "set", s.jail, "banip", forgedIP)
+	actionsLog := filepath.Join(s.dir, "actions.log")
+	waitUntil(t, "the dummy action to ban both", func() bool {
+		b, _ := os.ReadFile(actionsLog)
+		return strings.Contains(string(b), "ban "+googleIP+"\n") && strings.Contains(string(b), "ban "+forgedIP+"\n")
+	})
+	w := newChainWorld(t)
+	jaild := filepath.Join(s.dir, "jail.d")
+	dropIn := filepath.Join(jaild, "tlsrpt-redeemed.local")
+	f2bFlags := []string{"--backend", "fail2ban", "--fail2ban-socket", s.sock}
+	redeemFlags := append(append(append([]string{"redeem"}, w.flags()...), f2bFlags...), "--fail2ban-jaild", jaild)
+
+	// review shows where each address is banned.
+	rows := reviewJSON(t, nil, append(w.flags(), f2bFlags...)...)
+	wantRow(t, rows, googleIP, true, "google.com: DKIM-authenticated report", "passes SPF for _spf.google.com")
+	wantRow(t, rows, forgedIP, false, "no authenticated report", "no DKIM signature")
+	for _, ip := range []string{googleIP, forgedIP} {
+		if b := rows[ip].Banned; len(b) != 1 || b[0].Backend != "fail2ban" || b[0].Where != s.jail || rows[ip].BanError != "" {
+			t.Errorf("review: %s banned %+v (error %q), want in fail2ban jail %s", ip, b, rows[ip].BanError, s.jail)
+		}
+	}
+
+	// The plan, without --apply: exact commands, and nothing changes.
+	client := "fail2ban-client -s " + s.sock
+	r := tlsrptOK(t, nil, nil, redeemFlags...)
+	wantPlan := googleIP + " (trusted: " + rows[googleIP].Why + ")\n" +
+		"  fail2ban: banned in " + s.jail + "\n" +
+		"  keep fail2ban: fail2ban: ignore " + googleIP + " in jail mailjail now (runtime ignoreip)\n" +
+		"      " + client + " set mailjail addignoreip " + googleIP + "\n" +
+		"  keep fail2ban: fail2ban: add " + googleIP + " to [mailjail] ignoreip in " + dropIn + ", so a reload keeps ignoring it\n" +
+		"  unban fail2ban: fail2ban: unban " + googleIP + " in jail mailjail\n" +
+		"      " + client + " set mailjail unbanip " + googleIP + "\n" +
+		"\n3 actions planned; nothing changed. Run again with --apply to carry them out.\n"
+	if r.stdout != wantPlan {
+		t.Errorf("plan:\n%s\nwant:\n%s", r.stdout, wantPlan)
+	}
+	if got := s.banned(t); !sameSet(got, googleIP, forgedIP) {
+		t.Errorf("after the plan, banned %v; want both still banned", got)
+	}
+	if slices.Contains(s.ignored(t), googleIP) {
+		t.Error("the plan added the address to ignoreip")
+	}
+	if _, err := os.Stat(dropIn); !os.IsNotExist(err) {
+		t.Errorf("the plan wrote the drop-in: %v", err)
+	}
+
+	// --apply carries it out.
+	r = tlsrptOK(t, nil, nil, append(redeemFlags, "--apply")...)
+	if !strings.HasSuffix(r.stdout, "\napplied:\n"+
+		"  fail2ban: ignore "+googleIP+" in jail mailjail now (runtime ignoreip): ok\n"+
+		"  fail2ban: add "+googleIP+" to [mailjail] ignoreip in "+dropIn+", so a reload keeps ignoring it: ok\n"+
+		"  fail2ban: unban "+googleIP+" in jail mailjail: ok\n") {
+		t.Errorf("apply:\n%s", r.stdout)
+	}
+	if got := s.banned(t); !sameSet(got, forgedIP) {
+		t.Errorf("after apply, banned %v; want only the forged report's %s", got, forgedIP)
+	}
+	if got := s.ignored(t); !sameSet(got, "127.0.0.0/8", "192.0.2.200", googleIP) {
+		t.Errorf("after apply, ignoreip %v", got)
+	}
+	if b, _ := os.ReadFile(actionsLog); !strings.Contains(string(b), "unban "+googleIP+"\n") {
+		t.Errorf("fail2ban's action did not unban: %s", b)
+	}
+	data, err := os.ReadFile(dropIn)
+	if err != nil {
+		t.Fatalf("drop-in: %v", err)
+	}
+	if !strings.HasSuffix(string(data), "\n[mailjail]\nignoreip = %(known/ignoreip)s "+googleIP+"\n") {
+		t.Errorf("drop-in:\n%s", data)
+	}
+
+	// A reload reads the drop-in: still ignored, the operator's ignoreip
+	// kept, the forged report's address still banned.
+	s.client(t, "reload")
+	if got := s.ignored(t); !sameSet(got, "127.0.0.0/8", "192.0.2.200", googleIP) {
+		t.Errorf("after reload, ignoreip %v", got)
+	}
+	if got := s.banned(t); !sameSet(got, forgedIP) {
+		t.Errorf("after reload, banned %v", got)
+	}
+
+	// A second run does nothing.
+	r = tlsrptOK(t, nil, nil, append(redeemFlags, "--apply")...)
+	if !strings.Contains(r.stdout, "nothing to do\n") || strings.Contains(r.stdout, "applied:") {
+		t.Errorf("second run:\n%s", r.stdout)
+	}
+	rows = reviewJSON(t, nil, append(w.flags(), f2bFlags...)...)
+	if len(rows[googleIP].Banned) != 0 || len(rows[forgedIP].Banned) != 1 {
+		t.Errorf("review after redeem: %s banned %+v, %s banned %+v", googleIP, rows[googleIP].Banned, forgedIP, rows[forgedIP].Banned)
+	}
+
+	// The audit log: the three actions planned, then applied.
+	logOut := tlsrptOK(t, nil, nil, "redeem", "--db", w.db, "--log").stdout
+	if strings.Contains(logOut, forgedIP) ||
+		strings.Count(logOut, " planned ") != 3 || strings.Count(logOut, " applied ok ") != 3 ||
+		!regexp.MustCompile(`(?m)^\S+ applied ok +fail2ban unban +`+regexp.QuoteMeta(googleIP)+` +`+regexp.QuoteMeta(client)+` set mailjail unbanip `+regexp.QuoteMeta(googleIP)+` -> 1$`).MatchString(logOut) {
+		t.Errorf("redeem --log:\n%s", logOut)
+	}
+
+	// Named with --ip, the forged report's address is redeemed too.
+	r = tlsrptOK(t, nil, nil, append(redeemFlags, "--apply", "--ip", forgedIP)...)
+	if !strings.HasPrefix(r.stdout, forgedIP+" (named with --ip)\n") || strings.Contains(r.stdout, "FAILED") {
+		t.Errorf("redeem --ip %s:\n%s", forgedIP, r.stdout)
+	}
+	if got := s.banned(t); len(got) != 0 {
+		t.Errorf("after redeem --ip, banned %v", got)
+	}
+	if data, _ := os.ReadFile(dropIn); !strings.Contains(string(data), "ignoreip = %(known/ignoreip)s "+forgedIP+" "+googleIP+"\n") {
+		t.Errorf("drop-in after the second address:\n%s", data)
+	}
+
+	// An applied action that fails makes the exit status non-zero: the
+	// drop-in's directory is a dangling symbolic link, so it can be read
+	// (as missing) but not written. The runtime actions still help.
+	const third = "203.0.113.77"
+	s.client(t, "set", s.jail, "banip", third)
+	dangling := filepath.Join(s.dir, "jail.d-dangling")
+	if err := os.Symlink(filepath.Join(s.dir, "nowhere"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	r = tlsrpt(t, nil, nil, append(append(append([]string{"redeem", "--apply", "--ip", third}, w.flags()...), f2bFlags...), "--fail2ban-jaild", dangling)...)
+	if r.code != 1 || !regexp.MustCompile(`(?m)^  fail2ban: add `+third+` to \[mailjail\] ignoreip in .*: FAILED: .*$`).MatchString(r.stdout) ||
+		!strings.Contains(r.stdout, "  fail2ban: unban "+third+" in jail mailjail: ok\n") {
+		t.Errorf("redeem with an unwritable drop-in: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := s.banned(t); slices.Contains(got, third) {
+		t.Errorf("%s still banned", third)
+	}
+	if logOut := tlsrptOK(t, nil, nil, "redeem", "--db", w.db, "--log").stdout; !strings.Contains(logOut, " applied FAILED fail2ban keep ") {
+		t.Errorf("the failure is not in the audit log:\n%s", logOut)
+	}
+
+	// A drop-in directory under a regular file cannot even be read: the
+	// plan fails for fail2ban, nothing is done, and the status says so.
+	s.client(t, "set", s.jail, "banip", third)
+	plain := writeFile(t, s.dir, "plainfile", "")
+	r = tlsrpt(t, nil, nil, append(append(append([]string{"redeem", "--apply", "--ip", third}, w.flags()...), f2bFlags...), "--fail2ban-jaild", filepath.Join(plain, "jail.d"))...)
+	if r.code == 0 || !strings.Contains(r.stdout, "fail2ban: cannot consult: ") || !strings.Contains(r.stderr, "not a directory") {
+		t.Errorf("redeem with the drop-in under a file: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := s.banned(t); !slices.Contains(got, third) {
+		t.Errorf("a failed plan unbanned %s", third)
+	}
+}
+
+// sameSet reports whether got holds exactly want, in any order.
+func sameSet(got []string, want ...string) bool {
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	return slices.Equal(g, w)
+}
+
+// chainNetnsEnv marks the child test process running inside a network
+// namespace, and names the tlsrpt binary the parent built.
+const chainNetnsEnv = "TLSRPT_CHAIN_NETNS_BIN"
+
+// inChainNetns re-runs the test named name inside a fresh network
+// namespace (ip netns add; ip netns exec NS <test binary> -test.run) and
+// reports whether the caller is that child and should run the body.
+func inChainNetns(t *testing.T, name string) bool {
+	t.Helper()
+	if bin := os.Getenv(chainNetnsEnv); bin != "" {
+		buildOnce.Do(func() { binPath = bin }) // the parent's build
+		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+			t.Fatalf("ip link set lo up: %v: %s", err, out)
+		}
+		return true
+	}
+	for _, prog := range [][2]string{{"ip", "iproute2"}, {"iptables", "iptables"}, {"ip6tables", "iptables"}, {"dnsmasq", "dnsmasq-base"}} {
+		needBinary(t, prog[0], prog[1])
+	}
+	bin := tlsrptBinary(t)
+	ns := fmt.Sprintf("tlsrpt-chain-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("the kernel refused a network namespace (ip netns add %s needs root and CONFIG_NET_NS): %v: %s", ns, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
+		}
+	})
+	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), chainNetnsEnv+"="+bin)
+	out, err := cmd.CombinedOutput()
+	t.Logf("in namespace %s:\n%s", ns, out)
+	if err != nil {
+		t.Fatalf("test in namespace %s failed: %v", ns, err)
+	}
+	if !strings.Contains(string(out), "--- PASS: "+name) {
+		t.Fatalf("test %s did not run in namespace %s", name, ns)
+	}
+	return false
+}
+
+// iptablesRules returns iptables -S of the filter table, the whole state
+// the backend may change.
+func iptablesRules(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("iptables", "-w", "-S").CombinedOutput()
+	if err != nil {
+		t.Fatalf("iptables -S: %v: %s", err, out)
+	}
+	return string(out)
+}
+
+// TestRedeemChainIPTables is the chain of TestRedeemChain with fail2ban's
+// iptables rules instead of fail2ban, in a network namespace of its own.
+func TestRedeemChainIPTables(t *testing.T) {
+	if !inChainNetns(t, "TestRedeemChainIPTables") {
+		return
+	}
+	w := newChainWorld(t)
+	for _, args := range [][]string{
+		{"-N", "f2b-sshd"},
+		{"-A", "f2b-sshd", "-s", forgedIP + "/32", "-j", "REJECT", "--reject-with", "icmp-port-unreachable"},
+		{"-A", "f2b-sshd", "-s", googleIP + "/32", "-j", "REJECT", "--reject-with", "icmp-port-unreachable"},
+		{"-A", "f2b-sshd", "-j", "RETURN"},
+		{"-I", "INPUT", "-p", "tcp", "-m", "multiport", "--dports", "22,25", "-j", "f2b-sshd"},
+	} {
+		if out, err := exec.Command("iptables", append([]string{"-w"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("iptables %v: %v: %s", args, err, out)
+		}
+	}
+	ipt := []string{"--backend", "iptables"}
+	redeemArgs := append(append([]string{"redeem"}, w.flags()...), ipt...)
+
+	rows := reviewJSON(t, nil, append(w.flags(), ipt...)...)
+	wantRow(t, rows, googleIP, true, "google.com: DKIM-authenticated report")
+	wantRow(t, rows, forgedIP, false, "no DKIM signature")
+	if b := rows[googleIP].Banned; len(b) != 1 || b[0].Backend != "iptables" || b[0].Where != "filter/f2b-sshd rule 2" {
+		t.Errorf("review: %s banned %+v", googleIP, b)
+	}
+	if b := rows[forgedIP].Banned; len(b) != 1 || b[0].Where != "filter/f2b-sshd rule 1" {
+		t.Errorf("review: %s banned %+v", forgedIP, b)
+	}
+
+	before := iptablesRules(t)
+	r := tlsrptOK(t, nil, nil, redeemArgs...)
+	for _, want := range []string{
+		"      iptables -t filter -N TLSRPT-REDEEMED\n",
+		"      iptables -t filter -A TLSRPT-REDEEMED -s " + googleIP + "/32 -j ACCEPT\n",
+		"      iptables -t filter -I INPUT 1 -j TLSRPT-REDEEMED\n",
+		"      iptables -t filter -D f2b-sshd -s " + googleIP + "/32 -j REJECT --reject-with icmp-port-unreachable\n",
+		"4 actions planned; nothing changed.",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, forgedIP) {
+		t.Errorf("plan names the forged report's address:\n%s", r.stdout)
+	}
+	if after := iptablesRules(t); after != before {
+		t.Errorf("the plan changed the rules:\n%s\nwas:\n%s", after, before)
+	}
+
+	r = tlsrptOK(t, nil, nil, append(redeemArgs, "--apply")...)
+	if strings.Count(r.stdout, ": ok\n") != 4 || strings.Contains(r.stdout, "FAILED") {
+		t.Errorf("apply:\n%s", r.stdout)
+	}
+	got := iptablesRules(t)
+	for _, want := range []string{
+		"-N TLSRPT-REDEEMED\n",
+		"-A INPUT -j TLSRPT-REDEEMED\n-A INPUT -p tcp -m multiport --dports 22,25 -j f2b-sshd\n",
+		"-A f2b-sshd -s " + forgedIP + "/32 -j REJECT --reject-with icmp-port-unreachable\n-A f2b-sshd -j RETURN\n",
+		"-A TLSRPT-REDEEMED -s " + googleIP + "/32 -j ACCEPT\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("after apply, rules lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "-s "+googleIP+"/32 -j REJECT") {
+		t.Errorf("after apply, %s still rejected:\n%s", googleIP, got)
+	}
+
+	r = tlsrptOK(t, nil, nil, append(redeemArgs, "--apply")...)
+	if !strings.Contains(r.stdout, "nothing to do\n") {
+		t.Errorf("second run:\n%s", r.stdout)
+	}
+	if again := iptablesRules(t); again != got {
+		t.Errorf("the second run changed the rules:\n%s\nwas:\n%s", again, got)
+	}
+}
+
+// TestRedeemChainIPQBDB is the chain with ipqbdb, through the stand-in
+// scripts of contrib/ipqbdb-standin (ipqbdb is not packaged for Debian).
+func TestRedeemChainIPQBDB(t *testing.T) {
+	needBinary(t, "dnsmasq", "dnsmasq-base")
+	standins, err := filepath.Abs("../../contrib/ipqbdb-standin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	dbdir := filepath.Join(state, "db")
+	env := []string{"IPQBDB_STANDIN_DIR=" + state}
+	ban := exec.Command(filepath.Join(standins, "ibd-ban"), "--db-path", dbdir, "--reason", "smtp abuse", googleIP, forgedIP)
+	ban.Env = append(os.Environ(), env...)
+	if out, err := ban.CombinedOutput(); err != nil {
+		t.Fatalf("ibd-ban: %v: %s", err, out)
+	}
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(dbdir, name))
+		return string(b)
+	}
+	calls := func() []string {
+		b, _ := os.ReadFile(filepath.Join(state, "calls.log"))
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	w := newChainWorld(t)
+	q := []string{"--backend", "ipqbdb", "--ipqbdb-bin", standins, "--ipqbdb-db", dbdir}
+	redeemArgs := append(append([]string{"redeem"}, w.flags()...), q...)
+
+	rows := reviewJSON(t, env, append(w.flags(), q...)...)
+	for _, ip := range []string{googleIP, forgedIP} {
+		if b := rows[ip].Banned; len(b) != 1 || b[0].Backend != "ipqbdb" || b[0].Detail != ip+"\t1\tsmtp abuse" {
+			t.Errorf("review: %s banned %+v", ip, b)
+		}
+	}
+	wantRow(t, rows, googleIP, true, "google.com")
+	wantRow(t, rows, forgedIP, false, "no DKIM signature")
+
+	block := read("block.txt")
+	r := tlsrptOK(t, env, nil, redeemArgs...)
+	for _, want := range []string{
+		"      " + standins + "/ibd-white --db-path " + dbdir + " --ip " + googleIP + "\n",
+		"      " + standins + "/ibd-del --db-path " + dbdir + " --ip " + googleIP + "\n",
+		"2 actions planned; nothing changed.",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if read("block.txt") != block || read("white.txt") != "" {
+		t.Errorf("the plan changed the databases: block %q white %q", read("block.txt"), read("white.txt"))
+	}
+	for _, c := range calls() {
+		if !strings.HasSuffix(c, " --list") && !strings.HasPrefix(c, "ibd-ban ") {
+			t.Errorf("the plan ran %q", c)
+		}
+	}
+
+	r = tlsrptOK(t, env, nil, append(redeemArgs, "--apply")...)
+	if strings.Count(r.stdout, ": ok\n") != 2 {
+		t.Errorf("apply:\n%s", r.stdout)
+	}
+	if got := read("block.txt"); got != forgedIP+"\t1\tsmtp abuse\n" {
+		t.Errorf("after apply, block records %q; want only the forged report's address", got)
+	}
+	if got := read("white.txt"); got != googleIP+"\twhitelisted\n" {
+		t.Errorf("after apply, whitelist %q", got)
+	}
+	n := len(calls())
+	r = tlsrptOK(t, env, nil, append(redeemArgs, "--apply")...)
+	if !strings.Contains(r.stdout, "nothing to do\n") {
+		t.Errorf("second run:\n%s", r.stdout)
+	}
+	for _, c := range calls()[n:] {
+		if !strings.HasSuffix(c, " --list") {
+			t.Errorf("the second run ran %q", c)
+		}
+	}
+}
