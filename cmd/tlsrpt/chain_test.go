@@ -362,6 +362,12 @@ func TestRedeemChain(t *testing.T) {
 	if got := s.banned(t); !slices.Contains(got, third) {
 		t.Errorf("a failed plan unbanned %s", third)
 	}
+	// Each error is a line of its own in the tool's voice.
+	for _, line := range strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n") {
+		if !strings.HasPrefix(line, "tlsrpt: redeem: ") {
+			t.Errorf("stderr line without the tlsrpt: prefix: %q", line)
+		}
+	}
 }
 
 // sameSet reports whether got holds exactly want, in any order.
