@@ -1,0 +1,27 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkImportMaildir imports a Maildir of b.N report messages, each
+// with its own report-id, into a real SQLite database.
+func BenchmarkImportMaildir(b *testing.B) {
+	js := mustRead(b, filepath.Join(corpusDir, "05-parsedmarc-google-failures-2024.json"))
+	msgs := make([][]byte, b.N)
+	for i := range msgs {
+		msgs[i] = wrapReport("r.json.gz", gzipBytes(b, withReportID(b, js, fmt.Sprintf("bench-%d", i))))
+	}
+	dir := filepath.Join(b.TempDir(), "Maildir")
+	writeMaildir(b, dir, msgs)
+	st := openStore(b)
+	b.ResetTimer()
+	sum, err := Import(context.Background(), st, []string{dir}, Options{})
+	if err != nil || sum.Stored != b.N {
+		b.Fatalf("%+v %v", sum, err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "messages/s")
+}

@@ -1,0 +1,322 @@
+// Package ingest backfills the store from reports already received: Maildir
+// folders, mbox files, single messages (.eml), report files (.json,
+// .json.gz, .gz, .zip) and folders of any of these, walked recursively.
+//
+// What a file is comes from where it lies and what it holds: every file
+// in a Maildir's cur/ and new/ is a message (tmp/ and dot files are
+// skipped); elsewhere a file starting with a "From " line is an mbox, a
+// .json, .gz or .zip file or one starting with gzip or zip magic or '{' is
+// a report file, and anything else is read as a mail message. A message or
+// file holding no report is counted as such and skipped; it is not an
+// error.
+//
+// Import is idempotent through the store's deduplication: importing the
+// same files twice stores nothing new the second time, and counts the
+// reports as duplicates. Mail messages are stored with transport "import"
+// and, unless Options.Authenticate says otherwise, unauthenticated.
+//
+// Reads are bounded: a message or report file over Options.Limits.MaxMessage
+// is skipped with an error naming it; an mbox file may be of any size, and
+// each of its messages is bounded. The package logs nothing: problems are
+// returned in the Summary, and Options.Progress reports progress.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// Recorder stores reports; *store.Store implements it.
+type Recorder interface {
+	AddReport(ctx context.Context, r *report.Report, src store.Source) (id int64, dup bool, err error)
+}
+
+// Options configure Import. The zero value imports with
+// report.DefaultLimits, authenticates nothing and reports no progress.
+type Options struct {
+	// Limits bound each message and report file (MaxMessage) and the
+	// decompressed reports (MaxDecompressed).
+	Limits report.Limits
+
+	// Authenticate judges whether a mail message really comes from its
+	// reporter (DKIM, Authentication-Results); nil stores every report
+	// as "imported, not checked". Report files are never authenticated.
+	Authenticate func(ctx context.Context, raw []byte, msg *report.Message) store.Auth
+
+	// Progress, when set, is called after each message or file with what
+	// is done so far.
+	Progress func(Progress)
+
+	// Now is the clock for the Received time of stored reports; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// Progress tells how far Import is. Totals are known from the start:
+// Import first walks all paths, then reads.
+type Progress struct {
+	Files, FilesTotal int   // files finished, files to read
+	Bytes, BytesTotal int64 // bytes read, sum of the files' sizes
+	Path              string
+}
+
+// Summary counts what Import did. Read, NotReports and Errors count
+// messages and report files (each message of an mbox counts); Stored and
+// Duplicates count reports.
+type Summary struct {
+	Read       int // messages and report files read
+	Stored     int // reports newly stored
+	Duplicates int // reports already stored
+	NotReports int // messages and files holding no report
+	Errors     []*FileError
+}
+
+// FileError is a problem with one file or one message of an mbox file.
+type FileError struct {
+	Path string // the file
+	Item string // "message 3 (line 120)" inside an mbox; "" for the file itself
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	if e.Item != "" {
+		return fmt.Sprintf("%s: %s: %v", e.Path, e.Item, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Path, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Import reads every path and stores the reports found through rec. It
+// returns an error only when ctx ends before it is done; the Summary then
+// counts what was done until then. Problems with files are in
+// Summary.Errors.
+func Import(ctx context.Context, rec Recorder, paths []string, opt Options) (Summary, error) {
+	im := newImporter(rec, opt)
+	items, errs := plan(paths)
+	im.sum.Errors = errs
+	im.prog.FilesTotal = len(items)
+	for _, it := range items {
+		im.prog.BytesTotal += it.size
+	}
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return im.sum, fmt.Errorf("import interrupted: %w", err)
+		}
+		im.file(ctx, it)
+		im.prog.Files++
+		im.progress(it.path, 0)
+	}
+	return im.sum, nil
+}
+
+// importer carries the state of one Import.
+type importer struct {
+	rec  Recorder
+	opt  Options
+	lim  report.Limits
+	sum  Summary
+	prog Progress
+	done int64 // bytes of finished files
+}
+
+func newImporter(rec Recorder, opt Options) *importer {
+	lim := opt.Limits
+	if lim.MaxMessage <= 0 {
+		lim.MaxMessage = report.DefaultLimits.MaxMessage
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &importer{rec: rec, opt: opt, lim: lim}
+}
+
+// progress reports bytes done: finished files plus offset into the
+// current one.
+func (im *importer) progress(path string, offset int64) {
+	if im.opt.Progress == nil {
+		return
+	}
+	im.prog.Path = path
+	im.prog.Bytes = im.done + offset
+	im.opt.Progress(im.prog)
+}
+
+func (im *importer) fail(path, item string, err error) {
+	im.sum.Errors = append(im.sum.Errors, &FileError{Path: path, Item: item, Err: err})
+}
+
+// file reads one planned file.
+func (im *importer) file(ctx context.Context, it item) {
+	defer func() { im.done += it.size }()
+	f, err := os.Open(it.path)
+	if err != nil {
+		im.sum.Read++
+		im.fail(it.path, "", err)
+		return
+	}
+	defer f.Close()
+	if it.kind == kindAuto {
+		head := make([]byte, 5)
+		n, _ := io.ReadFull(f, head)
+		if string(head[:n]) == "From " {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				im.sum.Read++
+				im.fail(it.path, "", err)
+				return
+			}
+			im.mbox(ctx, it.path, f)
+			return
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			im.sum.Read++
+			im.fail(it.path, "", err)
+			return
+		}
+	}
+	im.sum.Read++
+	data, err := readBounded(f, im.lim.MaxMessage)
+	if err != nil {
+		im.fail(it.path, "", err)
+		return
+	}
+	if it.kind == kindReportFile || (it.kind == kindAuto && looksLikeReportFile(data)) {
+		im.reportFile(ctx, it.path, data)
+		return
+	}
+	im.message(ctx, it.path, "", stripFromLine(data))
+}
+
+// readBounded reads all of r, refusing more than max bytes.
+func readBounded(r io.Reader, max int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("file over %d bytes, skipped (raise the bound with --max-message): %w", max, report.ErrTooLarge)
+	}
+	return data, nil
+}
+
+// looksLikeReportFile tells a report file from a mail message by its
+// first bytes: gzip or zip magic, or a JSON object.
+func looksLikeReportFile(data []byte) bool {
+	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) || bytes.HasPrefix(data, []byte("PK\x03\x04")) {
+		return true
+	}
+	t := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
+	return len(t) > 0 && t[0] == '{'
+}
+
+// stripFromLine removes an mbox From_ line some delivery agents leave at
+// the top of a single message.
+func stripFromLine(data []byte) []byte {
+	if !bytes.HasPrefix(data, []byte("From ")) {
+		return data
+	}
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return data[i+1:]
+	}
+	return nil
+}
+
+// mbox reads every message of an mbox file.
+func (im *importer) mbox(ctx context.Context, path string, r io.Reader) {
+	mr := NewMboxReader(r, im.lim.MaxMessage)
+	for ctx.Err() == nil {
+		msg, err := mr.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		item := fmt.Sprintf("message %d (line %d)", mr.Count(), mr.Line())
+		var tooLarge *MessageTooLargeError
+		switch {
+		case errors.As(err, &tooLarge):
+			im.sum.Read++
+			im.fail(path, item, err)
+		case err != nil:
+			im.fail(path, item, fmt.Errorf("reading mbox: %w", err))
+			return
+		default:
+			im.sum.Read++
+			im.message(ctx, path, item, msg)
+		}
+		im.progress(path, mr.Offset())
+	}
+}
+
+// message finds and stores the reports of one mail message.
+func (im *importer) message(ctx context.Context, path, item string, raw []byte) {
+	msg, err := report.ReadMessage(raw, im.lim)
+	if msg == nil {
+		msg = &report.Message{}
+	}
+	reports := msg.Reports()
+	if len(msg.Found) == 0 {
+		if err != nil && !errors.Is(err, report.ErrNoReport) {
+			im.fail(path, item, err)
+			return
+		}
+		im.sum.NotReports++
+		return
+	}
+	if len(reports) > 0 {
+		auth := store.Auth{Detail: "imported, not checked"}
+		if im.opt.Authenticate != nil {
+			auth = im.opt.Authenticate(ctx, raw, msg)
+		}
+		im.store(ctx, path, item, reports, store.Source{
+			Transport: "import", Submitter: msg.Submitter, FromDomain: msg.FromDomain,
+			MessageID: msg.MessageID, Received: im.opt.Now().UTC(), Auth: auth,
+		})
+	}
+	var errs []error
+	for _, f := range msg.Found {
+		if f.Err != nil {
+			errs = append(errs, f.Err)
+		}
+	}
+	if len(errs) > 0 {
+		im.fail(path, item, errors.Join(errs...))
+	}
+}
+
+// reportFile stores the reports of a .json, .gz or .zip file.
+func (im *importer) reportFile(ctx context.Context, path string, data []byte) {
+	reports, err := report.Decode(data, path, "", im.lim)
+	if len(reports) == 0 && errors.Is(err, report.ErrNoReport) {
+		im.sum.NotReports++
+		return
+	}
+	im.store(ctx, path, "", reports, store.Source{
+		Transport: "import", Received: im.opt.Now().UTC(),
+		Auth: store.Auth{Detail: "imported from a file, not authenticated"},
+	})
+	if err != nil {
+		im.fail(path, "", err)
+	}
+}
+
+// store records reports; a store failure is an error of this file.
+func (im *importer) store(ctx context.Context, path, item string, reports []*report.Report, src store.Source) {
+	for _, r := range reports {
+		_, dup, err := im.rec.AddReport(ctx, r, src)
+		switch {
+		case err != nil:
+			im.fail(path, item, fmt.Errorf("storing report %q: %w", r.ReportID, err))
+		case dup:
+			im.sum.Duplicates++
+		default:
+			im.sum.Stored++
+		}
+	}
+}
