@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
 )
@@ -71,6 +73,9 @@ func TestTrustChain(t *testing.T) {
 	rdns := dkimSign(t, reportMessage(bigmailDomain, "2026-11-21T00:00:00Z_rdns", []failure{
 		{rdnsBadIP, 1, "validation-failure"}, {rdnsGoodIP, 1, "validation-failure"}}), bigmailDomain)
 	filter(rdns)
+	// Mail.ru reports as mail.ru and signs as corp.mail.ru: the same
+	// organizational domain, so authentic.
+	filter(dkimSign(t, reportMessage("mail.ru", "2026-11-21T00:00:00Z_mailru", []failure{{mailruIP, 2, "sts-policy-invalid"}}), "corp.mail.ru"))
 
 	rows := reviewJSON(t, nil, append(base, "--no-bans")...)
 	wantRow(t, rows, googleIP, true, "google.com", "DKIM-authenticated report", "passes SPF for _spf.google.com")
@@ -83,8 +88,9 @@ func TestTrustChain(t *testing.T) {
 		"out1.mail."+bigmailDomain+" does not resolve to "+rdnsBadIP)
 	wantRow(t, rows, rdnsGoodIP, true, bigmailDomain+": DKIM-authenticated report",
 		rdnsGoodIP+" has forward-confirmed rDNS out2.mail."+bigmailDomain+" under mail."+bigmailDomain)
-	if len(rows) != 8 {
-		t.Errorf("review lists %d addresses, want 8", len(rows))
+	wantRow(t, rows, mailruIP, true, "mail.ru: DKIM-authenticated report", mailruIP+" passes SPF for _spf.mail.ru")
+	if len(rows) != 9 {
+		t.Errorf("review lists %d addresses, want 9", len(rows))
 	}
 
 	// The table has the trust columns too.
@@ -587,4 +593,34 @@ func TestRedeemChainIPQBDB(t *testing.T) {
 			t.Errorf("the second run ran %q", c)
 		}
 	}
+}
+
+// TestFilterSilentDNS runs the filter against a DNS server that never
+// answers: the message is delivered annotated, in about the DNS budget of
+// 2 s, and the report is not authenticated.
+func TestFilterSilentDNS(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	tcp, err := net.Listen("tcp", pc.LocalAddr().String()) // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	genuine := dkimSign(t, reportMessage("google.com", "2026-11-21T00:00:00Z_silent", []failure{{googleIP, 3, "certificate-expired"}}), "google.com")
+	start := time.Now()
+	r := tlsrptOK(t, nil, genuine, "filter", "--db", filepath.Join(t.TempDir(), "tlsrpt.db"), "--resolver", pc.LocalAddr().String())
+	took := time.Since(start)
+	out := lf(r.stdout)
+	if !strings.HasPrefix(out, "TLS-Report-Has-Failures: 3\n") ||
+		!strings.Contains(out, "\nAuthentication: not authenticated: dkim fail d=google.com: ") ||
+		!strings.Contains(out, "\n  "+googleIP+": not trusted: ") {
+		t.Errorf("filter with a silent DNS server:\n%s", out)
+	}
+	if took > 4*time.Second {
+		t.Errorf("filter took %v with a silent DNS server; the budget is %v", took, 2*time.Second)
+	}
+	t.Logf("filter with a silent DNS server took %v", took.Round(time.Millisecond))
 }

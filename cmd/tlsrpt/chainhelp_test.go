@@ -57,6 +57,7 @@ const (
 	forgedIP      = "198.51.100.9"  // named only by an unsigned report
 	rdnsBadIP     = "203.0.113.50"  // PTR out1.mail.example-bigmail.net, whose A is another address
 	rdnsGoodIP    = "203.0.113.60"  // PTR and A agree under mail.example-bigmail.net
+	mailruIP      = "217.69.139.10" // in Mail.ru's SPF range, reported by mail.ru, signed by corp.mail.ru
 	bigmailDomain = "example-bigmail.net"
 )
 
@@ -70,6 +71,8 @@ func chainRecords(t testing.TB) dnstest.Records {
 			"sel._domainkey.google.com":       {key},
 			"sel._domainkey.evil.example":     {key},
 			"sel._domainkey." + bigmailDomain: {key},
+			"sel._domainkey.corp.mail.ru":     {key},
+			"_spf.mail.ru":                    {"v=spf1 ip4:217.69.128.0/20 -all"},
 			"_spf.google.com":                 {"v=spf1 ip4:209.85.128.0/17 ~all"},
 			"google.com":                      {"v=spf1 include:_spf.google.com ~all"},
 		},
