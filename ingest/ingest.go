@@ -160,7 +160,7 @@ func (im *importer) file(ctx context.Context, it item) {
 	f, err := os.Open(it.path)
 	if err != nil {
 		im.sum.Read++
-		im.fail(it.path, "", err)
+		im.fail(it.path, "", bareErr(err))
 		return
 	}
 	defer f.Close()

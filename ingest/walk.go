@@ -34,7 +34,7 @@ func plan(paths []string) ([]item, []*FileError) {
 		fi, err := os.Stat(p) // follows a symbolic link given by name
 		switch {
 		case err != nil:
-			errs = append(errs, &FileError{Path: p, Err: err})
+			errs = append(errs, &FileError{Path: p, Err: bareErr(err)})
 		case fi.IsDir():
 			walkDir(p, &items, &errs)
 		case fi.Mode().IsRegular():
@@ -54,7 +54,7 @@ func plan(paths []string) ([]item, []*FileError) {
 func walkDir(dir string, items *[]item, errs *[]*FileError) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		*errs = append(*errs, &FileError{Path: dir, Err: err})
+		*errs = append(*errs, &FileError{Path: dir, Err: bareErr(err)})
 	}
 	maildir := isMaildir(dir)
 	if maildir {
@@ -86,7 +86,7 @@ func walkDir(dir string, items *[]item, errs *[]*FileError) {
 func maildirMessages(dir string, items *[]item, errs *[]*FileError) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		*errs = append(*errs, &FileError{Path: dir, Err: err})
+		*errs = append(*errs, &FileError{Path: dir, Err: bareErr(err)})
 		return
 	}
 	for _, e := range entries {
@@ -108,7 +108,7 @@ func regularFile(p string, e fs.DirEntry, errs *[]*FileError) (fs.FileInfo, bool
 		fi, err = os.Stat(p)
 	}
 	if err != nil {
-		*errs = append(*errs, &FileError{Path: p, Err: err})
+		*errs = append(*errs, &FileError{Path: p, Err: bareErr(err)})
 		return nil, false
 	}
 	return fi, fi.Mode().IsRegular()
@@ -133,4 +133,14 @@ func kindOfName(p string) kind {
 		return kindReportFile
 	}
 	return kindAuto
+}
+
+// bareErr drops the operation and path of an *fs.PathError, which
+// FileError names already: "x.mbox: no such file or directory".
+func bareErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
