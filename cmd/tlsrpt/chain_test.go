@@ -306,6 +306,20 @@ func TestRedeemChain(t *testing.T) {
 		t.Errorf("after reload, banned %v", got)
 	}
 
+	// The ignore works: a log line bans a bystander, not the redeemed
+	// address.
+	const bystander = "203.0.113.99"
+	f, err := os.OpenFile(filepath.Join(s.dir, "auth.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "fail from %s\nfail from %s\n", googleIP, bystander)
+	f.Close()
+	waitUntil(t, "the log line to ban "+bystander, func() bool { return slices.Contains(s.banned(t), bystander) })
+	if got := s.banned(t); !sameSet(got, forgedIP, bystander) {
+		t.Errorf("after the log lines, banned %v", got)
+	}
+
 	// A second run does nothing.
 	r = tlsrptOK(t, nil, nil, append(redeemFlags, "--apply")...)
 	if !strings.Contains(r.stdout, "nothing to do\n") || strings.Contains(r.stdout, "applied:") {
@@ -316,10 +330,21 @@ func TestRedeemChain(t *testing.T) {
 		t.Errorf("review after redeem: %s banned %+v, %s banned %+v", googleIP, rows[googleIP].Banned, forgedIP, rows[forgedIP].Banned)
 	}
 
+	// A manual ban ignores ignoreip: the next run unbans again, and only
+	// that.
+	s.client(t, "set", s.jail, "banip", googleIP)
+	r = tlsrptOK(t, nil, nil, append(redeemFlags, "--apply")...)
+	if !strings.HasSuffix(r.stdout, "\napplied:\n  fail2ban: unban "+googleIP+" in jail mailjail: ok\n") {
+		t.Errorf("redeem after a manual ban:\n%s", r.stdout)
+	}
+	if got := s.banned(t); slices.Contains(got, googleIP) {
+		t.Errorf("after the manual ban and redeem, banned %v", got)
+	}
+
 	// The audit log: the three actions planned, then applied.
 	logOut := tlsrptOK(t, nil, nil, "redeem", "--db", w.db, "--log").stdout
 	if strings.Contains(logOut, forgedIP) ||
-		strings.Count(logOut, " planned ") != 3 || strings.Count(logOut, " applied ok ") != 3 ||
+		strings.Count(logOut, " planned ") != 3 || strings.Count(logOut, " applied ok ") != 4 ||
 		!regexp.MustCompile(`(?m)^\S+ applied ok +fail2ban unban +`+regexp.QuoteMeta(googleIP)+` +`+regexp.QuoteMeta(client)+` set mailjail unbanip `+regexp.QuoteMeta(googleIP)+` -> 1$`).MatchString(logOut) {
 		t.Errorf("redeem --log:\n%s", logOut)
 	}
@@ -329,8 +354,8 @@ func TestRedeemChain(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, forgedIP+" (named with --ip)\n") || strings.Contains(r.stdout, "FAILED") {
 		t.Errorf("redeem --ip %s:\n%s", forgedIP, r.stdout)
 	}
-	if got := s.banned(t); len(got) != 0 {
-		t.Errorf("after redeem --ip, banned %v", got)
+	if got := s.banned(t); !sameSet(got, bystander) {
+		t.Errorf("after redeem --ip, banned %v; want only the bystander", got)
 	}
 	if data, _ := os.ReadFile(dropIn); !strings.Contains(string(data), "ignoreip = %(known/ignoreip)s "+forgedIP+" "+googleIP+"\n") {
 		t.Errorf("drop-in after the second address:\n%s", data)
