@@ -223,7 +223,7 @@ func lf(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
 // stays banned until the operator names it.
 func TestRedeemChain(t *testing.T) {
 	needBinary(t, "dnsmasq", "dnsmasq-base")
-	s := startF2B(t)
+	s := startF2B(t, nil)
 	s.client(t, "set", s.jail, "banip", googleIP)
 	s.client(t, "set", s.jail, "banip", forgedIP)
 	actionsLog := filepath.Join(s.dir, "actions.log")
@@ -648,4 +648,40 @@ func TestFilterSilentDNS(t *testing.T) {
 		t.Errorf("filter took %v with a silent DNS server; the budget is %v", took, 2*time.Second)
 	}
 	t.Logf("filter with a silent DNS server took %v", took.Round(time.Millisecond))
+}
+
+// TestFail2banIgnoreCommand installs contrib/fail2ban/tlsrpt.local in a
+// real fail2ban-server: tlsrpt allowlist check, as fail2ban's
+// ignorecommand, keeps an address of Apple's range from being banned while
+// another address in the same log is banned.
+func TestFail2banIgnoreCommand(t *testing.T) {
+	bin := tlsrptBinary(t)
+	example, err := os.ReadFile("../../contrib/fail2ban/tlsrpt.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const line = "ignorecommand = /usr/local/bin/tlsrpt allowlist check --db /var/lib/tlsrpt/tlsrpt.db <ip>"
+	if !bytes.Contains(example, []byte(line+"\n")) {
+		t.Fatalf("contrib/fail2ban/tlsrpt.local changed: update this test's replacement of %q", line)
+	}
+	dead := deadResolver(t)
+	s := startF2B(t, func(dir string) map[string]string {
+		local := strings.Replace(string(example), line,
+			fmt.Sprintf("ignorecommand = %s allowlist check --db %s/tlsrpt.db --resolver %s <ip>", bin, dir, dead), 1)
+		return map[string]string{"jail.d/tlsrpt.local": local}
+	})
+	const apple, other = "17.1.2.3", "192.0.2.1"
+	f, err := os.OpenFile(filepath.Join(s.dir, "auth.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "fail from %s\nfail from %s\n", apple, other)
+	f.Close()
+	waitUntil(t, "the log line to ban "+other, func() bool { return slices.Contains(s.banned(t), other) })
+	if got := s.banned(t); !sameSet(got, other) {
+		t.Errorf("banned %v; want only %s", got, other)
+	}
+	if log, _ := os.ReadFile(filepath.Join(s.dir, "fail2ban.log")); !strings.Contains(string(log), "Ignore "+apple+" by command") {
+		t.Errorf("fail2ban's log does not say it ignored %s by command:\n%s", apple, log)
+	}
 }

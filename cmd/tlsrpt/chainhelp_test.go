@@ -354,9 +354,10 @@ type f2b struct {
 	dir, sock, jail string
 }
 
-// startF2B writes the configuration, starts fail2ban-server in the
-// foreground and waits for it to answer ping.
-func startF2B(t *testing.T) *f2b {
+// startF2B writes the configuration, with extra files by their path in
+// the configuration directory, starts fail2ban-server in the foreground and
+// waits for it to answer ping. The directory is given to extra first.
+func startF2B(t *testing.T, extra func(dir string) map[string]string) *f2b {
 	t.Helper()
 	needBinary(t, "fail2ban-server", "fail2ban")
 	needBinary(t, "fail2ban-client", "fail2ban")
@@ -384,6 +385,11 @@ ignoreip = 127.0.0.1/8 192.0.2.200
 `, dir))
 	writeFile(t, dir, "jail.d/README", "drop-ins go here\n")
 	writeFile(t, dir, "auth.log", "")
+	if extra != nil {
+		for name, content := range extra(dir) {
+			writeFile(t, dir, name, content)
+		}
+	}
 	cmd := exec.Command("fail2ban-server", "-c", dir, "-s", s.sock, "-p", filepath.Join(dir, "f2b.pid"), "-x", "-f")
 	out, err := os.Create(filepath.Join(dir, "server.out"))
 	if err != nil {
