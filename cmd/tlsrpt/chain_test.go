@@ -685,3 +685,34 @@ func TestFail2banIgnoreCommand(t *testing.T) {
 		t.Errorf("fail2ban's log does not say it ignored %s by command:\n%s", apple, log)
 	}
 }
+
+// TestForgedCopyBeforeGenuine: a forger who guesses the report-id of a
+// coming report (Google's are the date and the policy domain) mails an
+// unsigned copy first, naming addresses of their choice. When the genuine,
+// signed report arrives, its authentication must not vouch for the
+// forger's failure details: the addresses the forged copy alone names stay
+// untrusted, and the genuine report's addresses are the ones recorded.
+func TestForgedCopyBeforeGenuine(t *testing.T) {
+	needBinary(t, "dnsmasq", "dnsmasq-base")
+	dns := dnstest.Start(t, chainRecords(t))
+	db := filepath.Join(t.TempDir(), "tlsrpt.db")
+	const id = "2026-11-21T00:00:00Z_example.net"
+	const planted = "209.85.220.99" // passes Google's SPF, named only by the forged copy
+	forged := reportMessage("google.com", id, []failure{{planted, 7, "validation-failure"}})
+	genuine := dkimSign(t, reportMessage("google.com", id, []failure{{googleIP, 3, "certificate-expired"}}), "google.com")
+	tlsrptOK(t, nil, forged, "filter", "--db", db, "--resolver", dns)
+	tlsrptOK(t, nil, genuine, "filter", "--db", db, "--resolver", dns)
+	rows := reviewJSON(t, nil, "--db", db, "--resolver", dns, "--no-bans")
+	if row, ok := rows[planted]; ok && row.Trusted {
+		t.Errorf("%s, named only by an unsigned forged copy, is trusted: %s", planted, row.Why)
+	}
+	wantRow(t, rows, googleIP, true, "google.com: DKIM-authenticated report")
+
+	// A forged copy after the genuine report is a duplicate, ignored.
+	const late = "209.85.220.98"
+	tlsrptOK(t, nil, reportMessage("google.com", id, []failure{{late, 5, "validation-failure"}}), "filter", "--db", db, "--resolver", dns)
+	rows = reviewJSON(t, nil, "--db", db, "--resolver", dns, "--no-bans")
+	if row, ok := rows[late]; ok {
+		t.Errorf("%s, named by a forged copy of a stored report, is listed: trusted %v, %s", late, row.Trusted, row.Why)
+	}
+}
