@@ -300,6 +300,10 @@ func (h *Handler) log(r *http.Request, o outcome, d time.Duration) {
 		slog.Int("status", o.status),
 		slog.Int64("duration_ms", d.Milliseconds()),
 	}
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		// Logged, never trusted: only a reverse proxy makes it true.
+		attrs = append(attrs, slog.String("forwarded_for", oneLine(xff)))
+	}
 	if o.reports > 0 {
 		attrs = append(attrs, slog.Int("reports", o.reports), slog.Int("stored", o.stored))
 	}

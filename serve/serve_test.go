@@ -465,13 +465,14 @@ func TestRequestLog(t *testing.T) {
 		httptest.NewRequest("POST", "/", strings.NewReader("junk")),
 		httptest.NewRequest("DELETE", "/x", nil),
 	} {
+		req.Header.Set("X-Forwarded-For", "198.51.100.7")
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("%d log lines, want 3:\n%s", len(lines), buf.String())
 	}
-	for i, want := range []string{"status=200", "status=415 .*reason=media_type", "method=DELETE path=/x .*status=405"} {
+	for i, want := range []string{"status=200", "status=415 .*reason=media_type", "method=DELETE path=/x .*status=405 .*forwarded_for=198.51.100.7"} {
 		if !regexp.MustCompile(want).MatchString(lines[i]) {
 			t.Errorf("log line %q does not match %q", lines[i], want)
 		}
