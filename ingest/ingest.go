@@ -86,6 +86,7 @@ type FileError struct {
 	Err  error
 }
 
+// Error names the file, the message if any, and the problem.
 func (e *FileError) Error() string {
 	if e.Item != "" {
 		return fmt.Sprintf("%s: %s: %v", e.Path, e.Item, e.Err)
@@ -93,6 +94,7 @@ func (e *FileError) Error() string {
 	return fmt.Sprintf("%s: %v", e.Path, e.Err)
 }
 
+// Unwrap returns the problem, for errors.Is and errors.As.
 func (e *FileError) Unwrap() error { return e.Err }
 
 // Import reads every path and stores the reports found through rec. It

@@ -45,6 +45,7 @@ type MessageTooLargeError struct {
 	Max int64
 }
 
+// Error says the message was skipped.
 func (e *MessageTooLargeError) Error() string {
 	return fmt.Sprintf("message over %d bytes, skipped", e.Max)
 }
