@@ -230,3 +230,17 @@ func TestImportCancel(t *testing.T) {
 		t.Errorf("cancelled import: %+v, %v", sum, err)
 	}
 }
+
+// TestImportMaildirPlusPlus: a Maildir's .Folder subfolders are Maildirs
+// too, and are read.
+func TestImportMaildirPlusPlus(t *testing.T) {
+	_, msgs := corpusMessages(t)
+	root := filepath.Join(t.TempDir(), "Maildir")
+	writeMaildir(t, root, msgs[:2])
+	writeMaildir(t, filepath.Join(root, ".Archive.2024"), msgs[2:4])
+	write(t, filepath.Join(root, ".Archive.2024", "maildirfolder"), nil)
+	sum, err := Import(context.Background(), openStore(t), []string{root}, Options{})
+	if err != nil || sum.Read != 4 || sum.Stored+sum.Duplicates != 4 || len(sum.Errors) != 0 {
+		t.Errorf("Maildir++: %+v %v\n%s", sum, err, errorLines(sum))
+	}
+}

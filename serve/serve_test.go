@@ -535,3 +535,21 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestBombDefaultLimits: with the default limits, a small body that
+// decompresses beyond report.DefaultLimits.MaxDecompressed is refused by
+// the real server with 413, and the server goes on serving.
+func TestBombDefaultLimits(t *testing.T) {
+	srv := start(t, NewHandler(&memRecorder{}, Options{}), ServerOptions{})
+	bomb := gz(t, make([]byte, report.DefaultLimits.MaxDecompressed+1))
+	c := &http.Client{Timeout: 10 * time.Second}
+	begin := time.Now()
+	code, body := post(t, c, srv.url, MediaTypeGzip, bomb)
+	t.Logf("%d-byte bomb refused in %v", len(bomb), time.Since(begin).Round(time.Millisecond))
+	if code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "input exceeds size limit") {
+		t.Errorf("bomb: %d %q, want 413", code, body)
+	}
+	if code, _ := get(t, c, srv.url+"/healthz"); code != http.StatusOK {
+		t.Errorf("healthz after the bomb: %d", code)
+	}
+}
