@@ -34,8 +34,9 @@ type Auth struct {
 // transaction and returns its key. A report is identified by
 // (organization-name, report-id): when it is already stored, AddReport
 // returns the stored key with dup=true and stores nothing more, except that
-// an authenticated src replaces the stored Source of an unauthenticated
-// copy, so that a later DKIM-signed delivery counts.
+// an authenticated copy replaces an unauthenticated one whole, report and
+// details: a forger who mails an unsigned copy first must not have its
+// details vouched for by the genuine signed report that follows.
 func (s *Store) AddReport(ctx context.Context, r *report.Report, src Source) (id int64, dup bool, err error) {
 	if r == nil {
 		return 0, false, errors.New("store: adding report: nil report")
@@ -49,10 +50,14 @@ func (s *Store) AddReport(ctx context.Context, r *report.Report, src Source) (id
 		switch {
 		case err == nil:
 			dup = true
-			if src.Auth.Authenticated && !authed {
-				return updateSource(ctx, tx, id, src)
+			if !src.Auth.Authenticated || authed {
+				return nil
 			}
-			return nil
+			if _, err := tx.ExecContext(ctx, `DELETE FROM reports WHERE id = ?`, id); err != nil {
+				return err
+			}
+			id, err = insertReport(ctx, tx, r, src)
+			return err
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
@@ -63,16 +68,6 @@ func (s *Store) AddReport(ctx context.Context, r *report.Report, src Source) (id
 		return 0, false, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName, err)
 	}
 	return id, dup, nil
-}
-
-func updateSource(ctx context.Context, tx *sql.Tx, id int64, src Source) error {
-	_, err := tx.ExecContext(ctx, `UPDATE reports SET
-		submitter = ?, from_domain = ?, message_id = ?, transport = ?, received = ?,
-		auth_authenticated = ?, auth_method = ?, auth_domain = ?, auth_detail = ?
-		WHERE id = ?`,
-		src.Submitter, src.FromDomain, src.MessageID, src.Transport, unix(src.Received),
-		src.Auth.Authenticated, src.Auth.Method, src.Auth.Domain, src.Auth.Detail, id)
-	return err
 }
 
 func insertReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source) (int64, error) {

@@ -104,6 +104,12 @@ func runAllowlistExport(args []string, std stdio) int {
 		errorf(std.err, "allowlist export: unexpected argument %q", rest[0])
 		return 2
 	}
+	switch format {
+	case "cidr", "fail2ban", "postscreen":
+	default:
+		errorf(std.err, "allowlist export: unknown --format %q: want cidr, fail2ban or postscreen", format)
+		return 2
+	}
 	st := cacheStore(db)
 	if st != nil {
 		defer st.Close()

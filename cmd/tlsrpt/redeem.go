@@ -126,12 +126,18 @@ func redeemRun(ctx context.Context, st *store.Store, f *redeemFlags, std stdio) 
 	}
 	printPlan(std.out, cands, plan)
 	actions := plan.Actions()
-	if perr := plan.Err(); perr != nil {
-		errorf(std.err, "redeem: %v", perr)
+	for _, e := range plan {
+		if e.Err != nil {
+			errorf(std.err, "redeem: %s %s: %s", e.Backend, e.IP, oneLineErr(e.Err))
+		}
 	}
 	if len(actions) == 0 {
+		if plan.Err() != nil {
+			fmt.Fprintln(std.out, "nothing planned: a backend could not be consulted")
+			return 1
+		}
 		fmt.Fprintln(std.out, "nothing to do")
-		return exitIf(plan.Err() != nil)
+		return 0
 	}
 	if !f.apply {
 		for _, a := range actions {
