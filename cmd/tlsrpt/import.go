@@ -13,8 +13,10 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/tlsrpt/tlsrpt/allowlist"
 	"github.com/tlsrpt/tlsrpt/ingest"
 	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
 )
 
 func init() {
@@ -39,6 +41,8 @@ func runImport(args []string, std stdio) int {
 	fs.Int64Var(&lim.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message or report file in `bytes`; larger ones are skipped as errors")
 	fs.Int64Var(&lim.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
+	var trust trustFlags
+	trust.registerAuth(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -60,6 +64,13 @@ func runImport(args []string, std stdio) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	opt := ingest.Options{Limits: lim}
+	// Messages are authenticated as the filter does, each with its own DNS
+	// budget, so that backfilled signed reports count for trust.
+	opt.Authenticate = func(ctx context.Context, raw []byte, msg *report.Message) store.Auth {
+		ctx, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
+		defer cancel()
+		return trust.authenticate(ctx, st, raw, msg)
+	}
 	if bar != nil {
 		opt.Progress = bar.update
 	}

@@ -24,9 +24,7 @@ type trustFlags struct {
 }
 
 func (t *trustFlags) register(fs *flag.FlagSet) {
-	fs.Var(&t.authservIDs, "trust-authserv-id", "trust Authentication-Results headers with this authserv-`id` (repeatable)")
-	fs.StringVar(&t.resolver, "resolver", os.Getenv("TLSRPT_RESOLVER"), "send all DNS lookups to this `host:port` (default $TLSRPT_RESOLVER, else the first nameserver of /etc/resolv.conf)")
-	fs.BoolVar(&t.noDKIM, "no-dkim", false, "do not verify DKIM signatures (rely on --trust-authserv-id)")
+	t.registerAuth(fs)
 	fs.Var(&t.allowlists, "allowlist", "allowlist `file` adding too-big-to-block senders (repeatable)")
 	fs.BoolVar(&t.noDefault, "no-default-allowlist", false, "drop the built-in allowlist")
 }
@@ -61,8 +59,7 @@ func (t *trustFlags) configure(opt *filter.Options, budget context.Context, st f
 	}
 	dnsCtx := func(context.Context) context.Context { return budget }
 	opt.Authenticate = func(ctx context.Context, raw []byte, msg *report.Message) store.Auth {
-		v := &allowlist.Verifier{Resolver: t.dns(st()), TrustAuthservIDs: t.authservIDs, NoDKIM: t.noDKIM}
-		return store.Auth(v.Authenticate(dnsCtx(ctx), raw, reporterOf(msg)))
+		return t.authenticate(dnsCtx(ctx), st(), raw, msg)
 	}
 	opt.Advise = func(ctx context.Context, ip netip.Addr) string {
 		s := st()
@@ -77,6 +74,22 @@ func (t *trustFlags) configure(opt *filter.Options, budget context.Context, st f
 		return advice(ip, v)
 	}
 	return nil
+}
+
+// authenticate judges whether a report message comes from its reporter:
+// DKIM verified here, or a trusted Authentication-Results header. st, when
+// not nil, caches the DNS answers.
+func (t *trustFlags) authenticate(ctx context.Context, st *store.Store, raw []byte, msg *report.Message) store.Auth {
+	v := &allowlist.Verifier{Resolver: t.dns(st), TrustAuthservIDs: t.authservIDs, NoDKIM: t.noDKIM}
+	return store.Auth(v.Authenticate(ctx, raw, reporterOf(msg)))
+}
+
+// registerAuth registers only the flags that decide authentication, for
+// commands that do not consult the allowlist (import).
+func (t *trustFlags) registerAuth(fs *flag.FlagSet) {
+	fs.Var(&t.authservIDs, "trust-authserv-id", "trust Authentication-Results headers with this authserv-`id` (repeatable)")
+	fs.StringVar(&t.resolver, "resolver", os.Getenv("TLSRPT_RESOLVER"), "send all DNS lookups to this `host:port` (default $TLSRPT_RESOLVER, else the first nameserver of /etc/resolv.conf)")
+	fs.BoolVar(&t.noDKIM, "no-dkim", false, "do not verify DKIM signatures (rely on --trust-authserv-id)")
 }
 
 // reporterOf names the reporter of a message for authentication.
