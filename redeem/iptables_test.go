@@ -2,79 +2,16 @@ package redeem
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/netip"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/netnstest"
 )
 
-// netnsEnv marks the child test process running inside the namespace.
-const netnsEnv = "TLSRPT_REDEEM_IN_NETNS"
-
-// inNetns re-runs the test named name inside a fresh network namespace
-// (ip netns add; ip netns exec NS <test binary> -test.run=^name$) and
-// reports whether the caller is that child and should run the body.
-func inNetns(t *testing.T, name string) bool {
-	t.Helper()
-	if os.Getenv(netnsEnv) != "" {
-		return true
-	}
-	for _, prog := range []string{"ip", "iptables", "ip6tables"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			t.Fatalf("%s not found (install Debian's iproute2 and iptables): %v", prog, err)
-		}
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	ns := "tlsrpt-test-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("the kernel refused a network namespace (ip netns add %s needs root and CONFIG_NET_NS): %v: %s", ns, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
-		}
-	})
-	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), netnsEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	t.Logf("in namespace %s:\n%s", ns, out)
-	if err != nil {
-		t.Fatalf("test in namespace %s failed: %v", ns, err)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+name) {
-		t.Fatalf("test %s did not run in namespace %s", name, ns)
-	}
-	return false
-}
-
-// ipt runs iptables or ip6tables for the test's setup and checks.
-func ipt(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(bin, append([]string{"-w"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v: %s", bin, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func rulesOf(t *testing.T, bin, chain string) []string {
-	t.Helper()
-	var rules []string
-	for _, l := range strings.Split(ipt(t, bin, "-S", chain), "\n") {
-		if strings.HasPrefix(l, "-A ") {
-			rules = append(rules, l)
-		}
-	}
-	return rules
-}
-
 func TestIPTablesInNetns(t *testing.T) {
-	if !inNetns(t, "TestIPTablesInNetns") {
+	if !netnstest.Run(t, "TestIPTablesInNetns") {
 		return
 	}
 	ctx := context.Background()
@@ -93,7 +30,7 @@ func TestIPTablesInNetns(t *testing.T) {
 		{"-N", "unrelated"},
 		{"-A", "unrelated", "-s", "203.0.113.5/32", "-j", "DROP"},
 	} {
-		ipt(t, "iptables", args...)
+		netnstest.IPTables(t, "iptables", args...)
 	}
 	for _, args := range [][]string{
 		{"-N", "f2b-sshd"},
@@ -101,7 +38,7 @@ func TestIPTablesInNetns(t *testing.T) {
 		{"-A", "f2b-sshd", "-j", "RETURN"},
 		{"-I", "INPUT", "-p", "tcp", "-j", "f2b-sshd"},
 	} {
-		ipt(t, "ip6tables", args...)
+		netnstest.IPTables(t, "ip6tables", args...)
 	}
 
 	b := NewIPTables(IPTablesOptions{Chains: []string{"blocklist", "missing-chain"}})
@@ -164,20 +101,20 @@ func TestIPTablesInNetns(t *testing.T) {
 			"TLSRPT-REDEEMED": {"-A TLSRPT-REDEEMED -s 203.0.113.5/32 -j ACCEPT"},
 		}
 		for chain, w := range wantRules {
-			if r := rulesOf(t, "iptables", chain); !slices.Equal(r, w) {
+			if r := netnstest.Rules(t, "iptables", chain); !slices.Equal(r, w) {
 				t.Errorf("%s: iptables chain %s is %q, want %q", when, chain, r, w)
 			}
 		}
-		if r := rulesOf(t, "iptables", "INPUT"); len(r) == 0 || r[0] != "-A INPUT -j TLSRPT-REDEEMED" || len(r) != 3 {
+		if r := netnstest.Rules(t, "iptables", "INPUT"); len(r) == 0 || r[0] != "-A INPUT -j TLSRPT-REDEEMED" || len(r) != 3 {
 			t.Errorf("%s: iptables INPUT is %q, want the jump to TLSRPT-REDEEMED first, once", when, r)
 		}
-		if r := rulesOf(t, "ip6tables", "f2b-sshd"); !slices.Equal(r, []string{"-A f2b-sshd -j RETURN"}) {
+		if r := netnstest.Rules(t, "ip6tables", "f2b-sshd"); !slices.Equal(r, []string{"-A f2b-sshd -j RETURN"}) {
 			t.Errorf("%s: ip6tables f2b-sshd is %q", when, r)
 		}
-		if r := rulesOf(t, "ip6tables", "TLSRPT-REDEEMED"); !slices.Equal(r, []string{"-A TLSRPT-REDEEMED -s 2001:db8::5/128 -j ACCEPT"}) {
+		if r := netnstest.Rules(t, "ip6tables", "TLSRPT-REDEEMED"); !slices.Equal(r, []string{"-A TLSRPT-REDEEMED -s 2001:db8::5/128 -j ACCEPT"}) {
 			t.Errorf("%s: ip6tables TLSRPT-REDEEMED is %q", when, r)
 		}
-		if r := rulesOf(t, "ip6tables", "INPUT"); len(r) != 2 || r[0] != "-A INPUT -j TLSRPT-REDEEMED" {
+		if r := netnstest.Rules(t, "ip6tables", "INPUT"); len(r) != 2 || r[0] != "-A INPUT -j TLSRPT-REDEEMED" {
 			t.Errorf("%s: ip6tables INPUT is %q", when, r)
 		}
 	}
@@ -199,8 +136,8 @@ func TestIPTablesInNetns(t *testing.T) {
 
 	// fail2ban restarting puts its jump on top of INPUT and bans again:
 	// the plan moves our jump back first and deletes the ban.
-	ipt(t, "iptables", "-I", "INPUT", "1", "-p", "tcp", "-m", "multiport", "--dports", "25", "-j", "f2b-sshd")
-	ipt(t, "iptables", "-I", "f2b-sshd", "1", "-s", "203.0.113.5/32", "-j", "REJECT", "--reject-with", "icmp-port-unreachable")
+	netnstest.IPTables(t, "iptables", "-I", "INPUT", "1", "-p", "tcp", "-m", "multiport", "--dports", "25", "-j", "f2b-sshd")
+	netnstest.IPTables(t, "iptables", "-I", "f2b-sshd", "1", "-s", "203.0.113.5/32", "-j", "REJECT", "--reject-with", "icmp-port-unreachable")
 	plan, err = MakePlan(ctx, []Backend{b}, []netip.Addr{v4})
 	if err != nil || plan.Err() != nil {
 		t.Fatalf("MakePlan after rebanning: %v %v", err, plan.Err())
@@ -217,7 +154,7 @@ func TestIPTablesInNetns(t *testing.T) {
 	if results := ApplyAll(ctx, []Backend{b}, plan.Actions()); Failed(results) {
 		t.Fatalf("apply after rebanning: %v", results)
 	}
-	if r := rulesOf(t, "iptables", "INPUT"); len(r) != 4 || r[0] != "-A INPUT -j TLSRPT-REDEEMED" || !strings.Contains(r[1], "--dports 25") {
+	if r := netnstest.Rules(t, "iptables", "INPUT"); len(r) != 4 || r[0] != "-A INPUT -j TLSRPT-REDEEMED" || !strings.Contains(r[1], "--dports 25") {
 		t.Fatalf("INPUT after moving the jump: %q", r)
 	}
 
@@ -237,7 +174,7 @@ func TestIPTablesInNetns(t *testing.T) {
 			t.Errorf("%s: applied", name)
 		}
 	}
-	if r := rulesOf(t, "iptables", "unrelated"); len(r) != 1 {
+	if r := netnstest.Rules(t, "iptables", "unrelated"); len(r) != 1 {
 		t.Fatalf("refused action changed chain unrelated: %q", r)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/netnstest"
+	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
 
 // TestTrustChain runs report messages through the real tlsrpt filter and
@@ -224,17 +226,17 @@ func lf(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
 func TestRedeemChain(t *testing.T) {
 	needBinary(t, "dnsmasq", "dnsmasq-base")
 	s := startF2B(t, nil)
-	s.client(t, "set", s.jail, "banip", googleIP)
-	s.client(t, "set", s.jail, "banip", forgedIP)
-	actionsLog := filepath.Join(s.dir, "actions.log")
-	waitUntil(t, "the dummy action to ban both", func() bool {
+	s.Client("set", mailJail, "banip", googleIP)
+	s.Client("set", mailJail, "banip", forgedIP)
+	actionsLog := s.ActionsPath
+	f2btest.WaitFor(t, "the dummy action to ban both", func() bool {
 		b, _ := os.ReadFile(actionsLog)
 		return strings.Contains(string(b), "ban "+googleIP+"\n") && strings.Contains(string(b), "ban "+forgedIP+"\n")
 	})
 	w := newChainWorld(t)
-	jaild := filepath.Join(s.dir, "jail.d")
+	jaild := filepath.Join(s.Dir, "jail.d")
 	dropIn := filepath.Join(jaild, "tlsrpt-redeemed.local")
-	f2bFlags := []string{"--backend", "fail2ban", "--fail2ban-socket", s.sock}
+	f2bFlags := []string{"--backend", "fail2ban", "--fail2ban-socket", s.Socket}
 	redeemFlags := append(append(append([]string{"redeem"}, w.flags()...), f2bFlags...), "--fail2ban-jaild", jaild)
 
 	// review shows where each address is banned.
@@ -242,16 +244,16 @@ func TestRedeemChain(t *testing.T) {
 	wantRow(t, rows, googleIP, true, "google.com: DKIM-authenticated report", "passes SPF for _spf.google.com")
 	wantRow(t, rows, forgedIP, false, "no authenticated report", "no DKIM signature")
 	for _, ip := range []string{googleIP, forgedIP} {
-		if b := rows[ip].Banned; len(b) != 1 || b[0].Backend != "fail2ban" || b[0].Where != s.jail || rows[ip].BanError != "" {
-			t.Errorf("review: %s banned %+v (error %q), want in fail2ban jail %s", ip, b, rows[ip].BanError, s.jail)
+		if b := rows[ip].Banned; len(b) != 1 || b[0].Backend != "fail2ban" || b[0].Where != mailJail || rows[ip].BanError != "" {
+			t.Errorf("review: %s banned %+v (error %q), want in fail2ban jail %s", ip, b, rows[ip].BanError, mailJail)
 		}
 	}
 
 	// The plan, without --apply: exact commands, and nothing changes.
-	client := "fail2ban-client -s " + s.sock
+	client := "fail2ban-client -s " + s.Socket
 	r := tlsrptOK(t, nil, nil, redeemFlags...)
 	wantPlan := googleIP + " (trusted: " + rows[googleIP].Why + ")\n" +
-		"  fail2ban: banned in " + s.jail + "\n" +
+		"  fail2ban: banned in " + mailJail + "\n" +
 		"  keep fail2ban: fail2ban: ignore " + googleIP + " in jail mailjail now (runtime ignoreip)\n" +
 		"      " + client + " set mailjail addignoreip " + googleIP + "\n" +
 		"  keep fail2ban: fail2ban: add " + googleIP + " to [mailjail] ignoreip in " + dropIn + ", so a reload keeps ignoring it\n" +
@@ -261,10 +263,10 @@ func TestRedeemChain(t *testing.T) {
 	if r.stdout != wantPlan {
 		t.Errorf("plan:\n%s\nwant:\n%s", r.stdout, wantPlan)
 	}
-	if got := s.banned(t); !sameSet(got, googleIP, forgedIP) {
+	if got := s.Banned(mailJail); !sameSet(got, googleIP, forgedIP) {
 		t.Errorf("after the plan, banned %v; want both still banned", got)
 	}
-	if slices.Contains(s.ignored(t), googleIP) {
+	if slices.Contains(s.Ignored(mailJail), googleIP) {
 		t.Error("the plan added the address to ignoreip")
 	}
 	if _, err := os.Stat(dropIn); !os.IsNotExist(err) {
@@ -279,10 +281,10 @@ func TestRedeemChain(t *testing.T) {
 		"  fail2ban: unban "+googleIP+" in jail mailjail: ok\n") {
 		t.Errorf("apply:\n%s", r.stdout)
 	}
-	if got := s.banned(t); !sameSet(got, forgedIP) {
+	if got := s.Banned(mailJail); !sameSet(got, forgedIP) {
 		t.Errorf("after apply, banned %v; want only the forged report's %s", got, forgedIP)
 	}
-	if got := s.ignored(t); !sameSet(got, "127.0.0.0/8", "192.0.2.200", googleIP) {
+	if got := s.Ignored(mailJail); !sameSet(got, "127.0.0.0/8", "192.0.2.200", googleIP) {
 		t.Errorf("after apply, ignoreip %v", got)
 	}
 	if b, _ := os.ReadFile(actionsLog); !strings.Contains(string(b), "unban "+googleIP+"\n") {
@@ -298,25 +300,21 @@ func TestRedeemChain(t *testing.T) {
 
 	// A reload reads the drop-in: still ignored, the operator's ignoreip
 	// kept, the forged report's address still banned.
-	s.client(t, "reload")
-	if got := s.ignored(t); !sameSet(got, "127.0.0.0/8", "192.0.2.200", googleIP) {
+	s.Client("reload")
+	if got := s.Ignored(mailJail); !sameSet(got, "127.0.0.0/8", "192.0.2.200", googleIP) {
 		t.Errorf("after reload, ignoreip %v", got)
 	}
-	if got := s.banned(t); !sameSet(got, forgedIP) {
+	if got := s.Banned(mailJail); !sameSet(got, forgedIP) {
 		t.Errorf("after reload, banned %v", got)
 	}
 
 	// The ignore works: a log line bans a bystander, not the redeemed
 	// address.
 	const bystander = "203.0.113.99"
-	f, err := os.OpenFile(filepath.Join(s.dir, "auth.log"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "fail from %s\nfail from %s\n", googleIP, bystander)
-	f.Close()
-	waitUntil(t, "the log line to ban "+bystander, func() bool { return slices.Contains(s.banned(t), bystander) })
-	if got := s.banned(t); !sameSet(got, forgedIP, bystander) {
+	s.LogLine("fail from " + googleIP)
+	s.LogLine("fail from " + bystander)
+	f2btest.WaitFor(t, "the log line to ban "+bystander, func() bool { return slices.Contains(s.Banned(mailJail), bystander) })
+	if got := s.Banned(mailJail); !sameSet(got, forgedIP, bystander) {
 		t.Errorf("after the log lines, banned %v", got)
 	}
 
@@ -332,12 +330,12 @@ func TestRedeemChain(t *testing.T) {
 
 	// A manual ban ignores ignoreip: the next run unbans again, and only
 	// that.
-	s.client(t, "set", s.jail, "banip", googleIP)
+	s.Client("set", mailJail, "banip", googleIP)
 	r = tlsrptOK(t, nil, nil, append(redeemFlags, "--apply")...)
 	if !strings.HasSuffix(r.stdout, "\napplied:\n  fail2ban: unban "+googleIP+" in jail mailjail: ok\n") {
 		t.Errorf("redeem after a manual ban:\n%s", r.stdout)
 	}
-	if got := s.banned(t); slices.Contains(got, googleIP) {
+	if got := s.Banned(mailJail); slices.Contains(got, googleIP) {
 		t.Errorf("after the manual ban and redeem, banned %v", got)
 	}
 
@@ -354,7 +352,7 @@ func TestRedeemChain(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, forgedIP+" (named with --ip)\n") || strings.Contains(r.stdout, "FAILED") {
 		t.Errorf("redeem --ip %s:\n%s", forgedIP, r.stdout)
 	}
-	if got := s.banned(t); !sameSet(got, bystander) {
+	if got := s.Banned(mailJail); !sameSet(got, bystander) {
 		t.Errorf("after redeem --ip, banned %v; want only the bystander", got)
 	}
 	if data, _ := os.ReadFile(dropIn); !strings.Contains(string(data), "ignoreip = %(known/ignoreip)s "+forgedIP+" "+googleIP+"\n") {
@@ -365,9 +363,9 @@ func TestRedeemChain(t *testing.T) {
 	// drop-in's directory is a dangling symbolic link, so it can be read
 	// (as missing) but not written. The runtime actions still help.
 	const third = "203.0.113.77"
-	s.client(t, "set", s.jail, "banip", third)
-	dangling := filepath.Join(s.dir, "jail.d-dangling")
-	if err := os.Symlink(filepath.Join(s.dir, "nowhere"), dangling); err != nil {
+	s.Client("set", mailJail, "banip", third)
+	dangling := filepath.Join(s.Dir, "jail.d-dangling")
+	if err := os.Symlink(filepath.Join(s.Dir, "nowhere"), dangling); err != nil {
 		t.Fatal(err)
 	}
 	r = tlsrpt(t, nil, nil, append(append(append([]string{"redeem", "--apply", "--ip", third}, w.flags()...), f2bFlags...), "--fail2ban-jaild", dangling)...)
@@ -375,7 +373,7 @@ func TestRedeemChain(t *testing.T) {
 		!strings.Contains(r.stdout, "  fail2ban: unban "+third+" in jail mailjail: ok\n") {
 		t.Errorf("redeem with an unwritable drop-in: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if got := s.banned(t); slices.Contains(got, third) {
+	if got := s.Banned(mailJail); slices.Contains(got, third) {
 		t.Errorf("%s still banned", third)
 	}
 	if logOut := tlsrptOK(t, nil, nil, "redeem", "--db", w.db, "--log").stdout; !strings.Contains(logOut, " applied FAILED fail2ban keep ") {
@@ -384,13 +382,13 @@ func TestRedeemChain(t *testing.T) {
 
 	// A drop-in directory under a regular file cannot even be read: the
 	// plan fails for fail2ban, nothing is done, and the status says so.
-	s.client(t, "set", s.jail, "banip", third)
-	plain := writeFile(t, s.dir, "plainfile", "")
+	s.Client("set", mailJail, "banip", third)
+	plain := writeFile(t, s.Dir, "plainfile", "")
 	r = tlsrpt(t, nil, nil, append(append(append([]string{"redeem", "--apply", "--ip", third}, w.flags()...), f2bFlags...), "--fail2ban-jaild", filepath.Join(plain, "jail.d"))...)
 	if r.code == 0 || !strings.Contains(r.stdout, "fail2ban: cannot consult: ") || !strings.Contains(r.stderr, "not a directory") {
 		t.Errorf("redeem with the drop-in under a file: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if got := s.banned(t); !slices.Contains(got, third) {
+	if got := s.Banned(mailJail); !slices.Contains(got, third) {
 		t.Errorf("a failed plan unbanned %s", third)
 	}
 	// Each error is a line of its own in the tool's voice.
@@ -409,57 +407,23 @@ func sameSet(got []string, want ...string) bool {
 	return slices.Equal(g, w)
 }
 
-// chainNetnsEnv marks the child test process running inside a network
-// namespace, and names the tlsrpt binary the parent built.
-const chainNetnsEnv = "TLSRPT_CHAIN_NETNS_BIN"
+// chainBinEnv names, for the child test process inside a network
+// namespace, the tlsrpt binary the parent built.
+const chainBinEnv = "TLSRPT_CHAIN_NETNS_BIN"
 
 // inChainNetns re-runs the test named name inside a fresh network
-// namespace (ip netns add; ip netns exec NS <test binary> -test.run) and
-// reports whether the caller is that child and should run the body.
+// namespace with netnstest.Run, handing the child the parent's build of
+// tlsrpt, and reports whether the caller is that child and should run the
+// body.
 func inChainNetns(t *testing.T, name string) bool {
 	t.Helper()
-	if bin := os.Getenv(chainNetnsEnv); bin != "" {
+	if netnstest.Inside() {
+		bin := os.Getenv(chainBinEnv)
 		buildOnce.Do(func() { binPath = bin }) // the parent's build
-		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-			t.Fatalf("ip link set lo up: %v: %s", err, out)
-		}
-		return true
+		return netnstest.Run(t, name)
 	}
-	for _, prog := range [][2]string{{"ip", "iproute2"}, {"iptables", "iptables"}, {"ip6tables", "iptables"}, {"dnsmasq", "dnsmasq-base"}} {
-		needBinary(t, prog[0], prog[1])
-	}
-	bin := tlsrptBinary(t)
-	ns := fmt.Sprintf("tlsrpt-chain-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("the kernel refused a network namespace (ip netns add %s needs root and CONFIG_NET_NS): %v: %s", ns, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
-		}
-	})
-	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), chainNetnsEnv+"="+bin)
-	out, err := cmd.CombinedOutput()
-	t.Logf("in namespace %s:\n%s", ns, out)
-	if err != nil {
-		t.Fatalf("test in namespace %s failed: %v", ns, err)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+name) {
-		t.Fatalf("test %s did not run in namespace %s", name, ns)
-	}
-	return false
-}
-
-// iptablesRules returns iptables -S of the filter table, the whole state
-// the backend may change.
-func iptablesRules(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("iptables", "-w", "-S").CombinedOutput()
-	if err != nil {
-		t.Fatalf("iptables -S: %v: %s", err, out)
-	}
-	return string(out)
+	needBinary(t, "dnsmasq", "dnsmasq-base")
+	return netnstest.Run(t, name, chainBinEnv+"="+tlsrptBinary(t))
 }
 
 // TestRedeemChainIPTables is the chain of TestRedeemChain with fail2ban's
@@ -476,9 +440,7 @@ func TestRedeemChainIPTables(t *testing.T) {
 		{"-A", "f2b-sshd", "-j", "RETURN"},
 		{"-I", "INPUT", "-p", "tcp", "-m", "multiport", "--dports", "22,25", "-j", "f2b-sshd"},
 	} {
-		if out, err := exec.Command("iptables", append([]string{"-w"}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("iptables %v: %v: %s", args, err, out)
-		}
+		netnstest.IPTables(t, "iptables", args...)
 	}
 	ipt := []string{"--backend", "iptables"}
 	redeemArgs := append(append([]string{"redeem"}, w.flags()...), ipt...)
@@ -493,7 +455,7 @@ func TestRedeemChainIPTables(t *testing.T) {
 		t.Errorf("review: %s banned %+v", forgedIP, b)
 	}
 
-	before := iptablesRules(t)
+	before := netnstest.IPTables(t, "iptables", "-S")
 	r := tlsrptOK(t, nil, nil, redeemArgs...)
 	for _, want := range []string{
 		"      iptables -t filter -N TLSRPT-REDEEMED\n",
@@ -509,7 +471,7 @@ func TestRedeemChainIPTables(t *testing.T) {
 	if strings.Contains(r.stdout, forgedIP) {
 		t.Errorf("plan names the forged report's address:\n%s", r.stdout)
 	}
-	if after := iptablesRules(t); after != before {
+	if after := netnstest.IPTables(t, "iptables", "-S"); after != before {
 		t.Errorf("the plan changed the rules:\n%s\nwas:\n%s", after, before)
 	}
 
@@ -517,7 +479,7 @@ func TestRedeemChainIPTables(t *testing.T) {
 	if strings.Count(r.stdout, ": ok\n") != 4 || strings.Contains(r.stdout, "FAILED") {
 		t.Errorf("apply:\n%s", r.stdout)
 	}
-	got := iptablesRules(t)
+	got := netnstest.IPTables(t, "iptables", "-S")
 	for _, want := range []string{
 		"-N TLSRPT-REDEEMED\n",
 		"-A INPUT -j TLSRPT-REDEEMED\n-A INPUT -p tcp -m multiport --dports 22,25 -j f2b-sshd\n",
@@ -536,7 +498,7 @@ func TestRedeemChainIPTables(t *testing.T) {
 	if !strings.Contains(r.stdout, "nothing to do\n") {
 		t.Errorf("second run:\n%s", r.stdout)
 	}
-	if again := iptablesRules(t); again != got {
+	if again := netnstest.IPTables(t, "iptables", "-S"); again != got {
 		t.Errorf("the second run changed the rules:\n%s\nwas:\n%s", again, got)
 	}
 }
@@ -671,17 +633,13 @@ func TestFail2banIgnoreCommand(t *testing.T) {
 		return map[string]string{"jail.d/tlsrpt.local": local}
 	})
 	const apple, other = "17.1.2.3", "192.0.2.1"
-	f, err := os.OpenFile(filepath.Join(s.dir, "auth.log"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "fail from %s\nfail from %s\n", apple, other)
-	f.Close()
-	waitUntil(t, "the log line to ban "+other, func() bool { return slices.Contains(s.banned(t), other) })
-	if got := s.banned(t); !sameSet(got, other) {
+	s.LogLine("fail from " + apple)
+	s.LogLine("fail from " + other)
+	f2btest.WaitFor(t, "the log line to ban "+other, func() bool { return slices.Contains(s.Banned(mailJail), other) })
+	if got := s.Banned(mailJail); !sameSet(got, other) {
 		t.Errorf("banned %v; want only %s", got, other)
 	}
-	if log, _ := os.ReadFile(filepath.Join(s.dir, "fail2ban.log")); !strings.Contains(string(log), "Ignore "+apple+" by command") {
+	if log, _ := os.ReadFile(s.ServerLog); !strings.Contains(string(log), "Ignore "+apple+" by command") {
 		t.Errorf("fail2ban's log does not say it ignored %s by command:\n%s", apple, log)
 	}
 }

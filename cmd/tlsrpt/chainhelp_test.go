@@ -16,10 +16,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
 
 // The DKIM key of every reporter in the chain tests, made once per run.
@@ -336,124 +336,16 @@ func newChainWorld(t *testing.T) *chainWorld {
 // flags are the database and resolver flags for the world.
 func (w *chainWorld) flags() []string { return []string{"--db", w.db, "--resolver", w.dns} }
 
-// waitUntil polls cond every 50ms for up to 10s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
+// mailJail is the one jail of startF2B's server.
+const mailJail = "mailjail"
+
+// startF2B starts a real fail2ban-server with one jail, mailjail, ignoring
+// 127.0.0.1/8 and 192.0.2.200, and the extra files files returns (given the
+// configuration directory) when files is not nil.
+func startF2B(t *testing.T, files func(dir string) map[string]string) *f2btest.Server {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// f2b is a real fail2ban-server on a configuration of its own in a
-// temporary directory: one jail on a polled log with a dummy action.
-type f2b struct {
-	dir, sock, jail string
-}
-
-// startF2B writes the configuration, with extra files by their path in
-// the configuration directory, starts fail2ban-server in the foreground and
-// waits for it to answer ping. The directory is given to extra first.
-func startF2B(t *testing.T, extra func(dir string) map[string]string) *f2b {
-	t.Helper()
-	needBinary(t, "fail2ban-server", "fail2ban")
-	needBinary(t, "fail2ban-client", "fail2ban")
-	dir, err := os.MkdirTemp("/tmp", "f2b") // short: socket paths are limited to 108 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &f2b{dir: dir, sock: filepath.Join(dir, "f2b.sock"), jail: "mailjail"}
-	writeFile(t, dir, "fail2ban.conf", fmt.Sprintf("[Definition]\nloglevel = INFO\nlogtarget = %s/fail2ban.log\nsyslogsocket = auto\nsocket = %s\npidfile = %s/f2b.pid\ndbfile = :memory:\ndbpurgeage = 1d\nallowipv6 = auto\n", dir, s.sock, dir))
-	writeFile(t, dir, "filter.d/test.conf", "[Definition]\nfailregex = ^fail from <HOST>$\ndatepattern = {NONE}\n")
-	writeFile(t, dir, "action.d/dummy.conf", fmt.Sprintf("[Definition]\nactionban = echo ban <ip> >> %[1]s/actions.log\nactionunban = echo unban <ip> >> %[1]s/actions.log\n", dir))
-	writeFile(t, dir, "jail.conf", fmt.Sprintf(`[DEFAULT]
-backend = polling
-logpath = %s/auth.log
-filter = test
-action = dummy
-maxretry = 1
-findtime = 3600
-bantime = 3600
-
-[mailjail]
-enabled = true
-ignoreip = 127.0.0.1/8 192.0.2.200
-`, dir))
-	writeFile(t, dir, "jail.d/README", "drop-ins go here\n")
-	writeFile(t, dir, "auth.log", "")
-	if extra != nil {
-		for name, content := range extra(dir) {
-			writeFile(t, dir, name, content)
-		}
-	}
-	cmd := exec.Command("fail2ban-server", "-c", dir, "-s", s.sock, "-p", filepath.Join(dir, "f2b.pid"), "-x", "-f")
-	out, err := os.Create(filepath.Join(dir, "server.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting fail2ban-server: %v", err)
-	}
-	t.Cleanup(func() {
-		exec.Command("fail2ban-client", "-s", s.sock, "stop").Run()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		out.Close()
+	return f2btest.Start(t, f2btest.Options{
+		Jails: []f2btest.Jail{{Name: mailJail, IgnoreIP: "127.0.0.1/8 192.0.2.200"}},
+		Files: files,
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for exec.Command("fail2ban-client", "-c", dir, "-s", s.sock, "ping").Run() != nil {
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "server.out"))
-			t.Fatalf("fail2ban-server did not answer ping within 15s; its output:\n%s", log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return s
-}
-
-// client runs fail2ban-client against the server.
-func (s *f2b) client(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("fail2ban-client", append([]string{"-c", s.dir, "-s", s.sock}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("fail2ban-client %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// banned returns the jail's Banned IP list.
-func (s *f2b) banned(t *testing.T) []string {
-	t.Helper()
-	for _, line := range strings.Split(s.client(t, "status", s.jail), "\n") {
-		if _, list, ok := strings.Cut(line, "Banned IP list:"); ok {
-			return strings.Fields(list)
-		}
-	}
-	t.Fatalf("fail2ban-client status %s: no Banned IP list", s.jail)
-	return nil
-}
-
-// ignored returns the jail's ignoreip list.
-func (s *f2b) ignored(t *testing.T) []string {
-	t.Helper()
-	var out []string
-	for _, line := range strings.Split(s.client(t, "get", s.jail, "ignoreip"), "\n") {
-		line = strings.TrimSpace(line)
-		if i := strings.IndexAny(line, "`|"); i >= 0 && strings.Contains(line, "- ") {
-			_, v, _ := strings.Cut(line, "- ")
-			out = append(out, strings.TrimSpace(v))
-		}
-	}
-	return out
 }
