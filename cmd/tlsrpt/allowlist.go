@@ -7,7 +7,6 @@ import (
 	"net/netip"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 func init() {
@@ -45,14 +44,25 @@ func allowlistFlags(name string, args []string, std stdio, extra func(*flag.Flag
 	return &t, *db, fs.Args(), true
 }
 
-// cacheStore opens the database as a DNS cache; without one, lookups are
-// not cached, which is no reason to fail.
-func cacheStore(db string) *store.Store {
+// cachedChecker loads the allowlist, with the database as DNS cache when
+// it can be opened (without one, lookups are not cached, which is no reason
+// to fail). done closes the database.
+func (t *trustFlags) cachedChecker(db string) (c *allowlist.Checker, done func(), err error) {
 	st, err := openStore(db)
 	if err != nil {
-		return nil
+		st = nil
 	}
-	return st
+	done = func() {
+		if st != nil {
+			st.Close()
+		}
+	}
+	c, err = t.checker(st)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return c, done, nil
 }
 
 // runAllowlistCheck exits 0 when the address belongs to a too-big-to-block
@@ -71,15 +81,12 @@ func runAllowlistCheck(args []string, std stdio) int {
 		errorf(std.err, "allowlist check: %q is not an IP address", rest[0])
 		return 2
 	}
-	st := cacheStore(db)
-	if st != nil {
-		defer st.Close()
-	}
-	c, err := t.checker(st)
+	c, done, err := t.cachedChecker(db)
 	if err != nil {
 		errorf(std.err, "allowlist check: %v", err)
 		return 2
 	}
+	defer done()
 	ctx, cancel := c.Resolver.WithBudget(context.Background())
 	defer cancel()
 	v := c.Check(ctx, ip.Unmap())
@@ -110,15 +117,12 @@ func runAllowlistExport(args []string, std stdio) int {
 		errorf(std.err, "allowlist export: unknown --format %q: want cidr, fail2ban or postscreen", format)
 		return 2
 	}
-	st := cacheStore(db)
-	if st != nil {
-		defer st.Close()
-	}
-	c, err := t.checker(st)
+	c, done, err := t.cachedChecker(db)
 	if err != nil {
 		errorf(std.err, "allowlist export: %v", err)
 		return 2
 	}
+	defer done()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*allowlist.DefaultBudget)
 	defer cancel()
 	if err := c.List.Export(ctx, format, c.Resolver, std.out); err != nil {
