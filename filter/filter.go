@@ -27,6 +27,11 @@ import (
 // HeaderName is the header field the filter adds.
 const HeaderName = "TLS-Report-Has-Failures"
 
+// ErrOutput marks the errors after which the message may not have been
+// written whole; the caller must make the delivery fail temporarily (exit
+// 75 for maildrop) rather than let a truncated message through.
+var ErrOutput = errors.New("filter: message not written whole")
+
 // Recorder stores reports; *store.Store implements it.
 type Recorder interface {
 	AddReport(ctx context.Context, r *report.Report, src store.Source) (id int64, dup bool, err error)
@@ -69,8 +74,8 @@ type Result struct {
 }
 
 // Run reads one message from in and writes it, annotated, to out. Its error
-// is non-nil only when the message could not be read to the end or written;
-// everything else is in Result.Problems.
+// is non-nil only when the message could not be read to the end or written
+// (then it wraps ErrOutput); everything else is in Result.Problems.
 func Run(ctx context.Context, in io.Reader, out io.Writer, opt Options) (Result, error) {
 	lim := opt.Limits
 	if lim.MaxMessage <= 0 {
@@ -86,23 +91,44 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opt Options) (Result,
 	}
 	edited, res := annotateMessage(ctx, raw, opt, lim, res)
 	if _, err := out.Write(edited); err != nil {
-		return res, fmt.Errorf("writing message: %w", err)
+		return res, fmt.Errorf("%w: writing: %w", ErrOutput, err)
 	}
 	return res, readErr
 }
 
-// passLarge writes a message over the size bound unexamined: the header,
-// the bytes read so far and the rest of the input, in bounded memory.
+// passLarge writes a message over the size bound unexamined.
 func passLarge(head []byte, rest io.Reader, out io.Writer, max int64) (Result, error) {
 	res := Result{Header: fmt.Sprintf("message too large to check (over %d bytes)", max)}
 	res.Problems = []string{res.Header + "; raise --max-message to check it"}
-	if _, err := out.Write(insertHeader(head, res.Header)); err != nil {
-		return res, fmt.Errorf("writing message: %w", err)
+	return res, passOn(head, rest, out, res.Header)
+}
+
+// passHead is how much of a message Pass reads before writing, enough to
+// see its line ending and an mbox From_ line.
+const passHead = 4096
+
+// Pass copies a message from in to out unexamined, with the header field
+// TLS-Report-Has-Failures: value first, in bounded memory. It is for a
+// filter that cannot do its job (misconfigured): the message still goes
+// through, marked. An error wraps ErrOutput.
+func Pass(in io.Reader, out io.Writer, value string) error {
+	head, err := io.ReadAll(io.LimitReader(in, passHead))
+	if err != nil {
+		return fmt.Errorf("%w: reading: %w", ErrOutput, err)
+	}
+	return passOn(head, in, out, value)
+}
+
+// passOn writes head with the header inserted, then the rest of the input
+// as it comes.
+func passOn(head []byte, rest io.Reader, out io.Writer, value string) error {
+	if _, err := out.Write(insertHeader(head, value)); err != nil {
+		return fmt.Errorf("%w: writing: %w", ErrOutput, err)
 	}
 	if _, err := io.Copy(out, rest); err != nil {
-		return res, fmt.Errorf("copying large message: %w", err)
+		return fmt.Errorf("%w: copying: %w", ErrOutput, err)
 	}
-	return res, nil
+	return nil
 }
 
 // annotateMessage does the work on a message read whole.

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -384,5 +385,34 @@ func TestHeaderAfterMboxFromLine(t *testing.T) {
 	out, _ := runFilter(t, raw, nil)
 	if !strings.HasPrefix(string(out), "From sender@example.net Mon Jan  1 00:00:00 2024\n"+HeaderName+": no TLS report found") {
 		t.Fatalf("output starts %q", out[:80])
+	}
+}
+
+func TestPassKeepsMessageAndMarksIt(t *testing.T) {
+	body := strings.Repeat("line of a long message\r\n", 1000) // past the head Pass reads
+	raw := "From sender@example.net Mon Jan  1 00:00:00 2024\r\nSubject: x\r\n\r\n" + body
+	var out bytes.Buffer
+	if err := Pass(strings.NewReader(raw), &out, "tlsrpt filter misconfigured: bad flag"); err != nil {
+		t.Fatal(err)
+	}
+	want := "From sender@example.net Mon Jan  1 00:00:00 2024\r\n" +
+		HeaderName + ": tlsrpt filter misconfigured: bad flag\r\nSubject: x\r\n\r\n" + body
+	if out.String() != want {
+		t.Fatalf("Pass output differs from the message with the header after the From_ line")
+	}
+}
+
+// failWriter fails every write, as a closed stdout does.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+func TestWriteFailureIsErrOutput(t *testing.T) {
+	raw, _ := os.ReadFile("testdata/mt-tlsrpt-gzip.eml")
+	if _, err := Run(context.Background(), bytes.NewReader(raw), failWriter{}, Options{}); !errors.Is(err, ErrOutput) {
+		t.Fatalf("Run on a failing writer: %v, want ErrOutput", err)
+	}
+	if err := Pass(bytes.NewReader(raw), failWriter{}, "x"); !errors.Is(err, ErrOutput) {
+		t.Fatalf("Pass on a failing writer: %v, want ErrOutput", err)
 	}
 }

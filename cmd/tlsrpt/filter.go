@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"strings"
@@ -44,37 +44,21 @@ func runFilter(args []string, std stdio) int {
 		return passThrough(std, "tlsrpt filter misconfigured: "+err.Error())
 	}
 	ctx := context.Background()
-	var st *store.Store
-	var openErr error
-	defer func() {
-		if st != nil {
-			st.Close()
-		}
-	}()
+	db := &lazyStore{path: f.db}
+	defer db.close()
 	opt := filter.Options{
 		Limits: report.Limits{MaxMessage: f.maxMessage, MaxDecompressed: f.maxDecompressed},
 		Record: func() (filter.Recorder, error) {
-			if st != nil {
-				return st, nil
-			}
-			if openErr != nil {
-				return nil, openErr
-			}
-			st, openErr = openStore(f.db)
-			if openErr != nil {
-				return nil, openErr
+			st, err := db.get()
+			if err != nil {
+				return nil, err
 			}
 			return st, nil
 		},
 	}
 	budget, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
 	defer cancel()
-	if err := f.trust.configure(&opt, budget, func() *store.Store {
-		if st == nil {
-			opt.Record() // opens st, or leaves it nil on error
-		}
-		return st
-	}); err != nil {
+	if err := f.trust.configure(&opt, budget, db.orNil); err != nil {
 		return passThrough(std, "tlsrpt filter misconfigured: "+err.Error())
 	}
 	res, err := filter.Run(ctx, std.in, std.out, opt)
@@ -83,22 +67,53 @@ func runFilter(args []string, std stdio) int {
 	}
 	if err != nil {
 		errorf(std.err, "filter: %v", err)
-		if strings.HasPrefix(err.Error(), "writing") || strings.HasPrefix(err.Error(), "copying") {
-			return 75
+		if errors.Is(err, filter.ErrOutput) {
+			return exTempFail
 		}
 	}
 	return 0
+}
+
+// exTempFail (EX_TEMPFAIL) makes maildrop defer a message the filter could
+// not write whole, rather than deliver it truncated.
+const exTempFail = 75
+
+// lazyStore opens the database on first use, once: a message without
+// reports never touches it, and a failed open is not retried.
+type lazyStore struct {
+	path string
+	st   *store.Store
+	err  error
+	done bool
+}
+
+func (l *lazyStore) get() (*store.Store, error) {
+	if !l.done {
+		l.done = true
+		l.st, l.err = openStore(l.path)
+	}
+	return l.st, l.err
+}
+
+// orNil returns the store, or nil when it cannot be opened.
+func (l *lazyStore) orNil() *store.Store {
+	st, _ := l.get()
+	return st
+}
+
+func (l *lazyStore) close() {
+	if l.st != nil {
+		l.st.Close()
+	}
 }
 
 // passThrough copies stdin to stdout with a problem header, for a filter
 // that cannot do its job (bad flags): the message is never lost.
 func passThrough(std stdio, problem string) int {
 	errorf(std.err, "filter: %s; the message is passed through unchecked", problem)
-	var buf bytes.Buffer
-	buf.WriteString(filter.HeaderName + ": " + problem + "\n")
-	if _, err := io.Copy(std.out, io.MultiReader(&buf, std.in)); err != nil {
-		errorf(std.err, "filter: writing message: %v", err)
-		return 75
+	if err := filter.Pass(std.in, std.out, problem); err != nil {
+		errorf(std.err, "filter: %v", err)
+		return exTempFail
 	}
 	return 0
 }
