@@ -60,6 +60,14 @@ type Options struct {
 	Now func() time.Time
 }
 
+// now reads the clock.
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
 // Result tells what Run did.
 type Result struct {
 	Header   string // value of the added header, "" when none was added
@@ -139,11 +147,10 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 	}
 	reports := msg.Reports()
 	res.Reports = len(reports)
-	for _, r := range reports {
-		res.Failures += r.TotalFailed()
-	}
-	res.Header = headerValue(msg, perr, res.Failures, len(raw))
-	if _, err := strconv.ParseInt(res.Header, 10, 64); res.Header != "" && err != nil {
+	res.Failures = msg.Failed()
+	var problem bool
+	res.Header, problem = headerValue(msg, perr, res.Failures, len(raw))
+	if problem {
 		res.Problems = append(res.Problems, problemLine(msg, perr))
 	}
 	if len(msg.Found) == 0 {
@@ -154,32 +161,29 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 	}
 	res = record(ctx, msg, reports, opt, res)
 	advice := advise(ctx, reports, opt)
-	now := time.Now
-	if opt.Now != nil {
-		now = opt.Now
-	}
-	summary := Summary(msg, res.Auth, advice, now())
+	summary := Summary(msg, res.Auth, advice, opt.now())
 	edited, mode := annotate(raw, summary)
 	res.edit = mode
 	return insertHeader(edited, res.Header), res
 }
 
 // headerValue is the value of TLS-Report-Has-Failures: the failed session
-// count, a short description of a problem, or "" when all is well.
-func headerValue(msg *report.Message, perr error, failures int64, size int) string {
+// count, a short description of a problem (problem true), or "" when all
+// is well.
+func headerValue(msg *report.Message, perr error, failures int64, size int) (value string, problem bool) {
 	switch {
 	case size == 0:
-		return "empty message"
+		return "empty message", true
 	case len(msg.Found) == 0 && errors.Is(perr, report.ErrTooLarge):
-		return "message too large to check"
+		return "message too large to check", true
 	case len(msg.Found) == 0:
-		return "no TLS report found in message"
+		return "no TLS report found in message", true
 	case hasUnreadable(msg):
-		return "unreadable report: " + oneLine(strings.TrimPrefix(firstErr(msg).Error(), "report: "), 100)
+		return "unreadable report: " + oneLine(strings.TrimPrefix(firstErr(msg).Error(), "report: "), 100), true
 	case failures > 0:
-		return strconv.FormatInt(failures, 10)
+		return strconv.FormatInt(failures, 10), false
 	}
-	return ""
+	return "", false
 }
 
 // problemLine describes for the log why the message is not a clean report.
@@ -219,11 +223,8 @@ func record(ctx context.Context, msg *report.Message, reports []*report.Report, 
 		Submitter:  msg.Submitter,
 		FromDomain: msg.FromDomain,
 		MessageID:  msg.MessageID,
-		Received:   time.Now().UTC(),
+		Received:   opt.now().UTC(),
 		Auth:       res.Auth,
-	}
-	if opt.Now != nil {
-		src.Received = opt.Now().UTC()
 	}
 	for _, r := range reports {
 		_, dup, err := rec.AddReport(ctx, r, src)
