@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // BenchmarkImportMaildir imports a Maildir of b.N report messages, each
@@ -13,7 +15,7 @@ func BenchmarkImportMaildir(b *testing.B) {
 	js := mustRead(b, filepath.Join(corpusDir, "05-parsedmarc-google-failures-2024.json"))
 	msgs := make([][]byte, b.N)
 	for i := range msgs {
-		msgs[i] = wrapReport("r.json.gz", gzipBytes(b, withReportID(b, js, fmt.Sprintf("bench-%d", i))))
+		msgs[i] = wrapReport("r.json.gz", reporttest.Gzip(b, reporttest.WithReportID(b, js, fmt.Sprintf("bench-%d", i))))
 	}
 	dir := filepath.Join(b.TempDir(), "Maildir")
 	writeMaildir(b, dir, msgs)

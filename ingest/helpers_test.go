@@ -2,16 +2,16 @@ package ingest
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -39,7 +39,7 @@ func corpusMessages(t testing.TB) (names []string, msgs [][]byte) {
 			t.Fatal(err)
 		}
 		if ext == ".json" {
-			b = wrapReport(filepath.Base(f)+".gz", gzipBytes(t, b))
+			b = wrapReport(filepath.Base(f)+".gz", reporttest.Gzip(t, b))
 		}
 		names = append(names, filepath.Base(f))
 		msgs = append(msgs, b)
@@ -85,32 +85,6 @@ func wrapReport(name string, gz []byte) []byte {
 
 const plainMessage = "From: alice@example.org\nTo: bob@example.net\nSubject: lunch\n\n" +
 	"Hello Bob,\nFrom now on lunch is at noon.\n>From the desk of Alice\n"
-
-func gzipBytes(t testing.TB, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(b)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// withReportID returns the JSON report js with its report-id replaced.
-func withReportID(t testing.TB, js []byte, id string) []byte {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(js, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["report-id"] = id
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // writeMaildir writes msgs into a new Maildir, alternating cur/ and new/.
 func writeMaildir(t testing.TB, dir string, msgs [][]byte) {

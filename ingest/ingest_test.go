@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -26,7 +28,7 @@ func TestImportMaildirAndMboxTwice(t *testing.T) {
 	writeMaildir(t, maildir, msgs)
 	// tmp/ is not read: a report there would be an extra one.
 	write(t, filepath.Join(maildir, "tmp", "1.partial"), wrapReport("x.json.gz",
-		gzipBytes(t, withReportID(t, mustRead(t, corpusDir+"/11-drv-contact-null-2026.json"), "in-tmp"))))
+		reporttest.Gzip(t, reporttest.WithReportID(t, mustRead(t, corpusDir+"/11-drv-contact-null-2026.json"), "in-tmp"))))
 	write(t, filepath.Join(maildir, "dovecot-uidlist"), []byte("3 V1 N2\n"))
 	mbox := filepath.Join(dir, "reports.mbox")
 	writeMbox(t, mbox, msgs)
@@ -74,10 +76,10 @@ func TestImportMixedFolder(t *testing.T) {
 	dir := t.TempDir()
 	js := func(name string) []byte { return mustRead(t, filepath.Join(corpusDir, name)) }
 	write(t, filepath.Join(dir, "a.json"), js("04-parsedmarc-mailru-2024.json"))
-	write(t, filepath.Join(dir, "b.json.gz"), gzipBytes(t, js("05-parsedmarc-google-failures-2024.json")))
+	write(t, filepath.Join(dir, "b.json.gz"), reporttest.Gzip(t, js("05-parsedmarc-google-failures-2024.json")))
 	write(t, filepath.Join(dir, "c.zip"), zipOf(t, map[string][]byte{
 		"x.json":    js("06-parsedmarc-rfc8460-mxhost-string.json"),
-		"y.json.gz": gzipBytes(t, js("09-drv-microsoft-tlsa-2025.json")),
+		"y.json.gz": reporttest.Gzip(t, js("09-drv-microsoft-tlsa-2025.json")),
 	}))
 	write(t, filepath.Join(dir, "d.eml"), js("14-tlsrptdigest-google-failure.eml"))
 	write(t, filepath.Join(dir, "sub", "archive"), mboxOf(t, js("02-mox-google-2022.eml"), []byte(plainMessage)))
@@ -86,7 +88,7 @@ func TestImportMixedFolder(t *testing.T) {
 	write(t, filepath.Join(dir, "lunch.eml"), []byte(plainMessage))
 	write(t, filepath.Join(dir, "package.json"), []byte(`{"name": "not a report"}`))
 	corrupt := filepath.Join(dir, "corrupt.json.gz")
-	write(t, corrupt, gzipBytes(t, js("11-drv-contact-null-2026.json"))[:40])
+	write(t, corrupt, reporttest.Gzip(t, js("11-drv-contact-null-2026.json"))[:40])
 	write(t, filepath.Join(dir, ".DS_Store"), []byte("junk"))
 	write(t, filepath.Join(dir, ".git", "x.json"), js("11-drv-contact-null-2026.json"))
 	if err := os.Symlink(dir, filepath.Join(dir, "sub", "loop")); err != nil {
@@ -157,8 +159,8 @@ func TestImportBounds(t *testing.T) {
 	big := append(bytes.Repeat([]byte(" "), 5000), mustRead(t, filepath.Join(corpusDir, "04-parsedmarc-mailru-2024.json"))...)
 	write(t, filepath.Join(dir, "big.json"), big)
 	write(t, filepath.Join(dir, "small.json"), small)
-	bigMsg := wrapReport("big.json.gz", append(gzipBytes(t, big), bytes.Repeat([]byte{0}, 4000)...))
-	okMsg := wrapReport("ok.json.gz", gzipBytes(t, withReportID(t, small, "other")))
+	bigMsg := wrapReport("big.json.gz", append(reporttest.Gzip(t, big), bytes.Repeat([]byte{0}, 4000)...))
+	okMsg := wrapReport("ok.json.gz", reporttest.Gzip(t, reporttest.WithReportID(t, small, "other")))
 	write(t, filepath.Join(dir, "box"), mboxOf(t, bigMsg, okMsg))
 	st := openStore(t)
 	sum, err := Import(context.Background(), st, []string{dir}, Options{Limits: report.Limits{MaxMessage: 4000}})

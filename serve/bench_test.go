@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // BenchmarkServePost measures the handler on gzipped corpus reports, each
@@ -18,7 +20,7 @@ func BenchmarkServePost(b *testing.B) {
 	base := corpusJSON(b)["05-parsedmarc-google-failures-2024.json"]
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
-		bodies[i] = gz(b, withReportID(b, base, fmt.Sprintf("bench-%d", i)))
+		bodies[i] = reporttest.Gzip(b, reporttest.WithReportID(b, base, fmt.Sprintf("bench-%d", i)))
 	}
 	b.ResetTimer()
 	for i := range b.N {
@@ -41,7 +43,7 @@ func BenchmarkServeLoopback(b *testing.B) {
 	base := corpusJSON(b)["05-parsedmarc-google-failures-2024.json"]
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
-		bodies[i] = gz(b, withReportID(b, base, fmt.Sprintf("loop-%d", i)))
+		bodies[i] = reporttest.Gzip(b, reporttest.WithReportID(b, base, fmt.Sprintf("loop-%d", i)))
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()

@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -55,7 +57,7 @@ func TestPostCorpus(t *testing.T) {
 		if r.ReportID != want[0].ReportID || src.Transport != "https" || src.Auth.Authenticated {
 			t.Errorf("%s: stored %q transport %q auth %+v", name, r.ReportID, src.Transport, src.Auth)
 		}
-		code, body = post(t, c, srv.url+"/any/path", MediaTypeGzip+"; charset=binary", gz(t, js))
+		code, body = post(t, c, srv.url+"/any/path", MediaTypeGzip+"; charset=binary", reporttest.Gzip(t, js))
 		if code != http.StatusOK || body != fmt.Sprintf("already stored as report %d\n", id) {
 			t.Errorf("%s gzipped again: %d %q, want 200 already stored", name, code, body)
 		}
@@ -77,8 +79,8 @@ func TestBadInput(t *testing.T) {
 	ts := httptest.NewServer(h)
 	defer ts.Close()
 	good := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
-	goodGz := gz(t, good)
-	bomb := gz(t, make([]byte, 8<<20))
+	goodGz := reporttest.Gzip(t, good)
+	bomb := reporttest.Gzip(t, make([]byte, 8<<20))
 	if len(bomb) > 64<<10 {
 		t.Fatalf("bomb of %d bytes does not fit the body bound", len(bomb))
 	}
@@ -94,7 +96,7 @@ func TestBadInput(t *testing.T) {
 		{"garbage json", "POST", "/", MediaTypeJSON, []byte("hello, world"), 400, `not a TLS report`},
 		{"garbage gzip", "POST", "/", MediaTypeGzip, []byte("\x1f\x8bnot really gzip at all"), 400, `^decoding gzip report`},
 		{"truncated gzip", "POST", "/", MediaTypeGzip, goodGz[:len(goodGz)/2], 400, `^decoding gzip report .*unexpected EOF`},
-		{"gzip of text", "POST", "/", MediaTypeGzip, gz(t, []byte("plain text")), 400, `no TLS report`},
+		{"gzip of text", "POST", "/", MediaTypeGzip, reporttest.Gzip(t, []byte("plain text")), 400, `no TLS report`},
 		{"bad json", "POST", "/", MediaTypeJSON, []byte(`{"report-id": "x", "policies": [`), 400, `^parsing JSON report`},
 		{"json not a report", "POST", "/", MediaTypeJSON, []byte(`{"hello": 1}`), 400, `no TLS report`},
 		{"bad address", "POST", "/", MediaTypeJSON, bytes.Replace(good, []byte("209.85.222.201"), []byte("209.85.222.999"), 1), 400, `sending-mta-ip`},
@@ -229,7 +231,7 @@ func TestConcurrentPosters(t *testing.T) {
 	defer tr.CloseIdleConnections() // or Shutdown waits 5 s for them
 	begin := time.Now()
 	for i := range n {
-		body := gz(t, withReportID(t, base, fmt.Sprintf("concurrent-%d", i)))
+		body := reporttest.Gzip(t, reporttest.WithReportID(t, base, fmt.Sprintf("concurrent-%d", i)))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -377,7 +379,7 @@ func TestMetrics(t *testing.T) {
 	c := &http.Client{Timeout: 5 * time.Second}
 	js := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
 	post(t, c, srv.url, MediaTypeJSON, js)
-	post(t, c, srv.url, MediaTypeGzip, gz(t, js))
+	post(t, c, srv.url, MediaTypeGzip, reporttest.Gzip(t, js))
 	post(t, c, srv.url, "text/plain", js)
 	resp, err := c.Get(srv.url + "/metrics")
 	if err != nil {
@@ -436,7 +438,7 @@ func TestMetricsHostileLabels(t *testing.T) {
 	base := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
 	for i := range maxResultTypes + 10 {
 		rt := fmt.Sprintf(`evil"\%d`+"\n", i)
-		js := bytes.Replace(withReportID(t, base, strconv.Itoa(i)), []byte(`"validation-failure"`), []byte(strconv.Quote(rt)), -1)
+		js := bytes.Replace(reporttest.WithReportID(t, base, strconv.Itoa(i)), []byte(`"validation-failure"`), []byte(strconv.Quote(rt)), -1)
 		req := httptest.NewRequest("POST", "/", bytes.NewReader(js))
 		req.Header.Set("Content-Type", MediaTypeJSON)
 		w := httptest.NewRecorder()
@@ -485,7 +487,7 @@ func TestTLS(t *testing.T) {
 	st := openStore(t)
 	srv := start(t, NewHandler(st, Options{}), ServerOptions{CertFile: certFile, KeyFile: keyFile})
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	code, body := post(t, c, srv.url+"/v1/report", MediaTypeGzip, gz(t, corpusJSON(t)["04-parsedmarc-mailru-2024.json"]))
+	code, body := post(t, c, srv.url+"/v1/report", MediaTypeGzip, reporttest.Gzip(t, corpusJSON(t)["04-parsedmarc-mailru-2024.json"]))
 	if code != http.StatusCreated {
 		t.Errorf("HTTPS POST: %d %q", code, body)
 	}
@@ -541,7 +543,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 // the real server with 413, and the server goes on serving.
 func TestBombDefaultLimits(t *testing.T) {
 	srv := start(t, NewHandler(&memRecorder{}, Options{}), ServerOptions{})
-	bomb := gz(t, make([]byte, report.DefaultLimits.MaxDecompressed+1))
+	bomb := reporttest.Gzip(t, make([]byte, report.DefaultLimits.MaxDecompressed+1))
 	c := &http.Client{Timeout: 10 * time.Second}
 	begin := time.Now()
 	code, body := post(t, c, srv.url, MediaTypeGzip, bomb)
