@@ -57,9 +57,8 @@ func (t *trustFlags) configure(opt *filter.Options, budget context.Context, st f
 	if err != nil {
 		return err
 	}
-	dnsCtx := func(context.Context) context.Context { return budget }
-	opt.Authenticate = func(ctx context.Context, raw []byte, msg *report.Message) store.Auth {
-		return t.authenticate(dnsCtx(ctx), st(), raw, msg)
+	opt.Authenticate = func(_ context.Context, raw []byte, msg *report.Message) store.Auth {
+		return t.authenticate(budget, st(), raw, msg)
 	}
 	opt.Advise = func(ctx context.Context, ip netip.Addr) string {
 		s := st()
@@ -67,7 +66,7 @@ func (t *trustFlags) configure(opt *filter.Options, budget context.Context, st f
 			return ""
 		}
 		checker.Resolver = t.dns(s)
-		v, err := judge(ctx, dnsCtx(ctx), s, checker, ip)
+		v, err := judge(ctx, budget, s, checker, ip)
 		if err != nil {
 			return ip.String() + ": " + err.Error()
 		}
