@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 )
@@ -13,6 +14,7 @@ type Action struct {
 	ID      int64 // assigned by LogAction
 	Time    time.Time
 	IP      netip.Addr
+	Host    string // the MX host that planned or applied it (redeem --host)
 	Backend string // "fail2ban", "ipqbdb", "iptables"
 	Kind    string // "unban", "keep", ...
 	Target  string // jail, chain, file...
@@ -26,19 +28,14 @@ type Action struct {
 // the current time.
 func (s *Store) LogAction(ctx context.Context, a Action) (int64, error) {
 	if a.Time.IsZero() {
-		a.Time = now()
+		a.Time = s.now()
 	}
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO actions
-			(time, ip, backend, kind, target, command, applied, ok, result)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.Time.Unix(), nullIP(a.IP), a.Backend, a.Kind, a.Target, a.Command, a.Applied, a.OK, a.Result)
-		if err != nil {
-			return err
-		}
-		id, err = res.LastInsertId()
-		return err
+		return tx.QueryRowContext(ctx, `INSERT INTO actions
+			(time, ip, host, backend, kind, target, command, applied, ok, result)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			a.Time.Unix(), nullIP(a.IP), a.Host, a.Backend, a.Kind, a.Target, a.Command, a.Applied, a.OK, a.Result).Scan(&id)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: logging %s action on %s: %w", a.Kind, a.IP, err)
@@ -58,9 +55,9 @@ func (s *Store) Actions(ctx context.Context, limit int) ([]Action, error) {
 
 func (s *Store) actions(ctx context.Context, limit int) ([]Action, error) {
 	if limit <= 0 {
-		limit = -1 // SQLite: no limit
+		limit = math.MaxInt64 // no limit, in words both engines take
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time, ip, backend, kind, target, command, applied, ok, result
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time, ip, host, backend, kind, target, command, applied, ok, result
 		FROM actions ORDER BY time DESC, id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
@@ -73,7 +70,7 @@ func (s *Store) actions(ctx context.Context, limit int) ([]Action, error) {
 			t  sql.NullInt64
 			ip sql.NullString
 		)
-		if err := rows.Scan(&a.ID, &t, &ip, &a.Backend, &a.Kind, &a.Target, &a.Command, &a.Applied, &a.OK, &a.Result); err != nil {
+		if err := rows.Scan(&a.ID, &t, &ip, &a.Host, &a.Backend, &a.Kind, &a.Target, &a.Command, &a.Applied, &a.OK, &a.Result); err != nil {
 			return nil, err
 		}
 		a.Time = fromUnix(t)

@@ -4,8 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/netip"
+	"runtime"
+	"runtime/metrics"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/report"
 )
 
 func BenchmarkAddReport(b *testing.B) {
@@ -44,6 +50,7 @@ func BenchmarkAddReportDuplicate(b *testing.B) {
 // TestWaitsForLock checks that a writer waits for another process's write
 // transaction instead of failing with "database is locked".
 func TestWaitsForLock(t *testing.T) {
+	sqliteOnly(t, "SQLite's file lock (TestPostgresBusy covers the advisory lock)")
 	s := openTemp(t)
 	other, err := sql.Open("sqlite3", dsn(s.File()))
 	if err != nil {
@@ -71,5 +78,200 @@ func TestWaitsForLock(t *testing.T) {
 	}
 	if _, _, ok, err := s.CacheGet(context.Background(), "held"); err != nil || !ok {
 		t.Errorf("the other writer's row is missing: ok %v, err %v", ok, err)
+	}
+}
+
+// reviewSizes are the year fixtures of the review benchmarks: details per
+// daily report of each of the ten reporters, giving about 20k, 200k and
+// 1M detail rows (a tenth as many addresses).
+var reviewSizes = []struct {
+	name      string
+	perReport int
+}{
+	{"20k", 5},
+	{"200k", 55},
+	{"1M", 275},
+}
+
+// openFixture opens the year fixture of perReport, building it first if
+// this process has not; the 1M fixture only without -short.
+func openFixture(b *testing.B, perReport int) *Store {
+	b.Helper()
+	if perReport > 100 && testing.Short() {
+		b.Skip("1M-row fixture: not with -short")
+	}
+	s, err := Open(yearFixture(b, perReport))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkReview measures what `tlsrpt review` asks of the store: every
+// failing address, and the evidence for all of them.
+func BenchmarkReview(b *testing.B) {
+	for _, sz := range reviewSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			s := openFixture(b, sz.perReport)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				fs, err := s.Failing(ctx, time.Time{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ev, err := s.EvidenceAll(ctx, time.Time{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(ev) != len(fs) || len(fs) != yearDays*sz.perReport {
+					b.Fatalf("%d failing addresses, evidence for %d; want %d", len(fs), len(ev), yearDays*sz.perReport)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReviewStream is BenchmarkReview in bounded memory: Failing,
+// then EvidenceEach, keeping from each address's evidence only whether an
+// authenticated report names it (as trust would). It reports the peak of
+// live heap objects, sampled every millisecond, as peak-heap-MB.
+func BenchmarkReviewStream(b *testing.B) {
+	for _, sz := range reviewSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			s := openFixture(b, sz.perReport)
+			ctx := context.Background()
+			runtime.GC()
+			stop := samplePeakHeap()
+			b.ReportAllocs()
+			for b.Loop() {
+				fs, err := s.Failing(ctx, time.Time{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				authed := make(map[netip.Addr]bool, len(fs))
+				err = s.EvidenceEach(ctx, time.Time{}, func(ip netip.Addr, ev []Evidence) error {
+					authed[ip] = slices.ContainsFunc(ev, func(e Evidence) bool { return e.Auth.Authenticated })
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(authed) != len(fs) {
+					b.Fatalf("evidence for %d of %d addresses", len(authed), len(fs))
+				}
+			}
+			b.ReportMetric(float64(stop())/(1<<20), "peak-heap-MB")
+		})
+	}
+}
+
+// samplePeakHeap samples the bytes of live and unswept heap objects every
+// millisecond until the returned function is called, which returns the
+// largest sample.
+func samplePeakHeap() func() uint64 {
+	done := make(chan struct{})
+	peak := make(chan uint64)
+	go func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peakSeen uint64
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			peakSeen = max(peakSeen, sample[0].Value.Uint64())
+			select {
+			case <-done:
+				peak <- peakSeen
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(done); return <-peak }
+}
+
+// BenchmarkReviewParts measures each of review's store queries alone:
+// Failing (all, and since the last 7 days), EvidenceAll, and EvidenceFor
+// over all addresses (in batches: bounded memory).
+func BenchmarkReviewParts(b *testing.B) {
+	for _, sz := range reviewSizes {
+		since := yearStart.AddDate(0, 0, yearDays-7)
+		b.Run("Failing/"+sz.name, func(b *testing.B) {
+			s := openFixture(b, sz.perReport)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Failing(context.Background(), time.Time{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("FailingSince7d/"+sz.name, func(b *testing.B) {
+			s := openFixture(b, sz.perReport)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Failing(context.Background(), since); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("EvidenceAll/"+sz.name, func(b *testing.B) {
+			s := openFixture(b, sz.perReport)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.EvidenceAll(context.Background(), time.Time{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("EvidenceFor/"+sz.name, func(b *testing.B) {
+			s := openFixture(b, sz.perReport)
+			fs, err := s.Failing(context.Background(), time.Time{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ips := make([]netip.Addr, len(fs))
+			for i, f := range fs {
+				ips[i] = f.IP
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				for chunk := range slices.Chunk(ips, 5000) {
+					if _, err := s.EvidenceFor(context.Background(), chunk); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAddReportDetails measures storing one report of n failure
+// details (distinct addresses), as the filter does for a large message,
+// into one database per size: the reports name the same addresses, so
+// after the first one the aggregate's rows are updated, not inserted.
+func BenchmarkAddReportDetails(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000, 50000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := openTemp(b)
+			ctx := context.Background()
+			ds := make([]report.FailureDetail, n)
+			for i := range ds {
+				ds[i] = detail(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String(),
+					yearTypes[i%len(yearTypes)], int64(1+i%7))
+			}
+			src := yearSource(0)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				r := mkReport("Google Inc.", fmt.Sprintf("bench-%d", i), 1, ds...)
+				if _, dup, err := s.AddReport(ctx, r, src); err != nil || dup {
+					b.Fatalf("AddReport: dup %v, err %v", dup, err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i*n), "ns/detail")
+		})
 	}
 }

@@ -33,7 +33,7 @@ func (s *Store) CachePut(ctx context.Context, key string, value []byte, ttl time
 	if value == nil {
 		value = []byte{}
 	}
-	exp := now().Add(ttl + time.Second - 1).Unix()
+	exp := s.now().Add(ttl + time.Second - 1).Unix()
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO dns_cache (key, value, expires) VALUES (?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires`,

@@ -20,6 +20,13 @@ import (
 const childEnv = "TLSRPT_STORE_CHILD"
 
 func TestMain(m *testing.M) {
+	if v := os.Getenv(lockEnv); v != "" {
+		if err := runLocker(v); err != nil {
+			fmt.Fprintln(os.Stderr, "locker:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if v := os.Getenv(childEnv); v != "" {
 		if err := runChild(v); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
@@ -27,7 +34,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeFixtures()
+	os.Exit(code)
 }
 
 // runChild acts as one `tlsrpt filter` process: wait for the barrier, open
@@ -98,6 +107,9 @@ func TestConcurrentProcesses(t *testing.T) {
 	)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state", "tlsrpt.db") // created by the children
+	if onPostgres() {
+		path = newPostgresDB(t) // an empty database: the children migrate it
+	}
 	barrier := filepath.Join(dir, "go")
 
 	cmds := make([]*exec.Cmd, children)

@@ -73,3 +73,54 @@ func Example() {
 	// 209.85.218.41 3 [Google Inc.] [certificate-expired]
 	// authenticated by dkim google.com
 }
+
+// Review many addresses without a query per address: Failing lists them,
+// EvidenceEach walks the evidence of all of them in two statements,
+// holding one address's at a time.
+func ExampleStore_EvidenceEach() {
+	dir, err := os.MkdirTemp("", "tlsrpt-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	s, err := store.Open(filepath.Join(dir, "tlsrpt.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+
+	day := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	for i, org := range []string{"Google Inc.", "Microsoft Corporation"} {
+		r := &report.Report{
+			OrganizationName: org, ReportID: fmt.Sprintf("r%d", i),
+			Start: day, End: day.Add(24*time.Hour - time.Second),
+			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Failed: 3,
+				Details: []report.FailureDetail{
+					{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr("192.0.2.1"), FailedSessions: 2},
+					{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("192.0.2.2"), FailedSessions: 1},
+				}}},
+		}
+		if _, _, err := s.AddReport(ctx, r, store.Source{Transport: "https"}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	failing, err := s.Failing(ctx, time.Time{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	reports := map[netip.Addr]int{}
+	err = s.EvidenceEach(ctx, time.Time{}, func(ip netip.Addr, ev []store.Evidence) error {
+		reports[ip] = len(ev)
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, f := range failing {
+		fmt.Println(f.IP, f.FailedSessions, f.Organizations, reports[f.IP], "details")
+	}
+	// Output:
+	// 192.0.2.1 4 [Google Inc. Microsoft Corporation] 2 details
+	// 192.0.2.2 2 [Google Inc. Microsoft Corporation] 2 details
+}

@@ -159,9 +159,9 @@ func TestActions(t *testing.T) {
 	}
 	t0 := time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC)
 	in := []Action{
-		{Time: t0, IP: netip.MustParseAddr("192.0.2.10"), Backend: "fail2ban", Kind: "unban", Target: "postfix",
+		{Time: t0, IP: netip.MustParseAddr("192.0.2.10"), Host: "mx1.example.com", Backend: "fail2ban", Kind: "unban", Target: "postfix",
 			Command: "fail2ban-client set postfix unbanip 192.0.2.10", Applied: true, OK: true, Result: "1"},
-		{Time: t0.Add(time.Minute), IP: netip.MustParseAddr("::ffff:192.0.2.11"), Backend: "iptables", Kind: "unban",
+		{Time: t0.Add(time.Minute), IP: netip.MustParseAddr("::ffff:192.0.2.11"), Host: "mx2.example.com", Backend: "iptables", Kind: "unban",
 			Target: "tlsrpt-test", Command: "iptables -D tlsrpt-test -s 192.0.2.11 -j DROP", Applied: true,
 			Result: "iptables: Bad rule"},
 		{Time: t0.Add(time.Minute), IP: netip.MustParseAddr("2001:db8::1"), Backend: "ipqbdb", Kind: "keep",
@@ -234,6 +234,7 @@ func TestPath(t *testing.T) {
 }
 
 func TestOpenCreatesFolders(t *testing.T) {
+	sqliteOnly(t, "SQLite files and PRAGMAs")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a", "b", "c", "tlsrpt.db")
 	s, err := Open(path)
@@ -279,6 +280,7 @@ func TestOpenCreatesFolders(t *testing.T) {
 }
 
 func TestOpenOddPath(t *testing.T) {
+	sqliteOnly(t, "SQLite file names")
 	// Characters that mean something in a URI must reach the file name.
 	path := filepath.Join(t.TempDir(), "we?ird #name%20.db")
 	s, err := Open(path)
@@ -294,34 +296,83 @@ func TestOpenOddPath(t *testing.T) {
 	}
 }
 
+// TestOpenUnwritable names the path and the kind of each failure; the
+// fix is the command layer's (internal/cmd/cmdutil.Explain).
 func TestOpenUnwritable(t *testing.T) {
+	sqliteOnly(t, "SQLite file names")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "plain-file")
-	if err := os.WriteFile(file, []byte("not a folder"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte("not a folder, and not a database either, but long enough to have a header"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{
-		filepath.Join(file, "tlsrpt.db"),        // folder is a regular file
-		filepath.Join(file, "sub", "tlsrpt.db"), // deeper
-		dir,                                     // a folder, not a file
-		file,                                    // a file that is not a database
+	for _, tc := range []struct {
+		path string
+		kind error
+	}{
+		{filepath.Join(file, "tlsrpt.db"), nil},        // folder is a regular file
+		{filepath.Join(file, "sub", "tlsrpt.db"), nil}, // deeper
+		{dir, nil},             // a folder, not a file
+		{file, ErrNotDatabase}, // a file that is not a database
 	} {
-		s, err := Open(path)
+		s, err := Open(tc.path)
 		if err == nil {
 			s.Close()
-			t.Errorf("Open(%q) succeeded, want an error", path)
+			t.Errorf("Open(%q) succeeded, want an error", tc.path)
 			continue
 		}
-		if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "--db") {
-			t.Errorf("Open(%q) error %q should name the path and the fix", path, msg)
+		if msg := err.Error(); !strings.Contains(msg, tc.path) || strings.Count(msg, "store:") != 1 {
+			t.Errorf("Open(%q) error %q should name the path, with one store: prefix", tc.path, msg)
+		}
+		if tc.kind != nil && !errors.Is(err, tc.kind) {
+			t.Errorf("Open(%q) = %v, want %v", tc.path, err, tc.kind)
+		}
+		if _, err := OpenReadOnly(tc.path); err == nil {
+			t.Errorf("OpenReadOnly(%q) succeeded", tc.path)
 		}
 	}
 	if _, err := Open(""); err == nil {
 		t.Error("Open(\"\") succeeded, want an error")
 	}
+	if _, err := OpenReadOnly(filepath.Join(dir, "missing.db")); !errors.Is(err, ErrNoDatabase) {
+		t.Errorf("OpenReadOnly(missing) = %v, want ErrNoDatabase", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.db")); err == nil {
+		t.Error("OpenReadOnly created the file")
+	}
+}
+
+// TestOpenReadOnly reads a database without writing it: no migration, no
+// -wal left, and an old schema is refused by name.
+func TestOpenReadOnly(t *testing.T) {
+	sqliteOnly(t, "SQLite files")
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "r1", 3, detail("192.0.2.1", "certificate-expired", 2)), Source{}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := ro.Failing(context.Background(), time.Time{})
+	if err != nil || len(fs) != 1 {
+		t.Errorf("read-only Failing: %+v, %v", fs, err)
+	}
+	if _, _, err := ro.AddReport(context.Background(), mkReport("Org", "r2", 3), Source{}); err == nil {
+		t.Error("a read-only store took a write")
+	}
+	ro.Close()
 }
 
 func TestMigrateFromVersion1(t *testing.T) {
+	sqliteOnly(t, "a version-1 SQLite file")
 	path := filepath.Join(t.TempDir(), "v1.db")
 	ctx := context.Background()
 	// Build a database at version 1 by hand, as the first release wrote it.
@@ -375,6 +426,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 }
 
 func TestMigrationIsAtomic(t *testing.T) {
+	sqliteOnly(t, "its failing step is SQLite SQL (TestPostgresMigrationIsAtomic covers PostgreSQL)")
 	s := openTemp(t)
 	bad := append(migrations[:len(migrations):len(migrations)], migration{
 		name: "broken", sql: `CREATE TABLE half (x); SELECT * FROM no_such_table`})

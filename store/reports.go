@@ -30,39 +30,55 @@ type Auth struct {
 	Detail        string // one line: why / why not
 }
 
+// MaxCount bounds every session count AddReport accepts (total
+// successful and failed per policy, failed per detail): 10^12, more than
+// any real report counts, and low enough that sums over millions of
+// details stay far from overflowing.
+const MaxCount = 1_000_000_000_000
+
 // AddReport stores r with its policies and failure details in one
-// transaction and returns its key. A report is identified by
-// (organization-name, report-id): when it is already stored, AddReport
-// returns the stored key with dup=true and stores nothing more, except that
-// an authenticated copy replaces an unauthenticated one whole, report and
-// details: a forger who mails an unsigned copy first must not have its
-// details vouched for by the genuine signed report that follows.
+// transaction and returns its key, with dup=true when the same report was
+// already stored.
+//
+// Two copies are the same report when they come from the same reporter
+// with the same organization-name and report-id, the reporter being the
+// authenticated domain of an authenticated copy (Auth.Domain), else the
+// domain an unauthenticated copy claims (Submitter, else FromDomain), else
+// its organization-name. So nobody can suppress or replace another's
+// report by reusing its organization-name and report-id: a copy signed by
+// evil.example or one claiming to come from evil.example is a report of
+// evil.example's, stored apart. Two copies that are word for word the same
+// (organization-name, report-id, date range, policies and details) are
+// also the same report whoever sent them, since keeping one loses nothing:
+// a report received over HTTPS and by mail is stored once.
+//
+// Of the same report, the first copy stored is kept and later ones are
+// duplicates, except that an authenticated copy replaces unauthenticated
+// ones whole, report and details: a forger who mails an unsigned copy
+// first must not have its details vouched for by the genuine signed
+// report that follows.
+//
+// Counts outside [0, MaxCount] are refused with ErrCount, an
+// authenticated Source without Auth.Domain with ErrAuth.
 func (s *Store) AddReport(ctx context.Context, r *report.Report, src Source) (id int64, dup bool, err error) {
 	if r == nil {
 		return 0, false, errors.New("store: adding report: nil report")
 	}
+	if err := checkCounts(r); err != nil {
+		return 0, false, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName, err)
+	}
+	if src.Auth.Authenticated && normName(src.Auth.Domain) == "" {
+		return 0, false, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName,
+			&kindError{kind: ErrAuth, text: fmt.Sprintf("authenticated by %s without a domain", src.Auth.Method)})
+	}
+	reporter, digest := reporterOf(r.OrganizationName, src), digestOf(r)
+	stored := s.now().Unix()
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		id, dup = 0, false
-		var authed bool
-		err := tx.QueryRowContext(ctx,
-			`SELECT id, auth_authenticated FROM reports WHERE org = ? AND report_id = ?`,
-			r.OrganizationName, r.ReportID).Scan(&id, &authed)
-		switch {
-		case err == nil:
-			dup = true
-			if !src.Auth.Authenticated || authed {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM reports WHERE id = ?`, id); err != nil {
-				return err
-			}
-			id, err = insertReport(ctx, tx, r, src)
-			return err
-		case !errors.Is(err, sql.ErrNoRows):
+		id, dup, err = addReport(ctx, tx, r, src, reporter, digest, stored)
+		if err != nil {
 			return err
 		}
-		id, err = insertReport(ctx, tx, r, src)
-		return err
+		return refreshStale(ctx, tx)
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName, err)
@@ -70,25 +86,124 @@ func (s *Store) AddReport(ctx context.Context, r *report.Report, src Source) (id
 	return id, dup, nil
 }
 
-func insertReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source) (int64, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO reports (
-		org, report_id, contact, start_time, end_time,
+// checkCounts refuses a report with a session count out of range.
+func checkCounts(r *report.Report) error {
+	bad := func(what string, n int64) error {
+		return &kindError{kind: ErrCount, text: fmt.Sprintf("%s %d is out of range (0 to %d)", what, n, int64(MaxCount))}
+	}
+	var total int64 // failed sessions of all details, saturating
+	for i, p := range r.Policies {
+		if p.Successful < 0 || p.Successful > MaxCount {
+			return bad(fmt.Sprintf("policy %d: total-successful-session-count", i+1), p.Successful)
+		}
+		if p.Failed < 0 || p.Failed > MaxCount {
+			return bad(fmt.Sprintf("policy %d: total-failure-session-count", i+1), p.Failed)
+		}
+		for j, d := range p.Details {
+			if d.FailedSessions < 0 || d.FailedSessions > MaxCount {
+				return bad(fmt.Sprintf("policy %d, failure detail %d: failed-session-count", i+1, j+1), d.FailedSessions)
+			}
+			total = satAdd(total, d.FailedSessions)
+		}
+	}
+	if total >= MaxSum {
+		return &kindError{kind: ErrCount, text: fmt.Sprintf("failure details count %d sessions or more", int64(MaxSum))}
+	}
+	return nil
+}
+
+// addReport is AddReport's transaction.
+func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source, reporter, digest string, stored int64) (int64, bool, error) {
+	authed := src.Auth.Authenticated
+	var (
+		id       int64
+		idAuthed bool
+	)
+	err := tx.QueryRowContext(ctx,
+		`SELECT id, auth_authenticated FROM reports WHERE reporter = ? AND org = ? AND report_id = ?`,
+		reporter, r.OrganizationName, r.ReportID).Scan(&id, &idAuthed)
+	found := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, false, err
+	}
+	if found && (idAuthed || !authed) {
+		return id, true, nil
+	}
+	copies, err := sameContent(ctx, tx, r, digest)
+	if err != nil {
+		return 0, false, err
+	}
+	if !authed { // and not found
+		if len(copies) > 0 {
+			return copies[0].id, true, nil
+		}
+		id, err := insertReport(ctx, tx, r, src, reporter, digest, stored)
+		return id, false, err
+	}
+	// An authenticated copy replaces the same reporter's unauthenticated
+	// copy and every unauthenticated word-for-word copy.
+	var drop []int64
+	if found {
+		drop = append(drop, id)
+	}
+	for _, c := range copies {
+		if !c.authed && c.id != id {
+			drop = append(drop, c.id)
+		}
+	}
+	for _, d := range drop {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM reports WHERE id = ?`, d); err != nil {
+			return 0, false, err
+		}
+	}
+	id, err = insertReport(ctx, tx, r, src, reporter, digest, stored)
+	return id, len(drop) > 0, err
+}
+
+// storedCopy is a stored report found by sameContent.
+type storedCopy struct {
+	id     int64
+	authed bool
+}
+
+// sameContent lists the stored reports with r's content (its digest),
+// whoever sent them, authenticated ones first.
+func sameContent(ctx context.Context, tx *sql.Tx, r *report.Report, digest string) ([]storedCopy, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, auth_authenticated FROM reports
+		WHERE org = ? AND report_id = ? AND digest = ? ORDER BY auth_authenticated DESC, id`,
+		r.OrganizationName, r.ReportID, digest)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cs []storedCopy
+	for rows.Next() {
+		var c storedCopy
+		if err := rows.Scan(&c.id, &c.authed); err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, rows.Err()
+}
+
+func insertReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source, reporter, digest string, stored int64) (int64, error) {
+	// RETURNING, not LastInsertId: PostgreSQL has no last insert id.
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO reports (
+		reporter, org, report_id, digest, contact, start_time, end_time,
 		submitter, from_domain, message_id, transport, received,
 		auth_authenticated, auth_method, auth_domain, auth_detail, stored)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.OrganizationName, r.ReportID, r.ContactInfo, r.Start.Unix(), r.End.Unix(),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		reporter, r.OrganizationName, r.ReportID, digest, r.ContactInfo, r.Start.Unix(), r.End.Unix(),
 		src.Submitter, src.FromDomain, src.MessageID, src.Transport, unix(src.Received),
-		src.Auth.Authenticated, src.Auth.Method, src.Auth.Domain, src.Auth.Detail, now().Unix())
-	if err != nil {
-		return 0, err
-	}
-	id, err := res.LastInsertId()
+		src.Auth.Authenticated, src.Auth.Method, src.Auth.Domain, src.Auth.Detail, stored).Scan(&id)
 	if err != nil {
 		return 0, err
 	}
 	pstmt, err := tx.PrepareContext(ctx, `INSERT INTO policies
 		(report_id, type, domain, strings, mx_hosts, successful, failed)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	if err != nil {
 		return 0, err
 	}
@@ -102,14 +217,11 @@ func insertReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source)
 	}
 	defer dstmt.Close()
 	for _, p := range r.Policies {
-		res, err := pstmt.ExecContext(ctx, id, p.Type, p.Domain,
-			jsonList(p.Strings), jsonList(p.MXHosts), p.Successful, p.Failed)
+		var pid int64
+		err := pstmt.QueryRowContext(ctx, id, p.Type, p.Domain,
+			jsonList(p.Strings), jsonList(p.MXHosts), p.Successful, p.Failed).Scan(&pid)
 		if err != nil {
 			return 0, fmt.Errorf("policy %q: %w", p.Domain, err)
-		}
-		pid, err := res.LastInsertId()
-		if err != nil {
-			return 0, err
 		}
 		for _, d := range p.Details {
 			_, err := dstmt.ExecContext(ctx, pid, id, d.ResultType, nullIP(d.SendingMTAIP),
@@ -120,7 +232,28 @@ func insertReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source)
 			}
 		}
 	}
+	if err := addToAggregate(ctx, tx, id, r.OrganizationName, resultTypes(r), r.Start.Unix(), r.End.Unix()); err != nil {
+		return 0, fmt.Errorf("per-address aggregate: %w", err)
+	}
 	return id, nil
+}
+
+// resultTypes lists the distinct result-types of r's details that name a
+// sending address.
+func resultTypes(r *report.Report) []string {
+	var (
+		ts   []string
+		seen = map[string]bool{}
+	)
+	for _, p := range r.Policies {
+		for _, d := range p.Details {
+			if d.SendingMTAIP.IsValid() && !seen[d.ResultType] {
+				seen[d.ResultType] = true
+				ts = append(ts, d.ResultType)
+			}
+		}
+	}
+	return ts
 }
 
 // Report reads back the report stored under key id with its Source.
@@ -146,7 +279,7 @@ func (s *Store) readReport(ctx context.Context, id int64) (*report.Report, Sourc
 		&src.Submitter, &src.FromDomain, &src.MessageID, &src.Transport, &rcv,
 		&src.Auth.Authenticated, &src.Auth.Method, &src.Auth.Domain, &src.Auth.Detail)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, Source{}, ErrNotFound
+		return nil, Source{}, &kindError{kind: ErrNotFound, text: "no such report"}
 	}
 	if err != nil {
 		return nil, Source{}, err
@@ -180,6 +313,7 @@ func (s *Store) readPolicies(ctx context.Context, id int64) ([]report.Policy, er
 		if err := rows.Scan(&pid, &p.Type, &p.Domain, &strs, &mxHosts, &p.Successful, &p.Failed); err != nil {
 			return nil, err
 		}
+		p.Successful, p.Failed = clampCount(p.Successful), clampCount(p.Failed)
 		if err := json.Unmarshal([]byte(strs), &p.Strings); err != nil {
 			return nil, fmt.Errorf("policy %d strings: %w", pid, err)
 		}
@@ -221,6 +355,7 @@ func (s *Store) readDetails(ctx context.Context, pid int64) ([]report.FailureDet
 			&rip, &d.FailedSessions, &d.FailureReasonCode, &d.AdditionalInformation); err != nil {
 			return nil, err
 		}
+		d.FailedSessions = clampCount(d.FailedSessions)
 		if d.SendingMTAIP, err = parseIP(sip); err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -35,8 +36,24 @@ var now = time.Now
 
 // Store is an open tlsrpt database. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB
-	path string
+	db     *sql.DB
+	path   string // the SQLite file, or the PostgreSQL URL without its password
+	engine Engine
+	clock  func() time.Time
+}
+
+// SetClock makes the store read the time from clock, for the times it
+// records (when a report was stored, an action taken, a setting set):
+// tests and replays of old mail set it; nil restores the real clock. Call
+// it before the store is used concurrently.
+func (s *Store) SetClock(clock func() time.Time) { s.clock = clock }
+
+// now reads the store's clock.
+func (s *Store) now() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return now()
 }
 
 // Path resolves the database location: flag if non-empty, else $TLSRPT_DB,
@@ -59,15 +76,59 @@ func Path(flag string) (string, error) {
 	return filepath.Join(home, ".local", "state", "tlsrpt", "tlsrpt.db"), nil
 }
 
-// Open opens the database at path, creating the file and its folder (mode
-// 0700) if needed, and migrates its schema to the current version.
-func Open(path string) (*Store, error) {
-	s, err := open(path)
-	if errors.Is(err, ErrSchemaTooNew) {
-		return nil, fmt.Errorf("store: opening database %q: %w", path, err)
-	}
+// Errors of opening a database, for the command layer to explain. Opening
+// also fails with ErrSchemaTooNew, ErrUnknownScheme, ErrUnavailable,
+// ErrBusy, and errors matching fs.ErrPermission.
+var (
+	// ErrNotDatabase: the file is not a SQLite database.
+	ErrNotDatabase = errors.New("store: not a database")
+	// ErrNoDatabase: a read-only open found no database file.
+	ErrNoDatabase = errors.New("store: no database")
+	// ErrSchemaOld: a read-only open found a database that needs a schema
+	// step this program would apply when writing.
+	ErrSchemaOld = errors.New("store: database schema is older than this program")
+	// ErrReadOnly: the database file or its folder cannot be written by
+	// this user, and the use needs to write.
+	ErrReadOnly = errors.New("store: database is read-only for this user")
+)
+
+// Open opens the database at location for reading and writing, and
+// migrates its schema to the current version. A postgres:// or
+// postgresql:// URL opens a PostgreSQL database (see OpenPostgres); a URL
+// of another scheme is refused with ErrUnknownScheme; anything else is the
+// path of a SQLite file, created with its folder (mode 0700) if needed.
+func Open(location string) (*Store, error) {
+	eng, err := EngineOf(location)
 	if err != nil {
-		return nil, fmt.Errorf("store: opening database %q: %w (the folder must be writable; choose another file with --db or $TLSRPT_DB)", path, err)
+		return nil, err
+	}
+	if eng == PostgreSQL {
+		return OpenPostgres(context.Background(), location)
+	}
+	s, err := open(location)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening database %q: %w", location, sqliteOpenError(err))
+	}
+	return s, nil
+}
+
+// OpenReadOnly opens the database at location to read it only: review,
+// stats and the redeem plan work on a database the user cannot write. A
+// SQLite file must exist and be at the current schema (ErrNoDatabase,
+// ErrSchemaOld otherwise); nothing is created, migrated or locked for
+// writing. PostgreSQL's rights decide for a URL: it is opened as Open
+// does, which changes nothing when the schema is current.
+func OpenReadOnly(location string) (*Store, error) {
+	eng, err := EngineOf(location)
+	if err != nil {
+		return nil, err
+	}
+	if eng == PostgreSQL {
+		return OpenPostgres(context.Background(), location)
+	}
+	s, err := openRO(location)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening database %q to read: %w", location, sqliteOpenError(err))
 	}
 	return s, nil
 }
@@ -90,12 +151,99 @@ func open(path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: abs}
+	s := &Store{db: db, path: abs, engine: SQLite}
 	if err := s.migrate(context.Background(), migrations); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+func openRO(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &kindError{kind: ErrNoDatabase, text: "no database file", err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, errors.New("is a directory")
+	}
+	s, v, err := openROConn(abs, dsnReadOnly(abs))
+	if isReadOnlyOpen(err) && !exists(abs+"-wal") {
+		// WAL needs the -shm file, which a user who cannot write the
+		// folder cannot create. With no -wal file, every page is in the
+		// database file itself, and SQLite may read it as immutable
+		// (no -shm, no locks): the read-only case of SQLite's wal.html.
+		s, v, err = openROConn(abs, dsnReadOnly(abs)+"&immutable=1")
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case v < len(migrations):
+		err = &kindError{kind: ErrSchemaOld, text: fmt.Sprintf(
+			"database schema version %d is older than this program's %d", v, len(migrations))}
+	case v > len(migrations):
+		err = tooNew(v, len(migrations))
+	}
+	if err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openROConn opens a read-only pool and reads the schema version.
+func openROConn(abs, dsn string) (*Store, int, error) {
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, 0, err
+	}
+	s := &Store{db: db, path: abs, engine: SQLite}
+	v, err := s.schemaVersion(context.Background(), db)
+	if err != nil {
+		db.Close()
+		return nil, 0, err
+	}
+	return s, v, nil
+}
+
+// isReadOnlyOpen reports whether err is SQLite refusing a read-only open
+// of a WAL database because it cannot make its -shm file.
+func isReadOnlyOpen(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrReadonly || se.Code == sqlite3.ErrCantOpen)
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// sqliteOpenError names what went wrong opening a SQLite file with the
+// store's sentinels, keeping the cause.
+func sqliteOpenError(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code {
+		case sqlite3.ErrNotADB:
+			return &kindError{kind: ErrNotDatabase, text: "not a SQLite database", err: err}
+		case sqlite3.ErrReadonly:
+			return &kindError{kind: ErrReadOnly, text: "the database cannot be written by this user", err: err}
+		case sqlite3.ErrCantOpen, sqlite3.ErrPerm:
+			return &kindError{kind: ErrReadOnly, text: "the database file or its folder cannot be opened by this user", err: err}
+		}
+	}
+	return err
 }
 
 // createPrivate creates an empty database file readable by its owner only,
@@ -115,6 +263,13 @@ func createPrivate(abs string) error {
 	return f.Close()
 }
 
+// dsnReadOnly is dsn for a connection that only reads: SQLite opens the
+// file read-only and refuses every write.
+func dsnReadOnly(abs string) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(abs))
+	return fmt.Sprintf("file:%s?mode=ro&_query_only=true&_busy_timeout=%d", esc, BusyTimeout.Milliseconds())
+}
+
 // dsn builds the go-sqlite3 data source name: a file: URI (so that any
 // character in the path is safe) with the connection settings every
 // connection of the pool gets.
@@ -132,30 +287,107 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// File returns the absolute path of the database file.
+// File returns the absolute path of the SQLite database file, or the URL of
+// the PostgreSQL database without its password.
 func (s *Store) File() string { return s.path }
 
-// write runs fn in a write (BEGIN IMMEDIATE) transaction and commits it,
-// retrying with backoff while SQLite reports the database busy or locked.
+// Engine tells which engine the store runs on.
+func (s *Store) Engine() Engine { return s.engine }
+
+// WriteBudget bounds how long one write waits for the database's write
+// lock, across all its attempts, before it fails with ErrBusy.
+const WriteBudget = 10 * time.Second
+
+// writeBudget is WriteBudget; tests shorten it.
+var writeBudget = WriteBudget
+
+// attemptHook, when a test sets it, is called before each attempt of a
+// write with the attempt's number and how long it may wait for the lock.
+var attemptHook func(attempt int, wait time.Duration)
+
+// write runs fn in a write (BEGIN IMMEDIATE) transaction and commits it.
+// While SQLite reports the database busy or locked it tries again with
+// backoff, at most retries times and within writeBudget (or the context's
+// deadline, if sooner) all told: each attempt's busy timeout is what is
+// left of the budget. Past that it returns ErrBusy.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.writeConn(ctx, false, fn)
+}
+
+// writeConn is write; with foreignKeysOff the transaction runs with
+// foreign key enforcement off, for migration steps that rebuild a table
+// others refer to.
+func (s *Store) writeConn(ctx context.Context, foreignKeysOff bool, fn func(tx *sql.Tx) error) error {
+	start := time.Now()
+	deadline := start.Add(writeBudget)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
 	delay := 10 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := s.tryWrite(ctx, fn)
-		if err == nil || !isBusy(err) || attempt == retries {
-			return err
+		wait := time.Until(deadline)
+		if attemptHook != nil {
+			attemptHook(attempt, wait)
 		}
-		wait := delay/2 + rand.N(delay)
+		var err error
+		if s.engine == PostgreSQL {
+			err = s.tryWritePG(ctx, wait, fn)
+		} else {
+			err = s.tryWrite(ctx, wait, foreignKeysOff, fn)
+		}
+		if err == nil || !isBusy(err) {
+			return s.classify(err)
+		}
+		left := time.Until(deadline)
+		if attempt == retries || left <= 0 {
+			if ctx.Err() != nil {
+				return errors.Join(err, ctx.Err())
+			}
+			return busyError(time.Since(start), attempt, err)
+		}
+		pause := min(delay/2+rand.N(delay), left)
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
-		case <-time.After(wait):
+		case <-time.After(pause):
 		}
 		delay *= 2
 	}
 }
 
-func (s *Store) tryWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+// tryWrite is one attempt of writeConn, on a connection of its own whose
+// busy timeout is wait (at least a millisecond) for the attempt, and
+// BusyTimeout again after it.
+func (s *Store) tryWrite(ctx context.Context, wait time.Duration, foreignKeysOff bool, fn func(tx *sql.Tx) error) (err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// PRAGMA takes no parameters; the values are numbers we computed.
+	setup := []string{fmt.Sprintf("PRAGMA busy_timeout = %d", max(wait.Milliseconds(), 1))}
+	reset := []string{fmt.Sprintf("PRAGMA busy_timeout = %d", BusyTimeout.Milliseconds())}
+	if foreignKeysOff {
+		setup = append(setup, "PRAGMA foreign_keys = OFF")
+		reset = append(reset, "PRAGMA foreign_keys = ON")
+	}
+	defer func() {
+		// Restore the pool's settings on this connection; one that cannot
+		// be restored is dropped from the pool.
+		for _, q := range reset {
+			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), q); rerr != nil {
+				conn.Raw(func(any) error { return driver.ErrBadConn })
+				err = errors.Join(err, fmt.Errorf("restoring connection settings: %w", rerr))
+				return
+			}
+		}
+	}()
+	for _, q := range setup {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -166,13 +398,14 @@ func (s *Store) tryWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// isBusy reports whether err is SQLite's "database is busy/locked".
+// isBusy reports whether err is SQLite's "database is busy/locked", or
+// PostgreSQL's lock time-out, serialization failure or deadlock.
 func isBusy(err error) bool {
 	var se sqlite3.Error
 	if errors.As(err, &se) {
 		return se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked
 	}
-	return false
+	return isBusyPG(err)
 }
 
 // unix converts t to stored unix seconds; the zero time is NULL.

@@ -13,10 +13,15 @@ import (
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
-// openTemp opens a fresh database file in a temporary folder.
+// openTemp opens a fresh database: a file in a temporary folder, or in the
+// PostgreSQL run (engines_test.go) a new database on the test server.
 func openTemp(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "tlsrpt.db"))
+	loc := filepath.Join(t.TempDir(), "tlsrpt.db")
+	if onPostgres() {
+		loc = newPostgresDB(t)
+	}
+	s, err := Open(loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +132,8 @@ func TestAddReportRoundTrip(t *testing.T) {
 	if gotSrc != src {
 		t.Errorf("source round trip: got %+v, want %+v", gotSrc, src)
 	}
-	if _, _, err := s.Report(ctx, id+100); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Report(missing) error = %v, want ErrNotFound", err)
+	if _, _, err := s.Report(ctx, id+100); !errors.Is(err, ErrNotFound) || strings.Count(err.Error(), "store:") != 1 {
+		t.Errorf("Report(missing) error = %v, want ErrNotFound with one store: prefix", err)
 	}
 	st, err := s.Stats(ctx)
 	if err != nil {
@@ -216,18 +221,30 @@ func TestAddReportAuthUpgrade(t *testing.T) {
 		t.Fatalf("unauthenticated duplicate: dup %v, err %v", dup, err)
 	}
 	check("unauthenticated duplicate", plain)
-	if _, dup, err := s.AddReport(ctx, r, signed); err != nil || !dup {
+	// The signed copy replaces the unsigned one whole: its key is the
+	// new row's (SQLite happens to reuse the old number, PostgreSQL not).
+	nid, dup, err := s.AddReport(ctx, r, signed)
+	if err != nil || !dup {
 		t.Fatalf("signed duplicate: dup %v, err %v", dup, err)
 	}
+	id = nid
 	check("signed duplicate upgrades", signed)
-	// Once authenticated, the stored verdict is kept: neither an
-	// unauthenticated nor another authenticated copy replaces it.
-	for _, src := range []Source{plain, other} {
-		if _, dup, err := s.AddReport(ctx, r, src); err != nil || !dup {
-			t.Fatalf("later duplicate: dup %v, err %v", dup, err)
-		}
+	// Once authenticated, the stored verdict is kept: an unauthenticated
+	// copy is a duplicate.
+	if _, dup, err := s.AddReport(ctx, r, plain); err != nil || !dup {
+		t.Fatalf("later unauthenticated duplicate: dup %v, err %v", dup, err)
 	}
 	check("later duplicates keep the signed source", signed)
+	// A copy authenticated by another domain is that domain's report,
+	// stored apart: it neither replaces nor is swallowed by google's.
+	oid, dup, err := s.AddReport(ctx, r, other)
+	if err != nil || dup || oid == id {
+		t.Fatalf("copy signed by another domain: key %d (google's %d), dup %v, err %v", oid, id, dup, err)
+	}
+	_, got, err := s.Report(ctx, id)
+	if err != nil || got != signed {
+		t.Errorf("google's report after evil.example's copy: %+v, %v", got, err)
+	}
 }
 
 func TestFailing(t *testing.T) {

@@ -1,0 +1,199 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+func sample(id string) *report.Report {
+	return &report.Report{
+		OrganizationName: "Google Inc.", ContactInfo: "smtp-tls-reporting@google.com", ReportID: id,
+		Start: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 1, 23, 59, 59, 0, time.UTC),
+		Policies: []report.Policy{{Type: "sts", Domain: "example.com", Strings: []string{"version: STSv1"},
+			MXHosts: []string{"mx.example.com"}, Successful: 10, Failed: 3,
+			Details: []report.FailureDetail{{ResultType: "certificate-expired",
+				SendingMTAIP: netip.MustParseAddr("209.85.220.41"), ReceivingMXHostname: "mx.example.com",
+				ReceivingIP: netip.MustParseAddr("192.0.2.25"), FailedSessions: 3,
+				AdditionalInformation: "line\nbreak \x1b[2J"}, {ResultType: "sts-policy-fetch-error", FailedSessions: 1}}}},
+	}
+}
+
+var src = store.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com", MessageID: "<m@google.com>",
+	Received: time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC),
+	Auth:     store.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "signature verified"}}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestRoundTrip checks that a spooled report comes back exactly as it went
+// in, hostile strings included.
+func TestRoundTrip(t *testing.T) {
+	sp := Spool{Dir: filepath.Join(t.TempDir(), "spool")}
+	r := sample("r1")
+	if err := sp.Add(r, src); err != nil {
+		t.Fatal(err)
+	}
+	files, err := sp.Files()
+	if err != nil || len(files) != 1 {
+		t.Fatalf("files = %v, %v", files, err)
+	}
+	fi, _ := os.Stat(files[0])
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("spool file mode %v, want 0600", fi.Mode().Perm())
+	}
+	e, err := read(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(e.Report, r) {
+		t.Errorf("report changed in the spool:\n got %+v\nwant %+v", e.Report, r)
+	}
+	if !reflect.DeepEqual(e.Source, src) {
+		t.Errorf("source changed in the spool:\n got %+v\nwant %+v", e.Source, src)
+	}
+}
+
+// TestDrain stores every spooled report once into a real database and
+// empties the spool; a second drain does nothing.
+func TestDrainAtMost(t *testing.T) {
+	sp := Spool{Dir: t.TempDir()}
+	for _, id := range []string{"a", "b", "c"} {
+		sp.Add(sample(id), src)
+	}
+	d, err := sp.Drain(context.Background(), openStore(t), 2)
+	if files, _ := sp.Files(); err != nil || d.Stored != 2 || len(files) != 1 {
+		t.Errorf("drain of at most 2: %+v, %v, %d left", d, err, len(files))
+	}
+}
+
+func TestDrain(t *testing.T) {
+	sp := Spool{Dir: t.TempDir()}
+	for _, id := range []string{"a", "b", "c"} {
+		if err := sp.Add(sample(id), src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp.Add(sample("a"), src) // a duplicate, as when the filter saw a message twice
+	st := openStore(t)
+	d, err := sp.Drain(context.Background(), st, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Stored != 3 || d.Dups != 1 {
+		t.Errorf("drained %+v, want 3 stored and 1 duplicate", d)
+	}
+	if files, _ := sp.Files(); len(files) != 0 {
+		t.Errorf("spool not empty: %v", files)
+	}
+	stats, err := st.Stats(context.Background())
+	if err != nil || stats.Reports != 3 {
+		t.Errorf("store holds %d reports (%v), want 3", stats.Reports, err)
+	}
+	d, err = sp.Drain(context.Background(), st, 0)
+	if err != nil || d != (Drained{}) {
+		t.Errorf("second drain: %+v, %v", d, err)
+	}
+}
+
+type failing struct{ n int }
+
+func (f *failing) AddReport(context.Context, *report.Report, store.Source) (int64, bool, error) {
+	f.n++
+	return 0, false, errors.New("connection refused")
+}
+
+// TestDrainStopsWhileAway keeps every file when the store fails, and tries
+// only the first.
+func TestDrainStopsWhileAway(t *testing.T) {
+	sp := Spool{Dir: t.TempDir()}
+	sp.Add(sample("a"), src)
+	sp.Add(sample("b"), src)
+	rec := &failing{}
+	if _, err := sp.Drain(context.Background(), rec, 0); err == nil {
+		t.Fatal("no error from a failing store")
+	}
+	if rec.n != 1 {
+		t.Errorf("%d attempts, want 1: a store that is away is not hammered", rec.n)
+	}
+	if files, _ := sp.Files(); len(files) != 2 {
+		t.Errorf("%d files left, want 2", len(files))
+	}
+}
+
+// TestBadFile moves an unreadable file aside and goes on.
+func TestBadFile(t *testing.T) {
+	sp := Spool{Dir: t.TempDir()}
+	bad := filepath.Join(sp.Dir, "00000000T000000.000000000Z-000000000000"+suffix)
+	os.WriteFile(bad, []byte("{not json"), 0o600)
+	sp.Add(sample("a"), src)
+	d, err := sp.Drain(context.Background(), openStore(t), 0)
+	if err != nil || d.Bad != 1 || d.Stored != 1 {
+		t.Fatalf("drained %+v, %v", d, err)
+	}
+	if _, err := os.Stat(bad + ".bad"); err != nil {
+		t.Errorf("bad file not moved aside: %v", err)
+	}
+}
+
+// TestConcurrentDrains drains one spool from several processes' worth of
+// goroutines, each with its own connection: nothing is lost or doubled.
+func TestConcurrentDrains(t *testing.T) {
+	sp := Spool{Dir: t.TempDir()}
+	const n = 40
+	for i := 0; i < n; i++ {
+		sp.Add(sample(string(rune('A'+i%26))+string(rune('a'+i/26))), src)
+	}
+	path := filepath.Join(t.TempDir(), "t.db")
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := store.Open(path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer st.Close()
+			_, err = sp.Drain(context.Background(), st, 0)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stats, _ := st.Stats(context.Background())
+	if stats.Reports != n {
+		t.Errorf("%d reports stored, want %d", stats.Reports, n)
+	}
+	if files, _ := sp.Files(); len(files) != 0 {
+		t.Errorf("%d files left", len(files))
+	}
+}

@@ -1,0 +1,45 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrBusy is returned when another process held the database's write lock
+// for the whole time a write may wait (WriteBudget): the command layer can
+// say so and, in the filter, deliver the message without storing it.
+var ErrBusy = errors.New("store: database is busy")
+
+// ErrCount is returned by AddReport for a report with a session count
+// below 0 or above MaxCount: no real report counts that many sessions, and
+// stored sums must not overflow.
+var ErrCount = errors.New("store: session count out of range")
+
+// ErrAuth is returned by AddReport for a Source marked authenticated
+// without the authenticated domain, which deduplication keys on.
+var ErrAuth = errors.New("store: authenticated source without a domain")
+
+// kindError is an error of a sentinel kind (ErrBusy, ErrNotFound...) with
+// its own text, so that a "store: ..." message wrapping it does not repeat
+// the package prefix of the sentinel, while errors.Is still matches.
+type kindError struct {
+	kind error
+	text string
+	err  error // the cause, if any; not part of the text
+}
+
+func (e *kindError) Error() string        { return e.text }
+func (e *kindError) Is(target error) bool { return target == e.kind }
+func (e *kindError) Unwrap() error        { return e.err }
+
+// busyError is the ErrBusy a write returns after waiting waited over
+// attempts attempts.
+func busyError(waited time.Duration, attempts int, cause error) error {
+	return &kindError{
+		kind: ErrBusy,
+		text: fmt.Sprintf("database is busy: another process held its write lock for %v (attempts: %d)",
+			waited.Round(time.Millisecond), attempts),
+		err: cause,
+	}
+}

@@ -1,0 +1,407 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Evidence is one failure detail naming an address, with what trust needs
+// to know about the report that carries it.
+type Evidence struct {
+	ReportKey      int64 // key of the report, as AddReport returned it
+	Organization   string
+	ReportID       string
+	ContactInfo    string
+	Submitter      string
+	FromDomain     string
+	Transport      string
+	Auth           Auth
+	ResultType     string
+	FailedSessions int64
+	Start, End     time.Time
+}
+
+// Evidence lists every failure detail naming ip as sending-mta-ip, newest
+// report first (latest end, then latest start, then latest stored; a
+// report's details by result-type, then sessions). For many
+// addresses use EvidenceFor, EvidenceAll or EvidenceEach: they read them
+// all in a few statements.
+func (s *Store) Evidence(ctx context.Context, ip netip.Addr) ([]Evidence, error) {
+	if !ip.IsValid() {
+		return nil, nil
+	}
+	m, err := s.EvidenceFor(ctx, []netip.Addr{ip})
+	if err != nil {
+		return nil, err
+	}
+	return m[canonAddr(ip)], nil
+}
+
+// canonAddr is the form of an address the store keeps and keys its maps
+// on: unmapped, without zone.
+func canonAddr(a netip.Addr) netip.Addr { return a.Unmap().WithZone("") }
+
+// EvidenceBatch is how many addresses EvidenceFor asks for in one
+// statement.
+const EvidenceBatch = 500
+
+// EvidenceFor lists, for each of ips, every failure detail naming it as
+// sending-mta-ip, as Evidence does, with one statement per EvidenceBatch
+// addresses (one prepared statement for all batches) and one per
+// EvidenceBatch reports read. The map is keyed by the canonical address
+// (netip.Addr.Unmap, without zone); addresses no detail names are absent,
+// as are invalid ones. Its memory is that of the evidence returned: to
+// walk many addresses in bounded memory, call it on a slice of them at a
+// time, or use EvidenceEach.
+func (s *Store) EvidenceFor(ctx context.Context, ips []netip.Addr) (map[netip.Addr][]Evidence, error) {
+	m, err := s.evidenceFor(ctx, ips)
+	if err != nil {
+		return nil, fmt.Errorf("store: listing evidence for %d addresses: %w", len(ips), err)
+	}
+	return m, nil
+}
+
+// EvidenceAll lists the evidence of every address Failing(since) lists:
+// for each address named by a report ending at or after since (every
+// address for the zero since), every failure detail naming it, whatever
+// its report's date, as Evidence does. It runs two statements whatever the
+// number of addresses, and holds all that evidence in memory (about 250
+// bytes a detail): over a large database, EvidenceEach walks the same in
+// bounded memory.
+func (s *Store) EvidenceAll(ctx context.Context, since time.Time) (map[netip.Addr][]Evidence, error) {
+	m := map[netip.Addr][]Evidence{}
+	err := s.evidenceEach(ctx, since, func(ip netip.Addr, ev []Evidence) error {
+		m[ip] = ev
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: listing evidence since %v: %w", since, err)
+	}
+	return m, nil
+}
+
+// EvidenceEach calls fn once for each address EvidenceAll(since) would
+// list (in no promised order) with its evidence, which fn may keep. It reads with two
+// statements (the reports, then the details through an index that holds
+// all they need) and holds one address's evidence at a time besides what
+// fn keeps. An error from fn ends the walk and is returned as it is.
+func (s *Store) EvidenceEach(ctx context.Context, since time.Time, fn func(netip.Addr, []Evidence) error) error {
+	var fnErr error
+	err := s.evidenceEach(ctx, since, func(ip netip.Addr, ev []Evidence) error {
+		fnErr = fn(ip, ev)
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("store: listing evidence since %v: %w", since, err)
+	}
+	return nil
+}
+
+// evidenceSQL reads failure details address by address from the index
+// failure_details_ip, which holds every column it reads.
+const evidenceSQL = `SELECT sending_ip, report_id, result_type, sessions FROM failure_details`
+
+func (s *Store) evidenceEach(ctx context.Context, since time.Time, fn func(netip.Addr, []Evidence) error) error {
+	conn, done, err := s.read(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	er := &evidenceReader{conn: conn}
+	defer er.close()
+	if err := er.loadAllReports(ctx); err != nil {
+		return err
+	}
+	var rows *sql.Rows
+	if since.IsZero() {
+		rows, err = conn.QueryContext(ctx, evidenceSQL+` WHERE sending_ip IS NOT NULL ORDER BY sending_ip`)
+	} else {
+		rows, err = conn.QueryContext(ctx, evidenceSQL+` WHERE sending_ip IN (
+			SELECT d.sending_ip FROM reports r JOIN failure_details d ON d.report_id = r.id
+			WHERE r.end_time >= ? AND d.sending_ip IS NOT NULL)
+			ORDER BY sending_ip`, since.Unix())
+	}
+	if err != nil {
+		return err
+	}
+	return er.scan(rows, func(ip string, ds []detailRow) error {
+		a, ev, err := er.build(ip, ds)
+		if err != nil {
+			return err
+		}
+		return fn(a, ev)
+	})
+}
+
+func (s *Store) evidenceFor(ctx context.Context, ips []netip.Addr) (map[netip.Addr][]Evidence, error) {
+	var want []string
+	seen := map[netip.Addr]bool{}
+	for _, ip := range ips {
+		if !ip.IsValid() {
+			continue
+		}
+		if a := canonAddr(ip); !seen[a] {
+			seen[a] = true
+			want = append(want, a.String())
+		}
+	}
+	m := map[netip.Addr][]Evidence{}
+	if len(want) == 0 {
+		return m, nil
+	}
+	conn, done, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	er := &evidenceReader{conn: conn}
+	defer er.close()
+	n := min(len(want), EvidenceBatch)
+	stmt, err := conn.PrepareContext(ctx, evidenceSQL+` WHERE sending_ip IN (`+placeholders(n)+`) ORDER BY sending_ip`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	args := make([]any, n)
+	type pending struct {
+		ip string
+		ds []detailRow
+	}
+	var batchRuns []pending
+	for len(want) > 0 {
+		batch := want[:min(n, len(want))]
+		want = want[len(batch):]
+		for i := range args {
+			args[i] = batch[min(i, len(batch)-1)] // the last batch repeats its last address
+		}
+		rows, err := stmt.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		batchRuns = batchRuns[:0]
+		if err := er.scan(rows, func(ip string, ds []detailRow) error {
+			batchRuns = append(batchRuns, pending{ip, slices.Clone(ds)})
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		var keys []int64
+		for _, r := range batchRuns {
+			for _, d := range r.ds {
+				keys = append(keys, d.report)
+			}
+		}
+		if err := er.loadReports(ctx, keys); err != nil {
+			return nil, err
+		}
+		for _, r := range batchRuns {
+			a, ev, err := er.build(r.ip, r.ds)
+			if err != nil {
+				return nil, err
+			}
+			m[a] = ev
+		}
+	}
+	return m, nil
+}
+
+// placeholders returns n SQL parameter markers, comma-separated.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// reportInfo is what Evidence tells of a report, read once per report.
+type reportInfo struct {
+	org, id, contact, submitter, fromDomain, transport string
+	auth                                               Auth
+	start, end                                         time.Time
+}
+
+// detailRow is one row of evidenceSQL.
+type detailRow struct {
+	report, sessions int64
+	result           string
+	rep              *reportInfo // set by build
+}
+
+// evidenceReader turns the rows of evidenceSQL into Evidence, reading each
+// report once: all of them (loadAllReports) or those it lacks, by key in
+// batches (loadReports).
+type evidenceReader struct {
+	conn    *sql.Conn
+	reports map[int64]*reportInfo
+	stmt    *sql.Stmt // reports by key, EvidenceBatch keys at a time
+	in      interner
+}
+
+const reportCols = `SELECT id, org, report_id, contact, submitter, from_domain, transport,
+	auth_authenticated, auth_method, auth_domain, auth_detail, start_time, end_time FROM reports`
+
+func (er *evidenceReader) loadAllReports(ctx context.Context) error {
+	rows, err := er.conn.QueryContext(ctx, reportCols)
+	if err != nil {
+		return err
+	}
+	return er.addReports(rows)
+}
+
+func (er *evidenceReader) addReports(rows *sql.Rows) error {
+	defer rows.Close()
+	if er.reports == nil {
+		er.reports = map[int64]*reportInfo{}
+	}
+	for rows.Next() {
+		var (
+			key        int64
+			r          reportInfo
+			start, end int64
+		)
+		if err := rows.Scan(&key, &r.org, &r.id, &r.contact, &r.submitter, &r.fromDomain, &r.transport,
+			&r.auth.Authenticated, &r.auth.Method, &r.auth.Domain, &r.auth.Detail, &start, &end); err != nil {
+			return err
+		}
+		r.start, r.end = time.Unix(start, 0).UTC(), time.Unix(end, 0).UTC()
+		er.reports[key] = &r
+	}
+	return rows.Err()
+}
+
+// loadReports reads the reports of keys it has not read, EvidenceBatch
+// at a time with one prepared statement.
+func (er *evidenceReader) loadReports(ctx context.Context, keys []int64) error {
+	if er.reports == nil {
+		er.reports = map[int64]*reportInfo{}
+	}
+	var missing []int64
+	for _, k := range keys {
+		if _, ok := er.reports[k]; !ok {
+			er.reports[k] = nil // asked for once
+			missing = append(missing, k)
+		}
+	}
+	args := make([]any, EvidenceBatch)
+	for len(missing) > 0 {
+		if er.stmt == nil {
+			var err error
+			er.stmt, err = er.conn.PrepareContext(ctx, reportCols+` WHERE id IN (`+placeholders(EvidenceBatch)+`)`)
+			if err != nil {
+				return err
+			}
+		}
+		batch := missing[:min(EvidenceBatch, len(missing))]
+		missing = missing[len(batch):]
+		for i := range args {
+			args[i] = batch[min(i, len(batch)-1)]
+		}
+		rows, err := er.stmt.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		if err := er.addReports(rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newestFirst orders detail rows: latest end first, then latest start,
+// then latest stored report; then by result-type and sessions.
+func newestFirst(x, y detailRow) int {
+	if c := y.rep.end.Compare(x.rep.end); c != 0 {
+		return c
+	}
+	if c := y.rep.start.Compare(x.rep.start); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(y.report, x.report); c != 0 {
+		return c
+	}
+	if c := strings.Compare(x.result, y.result); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.sessions, y.sessions)
+}
+
+// close releases the reader's prepared statement.
+func (er *evidenceReader) close() {
+	if er.stmt != nil {
+		er.stmt.Close()
+	}
+}
+
+// scan reads rows of evidenceSQL, ordered by address, and calls run with
+// each address's rows (a slice scan reuses once run returns).
+func (er *evidenceReader) scan(rows *sql.Rows, run func(ip string, ds []detailRow) error) error {
+	defer rows.Close()
+	var (
+		cur   []detailRow
+		curIP string
+		ip    sql.RawBytes
+		rt    sql.RawBytes
+	)
+	for rows.Next() {
+		var d detailRow
+		if err := rows.Scan(&ip, &d.report, &rt, &d.sessions); err != nil {
+			return err
+		}
+		if len(cur) > 0 && string(ip) != curIP {
+			if err := run(curIP, cur); err != nil {
+				return err
+			}
+			cur = cur[:0]
+		}
+		if len(cur) == 0 {
+			curIP = string(ip)
+		}
+		d.result = er.in.intern(rt)
+		cur = append(cur, d)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(cur) > 0 {
+		return run(curIP, cur)
+	}
+	return nil
+}
+
+// build turns one address's rows into its evidence, newest report first
+// (latest end, then latest start, then latest stored), a report's details
+// by result-type then sessions (nothing else tells them apart). Every
+// report must be read.
+func (er *evidenceReader) build(ip string, ds []detailRow) (netip.Addr, []Evidence, error) {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return netip.Addr{}, nil, fmt.Errorf("stored address: %w", err)
+	}
+	for i := range ds {
+		if ds[i].rep = er.reports[ds[i].report]; ds[i].rep == nil {
+			// Cannot happen inside one read transaction: details go with
+			// their report.
+			return netip.Addr{}, nil, fmt.Errorf("report %d of a failure detail naming %s is missing", ds[i].report, ip)
+		}
+	}
+	// The index gives an address's rows by report key, oldest stored
+	// first: reversed, they are usually in order already.
+	slices.Reverse(ds)
+	if !slices.IsSortedFunc(ds, newestFirst) {
+		slices.SortFunc(ds, newestFirst)
+	}
+	ev := make([]Evidence, len(ds))
+	for i, d := range ds {
+		r := d.rep
+		ev[i] = Evidence{ReportKey: d.report, Organization: r.org, ReportID: r.id, ContactInfo: r.contact,
+			Submitter: r.submitter, FromDomain: r.fromDomain, Transport: r.transport, Auth: r.auth,
+			ResultType: d.result, FailedSessions: clampCount(d.sessions), Start: r.start, End: r.end}
+	}
+	return a, ev, nil
+}
