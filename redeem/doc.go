@@ -2,12 +2,19 @@
 // its redemption: unbanning it and keeping it from being banned again, in
 // fail2ban, iptables and ipqbdb.
 //
-// Work is done in two steps. [MakePlan] asks each [Backend] where each
-// address is banned ([Backend.Banned]) and what undoing it takes
+// Work is done in two steps. [MakePlan] asks each [Backend] where the
+// addresses are banned ([Backend.Banned]) and what undoing it takes
 // ([Backend.Plan]); nothing is changed. [ApplyAll] carries out the planned
 // [Action]s in order and returns one [Result] each. A plan for an address
 // already unbanned and kept is empty, so running redeem twice changes
-// nothing the second time.
+// nothing the second time. [BanStatusAll] gives the ban status of many
+// addresses for review: a [Status] per address, with the bans found and
+// the backends that could not be consulted, so that an unreadable backend
+// is never taken for "not banned".
+//
+// Backends answer for every address at once and read each listing once
+// (fail2ban's banned addresses, each iptables chain, ipqbdb's records):
+// the number of commands does not grow with the number of addresses.
 //
 // Every address is a [netip.Addr], checked by [CheckAddr] (invalid and
 // zoned addresses are refused, IPv4-mapped IPv6 addresses become IPv4)
@@ -18,9 +25,9 @@
 // # fail2ban
 //
 // [Fail2ban] talks to fail2ban-server through fail2ban-client. Bans come
-// from "banned IP" (fail2ban 0.10.6/0.11.2 and later), else from each
-// jail's "status JAIL" Banned IP list. For each jail that bans the address
-// the plan is, in order:
+// from one "banned" (fail2ban 0.10.6/0.11.2 and later: every jail's banned
+// addresses), else from "status" and each jail's "status JAIL" Banned IP
+// list. For each jail that bans the address the plan is, in order:
 //
 //   - set JAIL addignoreip IP: the jail ignores it from now on;
 //   - add IP to the jail's section of the drop-in
@@ -51,8 +58,18 @@
 //
 // # ipqbdb
 //
-// [IPQBDB] runs ipqbdb's ibd-del (list and delete block records) and
-// ibd-white (whitelist). ipqbdb is not packaged for Debian; its command
-// lines here follow the stand-in scripts in contrib/ipqbdb-standin and
-// are not verified against a real ipqbdb.
+// [IPQBDB] runs ipqbdb's tools with the command lines of a commands file
+// ([ParseIPQBDBCommands]; the built-in one is contrib/ipqbdb/commands.conf,
+// [DefaultIPQBDBCommands]): list-blocked, unban, keep and list-kept. No
+// ipqbdb source, man page or --help output could be read, so before any
+// other command it runs each program's --help once ([IPQBDB.Prepare]) and
+// refuses to go on when an option the lines use is not listed
+// ([ProbeError]). A block record counts as a ban when its probability is
+// above a threshold; the keep action (whitelisting) is soft: it sets the
+// address's initial decay, and ipqbdb can still ban it. IPv6 addresses are
+// refused unless the commands file says the command takes them. Every
+// ipqbdb command runs alone in the process and is retried once after a
+// short wait when it fails. The stand-in scripts of contrib/ipqbdb-standin
+// and contrib/ipqbdb-standin-alt take the built-in and another set of
+// command lines, for tests. docs/ipqbdb.md says what is verified.
 package redeem

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Fail2banOptions configures the fail2ban backend. The zero value talks to
@@ -80,17 +81,19 @@ func (f *Fail2ban) run(ctx context.Context, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// Available checks that fail2ban-client exists and the server answers ping.
+// Available checks that fail2ban-client exists and the server answers
+// ping. A missing client matches ErrNotInstalled; a server that does not
+// answer matches only ErrUnavailable.
 func (f *Fail2ban) Available(ctx context.Context) error {
 	if _, err := exec.LookPath(f.opts.Client); err != nil {
-		return fmt.Errorf("looking for %q: %w: %v", f.opts.Client, ErrUnavailable, err)
+		return notInstalled(f.opts.Client, err, "")
 	}
 	out, err := f.run(ctx, "ping")
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return mark(ErrUnavailable, "%v", err)
 	}
 	if !strings.Contains(out, "pong") {
-		return fmt.Errorf("fail2ban-client ping answered %q: %w", strings.TrimSpace(out), ErrUnavailable)
+		return mark(ErrUnavailable, "fail2ban-client ping answered %q", strings.TrimSpace(out))
 	}
 	return nil
 }
@@ -124,73 +127,93 @@ func fieldAfter(out, label string) string {
 	return ""
 }
 
-// Banned returns the jails where ip is banned, asking "banned IP" (fail2ban
-// 0.10.6/0.11.2 and later) and falling back to each jail's "status JAIL"
-// Banned IP list.
-func (f *Fail2ban) Banned(ctx context.Context, ip netip.Addr) ([]Ban, error) {
-	ip, err := CheckAddr(ip)
-	if err != nil {
-		return nil, err
+// Banned returns the jails where each address is banned, from one
+// "banned" (fail2ban 0.10.6/0.11.2 and later: every jail's banned
+// addresses), falling back to "status" and one "status JAIL" per jail:
+// the number of commands depends on the jails, not on the addresses.
+func (f *Fail2ban) Banned(ctx context.Context, ips []netip.Addr) []Lookup {
+	out := make([]Lookup, len(ips))
+	ips = slices.Clone(ips)
+	valid := false
+	for i, ip := range ips {
+		if ips[i], out[i].Err = CheckAddr(ip); out[i].Err == nil {
+			valid = true
+		}
 	}
-	jails, err := f.bannedIn(ctx, ip)
+	if !valid {
+		return out
+	}
+	byJail, err := f.bannedAll(ctx)
 	if err != nil {
-		jails, err = f.bannedByStatus(ctx, ip)
+		byJail, err = f.bannedByStatus(ctx)
 		if err != nil {
-			return nil, err
+			for i := range out {
+				if out[i].Err == nil {
+					out[i].Err = err
+				}
+			}
+			return out
 		}
 	}
-	var bans []Ban
-	for _, j := range jails {
+	jails := make([]string, 0, len(byJail))
+	for j := range byJail {
 		if f.wanted(j) {
-			bans = append(bans, Ban{Backend: f.Name(), Where: j, Detail: "banned in fail2ban jail " + j, IP: ip})
+			jails = append(jails, j)
 		}
 	}
-	return bans, nil
+	slices.Sort(jails)
+	for i, ip := range ips {
+		if out[i].Err != nil {
+			continue
+		}
+		for _, j := range jails {
+			if byJail[j][ip] {
+				out[i].Bans = append(out[i].Bans, Ban{Backend: f.Name(), Where: j, Detail: "banned in fail2ban jail " + j, IP: ip})
+			}
+		}
+	}
+	return out
 }
-
-var quoted = regexp.MustCompile(`'([^']*)'|"([^"]*)"`)
 
 // validJail matches the jail names the backend acts on: no spaces, and
 // nothing that would change the meaning of the drop-in ([ ] % = # ;).
-var validJail = regexp.MustCompile(`^[^\s\[\]%=#;]+$`)
+var validJail = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[^\s\[\]%=#;]+$`) })
 
-// bannedIn parses "banned IP", which answers a Python list with one list
-// of jail names per address asked: [['sshd', 'postfix']].
-func (f *Fail2ban) bannedIn(ctx context.Context, ip netip.Addr) ([]string, error) {
-	out, err := f.run(ctx, "banned", ip.String())
+// bannedAll runs "banned" without an address, which answers a Python
+// list of one dict per jail: [{'sshd': ['192.0.2.1']}, {'postfix': []}].
+func (f *Fail2ban) bannedAll(ctx context.Context) (map[string]map[netip.Addr]bool, error) {
+	out, err := f.run(ctx, "banned")
 	if err != nil {
 		return nil, err
 	}
-	out = strings.TrimSpace(out)
-	if !strings.HasPrefix(out, "[") {
-		return nil, fmt.Errorf("fail2ban-client banned %s: unexpected answer %q", ip, out)
+	byJail, err := parseBannedAll(out)
+	if err != nil {
+		return nil, fmt.Errorf("fail2ban-client banned: %w", err)
 	}
-	var jails []string
-	for _, m := range quoted.FindAllStringSubmatch(out, -1) {
-		jails = append(jails, m[1]+m[2])
-	}
-	return jails, nil
+	return byJail, nil
 }
 
-func (f *Fail2ban) bannedByStatus(ctx context.Context, ip netip.Addr) ([]string, error) {
+// bannedByStatus reads each running jail's "Banned IP list".
+func (f *Fail2ban) bannedByStatus(ctx context.Context) (map[string]map[netip.Addr]bool, error) {
 	all, err := f.Jails(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var jails []string
+	byJail := make(map[string]map[netip.Addr]bool, len(all))
 	for _, j := range all {
 		out, err := f.run(ctx, "status", j)
 		if err != nil {
 			return nil, err
 		}
+		set := map[netip.Addr]bool{}
 		for _, s := range strings.Fields(fieldAfter(out, "Banned IP list:")) {
-			if a, err := netip.ParseAddr(s); err == nil && a.Unmap() == ip {
-				jails = append(jails, j)
-				break
+			if a, err := netip.ParseAddr(s); err == nil {
+				set[a.Unmap()] = true
 			}
 		}
+		byJail[j] = set
 	}
-	return jails, nil
+	return byJail, nil
 }
 
 // IgnoreList returns jail's runtime ignore list ("get JAIL ignoreip").
@@ -241,55 +264,100 @@ func ignoredHow(entries []string, ip netip.Addr) (exact, wider bool) {
 	return exact, wider
 }
 
-// Plan returns, for each jail where ip is banned or that the drop-in says
-// keeps ip: add ip to the jail's runtime ignore list (first, so a log line
-// arriving meanwhile cannot ban it again), add it to the drop-in so a
-// reload or restart keeps ignoring it, then unban it. Manual bans ("set
-// JAIL banip") ignore ignoreip, so a kept address banned by hand again is
-// unbanned again explicitly. A jail whose configuration already ignores a
-// network containing ip needs no keep steps.
-func (f *Fail2ban) Plan(ctx context.Context, ip netip.Addr, bans []Ban) ([]Action, error) {
-	ip, err := CheckAddr(ip)
-	if err != nil {
-		return nil, err
-	}
+// Plan returns, for each address, for each jail where it is banned or
+// that the drop-in says keeps it: add it to the jail's runtime ignore list
+// (first, so a log line arriving meanwhile cannot ban it again), add it to
+// the drop-in so a reload or restart keeps ignoring it, then unban it.
+// Manual bans ("set JAIL banip") ignore ignoreip, so a kept address banned
+// by hand again is unbanned again explicitly. A jail whose configuration
+// already ignores a network containing the address needs no keep steps.
+//
+// The drop-in is read once, the running jails are listed at most once and
+// each jail's ignore list is read at most once, whatever the number of
+// addresses.
+func (f *Fail2ban) Plan(ctx context.Context, ips []netip.Addr, bans [][]Ban) []Steps {
 	d, err := readDropIn(f.DropInPath())
+	if err != nil {
+		return allStepsErr(len(ips), err)
+	}
+	p := &f2bPlanner{f: f, d: d, ignore: map[string][]string{}, ignoreErr: map[string]error{}}
+	out := make([]Steps, len(ips))
+	for i, ip := range ips {
+		var b []Ban
+		if i < len(bans) {
+			b = bans[i]
+		}
+		out[i].Actions, out[i].Err = p.plan(ctx, ip, b)
+	}
+	return out
+}
+
+// f2bPlanner holds what one Plan call has read, so each is read once.
+type f2bPlanner struct {
+	f          *Fail2ban
+	d          dropIn
+	running    []string
+	runningErr error
+	runningOK  bool
+	ignore     map[string][]string
+	ignoreErr  map[string]error
+}
+
+func (p *f2bPlanner) jails(ctx context.Context) ([]string, error) {
+	if !p.runningOK {
+		p.running, p.runningErr = p.f.Jails(ctx)
+		p.runningOK = true
+	}
+	return p.running, p.runningErr
+}
+
+func (p *f2bPlanner) ignoreList(ctx context.Context, jail string) ([]string, error) {
+	if l, ok := p.ignore[jail]; ok {
+		return l, p.ignoreErr[jail]
+	}
+	l, err := p.f.IgnoreList(ctx, jail)
+	p.ignore[jail], p.ignoreErr[jail] = l, err
+	return l, err
+}
+
+func (p *f2bPlanner) plan(ctx context.Context, ip netip.Addr, bans []Ban) ([]Action, error) {
+	ip, err := CheckAddr(ip)
 	if err != nil {
 		return nil, err
 	}
 	banned := map[string]bool{}
 	for _, b := range bans {
-		if b.Backend == f.Name() && b.IP == ip {
+		if b.Backend == p.f.Name() && b.IP == ip {
 			banned[b.Where] = true
 		}
 	}
-	jails, err := f.jailsToPlan(ctx, ip, banned, d)
+	jails, err := p.jailsToPlan(ctx, ip, banned)
 	if err != nil {
 		return nil, err
 	}
 	var acts []Action
 	for _, j := range jails {
-		if !validJail.MatchString(j) {
-			return nil, fmt.Errorf("planning for fail2ban jail %q: %w", j, ErrForeignAction)
+		if !validJail().MatchString(j) {
+			return nil, mark(ErrForeignAction, "refusing to plan for fail2ban jail %q: its name would break the drop-in", j)
 		}
-		ja, err := f.planJail(ctx, ip, j, banned[j], d.has(j, ip))
+		ignore, err := p.ignoreList(ctx, j)
 		if err != nil {
 			return nil, err
 		}
-		acts = append(acts, ja...)
+		acts = append(acts, p.f.planJail(ip, j, banned[j], p.d.has(j, ip), ignore)...)
 	}
 	return acts, nil
 }
 
 // jailsToPlan returns the banned jails and the running jails the drop-in
 // names ip in (their runtime list may have lost it), sorted.
-func (f *Fail2ban) jailsToPlan(ctx context.Context, ip netip.Addr, banned map[string]bool, d dropIn) ([]string, error) {
+func (p *f2bPlanner) jailsToPlan(ctx context.Context, ip netip.Addr, banned map[string]bool) ([]string, error) {
 	set := map[string]bool{}
 	for j := range banned {
 		set[j] = true
 	}
-	if kept := d.jailsWith(ip); len(kept) > 0 {
-		running, err := f.Jails(ctx)
+	if kept := p.d.jailsWith(ip); len(kept) > 0 {
+		running, err := p.jails(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -307,16 +375,12 @@ func (f *Fail2ban) jailsToPlan(ctx context.Context, ip netip.Addr, banned map[st
 	return jails, nil
 }
 
-func (f *Fail2ban) planJail(ctx context.Context, ip netip.Addr, jail string, banned, inDropIn bool) ([]Action, error) {
-	ignore, err := f.IgnoreList(ctx, jail)
-	if err != nil {
-		return nil, err
-	}
+func (f *Fail2ban) planJail(ip netip.Addr, jail string, banned, inDropIn bool, ignore []string) []Action {
 	exact, wider := ignoredHow(ignore, ip)
 	var acts []Action
 	if !exact && !wider {
 		acts = append(acts, f.execAction(KindKeep, jail, ip,
-			fmt.Sprintf("fail2ban: ignore %s in jail %s now (runtime ignoreip)", ip, jail),
+			fmt.Sprintf("ignore %s in jail %s now (runtime ignoreip)", ip, jail),
 			"set", jail, "addignoreip", ip.String()))
 	}
 	if !inDropIn && !wider {
@@ -324,19 +388,19 @@ func (f *Fail2ban) planJail(ctx context.Context, ip netip.Addr, jail string, ban
 		acts = append(acts, Action{
 			Backend: f.Name(), Kind: KindKeep, Target: path, IP: ip, Op: OpWrite,
 			Argv:     []string{"add-ignoreip", path, jail, ip.String()},
-			Describe: fmt.Sprintf("fail2ban: add %s to [%s] ignoreip in %s, so a reload keeps ignoring it", ip, jail, path),
+			Describe: fmt.Sprintf("add %s to [%s] ignoreip in %s, so a reload keeps ignoring it", ip, jail, path),
 		})
 		if f.opts.Reload {
 			acts = append(acts, f.execAction(KindKeep, jail, ip,
-				fmt.Sprintf("fail2ban: reload jail %s to read %s", jail, path), "reload", jail))
+				fmt.Sprintf("reload jail %s to read %s", jail, path), "reload", jail))
 		}
 	}
 	if banned {
 		acts = append(acts, f.execAction(KindUnban, jail, ip,
-			fmt.Sprintf("fail2ban: unban %s in jail %s", ip, jail),
+			fmt.Sprintf("unban %s in jail %s", ip, jail),
 			"set", jail, "unbanip", ip.String()))
 	}
-	return acts, nil
+	return acts
 }
 
 func (f *Fail2ban) execAction(kind, jail string, ip netip.Addr, describe string, args ...string) Action {
@@ -365,19 +429,19 @@ func (f *Fail2ban) check(a Action) error {
 	if err != nil {
 		return err
 	}
-	bad := fmt.Errorf("applying %q: %w", a.Describe, ErrForeignAction)
+	bad := mark(ErrForeignAction, "refusing to apply %q: not an action fail2ban planned", a.Describe)
 	if a.Backend != f.Name() {
 		return bad
 	}
 	switch a.Op {
 	case OpWrite:
 		if a.Target != f.DropInPath() || len(a.Argv) != 4 || a.Argv[0] != "add-ignoreip" ||
-			a.Argv[1] != a.Target || !validJail.MatchString(a.Argv[2]) || a.Argv[3] != ip.String() {
+			a.Argv[1] != a.Target || !validJail().MatchString(a.Argv[2]) || a.Argv[3] != ip.String() {
 			return bad
 		}
 		return nil
 	case OpExec:
-		if !validJail.MatchString(a.Target) {
+		if !validJail().MatchString(a.Target) {
 			return bad
 		}
 		want := map[string][]string{

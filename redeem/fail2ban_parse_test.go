@@ -24,6 +24,8 @@ func fakeClient(t *testing.T, old bool, ran *[]string) Runner {
 		switch {
 		case cmd[0] == "banned" && old:
 			return nil, errors.New("exit status 255: ERROR  Invalid command 'banned'")
+		case len(cmd) == 1 && cmd[0] == "banned":
+			file = "banned.txt"
 		case cmd[0] == "banned":
 			file = "banned-ip.txt"
 		case len(cmd) == 1 && cmd[0] == "status":
@@ -50,29 +52,29 @@ func TestFail2banParsingAndFallback(t *testing.T) {
 		if err != nil || !slices.Equal(jails, []string{"postfix-sasl", "sshd"}) {
 			t.Fatalf("Jails = %v, %v", jails, err)
 		}
-		cases := map[string][]string{"198.51.100.7": {"sshd"}}
-		if old { // the recorded "banned" answer names sshd whatever is asked
-			cases["192.0.2.1"] = nil
-		}
-		for ip, want := range cases {
-			ran = nil
-			bans, err := f.Banned(ctx, netip.MustParseAddr(ip))
-			if err != nil {
-				t.Fatal(err)
+		ips := []netip.Addr{netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("::ffff:203.0.113.9")}
+		want := [][]string{{"sshd"}, nil, {"sshd"}}
+		ran = nil
+		looks := f.Banned(ctx, ips)
+		for i, l := range looks {
+			if l.Err != nil {
+				t.Fatal(l.Err)
 			}
 			var where []string
-			for _, b := range bans {
+			for _, b := range l.Bans {
 				where = append(where, b.Where)
 			}
-			if !slices.Equal(where, want) {
-				t.Errorf("old=%v: Banned(%s) in %v, want %v", old, ip, where, want)
+			if !slices.Equal(where, want[i]) {
+				t.Errorf("old=%v: Banned(%s) in %v, want %v", old, ips[i], where, want[i])
 			}
-			if old && !slices.Contains(ran, "status sshd") {
-				t.Errorf("no fallback to status: %v", ran)
-			}
-			if !old && (len(ran) != 1 || ran[0] != "banned "+ip) {
-				t.Errorf("banned not used alone: %v", ran)
-			}
+		}
+		// One command for every address; the fallback reads each jail once.
+		wantRan := []string{"banned"}
+		if old {
+			wantRan = []string{"banned", "status", "status postfix-sasl", "status sshd"}
+		}
+		if !slices.Equal(ran, wantRan) {
+			t.Errorf("old=%v: ran %q, want %q", old, ran, wantRan)
 		}
 	}
 	var ran []string
@@ -87,7 +89,8 @@ func TestFail2banParsingAndFallback(t *testing.T) {
 	// 203.0.113.9 is ignored at runtime in sshd but not in the drop-in:
 	// only the drop-in step remains, then the unban.
 	ip := netip.MustParseAddr("203.0.113.9")
-	acts, err := f.Plan(ctx, ip, []Ban{{Backend: "fail2ban", Where: "sshd", IP: ip}})
+	steps := f.Plan(ctx, []netip.Addr{ip}, [][]Ban{{{Backend: "fail2ban", Where: "sshd", IP: ip}}})
+	acts, err := steps[0].Actions, steps[0].Err
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +98,8 @@ func TestFail2banParsingAndFallback(t *testing.T) {
 		t.Fatalf("plan %q", got)
 	}
 	// A jail name that would break the drop-in is refused.
-	if _, err := f.Plan(ctx, ip, []Ban{{Backend: "fail2ban", Where: "sshd]\n[x", IP: ip}}); !errors.Is(err, ErrForeignAction) {
-		t.Fatalf("odd jail name: %v", err)
+	if st := f.Plan(ctx, []netip.Addr{ip}, [][]Ban{{{Backend: "fail2ban", Where: "sshd]\n[x", IP: ip}}}); !errors.Is(st[0].Err, ErrForeignAction) {
+		t.Fatalf("odd jail name: %v", st[0].Err)
 	}
 }
 
@@ -122,12 +125,70 @@ func TestIgnoredHow(t *testing.T) {
 
 func TestFail2banUnavailable(t *testing.T) {
 	ctx := context.Background()
-	f := NewFail2ban(Fail2banOptions{Client: filepath.Join(t.TempDir(), "fail2ban-client")})
-	if err := f.Available(ctx); !errors.Is(err, ErrUnavailable) {
+	client := filepath.Join(t.TempDir(), "fail2ban-client")
+	f := NewFail2ban(Fail2banOptions{Client: client})
+	if err := f.Available(ctx); !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNotInstalled) || err.Error() != client+" not found" {
 		t.Errorf("Available without the client = %v", err)
 	}
+	f = NewFail2ban(Fail2banOptions{Client: "no-such-fail2ban-client"})
+	if err := f.Available(ctx); !errors.Is(err, ErrNotInstalled) || err.Error() != "no-such-fail2ban-client not found in $PATH" {
+		t.Errorf("Available without the client in $PATH = %v", err)
+	}
+	// Installed, server down: unavailable, but installed, so review
+	// consults it and reports its status as unknown.
 	f = NewFail2ban(Fail2banOptions{Socket: filepath.Join(t.TempDir(), "none.sock")})
-	if err := f.Available(ctx); !errors.Is(err, ErrUnavailable) {
+	if err := f.Available(ctx); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotInstalled) ||
+		!strings.HasPrefix(err.Error(), "fail2ban-client ping: exit status 255: ") {
 		t.Errorf("Available without a server = %v", err)
+	}
+}
+
+func TestParseBannedAll(t *testing.T) {
+	m, err := parseBannedAll(`[{'sshd': ['192.0.2.1', '::ffff:192.0.2.2', 'fe80::1%eth0', 'host.example', '2001:DB8::1']}, {"it's": []}, {'sshd': ['192.0.2.3']}]` + "\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"sshd": {"192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::1"}, "it's": nil}
+	if len(m) != len(want) {
+		t.Fatalf("jails %v", m)
+	}
+	for j, ips := range want {
+		if len(m[j]) != len(ips) {
+			t.Errorf("%s: %v, want %v", j, m[j], ips)
+		}
+		for _, ip := range ips {
+			if !m[j][netip.MustParseAddr(ip)] {
+				t.Errorf("%s lacks %s", j, ip)
+			}
+		}
+	}
+	for _, bad := range []string{
+		"", "[", "[[]]", "[{'sshd': '192.0.2.1'}]", "[{'sshd': [192.0.2.1]}]", "[{'sshd': ['192.0.2.1'}]",
+		"[{'sshd': ['x\n']}]", "[{'a': []}] trailing", "ERROR  Invalid command", "[{'a': []},]",
+	} {
+		if _, err := parseBannedAll(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+// A jail name from fail2ban's answer that would break the drop-in is
+// refused when planning, whatever the answer held.
+func TestFail2banHostileJailName(t *testing.T) {
+	ctx := context.Background()
+	run := func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		switch args[len(args)-1] {
+		case "banned":
+			return []byte(`[{"sshd]\nignoreip = 0.0.0.0/0\n[x": ['192.0.2.1']}, {'a b': ['192.0.2.1']}]`), nil
+		}
+		return []byte("These IP addresses/networks are ignored:\n"), nil
+	}
+	f := NewFail2ban(Fail2banOptions{Socket: "/s", JailD: t.TempDir(), Run: run})
+	plan, err := MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr("192.0.2.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Actions()) != 0 || !errors.Is(plan.Err(), ErrForeignAction) {
+		t.Fatalf("plan %v, err %v", actionSummary(plan.Actions()), plan.Err())
 	}
 }

@@ -2,8 +2,10 @@ package redeem
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"strings"
 
@@ -76,22 +78,26 @@ func binOf(p iptables.Protocol) string {
 	return "iptables"
 }
 
-func (t *IPTables) open(ip netip.Addr) (IPTablesClient, error) {
-	c, err := t.opts.Open(protoOf(ip))
+func (t *IPTables) open(p iptables.Protocol) (IPTablesClient, error) {
+	c, err := t.opts.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", binOf(protoOf(ip)), err)
+		return nil, fmt.Errorf("opening %s: %w", binOf(p), err)
 	}
 	return c, nil
 }
 
 // Available checks that iptables can list the filter table.
 func (t *IPTables) Available(ctx context.Context) error {
-	c, err := t.open(netip.IPv4Unspecified())
+	c, err := t.open(iptables.ProtocolIPv4)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		e := mark(ErrUnavailable, "%v", err).(*kindError)
+		if errors.Is(err, exec.ErrNotFound) {
+			e.also = ErrNotInstalled // go-iptables found no iptables program
+		}
+		return e
 	}
 	if _, err := c.ListChains(filterTable); err != nil {
-		return fmt.Errorf("listing iptables chains: %w: %v", ErrUnavailable, err)
+		return mark(ErrUnavailable, "listing iptables chains: %v", err)
 	}
 	return nil
 }
@@ -101,35 +107,79 @@ func hostSpec(ip netip.Addr) string {
 	return netip.PrefixFrom(ip, ip.BitLen()).String()
 }
 
-// Banned returns the REJECT and DROP rules for exactly ip in the f2b-*
-// chains and the operator's chains that exist (a chain missing from one
-// family's table is skipped: it is checked with ListChains first because
-// iptables-nft reports a missing chain as an odd error).
-func (t *IPTables) Banned(ctx context.Context, ip netip.Addr) ([]Ban, error) {
-	ip, err := CheckAddr(ip)
-	if err != nil {
-		return nil, err
+// families groups the indexes of ips by protocol, IPv4 first; invalid
+// addresses get their error in errs.
+func families(ips []netip.Addr, errs []error) map[iptables.Protocol][]int {
+	byProto := map[iptables.Protocol][]int{}
+	for i, ip := range ips {
+		c, err := CheckAddr(ip)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		ips[i] = c
+		byProto[protoOf(c)] = append(byProto[protoOf(c)], i)
 	}
-	c, err := t.open(ip)
+	return byProto
+}
+
+// Banned returns the REJECT and DROP rules for exactly each address in the
+// f2b-* chains and the operator's chains that exist (a chain missing from
+// one family's table is skipped: it is checked with ListChains first
+// because iptables-nft reports a missing chain as an odd error). Each
+// family's chains are listed once, whatever the number of addresses.
+func (t *IPTables) Banned(ctx context.Context, ips []netip.Addr) []Lookup {
+	ips = slices.Clone(ips)
+	out := make([]Lookup, len(ips))
+	errs := make([]error, len(ips))
+	for proto, idx := range families(ips, errs) {
+		rules, err := t.banRulesOf(proto)
+		for _, i := range idx {
+			if err != nil {
+				out[i].Err = err
+				continue
+			}
+			for _, cr := range rules {
+				out[i].Bans = append(out[i].Bans, banRules(ips[i], cr.chain, cr.rules)...)
+			}
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			out[i].Err = err
+		}
+	}
+	return out
+}
+
+type chainRules struct {
+	chain string
+	rules []string
+}
+
+// banRulesOf lists the searched chains of one family, sorted by name.
+func (t *IPTables) banRulesOf(proto iptables.Protocol) ([]chainRules, error) {
+	c, err := t.open(proto)
 	if err != nil {
 		return nil, err
 	}
 	chains, err := c.ListChains(filterTable)
 	if err != nil {
-		return nil, fmt.Errorf("listing %s chains: %w", binOf(protoOf(ip)), err)
+		return nil, fmt.Errorf("listing %s chains: %w", binOf(proto), err)
 	}
-	var bans []Ban
+	slices.Sort(chains)
+	var out []chainRules
 	for _, chain := range chains {
 		if chain == t.opts.KeepChain || !t.searched(chain) {
 			continue
 		}
 		rules, err := c.List(filterTable, chain)
 		if err != nil {
-			return nil, fmt.Errorf("listing %s chain %q: %w", binOf(protoOf(ip)), chain, err)
+			return nil, fmt.Errorf("listing %s chain %q: %w", binOf(proto), chain, err)
 		}
-		bans = append(bans, banRules(ip, chain, rules)...)
+		out = append(out, chainRules{chain, rules})
 	}
-	return bans, nil
+	return out, nil
 }
 
 func (t *IPTables) searched(chain string) bool {
@@ -222,35 +272,119 @@ func splitRule(line string) []string {
 	return words
 }
 
-// Plan returns, when ip is banned here or was kept before: create the keep
-// chain if missing, add the ACCEPT rule for ip, put the jump to the keep
-// chain first in INPUT; then delete each ban rule.
-func (t *IPTables) Plan(ctx context.Context, ip netip.Addr, bans []Ban) ([]Action, error) {
-	ip, err := CheckAddr(ip)
+// Plan returns, for each address banned here or kept before: create the
+// keep chain if missing, add the ACCEPT rule for the address, put the jump
+// to the keep chain first in INPUT; then delete each ban rule. The chain
+// creation and the jump are planned once per family, with the first
+// address that needs them. Each family's chains, keep chain and INPUT are
+// listed once, whatever the number of addresses.
+func (t *IPTables) Plan(ctx context.Context, ips []netip.Addr, bans [][]Ban) []Steps {
+	ips = slices.Clone(ips)
+	out := make([]Steps, len(ips))
+	errs := make([]error, len(ips))
+	byProto := families(ips, errs)
+	for _, proto := range []iptables.Protocol{iptables.ProtocolIPv4, iptables.ProtocolIPv6} {
+		idx := byProto[proto]
+		if len(idx) == 0 {
+			continue
+		}
+		snap, err := t.keepSnapshot(proto)
+		for _, i := range idx {
+			if err != nil {
+				out[i].Err = err
+				continue
+			}
+			var b []Ban
+			if i < len(bans) {
+				b = bans[i]
+			}
+			out[i].Actions, out[i].Err = t.planOne(snap, ips[i], b)
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			out[i].Err = err
+		}
+	}
+	return out
+}
+
+// keepState is what one family's keep chain and INPUT hold, updated as the
+// plan adds steps so that the chain and the jump are planned once.
+type keepState struct {
+	hasChain bool
+	accepted map[string]bool // rule specs of the keep chain, joined by spaces
+	jumpPos  int             // 1-based position of the jump in INPUT, 0 when missing
+	planned  bool            // the chain and the jump are planned already
+}
+
+func (t *IPTables) keepSnapshot(proto iptables.Protocol) (*keepState, error) {
+	c, err := t.open(proto)
 	if err != nil {
 		return nil, err
 	}
+	bin := binOf(proto)
+	chains, err := c.ListChains(filterTable)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s chains: %w", bin, err)
+	}
+	kc := t.opts.KeepChain
+	s := &keepState{hasChain: slices.Contains(chains, kc), accepted: map[string]bool{}}
+	if s.hasChain {
+		rules, err := c.List(filterTable, kc)
+		if err != nil {
+			return nil, fmt.Errorf("listing %s chain %q: %w", bin, kc, err)
+		}
+		for _, line := range rules {
+			if spec, ok := ruleSpec(kc, line); ok {
+				s.accepted[strings.Join(spec, " ")] = true
+			}
+		}
+	}
+	if s.jumpPos, err = t.jumpPosition(c, bin); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (t *IPTables) planOne(s *keepState, ip netip.Addr, bans []Ban) ([]Action, error) {
 	var mine []Ban
 	for _, b := range bans {
 		if b.Backend == t.Name() && b.IP == ip {
 			mine = append(mine, b)
 		}
 	}
-	c, err := t.open(ip)
-	if err != nil {
-		return nil, err
+	accept := []string{"-s", hostSpec(ip), "-j", "ACCEPT"}
+	hasAccept := s.accepted[strings.Join(accept, " ")]
+	if len(mine) == 0 && !hasAccept {
+		return nil, nil // neither banned nor redeemed here
 	}
-	keep, err := t.planKeep(c, ip, len(mine) > 0)
-	if err != nil {
-		return nil, err
+	kc := t.opts.KeepChain
+	var acts []Action
+	if !s.hasChain {
+		acts = append(acts, t.action(KindKeep, ip, fmt.Sprintf("create chain %s", kc), "-N", kc))
+		s.hasChain = true
 	}
-	acts := keep
+	if !hasAccept {
+		acts = append(acts, t.action(KindKeep, ip, fmt.Sprintf("accept %s in chain %s", ip, kc), "-A", kc, accept...))
+	}
+	if !s.planned {
+		switch {
+		case s.jumpPos == 0:
+			acts = append(acts, t.action(KindKeep, ip, fmt.Sprintf("jump to %s first in INPUT", kc), "-I", "INPUT", "1", "-j", kc))
+		case s.jumpPos > 1:
+			acts = append(acts,
+				t.action(KindKeep, ip, fmt.Sprintf("remove the jump to %s at INPUT rule %d", kc, s.jumpPos), "-D", "INPUT", "-j", kc),
+				t.action(KindKeep, ip, fmt.Sprintf("jump to %s first in INPUT", kc), "-I", "INPUT", "1", "-j", kc))
+		}
+		s.planned = true
+	}
 	for _, b := range mine {
 		chain, spec, err := banSpec(b)
 		if err != nil {
 			return nil, err
 		}
-		acts = append(acts, t.action(KindUnban, ip, fmt.Sprintf("iptables: delete %s (%s)", b.Where, strings.Join(spec, " ")), "-D", chain, spec...))
+		acts = append(acts, t.action(KindUnban, ip, fmt.Sprintf("delete %s (%s)", b.Where, strings.Join(spec, " ")), "-D", chain, spec...))
 	}
 	return acts, nil
 }
@@ -262,46 +396,6 @@ func banSpec(b Ban) (string, []string, error) {
 		return "", nil, fmt.Errorf("reading iptables rule %q of %s: not an -A rule", b.Detail, b.Where)
 	}
 	return f[1], f[2:], nil
-}
-
-func (t *IPTables) planKeep(c IPTablesClient, ip netip.Addr, banned bool) ([]Action, error) {
-	bin := binOf(protoOf(ip))
-	chains, err := c.ListChains(filterTable)
-	if err != nil {
-		return nil, fmt.Errorf("listing %s chains: %w", bin, err)
-	}
-	kc := t.opts.KeepChain
-	hasChain := slices.Contains(chains, kc)
-	accept := []string{"-s", hostSpec(ip), "-j", "ACCEPT"}
-	hasAccept := false
-	if hasChain {
-		if hasAccept, err = c.Exists(filterTable, kc, accept...); err != nil {
-			return nil, fmt.Errorf("checking %s chain %q for %s: %w", bin, kc, ip, err)
-		}
-	}
-	if !banned && !hasAccept {
-		return nil, nil // neither banned nor redeemed here
-	}
-	var acts []Action
-	if !hasChain {
-		acts = append(acts, t.action(KindKeep, ip, fmt.Sprintf("iptables: create chain %s", kc), "-N", kc))
-	}
-	if !hasAccept {
-		acts = append(acts, t.action(KindKeep, ip, fmt.Sprintf("iptables: accept %s in chain %s", ip, kc), "-A", kc, accept...))
-	}
-	pos, err := t.jumpPosition(c, bin)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case pos == 0:
-		acts = append(acts, t.action(KindKeep, ip, fmt.Sprintf("iptables: jump to %s first in INPUT", kc), "-I", "INPUT", "1", "-j", kc))
-	case pos > 1:
-		acts = append(acts,
-			t.action(KindKeep, ip, fmt.Sprintf("iptables: remove the jump to %s at INPUT rule %d", kc, pos), "-D", "INPUT", "-j", kc),
-			t.action(KindKeep, ip, fmt.Sprintf("iptables: jump to %s first in INPUT", kc), "-I", "INPUT", "1", "-j", kc))
-	}
-	return acts, nil
 }
 
 // jumpPosition returns the 1-based position of "-j KeepChain" in INPUT,
@@ -339,7 +433,7 @@ func (t *IPTables) Apply(ctx context.Context, a Action) Result {
 	if err != nil {
 		return Result{Action: a, Err: err}
 	}
-	c, err := t.open(a.IP)
+	c, err := t.open(protoOf(a.IP.Unmap()))
 	if err != nil {
 		return result(a, nil, err)
 	}
@@ -391,7 +485,7 @@ func (t *IPTables) check(a Action) (op, chain string, rest []string, err error) 
 	if err != nil {
 		return "", "", nil, err
 	}
-	bad := fmt.Errorf("applying %q: %w", a.Describe, ErrForeignAction)
+	bad := mark(ErrForeignAction, "refusing to apply %q: not an action iptables planned", a.Describe)
 	if a.Backend != t.Name() || a.Op != OpIPTables || len(a.Argv) < 5 ||
 		a.Argv[0] != binOf(protoOf(ip)) || a.Argv[1] != "-t" || a.Argv[2] != filterTable {
 		return "", "", nil, bad

@@ -47,19 +47,19 @@ func TestIPTablesInNetns(t *testing.T) {
 	}
 	v4 := netip.MustParseAddr("203.0.113.5")
 	v6 := netip.MustParseAddr("2001:db8::5")
-	bans, err := b.Banned(ctx, v4)
-	if err != nil {
-		t.Fatal(err)
+	looks := b.Banned(ctx, []netip.Addr{v4, v6})
+	if looks[0].Err != nil || looks[1].Err != nil {
+		t.Fatal(looks[0].Err, looks[1].Err)
 	}
 	var where []string
-	for _, ban := range bans {
+	for _, ban := range looks[0].Bans {
 		where = append(where, ban.Where)
 	}
 	if !slices.Equal(where, []string{"filter/blocklist rule 1", "filter/f2b-sshd rule 2"}) {
-		t.Fatalf("Banned(%s) = %v", v4, bans)
+		t.Fatalf("Banned(%s) = %v", v4, looks[0].Bans)
 	}
-	if bans, err := b.Banned(ctx, v6); err != nil || len(bans) != 1 || bans[0].Where != "filter/f2b-sshd rule 1" {
-		t.Fatalf("Banned(%s) = %v, %v", v6, bans, err)
+	if bans := looks[1].Bans; len(bans) != 1 || bans[0].Where != "filter/f2b-sshd rule 1" {
+		t.Fatalf("Banned(%s) = %v", v6, bans)
 	}
 
 	plan, err := MakePlan(ctx, []Backend{b}, []netip.Addr{v4, v6})
