@@ -1,0 +1,180 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+var now = time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
+
+// fill stores one report per reporter, stored at storedAt: example.net
+// with 100 successful and failed sessions from 192.0.2.1, certificate-
+// expired.
+func fill(t *testing.T, st *store.Store, storedAt time.Time, failed int64, reporters ...string) {
+	t.Helper()
+	st.SetClock(func() time.Time { return storedAt })
+	defer st.SetClock(nil)
+	start := storedAt.Add(-36 * time.Hour)
+	for i, org := range reporters {
+		r := &report.Report{OrganizationName: org, ReportID: fmt.Sprintf("%s-%d", storedAt, i), Start: start, End: start.Add(24*time.Hour - time.Second),
+			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100, Failed: failed,
+				Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr("192.0.2.1"), FailedSessions: failed}}}}}
+		if _, _, err := st.AddReport(context.Background(), r, store.Source{Transport: "https"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// scrape serves the collector through promhttp on a real listener and
+// parses the exposition with Prometheus' own text parser.
+func scrape(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("scrape: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("the exposition does not parse: %v", err)
+	}
+	return mfs
+}
+
+// value finds the gauge with the given labels.
+func value(t *testing.T, mfs map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	mf, ok := mfs[name]
+	if !ok {
+		return 0, false
+	}
+	if mf.GetType() != dto.MetricType_GAUGE {
+		t.Errorf("%s is %v, want a gauge", name, mf.GetType())
+	}
+next:
+	for _, m := range mf.Metric {
+		got := map[string]string{}
+		for _, l := range m.Label {
+			got[l.GetName()] = l.GetValue()
+		}
+		for k, v := range labels {
+			if got[k] != v {
+				continue next
+			}
+		}
+		return m.GetGauge().GetValue(), true
+	}
+	return 0, false
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestCollector(t *testing.T) {
+	st := openStore(t)
+	fill(t, st, now.Add(-48*time.Hour), 9, "Google Inc.", "Quiet Corp") // too old for the 24h gauges
+	fill(t, st, now.Add(-time.Hour), 3, "Google Inc.", "Microsoft Corporation")
+	if err := st.SetSetting(context.Background(), WaitingKey("mx1"), "2"); err != nil {
+		t.Fatal(err)
+	}
+	c := NewCollector(st, "mx1")
+	c.now = func() time.Time { return now }
+	mfs := scrape(t, c)
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"tlsrpt_sessions", map[string]string{"policy_domain": "example.net", "reporter": "Google Inc.", "result": "successful"}, 100},
+		{"tlsrpt_sessions", map[string]string{"policy_domain": "example.net", "reporter": "Google Inc.", "result": "failed"}, 3},
+		{"tlsrpt_failed_sessions", map[string]string{"policy_domain": "example.net", "reporter": "Microsoft Corporation", "result_type": "certificate-expired"}, 3},
+		{"tlsrpt_reporter_last_report_timestamp_seconds", map[string]string{"reporter": "Quiet Corp"}, float64(now.Add(-48 * time.Hour).Unix())},
+		{"tlsrpt_reporter_last_report_timestamp_seconds", map[string]string{"reporter": "Google Inc."}, float64(now.Add(-time.Hour).Unix())},
+		{"tlsrpt_redeem_waiting_addresses", nil, 2},
+		{"tlsrpt_store_up", nil, 1},
+	} {
+		got, ok := value(t, mfs, tc.name, tc.labels)
+		if !ok || got != tc.want {
+			t.Errorf("%s%v = %v (found %v), want %v", tc.name, tc.labels, got, ok, tc.want)
+		}
+	}
+	if _, ok := value(t, mfs, "tlsrpt_sessions", map[string]string{"reporter": "Quiet Corp"}); ok {
+		t.Error("a report stored two days ago counted in the 24h gauges")
+	}
+}
+
+// TestBoundedLabels floods the store with reporters and hostile names: at
+// most MaxReporters names plus "other", every value valid and never
+// negative.
+func TestBoundedLabels(t *testing.T) {
+	st := openStore(t)
+	var orgs []string
+	for i := 0; i < 3*MaxReporters; i++ {
+		orgs = append(orgs, fmt.Sprintf("Reporter %02d", i))
+	}
+	orgs = append(orgs, "Evil\x1b[2J\n# HELP forged", "bad \xff utf8")
+	fill(t, st, now.Add(-time.Hour), store.MaxCount, orgs...)
+	c := NewCollector(st, "")
+	c.now = func() time.Time { return now }
+	mfs := scrape(t, c)
+	for _, name := range []string{"tlsrpt_sessions", "tlsrpt_reporter_last_report_timestamp_seconds"} {
+		reporters := map[string]bool{}
+		for _, m := range mfs[name].Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "reporter" {
+					reporters[l.GetValue()] = true
+				}
+			}
+			if v := m.GetGauge().GetValue(); v < 0 {
+				t.Errorf("%s: negative value %v", name, v)
+			}
+		}
+		if len(reporters) > MaxReporters+1 || !reporters[Other] {
+			t.Errorf("%s: %d reporter labels (want at most %d and %q): %v", name, len(reporters), MaxReporters+1, Other, reporters)
+		}
+	}
+	if v, _ := value(t, mfs, "tlsrpt_sessions", map[string]string{"reporter": Other, "result": "failed"}); v <= 0 || v > store.MaxSum {
+		t.Errorf("other's failed sessions %v, want in (0, MaxSum]", v)
+	}
+}
+
+// TestStoreDown reports tlsrpt_store_up 0 instead of failing the scrape.
+func TestStoreDown(t *testing.T) {
+	st := openStore(t)
+	c := NewCollector(st, "")
+	st.Close()
+	mfs := scrape(t, c)
+	if v, ok := value(t, mfs, "tlsrpt_store_up", nil); !ok || v != 0 {
+		t.Errorf("tlsrpt_store_up = %v (%v) with the store closed, want 0", v, ok)
+	}
+}

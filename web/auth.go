@@ -1,0 +1,129 @@
+package web
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// ErrListen is returned by CheckListen for an address the dashboard must
+// not listen on without a password file.
+var ErrListen = errors.New("web: refusing to listen")
+
+// ErrAuthFile is returned for a password file the dashboard cannot use.
+var ErrAuthFile = errors.New("web: bad password file")
+
+// CheckListen allows a listening address: a loopback address
+// (127.0.0.0/8, ::1, localhost) always; any other only with a password
+// file (withAuth). An empty host (":8080") means every interface.
+func CheckListen(addr string, withAuth bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%w on %q: want host:port (127.0.0.1:8461): %w", ErrListen, addr, err)
+	}
+	if withAuth || host == "localhost" {
+		return nil
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	switch {
+	case host == "":
+		return fmt.Errorf("%w on %q: that is every interface; the dashboard shows who is banned and why: listen on 127.0.0.1, or give --auth FILE (htpasswd -B)", ErrListen, addr)
+	case err != nil:
+		return fmt.Errorf("%w on %q: give a loopback IP address (127.0.0.1 or ::1), or --auth FILE (htpasswd -B)", ErrListen, addr)
+	case !ip.IsLoopback():
+		return fmt.Errorf("%w on %q: %s is not a loopback address; the dashboard shows who is banned and why: give --auth FILE (htpasswd -B)", ErrListen, addr, ip)
+	}
+	return nil
+}
+
+// maxAuthFile bounds what LoadAuth reads.
+const maxAuthFile = 1 << 20
+
+// Auth checks HTTP basic authentication against htpasswd entries with
+// bcrypt hashes.
+type Auth struct {
+	users map[string][]byte // user → bcrypt hash
+	dummy []byte            // hash compared for unknown users, so they take as long
+}
+
+// LoadAuth reads an htpasswd file (htpasswd -B -c FILE USER): USER:HASH
+// lines, "#" comments. Only bcrypt hashes ($2a$, $2b$, $2y$) are taken;
+// MD5 ($apr1$), SHA1 ({SHA}) and crypt are refused with the line, because
+// they are cheap to break.
+func LoadAuth(path string) (*Auth, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAuthFile, err)
+	}
+	defer f.Close()
+	a, err := parseAuth(io.LimitReader(f, maxAuthFile), path)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func parseAuth(r io.Reader, name string) (*Auth, error) {
+	a := &Auth{users: map[string][]byte{}}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, hash, ok := strings.Cut(line, ":")
+		if !ok || user == "" {
+			return nil, fmt.Errorf("%w: %s:%d: want USER:HASH (htpasswd -B)", ErrAuthFile, name, n)
+		}
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil || !strings.HasPrefix(hash, "$2") {
+			return nil, fmt.Errorf("%w: %s:%d: the hash of %q is not bcrypt: make it with htpasswd -B", ErrAuthFile, name, n, user)
+		}
+		a.users[user] = []byte(hash)
+		if a.dummy == nil {
+			a.dummy = []byte(hash)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrAuthFile, name, err)
+	}
+	if len(a.users) == 0 {
+		return nil, fmt.Errorf("%w: %s: no user (htpasswd -B -c %s USER)", ErrAuthFile, name, name)
+	}
+	return a, nil
+}
+
+// Wrap asks for a user and password before h: 401 with a Basic challenge
+// until they match an entry.
+func (a *Auth) Wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.ok(r) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="tlsrpt dashboard", charset="UTF-8"`)
+			http.Error(w, "tlsrpt dashboard: user and password needed", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ok checks the request's credentials. An unknown user costs one bcrypt
+// comparison too, so timing does not tell which users exist.
+func (a *Auth) ok(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	hash, known := a.users[user]
+	if !known {
+		hash = a.dummy
+	}
+	match := bcrypt.CompareHashAndPassword(hash, []byte(pass)) == nil
+	return known && match
+}

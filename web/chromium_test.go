@@ -1,0 +1,192 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+var update = flag.Bool("update", false, "write the dashboard screenshot to docs/dashboard.png")
+
+// chromium finds Debian's Chromium, which make test-deps installs.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium found: install Debian's chromium package (make test-deps)")
+	return ""
+}
+
+// TestDashboardInChromium loads the dashboard in a real headless Chromium:
+// the charts are drawn (uPlot canvases with pixels on them), the failing
+// addresses are in the DOM, hostile reporter names stayed text, the page
+// asked for nothing outside the dashboard, no script error or CSP
+// violation happened, and a screenshot is not blank.
+func TestDashboardInChromium(t *testing.T) {
+	srv := newServer(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 900),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	// Open the tab first, so that the listener misses nothing of the page.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	var (
+		mu       sync.Mutex
+		requests []string
+		problems []string
+	)
+	if err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			requests = append(requests, e.Request.URL)
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
+				var parts []string
+				for _, a := range e.Args {
+					parts = append(parts, string(a.Value))
+				}
+				problems = append(problems, "console: "+strings.Join(parts, " "))
+			}
+		case *log.EventEntryAdded:
+			if e.Entry.Level == log.EntryLevelError || e.Entry.Level == log.EntryLevelWarning {
+				problems = append(problems, "log: "+e.Entry.Text)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, enable := range []func() error{
+		func() error { _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); return err },
+		func() error { _, err := chromedp.Call(ctx, runtime.Enable, cdp.Empty{}); return err },
+		func() error { _, err := chromedp.Call(ctx, log.Enable, cdp.Empty{}); return err },
+	} {
+		if err := enable(); err != nil {
+			t.Fatalf("chromium: enabling events: %v", err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#sessions-0 canvas`))); err != nil {
+		t.Fatalf("chromium: loading the dashboard: %v", err)
+	}
+	eval := func(js string) int {
+		t.Helper()
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
+		if err != nil {
+			t.Fatalf("chromium: %s: %v", js, err)
+		}
+		return n
+	}
+	drawn := eval(`document.querySelectorAll('[data-drawn="1"]').length`)
+	canvases := eval(`document.querySelectorAll('canvas').length`)
+	// Canvases with drawn (non-transparent) pixels.
+	painted := eval(`Array.from(document.querySelectorAll('canvas')).filter(function (c) {
+		var d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+		for (var i = 3; i < d.length; i += 4) { if (d[i] !== 0) return true; }
+		return false;
+	}).length`)
+	scripts := eval(`document.querySelectorAll('script').length`)
+	images := eval(`document.querySelectorAll('img').length`)
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("chromium: screenshot: %v", err)
+	}
+	nDomains := 2
+	if want := nDomains + 2; drawn != want { // a chart per domain, the rates, the result-types
+		t.Errorf("%d charts drawn, want %d", drawn, want)
+	}
+	if canvases < drawn || painted < drawn {
+		t.Errorf("%d canvases, %d with pixels drawn; want at least %d", canvases, painted, drawn)
+	}
+	if scripts != 3 || images != 0 {
+		t.Errorf("%d scripts and %d images in the DOM: a report string became markup", scripts, images)
+	}
+	for _, want := range []string{"198.51.100.7", "tlsrpt redeem --ip 198.51.100.7", `<script>alert("xss")</script>`, "gone quiet"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rendered text lacks %q", want)
+		}
+	}
+	mu.Lock()
+	for _, u := range requests {
+		if !strings.HasPrefix(u, srv.URL+"/") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("the page asked for %s, outside the dashboard", u)
+		}
+	}
+	if len(requests) < 5 {
+		t.Errorf("only %d requests seen: %v", len(requests), requests)
+	}
+	for _, p := range problems {
+		t.Errorf("in the page: %s", p)
+	}
+	mu.Unlock()
+	checkScreenshot(t, shot)
+}
+
+// checkScreenshot decodes the PNG and counts its colours: a blank or
+// one-colour page has a handful.
+func checkScreenshot(t *testing.T, shot []byte) {
+	t.Helper()
+	img, _, err := image.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	colours := map[[3]uint32]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 3 {
+		for x := b.Min.X; x < b.Max.X; x += 3 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			colours[[3]uint32{r >> 8, g >> 8, bl >> 8}] = true
+		}
+	}
+	if len(colours) < 50 || b.Dx() < 800 || b.Dy() < 900 {
+		t.Errorf("screenshot %dx%d with %d colours: looks blank", b.Dx(), b.Dy(), len(colours))
+	}
+	if *update {
+		var out bytes.Buffer
+		png.Encode(&out, img)
+		if err := os.WriteFile("../docs/dashboard.png", out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

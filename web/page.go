@@ -1,0 +1,355 @@
+package web
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// Bounds of what one chart shows; the rest is summed as "other".
+const (
+	maxDomainCharts = 6
+	maxTypeSeries   = 6
+	otherLabel      = "(other)"
+)
+
+// page is what the page template shows.
+type page struct {
+	Generated  time.Time
+	From, To   time.Time // the charts' span, days
+	Totals     totals
+	Charts     charts // drawn by app.js, also shown as tables
+	Reporters  []reporterRow
+	Addresses  []ReviewRow
+	MoreAddrs  int
+	MXs        []mxRow
+	QuietAfter string
+}
+
+type totals struct {
+	Successful, Failed int64
+	Rate               float64
+	Failing, Trusted   int
+	BannedTrusted      int
+	Quiet              int
+}
+
+// charts is the data app.js draws: one x axis of days (Unix seconds) and
+// series over it.
+type charts struct {
+	Days    []int64  `json:"days"`
+	Domains []series `json:"domains"` // successful and failed per day per domain
+	Types   []series `json:"types"`   // failed per day per result-type
+}
+
+type series struct {
+	Name       string  `json:"name"`
+	Successful []int64 `json:"successful,omitempty"`
+	Failed     []int64 `json:"failed"`
+	Rate       []any   `json:"rate,omitempty"` // percent, null without sessions
+}
+
+type reporterRow struct {
+	store.ReporterActivity
+	PerDayText string
+	Quiet      bool
+	SilentFor  string
+}
+
+type mxRow struct {
+	MX     string
+	Failed int64
+}
+
+var funcs = template.FuncMap{
+	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"pct":   func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
+	"day":   func(sec int64) string { return time.Unix(sec, 0).UTC().Format("2006-01-02") },
+	"at":    func(l []int64, i int) int64 { return l[i] },
+	"orNone": func(s string) string {
+		if s == "" {
+			return "(none)"
+		}
+		return s
+	},
+	"bans": bansText,
+}
+
+// bansText says where an address is banned, "?" when some backend could
+// not tell, "-" when none was asked.
+func bansText(r ReviewRow) string {
+	var parts []string
+	if r.Banned != nil {
+		for _, x := range *r.Banned {
+			parts = append(parts, x.Backend+":"+x.Where)
+		}
+	}
+	if len(r.BannedUnknown) > 0 {
+		parts = append(parts, "? ("+strings.Join(r.BannedUnknown, ", ")+" could not be asked)")
+	}
+	switch {
+	case len(parts) > 0:
+		return strings.Join(parts, ", ")
+	case r.Banned != nil:
+		return "not banned"
+	}
+	return "-"
+}
+
+func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
+	p, err := h.build(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	var b bytes.Buffer
+	if err := h.page.Execute(&b, p); err != nil {
+		fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b.Bytes())
+}
+
+// build gathers the page's data: a few grouped statements over the span,
+// whatever the size of the database.
+func (h *handler) build(ctx context.Context) (*page, error) {
+	now := h.opt.Now().UTC()
+	to := now.Truncate(24 * time.Hour)
+	from := to.AddDate(0, 0, -h.opt.Days+1)
+	p := &page{Generated: now, To: to, QuietAfter: duration(h.opt.QuietAfter)}
+	st := h.opt.Store
+	byDomain, err := st.SessionStats(ctx, from, store.Day, store.ByDomain)
+	if err != nil {
+		return nil, err
+	}
+	// The charts start at the first day with a report, within the span.
+	if len(byDomain) > 0 && byDomain[0].Start.After(from) {
+		from = byDomain[0].Start
+	}
+	p.From = from
+	days := make([]int64, 0, h.opt.Days)
+	index := map[int64]int{}
+	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+		index[d.Unix()] = len(days)
+		days = append(days, d.Unix())
+	}
+	p.Charts.Days = days
+	p.Charts.Domains = domainSeries(byDomain, index, len(days), &p.Totals)
+	byType, err := st.SessionStats(ctx, from, store.Day, store.ByResultType)
+	if err != nil {
+		return nil, err
+	}
+	p.Charts.Types = typeSeries(byType, index, len(days))
+	byMX, err := st.SessionStats(ctx, from, store.Month, store.ByMX)
+	if err != nil {
+		return nil, err
+	}
+	p.MXs = mxRows(byMX)
+	if err := h.addReporters(ctx, p, now); err != nil {
+		return nil, err
+	}
+	rows, err := h.opt.Review(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.Totals.Failing = len(rows)
+	for _, r := range rows {
+		if r.Trusted {
+			p.Totals.Trusted++
+			if r.Banned != nil && len(*r.Banned) > 0 {
+				p.Totals.BannedTrusted++
+			}
+		}
+	}
+	if len(rows) > h.opt.MaxAddresses {
+		p.MoreAddrs = len(rows) - h.opt.MaxAddresses
+		rows = rows[:h.opt.MaxAddresses]
+	}
+	p.Addresses = rows
+	if t := p.Totals.Successful + p.Totals.Failed; t > 0 {
+		p.Totals.Rate = float64(p.Totals.Failed) / float64(t)
+	}
+	return p, nil
+}
+
+// domainSeries makes one series per policy domain (the biggest
+// maxDomainCharts, the rest as one), with the failure rate per day, and
+// adds the totals up.
+func domainSeries(rows []store.SessionRow, index map[int64]int, n int, t *totals) []series {
+	by := map[string]*series{}
+	sum := map[string]int64{}
+	for _, r := range rows {
+		sum[r.Key] = satAdd(sum[r.Key], satAdd(r.Successful, r.Failed))
+		t.Successful = satAdd(t.Successful, r.Successful)
+		t.Failed = satAdd(t.Failed, r.Failed)
+	}
+	keep := biggest(sum, maxDomainCharts)
+	for _, r := range rows {
+		i, ok := index[r.Start.Unix()]
+		if !ok {
+			continue
+		}
+		name := r.Key
+		if !keep[name] {
+			name = otherLabel
+		}
+		s := by[name]
+		if s == nil {
+			s = &series{Name: name, Successful: make([]int64, n), Failed: make([]int64, n)}
+			by[name] = s
+		}
+		s.Successful[i] = satAdd(s.Successful[i], r.Successful)
+		s.Failed[i] = satAdd(s.Failed[i], r.Failed)
+	}
+	out := ordered(by, sum)
+	for i := range out {
+		out[i].Rate = make([]any, n)
+		for d := range n {
+			if tot := out[i].Successful[d] + out[i].Failed[d]; tot > 0 {
+				out[i].Rate[d] = float64(out[i].Failed[d]) * 100 / float64(tot)
+			}
+		}
+	}
+	return out
+}
+
+// typeSeries makes one series of failed sessions per result-type.
+func typeSeries(rows []store.SessionRow, index map[int64]int, n int) []series {
+	by := map[string]*series{}
+	sum := map[string]int64{}
+	for _, r := range rows {
+		sum[r.Key] = satAdd(sum[r.Key], r.Failed)
+	}
+	keep := biggest(sum, maxTypeSeries)
+	for _, r := range rows {
+		i, ok := index[r.Start.Unix()]
+		if !ok {
+			continue
+		}
+		name := r.Key
+		if !keep[name] {
+			name = otherLabel
+		}
+		s := by[name]
+		if s == nil {
+			s = &series{Name: name, Failed: make([]int64, n)}
+			by[name] = s
+		}
+		s.Failed[i] = satAdd(s.Failed[i], r.Failed)
+	}
+	return ordered(by, sum)
+}
+
+// ordered lists series biggest first, "(other)" last.
+func ordered(by map[string]*series, sum map[string]int64) []series {
+	out := make([]series, 0, len(by))
+	for _, s := range by {
+		out = append(out, *s)
+	}
+	total := func(s series) int64 {
+		if s.Name == otherLabel {
+			return -1
+		}
+		return sum[s.Name]
+	}
+	slices.SortFunc(out, func(a, b series) int {
+		if c := cmp.Compare(total(b), total(a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+func biggest(sum map[string]int64, n int) map[string]bool {
+	keys := make([]string, 0, len(sum))
+	for k := range sum {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := cmp.Compare(sum[b], sum[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	keep := map[string]bool{}
+	for _, k := range keys[:min(n, len(keys))] {
+		keep[k] = true
+	}
+	return keep
+}
+
+func mxRows(rows []store.SessionRow) []mxRow {
+	sum := map[string]int64{}
+	for _, r := range rows {
+		sum[r.Key] = satAdd(sum[r.Key], r.Failed)
+	}
+	out := make([]mxRow, 0, len(sum))
+	for k, v := range sum {
+		out = append(out, mxRow{MX: k, Failed: v})
+	}
+	slices.SortFunc(out, func(a, b mxRow) int {
+		if c := cmp.Compare(b.Failed, a.Failed); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.MX, b.MX)
+	})
+	return out
+}
+
+func (h *handler) addReporters(ctx context.Context, p *page, now time.Time) error {
+	as, err := h.opt.Store.Reporters(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		row := reporterRow{ReporterActivity: a, PerDayText: fmt.Sprintf("%.2f", a.PerDay()), Quiet: a.Quiet(now, h.opt.QuietAfter)}
+		if row.Quiet {
+			p.Totals.Quiet++
+			latest := a.Last
+			if a.LastStored.After(latest) {
+				latest = a.LastStored
+			}
+			row.SilentFor = fmt.Sprintf("%.0f days", now.Sub(latest).Hours()/24)
+		}
+		p.Reporters = append(p.Reporters, row)
+	}
+	// Quiet reporters first: they are what the operator must see.
+	slices.SortStableFunc(p.Reporters, func(a, b reporterRow) int {
+		switch {
+		case a.Quiet && !b.Quiet:
+			return -1
+		case b.Quiet && !a.Quiet:
+			return 1
+		}
+		return 0
+	})
+	return nil
+}
+
+// duration says a span in days, or hours below two days.
+func duration(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%.0f days", d.Hours()/24)
+	}
+	return fmt.Sprintf("%.0f hours", d.Hours())
+}
+
+// satAdd adds two non-negative counts, saturating at store.MaxSum.
+func satAdd(a, b int64) int64 {
+	if a > store.MaxSum-b {
+		return store.MaxSum
+	}
+	return a + b
+}

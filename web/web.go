@@ -1,0 +1,257 @@
+// Package web serves tlsrpt's dashboard: a read-only page for people that
+// shows the state of a domain's TLS at a glance (sessions and failure
+// rates per policy domain, result-types over time, reporters and the ones
+// gone quiet, failing addresses with trust, ban status and the redeem
+// command to copy, failures per receiving MX), and the JSON behind it
+// under /api/v1/.
+//
+// Everything it serves is embedded in the binary (the page, its script
+// and style, the uPlot chart library): it loads nothing from outside and
+// works with no internet. Every chart has a table beside it, for screen
+// readers and for browsers without scripts. It changes nothing: GET and
+// HEAD only. Report strings reach the page through html/template, whose
+// contextual escaping is the one place they are neutralised for HTML.
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/stats"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+//go:embed assets templates
+var files embed.FS
+
+// ReviewRow is one failing address with its trust and ban status, in the
+// shape of `tlsrpt review --json` (package assess makes both).
+type ReviewRow = assess.Record
+
+// Options configure the dashboard.
+type Options struct {
+	// Store is read for statistics and reporters.
+	Store *store.Store
+	// Review lists the failing addresses with trust and ban status; nil
+	// lists them from the store alone, untrusted ("not checked").
+	Review func(ctx context.Context) ([]ReviewRow, error)
+	// Days is the span of the charts, ending today; 0 means 90.
+	Days int
+	// QuietAfter is how long a regular reporter may be silent before it is
+	// shown as gone quiet; 0 means 3 days.
+	QuietAfter time.Duration
+	// MaxAddresses bounds the failing addresses on the page (the API
+	// lists all); 0 means 100.
+	MaxAddresses int
+	// Metrics, if not nil, is served at /metrics.
+	Metrics http.Handler
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Timeout bounds the work of one request; 0 means 10 s.
+	Timeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Days <= 0 {
+		o.Days = 90
+	}
+	if o.QuietAfter <= 0 {
+		o.QuietAfter = 72 * time.Hour
+	}
+	if o.MaxAddresses <= 0 {
+		o.MaxAddresses = 100
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Review == nil {
+		st := o.Store
+		o.Review = func(ctx context.Context) ([]ReviewRow, error) { return storeRows(ctx, st) }
+	}
+	return o
+}
+
+// storeRows lists the failing addresses from the store, untrusted.
+func storeRows(ctx context.Context, st *store.Store) ([]ReviewRow, error) {
+	fs, err := st.Failing(ctx, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]assess.Row, len(fs))
+	for i, f := range fs {
+		rows[i] = assess.Row{FailingAddress: f, Why: "not checked"}
+	}
+	return assess.Records(rows), nil
+}
+
+// handler is the dashboard.
+type handler struct {
+	opt    Options
+	page   *template.Template
+	assets http.Handler
+}
+
+// New returns the dashboard's handler.
+func New(opt Options) (http.Handler, error) {
+	if opt.Store == nil {
+		return nil, errors.New("web: no store")
+	}
+	tmpl, err := template.New("page.html").Funcs(funcs).ParseFS(files, "templates/page.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: parsing the page template: %w", err)
+	}
+	sub, err := fs.Sub(files, "assets")
+	if err != nil {
+		return nil, err
+	}
+	return &handler{opt: opt.withDefaults(), page: tmpl, assets: http.StripPrefix("/assets/", http.FileServerFS(sub))}, nil
+}
+
+// csp allows scripts, styles and images from the dashboard itself only:
+// no inline script, no framing, no forms.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", csp)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "no-referrer")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hd.Set("Allow", "GET, HEAD")
+		http.Error(w, "tlsrpt dashboard: read only (GET and HEAD)", http.StatusMethodNotAllowed)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opt.Timeout)
+	defer cancel()
+	r = r.WithContext(ctx)
+	switch {
+	case r.URL.Path == "/":
+		h.servePage(w, r)
+	case strings.HasPrefix(r.URL.Path, "/assets/"):
+		hd.Set("Cache-Control", "public, max-age=3600")
+		h.assets.ServeHTTP(w, r)
+	case r.URL.Path == "/api/v1/review":
+		h.serveReview(w, r)
+	case r.URL.Path == "/api/v1/stats":
+		h.serveStats(w, r)
+	case r.URL.Path == "/api/v1/reporters":
+		h.serveReporters(w, r)
+	case r.URL.Path == "/metrics" && h.opt.Metrics != nil:
+		h.opt.Metrics.ServeHTTP(w, r)
+	case r.URL.Path == "/healthz":
+		fmt.Fprintln(w, "ok")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// fail answers 500 with one line, or 503 when the database is away.
+func fail(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy) || errors.Is(err, context.DeadlineExceeded) {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "60")
+	}
+	http.Error(w, "tlsrpt dashboard: "+strings.Join(strings.Fields(err.Error()), " "), status)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func (h *handler) serveReview(w http.ResponseWriter, r *http.Request) {
+	rows, err := h.opt.Review(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if rows == nil {
+		rows = []ReviewRow{}
+	}
+	writeJSON(w, rows)
+}
+
+// serveStats answers /api/v1/stats?by=day|week|month&group=...&since=DATE
+// with the rows of `tlsrpt stats --json`.
+func (h *handler) serveStats(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	by := store.Period(q.Get("by"))
+	if by == "" {
+		by = store.Day
+	}
+	group := store.Group(q.Get("group"))
+	since := h.opt.Now().UTC().AddDate(0, 0, -h.opt.Days)
+	if s := q.Get("since"); s != "" {
+		t, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			http.Error(w, "tlsrpt dashboard: since: want a date, 2026-01-31", http.StatusBadRequest)
+			return
+		}
+		since = t
+	}
+	rows, err := h.opt.Store.SessionStats(r.Context(), since, by, group)
+	if err != nil {
+		if by != store.Day && by != store.Week && by != store.Month || !validGroup(group) {
+			http.Error(w, "tlsrpt dashboard: by: day, week or month; group: reporter, domain, mx or result-type", http.StatusBadRequest)
+			return
+		}
+		fail(w, err)
+		return
+	}
+	writeJSON(w, stats.Rows(rows, group))
+}
+
+func validGroup(g store.Group) bool {
+	switch g {
+	case store.NoGroup, store.ByReporter, store.ByDomain, store.ByMX, store.ByResultType:
+		return true
+	}
+	return false
+}
+
+// reporterJSON is a reporter's activity in /api/v1/reporters.
+type reporterJSON struct {
+	Reporter   string    `json:"reporter"`
+	Reports    int64     `json:"reports"`
+	Days       int64     `json:"days"`
+	PerDay     float64   `json:"reports_per_day"`
+	First      time.Time `json:"first"`
+	Last       time.Time `json:"last"`
+	LastStored time.Time `json:"last_received"`
+	Quiet      bool      `json:"quiet"`
+}
+
+func (h *handler) serveReporters(w http.ResponseWriter, r *http.Request) {
+	as, err := h.opt.Store.Reporters(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	now := h.opt.Now()
+	out := make([]reporterJSON, 0, len(as))
+	for _, a := range as {
+		pd, _ := strconv.ParseFloat(strconv.FormatFloat(a.PerDay(), 'f', 2, 64), 64)
+		out = append(out, reporterJSON{Reporter: a.Organization, Reports: a.Reports, Days: a.Days, PerDay: pd,
+			First: a.First, Last: a.Last, LastStored: a.LastStored, Quiet: a.Quiet(now, h.opt.QuietAfter)})
+	}
+	writeJSON(w, out)
+}

@@ -1,0 +1,332 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// now is the dashboard's clock in the tests: the day after the month.
+var now = time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
+
+// hostile are reporter names that try to become markup or script.
+var hostile = []string{`<script>alert("xss")</script>`, `"><img src=x onerror=alert(1)>`, "javascript:alert(1)"}
+
+// fillMonth stores 30 days of reports of three reporters (one with a
+// hostile name each day in turn) for example.net and example.org, and a
+// reporter that goes quiet after day 20, each stored at noon of the next
+// day.
+func fillMonth(t testing.TB, st *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	first := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for d := 0; d < 30; d++ {
+		start := first.AddDate(0, 0, d)
+		st.SetClock(func() time.Time { return start.Add(36 * time.Hour) })
+		orgs := []string{"Google Inc.", hostile[d%len(hostile)]}
+		if d < 20 {
+			orgs = append(orgs, "Quiet Mail")
+		}
+		for i, org := range orgs {
+			r := &report.Report{OrganizationName: org, ReportID: fmt.Sprintf("%d-%d", d, i), Start: start, End: start.Add(24*time.Hour - time.Second),
+				Policies: []report.Policy{
+					{Type: "sts", Domain: "example.net", Successful: 500, Failed: int64(d % 5),
+						Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + d%7)}),
+							ReceivingMXHostname: "mx1.example.net", FailedSessions: int64(d % 5)}}},
+					{Type: "sts", Domain: "example.org", Successful: 200, Failed: 2,
+						Details: []report.FailureDetail{{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("198.51.100.7"),
+							ReceivingMXHostname: "mx2.example.org", FailedSessions: 2}}},
+				}}
+			if _, _, err := st.AddReport(ctx, r, store.Source{Transport: "mail", Submitter: fmt.Sprint("r", i, ".example")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st.SetClock(nil)
+}
+
+func openStore(t testing.TB) *store.Store {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newServer serves the dashboard over a month of reports on a real
+// listener. The review rows mark 198.51.100.7 trusted and banned, as the
+// command layer would after its checks.
+func newServer(t testing.TB) *httptest.Server {
+	t.Helper()
+	st := openStore(t)
+	fillMonth(t, st)
+	h, err := New(Options{Store: st, Now: func() time.Time { return now },
+		Review: func(ctx context.Context) ([]ReviewRow, error) {
+			rows, err := storeRows(ctx, st)
+			for i := range rows {
+				if rows[i].IP == "198.51.100.7" {
+					rows[i].Trusted, rows[i].Why = true, "trusted: Google Inc., dkim google.com, spf:_spf.google.com"
+					rows[i].Banned = &[]assess.BanRecord{{Backend: "fail2ban", Where: "postfix"}}
+				} else {
+					rows[i].BannedUnknown = []string{"fail2ban"}
+				}
+			}
+			return rows, err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestPage(t *testing.T) {
+	srv := newServer(t)
+	resp, body := get(t, srv.URL+"/")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	for h, want := range map[string]string{"Content-Security-Policy": "script-src 'self'", "X-Content-Type-Options": "nosniff",
+		"X-Frame-Options": "DENY"} {
+		if !strings.Contains(resp.Header.Get(h), want) {
+			t.Errorf("header %s = %q, want %q in it", h, resp.Header.Get(h), want)
+		}
+	}
+	for _, want := range []string{"198.51.100.7", "tlsrpt redeem --ip 198.51.100.7", "fail2ban:postfix", "gone quiet", "Quiet Mail",
+		"mx2.example.org", "example.net", "certificate-expired", `id="chart-data"`, "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	for _, bad := range []string{`<script>alert`, `<img src=x`, `onerror=alert(1)>`} {
+		if strings.Contains(body, bad) {
+			t.Errorf("page holds %q unescaped", bad)
+		}
+	}
+	if n := strings.Count(body, "<script"); n != 3 {
+		t.Errorf("%d script elements, want 3 (uPlot, app.js, the JSON data)", n)
+	}
+	// The quiet reporter comes first in its table.
+	rep := body[strings.Index(body, `id="reporters"`):]
+	if strings.Index(rep, "Quiet Mail") > strings.Index(rep, "Google Inc.") {
+		t.Error("the quiet reporter is not listed first")
+	}
+}
+
+func TestAssetsEmbedded(t *testing.T) {
+	srv := newServer(t)
+	for _, path := range []string{"/assets/app.js", "/assets/style.css", "/assets/vendor/uplot/uPlot.iife.min.js", "/assets/vendor/uplot/uPlot.min.css"} {
+		resp, body := get(t, srv.URL+path)
+		if resp.StatusCode != 200 || len(body) < 500 {
+			t.Errorf("%s: %s, %d bytes", path, resp.Status, len(body))
+		}
+	}
+	if resp, _ := get(t, srv.URL+"/assets/../web.go"); resp.StatusCode == 200 {
+		t.Error("a path outside the assets is served")
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	srv := newServer(t)
+	for _, m := range []string{"POST", "PUT", "DELETE", "PATCH"} {
+		for _, path := range []string{"/", "/api/v1/review", "/api/v1/stats"} {
+			req, _ := http.NewRequest(m, srv.URL+path, strings.NewReader("x"))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("%s %s: %s, Allow %q", m, path, resp.Status, resp.Header.Get("Allow"))
+			}
+		}
+	}
+}
+
+func TestAPI(t *testing.T) {
+	srv := newServer(t)
+	resp, body := get(t, srv.URL+"/api/v1/review")
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(body), &rows); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("review: %s %v", resp.Status, err)
+	}
+	// The contract's keys (DESIGN.md, review --json).
+	for _, k := range []string{"ip", "failed_sessions", "reports", "organizations", "result_types", "first_seen", "last_seen", "trusted", "why"} {
+		if _, ok := rows[0][k]; !ok {
+			t.Errorf("review row lacks %q: %v", k, rows[0])
+		}
+	}
+	resp, body = get(t, srv.URL+"/api/v1/stats?by=week&group=domain&since=2026-11-01")
+	var srows []map[string]any
+	if err := json.Unmarshal([]byte(body), &srows); err != nil || resp.StatusCode != 200 || len(srows) == 0 {
+		t.Fatalf("stats: %s %v %s", resp.Status, err, body)
+	}
+	if _, ok := srows[0]["domain"]; !ok || srows[0]["day"] == "" {
+		t.Errorf("stats row %v", srows[0])
+	}
+	for _, q := range []string{"by=year", "group=ip", "since=yesterday"} {
+		if resp, _ := get(t, srv.URL+"/api/v1/stats?"+q); resp.StatusCode != 400 {
+			t.Errorf("stats?%s: %s, want 400", q, resp.Status)
+		}
+	}
+	resp, body = get(t, srv.URL+"/api/v1/reporters")
+	var reps []reporterJSON
+	if err := json.Unmarshal([]byte(body), &reps); err != nil || resp.StatusCode != 200 || len(reps) != 5 {
+		t.Fatalf("reporters: %s, %v, %d", resp.Status, err, len(reps))
+	}
+	quiet := 0
+	for _, r := range reps {
+		if r.Quiet {
+			quiet++
+			if r.Reporter != "Quiet Mail" {
+				t.Errorf("%q called quiet", r.Reporter)
+			}
+		}
+	}
+	if quiet != 1 {
+		t.Errorf("%d quiet reporters, want 1", quiet)
+	}
+}
+
+func TestCheckListen(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		auth bool
+		ok   bool
+	}{
+		{"127.0.0.1:8461", false, true},
+		{"[::1]:8461", false, true},
+		{"localhost:8461", false, true},
+		{"127.7.7.7:80", false, true},
+		{"0.0.0.0:8461", false, false},
+		{":8461", false, false},
+		{"[::]:8461", false, false},
+		{"192.0.2.10:8461", false, false},
+		{"mx.example.com:8461", false, false},
+		{"0.0.0.0:8461", true, true},
+		{"no-port", true, false},
+	} {
+		err := CheckListen(tc.addr, tc.auth)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrListen)) {
+			t.Errorf("CheckListen(%q, auth %v) = %v", tc.addr, tc.auth, err)
+		}
+		if err != nil && tc.addr != "no-port" && !strings.Contains(err.Error(), "--auth") {
+			t.Errorf("CheckListen(%q): %q does not say how to fix it", tc.addr, err)
+		}
+	}
+}
+
+func TestAuth(t *testing.T) {
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "htpasswd")
+	os.WriteFile(good, []byte("# operators\nalice:"+string(hash)+"\n"), 0o600)
+	a, err := LoadAuth(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "in") })))
+	defer srv.Close()
+	for _, tc := range []struct {
+		user, pass string
+		set        bool
+		want       int
+	}{
+		{"alice", "s3cret", true, 200},
+		{"alice", "wrong", true, 401},
+		{"mallory", "s3cret", true, 401},
+		{"", "", false, 401},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		if tc.set {
+			req.SetBasicAuth(tc.user, tc.pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s:%s: %s, want %d", tc.user, tc.pass, resp.Status, tc.want)
+		}
+		if tc.want == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+			t.Errorf("401 without a Basic challenge")
+		}
+	}
+	for name, content := range map[string]string{
+		"md5":   "bob:$apr1$abc$0123456789abcdefghijkl\n",
+		"sha1":  "bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n",
+		"crypt": "bob:rl0pDgyk5nFBA\n",
+		"empty": "# nobody\n",
+		"bad":   "no colon here\n",
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o600)
+		if _, err := LoadAuth(p); !errors.Is(err, ErrAuthFile) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s file: %v, want ErrAuthFile naming the file", name, err)
+		}
+	}
+}
+
+// TestStoreDown answers 503 with Retry-After when the store cannot be read.
+func TestStoreDown(t *testing.T) {
+	st := openStore(t)
+	h, err := New(Options{Store: st, Review: func(context.Context) ([]ReviewRow, error) {
+		return nil, fmt.Errorf("store: %w", store.ErrUnavailable)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, body := get(t, srv.URL+"/api/v1/review")
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || strings.Count(body, "\n") != 1 {
+		t.Errorf("review with the store away: %s, Retry-After %q, body %q", resp.Status, resp.Header.Get("Retry-After"), body)
+	}
+}
+
+func TestBansText(t *testing.T) {
+	for _, tc := range []struct {
+		r    ReviewRow
+		want string
+	}{
+		{ReviewRow{}, "-"},
+		{ReviewRow{Banned: &[]assess.BanRecord{}}, "not banned"},
+		{ReviewRow{Banned: &[]assess.BanRecord{{Backend: "iptables", Where: "f2b-postfix"}}}, "iptables:f2b-postfix"},
+		{ReviewRow{Banned: &[]assess.BanRecord{}, BannedUnknown: []string{"fail2ban", "ipqbdb"}}, "? (fail2ban, ipqbdb could not be asked)"},
+	} {
+		if got := bansText(tc.r); got != tc.want {
+			t.Errorf("bansText(%+v) = %q, want %q", tc.r, got, tc.want)
+		}
+	}
+}
