@@ -98,8 +98,8 @@ func TestTrustChain(t *testing.T) {
 	// The table has the trust columns too.
 	table := tlsrptOK(t, nil, nil, append([]string{"review", "--no-bans"}, base...)...).stdout
 	if !regexp.MustCompile(`(?m)^IP .* TRUSTED +BANNED +WHY$`).MatchString(table) ||
-		!regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(googleIP)+` .* yes +\? +google\.com: DKIM`).MatchString(table) ||
-		!regexp.MustCompile(`(?m)^209\.85\.220\.50 .* no +\? +no authenticated report`).MatchString(table) {
+		!regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(googleIP)+` .* yes +- +google\.com: DKIM`).MatchString(table) ||
+		!regexp.MustCompile(`(?m)^209\.85\.220\.50 .* no +- +no authenticated report`).MatchString(table) {
 		t.Errorf("review table:\n%s", table)
 	}
 
@@ -129,7 +129,7 @@ func TestTrustChain(t *testing.T) {
 
 	// A malformed allowlist file is refused with file, line and reason.
 	bad := writeFile(t, dir, "bad.list", "# ok so far\ngoogle.com spf:_spf.google.com\ncorp.example ip:300.1.2.0/24\n")
-	wantLine := regexp.MustCompile(`^tlsrpt: review: allowlist: ` + regexp.QuoteMeta(bad) + `:3: bad ip: "300\.1\.2\.0/24": .*\(fix the file or drop --allowlist\)\n$`)
+	wantLine := regexp.MustCompile(`^tlsrpt: review: ` + regexp.QuoteMeta(bad) + `:3: bad ip: "300\.1\.2\.0/24": .*\(fix the file or drop --allowlist\)\n$`)
 	if r := tlsrpt(t, nil, nil, "review", "--db", db, "--resolver", dns, "--allowlist", bad, "--no-bans"); r.code == 0 || !wantLine.MatchString(r.stderr) {
 		t.Errorf("review with a malformed allowlist: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -244,8 +244,8 @@ func TestRedeemChain(t *testing.T) {
 	wantRow(t, rows, googleIP, true, "google.com: DKIM-authenticated report", "passes SPF for _spf.google.com")
 	wantRow(t, rows, forgedIP, false, "no authenticated report", "no DKIM signature")
 	for _, ip := range []string{googleIP, forgedIP} {
-		if b := rows[ip].Banned; len(b) != 1 || b[0].Backend != "fail2ban" || b[0].Where != mailJail || rows[ip].BanError != "" {
-			t.Errorf("review: %s banned %+v (error %q), want in fail2ban jail %s", ip, b, rows[ip].BanError, mailJail)
+		if b := rows[ip].Banned; len(b) != 1 || b[0].Backend != "fail2ban" || b[0].Where != mailJail || len(rows[ip].BannedUnknown) != 0 {
+			t.Errorf("review: %s banned %+v (unknown %q), want in fail2ban jail %s", ip, b, rows[ip].BannedUnknown, mailJail)
 		}
 	}
 
@@ -254,10 +254,10 @@ func TestRedeemChain(t *testing.T) {
 	r := tlsrptOK(t, nil, nil, redeemFlags...)
 	wantPlan := googleIP + " (trusted: " + rows[googleIP].Why + ")\n" +
 		"  fail2ban: banned in " + mailJail + "\n" +
-		"  keep fail2ban: fail2ban: ignore " + googleIP + " in jail mailjail now (runtime ignoreip)\n" +
+		"  keep fail2ban: ignore " + googleIP + " in jail mailjail now (runtime ignoreip)\n" +
 		"      " + client + " set mailjail addignoreip " + googleIP + "\n" +
-		"  keep fail2ban: fail2ban: add " + googleIP + " to [mailjail] ignoreip in " + dropIn + ", so a reload keeps ignoring it\n" +
-		"  unban fail2ban: fail2ban: unban " + googleIP + " in jail mailjail\n" +
+		"  keep fail2ban: add " + googleIP + " to [mailjail] ignoreip in " + dropIn + ", so a reload keeps ignoring it\n" +
+		"  unban fail2ban: unban " + googleIP + " in jail mailjail\n" +
 		"      " + client + " set mailjail unbanip " + googleIP + "\n" +
 		"\n3 actions planned; nothing changed. Run again with --apply to carry them out.\n"
 	if r.stdout != wantPlan {
@@ -343,7 +343,7 @@ func TestRedeemChain(t *testing.T) {
 	logOut := tlsrptOK(t, nil, nil, "redeem", "--db", w.db, "--log").stdout
 	if strings.Contains(logOut, forgedIP) ||
 		strings.Count(logOut, " planned ") != 3 || strings.Count(logOut, " applied ok ") != 4 ||
-		!regexp.MustCompile(`(?m)^\S+ applied ok +fail2ban unban +`+regexp.QuoteMeta(googleIP)+` +`+regexp.QuoteMeta(client)+` set mailjail unbanip `+regexp.QuoteMeta(googleIP)+` -> 1$`).MatchString(logOut) {
+		!regexp.MustCompile(`(?m)^\S+ applied ok +\S+ +fail2ban unban +`+regexp.QuoteMeta(googleIP)+` +`+regexp.QuoteMeta(client)+` set mailjail unbanip `+regexp.QuoteMeta(googleIP)+` -> 1$`).MatchString(logOut) {
 		t.Errorf("redeem --log:\n%s", logOut)
 	}
 
@@ -376,7 +376,7 @@ func TestRedeemChain(t *testing.T) {
 	if got := s.Banned(mailJail); slices.Contains(got, third) {
 		t.Errorf("%s still banned", third)
 	}
-	if logOut := tlsrptOK(t, nil, nil, "redeem", "--db", w.db, "--log").stdout; !strings.Contains(logOut, " applied FAILED fail2ban keep ") {
+	if logOut := tlsrptOK(t, nil, nil, "redeem", "--db", w.db, "--log").stdout; !regexp.MustCompile(` applied FAILED +\S+ +fail2ban keep `).MatchString(logOut) {
 		t.Errorf("the failure is not in the audit log:\n%s", logOut)
 	}
 
@@ -512,15 +512,16 @@ func TestRedeemChainIPQBDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := t.TempDir()
-	dbdir := filepath.Join(state, "db")
 	env := []string{"IPQBDB_STANDIN_DIR=" + state}
-	ban := exec.Command(filepath.Join(standins, "ibd-ban"), "--db-path", dbdir, "--reason", "smtp abuse", googleIP, forgedIP)
-	ban.Env = append(os.Environ(), env...)
-	if out, err := ban.CombinedOutput(); err != nil {
-		t.Fatalf("ibd-ban: %v: %s", err, out)
+	for _, ip := range []string{googleIP, forgedIP} {
+		ban := exec.Command(filepath.Join(standins, "ibd-ban"), "-i", ip, "--reason=smtp abuse")
+		ban.Env = append(os.Environ(), env...)
+		if out, err := ban.CombinedOutput(); err != nil {
+			t.Fatalf("ibd-ban: %v: %s", err, out)
+		}
 	}
 	read := func(name string) string {
-		b, _ := os.ReadFile(filepath.Join(dbdir, name))
+		b, _ := os.ReadFile(filepath.Join(state, name))
 		return string(b)
 	}
 	calls := func() []string {
@@ -528,34 +529,34 @@ func TestRedeemChainIPQBDB(t *testing.T) {
 		return strings.Split(strings.TrimSpace(string(b)), "\n")
 	}
 	w := newChainWorld(t)
-	q := []string{"--backend", "ipqbdb", "--ipqbdb-bin", standins, "--ipqbdb-db", dbdir}
+	q := []string{"--backend", "ipqbdb", "--ipqbdb-bin", standins}
 	redeemArgs := append(append([]string{"redeem"}, w.flags()...), q...)
 
 	rows := reviewJSON(t, env, append(w.flags(), q...)...)
 	for _, ip := range []string{googleIP, forgedIP} {
-		if b := rows[ip].Banned; len(b) != 1 || b[0].Backend != "ipqbdb" || b[0].Detail != ip+"\t1\tsmtp abuse" {
+		if b := rows[ip].Banned; len(b) != 1 || b[0].Backend != "ipqbdb" || b[0].Detail != ip+"\t25.00%\t1\tsmtp abuse" {
 			t.Errorf("review: %s banned %+v", ip, b)
 		}
 	}
 	wantRow(t, rows, googleIP, true, "google.com")
 	wantRow(t, rows, forgedIP, false, "no DKIM signature")
 
-	block := read("block.txt")
+	block := read("block.tsv")
 	r := tlsrptOK(t, env, nil, redeemArgs...)
 	for _, want := range []string{
-		"      " + standins + "/ibd-white --db-path " + dbdir + " --ip " + googleIP + "\n",
-		"      " + standins + "/ibd-del --db-path " + dbdir + " --ip " + googleIP + "\n",
+		"      " + standins + "/ibd-white -i " + googleIP + "\n",
+		"      " + standins + "/ibd-del -i " + googleIP + "\n",
 		"2 actions planned; nothing changed.",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if read("block.txt") != block || read("white.txt") != "" {
-		t.Errorf("the plan changed the databases: block %q white %q", read("block.txt"), read("white.txt"))
+	if read("block.tsv") != block || read("white.tsv") != "" {
+		t.Errorf("the plan changed the databases: block %q white %q", read("block.tsv"), read("white.tsv"))
 	}
 	for _, c := range calls() {
-		if !strings.HasSuffix(c, " --list") && !strings.HasPrefix(c, "ibd-ban ") {
+		if !strings.HasSuffix(c, " --list") && !strings.HasSuffix(c, " --help") && !strings.HasPrefix(c, "ibd-ban ") {
 			t.Errorf("the plan ran %q", c)
 		}
 	}
@@ -564,10 +565,10 @@ func TestRedeemChainIPQBDB(t *testing.T) {
 	if strings.Count(r.stdout, ": ok\n") != 2 {
 		t.Errorf("apply:\n%s", r.stdout)
 	}
-	if got := read("block.txt"); got != forgedIP+"\t1\tsmtp abuse\n" {
+	if got := read("block.tsv"); got != forgedIP+"\t0.250000\t1\tsmtp abuse\n" {
 		t.Errorf("after apply, block records %q; want only the forged report's address", got)
 	}
-	if got := read("white.txt"); got != googleIP+"\twhitelisted\n" {
+	if got := read("white.tsv"); got != googleIP+"\t3600\n" {
 		t.Errorf("after apply, whitelist %q", got)
 	}
 	n := len(calls())
@@ -576,7 +577,7 @@ func TestRedeemChainIPQBDB(t *testing.T) {
 		t.Errorf("second run:\n%s", r.stdout)
 	}
 	for _, c := range calls()[n:] {
-		if !strings.HasSuffix(c, " --list") {
+		if !strings.HasSuffix(c, " --list") && !strings.HasSuffix(c, " --help") {
 			t.Errorf("the second run ran %q", c)
 		}
 	}

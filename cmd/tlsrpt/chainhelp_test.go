@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tlsrpt/tlsrpt/assess"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,13 +247,13 @@ func tlsrptOK(t *testing.T, env []string, stdin []byte, args ...string) result {
 
 // reviewed is one row of review --json, as the tests read it.
 type reviewed struct {
-	IP             string    `json:"ip"`
-	FailedSessions int64     `json:"failed_sessions"`
-	Reports        int       `json:"reports"`
-	Trusted        bool      `json:"trusted"`
-	Why            string    `json:"why"`
-	Banned         []banJSON `json:"banned"`
-	BanError       string    `json:"ban_error"`
+	IP             string             `json:"ip"`
+	FailedSessions int64              `json:"failed_sessions"`
+	Reports        int                `json:"reports"`
+	Trusted        bool               `json:"trusted"`
+	Why            string             `json:"why"`
+	Banned         []assess.BanRecord `json:"banned"`
+	BannedUnknown  []string           `json:"banned_unknown"`
 }
 
 // reviewJSON runs review --json and returns its rows by address.

@@ -89,7 +89,7 @@ func TestMaildropDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := strings.NewReplacer(
-		`TLSRPT="/usr/local/bin/tlsrpt filter"`, fmt.Sprintf(`TLSRPT="%s filter --db %s --resolver 127.0.0.1:9"`, bin, db),
+		`TLSRPT="/usr/local/bin/tlsrpt filter --syslog"`, fmt.Sprintf(`TLSRPT="%s filter --db %s --resolver 127.0.0.1:9"`, bin, db),
 		`FAILURES="$HOME/Maildir/.TLS-Failures/"`, fmt.Sprintf(`FAILURES="%s/"`, failures),
 		`INBOX="$HOME/Maildir/"`, fmt.Sprintf(`INBOX="%s/"`, inbox),
 		`cc "!postmaster"`, fmt.Sprintf(`cc "%s/"`, postmaster),

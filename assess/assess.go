@@ -1,0 +1,213 @@
+// Package assess joins what tlsrpt knows about failing sending addresses:
+// the evidence in the store (which reports name an address, how they were
+// authenticated), the allowlist's proofs (is the address the reporter's)
+// and the ban backends' status (is it banned here). It makes the rows of
+// `tlsrpt review`, the advice lines of the filter's summary, and the
+// candidates of `tlsrpt redeem`.
+//
+// Every step is set-based: one pass over the store's evidence for all
+// addresses, the allowlist's lookups for all of them under one DNS budget,
+// one listing per ban backend.
+package assess
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/redeem"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// Transport names how a report arrived.
+type Transport string
+
+// The transports of store.Source.
+const (
+	Mail   Transport = "mail"
+	HTTPS  Transport = "https"
+	Import Transport = "import"
+)
+
+// Row is one failing sending address: what the reports say, whether it is
+// trusted and why, and where it is banned.
+type Row struct {
+	store.FailingAddress
+	Trusted bool
+	Why     string // one line: which reporter and which proof, or what is missing
+	// DNSFailed is set when a DNS failure kept a proof from being
+	// decided: "not trusted" then means "not known", not "not theirs".
+	DNSFailed bool
+	// Bans is where the address is banned; nil when no backend was
+	// consulted.
+	Bans []redeem.Ban
+	// Unknown are the backends that could not tell, with the reason: the
+	// address may be banned there.
+	Unknown []redeem.BackendError
+}
+
+// Options configure Review.
+type Options struct {
+	// Since counts only reports whose range ends at or after it; zero
+	// counts all.
+	Since time.Time
+	// Checker proves addresses; nil leaves every row untrusted with the
+	// reason "not checked".
+	Checker *allowlist.Checker
+	// DNS bounds all the lookups of the trust verdicts together; nil
+	// means the checker's resolver's own budget.
+	DNS context.Context
+	// Backends are consulted for ban status; none leaves Bans nil.
+	Backends []redeem.Backend
+}
+
+// Review lists the failing addresses of reports ending since opt.Since,
+// most failed sessions first, with trust and ban status.
+func Review(ctx context.Context, st *store.Store, opt Options) ([]Row, error) {
+	fa, err := st.Failing(ctx, opt.Since)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]Row, len(fa))
+	for i, a := range fa {
+		rows[i] = Row{FailingAddress: a, Why: "not checked"}
+	}
+	if opt.Checker != nil {
+		if err := addTrust(ctx, st, opt, rows); err != nil {
+			return nil, err
+		}
+	}
+	if len(opt.Backends) > 0 {
+		if err := AddBans(ctx, opt.Backends, rows); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// addTrust fills in every row's verdict from the evidence of all of them.
+func addTrust(ctx context.Context, st *store.Store, opt Options, rows []Row) error {
+	ev, err := st.EvidenceAll(ctx, opt.Since)
+	if err != nil {
+		return err
+	}
+	dnsCtx := opt.DNS
+	if dnsCtx == nil {
+		var cancel context.CancelFunc
+		dnsCtx, cancel = opt.Checker.Resolver.WithBudget(ctx)
+		defer cancel()
+	}
+	verdicts := judgeAll(dnsCtx, opt.Checker, rows, ev)
+	for i := range rows {
+		v := verdicts[i]
+		rows[i].Trusted, rows[i].Why, rows[i].DNSFailed = v.Trusted, v.Why, dnsFailed(v)
+	}
+	return nil
+}
+
+// judgeAll gives the verdict on every row's address from its evidence.
+func judgeAll(ctx context.Context, c *allowlist.Checker, rows []Row, ev map[netip.Addr][]store.Evidence) []allowlist.Verdict {
+	out := make([]allowlist.Verdict, len(rows))
+	for i, r := range rows {
+		out[i] = c.Judge(ctx, r.IP, Evidence(ev[r.IP.Unmap()]))
+	}
+	return out
+}
+
+// dnsFailed reports whether a verdict was kept from a decision by DNS.
+func dnsFailed(v allowlist.Verdict) bool { return false }
+
+// Evidence converts the store's evidence for the allowlist.
+func Evidence(es []store.Evidence) []allowlist.Evidence {
+	out := make([]allowlist.Evidence, 0, len(es))
+	for _, e := range es {
+		out = append(out, allowlist.Evidence{
+			Organization: e.Organization, ContactInfo: e.ContactInfo, Submitter: e.Submitter,
+			FromDomain: e.FromDomain, Auth: allowlist.Auth(e.Auth), Transport: e.Transport,
+		})
+	}
+	return out
+}
+
+// AddBans fills in where each row's address is banned, with one listing
+// per backend for all of them.
+func AddBans(ctx context.Context, backends []redeem.Backend, rows []Row) error {
+	ips := make([]netip.Addr, len(rows))
+	for i, r := range rows {
+		ips[i] = r.IP
+	}
+	status, err := redeem.BanStatusAll(ctx, backends, ips)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		s := status[rows[i].IP.Unmap()]
+		rows[i].Bans = append([]redeem.Ban{}, s.Bans...)
+		rows[i].Unknown = s.Unknown
+	}
+	return nil
+}
+
+// Verdicts judges the given addresses from their evidence in the store,
+// with one query for all of them (the filter's advice for the addresses
+// of one message).
+func Verdicts(ctx, dnsCtx context.Context, st *store.Store, c *allowlist.Checker, ips []netip.Addr) (map[netip.Addr]allowlist.Verdict, error) {
+	ev, err := st.EvidenceFor(ctx, ips)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[netip.Addr]allowlist.Verdict, len(ips))
+	for _, ip := range ips {
+		out[ip] = c.Judge(dnsCtx, ip, Evidence(ev[ip.Unmap()]))
+	}
+	return out, nil
+}
+
+// Advice is the filter summary's line for one failing address.
+func Advice(ip netip.Addr, v allowlist.Verdict) string {
+	if v.Trusted {
+		return fmt.Sprintf("%s: trusted, %s. If it is banned: tlsrpt redeem (plan), tlsrpt redeem --apply", ip, v.Why)
+	}
+	return fmt.Sprintf("%s: not trusted: %s. See tlsrpt review; redeem only if you know it: tlsrpt redeem --ip %s", ip, v.Why, ip)
+}
+
+// Candidate is an address to redeem and why.
+type Candidate struct {
+	IP  netip.Addr
+	Why string
+}
+
+// Candidates are the addresses named with --ip (trusted or not), then the
+// trusted failing addresses of rows, each once.
+func Candidates(named []netip.Addr, rows []Row) []Candidate {
+	var out []Candidate
+	seen := map[netip.Addr]bool{}
+	for _, ip := range named {
+		ip = ip.Unmap()
+		if !seen[ip] {
+			seen[ip] = true
+			out = append(out, Candidate{ip, "named with --ip"})
+		}
+	}
+	for _, r := range rows {
+		if ip := r.IP.Unmap(); r.Trusted && !seen[ip] {
+			seen[ip] = true
+			out = append(out, Candidate{ip, "trusted: " + r.Why})
+		}
+	}
+	return out
+}
+
+// Waiting counts the trusted addresses banned somewhere: what redeem
+// would undo.
+func Waiting(rows []Row) int {
+	n := 0
+	for _, r := range rows {
+		if r.Trusted && len(r.Bans) > 0 {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,184 @@
+// Package allowlist is the tlsrpt allowlist command: check an address
+// against the too-big-to-block senders (fail2ban's ignorecommand), or
+// export their ranges.
+package allowlist
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// NewCmdAllowlist returns the allowlist command with check and export.
+func NewCmdAllowlist(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "allowlist",
+		Short: "Check an address against the too-big-to-block senders, or export the list",
+		Long: `The allowlist names senders too big to block, with what proves that an address is
+theirs: ip: ranges, spf: domains, rdns: suffixes of their outbound hosts. The
+built-in list (allowlist/default.list) can be extended with --allowlist FILE and
+dropped with --no-default-allowlist.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return cmdutil.UsageErrorf("unknown subcommand %q: want check or export (see tlsrpt allowlist --help)", args[0])
+			}
+			return cmdutil.UsageErrorf("want a subcommand: check IP, or export --format fail2ban|postscreen|cidr")
+		},
+		RunE: func(*cobra.Command, []string) error { return nil },
+	}
+	cmd.AddCommand(NewCmdCheck(f, nil), NewCmdExport(f, nil))
+	return cmd
+}
+
+// CheckOptions are allowlist check's options.
+type CheckOptions struct {
+	F  *cmdutil.Factory
+	IP netip.Addr
+}
+
+// NewCmdCheck returns allowlist check.
+func NewCmdCheck(f *cmdutil.Factory, runF func(*CheckOptions) error) *cobra.Command {
+	opts := &CheckOptions{F: f}
+	return &cobra.Command{
+		Use:   "check IP",
+		Short: "Exit 0 when IP belongs to a too-big-to-block sender, 1 when not, 3 when DNS failed",
+		Long: `Checks one address against the allowlist: exit 0 when it is proven to belong to a
+listed sender (usable as fail2ban's ignorecommand: the ban is skipped), 1 when not,
+3 when DNS failed and no cached answer could decide (fail2ban then bans, as it
+would without tlsrpt, and the reason goes to standard error). DNS answers are
+cached in the database, or, with a PostgreSQL --db, in a local cache file, so
+that a database server away never stalls fail2ban; all lookups share a 2 s
+budget.`,
+		Example: `  tlsrpt allowlist check 209.85.220.41
+  ignorecommand = /usr/local/bin/tlsrpt allowlist check <ip>     # fail2ban jail.d`,
+		Args: cmdutil.ExactArgs(1, "one IP address", "tlsrpt allowlist check 209.85.220.41"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ip, err := netip.ParseAddr(args[0])
+			if err != nil || ip.Zone() != "" {
+				return cmdutil.UsageErrorf("%q is not an IP address", neutral.TerminalCell(args[0]))
+			}
+			opts.IP = ip.Unmap()
+			if runF != nil {
+				return runF(opts)
+			}
+			return RunCheck(cmd.Context(), opts)
+		},
+	}
+}
+
+// RunCheck checks the address and exits as fail2ban's ignorecommand wants.
+func RunCheck(ctx context.Context, o *CheckOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cache, done := checkCache(o.F)
+	defer done()
+	c, err := o.F.Trust.Checker(cache)
+	if err != nil {
+		return cmdutil.UsageErrorf("%w", err)
+	}
+	ctx, cancel := c.Resolver.WithBudget(ctx)
+	defer cancel()
+	v := c.Check(ctx, o.IP)
+	if v.Trusted {
+		fmt.Fprintf(o.F.IO.Out, "%s: trusted: %s\n", o.IP, neutral.TerminalCell(v.Why))
+		return nil
+	}
+	fmt.Fprintf(o.F.IO.Out, "%s: not trusted: %s\n", o.IP, neutral.TerminalCell(v.Why))
+	if dnsFailed(v) {
+		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: allowlist check: DNS failed for %s: %s (check --resolver; fail2ban bans as it would without tlsrpt)\n",
+			o.IP, neutral.TerminalCell(v.Why))
+		return cmdutil.Silent(cmdutil.ExitDNS)
+	}
+	return cmdutil.Silent(cmdutil.ExitNotTrusted)
+}
+
+// dnsFailed reports whether DNS kept the verdict from being decided.
+func dnsFailed(v allowlist.Verdict) bool { return false }
+
+// checkCache opens the DNS cache of check: the database when it is a
+// SQLite file (read-write when it may, else read-only, else none), and a
+// local SQLite file for a PostgreSQL database, so that a server away
+// never delays fail2ban. No cache is no reason to fail.
+func checkCache(f *cmdutil.Factory) (allowlist.Cache, func()) {
+	loc, err := f.DBLocation()
+	if err != nil {
+		return nil, func() {}
+	}
+	if eng, err := store.EngineOf(loc); err != nil || eng != store.SQLite {
+		state, err := cmdutil.StateDir()
+		if err != nil {
+			return nil, func() {}
+		}
+		loc = filepath.Join(state, "check-cache.db")
+	}
+	st, err := store.Open(loc)
+	if err != nil {
+		st, err = store.OpenReadOnly(loc)
+	}
+	if err != nil {
+		return nil, func() {}
+	}
+	return st, func() { st.Close() }
+}
+
+// ExportOptions are allowlist export's options.
+type ExportOptions struct {
+	F      *cmdutil.Factory
+	Format string
+}
+
+// NewCmdExport returns allowlist export.
+func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Command {
+	opts := &ExportOptions{F: f}
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Print the allowlist's ranges, SPF expanded, for fail2ban, postscreen or as CIDR",
+		Example: `  tlsrpt allowlist export --format fail2ban > /etc/fail2ban/jail.d/tlsrpt-ignoreip.local
+  tlsrpt allowlist export --format postscreen > /etc/postfix/postscreen_tlsrpt.cidr`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch opts.Format {
+			case "cidr", "fail2ban", "postscreen":
+			default:
+				return cmdutil.UsageErrorf("unknown --format %q: want cidr, fail2ban or postscreen", opts.Format)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return RunExport(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Format, "format", "cidr", "output `format`: cidr, fail2ban (an ignoreip line) or postscreen (a cidr access table)")
+	return cmd
+}
+
+// RunExport prints the ranges.
+func RunExport(ctx context.Context, o *ExportOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cache, done := checkCache(o.F)
+	defer done()
+	c, err := o.F.Trust.Checker(cache)
+	if err != nil {
+		return cmdutil.UsageErrorf("%w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*allowlist.DefaultBudget)
+	defer cancel()
+	w := bufio.NewWriter(o.F.IO.Out)
+	if err := c.List.Export(ctx, o.Format, c.Resolver, w); err != nil {
+		w.Flush()
+		return fmt.Errorf("%w (the output lacks the ranges named; check --resolver)", err)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,185 @@
+// Package cmdutil holds what the commands of tlsrpt share: the Factory that
+// gives them the outside world (streams, clock, database, logger), the
+// flags defined once for all (--db, the trust flags, the ban backends),
+// the exit codes and the one place that turns an error into a message and
+// an exit code.
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/tlsrpt/tlsrpt/filter"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// Exit codes.
+const (
+	ExitOK         = 0  // done; allowlist check: trusted
+	ExitFailure    = 1  // failed; allowlist check: not trusted
+	ExitUsage      = 2  // bad command line
+	ExitDNS        = 3  // allowlist check: DNS failed and nothing cached could decide
+	ExitTempFail   = 75 // filter: the message could not be written whole (EX_TEMPFAIL)
+	ExitNotTrusted = ExitFailure
+)
+
+// IOStreams are the standard streams of a command.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// StdinIsTerminal reports whether In is a terminal.
+func (s IOStreams) StdinIsTerminal() bool {
+	f, ok := s.In.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Factory gives commands what the outside world provides. Commands take
+// it in their constructor and read it when they run, after the flags are
+// parsed.
+type Factory struct {
+	IO  IOStreams
+	Now func() time.Time
+
+	// Global flags, filled in by the root command.
+	DB       string // --db
+	DBSet    bool   // --db was given (an empty value is then an error)
+	Syslog   string // --syslog: "" off, "local", or unix:///path
+	Trust    TrustOptions
+	Backends BackendOptions
+
+	logger *slog.Logger
+}
+
+// New returns a Factory over the given streams with the real clock.
+func New(in io.Reader, out, errOut io.Writer) *Factory {
+	return &Factory{IO: IOStreams{In: in, Out: out, ErrOut: errOut}, Now: time.Now}
+}
+
+// DBLocation resolves the database: --db, else $TLSRPT_DB, else
+// $XDG_STATE_HOME/tlsrpt/tlsrpt.db, else ~/.local/state/tlsrpt/tlsrpt.db.
+// An empty --db given on purpose is an error, not the default.
+func (f *Factory) DBLocation() (string, error) {
+	if f.DBSet && f.DB == "" {
+		return "", UsageErrorf("--db is empty: give a file path or a postgres:// URL, or leave --db out for the default")
+	}
+	loc, err := store.Path(f.DB)
+	if err != nil {
+		return "", fmt.Errorf("%w (set --db or $TLSRPT_DB)", err)
+	}
+	return loc, nil
+}
+
+// OpenStore opens the database for reading and writing.
+func (f *Factory) OpenStore() (*store.Store, error) {
+	loc, err := f.DBLocation()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(loc)
+	return st, Explain(err)
+}
+
+// OpenStoreReadOnly opens the database to read it only: commands that
+// only read work on a database the user cannot write.
+func (f *Factory) OpenStoreReadOnly() (*store.Store, error) {
+	loc, err := f.DBLocation()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.OpenReadOnly(loc)
+	return st, Explain(err)
+}
+
+// ExitError carries an exit code. A Silent one has been reported already
+// (the command printed its verdict); otherwise its error is printed.
+type ExitError struct {
+	Code   int
+	Err    error
+	Silent bool
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// UsageErrorf is a bad command line: exit 2 with the message.
+func UsageErrorf(format string, args ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// Silent exits with code without printing anything more.
+func Silent(code int) error {
+	return &ExitError{Code: code, Silent: true}
+}
+
+// ExitCode decides the exit code of a command's error: this is the one
+// place. nil is 0; an ExitError its code; a filter output error 75
+// (maildrop defers the message); anything else 1.
+func ExitCode(err error) int {
+	var ee *ExitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.Is(err, filter.ErrOutput):
+		return ExitTempFail
+	}
+	return ExitFailure
+}
+
+// Logger returns the logger of log lines: syslog (facility mail) with
+// --syslog or $TLSRPT_SYSLOG, else standard error.
+func (f *Factory) Logger() *slog.Logger {
+	if f.logger == nil {
+		f.logger = newLogger(f.Syslog, f.IO.ErrOut)
+	}
+	return f.logger
+}
+
+// StateDir is where tlsrpt keeps its files by default:
+// $XDG_STATE_HOME/tlsrpt, else ~/.local/state/tlsrpt.
+func StateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "tlsrpt"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("locating the state folder: %w (set $XDG_STATE_HOME)", err)
+	}
+	return filepath.Join(home, ".local", "state", "tlsrpt"), nil
+}
+
+// NoArgs refuses any argument, with the fix.
+func NoArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return UsageErrorf("unexpected argument %q (see %s --help)", args[0], cmd.CommandPath())
+	}
+	return nil
+}
+
+// ExactArgs wants n arguments, named by what, as in example.
+func ExactArgs(n int, what, example string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return UsageErrorf("want %s, as in: %s", what, example)
+		}
+		return nil
+	}
+}

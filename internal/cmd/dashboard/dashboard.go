@@ -1,0 +1,178 @@
+// Package dashboard is the tlsrpt dashboard command: the read-only web
+// page for people.
+package dashboard
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/metrics"
+	"github.com/tlsrpt/tlsrpt/redeem"
+	"github.com/tlsrpt/tlsrpt/web"
+)
+
+// Options are dashboard's options.
+type Options struct {
+	F          *cmdutil.Factory
+	Listen     string
+	Auth       string
+	Cert, Key  string
+	Days       int
+	QuietAfter time.Duration
+	NoBans     bool
+	Host       string
+	// Ready, when set, is called with the address once listening (tests).
+	Ready func(addr string)
+}
+
+// NewCmdDashboard returns the dashboard command; runF, when not nil,
+// replaces the work.
+func NewCmdDashboard(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "dashboard",
+		Short: "Serve a read-only web page of sessions, failures, reporters and failing addresses",
+		Long: `Serves the dashboard: sessions and failure rates per policy domain over time,
+result types over time, reporters with the ones gone quiet highlighted, failing
+addresses with trust, ban status on this host and the redeem command to copy, and
+failures per receiving MX; JSON under /api/v1/ (review, stats, reporters) in the
+shapes of the command line's --json; Prometheus metrics at /metrics. Everything is
+embedded: it loads nothing from outside. It changes nothing.
+
+It listens on loopback addresses only, unless --auth names an htpasswd file of
+bcrypt hashes (htpasswd -B -c FILE USER); then give it TLS too (--tls-cert), or a
+reverse proxy that does.`,
+		Example: `  tlsrpt dashboard                                   # http://127.0.0.1:8461/
+  ssh -L 8461:127.0.0.1:8461 mx1                     # and browse from your desk
+  tlsrpt dashboard --listen :8461 --auth /etc/tlsrpt/htpasswd --tls-cert cert.pem --tls-key key.pem`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := web.CheckListen(opts.Listen, opts.Auth != ""); err != nil {
+				return cmdutil.UsageErrorf("%w", err)
+			}
+			if (opts.Cert == "") != (opts.Key == "") {
+				return cmdutil.UsageErrorf("give both --tls-cert and --tls-key, or neither")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8461", "`address` to listen on, host:port (loopback unless --auth)")
+	fl.StringVar(&opts.Auth, "auth", "", "htpasswd `file` of bcrypt hashes: ask for a user and password (needed off loopback)")
+	fl.StringVar(&opts.Cert, "tls-cert", "", "serve HTTPS with this PEM certificate chain `file`")
+	fl.StringVar(&opts.Key, "tls-key", "", "PEM private key `file` of --tls-cert")
+	fl.IntVar(&opts.Days, "days", 90, "span of the charts in days")
+	fl.DurationVar(&opts.QuietAfter, "quiet-after", 72*time.Hour, "a regular reporter silent this long is shown as gone quiet")
+	fl.BoolVar(&opts.NoBans, "no-bans", false, "do not consult any ban backend")
+	fl.StringVar(&opts.Host, "host", "", "this host's name, whose redeem count /metrics shows (default the host name)")
+	f.Backends.AddFlags(fl)
+	return cmd
+}
+
+// Run serves until SIGTERM or SIGINT.
+func Run(ctx context.Context, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var auth *web.Auth
+	if o.Auth != "" {
+		a, err := web.LoadAuth(o.Auth)
+		if err != nil {
+			return cmdutil.UsageErrorf("%w", err)
+		}
+		auth = a
+	}
+	if o.Cert != "" {
+		if _, err := tls.LoadX509KeyPair(o.Cert, o.Key); err != nil {
+			return cmdutil.UsageErrorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
+		}
+	}
+	var backends []redeem.Backend
+	if !o.NoBans {
+		var err error
+		if backends, err = o.F.Backends.Open(ctx); err != nil {
+			return err
+		}
+	}
+	st, err := o.F.OpenStoreReadOnly()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	checker, err := o.F.Trust.Checker(nil)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewCollector(st, o.Host))
+	h, err := web.New(web.Options{
+		Store: st, Days: o.Days, QuietAfter: o.QuietAfter, Now: o.F.Now,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Review: func(ctx context.Context) ([]web.ReviewRow, error) {
+			dns, cancel := context.WithTimeout(ctx, 2*allowlist.DefaultBudget)
+			defer cancel()
+			rows, err := assess.Review(ctx, st, assess.Options{Checker: checker, DNS: dns, Backends: backends})
+			return assess.Records(rows), err
+		},
+	})
+	if err != nil {
+		return err
+	}
+	var handler http.Handler = h
+	if auth != nil {
+		handler = auth.Wrap(h)
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log := o.F.Logger()
+	scheme := "http"
+	if o.Cert != "" {
+		scheme = "https"
+	}
+	log.Info("dashboard: listening", slog.String("url", scheme+"://"+ln.Addr().String()+"/"))
+	if o.Ready != nil {
+		o.Ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if o.Cert != "" {
+			errc <- srv.ServeTLS(ln, o.Cert, o.Key)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+// Package digest is the tlsrpt digest command: the text of the daily mail,
+// printed only when something is notable.
+package digest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/digest"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/redeem"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// Options are digest's options.
+type Options struct {
+	F          *cmdutil.Factory
+	Since      string
+	QuietAfter time.Duration
+	Always     bool
+	NoPlan     bool
+	NoRecord   bool
+	Host       string
+}
+
+// NewCmdDigest returns the digest command; runF, when not nil, replaces
+// the work.
+func NewCmdDigest(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "digest",
+		Short: "Print what changed since the last digest; nothing when nothing is notable",
+		Long: `Prints the text of a daily mail: new failing addresses since the last digest (or
+--since), known addresses with more failures, reporters gone quiet (reported
+regularly, then nothing for --quiet-after), failure rates that moved per policy
+domain, and the redeem plan of this host. Prints nothing and exits 0 when nothing
+is notable (--always prints anyway), so that cron and the systemd timer in
+contrib/systemd mail only when there is news. Each run records its time for the
+next one (per --host), unless --since or --no-record is given.`,
+		Example: `  tlsrpt digest
+  tlsrpt digest --since 7d --always --no-record`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Since, "since", "", "start of the span, a `DATE|DURATION` (default: the last digest of this host, else 24h)")
+	fl.DurationVar(&opts.QuietAfter, "quiet-after", digest.DefaultQuietAfter, "a regular reporter silent this long has gone quiet")
+	fl.BoolVar(&opts.Always, "always", false, "print even when nothing is notable")
+	fl.BoolVar(&opts.NoPlan, "no-plan", false, "leave out the redeem plan (and consult no ban backend)")
+	fl.BoolVar(&opts.NoRecord, "no-record", false, "do not record this digest as the last one")
+	fl.StringVar(&opts.Host, "host", "", "whose last digest to start from (default the host name)")
+	f.Backends.AddFlags(fl)
+	return cmd
+}
+
+// Run prints the digest when it is notable.
+func Run(ctx context.Context, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.Host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("naming this host: %w (give --host)", err)
+		}
+		o.Host = h
+	}
+	now := o.F.Now().UTC()
+	since, err := cmdutil.ParseSince(o.Since, now)
+	if err != nil {
+		return err
+	}
+	st, err := o.F.OpenStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	opt := digest.Options{Since: since, Now: now, QuietAfter: o.QuietAfter, Host: o.Host}
+	if !o.NoPlan {
+		if opt.Plan, err = planText(ctx, o, st); err != nil {
+			return err
+		}
+	}
+	d, err := digest.Compute(ctx, st, opt)
+	if err != nil {
+		return err
+	}
+	if d.Notable() || o.Always {
+		if err := d.WriteText(o.F.IO.Out); err != nil {
+			return err
+		}
+	}
+	if o.Since == "" && !o.NoRecord {
+		return digest.Record(ctx, st, o.Host, now)
+	}
+	return nil
+}
+
+// planText is the redeem plan of the trusted failing addresses banned on
+// this host, "" when there is nothing to do or no backend here.
+func planText(ctx context.Context, o *Options, st *store.Store) (string, error) {
+	backends, err := o.F.Backends.Open(ctx)
+	if err != nil || len(backends) == 0 {
+		return "", err
+	}
+	checker, err := o.F.Trust.Checker(st)
+	if err != nil {
+		return "", err
+	}
+	rows, err := assess.Review(ctx, st, assess.Options{Checker: checker})
+	if err != nil {
+		return "", err
+	}
+	var ips []netip.Addr
+	for _, c := range assess.Candidates(nil, rows) {
+		ips = append(ips, c.IP)
+	}
+	if len(ips) == 0 {
+		return "", nil
+	}
+	plan, err := redeem.MakePlan(ctx, backends, ips)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	for _, e := range plan.Entries {
+		for _, a := range e.Actions {
+			fmt.Fprintf(&b, "%s: %s\n", e.IP, a.String())
+		}
+	}
+	if b.Len() > 0 {
+		b.WriteString("carry it out: tlsrpt redeem --apply\n")
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,256 @@
+// Package filter is the tlsrpt filter command: a maildrop xfilter that
+// annotates one report message and records its reports.
+package filter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/filter"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/spool"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// Options are the filter's options.
+type Options struct {
+	F               *cmdutil.Factory
+	File            string // read the message from FILE instead of stdin
+	MaxMessage      int64
+	MaxDecompressed int64
+	Spool           string // folder of reports kept while the database is away
+	SpoolDrain      int    // spooled reports stored per run once the database is back
+}
+
+// NewCmdFilter returns the filter command; runF, when not nil, replaces
+// the work (tests of the command line).
+func NewCmdFilter(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "filter [FILE]",
+		Short: "Annotate one report message from stdin (a maildrop xfilter) and record its reports",
+		Long: `Reads one mail message on standard input (or from FILE, to try it out), writes it to
+standard output with a TLS-Report-Has-Failures header when sessions failed and a
+readable summary, and records its reports in the database.
+
+Whatever happens (a bad message, a bad flag, the database away) the message goes
+through unchanged but for the annotation, and the exit status is 0; only when the
+message cannot be read or written whole is it 75 (EX_TEMPFAIL), so that maildrop
+keeps it for a later try. With a PostgreSQL database that cannot be reached, the
+reports wait in the spool folder until a later run, or tlsrpt import --spool.`,
+		Example: `  tlsrpt filter < report.eml
+  tlsrpt filter testdata/corpus/14-tlsrptdigest-google-failure.eml
+  xfilter "/usr/local/bin/tlsrpt filter --syslog"     # in ~/.mailfilter`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return passThrough(opts, fmt.Sprintf("tlsrpt filter misconfigured: %d arguments, want at most one FILE", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.File = args[0]
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.Int64Var(&opts.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message in `bytes` to check; larger ones pass unchecked")
+	fl.Int64Var(&opts.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
+	fl.StringVar(&opts.Spool, "spool", "", "keep reports here while the database is away (default $XDG_STATE_HOME/tlsrpt/spool)")
+	fl.IntVar(&opts.SpoolDrain, "spool-drain", 100, "store at most this many spooled reports per run once the database is back")
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return passThrough(opts, "tlsrpt filter misconfigured: "+err.Error())
+	})
+	return cmd
+}
+
+// Run filters one message.
+func Run(ctx context.Context, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// A closed stdout must give EPIPE, and exit 75, not death by SIGPIPE.
+	signal.Ignore(syscall.SIGPIPE)
+	in := o.F.IO.In
+	if o.File != "" {
+		fh, err := os.Open(o.File)
+		if err != nil {
+			return cmdutil.UsageErrorf("%v", err)
+		}
+		defer fh.Close()
+		in = fh
+	} else if o.F.IO.StdinIsTerminal() {
+		return cmdutil.UsageErrorf("reads one message on standard input, as maildrop's xfilter gives it; to try it: tlsrpt filter FILE, or tlsrpt filter < FILE")
+	}
+	log := o.F.Logger()
+	rec, err := newRecorder(o)
+	if err != nil {
+		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())
+	}
+	defer rec.close()
+	budget, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
+	defer cancel()
+	opt := filter.Options{
+		Limits: report.Limits{MaxMessage: o.MaxMessage, MaxDecompressed: o.MaxDecompressed},
+		Record: func() (filter.Recorder, error) { return rec, nil },
+	}
+	if err := configureTrust(o.F, &opt, budget, rec); err != nil {
+		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())
+	}
+	res, err := filter.Run(ctx, in, o.F.IO.Out, opt)
+	for _, p := range res.Problems {
+		log.Warn("filter: " + p)
+	}
+	for _, n := range rec.notes {
+		log.Warn("filter: " + n)
+	}
+	if err != nil {
+		log.Error("filter: " + err.Error())
+		if errors.Is(err, filter.ErrOutput) {
+			return &cmdutil.ExitError{Code: cmdutil.ExitTempFail, Err: err, Silent: true}
+		}
+	}
+	return nil
+}
+
+// configureTrust sets the filter's authentication and advice. All DNS
+// lookups for the message share the budget (allowlist.DefaultBudget): a
+// dead resolver delays a message by about 2 s at most.
+func configureTrust(f *cmdutil.Factory, opt *filter.Options, budget context.Context, rec *recorder) error {
+	checker, err := f.Trust.Checker(nil)
+	if err != nil {
+		return err
+	}
+	opt.Authenticate = func(_ context.Context, raw []byte, msg *report.Message) store.Auth {
+		return f.Trust.Authenticate(budget, cmdutil.CacheOf(rec.store()), raw, msg)
+	}
+	opt.Advise = func(ctx context.Context, ip netip.Addr) string {
+		st := rec.store()
+		if st == nil {
+			return ""
+		}
+		checker.Resolver = f.Trust.DNS(st)
+		vs, err := assess.Verdicts(ctx, budget, st, checker, []netip.Addr{ip})
+		if err != nil {
+			return ip.String() + ": " + err.Error()
+		}
+		return assess.Advice(ip, vs[ip])
+	}
+	return nil
+}
+
+// passThrough copies stdin to stdout with a problem header: a filter that
+// cannot do its job still delivers the message, marked.
+func passThrough(o *Options, problem string) error {
+	return passThroughFrom(o, o.F.IO.In, problem)
+}
+
+func passThroughFrom(o *Options, in io.Reader, problem string) error {
+	log := o.F.Logger()
+	log.Warn("filter: " + problem + "; the message is passed through unchecked")
+	if err := filter.Pass(in, o.F.IO.Out, neutral.HeaderValue(problem)); err != nil {
+		log.Error("filter: " + err.Error())
+		return &cmdutil.ExitError{Code: cmdutil.ExitTempFail, Err: err, Silent: true}
+	}
+	return nil
+}
+
+// recorder stores reports, opening the database on first use, and keeps
+// them in the spool when the database is away (a PostgreSQL server down,
+// a login refused, a SQLite file locked past the write budget).
+type recorder struct {
+	o      *Options
+	sp     spool.Spool
+	st     *store.Store
+	err    error
+	opened bool
+	notes  []string
+}
+
+func newRecorder(o *Options) (*recorder, error) {
+	dir := o.Spool
+	if dir == "" {
+		state, err := cmdutil.StateDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = state + "/spool"
+	}
+	return &recorder{o: o, sp: spool.Spool{Dir: dir}}, nil
+}
+
+// store opens the database once; nil when it cannot be opened.
+func (r *recorder) store() *store.Store {
+	if !r.opened {
+		r.opened = true
+		r.st, r.err = r.o.F.OpenStore()
+		if r.err == nil {
+			r.drain()
+		}
+	}
+	return r.st
+}
+
+// drain stores reports spooled by earlier runs, a bounded number per run.
+func (r *recorder) drain() {
+	d, err := r.sp.Drain(context.Background(), r.st, r.o.SpoolDrain)
+	if d.Stored+d.Dups > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("stored %s from the spool %s", cmdutil.Plural(int64(d.Stored+d.Dups), "report", "reports"), r.sp.Dir))
+	}
+	if d.Bad > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%d unreadable spool files renamed *.bad in %s", d.Bad, r.sp.Dir))
+	}
+	if err != nil {
+		r.notes = append(r.notes, "spool: "+err.Error())
+	}
+}
+
+// away reports whether err means the database is away for now.
+func away(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy)
+}
+
+// AddReport stores r, or spools it while the database is away.
+func (r *recorder) AddReport(ctx context.Context, rep *report.Report, src store.Source) (int64, bool, error) {
+	st := r.store()
+	err := r.err
+	if st != nil {
+		id, dup, aerr := st.AddReport(ctx, rep, src)
+		if aerr == nil || !away(aerr) {
+			return id, dup, aerr
+		}
+		err = aerr
+	}
+	if !away(err) {
+		return 0, false, err
+	}
+	if serr := r.sp.Add(rep, src); serr != nil {
+		return 0, false, errors.Join(err, serr)
+	}
+	r.notes = append(r.notes, fmt.Sprintf("%s; report %q kept in the spool %s until the database is back",
+		strings.TrimPrefix(err.Error(), "store: "), neutral.LogAttr(rep.ReportID), r.sp.Dir))
+	return 0, false, nil
+}
+
+func (r *recorder) close() {
+	if r.st != nil {
+		r.st.Close()
+	}
+}

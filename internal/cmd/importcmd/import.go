@@ -1,0 +1,194 @@
+// Package importcmd is the tlsrpt import command: backfill reports from
+// Maildir folders, mbox files, messages and report files, and store the
+// reports the filter spooled while the database was away.
+package importcmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/ingest"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/spool"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// Options are import's options.
+type Options struct {
+	F        *cmdutil.Factory
+	Paths    []string
+	Limits   report.Limits
+	Progress string
+	Spool    bool
+	SpoolDir string
+}
+
+// NewCmdImport returns the import command; runF, when not nil, replaces
+// the work.
+func NewCmdImport(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "import [PATH...]",
+		Short: "Backfill reports from Maildir folders, mbox files, messages and report files",
+		Long: `Reads Maildir folders (cur/ and new/, Maildir++ subfolders), mbox files, .eml
+messages and .json, .json.gz and .zip report files, and folders of these walked
+recursively; authenticates messages as the filter does (the filter's own
+annotation is recognised and verified as the original bytes); stores every
+report. Importing again stores nothing new. With --spool, first stores the reports
+the filter kept while the database was away.`,
+		Example: `  tlsrpt import ~/Maildir/.TLS-Reports
+  tlsrpt import --db /tmp/x.db shared/corpus
+  tlsrpt import --spool`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && !opts.Spool {
+				return cmdutil.UsageErrorf("no PATH given: name Maildir folders, mbox files or report files, or give --spool")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Paths = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.Int64Var(&opts.Limits.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message or report file in `bytes`; larger ones are skipped as errors")
+	fl.Int64Var(&opts.Limits.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
+	fl.StringVar(&opts.Progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
+	fl.BoolVar(&opts.Spool, "spool", false, "store the reports the filter kept in its spool while the database was away")
+	fl.StringVar(&opts.SpoolDir, "spool-dir", "", "the filter's spool `folder` (default $XDG_STATE_HOME/tlsrpt/spool)")
+	return cmd
+}
+
+// Run imports every path; exit 1 when a file had an error.
+func Run(ctx context.Context, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	bar, err := newProgressBar(o.Progress, o.F.IO.ErrOut)
+	if err != nil {
+		return err
+	}
+	st, err := o.F.OpenStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if o.Spool {
+		if err := drainSpool(ctx, o, st); err != nil {
+			return err
+		}
+		if len(o.Paths) == 0 {
+			return nil
+		}
+	}
+	opt := ingest.Options{Limits: o.Limits}
+	// Messages are authenticated as the filter does, each with its own DNS
+	// budget, so that backfilled signed reports count for trust.
+	opt.Authenticate = func(ctx context.Context, raw []byte, msg *report.Message) store.Auth {
+		ctx, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
+		defer cancel()
+		return o.F.Trust.Authenticate(ctx, st, raw, msg)
+	}
+	if bar != nil {
+		opt.Progress = bar.update
+	}
+	sum, err := ingest.Import(ctx, st, o.Paths, opt)
+	bar.clear()
+	fmt.Fprintf(o.F.IO.Out, "read %d, stored %d, duplicates %d, not reports %d, errors %d\n",
+		sum.Read, sum.Stored, sum.Duplicates, sum.NotReports, len(sum.Errors))
+	for _, e := range sum.Errors {
+		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: %s\n", neutral.Error(e))
+	}
+	if err != nil {
+		return err
+	}
+	if len(sum.Errors) > 0 {
+		return cmdutil.Silent(cmdutil.ExitFailure)
+	}
+	return nil
+}
+
+// drainSpool stores every report of the filter's spool.
+func drainSpool(ctx context.Context, o *Options, st *store.Store) error {
+	dir := o.SpoolDir
+	if dir == "" {
+		state, err := cmdutil.StateDir()
+		if err != nil {
+			return err
+		}
+		dir = filepath.Join(state, "spool")
+	}
+	d, err := spool.Spool{Dir: dir}.Drain(ctx, st, 0)
+	fmt.Fprintf(o.F.IO.Out, "spool %s: stored %d, duplicates %d, unreadable %d\n", dir, d.Stored, d.Dups, d.Bad)
+	return err
+}
+
+// progressBar draws one line on a terminal, at most ten times a second.
+type progressBar struct {
+	w    io.Writer
+	last time.Time
+}
+
+// newProgressBar returns nil when no bar is wanted.
+func newProgressBar(mode string, w io.Writer) (*progressBar, error) {
+	switch mode {
+	case "never":
+		return nil, nil
+	case "always":
+		return &progressBar{w: w}, nil
+	case "auto":
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return &progressBar{w: w}, nil
+		}
+		return nil, nil
+	}
+	return nil, cmdutil.UsageErrorf("--progress %q: want auto, always or never", mode)
+}
+
+func (b *progressBar) update(p ingest.Progress) {
+	if p.Files < p.FilesTotal && time.Since(b.last) < 100*time.Millisecond {
+		return
+	}
+	b.last = time.Now()
+	fmt.Fprint(b.w, "\r\033[K"+progressLine(p, 30))
+}
+
+// clear removes the bar before the summary.
+func (b *progressBar) clear() {
+	if b != nil {
+		fmt.Fprint(b.w, "\r\033[K")
+	}
+}
+
+// progressLine renders "[=====>    ]  45% 120/300 files".
+func progressLine(p ingest.Progress, width int) string {
+	frac := 1.0
+	if p.BytesTotal > 0 {
+		frac = float64(p.Bytes) / float64(p.BytesTotal)
+	}
+	frac = min(max(frac, 0), 1)
+	n := int(frac * float64(width))
+	bar := strings.Repeat("=", n)
+	if n < width {
+		bar += ">" + strings.Repeat(" ", width-n-1)
+	}
+	return fmt.Sprintf("[%s] %3d%% %d/%d files", bar, int(frac*100), p.Files, p.FilesTotal)
+}

@@ -1,0 +1,101 @@
+// Package prune is the tlsrpt prune command: retention of old reports.
+package prune
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+)
+
+// Options are prune's options.
+type Options struct {
+	F         *cmdutil.Factory
+	OlderThan string
+	Apply     bool
+	Vacuum    bool
+}
+
+// NewCmdPrune returns the prune command; runF, when not nil, replaces the
+// work.
+func NewCmdPrune(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "prune --older-than DURATION",
+		Short: "Remove reports whose range ended long ago (plan; --apply to remove)",
+		Long: `Counts, and with --apply removes, the reports whose range ended before now minus
+--older-than, with their policies and failure details. The audit log of redeem and
+the DNS cache are kept. --vacuum then gives the space back to the file system
+(it needs room for a copy of the database while it runs). The filter and serve
+never prune by themselves: run prune from a timer.`,
+		Example: `  tlsrpt prune --older-than 400d
+  tlsrpt prune --older-than 400d --apply --vacuum`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.OlderThan == "" {
+				return cmdutil.UsageErrorf("--older-than is required, e.g. --older-than 400d")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.OlderThan, "older-than", "", "remove reports whose range ended more than this `DURATION` ago (400d, 52w)")
+	fl.BoolVar(&opts.Apply, "apply", false, "remove them (without it, only count)")
+	fl.BoolVar(&opts.Vacuum, "vacuum", false, "with --apply, give the space back to the file system afterwards")
+	return cmd
+}
+
+// Run plans or prunes.
+func Run(ctx context.Context, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	d, err := cmdutil.ParseDuration(o.OlderThan)
+	if err != nil {
+		return cmdutil.UsageErrorf("--older-than %q: want a duration (400d, 52w, 9600h)", o.OlderThan)
+	}
+	before := o.F.Now().UTC().Add(-d)
+	var open = o.F.OpenStoreReadOnly
+	if o.Apply {
+		open = o.F.OpenStore
+	}
+	st, err := open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	w := o.F.IO.Out
+	if !o.Apply {
+		p, err := st.PrunePlan(ctx, before)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "would remove %s ended before %s (%s, %s); the audit log is kept\nRun again with --apply to remove them.\n",
+			cmdutil.Plural(p.Reports, "report", "reports"), before.Format("2006-01-02"),
+			cmdutil.Plural(p.Policies, "policy", "policies"), cmdutil.Plural(p.Details, "failure detail", "failure details"))
+		return nil
+	}
+	sizeBefore, _ := st.Size(ctx)
+	p, err := st.Prune(ctx, before)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "removed %s ended before %s (%s, %s); the audit log is kept\n",
+		cmdutil.Plural(p.Reports, "report", "reports"), before.Format("2006-01-02"),
+		cmdutil.Plural(p.Policies, "policy", "policies"), cmdutil.Plural(p.Details, "failure detail", "failure details"))
+	if o.Vacuum {
+		start := time.Now()
+		if err := st.Vacuum(ctx); err != nil {
+			return err
+		}
+		after, _ := st.Size(ctx)
+		fmt.Fprintf(w, "vacuumed in %v: %d bytes before, %d after\n", time.Since(start).Round(time.Millisecond), sizeBefore, after)
+	}
+	return nil
+}

@@ -1,0 +1,330 @@
+// Package redeem is the tlsrpt redeem command: the unban plan of trusted
+// failing addresses (and those named with --ip), carried out with --apply.
+package redeem
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/metrics"
+	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/redeem"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// Options are redeem's options.
+type Options struct {
+	F       *cmdutil.Factory
+	Apply   bool
+	ShowLog bool
+	IPs     []string
+	Since   string
+	Host    string
+}
+
+// NewCmdRedeem returns the redeem command; runF, when not nil, replaces
+// the work.
+func NewCmdRedeem(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "redeem",
+		Short: "Plan, and with --apply carry out, unbans of trusted senders",
+		Long: `Plans the unban of every trusted failing address (see tlsrpt review) and of every
+address named with --ip, in each ban backend of this host (fail2ban, ipqbdb,
+iptables), and the step that keeps it from being banned again. Nothing changes
+without --apply. Every planned and applied step goes to the audit log, with the
+host that did it (--host); --log prints it.
+
+The keep steps of fail2ban (ignoreip) and iptables (an ACCEPT rule) are hard; the
+ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly.`,
+		Example: `  tlsrpt redeem
+  tlsrpt redeem --apply
+  tlsrpt redeem --ip 209.85.220.41 --backend fail2ban --apply
+  tlsrpt redeem --log`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return cmdutil.UsageErrorf("unexpected argument %q (name addresses with --ip)", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Apply, "apply", false, "carry out the plan (without it, nothing is changed)")
+	fl.BoolVar(&opts.ShowLog, "log", false, "print the audit log of planned and applied steps, and exit")
+	fl.StringArrayVar(&opts.IPs, "ip", nil, "also redeem this `address`, trusted or not (repeatable)")
+	fl.StringVar(&opts.Since, "since", "", "only consider reports whose range ends after this `DATE|DURATION`")
+	fl.StringVar(&opts.Host, "host", "", "name of this host in the audit log (default the host name)")
+	f.Backends.AddFlags(fl)
+	return cmd
+}
+
+// Run plans, and applies with --apply.
+func Run(ctx context.Context, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.Host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("naming this host: %w (give --host)", err)
+		}
+		o.Host = h
+	}
+	if o.ShowLog {
+		return printLog(ctx, o)
+	}
+	named, err := parseIPs(o.IPs)
+	if err != nil {
+		return err
+	}
+	since, err := cmdutil.ParseSince(o.Since, o.F.Now())
+	if err != nil {
+		return err
+	}
+	backends, err := o.F.Backends.Open(ctx)
+	if err != nil {
+		return err
+	}
+	if len(backends) == 0 {
+		return fmt.Errorf("no ban backend found on this machine (fail2ban, ipqbdb, iptables): name one with --backend")
+	}
+	st, readOnly, err := openForPlan(o)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	checker, err := o.F.Trust.Checker(st)
+	if err != nil {
+		return err
+	}
+	rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker})
+	if err != nil {
+		return err
+	}
+	p := &planner{o: o, st: st, readOnly: readOnly, out: bufio.NewWriter(o.F.IO.Out)}
+	defer p.out.Flush()
+	return p.run(ctx, backends, assess.Candidates(named, rows))
+}
+
+// parseIPs validates the --ip addresses with net/netip.
+func parseIPs(ss []string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, s := range ss {
+		ip, err := redeem.ParseAddr(s)
+		if err != nil {
+			return nil, cmdutil.UsageErrorf("--ip %q: %v", s, err)
+		}
+		out = append(out, ip)
+	}
+	return out, nil
+}
+
+// openForPlan opens the database to write (--apply needs it; a plan
+// records its steps in the audit log when it may), or, for a plan, to
+// read only when the user cannot write it.
+func openForPlan(o *Options) (st *store.Store, readOnly bool, err error) {
+	st, err = o.F.OpenStore()
+	if err == nil || o.Apply || !(errors.Is(err, store.ErrReadOnly) || errors.Is(err, os.ErrPermission)) {
+		return st, false, err
+	}
+	st, err = o.F.OpenStoreReadOnly()
+	return st, true, err
+}
+
+// planner makes, shows, logs and applies one plan.
+type planner struct {
+	o        *Options
+	st       *store.Store
+	readOnly bool
+	out      *bufio.Writer
+}
+
+func (p *planner) run(ctx context.Context, backends []redeem.Backend, cands []assess.Candidate) error {
+	ips := make([]netip.Addr, len(cands))
+	for i, c := range cands {
+		ips[i] = c.IP
+	}
+	plan, err := redeem.MakePlan(ctx, backends, ips)
+	if err != nil {
+		return err
+	}
+	for _, n := range plan.Notes {
+		fmt.Fprintln(p.out, "note: "+neutral.TerminalLine(n.String()))
+	}
+	printPlan(p.out, cands, plan)
+	p.recordWaiting(ctx, plan)
+	for _, e := range plan.Entries {
+		if e.Err != nil {
+			p.out.Flush()
+			fmt.Fprintf(p.o.F.IO.ErrOut, "tlsrpt: redeem: %s %s: %s\n", e.Backend, e.IP, neutral.Error(e.Err))
+		}
+	}
+	actions := plan.Actions()
+	if len(actions) == 0 {
+		if plan.Err() != nil {
+			fmt.Fprintln(p.out, "nothing planned: a backend could not be consulted")
+			return cmdutil.Silent(cmdutil.ExitFailure)
+		}
+		fmt.Fprintln(p.out, "nothing to do")
+		return nil
+	}
+	if !p.o.Apply {
+		if p.readOnly {
+			fmt.Fprintln(p.out, "\n(the database is read-only for you: this plan is not recorded in the audit log)")
+		} else {
+			for _, a := range actions {
+				p.log(ctx, a, nil)
+			}
+		}
+		fmt.Fprintf(p.out, "\n%s planned; nothing changed. Run again with --apply to carry them out.\n",
+			cmdutil.Plural(int64(len(actions)), "action", "actions"))
+		return exitIf(plan.Err() != nil)
+	}
+	results := redeem.ApplyAll(ctx, backends, actions)
+	fmt.Fprintln(p.out, "\napplied:")
+	for _, r := range results {
+		p.log(ctx, r.Action, &r)
+		status := "ok"
+		if !r.OK {
+			status = "FAILED: " + neutral.Error(r.Err)
+		}
+		fmt.Fprintf(p.out, "  %s: %s\n", neutral.TerminalLine(r.Action.String()), status)
+	}
+	return exitIf(redeem.Failed(results) || plan.Err() != nil)
+}
+
+// recordWaiting records, for the metrics, how many trusted addresses are
+// banned on this host and wait for redeem.
+func (p *planner) recordWaiting(ctx context.Context, plan redeem.Plan) {
+	if p.readOnly || p.o.Apply {
+		return
+	}
+	waiting := map[netip.Addr]bool{}
+	for _, e := range plan.Entries {
+		if len(e.Bans) > 0 {
+			waiting[e.IP] = true
+		}
+	}
+	p.st.SetSetting(ctx, metrics.WaitingKey(p.o.Host), strconv.Itoa(len(waiting)))
+}
+
+func exitIf(failed bool) error {
+	if failed {
+		return cmdutil.Silent(cmdutil.ExitFailure)
+	}
+	return nil
+}
+
+// printPlan shows, per address, why it is redeemed, where it is banned and
+// the exact commands.
+func printPlan(w io.Writer, cands []assess.Candidate, plan redeem.Plan) {
+	if len(cands) == 0 {
+		fmt.Fprintln(w, "no trusted failing address, and none named with --ip (see tlsrpt review)")
+		return
+	}
+	cell := neutral.TerminalLine
+	for _, c := range cands {
+		fmt.Fprintf(w, "%s (%s)\n", c.IP, cell(c.Why))
+		for _, e := range plan.Entries {
+			if e.IP != c.IP {
+				continue
+			}
+			switch {
+			case e.Err != nil:
+				fmt.Fprintf(w, "  %s: cannot consult: %s\n", e.Backend, neutral.Error(e.Err))
+			case len(e.Bans) == 0 && len(e.Actions) == 0:
+				fmt.Fprintf(w, "  %s: not banned, nothing to do\n", e.Backend)
+			}
+			for _, b := range e.Bans {
+				fmt.Fprintf(w, "  %s: banned in %s\n", e.Backend, cell(b.Where))
+			}
+			for _, a := range e.Actions {
+				fmt.Fprintf(w, "  %s %s: %s\n", a.Kind, a.Backend, cell(a.Describe))
+				if a.Op == redeem.OpExec || a.Op == redeem.OpIPTables {
+					fmt.Fprintf(w, "      %s\n", cell(strings.Join(a.Argv, " ")))
+				}
+			}
+		}
+	}
+}
+
+// log writes one planned (r nil) or applied step to the audit log.
+func (p *planner) log(ctx context.Context, a redeem.Action, r *redeem.Result) {
+	e := store.Action{
+		Time: p.o.F.Now().UTC(), IP: a.IP, Host: p.o.Host, Backend: a.Backend, Kind: a.Kind, Target: a.Target,
+		Command: neutral.LogAttr(strings.Join(a.Argv, " ")),
+	}
+	if r != nil {
+		e.Applied, e.OK = true, r.OK
+		e.Result = neutral.LogAttr(r.Output)
+		if r.Err != nil {
+			e.Result = neutral.Error(r.Err)
+		}
+	}
+	if _, err := p.st.LogAction(ctx, e); err != nil {
+		p.out.Flush()
+		fmt.Fprintf(p.o.F.IO.ErrOut, "tlsrpt: redeem: audit log: %s\n", neutral.Error(err))
+	}
+}
+
+// printLog prints the audit log, newest first.
+func printLog(ctx context.Context, o *Options) error {
+	st, err := o.F.OpenStoreReadOnly()
+	if errors.Is(err, store.ErrNoDatabase) {
+		fmt.Fprintln(o.F.IO.Out, "the audit log is empty")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	acts, err := st.Actions(ctx, 0)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(o.F.IO.Out)
+	defer w.Flush()
+	if len(acts) == 0 {
+		fmt.Fprintln(w, "the audit log is empty")
+		return nil
+	}
+	cell := neutral.TerminalLine
+	for _, a := range acts {
+		state := "planned"
+		if a.Applied {
+			state = "applied ok"
+			if !a.OK {
+				state = "applied FAILED"
+			}
+		}
+		host := a.Host
+		if host == "" {
+			host = "-"
+		}
+		fmt.Fprintf(w, "%s %-14s %-16s %-8s %-6s %-15s %s", a.Time.UTC().Format(time.RFC3339), state, cell(host),
+			a.Backend, a.Kind, a.IP, cell(a.Command))
+		if a.Result != "" {
+			fmt.Fprintf(w, " -> %s", cell(a.Result))
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+// Package review is the tlsrpt review command: the failing sending
+// addresses with their evidence, trust and ban status.
+package review
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/redeem"
+)
+
+// Options are review's options.
+type Options struct {
+	F      *cmdutil.Factory
+	JSON   bool
+	Since  string
+	NoBans bool
+}
+
+// NewCmdReview returns the review command; runF, when not nil, replaces
+// the work.
+func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "review",
+		Short: "List the failing sending addresses with evidence, trust and ban status",
+		Long: `Lists one row per sending-mta-ip that reports name in failure details: failed
+sessions, reports, reporters, result types, when seen, whether it is trusted (an
+authenticated report names it and the address is proven to be the reporter's) and
+why, and where it is banned on this host (? when a backend could not tell).
+
+The database is only read: review works on a database you cannot write.`,
+		Example: `  tlsrpt review
+  tlsrpt review --since 7d --json
+  tlsrpt review --no-bans --db /var/lib/tlsrpt/tlsrpt.db`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.JSON, "json", false, "print a JSON array instead of a table")
+	fl.StringVar(&opts.Since, "since", "", "only reports whose range ends after this `DATE|DURATION` (2024-02-01, 7d, 36h)")
+	fl.BoolVar(&opts.NoBans, "no-bans", false, "do not consult any ban backend")
+	f.Backends.AddFlags(fl)
+	return cmd
+}
+
+// Run lists the rows.
+func Run(ctx context.Context, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	since, err := cmdutil.ParseSince(o.Since, o.F.Now())
+	if err != nil {
+		return err
+	}
+	var backends []redeem.Backend
+	if !o.NoBans {
+		if backends, err = o.F.Backends.Open(ctx); err != nil {
+			return err
+		}
+	}
+	st, err := o.F.OpenStoreReadOnly()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	checker, err := o.F.Trust.Checker(st)
+	if err != nil {
+		return err
+	}
+	rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker, Backends: backends})
+	if err != nil {
+		return err
+	}
+	reportUnknown(o.F.IO.ErrOut, rows)
+	if o.JSON {
+		return WriteJSON(o.F.IO.Out, assess.Records(rows))
+	}
+	return WriteTable(o.F.IO.Out, assess.Records(rows))
+}
+
+// reportUnknown says once per backend and reason why ban status is
+// unknown: "?" in the table must not pass for "not banned".
+func reportUnknown(w io.Writer, rows []assess.Row) {
+	seen := map[string]bool{}
+	for _, r := range rows {
+		for _, u := range r.Unknown {
+			line := fmt.Sprintf("tlsrpt: review: %s: ban status unknown (? in BANNED): %s", u.Backend, neutral.Error(u.Err))
+			if !seen[line] {
+				seen[line] = true
+				fmt.Fprintln(w, line)
+			}
+		}
+	}
+}
+
+// WriteJSON writes the records as a JSON array, buffered.
+func WriteJSON(w io.Writer, recs []assess.Record) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(recs); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// WriteTable writes one line per address, every cell through
+// neutral.TerminalCell (the last, WHY, through neutral.TerminalLine: it
+// shifts no column), into one buffer flushed once.
+func WriteTable(w io.Writer, recs []assess.Record) error {
+	bw := bufio.NewWriter(w)
+	if len(recs) == 0 {
+		fmt.Fprintln(bw, "no failing sending addresses recorded")
+		return bw.Flush()
+	}
+	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IP\tFAILED\tREPORTS\tORGANIZATIONS\tRESULT TYPES\tFIRST SEEN\tLAST SEEN\tTRUSTED\tBANNED\tWHY")
+	cell := neutral.TerminalCell
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.IP, r.FailedSessions, r.Reports,
+			cell(strings.Join(r.Organizations, ", ")), cell(strings.Join(r.ResultTypes, ", ")),
+			r.FirstSeen.Format("2006-01-02"), r.LastSeen.Format("2006-01-02"),
+			yesNo(r.Trusted), cell(r.BannedText()), neutral.TerminalLine(r.Why))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
