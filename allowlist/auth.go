@@ -14,6 +14,8 @@ import (
 	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/tlsrpt/tlsrpt/neutral"
 )
 
 // maxSignatures bounds the DKIM signatures verified per message.
@@ -50,6 +52,11 @@ type Verifier struct {
 	// Authentication-Results header fields are believed (RFC 8601
 	// section 5).
 	TrustAuthservIDs []string
+	// TrustHosts are the names our own hosts write in the "by" clause of
+	// the Received fields they add, besides the TrustAuthservIDs. An
+	// Authentication-Results field below a Received field by any other
+	// host was written before the message reached us and never counts.
+	TrustHosts []string
 	// NoDKIM skips verifying DKIM signatures ourselves.
 	NoDKIM bool
 	// Now returns the current time, to check signature expiry; nil means
@@ -134,13 +141,16 @@ func (v *Verifier) verifyDKIM(ctx context.Context, raw []byte, orgs []string) (A
 	}
 	ctx, cancel := r.WithBudget(ctx)
 	defer cancel()
+	if why := headerTooLarge(raw); why != "" {
+		return Auth{}, "dkim not verified: " + why
+	}
 	opts := &dkim.VerifyOptions{
 		LookupTXT:        func(name string) ([]string, error) { return lookupKey(ctx, r, name) },
 		MaxVerifications: maxSignatures,
 	}
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), opts)
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
-		return Auth{}, "dkim: " + oneLine(err.Error())
+		return Auth{}, "dkim: " + neutral.Error(err)
 	}
 	if len(verifs) == 0 {
 		return Auth{}, "no DKIM signature"
@@ -161,10 +171,50 @@ func (v *Verifier) verifyDKIM(ctx context.Context, raw []byte, orgs []string) (A
 	return Auth{}, strings.Join(fails, "; ")
 }
 
+// Bounds on what reaches go-msgauth's DKIM verifier. Its header reader
+// appends each continuation line to the field read so far by string
+// concatenation (dkim/header.go, readHeader), so a field folded over many
+// lines costs time quadratic in its length: 300 KB of folded lines took
+// 2 s, 600 KB over a minute. No report message comes near these bounds
+// (real ones have headers of 2 to 12 KB).
+const (
+	maxFieldBytes  = 16 << 10
+	maxHeaderBytes = 256 << 10
+)
+
+// headerTooLarge returns why raw's header is too large to hand to the DKIM
+// verifier, or "". It reads the header once, line by line.
+func headerTooLarge(raw []byte) string {
+	total, field := 0, 0
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line = raw[:i+1]
+		}
+		raw = raw[len(line):]
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return ""
+		}
+		total += len(line)
+		if line[0] == ' ' || line[0] == '\t' {
+			field += len(line)
+		} else {
+			field = len(line)
+		}
+		switch {
+		case field > maxFieldBytes:
+			return fmt.Sprintf("a header field longer than %d bytes", maxFieldBytes)
+		case total > maxHeaderBytes:
+			return fmt.Sprintf("a header longer than %d bytes", maxHeaderBytes)
+		}
+	}
+	return ""
+}
+
 // signatureProblem returns why a verification does not count, or "".
 func (v *Verifier) signatureProblem(raw []byte, vf *dkim.Verification) string {
 	if vf.Err != nil {
-		return oneLine(strings.TrimPrefix(vf.Err.Error(), "dkim: "))
+		return neutral.LogAttr(strings.TrimPrefix(vf.Err.Error(), "dkim: "))
 	}
 	now := time.Now
 	if v.Now != nil {
@@ -248,22 +298,33 @@ func acceptTLSRPTService(record string) string {
 // checkAuthres looks for dkim=pass by a reporter's organization in the
 // topmost Authentication-Results fields of a trusted authserv-id. Those are
 // the fields our own MTA added; RFC 8601 section 5 asks it to remove any
-// claiming its id from incoming mail. The first trusted field and the
-// trusted ones right below it are read, up to a Received field or a field
-// of a foreign authserv-id; all others are ignored however they read.
+// claiming its id from incoming mail. A field counts only while no Received
+// field added by a foreign host stands above it: below such a field every
+// line was written before the message reached us, by whoever sent it. The
+// first trusted field and the trusted ones right below it are read, up to a
+// Received field or a field of a foreign authserv-id; all others are
+// ignored however they read.
 func (v *Verifier) checkAuthres(raw []byte, orgs []string) (Auth, string) {
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
 	if err != nil {
-		return Auth{}, "unreadable header: " + oneLine(err.Error())
+		return Auth{}, "unreadable header: " + neutral.Error(err)
 	}
-	var ignored []string
-	var seen []string
-	started := false
+	var ignored, seen []string
+	started, foreign := false, ""
 	fields := h.Fields()
 	for fields.Next() {
 		key := strings.ToLower(fields.Key())
-		if key == "received" && started {
-			break
+		if key == "received" {
+			if started {
+				break
+			}
+			if by := receivedBy(fields.Value()); foreign == "" && !v.ours(by) {
+				foreign = by
+				if foreign == "" {
+					foreign = "(no by)"
+				}
+			}
+			continue
 		}
 		if key != "authentication-results" {
 			continue
@@ -279,28 +340,16 @@ func (v *Verifier) checkAuthres(raw []byte, orgs []string) (Auth, string) {
 			if started {
 				break
 			}
-			ignored = appendNew(ignored, id)
+			ignored = appendNew(ignored, neutral.LogAttr(id))
+			continue
+		}
+		if foreign != "" {
+			ignored = appendNew(ignored, neutral.LogAttr(id)+" below a Received field by foreign host "+neutral.LogAttr(foreign))
 			continue
 		}
 		started = true
-		for _, res := range results {
-			d, ok := res.(*authres.DKIMResult)
-			if !ok {
-				continue
-			}
-			dom := strings.ToLower(d.Domain)
-			if dom == "" {
-				_, dom, _ = strings.Cut(strings.ToLower(d.Identifier), "@")
-			}
-			if d.Value != authres.ResultPass {
-				seen = append(seen, fmt.Sprintf("authres %s: dkim=%s d=%s", id, d.Value, dom))
-				continue
-			}
-			if org := OrgDomain(dom); org != "" && slices.Contains(orgs, org) {
-				return Auth{Authenticated: true, Method: "authres", Domain: dom,
-					Detail: fmt.Sprintf("authres %s: dkim=pass d=%s matches reporter %s", id, dom, org)}, ""
-			}
-			seen = append(seen, fmt.Sprintf("authres %s: dkim=pass d=%s does not match reporter %s", id, dom, strings.Join(orgs, " or ")))
+		if a, ok := authresPass(id, results, orgs, &seen); ok {
+			return a, ""
 		}
 	}
 	if len(seen) > 0 {
@@ -312,6 +361,77 @@ func (v *Verifier) checkAuthres(raw []byte, orgs []string) (Auth, string) {
 	return Auth{}, ""
 }
 
+// authresPass returns an authenticated Auth for the first dkim=pass of a
+// reporter's organization among results, noting every other DKIM result in
+// seen.
+func authresPass(id string, results []authres.Result, orgs []string, seen *[]string) (Auth, bool) {
+	id = neutral.LogAttr(id)
+	for _, res := range results {
+		d, ok := res.(*authres.DKIMResult)
+		if !ok {
+			continue
+		}
+		dom := strings.ToLower(d.Domain)
+		if dom == "" {
+			_, dom, _ = strings.Cut(strings.ToLower(d.Identifier), "@")
+		}
+		if d.Value != authres.ResultPass {
+			*seen = append(*seen, fmt.Sprintf("authres %s: dkim=%s d=%s", id, neutral.LogAttr(string(d.Value)), neutral.LogAttr(dom)))
+			continue
+		}
+		if org := OrgDomain(dom); org != "" && slices.Contains(orgs, org) {
+			return Auth{Authenticated: true, Method: "authres", Domain: dom,
+				Detail: fmt.Sprintf("authres %s: dkim=pass d=%s matches reporter %s", id, dom, org)}, true
+		}
+		*seen = append(*seen, fmt.Sprintf("authres %s: dkim=pass d=%s does not match reporter %s", id, neutral.LogAttr(dom), strings.Join(orgs, " or ")))
+	}
+	return Auth{}, false
+}
+
+// receivedBy returns the host of the "by" clause of a Received field value
+// (RFC 5321 section 4.4), lower-cased, or "" when there is none. Comments in
+// parentheses are skipped, so "(helo by x)" names nothing; the date after
+// the last ";" is not read.
+func receivedBy(value string) string {
+	if i := strings.LastIndexByte(value, ';'); i >= 0 {
+		value = value[:i]
+	}
+	var b strings.Builder
+	depth := 0
+	for _, r := range value {
+		switch {
+		case r == '(':
+			depth++
+			b.WriteByte(' ')
+		case r == ')' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	words := strings.Fields(b.String())
+	for i := 0; i+1 < len(words); i++ {
+		if strings.EqualFold(words[i], "by") {
+			return strings.TrimSuffix(strings.ToLower(words[i+1]), ".")
+		}
+	}
+	return ""
+}
+
+// ours reports whether host is one of our own hosts: an authserv-id we
+// trust or a host given in TrustHosts.
+func (v *Verifier) ours(host string) bool {
+	if host == "" {
+		return false
+	}
+	for _, h := range append(v.TrustHosts[:len(v.TrustHosts):len(v.TrustHosts)], v.TrustAuthservIDs...) {
+		if strings.EqualFold(strings.TrimSuffix(strings.TrimSpace(h), "."), host) {
+			return true
+		}
+	}
+	return false
+}
+
 // trusted reports whether id is one of our own authserv-ids.
 func (v *Verifier) trusted(id string) bool {
 	for _, t := range v.TrustAuthservIDs {
@@ -320,9 +440,4 @@ func (v *Verifier) trusted(id string) bool {
 		}
 	}
 	return false
-}
-
-// oneLine folds s onto one line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }

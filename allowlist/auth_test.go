@@ -196,3 +196,81 @@ func TestContactDomain(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthresBelowForeignHop attacks the Authentication-Results rule: a
+// field with our authserv-id written by the sender, below a Received field
+// added by a host that is not ours, never counts, however it reads; the
+// same field under our own hops does.
+func TestAuthresBelowForeignHop(t *testing.T) {
+	msg := reportMessage("google.com", "google.com")
+	ar := "Authentication-Results: mx.example.net; dkim=pass header.d=google.com header.s=rsa\r\n"
+	ourHop := "Received: from mx.example.net by mailbox.example.net; Mon, 23 Nov 2026 10:10:08 +0000\r\n"
+	theirHop := "Received: from attacker.example (helo by mx.example.net) by relay.attacker.example; Mon, 23 Nov 2026 10:10:06 +0000\r\n"
+	noBy := "Received: from attacker.example; Mon, 23 Nov 2026 10:10:06 +0000\r\n"
+	tests := []struct {
+		name  string
+		hosts []string
+		head  string
+		want  bool
+	}{
+		{"forged field under a foreign hop", nil, theirHop + ar, false},
+		{"forged field under our hop and a foreign one", []string{"mailbox.example.net"}, ourHop + theirHop + ar, false},
+		{"forged field under a Received without by", nil, noBy + ar, false},
+		{"our field under our own delivery hop", []string{"mailbox.example.net"}, ourHop + ar + theirHop, true},
+		{"our delivery hop not named: not believed", nil, ourHop + ar + theirHop, false},
+		{"our field on top", nil, ar + theirHop, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &Verifier{NoDKIM: true, TrustAuthservIDs: []string{"mx.example.net"}, TrustHosts: tt.hosts}
+			a := v.Authenticate(context.Background(), append([]byte(tt.head), msg...), google)
+			if a.Authenticated != tt.want {
+				t.Fatalf("authenticated = %v, want %v (%s)", a.Authenticated, tt.want, a.Detail)
+			}
+			if !tt.want && tt.name != "our delivery hop not named: not believed" && !strings.Contains(a.Detail, "foreign host") {
+				t.Fatalf("detail does not say why: %s", a.Detail)
+			}
+		})
+	}
+}
+
+func TestReceivedBy(t *testing.T) {
+	for in, want := range map[string]string{
+		"from a.example (a.example [192.0.2.1]) by MX.Example.NET. (Postfix) with ESMTPS id X; Mon, 1 Jan 2026": "mx.example.net",
+		"from a (helo by evil.example) by mx.example.net; date":                                                 "mx.example.net",
+		"from a.example; Mon, 1 Jan 2026 by x":                                                                  "",
+		"by\r\n\tmx.example.net with LMTP; date":                                                                "mx.example.net",
+		"(by nested (by deeper) x) from a":                                                                      "",
+	} {
+		if got := receivedBy(in); got != want {
+			t.Errorf("receivedBy(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestHeaderTooLarge checks the bound that keeps go-msgauth's quadratic
+// header reader away from huge folded fields, and that a message over it is
+// not authenticated by DKIM (and says why).
+func TestHeaderTooLarge(t *testing.T) {
+	msg := reportMessage("google.com", "google.com")
+	if why := headerTooLarge(msg); why != "" {
+		t.Fatalf("an ordinary report message is too large: %s", why)
+	}
+	folded := "X-Fold: a\r\n" + strings.Repeat(" b\r\n", maxFieldBytes/4+1)
+	if why := headerTooLarge(append([]byte(folded), msg...)); !strings.Contains(why, "header field") {
+		t.Fatalf("a folded field of %d bytes passes: %q", len(folded), why)
+	}
+	many := strings.Repeat("X-Many: "+strings.Repeat("c", 1000)+"\r\n", maxHeaderBytes/1000+1)
+	if why := headerTooLarge(append([]byte(many), msg...)); !strings.Contains(why, "header longer") {
+		t.Fatalf("a header of %d bytes passes: %q", len(many), why)
+	}
+	body := append(append([]byte{}, msg...), strings.Repeat(" folded-looking body line\r\n", 20000)...)
+	if why := headerTooLarge(body); why != "" {
+		t.Fatalf("the body counts as header: %s", why)
+	}
+	v := &Verifier{Resolver: &Resolver{Server: "127.0.0.1:9"}}
+	a := v.Authenticate(context.Background(), append([]byte(folded), msg...), google)
+	if a.Authenticated || !strings.Contains(a.Detail, "dkim not verified: a header field longer") {
+		t.Fatalf("got %+v", a)
+	}
+}

@@ -31,7 +31,7 @@ func ExampleList_ForReporter() {
 	fmt.Println(l.ForReporter("corp.mail.ru"))
 	fmt.Println(l.ForReporter("evil.example") == nil)
 	// Output:
-	// mail.ru spf:_spf.mail.ru rdns:mail.ru
+	// mail.ru spf:_spf.mail.ru
 	// true
 }
 

@@ -2,13 +2,17 @@ package allowlist
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"blitiri.com.ar/go/spf"
+
+	"github.com/tlsrpt/tlsrpt/neutral"
 )
 
 // maxPTRNames bounds the reverse DNS names checked per address.
@@ -19,6 +23,10 @@ type Proof struct {
 	OK     bool
 	Method string // "ip", "spf" or "rdns" when OK
 	Detail string // one line: which proof, or which failed
+	// DNSFailed is set when the proof failed because DNS did not answer
+	// (time-out, server failure, budget spent), not because the answer
+	// said no.
+	DNSFailed bool
 }
 
 // Evidence is one report naming an address, as the store keeps it.
@@ -37,13 +45,71 @@ type Verdict struct {
 	Why     string // one line: which reporter and which proof, or what is missing
 	Entry   *Entry // the allowlist entry concerned, if any
 	Proof   Proof
+	// DNSFailed is set when an address is not trusted and a DNS failure
+	// kept at least one proof from being decided; Why then starts with
+	// "DNS failed: ". Asked again with DNS working, the answer may differ.
+	DNSFailed bool
 }
+
+// dnsFailure reports whether err is DNS trouble rather than an answer: any
+// error but "no such name" or "no such record".
+func dnsFailure(err error) bool {
+	if err == nil {
+		return false
+	}
+	var de *net.DNSError
+	return !errors.As(err, &de) || !de.IsNotFound
+}
+
+// failedByDNS returns v marked as kept from a decision by DNS.
+func failedByDNS(v Verdict) Verdict {
+	v.DNSFailed = true
+	if !strings.HasPrefix(v.Why, "DNS failed: ") {
+		v.Why = "DNS failed: " + v.Why
+	}
+	return v
+}
+
+// DefaultConcurrency bounds the addresses JudgeAll judges at once.
+const DefaultConcurrency = 16
 
 // Checker proves addresses against an allowlist. The zero Checker has an
 // empty list and the zero Resolver.
 type Checker struct {
 	Resolver *Resolver
 	List     *List
+	// Concurrency bounds the addresses JudgeAll judges at once; zero
+	// means DefaultConcurrency.
+	Concurrency int
+}
+
+// JudgeAll judges every address of ips with the evidence at the same
+// index, up to Concurrency at once, all within ctx (give it the resolver's
+// budget to bound the whole run). Addresses whose evidence needs no DNS
+// cost nothing; the rest share the resolver's cache and its in-flight
+// queries.
+func (c *Checker) JudgeAll(ctx context.Context, ips []netip.Addr, ev [][]Evidence) []Verdict {
+	out := make([]Verdict, len(ips))
+	n := c.Concurrency
+	if n <= 0 {
+		n = DefaultConcurrency
+	}
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, ip := range ips {
+		var e []Evidence
+		if i < len(ev) {
+			e = ev[i]
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = c.Judge(ctx, ip, e)
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // defaultResolver serves Checkers and Verifiers without a Resolver.
@@ -62,6 +128,7 @@ func (c *Checker) resolver() *Resolver {
 func (c *Checker) Prove(ctx context.Context, ip netip.Addr, e *Entry) Proof {
 	ip = ip.Unmap()
 	var missing []string
+	failed := false
 	if p := inRanges(ip, e); p.OK {
 		return p
 	} else if len(e.IPs) > 0 {
@@ -73,6 +140,7 @@ func (c *Checker) Prove(ctx context.Context, ip netip.Addr, e *Entry) Proof {
 			return p
 		}
 		missing = append(missing, p.Detail)
+		failed = failed || p.DNSFailed
 	}
 	if len(e.RDNS) > 0 {
 		p, _ := c.proveRDNS(ctx, ip, e.RDNS)
@@ -80,11 +148,12 @@ func (c *Checker) Prove(ctx context.Context, ip netip.Addr, e *Entry) Proof {
 			return p
 		}
 		missing = append(missing, p.Detail)
+		failed = failed || p.DNSFailed
 	}
 	if len(missing) == 0 {
 		missing = append(missing, "its entry has no proof")
 	}
-	return Proof{Detail: fmt.Sprintf("%s is not %s's: %s", ip, e.Domain, strings.Join(missing, ", "))}
+	return Proof{Detail: fmt.Sprintf("%s is not %s's: %s", ip, e.Domain, strings.Join(missing, ", ")), DNSFailed: failed}
 }
 
 // inRanges proves ip by e's ip: ranges.
@@ -107,10 +176,10 @@ func (c *Checker) proveSPF(ctx context.Context, ip netip.Addr, domain string) Pr
 	detail := fmt.Sprintf("fails SPF for %s (%s)", domain, res)
 	if res == spf.TempError || res == spf.PermError {
 		if err != nil {
-			detail = fmt.Sprintf("no SPF answer for %s (%s: %s)", domain, res, oneLine(err.Error()))
+			detail = fmt.Sprintf("no SPF answer for %s (%s: %s)", domain, res, neutral.Error(err))
 		}
 	}
-	return Proof{Detail: detail}
+	return Proof{Detail: detail, DNSFailed: res == spf.TempError}
 }
 
 // proveRDNS looks for a PTR name of ip under one of suffixes whose
@@ -120,9 +189,11 @@ func (c *Checker) proveRDNS(ctx context.Context, ip netip.Addr, suffixes []strin
 	under := strings.Join(suffixes, " or ")
 	names, err := r.LookupAddr(ctx, ip.String())
 	if err != nil {
-		return Proof{Detail: fmt.Sprintf("no forward-confirmed rDNS under %s (no PTR: %s)", under, dnsReason(err))}, ""
+		return Proof{Detail: fmt.Sprintf("no forward-confirmed rDNS under %s (no PTR: %s)", under, dnsReason(err)),
+			DNSFailed: dnsFailure(err)}, ""
 	}
 	var unconfirmed []string
+	failed := false
 	for i, name := range names {
 		if i >= maxPTRNames {
 			break
@@ -139,6 +210,7 @@ func (c *Checker) proveRDNS(ctx context.Context, ip netip.Addr, suffixes []strin
 			continue
 		}
 		addrs, err := r.lookupAddrs(ctx, name)
+		failed = failed || dnsFailure(err)
 		if err == nil && slices.Contains(addrs, ip) {
 			return Proof{OK: true, Method: "rdns",
 				Detail: fmt.Sprintf("%s has forward-confirmed rDNS %s under %s", ip, name, suffix)}, suffix
@@ -147,7 +219,7 @@ func (c *Checker) proveRDNS(ctx context.Context, ip netip.Addr, suffixes []strin
 	}
 	if len(unconfirmed) > 0 {
 		return Proof{Detail: fmt.Sprintf("no forward-confirmed rDNS under %s (%s does not resolve to %s)",
-			under, strings.Join(unconfirmed, ", "), ip)}, ""
+			under, strings.Join(unconfirmed, ", "), ip), DNSFailed: failed}, ""
 	}
 	return Proof{Detail: fmt.Sprintf("no forward-confirmed rDNS under %s", under)}, ""
 }
@@ -161,9 +233,9 @@ func dnsReason(err error) string {
 		case de.IsTimeout:
 			return "timed out"
 		}
-		return oneLine(de.Err)
+		return neutral.LogAttr(de.Err)
 	}
-	return oneLine(err.Error())
+	return neutral.Error(err)
 }
 
 // Judge decides whether ip is trusted, given the reports naming it: at
@@ -191,6 +263,7 @@ func (c *Checker) Judge(ctx context.Context, ip netip.Addr, ev []Evidence) Verdi
 		return Verdict{Why: notAuthenticated(len(ev), https, why)}
 	}
 	var verdict *Verdict
+	dnsFailed := false
 	proved := make(map[*Entry]Proof)
 	for _, e := range authed {
 		entry := c.List.ForReporter(e.Auth.Domain)
@@ -212,6 +285,10 @@ func (c *Checker) Judge(ctx context.Context, ip netip.Addr, ev []Evidence) Verdi
 		if verdict == nil || verdict.Entry == nil {
 			verdict = &Verdict{Entry: entry, Proof: p, Why: p.Detail}
 		}
+		dnsFailed = dnsFailed || p.DNSFailed
+	}
+	if dnsFailed || ctx.Err() != nil {
+		return failedByDNS(*verdict)
 	}
 	return *verdict
 }
@@ -277,8 +354,11 @@ func (c *Checker) Check(ctx context.Context, ip netip.Addr) Verdict {
 	for _, e := range entries {
 		suffixes = append(suffixes, e.RDNS...)
 	}
+	dnsFailed := false
 	if len(suffixes) > 0 {
-		if p, suffix := c.proveRDNS(ctx, ip, suffixes); p.OK {
+		p, suffix := c.proveRDNS(ctx, ip, suffixes)
+		dnsFailed = p.DNSFailed
+		if p.OK {
 			for i := range entries {
 				if slices.Contains(entries[i].RDNS, suffix) {
 					return claimed(&entries[i], p)
@@ -293,13 +373,18 @@ func (c *Checker) Check(ctx context.Context, ip netip.Addr) Verdict {
 				continue
 			}
 			tried[d] = true
-			if p := c.proveSPF(ctx, ip, d); p.OK {
+			p := c.proveSPF(ctx, ip, d)
+			if p.OK {
 				return claimed(&entries[i], p)
 			}
+			dnsFailed = dnsFailed || p.DNSFailed
 		}
 	}
 	if ctx.Err() != nil {
-		return Verdict{Why: fmt.Sprintf("%s: no allowlist entry claims it before the DNS time budget ran out", ip)}
+		return failedByDNS(Verdict{Why: fmt.Sprintf("%s: no allowlist entry claims it before the DNS time budget ran out", ip)})
+	}
+	if dnsFailed {
+		return failedByDNS(Verdict{Why: fmt.Sprintf("%s: no allowlist entry claims it, but some lookups got no answer (in no ip: range, no forward-confirmed rDNS under an rdns: suffix, passes no spf: domain)", ip)})
 	}
 	return Verdict{Why: fmt.Sprintf("%s: no allowlist entry claims it (in no ip: range, no forward-confirmed rDNS under an rdns: suffix, passes no spf: domain)", ip)}
 }

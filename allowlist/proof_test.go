@@ -34,23 +34,23 @@ func TestProve(t *testing.T) {
 		entry *Entry
 		want  Proof
 	}{
-		{"209.85.220.41", g, Proof{true, "spf", "209.85.220.41 passes SPF for _spf.google.com"}},
-		{"2001:4860:4000::25", g, Proof{true, "spf", "2001:4860:4000::25 passes SPF for _spf.google.com"}},
-		{"198.51.100.7", g, Proof{true, "rdns", "198.51.100.7 has forward-confirmed rDNS relay7.google.com under google.com"}},
-		{"::ffff:198.51.100.7", g, Proof{true, "rdns", "198.51.100.7 has forward-confirmed rDNS relay7.google.com under google.com"}},
-		{"192.0.2.10", g, Proof{false, "", "192.0.2.10 is not google.com's: fails SPF for _spf.google.com (softfail), " +
+		{"209.85.220.41", g, Proof{OK: true, Method: "spf", Detail: "209.85.220.41 passes SPF for _spf.google.com"}},
+		{"2001:4860:4000::25", g, Proof{OK: true, Method: "spf", Detail: "2001:4860:4000::25 passes SPF for _spf.google.com"}},
+		{"198.51.100.7", g, Proof{OK: true, Method: "rdns", Detail: "198.51.100.7 has forward-confirmed rDNS relay7.google.com under google.com"}},
+		{"::ffff:198.51.100.7", g, Proof{OK: true, Method: "rdns", Detail: "198.51.100.7 has forward-confirmed rDNS relay7.google.com under google.com"}},
+		{"192.0.2.10", g, Proof{OK: false, Method: "", Detail: "192.0.2.10 is not google.com's: fails SPF for _spf.google.com (softfail), " +
 			"no forward-confirmed rDNS under google.com (mail.google.com does not resolve to 192.0.2.10)"}},
-		{"192.0.2.20", g, Proof{false, "", "192.0.2.20 is not google.com's: fails SPF for _spf.google.com (softfail), " +
+		{"192.0.2.20", g, Proof{OK: false, Method: "", Detail: "192.0.2.20 is not google.com's: fails SPF for _spf.google.com (softfail), " +
 			"no forward-confirmed rDNS under google.com"}},
-		{"192.0.2.1", g, Proof{false, "", "192.0.2.1 is not google.com's: fails SPF for _spf.google.com (softfail), " +
+		{"192.0.2.1", g, Proof{OK: false, Method: "", Detail: "192.0.2.1 is not google.com's: fails SPF for _spf.google.com (softfail), " +
 			"no forward-confirmed rDNS under google.com (no PTR: not found)"}},
-		{"94.100.180.10", mr, Proof{true, "spf", "94.100.180.10 passes SPF for _spf.mail.ru"}},
-		{"217.69.130.1", mr, Proof{true, "spf", "217.69.130.1 passes SPF for _spf.mail.ru"}},
-		{"209.85.220.41", mr, Proof{false, "", "209.85.220.41 is not mail.ru's: fails SPF for _spf.mail.ru (fail), " +
+		{"94.100.180.10", mr, Proof{OK: true, Method: "spf", Detail: "94.100.180.10 passes SPF for _spf.mail.ru"}},
+		{"217.69.130.1", mr, Proof{OK: true, Method: "spf", Detail: "217.69.130.1 passes SPF for _spf.mail.ru"}},
+		{"209.85.220.41", mr, Proof{OK: false, Method: "", Detail: "209.85.220.41 is not mail.ru's: fails SPF for _spf.mail.ru (fail), " +
 			"no forward-confirmed rDNS under mail.ru"}},
-		{"192.0.2.200", p, Proof{true, "ip", "192.0.2.200 is in 192.0.2.128/25"}},
-		{"2001:db8:1::5", p, Proof{true, "ip", "2001:db8:1::5 is in 2001:db8:1::/48"}},
-		{"192.0.2.20", p, Proof{false, "", "192.0.2.20 is not partner.example's: not in its ranges"}},
+		{"192.0.2.200", p, Proof{OK: true, Method: "ip", Detail: "192.0.2.200 is in 192.0.2.128/25"}},
+		{"2001:db8:1::5", p, Proof{OK: true, Method: "ip", Detail: "2001:db8:1::5 is in 2001:db8:1::/48"}},
+		{"192.0.2.20", p, Proof{OK: false, Method: "", Detail: "192.0.2.20 is not partner.example's: not in its ranges"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ip+" "+tt.entry.Domain, func(t *testing.T) {
@@ -193,5 +193,111 @@ func TestCheckDefaultApple(t *testing.T) {
 	v := c.Check(context.Background(), netip.MustParseAddr("17.58.63.1"))
 	if !v.Trusted || v.Why != "icloud.com: 17.58.63.1 is in 17.0.0.0/8" {
 		t.Errorf("Check(17.58.63.1) = %v %q", v.Trusted, v.Why)
+	}
+}
+
+// TestResidentialLineOfAFreemailProvider attacks the built-in list with a
+// report signed by a comcast.net mailbox (anyone can have one) naming a
+// Comcast residential line, forward-confirmed under comcast.net. The
+// built-in entry must not trust it; an outbound server in Comcast's SPF is
+// trusted. A list with rdns:comcast.net (what the built-in list said
+// before) would trust the line: the test can fail.
+func TestResidentialLineOfAFreemailProvider(t *testing.T) {
+	addr := dnstest.Start(t, dnstest.Records{
+		TXT: map[string][]string{
+			"comcast.net":      {"v=spf1 include:_spf.comcast.net -all"},
+			"_spf.comcast.net": {"v=spf1 ip4:96.114.154.0/24 -all"},
+		},
+		PTR:  map[string][]string{"73.1.2.3": {"c-73-1-2-3.hsd1.il.comcast.net"}},
+		Host: map[string][]string{"c-73-1-2-3.hsd1.il.comcast.net": {"73.1.2.3"}},
+	})
+	signed := []Evidence{{Organization: "Comcast", Submitter: "comcast.net", Transport: "mail",
+		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "comcast.net", Detail: "dkim pass d=comcast.net"}}}
+	line, outbound := netip.MustParseAddr("73.1.2.3"), netip.MustParseAddr("96.114.154.10")
+
+	c := &Checker{List: Default(), Resolver: &Resolver{Server: addr}}
+	if v := c.Judge(context.Background(), line, signed); v.Trusted || v.DNSFailed {
+		t.Errorf("a residential line is trusted (or DNS failed): %+v", v)
+	}
+	if v := c.Judge(context.Background(), outbound, signed); !v.Trusted {
+		t.Errorf("Comcast's outbound server is not trusted: %s", v.Why)
+	}
+	old, err := Parse(strings.NewReader("comcast.net spf:comcast.net rdns:comcast.net"), "old.list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.List = &List{Entries: old}
+	if v := c.Judge(context.Background(), line, signed); !v.Trusted {
+		t.Errorf("control: a whole-domain rdns: suffix should have trusted the line: %s", v.Why)
+	}
+}
+
+// TestDefaultListRDNSIsOutboundOnly checks every rdns: suffix of the
+// built-in list against the rule: never a whole organizational domain, and
+// documented above its line.
+func TestDefaultListRDNSIsOutboundOnly(t *testing.T) {
+	for _, e := range Default().Entries {
+		for _, s := range e.RDNS {
+			if OrgDomain(s) == s {
+				t.Errorf("%s: rdns:%s is a whole provider domain", e.Domain, s)
+			}
+			if !strings.Contains(defaultList, "*."+s) {
+				t.Errorf("%s: rdns:%s has no comment naming the outbound hosts (*.%s)", e.Domain, s, s)
+			}
+		}
+	}
+}
+
+// TestDNSFailedNamed checks that a verdict kept from a decision by DNS
+// says so, and that a DNS answer of "no" is not called a DNS failure.
+func TestDNSFailedNamed(t *testing.T) {
+	port, err := dnstest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := testChecker(t, fmt.Sprintf("127.0.0.1:%d", port))
+	dead.Resolver.Budget = 500 * time.Millisecond
+	ip := netip.MustParseAddr("209.85.220.41")
+	v := dead.Check(context.Background(), ip)
+	if v.Trusted || !v.DNSFailed || !strings.HasPrefix(v.Why, "DNS failed: ") {
+		t.Errorf("Check with DNS down = %+v", v)
+	}
+	signed := []Evidence{{Submitter: "google.com", Transport: "mail",
+		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}}
+	if v := dead.Judge(context.Background(), ip, signed); v.Trusted || !v.DNSFailed || !strings.HasPrefix(v.Why, "DNS failed: ") {
+		t.Errorf("Judge with DNS down = %+v", v)
+	}
+	live := testChecker(t, dnstest.Start(t, testRecords(t)))
+	if v := live.Check(context.Background(), netip.MustParseAddr("192.0.2.1")); v.Trusted || v.DNSFailed {
+		t.Errorf("Check of an address DNS says no about = %+v", v)
+	}
+	if v := live.Judge(context.Background(), netip.MustParseAddr("192.0.2.1"), signed); v.Trusted || v.DNSFailed {
+		t.Errorf("Judge of an address DNS says no about = %+v", v)
+	}
+}
+
+// TestJudgeAll checks that JudgeAll gives each address the verdict Judge
+// gives it alone, in order, with many at once on one resolver.
+func TestJudgeAll(t *testing.T) {
+	c := testChecker(t, dnstest.Start(t, testRecords(t)))
+	c.Resolver.Cache = &MemCache{}
+	c.Concurrency = 4
+	signed := []Evidence{{Submitter: "google.com", Transport: "mail",
+		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}}
+	var ips []netip.Addr
+	var evs [][]Evidence
+	for i := range 40 {
+		ips = append(ips, netip.AddrFrom4([4]byte{209, 85, 220, byte(40 + i)}), netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}))
+		evs = append(evs, signed, signed)
+	}
+	got := c.JudgeAll(context.Background(), ips, evs)
+	for i, ip := range ips {
+		want := c.Judge(context.Background(), ip, evs[i])
+		if got[i] != want {
+			t.Fatalf("JudgeAll[%d] (%s) = %+v, Judge = %+v", i, ip, got[i], want)
+		}
+		if got[i].Trusted != (ip.As4()[0] == 209) {
+			t.Fatalf("%s: trusted %v: %s", ip, got[i].Trusted, got[i].Why)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sync/singleflight"
 )
 
 // Defaults for the zero Resolver.
@@ -57,7 +58,8 @@ type Resolver struct {
 	Now func() time.Time
 
 	once   sync.Once
-	server string // resolved Server, empty to use net.DefaultResolver
+	server string             // resolved Server, empty to use net.DefaultResolver
+	flight singleflight.Group // one query in flight per name and type
 }
 
 // WithBudget returns a context that ends when the resolver's budget is spent
@@ -223,13 +225,16 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) ([]dns.
 	if fresh {
 		return answer(stale, fqdn, qtype, r.server)
 	}
-	msg, err := r.exchange(ctx, fqdn, qtype)
+	// Concurrent judgements ask the same names (every Google address
+	// starts with _spf.google.com): one query answers all who wait.
+	v, err, _ := r.flight.Do(key, func() (any, error) { return r.exchange(ctx, fqdn, qtype) })
 	if err != nil {
 		if hasStale {
 			return answer(stale, fqdn, qtype, r.server)
 		}
 		return nil, err
 	}
+	msg := v.(*dns.Msg)
 	r.store(ctx, key, msg)
 	return answer(msg, fqdn, qtype, r.server)
 }

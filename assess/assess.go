@@ -102,22 +102,20 @@ func addTrust(ctx context.Context, st *store.Store, opt Options, rows []Row) err
 	verdicts := judgeAll(dnsCtx, opt.Checker, rows, ev)
 	for i := range rows {
 		v := verdicts[i]
-		rows[i].Trusted, rows[i].Why, rows[i].DNSFailed = v.Trusted, v.Why, dnsFailed(v)
+		rows[i].Trusted, rows[i].Why, rows[i].DNSFailed = v.Trusted, v.Why, v.DNSFailed
 	}
 	return nil
 }
 
 // judgeAll gives the verdict on every row's address from its evidence.
 func judgeAll(ctx context.Context, c *allowlist.Checker, rows []Row, ev map[netip.Addr][]store.Evidence) []allowlist.Verdict {
-	out := make([]allowlist.Verdict, len(rows))
+	ips := make([]netip.Addr, len(rows))
+	evs := make([][]allowlist.Evidence, len(rows))
 	for i, r := range rows {
-		out[i] = c.Judge(ctx, r.IP, Evidence(ev[r.IP.Unmap()]))
+		ips[i], evs[i] = r.IP, Evidence(ev[r.IP.Unmap()])
 	}
-	return out
+	return c.JudgeAll(ctx, ips, evs)
 }
-
-// dnsFailed reports whether a verdict was kept from a decision by DNS.
-func dnsFailed(v allowlist.Verdict) bool { return false }
 
 // Evidence converts the store's evidence for the allowlist.
 func Evidence(es []store.Evidence) []allowlist.Evidence {
@@ -158,9 +156,13 @@ func Verdicts(ctx, dnsCtx context.Context, st *store.Store, c *allowlist.Checker
 	if err != nil {
 		return nil, err
 	}
+	evs := make([][]allowlist.Evidence, len(ips))
+	for i, ip := range ips {
+		evs[i] = Evidence(ev[ip.Unmap()])
+	}
 	out := make(map[netip.Addr]allowlist.Verdict, len(ips))
-	for _, ip := range ips {
-		out[ip] = c.Judge(dnsCtx, ip, Evidence(ev[ip.Unmap()]))
+	for i, v := range c.JudgeAll(dnsCtx, ips, evs) {
+		out[ips[i]] = v
 	}
 	return out, nil
 }

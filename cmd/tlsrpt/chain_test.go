@@ -81,7 +81,7 @@ func TestTrustChain(t *testing.T) {
 
 	rows := reviewJSON(t, nil, append(base, "--no-bans")...)
 	wantRow(t, rows, googleIP, true, "google.com", "DKIM-authenticated report", "passes SPF for _spf.google.com")
-	wantRow(t, rows, outsideIP, false, outsideIP+" is not google.com's", "fails SPF for _spf.google.com", "no forward-confirmed rDNS under google.com")
+	wantRow(t, rows, outsideIP, false, outsideIP+" is not google.com's", "fails SPF for _spf.google.com")
 	wantRow(t, rows, "209.85.220.50", false, "no authenticated report", "no DKIM signature")
 	wantRow(t, rows, "209.85.220.51", false, "no authenticated report", "dkim pass d=evil.example does not match reporter google.com")
 	wantRow(t, rows, "209.85.220.52", false, "no authenticated report", "dkim fail d=google.com: body hash did not verify")

@@ -94,16 +94,13 @@ func RunCheck(ctx context.Context, o *CheckOptions) error {
 		return nil
 	}
 	fmt.Fprintf(o.F.IO.Out, "%s: not trusted: %s\n", o.IP, neutral.TerminalCell(v.Why))
-	if dnsFailed(v) {
+	if v.DNSFailed {
 		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: allowlist check: DNS failed for %s: %s (check --resolver; fail2ban bans as it would without tlsrpt)\n",
 			o.IP, neutral.TerminalCell(v.Why))
 		return cmdutil.Silent(cmdutil.ExitDNS)
 	}
 	return cmdutil.Silent(cmdutil.ExitNotTrusted)
 }
-
-// dnsFailed reports whether DNS kept the verdict from being decided.
-func dnsFailed(v allowlist.Verdict) bool { return false }
 
 // checkCache opens the DNS cache of check: the database when it is a
 // SQLite file (read-write when it may, else read-only, else none), and a

@@ -53,7 +53,7 @@ func (t *TrustOptions) Checker(cache allowlist.Cache) (*allowlist.Checker, error
 
 // Verifier returns the authenticator of report messages.
 func (t *TrustOptions) Verifier(cache allowlist.Cache) *allowlist.Verifier {
-	return &allowlist.Verifier{Resolver: t.DNS(cache), TrustAuthservIDs: t.AuthservIDs, NoDKIM: t.NoDKIM}
+	return &allowlist.Verifier{Resolver: t.DNS(cache), TrustAuthservIDs: t.AuthservIDs, TrustHosts: t.TrustHosts, NoDKIM: t.NoDKIM}
 }
 
 // Authenticate judges whether a report message comes from its reporter.
