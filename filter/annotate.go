@@ -26,7 +26,7 @@ const (
 func annotate(raw []byte, summary string) ([]byte, editMode) {
 	root := scan(raw, 0, len(raw), 0)
 	eol := lineEnding(raw)
-	if t := firstText(root); t != nil && !looksJSON(raw, t) {
+	if t := firstText(root); t != nil && !t.headerOnly && !looksJSON(raw, t) {
 		body := raw[t.bodyStart:t.bodyEnd]
 		nb, err := appendText(body, t.cte(), t.params["charset"], summary, eol)
 		if err == nil {
@@ -39,6 +39,9 @@ func annotate(raw []byte, summary string) ([]byte, editMode) {
 	}
 	if len(root.children) > 0 {
 		if at := firstDelimiter(raw, root); at >= 0 {
+			// The new first part ends its lines as the first delimiter
+			// does: readers take the line ending from that line.
+			eol := lineEnding(raw[at:nextLine(raw, at, len(raw))])
 			part := "--" + root.params["boundary"] + eol + newTextPart(summary, eol) + eol
 			return splice(raw, at, at, []byte(part)), editInsertPart
 		}
@@ -115,8 +118,10 @@ func wrap(raw []byte, root *entity, summary, eol string) []byte {
 	}
 	top.Write(content.Bytes())
 	top.WriteString(eol)
-	body := raw[root.bodyStart:]
-	top.Write(bytes.TrimRight(body, "\r\n"))
+	// The line end before a delimiter belongs to the delimiter (RFC 2046
+	// section 5.1.1), so the body keeps every byte, its own final line
+	// ends included.
+	top.Write(raw[root.bodyStart:])
 	top.WriteString(eol + "--" + boundary + "--" + eol)
 	return top.Bytes()
 }

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -51,10 +52,12 @@ type Options struct {
 	// message without reports never touches the database.
 	Record func() (Recorder, error)
 
-	// Advise returns one line of advice for a failing address (trusted or
-	// why not, and the command to run), after the reports are recorded;
-	// nil gives none.
-	Advise func(ctx context.Context, ip netip.Addr) string
+	// Advise returns the lines of advice for failing addresses (trusted
+	// or why not, and the command to run), after the reports are
+	// recorded; nil gives none. It is called once per message with the
+	// MaxAddrs addresses of most failed sessions, so that its cost does
+	// not grow with the size of a report.
+	Advise func(ctx context.Context, ips []netip.Addr) []string
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -93,15 +96,31 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opt Options) (Result,
 	if int64(len(raw)) > lim.MaxMessage {
 		return passLarge(raw, in, out, lim.MaxMessage)
 	}
-	var res Result
 	if readErr != nil {
-		res.Problems = append(res.Problems, "reading message: "+readErr.Error())
+		// A message not read whole is never delivered cut: the caller
+		// defers it (exit 75) and the MTA tries again.
+		return Result{}, fmt.Errorf("%w: reading: %w", ErrOutput, readErr)
 	}
-	edited, res := annotateMessage(ctx, raw, opt, lim, res)
+	from, body := splitFromLine(raw)
+	edited, res := annotateMessage(ctx, body, opt, lim, Result{})
+	if _, err := out.Write(from); err != nil {
+		return res, fmt.Errorf("%w: writing: %w", ErrOutput, err)
+	}
 	if _, err := out.Write(edited); err != nil {
 		return res, fmt.Errorf("%w: writing: %w", ErrOutput, err)
 	}
-	return res, readErr
+	return res, nil
+}
+
+// splitFromLine splits off an mbox "From " line (maildrop hands it to
+// xfilters as it is): it stays first in the output, and the rest is the
+// message.
+func splitFromLine(raw []byte) (from, msg []byte) {
+	if !bytes.HasPrefix(raw, []byte("From ")) {
+		return nil, raw
+	}
+	at := nextLine(raw, 0, len(raw))
+	return raw[:at], raw[at:]
 }
 
 // passLarge writes a message over the size bound unexamined.
@@ -111,9 +130,10 @@ func passLarge(head []byte, rest io.Reader, out io.Writer, max int64) (Result, e
 	return res, passOn(head, rest, out, res.Header)
 }
 
-// passHead is how much of a message Pass reads before writing, enough to
-// see its line ending and an mbox From_ line.
-const passHead = 4096
+// passHead is how much of a message Pass reads before writing: enough for
+// the header of any real message, so that an incoming
+// TLS-Report-Has-Failures field in it is renamed.
+const passHead = 64 << 10
 
 // Pass copies a message from in to out unexamined, with the header field
 // TLS-Report-Has-Failures: value first, in bounded memory. It is for a
@@ -179,7 +199,9 @@ func headerValue(msg *report.Message, perr error, failures int64, size int) (val
 	case len(msg.Found) == 0:
 		return "no TLS report found in message", true
 	case hasUnreadable(msg):
-		return "unreadable report: " + oneLine(strings.TrimPrefix(firstErr(msg).Error(), "report: "), 100), true
+		return "unreadable report: " + neutral.HeaderValue(strings.TrimPrefix(firstErr(msg).Error(), "report: ")), true
+	case errors.Is(perr, report.ErrTooLarge):
+		return "too many reports in one message: " + neutral.HeaderValue(strings.TrimPrefix(perr.Error(), "report: ")), true
 	case failures > 0:
 		return strconv.FormatInt(failures, 10), false
 	}
@@ -189,10 +211,10 @@ func headerValue(msg *report.Message, perr error, failures int64, size int) (val
 // problemLine describes for the log why the message is not a clean report.
 func problemLine(msg *report.Message, perr error) string {
 	if err := firstErr(msg); err != nil {
-		return oneLine(err.Error(), 300)
+		return neutral.Error(err)
 	}
 	if perr != nil {
-		return oneLine(perr.Error(), 300)
+		return neutral.Error(perr)
 	}
 	return "no TLS report found in message"
 }
@@ -215,7 +237,7 @@ func record(ctx context.Context, msg *report.Message, reports []*report.Report, 
 	}
 	rec, err := opt.Record()
 	if err != nil {
-		res.Problems = append(res.Problems, "not recorded: "+oneLine(err.Error(), 300))
+		res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))
 		return res
 	}
 	src := store.Source{
@@ -230,7 +252,7 @@ func record(ctx context.Context, msg *report.Message, reports []*report.Report, 
 		_, dup, err := rec.AddReport(ctx, r, src)
 		switch {
 		case err != nil:
-			res.Problems = append(res.Problems, "not recorded: "+oneLine(err.Error(), 300))
+			res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))
 		case dup:
 			res.Dups++
 		default:
@@ -240,18 +262,16 @@ func record(ctx context.Context, msg *report.Message, reports []*report.Report, 
 	return res
 }
 
-// advise collects one line of advice per distinct failing address.
+// advise collects the advice on the failing addresses the summary shows.
 func advise(ctx context.Context, reports []*report.Report, opt Options) []string {
 	if opt.Advise == nil {
 		return nil
 	}
-	var lines []string
-	for _, ip := range FailingAddrs(reports) {
-		if a := opt.Advise(ctx, ip); a != "" {
-			lines = append(lines, a)
-		}
+	ips, _ := TopAddrs(reports, MaxAddrs)
+	if len(ips) == 0 {
+		return nil
 	}
-	return lines
+	return opt.Advise(ctx, ips)
 }
 
 // FailingAddrs returns the distinct sending-mta-ip addresses of the failure
@@ -272,37 +292,37 @@ func FailingAddrs(reports []*report.Report) []netip.Addr {
 	return ips
 }
 
+// OriginalPrefix is put before the name of a TLS-Report-Has-Failures field
+// that arrives with the message, so that only the filter's own field routes
+// mail: X-Original-TLS-Report-Has-Failures keeps what the sender wrote.
+const OriginalPrefix = "X-Original-"
+
 // insertHeader puts the header field first in the message (after an mbox
-// From_ line, if any), with the message's own line ending. An empty value
-// adds nothing.
+// From_ line, if any), with the message's own line ending, and renames
+// every TLS-Report-Has-Failures field the message arrived with. An empty
+// value adds nothing, but still renames.
 func insertHeader(raw []byte, value string) []byte {
-	if value == "" {
-		return raw
+	from, msg := splitFromLine(raw)
+	out := make([]byte, 0, len(raw)+len(HeaderName)+len(value)+32)
+	out = append(out, from...)
+	if value != "" {
+		out = append(out, HeaderName+": "+neutral.HeaderValue(value)+lineEnding(raw)...)
 	}
-	eol := lineEnding(raw)
-	line := HeaderName + ": " + oneLine(value, 200) + eol
-	at := 0
-	if bytes.HasPrefix(raw, []byte("From ")) {
-		at = nextLine(raw, 0, len(raw))
-	}
-	out := make([]byte, 0, len(raw)+len(line))
-	out = append(out, raw[:at]...)
-	out = append(out, line...)
-	return append(out, raw[at:]...)
+	return appendRenamed(out, msg)
 }
 
-// oneLine makes s safe as one header value or log line: printable ASCII,
-// at most max bytes.
-func oneLine(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r > '~' {
-			return ' '
+// appendRenamed appends msg to out with OriginalPrefix before the name of
+// every TLS-Report-Has-Failures field of its header (which may be cut
+// short, as in Pass).
+func appendRenamed(out, msg []byte) []byte {
+	fields, _ := headerFields(msg, 0, len(msg))
+	at := 0
+	for _, f := range fields {
+		if strings.EqualFold(f.name, HeaderName) {
+			out = append(out, msg[at:f.start]...)
+			out = append(out, OriginalPrefix...)
+			at = f.start
 		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > max {
-		s = s[:max-3] + "..."
 	}
-	return s
+	return append(out, msg[at:]...)
 }

@@ -10,11 +10,18 @@ import (
 
 // FuzzFilter checks that no input makes the filter panic, fail or lose
 // bytes: the output is always the input plus the header and the summary,
-// placed the way the edit mode allows.
+// placed the way the edit mode allows, with the input's MIME structure
+// (every part that is not text/plain byte for byte, in order), whatever
+// strings the reports carry.
 func FuzzFilter(f *testing.F) {
 	for _, s := range samples(f) {
 		f.Add(s.raw)
 	}
+	raw, _ := readSample(f, "mt-tlsrpt-gzip.eml")
+	f.Add(wrapJSONBoundary("hostile.json", hostileJSON("BOUNDARY"), "BOUNDARY"))
+	f.Add(append([]byte("From r@example.net Mon Nov 23 10:00:00 2026\n"), raw...))
+	f.Add(append([]byte("TLS-Report-Has-Failures: 0\r\n"), raw...))
+	f.Add(append([]byte("From: r@example.net\nContent-Type: application/tlsrpt+gzip\n\n"), gzipBytes(f, hostileJSON("x"))...))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var out bytes.Buffer
 		opt := Options{Now: fixedNow, Limits: report.Limits{MaxDecompressed: 1 << 20}}
@@ -23,5 +30,6 @@ func FuzzFilter(f *testing.F) {
 			t.Fatalf("Run: %v", err)
 		}
 		checkPreserved(t, raw, out.Bytes(), res)
+		checkStructure(t, raw, out.Bytes())
 	})
 }

@@ -31,6 +31,9 @@ type entity struct {
 	mediaType string // lower case; "text/plain" when absent
 	params    map[string]string
 	children  []*entity
+	// headerOnly is set when no empty line ends the header: there is no
+	// body to add text to (text put there would be read as header).
+	headerOnly bool
 }
 
 // get returns the value of the first field named name.
@@ -60,6 +63,7 @@ func scan(raw []byte, start, end, depth int) *entity {
 	e := &entity{start: start}
 	e.fields, e.bodyStart = headerFields(raw, start, end)
 	e.bodyEnd = end
+	e.headerOnly = !endsWithEmptyLine(raw, start, e.bodyStart)
 	e.mediaType, e.params = contentType(e.get("Content-Type"))
 	if strings.HasPrefix(e.mediaType, "multipart/") && e.params["boundary"] != "" && depth < maxDepth {
 		for _, r := range partRanges(raw, e.bodyStart, end, e.params["boundary"]) {
@@ -71,27 +75,50 @@ func scan(raw []byte, start, end, depth int) *entity {
 
 // headerFields splits the header block at raw[start:end] into fields and
 // returns them with the offset of the body (after the empty line). A header
-// without an empty line after it has an empty body.
+// without an empty line after it has an empty body. Folded values are
+// joined once per field, so the cost is linear in the header's size however
+// many continuation lines a field has.
 func headerFields(raw []byte, start, end int) ([]field, int) {
 	var fs []field
+	var val []byte // value of the last field so far
+	flush := func() {
+		if n := len(fs); n > 0 && fs[n-1].name != "" {
+			fs[n-1].value = string(bytes.TrimSpace(val))
+		}
+	}
 	i := start
 	for i < end {
 		lineEnd := nextLine(raw, i, end)
 		line := bytes.TrimRight(raw[i:lineEnd], "\r\n")
 		if len(line) == 0 {
+			flush()
 			return fs, lineEnd
 		}
 		if (line[0] == ' ' || line[0] == '\t') && len(fs) > 0 {
-			f := &fs[len(fs)-1]
-			f.end = lineEnd
-			f.value = strings.TrimSpace(f.value + " " + strings.TrimSpace(string(line)))
+			fs[len(fs)-1].end = lineEnd
+			val = append(append(val, ' '), bytes.TrimSpace(line)...)
 		} else if name, value, ok := bytes.Cut(line, []byte(":")); ok {
-			fs = append(fs, field{start: i, end: lineEnd,
-				name: strings.TrimSpace(string(name)), value: strings.TrimSpace(string(value))})
+			flush()
+			fs = append(fs, field{start: i, end: lineEnd, name: strings.TrimSpace(string(name))})
+			val = append(val[:0], bytes.TrimSpace(value)...)
+		} else {
+			// Not a field: kept with no name, so that wrap keeps its bytes.
+			flush()
+			fs = append(fs, field{start: i, end: lineEnd})
+			val = val[:0]
 		}
 		i = lineEnd
 	}
+	flush()
 	return fs, end
+}
+
+// endsWithEmptyLine reports whether the header at raw[start:bodyStart]
+// ends with an empty line.
+func endsWithEmptyLine(raw []byte, start, bodyStart int) bool {
+	h := raw[start:bodyStart]
+	return bytes.Equal(h, []byte("\n")) || bytes.Equal(h, []byte("\r\n")) ||
+		bytes.HasSuffix(h, []byte("\n\n")) || bytes.HasSuffix(h, []byte("\n\r\n"))
 }
 
 // nextLine returns the offset just after the line end of the line at i.
@@ -168,11 +195,16 @@ func trimEOL(raw []byte, start, i int) int {
 }
 
 // firstDelimiter returns the offset of the first delimiter line of a
-// multipart entity, or -1.
+// multipart entity, or -1. It follows partRanges: a line that merely
+// starts with the delimiter is not one.
 func firstDelimiter(raw []byte, e *entity) int {
 	delim := []byte("--" + e.params["boundary"])
 	for i := e.bodyStart; i < e.bodyEnd; i = nextLine(raw, i, e.bodyEnd) {
-		if bytes.HasPrefix(raw[i:], delim) {
+		line := raw[i:nextLine(raw, i, e.bodyEnd)]
+		if !bytes.HasPrefix(line, delim) {
+			continue
+		}
+		if rest := bytes.TrimRight(line[len(delim):], " \t\r\n"); len(rest) == 0 || bytes.Equal(rest, []byte("--")) {
 			return i
 		}
 	}

@@ -1,26 +1,54 @@
 package filter
 
 import (
+	"cmp"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
+// Bounds of the summary: however many failure details a message carries,
+// a person reads at most this much. The store keeps every detail.
+const (
+	// MaxDetailLines is the most failure details shown one per line; a
+	// message with more shows them grouped.
+	MaxDetailLines = 20
+	// MaxGroups is the most groups (result type and receiving MX) shown
+	// per policy.
+	MaxGroups = 10
+	// MaxAddrs is the most failing addresses shown, and advised on.
+	MaxAddrs = 20
+)
+
+// SummaryTitle is the first line of the summary. It starts with a letter,
+// as every line of the summary does, so that no line can be a MIME
+// boundary delimiter (which starts with "--").
+const SummaryTitle = "SMTP TLS report summary (tlsrpt)"
+
 // Summary renders the readable summary of the reports in msg: reporter,
-// date range, per policy its sessions and per failure detail one line, then
-// the authentication verdict and the advice lines.
+// date range, per policy its sessions and its failures, the failing
+// addresses with most failed sessions, then the authentication verdict and
+// the advice lines. Every string from the report goes through
+// neutral.SummaryLine: no control character, no line break, no boundary.
 func Summary(msg *report.Message, auth store.Auth, advice []string, now time.Time) string {
 	var b strings.Builder
-	b.WriteString("----- SMTP TLS report summary (tlsrpt) -----\n")
+	b.WriteString(SummaryTitle + "\n")
+	grouped := detailCount(msg) > MaxDetailLines
 	for _, f := range msg.Found {
 		if f.Err != nil {
-			fmt.Fprintf(&b, "\nUnreadable report in %s: %s\n", partName(f), oneLine(f.Err.Error(), 300))
+			fmt.Fprintf(&b, "\nUnreadable report in %s: %s\n", partName(f), neutral.SummaryLine(f.Err.Error()))
 			continue
 		}
-		writeReport(&b, f.Report)
+		writeReport(&b, f.Report, grouped)
+	}
+	if grouped {
+		writeAddrs(&b, msg.Reports())
 	}
 	if len(msg.Reports()) > 0 {
 		b.WriteString("\nAuthentication: " + authLine(auth) + "\n")
@@ -28,42 +56,171 @@ func Summary(msg *report.Message, auth store.Auth, advice []string, now time.Tim
 	if len(advice) > 0 {
 		b.WriteString("\nAdvice:\n")
 		for _, a := range advice {
-			b.WriteString("  " + a + "\n")
+			b.WriteString("  " + neutral.SummaryLine(a) + "\n")
 		}
 	}
 	fmt.Fprintf(&b, "\n(checked by tlsrpt filter on %s)\n", now.UTC().Format("2006-01-02 15:04 MST"))
 	return b.String()
 }
 
+// detailCount is the number of failure details of all reports in msg.
+func detailCount(msg *report.Message) int {
+	n := 0
+	for _, r := range msg.Reports() {
+		for _, p := range r.Policies {
+			n += len(p.Details)
+		}
+	}
+	return n
+}
+
 // partName names a report part for people.
 func partName(f report.Found) string {
 	if f.Name != "" {
-		return fmt.Sprintf("%q", f.Name)
+		return `"` + neutral.SummaryLine(f.Name) + `"`
 	}
-	return "part of type " + f.MediaType
+	return "part of type " + neutral.SummaryLine(f.MediaType)
 }
 
-// writeReport writes one report's lines.
-func writeReport(b *strings.Builder, r *report.Report) {
+// writeReport writes one report's lines: every detail, or the details
+// grouped when the message has too many to read.
+func writeReport(b *strings.Builder, r *report.Report, grouped bool) {
 	fmt.Fprintf(b, "\nReporter: %s", orNone(r.OrganizationName))
 	if r.ContactInfo != "" {
-		fmt.Fprintf(b, " <%s>", r.ContactInfo)
+		fmt.Fprintf(b, " <%s>", neutral.SummaryLine(r.ContactInfo))
 	}
 	fmt.Fprintf(b, "\nReport-ID: %s\n", orNone(r.ReportID))
 	fmt.Fprintf(b, "Period: %s to %s\n", fmtTime(r.Start), fmtTime(r.End))
 	for _, p := range r.Policies {
-		fmt.Fprintf(b, "Policy %s for %s: %d successful, %d failed sessions\n",
-			orNone(p.Type), orNone(p.Domain), p.Successful, p.Failed)
+		fmt.Fprintf(b, "Policy %s for %s: %s\n", orNone(p.Type), orNone(p.Domain), totals(p.Successful, p.Failed))
+		if grouped {
+			writeGroups(b, p.Details)
+			continue
+		}
 		for _, d := range p.Details {
 			b.WriteString("  " + detailLine(d) + "\n")
 		}
 	}
-	fmt.Fprintf(b, "Total: %d successful, %d failed sessions\n", r.TotalSuccessful(), r.TotalFailed())
+	fmt.Fprintf(b, "Total: %s\n", totals(r.TotalSuccessful(), r.TotalFailed()))
+}
+
+// group is the failures of one result type at one receiving MX.
+type group struct {
+	resultType, mx string
+	sessions       int64
+	addrs          map[netip.Addr]bool
+}
+
+// writeGroups writes a policy's details grouped by result type and
+// receiving MX, the groups with most failed sessions first.
+func writeGroups(b *strings.Builder, details []report.FailureDetail) {
+	byKey := make(map[[2]string]*group)
+	var groups []*group
+	for _, d := range details {
+		mx := d.ReceivingMXHostname
+		if mx == "" && d.ReceivingIP.IsValid() {
+			mx = d.ReceivingIP.String()
+		}
+		k := [2]string{d.ResultType, mx}
+		g := byKey[k]
+		if g == nil {
+			g = &group{resultType: d.ResultType, mx: mx, addrs: make(map[netip.Addr]bool)}
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		g.sessions += d.FailedSessions
+		if d.SendingMTAIP.IsValid() {
+			g.addrs[d.SendingMTAIP] = true
+		}
+	}
+	slices.SortStableFunc(groups, func(x, y *group) int { return cmp.Compare(y.sessions, x.sessions) })
+	for i, g := range groups {
+		if i == MaxGroups {
+			fmt.Fprintf(b, "  and %d more kinds of failure (tlsrpt review)\n", len(groups)-MaxGroups)
+			break
+		}
+		line := orNone(g.resultType)
+		if g.mx != "" {
+			line += " at " + neutral.SummaryLine(g.mx)
+		}
+		fmt.Fprintf(b, "  %s: %s from %s\n", line, sessions(g.sessions), plural(len(g.addrs), "address", "addresses"))
+	}
+}
+
+// addrSessions is one failing address and its failed sessions.
+type addrSessions struct {
+	ip       netip.Addr
+	sessions int64
+	types    []string
+}
+
+// TopAddrs returns the failing addresses of reports with most failed
+// sessions first (ties in order of first appearance), at most max of
+// them, and how many there are in all.
+func TopAddrs(reports []*report.Report, max int) ([]netip.Addr, int) {
+	all := rankAddrs(reports)
+	out := make([]netip.Addr, 0, min(max, len(all)))
+	for _, a := range all[:min(max, len(all))] {
+		out = append(out, a.ip)
+	}
+	return out, len(all)
+}
+
+// rankAddrs sums the failed sessions per sending-mta-ip.
+func rankAddrs(reports []*report.Report) []*addrSessions {
+	byIP := make(map[netip.Addr]*addrSessions)
+	var all []*addrSessions
+	for _, r := range reports {
+		for _, p := range r.Policies {
+			for _, d := range p.Details {
+				if !d.SendingMTAIP.IsValid() {
+					continue
+				}
+				a := byIP[d.SendingMTAIP]
+				if a == nil {
+					a = &addrSessions{ip: d.SendingMTAIP}
+					byIP[d.SendingMTAIP] = a
+					all = append(all, a)
+				}
+				a.sessions += d.FailedSessions
+				if len(a.types) < 3 && !slices.Contains(a.types, d.ResultType) {
+					a.types = append(a.types, d.ResultType)
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(x, y *addrSessions) int { return cmp.Compare(y.sessions, x.sessions) })
+	return all
+}
+
+// writeAddrs writes the failing addresses with most failed sessions.
+func writeAddrs(b *strings.Builder, reports []*report.Report) {
+	all := rankAddrs(reports)
+	if len(all) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nFailing addresses (%d of %d, most failed sessions first):\n", min(MaxAddrs, len(all)), len(all))
+	for i, a := range all {
+		if i == MaxAddrs {
+			more := len(all) - MaxAddrs
+			word := "addresses"
+			if more == 1 {
+				word = "address"
+			}
+			fmt.Fprintf(b, "  and %d more %s: tlsrpt review\n", more, word)
+			break
+		}
+		types := make([]string, len(a.types))
+		for j, t := range a.types {
+			types[j] = orNone(t)
+		}
+		fmt.Fprintf(b, "  %s: %s (%s)\n", a.ip, sessions(a.sessions), strings.Join(types, ", "))
+	}
 }
 
 // detailLine renders one failure detail.
 func detailLine(d report.FailureDetail) string {
-	s := fmt.Sprintf("%s: %d sessions", orNone(d.ResultType), d.FailedSessions)
+	s := fmt.Sprintf("%s: %s", orNone(d.ResultType), sessions(d.FailedSessions))
 	if d.SendingMTAIP.IsValid() {
 		s += " from sending-mta-ip " + d.SendingMTAIP.String()
 	}
@@ -74,10 +231,10 @@ func detailLine(d report.FailureDetail) string {
 		}
 	}
 	if d.FailureReasonCode != "" {
-		s += ", reason: " + oneLine(d.FailureReasonCode, 200)
+		s += ", reason: " + neutral.SummaryLine(d.FailureReasonCode)
 	}
 	if d.AdditionalInformation != "" {
-		s += ", info: " + oneLine(d.AdditionalInformation, 200)
+		s += ", info: " + neutral.SummaryLine(d.AdditionalInformation)
 	}
 	return s
 }
@@ -88,9 +245,10 @@ func authLine(a store.Auth) string {
 		if a.Detail == "" {
 			return "not authenticated (not checked)"
 		}
-		return "not authenticated: " + a.Detail
+		return "not authenticated: " + neutral.SummaryLine(a.Detail)
 	}
-	return fmt.Sprintf("%s pass for %s: %s", a.Method, a.Domain, a.Detail)
+	return fmt.Sprintf("%s pass for %s: %s", neutral.SummaryLine(a.Method),
+		neutral.SummaryLine(a.Domain), neutral.SummaryLine(a.Detail))
 }
 
 func fmtTime(t time.Time) string {
@@ -100,9 +258,34 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
+// orNone is s made safe for the summary, or "(none)" when empty.
 func orNone(s string) string {
 	if s == "" {
 		return "(none)"
 	}
-	return s
+	return neutral.SummaryLine(s)
+}
+
+// sessions says n sessions, with "1 session" for one.
+func sessions(n int64) string {
+	if n == 1 {
+		return "1 session"
+	}
+	return fmt.Sprintf("%d sessions", n)
+}
+
+// totals says how many sessions succeeded and failed.
+func totals(ok, failed int64) string {
+	if failed == 1 {
+		return fmt.Sprintf("%d successful, 1 failed session", ok)
+	}
+	return fmt.Sprintf("%d successful, %d failed sessions", ok, failed)
+}
+
+// plural says n things.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

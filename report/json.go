@@ -180,8 +180,14 @@ func stringOrStrings(data []byte) ([]string, error) {
 	}
 }
 
+// MaxCount bounds every session count: no MTA makes 10^12 sessions in a
+// report's day, and sums of such counts stay far from overflow. A report
+// with a larger count is refused whole, with the member named.
+const MaxCount = 1_000_000_000_000
+
 // count is a session count. It must be a JSON number holding a
-// non-negative integer; 3.0 is accepted, 3.5, "3" and -1 are not. It is
+// non-negative integer up to MaxCount; 3.0 is accepted, 3.5, "3", -1 and
+// 10^13 are not. It is
 // kept raw until toModel so that the error can name the member.
 type count struct {
 	raw json.RawMessage
@@ -206,14 +212,20 @@ func (c count) value() (int64, error) {
 		if n < 0 {
 			return 0, fmt.Errorf("negative count %d", n)
 		}
+		if n > MaxCount {
+			return 0, fmt.Errorf("count %d exceeds 10^12 sessions: not a real report", n)
+		}
 		return n, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return 0, fmt.Errorf("count %.40q is not a number", s)
 	}
-	if f != math.Trunc(f) || f < 0 || f > 1<<53 {
-		return 0, fmt.Errorf("count %s is not a non-negative integer", s)
+	if f != math.Trunc(f) || f < 0 {
+		return 0, fmt.Errorf("count %.40s is not a non-negative integer", s)
+	}
+	if f > MaxCount {
+		return 0, fmt.Errorf("count %.40s exceeds 10^12 sessions: not a real report", s)
 	}
 	return int64(f), nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // text parts and headers in any charset
 	"github.com/emersion/go-message/mail"
+
+	"github.com/tlsrpt/tlsrpt/neutral"
 )
 
 // maxDepth bounds how deeply multiparts may nest.
@@ -57,10 +59,7 @@ func ReadMessage(raw []byte, lim Limits) (*Message, error) {
 // message can go into a log line or a header field.
 type printable struct{ err error }
 
-func (p printable) Error() string {
-	q := strconv.QuoteToASCII(p.err.Error())
-	return q[1 : len(q)-1]
-}
+func (p printable) Error() string { return neutral.Error(p.err) }
 
 func (p printable) Unwrap() error { return p.err }
 

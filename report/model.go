@@ -81,7 +81,7 @@ type Limits struct {
 var DefaultLimits = Limits{
 	MaxMessage:      32 << 20,
 	MaxDecompressed: 16 << 20,
-	MaxReports:      64,
+	MaxReports:      1000, // real messages carry one; a bound no real message reaches
 }
 
 // orDefault fills in zero fields from DefaultLimits.

@@ -141,17 +141,21 @@ func configureTrust(f *cmdutil.Factory, opt *filter.Options, budget context.Cont
 	opt.Authenticate = func(_ context.Context, raw []byte, msg *report.Message) store.Auth {
 		return f.Trust.Authenticate(budget, cmdutil.CacheOf(rec.store()), raw, msg)
 	}
-	opt.Advise = func(ctx context.Context, ip netip.Addr) string {
+	opt.Advise = func(ctx context.Context, ips []netip.Addr) []string {
 		st := rec.store()
 		if st == nil {
-			return ""
+			return nil
 		}
 		checker.Resolver = f.Trust.DNS(st)
-		vs, err := assess.Verdicts(ctx, budget, st, checker, []netip.Addr{ip})
+		vs, err := assess.Verdicts(ctx, budget, st, checker, ips)
 		if err != nil {
-			return ip.String() + ": " + err.Error()
+			return []string{"no advice: " + neutral.Error(err)}
 		}
-		return assess.Advice(ip, vs[ip])
+		lines := make([]string, len(ips))
+		for i, ip := range ips {
+			lines[i] = assess.Advice(ip, vs[ip])
+		}
+		return lines
 	}
 	return nil
 }
