@@ -170,6 +170,7 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 	res.Failures = msg.Failed()
 	var problem bool
 	res.Header, problem = headerValue(msg, perr, res.Failures, len(raw))
+	res.Header = neutral.HeaderValue(res.Header) // Result.Header is what is written
 	if problem {
 		res.Problems = append(res.Problems, problemLine(msg, perr))
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -179,7 +180,7 @@ func decodeJSON(data []byte, name string, b *budget) (*Report, error) {
 	if int64(len(data)) > b.lim.MaxDecompressed {
 		return nil, fmt.Errorf("report: reading JSON report %q: more than %d bytes: %w", name, b.lim.MaxDecompressed, ErrTooLarge)
 	}
-	r, err := parseJSON(data)
+	r, err := parseJSON(data, b.lim)
 	if err != nil {
 		return nil, fmt.Errorf("report: parsing JSON report %q: %w", name, err)
 	}
@@ -192,18 +193,18 @@ func decodeJSON(data []byte, name string, b *budget) (*Report, error) {
 func decodeGzip(data []byte, name string, b *budget) (*Report, error) {
 	n, err := gunzip(data, io.Discard, b.left)
 	if err != nil {
-		return nil, fmt.Errorf("report: decoding gzip report %q: %w", name, err)
+		return nil, fmt.Errorf("report: decoding gzip report %q: %w", name, gzipError(err))
 	}
 	var buf bytes.Buffer
 	buf.Grow(int(n))
 	if _, err := gunzip(data, &buf, n); err != nil {
-		return nil, fmt.Errorf("report: decoding gzip report %q: %w", name, err)
+		return nil, fmt.Errorf("report: decoding gzip report %q: %w", name, gzipError(err))
 	}
 	b.left -= n
 	if sniff(buf.Bytes()) != formatJSON {
 		return nil, fmt.Errorf("report: decoding gzip report %q: content is not JSON: %w", name, ErrNoReport)
 	}
-	r, err := parseJSON(buf.Bytes())
+	r, err := parseJSON(buf.Bytes(), b.lim)
 	if err != nil {
 		return nil, fmt.Errorf("report: parsing JSON in gzip report %q: %w", name, err)
 	}
@@ -305,4 +306,13 @@ func readZipEntry(f *zip.File, b *budget) ([]byte, error) {
 	}
 	b.left -= n
 	return buf.Bytes(), nil
+}
+
+// gzipError marks a decompression error as ErrGzip, unless it is the size
+// bound (ErrTooLarge), which says more.
+func gzipError(err error) error {
+	if errors.Is(err, ErrTooLarge) {
+		return err
+	}
+	return kindError{ErrGzip, err}
 }

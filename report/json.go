@@ -267,15 +267,25 @@ func ParseJSON(r io.Reader, lim Limits) (*Report, error) {
 	if int64(len(data)) > lim.MaxDecompressed {
 		return nil, fmt.Errorf("report: reading JSON: more than %d bytes: %w", lim.MaxDecompressed, ErrTooLarge)
 	}
-	rep, err := parseJSON(data)
+	rep, err := parseJSON(data, lim)
 	if err != nil {
 		return nil, fmt.Errorf("report: parsing JSON: %w", err)
 	}
 	return rep, nil
 }
 
-// parseJSON decodes data, which is already bounded.
-func parseJSON(data []byte) (*Report, error) {
+// parseJSON decodes data, which is already bounded, and refuses a report
+// with more policies than lim allows. Its errors are ErrJSON (and
+// ErrTooLarge or ErrNoReport where they apply).
+func parseJSON(data []byte, lim Limits) (*Report, error) {
+	r, err := parseJSONData(data, lim)
+	if err != nil {
+		return nil, kindError{ErrJSON, err}
+	}
+	return r, nil
+}
+
+func parseJSONData(data []byte, lim Limits) (*Report, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a BOM is not JSON, but harmless
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -287,6 +297,9 @@ func parseJSON(data []byte) (*Report, error) {
 	var jr jsonReport
 	if err := json.Unmarshal(data, &jr); err != nil {
 		return nil, err
+	}
+	if lim.MaxPolicies > 0 && len(jr.Policies) > lim.MaxPolicies {
+		return nil, fmt.Errorf("%d policies, more than %d: %w", len(jr.Policies), lim.MaxPolicies, ErrTooLarge)
 	}
 	return jr.toModel()
 }

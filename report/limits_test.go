@@ -353,3 +353,25 @@ func TestTimeLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestCountsOverTheBoundAreRefused sends the counts an attacker would use
+// to overflow sums: the report is refused whole, naming the member, and
+// counts up to the bound pass.
+func TestCountsOverTheBoundAreRefused(t *testing.T) {
+	doc := func(n string) string {
+		return `{"organization-name":"o","date-range":{"start-datetime":"2026-11-22T00:00:00Z","end-datetime":"2026-11-22T23:59:59Z"},"report-id":"r",` +
+			`"policies":[{"policy":{"policy-type":"sts","policy-domain":"example.com"},"summary":{"total-successful-session-count":0,"total-failure-session-count":1},` +
+			`"failure-details":[{"result-type":"starttls-not-supported","failed-session-count":` + n + `}]}]}`
+	}
+	for _, n := range []string{"9223372036854775807", "1000000000001", "1e13", "9.3e18"} {
+		_, err := ParseJSON(strings.NewReader(doc(n)), Limits{})
+		if err == nil || !strings.Contains(err.Error(), "failure-details[0].failed-session-count") || !strings.Contains(err.Error(), "exceeds 10^12") {
+			t.Errorf("count %s: %v", n, err)
+		}
+	}
+	for _, n := range []string{"1000000000000", "1e12", "0"} {
+		if _, err := ParseJSON(strings.NewReader(doc(n)), Limits{}); err != nil {
+			t.Errorf("count %s refused: %v", n, err)
+		}
+	}
+}

@@ -220,7 +220,7 @@ func (w *walker) wholeText(body io.Reader, label, mt string) {
 	if sniff(data) != formatJSON {
 		return
 	}
-	r, err := parseJSON(data)
+	r, err := parseJSON(data, w.b.lim)
 	if err != nil && (errors.Is(err, ErrNoReport) || isSyntaxError(err)) {
 		return
 	}

@@ -14,6 +14,21 @@ var ErrNoReport = errors.New("report: no TLS report found")
 // content exceeds the configured Limits.
 var ErrTooLarge = errors.New("report: input exceeds size limit")
 
+// ErrGzip marks an error decompressing a gzip report: the input is not
+// gzip, or is cut short.
+var ErrGzip = errors.New("report: bad gzip")
+
+// ErrJSON marks an error parsing a JSON report: bad syntax, a member of the
+// wrong type, an invalid address or count.
+var ErrJSON = errors.New("report: bad JSON report")
+
+// kindError marks err as one of the kinds above without changing its text.
+type kindError struct{ kind, err error }
+
+func (k kindError) Error() string        { return k.err.Error() }
+func (k kindError) Unwrap() error        { return k.err }
+func (k kindError) Is(target error) bool { return target == k.kind }
+
 // Report is one SMTP TLS report (RFC 8460 section 4), in a clean internal
 // form: the reporters' deviations from the RFC are already smoothed over by
 // the wire types in json.go.
@@ -74,6 +89,7 @@ type Limits struct {
 	MaxMessage      int64 // bytes of one message, as read
 	MaxDecompressed int64 // bytes after decompression, all reports of one message or Decode input together
 	MaxReports      int   // reports taken from one message or archive
+	MaxPolicies     int   // policies of one report; 0 means no bound
 }
 
 // DefaultLimits are generous for real reports (the largest seen are a few

@@ -39,7 +39,7 @@ func BenchmarkServePost(b *testing.B) {
 // parallel over loopback to Serve, stored in a real SQLite database.
 func BenchmarkServeLoopback(b *testing.B) {
 	st := openStore(b)
-	srv := start(b, NewHandler(st, Options{MaxConcurrent: 256}), ServerOptions{})
+	srv := start(b, NewHandler(st, Options{MaxConcurrent: 256, MaxPerClient: 1024}), ServerOptions{})
 	base := corpusJSON(b)["05-parsedmarc-google-failures-2024.json"]
 	bodies := make([][]byte, b.N)
 	for i := range bodies {

@@ -19,7 +19,7 @@
 //	413 Content Too Large        body over Options.MaxBody, or over the decompressed bound
 //	415 Unsupported Media Type   Content-Type is not application/tlsrpt+gzip or +json
 //	500 Internal Server Error    the store failed (never for bad input)
-//	503 Service Unavailable      too many requests at once; Retry-After says when to retry
+//	503 Service Unavailable      too many requests at once, or the database is away; Retry-After says when to retry
 //
 // Serve runs a Handler on a listener with time-outs that keep slow clients
 // from holding the server, and shuts down gracefully when its context ends.
@@ -41,6 +41,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -53,9 +56,13 @@ const (
 
 // Defaults for the zero values of Options.
 const (
-	DefaultMaxBody       = 8 << 20
-	DefaultMaxConcurrent = 32
-	DefaultRetryAfter    = 5 * time.Second
+	DefaultMaxBody          = 8 << 20
+	DefaultMaxConcurrent    = 4
+	DefaultMaxReading       = 256
+	DefaultMaxPerClient     = 8
+	DefaultMaxInFlightBytes = 128 << 20
+	DefaultStoreWait        = 10 * time.Second
+	DefaultRetryAfter       = 5 * time.Second
 )
 
 // Recorder stores reports; *store.Store implements it.
@@ -73,10 +80,31 @@ type Options struct {
 	// MaxBody is the largest request body in bytes, as sent (compressed).
 	MaxBody int64
 
-	// MaxConcurrent bounds the report POSTs handled at once; more are
-	// answered 503 with Retry-After at once. /healthz and /metrics are not
-	// counted.
+	// MaxConcurrent bounds the bodies decoded and stored at once (store
+	// slots). A body fully received waits up to StoreWait for one, then
+	// gets 503 with Retry-After. Slots are taken only once the body has
+	// arrived: a slow client never holds one.
 	MaxConcurrent int
+
+	// MaxReading bounds the bodies being received at once (read slots);
+	// more get 503 at once. /healthz and /metrics are not counted.
+	MaxReading int
+
+	// MaxPerClient bounds the report POSTs of one client address at once;
+	// more get 503 at once, so that one host cannot take every read slot.
+	MaxPerClient int
+
+	// MaxInFlightBytes bounds the memory of all requests together: the
+	// body bytes received and, per store slot, Limits.MaxDecompressed for
+	// decoding. A request that would pass it gets 503.
+	MaxInFlightBytes int64
+
+	// StoreWait is how long a received body waits for a store slot.
+	StoreWait time.Duration
+
+	// Collectors are registered on the handler's Prometheus registry and
+	// served on /metrics with its own counters (metrics.NewCollector).
+	Collectors []prometheus.Collector
 
 	// RetryAfter is sent with 503 answers (whole seconds).
 	RetryAfter time.Duration
@@ -98,7 +126,10 @@ type Options struct {
 type Handler struct {
 	rec     Recorder
 	opt     Options
-	sem     chan struct{}
+	sem     chan struct{} // store slots
+	reading chan struct{} // read slots
+	bytes   *budget       // bytes in flight across requests
+	clients clientLimit   // requests per client address
 	metrics *metrics
 
 	// writeMu serializes this process's writes: SQLite takes one writer
@@ -118,14 +149,44 @@ func NewHandler(rec Recorder, opt Options) *Handler {
 	if opt.RetryAfter <= 0 {
 		opt.RetryAfter = DefaultRetryAfter
 	}
+	if opt.MaxReading <= 0 {
+		opt.MaxReading = DefaultMaxReading
+	}
+	if opt.MaxPerClient <= 0 {
+		opt.MaxPerClient = DefaultMaxPerClient
+	}
+	if opt.MaxInFlightBytes <= 0 {
+		opt.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
+	if opt.StoreWait <= 0 {
+		opt.StoreWait = DefaultStoreWait
+	}
+	if opt.Limits.MaxPolicies <= 0 {
+		opt.Limits.MaxPolicies = MaxPolicies
+	}
+	if opt.Limits.MaxDecompressed <= 0 {
+		opt.Limits.MaxDecompressed = report.DefaultLimits.MaxDecompressed
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Handler{rec: rec, opt: opt, sem: make(chan struct{}, opt.MaxConcurrent), metrics: newMetrics()}
+	h := &Handler{rec: rec, opt: opt, sem: make(chan struct{}, opt.MaxConcurrent),
+		reading: make(chan struct{}, opt.MaxReading), bytes: &budget{max: opt.MaxInFlightBytes},
+		clients: clientLimit{max: opt.MaxPerClient, n: make(map[string]int)}}
+	h.metrics = newMetrics(h)
+	return h
 }
+
+// MaxPolicies bounds the policies of one report received over HTTPS: real
+// reports have one or two per policy domain; 160,000 empty policies are an
+// attack on the database, not a report.
+const MaxPolicies = 1000
+
+// inFlight is the number of report POSTs being read or stored.
+func (h *Handler) inFlight() int { return len(h.reading) + len(h.sem) }
 
 // outcome is what one request came to, for the answer, the log and the
 // metrics.
@@ -170,28 +231,65 @@ func reject(status int, reason, msg string, err error) outcome {
 	return outcome{status: status, reason: reason, msg: msg, err: err}
 }
 
-// post takes a slot, reads the body and stores its reports.
+// post reads the body in a read slot, within the client's share and the
+// byte budget, then decodes and stores it in a store slot.
 func (h *Handler) post(w http.ResponseWriter, r *http.Request) outcome {
-	select {
-	case h.sem <- struct{}{}:
-		defer func() { <-h.sem }()
-	default:
-		secs := int((h.opt.RetryAfter + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		return reject(http.StatusServiceUnavailable, "busy", "too many requests at once: retry later", nil)
-	}
 	if o, ok := checkMediaType(r); !ok {
 		return o
 	}
+	client := clientOf(r)
+	if !h.clients.take(client) {
+		return h.busy(w, "too many requests at once from "+client+": retry later")
+	}
+	defer h.clients.give(client)
+	select {
+	case h.reading <- struct{}{}:
+	default:
+		return h.busy(w, "too many requests at once: retry later")
+	}
 	body, o, ok := h.readBody(w, r)
+	<-h.reading
 	if !ok {
 		return o
 	}
+	defer h.bytes.release(int64(cap(body)))
+	if o, ok := h.storeSlot(w, r); !ok {
+		return o
+	}
+	defer func() { <-h.sem }()
+	if !h.bytes.reserve(h.opt.Limits.MaxDecompressed) {
+		return h.busy(w, "server busy: retry later")
+	}
 	reps, err := report.Decode(body, "request body", r.Header.Get("Content-Type"), h.opt.Limits)
+	h.bytes.release(h.opt.Limits.MaxDecompressed)
 	if err != nil {
 		return decodeRejection(err)
 	}
-	return h.store(r.Context(), reps)
+	return h.store(r.Context(), w, reps)
+}
+
+// storeSlot waits up to StoreWait for a store slot.
+func (h *Handler) storeSlot(w http.ResponseWriter, r *http.Request) (outcome, bool) {
+	t := time.NewTimer(h.opt.StoreWait)
+	defer t.Stop()
+	select {
+	case h.sem <- struct{}{}:
+		return outcome{}, true
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	return h.busy(w, "too many reports being stored: retry later"), false
+}
+
+// busy is a 503 answer with Retry-After.
+func (h *Handler) busy(w http.ResponseWriter, msg string) outcome {
+	h.retryAfter(w)
+	return reject(http.StatusServiceUnavailable, "busy", msg, nil)
+}
+
+func (h *Handler) retryAfter(w http.ResponseWriter) {
+	secs := int((h.opt.RetryAfter + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
 }
 
 // checkMediaType accepts the two media types of RFC 8460 section 5.4
@@ -210,23 +308,31 @@ func checkMediaType(r *http.Request) (outcome, bool) {
 	return outcome{}, true
 }
 
-// readBody reads the whole body within MaxBody.
+// readBody reads the whole body within MaxBody and the byte budget; the
+// caller releases cap(body) bytes of the budget.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, outcome, bool) {
 	tooLarge := reject(http.StatusRequestEntityTooLarge, "too_large",
 		fmt.Sprintf("request body over %d bytes", h.opt.MaxBody), nil)
 	if r.ContentLength > h.opt.MaxBody {
 		return nil, tooLarge, false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opt.MaxBody))
+	body, err := h.bytes.readAll(http.MaxBytesReader(w, r.Body, h.opt.MaxBody))
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, errBudget):
+		h.bytes.release(int64(cap(body)))
+		return nil, h.busy(w, "server busy: retry later"), false
 	case errors.As(err, &mbe):
+		h.bytes.release(int64(cap(body)))
 		return nil, tooLarge, false
 	case errors.Is(err, os.ErrDeadlineExceeded):
+		h.bytes.release(int64(cap(body)))
 		return nil, reject(http.StatusRequestTimeout, "timeout", "request body not received in time", err), false
 	case err != nil:
+		h.bytes.release(int64(cap(body)))
 		return nil, reject(http.StatusBadRequest, "read_error", "reading request body failed", err), false
 	case len(body) == 0:
+		h.bytes.release(int64(cap(body)))
 		return nil, reject(http.StatusBadRequest, "not_report", "empty request body: POST a TLS report", nil), false
 	}
 	return body, outcome{}, true
@@ -234,15 +340,15 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, outc
 
 // decodeRejection turns a decoding error into a 4xx answer.
 func decodeRejection(err error) outcome {
-	msg := oneLine(strings.TrimPrefix(err.Error(), "report: "))
+	msg := neutral.LogAttr(strings.TrimPrefix(err.Error(), "report: "))
 	switch {
 	case errors.Is(err, report.ErrTooLarge):
 		return reject(http.StatusRequestEntityTooLarge, "too_large", msg, err)
 	case errors.Is(err, report.ErrNoReport):
 		return reject(http.StatusBadRequest, "not_report", msg, err)
-	case strings.Contains(err.Error(), "decoding gzip"):
+	case errors.Is(err, report.ErrGzip):
 		return reject(http.StatusBadRequest, "bad_gzip", msg, err)
-	case strings.Contains(err.Error(), "parsing JSON"):
+	case errors.Is(err, report.ErrJSON):
 		return reject(http.StatusBadRequest, "bad_json", msg, err)
 	}
 	return reject(http.StatusBadRequest, "invalid", msg, err)
@@ -250,7 +356,7 @@ func decodeRejection(err error) outcome {
 
 // store records the reports of one body, unauthenticated, with transport
 // https. A report fully received is stored even if the client hangs up.
-func (h *Handler) store(ctx context.Context, reps []*report.Report) outcome {
+func (h *Handler) store(ctx context.Context, w http.ResponseWriter, reps []*report.Report) outcome {
 	ctx = context.WithoutCancel(ctx)
 	src := store.Source{
 		Transport: "https",
@@ -263,6 +369,11 @@ func (h *Handler) store(ctx context.Context, reps []*report.Report) outcome {
 	defer h.writeMu.Unlock()
 	for _, r := range reps {
 		id, dup, err := h.rec.AddReport(ctx, r, src)
+		if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy) {
+			h.retryAfter(w)
+			return outcome{status: http.StatusServiceUnavailable, reason: "unavailable", reports: len(reps),
+				msg: "the database is away: retry later", err: fmt.Errorf("storing report %q: %w", r.ReportID, err)}
+		}
 		if err != nil {
 			return outcome{status: http.StatusInternalServerError, reason: "store", reports: len(reps),
 				msg: "storing the report failed", err: fmt.Errorf("storing report %q: %w", r.ReportID, err)}
@@ -272,7 +383,7 @@ func (h *Handler) store(ctx context.Context, reps []*report.Report) outcome {
 			o.stored++
 			h.metrics.stored(r)
 		}
-		h.metrics.received(dup)
+		h.metrics.receivedReport(dup)
 	}
 	if o.stored > 0 {
 		o.status = http.StatusCreated
@@ -302,7 +413,7 @@ func (h *Handler) log(r *http.Request, o outcome, d time.Duration) {
 	}
 	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
 		// Logged, never trusted: only a reverse proxy makes it true.
-		attrs = append(attrs, slog.String("forwarded_for", oneLine(xff)))
+		attrs = append(attrs, slog.String("forwarded_for", neutral.LogAttr(xff)))
 	}
 	if o.reports > 0 {
 		attrs = append(attrs, slog.Int("reports", o.reports), slog.Int("stored", o.stored))
@@ -311,20 +422,11 @@ func (h *Handler) log(r *http.Request, o outcome, d time.Duration) {
 		attrs = append(attrs, slog.String("reason", o.reason))
 	}
 	if o.err != nil {
-		attrs = append(attrs, slog.String("error", oneLine(o.err.Error())))
+		attrs = append(attrs, slog.String("error", neutral.Error(o.err)))
 	}
 	level := slog.LevelInfo
-	if o.status >= 500 && o.reason != "busy" {
+	if o.status >= 500 && o.reason != "busy" && o.reason != "unavailable" {
 		level = slog.LevelError
 	}
 	h.opt.Logger.LogAttrs(context.Background(), level, "request", attrs...)
-}
-
-// oneLine keeps an error message on one line and short.
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 300 {
-		s = s[:300] + "..."
-	}
-	return s
 }

@@ -1,13 +1,14 @@
 package serve
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"net/http"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -18,7 +19,7 @@ import (
 // rejection.
 var rejectReasons = []string{
 	"bad_gzip", "bad_json", "busy", "invalid", "media_type", "method",
-	"not_report", "read_error", "store", "timeout", "too_large",
+	"not_report", "read_error", "store", "timeout", "too_large", "unavailable",
 }
 
 // maxResultTypes bounds the distinct result_type labels: result types come
@@ -26,41 +27,67 @@ var rejectReasons = []string{
 // Further types are counted as "other".
 const maxResultTypes = 64
 
-// metrics are the counters of this process, in Prometheus terms.
+// metrics are the counters of this process, on a registry of its own
+// (client_golang), so that two Handlers in one process never collide.
 type metrics struct {
-	mu         sync.Mutex
-	nReceived  int64            // reports received over https, duplicates included
-	duplicates int64            // of which already stored
-	failed     map[string]int64 // failed sessions of newly stored reports, by result-type
-	rejected   map[string]int64 // by reason
-	requests   map[int]int64    // by status code
+	reg        *prometheus.Registry
+	received   *prometheus.CounterVec
+	duplicates *prometheus.CounterVec
+	failed     *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	requests   *prometheus.CounterVec
+
+	mu    sync.Mutex
+	types map[string]bool // result_type labels in use
 }
 
-func newMetrics() *metrics {
-	m := &metrics{failed: map[string]int64{}, rejected: map[string]int64{}, requests: map[int]int64{}}
+func newMetrics(h *Handler) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlsrpt_reports_received_total",
+			Help: "Reports received by this process, duplicates included, by transport."}, []string{"transport"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlsrpt_reports_duplicate_total",
+			Help: "Reports received by this process that were already stored, by transport."}, []string{"transport"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlsrpt_failed_sessions_total",
+			Help: "Failed sessions in the failure details of newly stored reports, by result-type."}, []string{"result_type"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlsrpt_requests_rejected_total",
+			Help: "Requests answered without storing a report, by reason."}, []string{"reason"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlsrpt_http_requests_total",
+			Help: "HTTP requests answered, by status code."}, []string{"code"}),
+		types: make(map[string]bool),
+	}
+	m.received.WithLabelValues("https")
+	m.duplicates.WithLabelValues("https")
 	for _, r := range rejectReasons {
-		m.rejected[r] = 0
+		m.rejected.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.received, m.duplicates, m.failed, m.rejected, m.requests,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tlsrpt_requests_in_flight",
+			Help: "Report POSTs being read or stored now."}, func() float64 { return float64(h.inFlight()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tlsrpt_request_bytes_in_flight",
+			Help: "Bytes of request bodies held in memory now."}, func() float64 { return float64(h.bytes.used()) }))
+	if h.opt.Stats != nil {
+		m.reg.MustRegister(&storeStats{stats: h.opt.Stats})
+	}
+	for _, c := range h.opt.Collectors {
+		m.reg.MustRegister(c)
 	}
 	return m
 }
 
 // request counts one answered request.
 func (m *metrics) request(o outcome) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.requests[o.status]++
+	m.requests.WithLabelValues(strconv.Itoa(o.status)).Inc()
 	if o.reason != "" {
-		m.rejected[o.reason]++
+		m.rejected.WithLabelValues(o.reason).Inc()
 	}
 }
 
-// received counts one report taken from a body.
-func (m *metrics) received(dup bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.nReceived++
+// receivedReport counts one report taken from a body.
+func (m *metrics) receivedReport(dup bool) {
+	m.received.WithLabelValues("https").Inc()
 	if dup {
-		m.duplicates++
+		m.duplicates.WithLabelValues("https").Inc()
 	}
 }
 
@@ -71,90 +98,56 @@ func (m *metrics) stored(r *report.Report) {
 	defer m.mu.Unlock()
 	for _, p := range r.Policies {
 		for _, d := range p.Details {
-			rt := d.ResultType
-			if _, ok := m.failed[rt]; !ok && len(m.failed) >= maxResultTypes {
-				rt = "other"
+			// Label values must be valid UTF-8; the text format escapes
+			// the rest. Capped so that one value cannot bloat a scrape.
+			rt := strings.ToValidUTF8(d.ResultType, "\uFFFD")
+			if len(rt) > 100 {
+				rt = strings.ToValidUTF8(rt[:100], "")
 			}
-			m.failed[rt] += d.FailedSessions
+			if !m.types[rt] {
+				if len(m.types) >= maxResultTypes {
+					rt = "other"
+				}
+				m.types[rt] = true
+			}
+			m.failed.WithLabelValues(rt).Add(float64(d.FailedSessions))
 		}
 	}
 }
 
-// writeMetrics answers GET /metrics in the Prometheus text exposition
-// format (version 0.0.4).
+// writeMetrics answers GET /metrics through promhttp.
 func (h *Handler) writeMetrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	bw := bufio.NewWriter(w)
-	h.metrics.write(bw, len(h.sem))
-	if h.opt.Stats != nil {
-		writeStoreStats(r.Context(), bw, h.opt.Stats)
-	}
-	bw.Flush()
+	promhttp.HandlerFor(h.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
 }
 
-// write prints the counters of this process.
-func (m *metrics) write(w *bufio.Writer, inFlight int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	family(w, "tlsrpt_reports_received_total", "counter",
-		"Reports received by this process, duplicates included, by transport.")
-	fmt.Fprintf(w, "tlsrpt_reports_received_total{transport=\"https\"} %d\n", m.nReceived)
-	family(w, "tlsrpt_reports_duplicate_total", "counter",
-		"Reports received by this process that were already stored, by transport.")
-	fmt.Fprintf(w, "tlsrpt_reports_duplicate_total{transport=\"https\"} %d\n", m.duplicates)
-	family(w, "tlsrpt_failed_sessions_total", "counter",
-		"Failed sessions in the failure details of newly stored reports, by result-type.")
-	for _, k := range sortedKeys(m.failed) {
-		fmt.Fprintf(w, "tlsrpt_failed_sessions_total{result_type=\"%s\"} %d\n", escapeLabel(k), m.failed[k])
-	}
-	family(w, "tlsrpt_requests_rejected_total", "counter",
-		"Requests answered without storing a report, by reason.")
-	for _, k := range sortedKeys(m.rejected) {
-		fmt.Fprintf(w, "tlsrpt_requests_rejected_total{reason=\"%s\"} %d\n", k, m.rejected[k])
-	}
-	family(w, "tlsrpt_http_requests_total", "counter", "HTTP requests answered, by status code.")
-	codes := make([]int, 0, len(m.requests))
-	for c := range m.requests {
-		codes = append(codes, c)
-	}
-	sort.Ints(codes)
-	for _, c := range codes {
-		fmt.Fprintf(w, "tlsrpt_http_requests_total{code=\"%d\"} %d\n", c, m.requests[c])
-	}
-	family(w, "tlsrpt_requests_in_flight", "gauge", "Report POSTs being handled now.")
-	fmt.Fprintf(w, "tlsrpt_requests_in_flight %d\n", inFlight)
+// storeStats adds what the database holds, whatever the transport.
+type storeStats struct {
+	stats func(context.Context) (store.Stats, error)
 }
 
-// writeStoreStats adds what the database holds, whatever the transport.
-func writeStoreStats(ctx context.Context, w *bufio.Writer, stats func(context.Context) (store.Stats, error)) {
-	st, err := stats(ctx)
+var (
+	storeReportsDesc = prometheus.NewDesc("tlsrpt_store_reports",
+		"Reports stored in the database, by transport.", []string{"transport"}, nil)
+	storeAddrsDesc = prometheus.NewDesc("tlsrpt_store_failing_addresses",
+		"Distinct sending-mta-ip addresses in stored failure details.", nil, nil)
+)
+
+// Describe sends the descriptions of the store's metrics.
+func (s *storeStats) Describe(ch chan<- *prometheus.Desc) {
+	ch <- storeReportsDesc
+	ch <- storeAddrsDesc
+}
+
+// Collect reads the store's statistics; a store that cannot answer gives
+// an invalid metric, which promhttp reports without failing the scrape.
+func (s *storeStats) Collect(ch chan<- prometheus.Metric) {
+	st, err := s.stats(context.Background())
 	if err != nil {
-		fmt.Fprintf(w, "# store statistics unavailable: %s\n", oneLine(err.Error()))
+		ch <- prometheus.NewInvalidMetric(storeAddrsDesc, err)
 		return
 	}
-	family(w, "tlsrpt_store_reports", "gauge", "Reports stored in the database, by transport.")
-	for _, k := range sortedKeys(st.ByTransport) {
-		fmt.Fprintf(w, "tlsrpt_store_reports{transport=\"%s\"} %d\n", escapeLabel(k), st.ByTransport[k])
+	for k, n := range st.ByTransport {
+		ch <- prometheus.MustNewConstMetric(storeReportsDesc, prometheus.GaugeValue, float64(n), k)
 	}
-	family(w, "tlsrpt_store_failing_addresses", "gauge", "Distinct sending-mta-ip addresses in stored failure details.")
-	fmt.Fprintf(w, "tlsrpt_store_failing_addresses %d\n", st.Addresses)
-}
-
-func family(w *bufio.Writer, name, typ, help string) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-}
-
-// escapeLabel escapes a label value for the text format.
-func escapeLabel(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	ch <- prometheus.MustNewConstMetric(storeAddrsDesc, prometheus.GaugeValue, float64(st.Addresses))
 }

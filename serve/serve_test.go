@@ -174,11 +174,11 @@ func TestStoreFailure(t *testing.T) {
 	}
 }
 
-// TestBusy: beyond MaxConcurrent report POSTs, 503 with Retry-After, while
-// /healthz still answers.
+// TestBusy: a body received while every store slot stays taken for
+// StoreWait gets 503 with Retry-After, while /healthz still answers.
 func TestBusy(t *testing.T) {
 	g := &gate{Recorder: &memRecorder{}, entered: make(chan struct{}), release: make(chan struct{})}
-	h := NewHandler(g, Options{MaxConcurrent: 1, RetryAfter: 2 * time.Second})
+	h := NewHandler(g, Options{MaxConcurrent: 1, StoreWait: 100 * time.Millisecond, RetryAfter: 2 * time.Second})
 	ts := httptest.NewServer(h)
 	defer ts.Close()
 	corpus := corpusJSON(t)
@@ -222,7 +222,9 @@ func get(t testing.TB, c *http.Client, url string) (int, string) {
 // real server and a real store; none is lost.
 func TestConcurrentPosters(t *testing.T) {
 	st := openStore(t)
-	srv := start(t, NewHandler(st, Options{MaxConcurrent: 64}), ServerOptions{})
+	// All posters share the loopback address: one client to the
+	// per-client limit.
+	srv := start(t, NewHandler(st, Options{MaxConcurrent: 64, MaxPerClient: 64}), ServerOptions{})
 	base := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
 	const n = 50
 	var wg sync.WaitGroup

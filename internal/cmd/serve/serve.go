@@ -8,12 +8,14 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/metrics"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/serve"
 )
@@ -63,7 +65,10 @@ flight, then exit 0. See docs/serve-import.md.`,
 	fl.BoolVar(&opts.LogJSON, "log-json", false, "log JSON lines instead of key=value text")
 	fl.Int64Var(&opts.Handler.MaxBody, "max-body", serve.DefaultMaxBody, "largest request body in `bytes`, as sent")
 	fl.Int64Var(&opts.Handler.Limits.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
-	fl.IntVar(&opts.Handler.MaxConcurrent, "max-concurrent", serve.DefaultMaxConcurrent, "report POSTs handled at once; more get 503 with Retry-After")
+	fl.IntVar(&opts.Handler.MaxConcurrent, "max-concurrent", serve.DefaultMaxConcurrent, "report bodies decoded and stored at once, once received (store slots)")
+	fl.IntVar(&opts.Handler.MaxReading, "max-reading", serve.DefaultMaxReading, "report bodies being received at once (read slots); more get 503 with Retry-After")
+	fl.IntVar(&opts.Handler.MaxPerClient, "max-per-client", serve.DefaultMaxPerClient, "report POSTs of one client address at once; more get 503")
+	fl.Int64Var(&opts.Handler.MaxInFlightBytes, "max-in-flight", serve.DefaultMaxInFlightBytes, "`bytes` of request bodies and decoding held at once across all requests")
 	fl.DurationVar(&opts.Server.ReadHeaderTimeout, "read-header-timeout", serve.DefaultReadHeaderTimeout, "time to read the request headers")
 	fl.DurationVar(&opts.Server.ReadTimeout, "read-timeout", serve.DefaultReadTimeout, "time to read a whole request with its body")
 	fl.DurationVar(&opts.Server.WriteTimeout, "write-timeout", serve.DefaultWriteTimeout, "time from the end of the headers to the end of the answer")
@@ -104,6 +109,8 @@ func Run(ctx context.Context, o *Options) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	o.Handler.Logger, o.Handler.Stats = logger, st.Stats
+	host, _ := os.Hostname()
+	o.Handler.Collectors = append(o.Handler.Collectors, metrics.NewCollector(st, host))
 	o.Server.Logger, o.Server.CertFile, o.Server.KeyFile = logger, o.Cert, o.Key
 	logger.Info("listening", "addr", ln.Addr().String(), "tls", o.Cert != "", "db", st.File())
 	if err := serve.Serve(ctx, ln, serve.NewHandler(st, o.Handler), o.Server); err != nil && !errors.Is(err, context.Canceled) {

@@ -1,0 +1,210 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// trickle opens a connection from the loopback address from, sends the
+// header of a POST whose body never comes (a byte now and then), and
+// returns a function that closes it.
+func trickle(t *testing.T, addr, from string) func() {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial from %s: %v", from, err)
+	}
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 100000\r\n\r\n{", MediaTypeJSON)
+	done := make(chan struct{})
+	go func() {
+		tk := time.NewTicker(time.Second)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tk.C:
+				c.Write([]byte(" "))
+			}
+		}
+	}()
+	return func() { close(done); c.Close() }
+}
+
+// postFrom posts body from the loopback address from.
+func postFrom(t *testing.T, url, from string, body []byte) int {
+	t.Helper()
+	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).DialContext}
+	defer tr.CloseIdleConnections()
+	code, msg := post(t, &http.Client{Transport: tr, Timeout: 5 * time.Second}, url, MediaTypeGzip, body)
+	if code == 0 {
+		t.Fatalf("post from %s: %s", from, msg)
+	}
+	return code
+}
+
+// TestTricklersDoNotTurnAReporterAway: 40 clients, each from its own
+// address, send a byte a second; a reporter's POST is still stored at
+// once, because slow bodies hold read slots, not store slots. With as few
+// read slots as tricklers (what taking a slot before the body amounted
+// to), the reporter is turned away: the test can fail.
+func TestTricklersDoNotTurnAReporterAway(t *testing.T) {
+	body := reporttest.Gzip(t, corpusJSON(t)["05-parsedmarc-google-failures-2024.json"])
+	for _, tt := range []struct {
+		name    string
+		reading int
+		want    int
+	}{{"default read slots", 0, http.StatusCreated}, {"control: 40 read slots", 40, http.StatusServiceUnavailable}} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := start(t, NewHandler(&memRecorder{}, Options{MaxReading: tt.reading, StoreWait: time.Second}), ServerOptions{})
+			for i := range 40 {
+				defer trickle(t, srv.addr, fmt.Sprintf("127.0.0.%d", 2+i))()
+			}
+			time.Sleep(200 * time.Millisecond) // let the server take all 40 headers
+			begin := time.Now()
+			if code := postFrom(t, srv.url, "127.0.0.1", body); code != tt.want {
+				t.Fatalf("reporter's POST: %d, want %d", code, tt.want)
+			}
+			if d := time.Since(begin); d > 5*time.Second {
+				t.Fatalf("reporter answered after %v", d)
+			}
+		})
+	}
+}
+
+// TestPerClientLimit: one address cannot take more than its share; other
+// clients are served meanwhile.
+func TestPerClientLimit(t *testing.T) {
+	srv := start(t, NewHandler(&memRecorder{}, Options{MaxPerClient: 3}), ServerOptions{})
+	for range 3 {
+		defer trickle(t, srv.addr, "127.0.0.9")()
+	}
+	time.Sleep(200 * time.Millisecond)
+	body := reporttest.Gzip(t, corpusJSON(t)["05-parsedmarc-google-failures-2024.json"])
+	if code := postFrom(t, srv.url, "127.0.0.9", body); code != http.StatusServiceUnavailable {
+		t.Errorf("a fourth POST from the trickling client: %d, want 503", code)
+	}
+	if code := postFrom(t, srv.url, "127.0.0.10", body); code != http.StatusCreated {
+		t.Errorf("another client: %d, want 201", code)
+	}
+}
+
+// unavailable is a store that is away.
+type unavailable struct{ err error }
+
+func (u unavailable) AddReport(context.Context, *report.Report, store.Source) (int64, bool, error) {
+	return 0, false, u.err
+}
+
+// TestDatabaseAway503: a store away or busy is a 503 with Retry-After,
+// not a 500: the reporter retries.
+func TestDatabaseAway503(t *testing.T) {
+	body := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
+	for _, err := range []error{fmt.Errorf("connecting to db.example:5432: %w", store.ErrUnavailable), fmt.Errorf("x: %w", store.ErrBusy)} {
+		h := NewHandler(unavailable{err}, Options{RetryAfter: 30 * time.Second})
+		req := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+		req.Header.Set("Content-Type", MediaTypeJSON)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "30" {
+			t.Errorf("%v: %d Retry-After %q", err, w.Code, w.Header().Get("Retry-After"))
+		}
+	}
+}
+
+// TestPolicyBound: 160,000 empty policies are not a report.
+func TestPolicyBound(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"organization-name":"o","date-range":{"start-datetime":"2026-11-22T00:00:00Z","end-datetime":"2026-11-22T23:59:59Z"},"report-id":"many","policies":[`)
+	for i := range MaxPolicies + 1 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"policy":{"policy-type":"no-policy-found","policy-domain":"d%d.example"},"summary":{"total-successful-session-count":0,"total-failure-session-count":0}}`, i)
+	}
+	b.WriteString("]}")
+	rec := &memRecorder{}
+	h := NewHandler(rec, Options{})
+	req := httptest.NewRequest("POST", "/", bytes.NewReader(reporttest.Gzip(t, []byte(b.String()))))
+	req.Header.Set("Content-Type", MediaTypeGzip)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), fmt.Sprintf("more than %d", MaxPolicies)) {
+		t.Errorf("%d policies: %d %s", MaxPolicies+1, w.Code, w.Body)
+	}
+	if len(rec.srcs) != 0 {
+		t.Errorf("stored %d reports", len(rec.srcs))
+	}
+}
+
+// TestByteBudget: bodies and decoding share one budget across requests;
+// a request that would pass it gets 503 and gives back what it took.
+func TestByteBudget(t *testing.T) {
+	body := reporttest.Gzip(t, corpusJSON(t)["05-parsedmarc-google-failures-2024.json"])
+	h := NewHandler(&memRecorder{}, Options{MaxInFlightBytes: 100 << 10, Limits: report.Limits{MaxDecompressed: 64 << 10}})
+	send := func(b []byte) int {
+		req := httptest.NewRequest("POST", "/", bytes.NewReader(b))
+		req.Header.Set("Content-Type", MediaTypeGzip)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code
+	}
+	if code := send(body); code != http.StatusCreated {
+		t.Fatalf("a small report within the budget: %d", code)
+	}
+	big := append(bytes.Clone(body), bytes.Repeat([]byte{0}, 200<<10)...)
+	if code := send(big); code != http.StatusServiceUnavailable {
+		t.Errorf("a body over the budget: %d, want 503", code)
+	}
+	if used := h.bytes.used(); used != 0 {
+		t.Errorf("%d bytes of the budget not given back", used)
+	}
+}
+
+// TestMetricsParse scrapes /metrics with Prometheus's own text parser.
+func TestMetricsParse(t *testing.T) {
+	h := NewHandler(&memRecorder{}, Options{Stats: func(context.Context) (store.Stats, error) {
+		return store.Stats{ByTransport: map[string]int64{"https": 2, "mail": 5}, Addresses: 7}, nil
+	}})
+	req := httptest.NewRequest("POST", "/", bytes.NewReader(corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]))
+	req.Header.Set("Content-Type", MediaTypeJSON)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(w.Body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	want := map[string]float64{"tlsrpt_reports_received_total": 1, "tlsrpt_store_failing_addresses": 7, "tlsrpt_requests_in_flight": 0}
+	for name, v := range want {
+		f, ok := fams[name]
+		if !ok || len(f.Metric) == 0 {
+			t.Errorf("no %s", name)
+			continue
+		}
+		m := f.Metric[0]
+		got := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		if got != v {
+			t.Errorf("%s = %v, want %v", name, got, v)
+		}
+	}
+	if f := fams["tlsrpt_failed_sessions_total"]; f == nil || f.Metric[0].GetCounter().GetValue() != 3 {
+		t.Errorf("failed sessions: %v", f)
+	}
+}
