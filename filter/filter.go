@@ -150,7 +150,7 @@ func Pass(in io.Reader, out io.Writer, value string) error {
 // passOn writes head with the header inserted, then the rest of the input
 // as it comes.
 func passOn(head []byte, rest io.Reader, out io.Writer, value string) error {
-	if _, err := out.Write(insertHeader(head, value)); err != nil {
+	if _, err := out.Write(insertHeader(head, value, "")); err != nil {
 		return fmt.Errorf("%w: writing: %w", ErrOutput, err)
 	}
 	if _, err := io.Copy(out, rest); err != nil {
@@ -175,7 +175,7 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 		res.Problems = append(res.Problems, problemLine(msg, perr))
 	}
 	if len(msg.Found) == 0 {
-		return insertHeader(raw, res.Header), res
+		return insertHeader(raw, res.Header, ""), res
 	}
 	if len(reports) > 0 && opt.Authenticate != nil {
 		res.Auth = opt.Authenticate(ctx, raw, msg)
@@ -185,7 +185,7 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 	summary := Summary(msg, res.Auth, advice, opt.now())
 	edited, mode := annotate(raw, summary)
 	res.edit = mode
-	return insertHeader(edited, res.Header), res
+	return insertHeader(edited, res.Header, annotation(raw, appendRenamed(nil, edited))), res
 }
 
 // headerValue is the value of TLS-Report-Has-Failures: the failed session
@@ -302,24 +302,27 @@ const OriginalPrefix = "X-Original-"
 // From_ line, if any), with the message's own line ending, and renames
 // every TLS-Report-Has-Failures field the message arrived with. An empty
 // value adds nothing, but still renames.
-func insertHeader(raw []byte, value string) []byte {
+func insertHeader(raw []byte, value, note string) []byte {
 	from, msg := splitFromLine(raw)
-	out := make([]byte, 0, len(raw)+len(HeaderName)+len(value)+32)
+	out := make([]byte, 0, len(raw)+len(HeaderName)+len(value)+len(note)+64)
 	out = append(out, from...)
 	if value != "" {
 		out = append(out, HeaderName+": "+neutral.HeaderValue(value)+lineEnding(raw)...)
+	}
+	if note != "" {
+		out = append(out, annotationField(note, lineEnding(raw))...)
 	}
 	return appendRenamed(out, msg)
 }
 
 // appendRenamed appends msg to out with OriginalPrefix before the name of
-// every TLS-Report-Has-Failures field of its header (which may be cut
+// every TLS-Report-Has-Failures and TLS-Report-Annotation field of its header (which may be cut
 // short, as in Pass).
 func appendRenamed(out, msg []byte) []byte {
 	fields, _ := headerFields(msg, 0, len(msg))
 	at := 0
 	for _, f := range fields {
-		if strings.EqualFold(f.name, HeaderName) {
+		if isOurs(f.name) {
 			out = append(out, msg[at:f.start]...)
 			out = append(out, OriginalPrefix...)
 			at = f.start

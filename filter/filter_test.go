@@ -193,6 +193,15 @@ func TestGolden(t *testing.T) {
 // the summary, and nothing else changed, in the way the edit mode allows.
 func checkPreserved(t testing.TB, in, out []byte, res Result) {
 	t.Helper()
+	// An annotated message gives back exactly the input.
+	if orig, err := Original(out); err == nil {
+		if !bytes.Equal(orig, in) {
+			t.Fatalf("Original of the output is not the input")
+		}
+	} else if res.edit != editNone && res.edit != editWrap {
+		t.Fatalf("an edited message without an annotation to undo it: %v", err)
+	}
+	out = withoutAnnotation(out)
 	// Fields named TLS-Report-Has-Failures that came with the message are
 	// renamed: undo that on both sides before comparing.
 	in, out = unrename(in), unrename(out)
@@ -234,22 +243,17 @@ func checkPreserved(t testing.TB, in, out []byte, res Result) {
 	}
 }
 
+// annotationField matches the filter's annotation field, folded lines
+// included.
+var annotationLine = regexp.MustCompile(`(?m)^` + AnnotationName + `:.*\r?\n(?:[ \t].*\r?\n)*`)
+
+func withoutAnnotation(b []byte) []byte { return annotationLine.ReplaceAll(b, nil) }
+
 // renamed finds the incoming fields the filter renames, at line starts.
-var renamed = regexp.MustCompile(`(?mi)^` + OriginalPrefix + `(` + HeaderName + `:)`)
+var renamed = regexp.MustCompile(`(?mi)^` + OriginalPrefix + `(` + HeaderName + `:|` + AnnotationName + `:)`)
 
 func unrename(b []byte) []byte { return renamed.ReplaceAll(b, []byte("$1")) }
 
-// commonAffixes returns the lengths of the common prefix and, after it, the
-// common suffix of a and b.
-func commonAffixes(a, b []byte) (p, s int) {
-	for p < len(a) && p < len(b) && a[p] == b[p] {
-		p++
-	}
-	for s < len(a)-p && s < len(b)-p && a[len(a)-1-s] == b[len(b)-1-s] {
-		s++
-	}
-	return p, s
-}
 
 func TestLatin1QuotedPrintableStaysLatin1(t *testing.T) {
 	raw, err := os.ReadFile("testdata/latin1-qp-text.eml")

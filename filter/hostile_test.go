@@ -302,3 +302,24 @@ func gzipBytes(t testing.TB, b []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestIncomingAnnotationIsNotOurs: an annotation field that comes with the
+// message is renamed like TLS-Report-Has-Failures; Original undoes our
+// edit, which includes the renaming, and gives back the input exactly.
+func TestIncomingAnnotationIsNotOurs(t *testing.T) {
+	raw, _ := readSample(t, "mt-tlsrpt-gzip.eml")
+	forged := append([]byte(AnnotationName+": v=1; at=0; len=0; was=QUJD\r\n"), raw...)
+	out, _ := runFilter(t, forged, nil)
+	if !bytes.Contains(out, []byte("\n"+OriginalPrefix+AnnotationName+": v=1; at=0; len=0; was=QUJD")) {
+		t.Fatalf("incoming annotation not renamed:\n%.400s", out)
+	}
+	orig, err := Original(out)
+	if err != nil || !bytes.Equal(orig, forged) {
+		t.Fatalf("Original: %v; equal to the input: %v", err, bytes.Equal(orig, forged))
+	}
+	if _, err := Original(forged); err != nil {
+		// The forged field is first: Original honours it, which is why
+		// only import (of mail the filter delivered) calls Original.
+		t.Logf("Original of the raw forged message: %v", err)
+	}
+}

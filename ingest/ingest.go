@@ -30,6 +30,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -256,8 +257,14 @@ func (im *importer) mbox(ctx context.Context, path string, r io.Reader) {
 	}
 }
 
-// message finds and stores the reports of one mail message.
+// message finds and stores the reports of one mail message. A message the
+// filter annotated is read as it came, before the filter: its DKIM
+// signatures cover those bytes, and the reports are read from the same
+// bytes that are authenticated.
 func (im *importer) message(ctx context.Context, path, item string, raw []byte) {
+	if orig, err := filter.Original(raw); err == nil {
+		raw = orig
+	}
 	msg, err := report.ReadMessage(raw, im.lim)
 	if msg == nil {
 		msg = &report.Message{}

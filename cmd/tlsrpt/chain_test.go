@@ -30,11 +30,20 @@ func TestTrustChain(t *testing.T) {
 	db := filepath.Join(dir, "tlsrpt.db")
 	bigmail := writeFile(t, dir, "bigmail.list", "# a sender proven by reverse DNS only\n"+bigmailDomain+" rdns:mail."+bigmailDomain+"\n")
 	base := []string{"--db", db, "--resolver", dns, "--allowlist", bigmail}
+	maildir := filepath.Join(dir, "Maildir", "cur")
+	if err := os.MkdirAll(maildir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	delivered := 0
 	filter := func(msg []byte, extra ...string) result {
 		t.Helper()
 		r := tlsrptOK(t, nil, msg, append(append([]string{"filter"}, base...), extra...)...)
 		if r.stderr != "" {
 			t.Errorf("filter wrote to stderr: %s", r.stderr)
+		}
+		if len(extra) == 0 { // what maildrop would file
+			delivered++
+			writeFile(t, maildir, fmt.Sprintf("%d.tlsrpt:2,S", delivered), r.stdout)
 		}
 		return r
 	}
@@ -109,6 +118,22 @@ func TestTrustChain(t *testing.T) {
 	for ip, row := range rows {
 		if o := offline[ip]; o.Trusted != row.Trusted || o.Why != row.Why {
 			t.Errorf("%s offline: trusted %v (%s), online %v (%s)", ip, o.Trusted, o.Why, row.Trusted, row.Why)
+		}
+	}
+
+	// The database is lost: importing the annotated messages the filter
+	// delivered gives every address the same verdict, because import
+	// verifies the signatures on the bytes that came (the annotation
+	// says how to undo the summary).
+	rebuilt := filepath.Join(dir, "rebuilt.db")
+	tlsrptOK(t, nil, nil, "import", filepath.Dir(maildir), "--db", rebuilt, "--resolver", dns, "--allowlist", bigmail)
+	again := reviewJSON(t, nil, "--db", rebuilt, "--resolver", dns, "--allowlist", bigmail, "--no-bans")
+	if len(again) != len(rows) {
+		t.Errorf("after import: %d addresses, before %d", len(again), len(rows))
+	}
+	for ip, row := range rows {
+		if a := again[ip]; a.Trusted != row.Trusted || a.Why != row.Why {
+			t.Errorf("%s after import: trusted %v (%s), before %v (%s)", ip, a.Trusted, a.Why, row.Trusted, row.Why)
 		}
 	}
 
