@@ -254,7 +254,6 @@ var renamed = regexp.MustCompile(`(?mi)^` + OriginalPrefix + `(` + HeaderName + 
 
 func unrename(b []byte) []byte { return renamed.ReplaceAll(b, []byte("$1")) }
 
-
 func TestLatin1QuotedPrintableStaysLatin1(t *testing.T) {
 	raw, err := os.ReadFile("testdata/latin1-qp-text.eml")
 	if err != nil {
