@@ -116,13 +116,12 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opt Options) (Result,
 // xfilters as it is): it stays first in the output, and the rest is the
 // message.
 func splitFromLine(raw []byte) (from, msg []byte) {
-	if !bytes.HasPrefix(raw, []byte("From ")) {
+	if !bytes.HasPrefix(raw, []byte("From ")) || bytes.IndexByte(raw, '\n') < 0 {
 		return nil, raw
 	}
 	at := nextLine(raw, 0, len(raw))
 	return raw[:at], raw[at:]
 }
-
 // passLarge writes a message over the size bound unexamined.
 func passLarge(head []byte, rest io.Reader, out io.Writer, max int64) (Result, error) {
 	res := Result{Header: fmt.Sprintf("message too large to check (over %d bytes)", max)}
@@ -150,7 +149,8 @@ func Pass(in io.Reader, out io.Writer, value string) error {
 // passOn writes head with the header inserted, then the rest of the input
 // as it comes.
 func passOn(head []byte, rest io.Reader, out io.Writer, value string) error {
-	if _, err := out.Write(insertHeader(head, value, "")); err != nil {
+	from, msg := splitFromLine(head)
+	if _, err := out.Write(append(from, insertHeader(msg, value, "")...)); err != nil {
 		return fmt.Errorf("%w: writing: %w", ErrOutput, err)
 	}
 	if _, err := io.Copy(out, rest); err != nil {
@@ -298,14 +298,13 @@ func FailingAddrs(reports []*report.Report) []netip.Addr {
 // mail: X-Original-TLS-Report-Has-Failures keeps what the sender wrote.
 const OriginalPrefix = "X-Original-"
 
-// insertHeader puts the header field first in the message (after an mbox
-// From_ line, if any), with the message's own line ending, and renames
-// every TLS-Report-Has-Failures field the message arrived with. An empty
-// value adds nothing, but still renames.
-func insertHeader(raw []byte, value, note string) []byte {
-	from, msg := splitFromLine(raw)
+// insertHeader puts the header field first in the message (an mbox From_
+// line is split off before), with the message's own line ending, then the
+// annotation field, and renames every field of those names the message
+// arrived with. An empty value adds nothing, but still renames.
+func insertHeader(msg []byte, value, note string) []byte {
+	raw := msg
 	out := make([]byte, 0, len(raw)+len(HeaderName)+len(value)+len(note)+64)
-	out = append(out, from...)
 	if value != "" {
 		out = append(out, HeaderName+": "+neutral.HeaderValue(value)+lineEnding(raw)...)
 	}
