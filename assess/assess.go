@@ -87,34 +87,58 @@ func Review(ctx context.Context, st *store.Store, opt Options) ([]Row, error) {
 	return rows, nil
 }
 
-// addTrust fills in every row's verdict from the evidence of all of them.
+// trustBatch is how many addresses addTrust judges at once: their
+// evidence is all it holds, however large the store.
+const trustBatch = 1024
+
+// addTrust fills in every row's verdict from its evidence, streamed from
+// the store address by address and judged in batches (JudgeAll runs the
+// DNS lookups of a batch concurrently), so that memory is bounded by the
+// batch, not by the evidence of the whole store.
 func addTrust(ctx context.Context, st *store.Store, opt Options, rows []Row) error {
-	ev, err := st.EvidenceAll(ctx, opt.Since)
-	if err != nil {
-		return err
-	}
 	dnsCtx := opt.DNS
 	if dnsCtx == nil {
 		var cancel context.CancelFunc
 		dnsCtx, cancel = opt.Checker.Resolver.WithBudget(ctx)
 		defer cancel()
 	}
-	verdicts := judgeAll(dnsCtx, opt.Checker, rows, ev)
-	for i := range rows {
-		v := verdicts[i]
-		rows[i].Trusted, rows[i].Why, rows[i].DNSFailed = v.Trusted, v.Why, v.DNSFailed
-	}
-	return nil
-}
-
-// judgeAll gives the verdict on every row's address from its evidence.
-func judgeAll(ctx context.Context, c *allowlist.Checker, rows []Row, ev map[netip.Addr][]store.Evidence) []allowlist.Verdict {
-	ips := make([]netip.Addr, len(rows))
-	evs := make([][]allowlist.Evidence, len(rows))
+	index := make(map[netip.Addr]int, len(rows))
 	for i, r := range rows {
-		ips[i], evs[i] = r.IP, Evidence(ev[r.IP.Unmap()])
+		index[r.IP.Unmap()] = i
 	}
-	return c.JudgeAll(ctx, ips, evs)
+	var (
+		ips []netip.Addr
+		evs [][]allowlist.Evidence
+		at  []int
+	)
+	flush := func() {
+		for j, v := range opt.Checker.JudgeAll(dnsCtx, ips, evs) {
+			r := &rows[at[j]]
+			r.Trusted, r.Why, r.DNSFailed = v.Trusted, v.Why, v.DNSFailed
+		}
+		ips, evs, at = ips[:0], evs[:0], at[:0]
+	}
+	add := func(i int, ev []allowlist.Evidence) {
+		ips, evs, at = append(ips, rows[i].IP), append(evs, ev), append(at, i)
+		if len(ips) == trustBatch {
+			flush()
+		}
+	}
+	err := st.EvidenceEach(ctx, opt.Since, func(ip netip.Addr, ev []store.Evidence) error {
+		if i, ok := index[ip.Unmap()]; ok {
+			delete(index, ip.Unmap())
+			add(i, Evidence(ev))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, i := range index { // no report names it
+		add(i, nil)
+	}
+	flush()
+	return nil
 }
 
 // Evidence converts the store's evidence for the allowlist.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/tlsrpt/tlsrpt/neutral"
 )
 
 // Sentinel errors; compare with errors.Is. Errors returned by this package
@@ -219,7 +221,8 @@ func notInstalled(prog string, err error, format string, args ...any) error {
 	return e
 }
 
-// oneLine joins the lines of s with "; " (a program's stderr in an error).
+// oneLine joins the lines of s with "; " (a program's stderr in an error),
+// made safe for a log line by neutral.LogAttr.
 func oneLine(s string) string {
 	var parts []string
 	for _, l := range strings.Split(s, "\n") {
@@ -227,7 +230,7 @@ func oneLine(s string) string {
 			parts = append(parts, l)
 		}
 	}
-	return strings.Join(parts, "; ")
+	return neutral.LogAttr(strings.Join(parts, "; "))
 }
 
 // CheckAddr returns ip in the form every backend uses (IPv4-mapped IPv6

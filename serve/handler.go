@@ -61,7 +61,7 @@ const (
 	DefaultMaxReading       = 256
 	DefaultMaxPerClient     = 8
 	DefaultMaxInFlightBytes = 128 << 20
-	DefaultStoreWait        = 10 * time.Second
+	DefaultStoreWait        = 25 * time.Second
 	DefaultRetryAfter       = 5 * time.Second
 )
 
