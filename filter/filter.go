@@ -122,6 +122,7 @@ func splitFromLine(raw []byte) (from, msg []byte) {
 	at := nextLine(raw, 0, len(raw))
 	return raw[:at], raw[at:]
 }
+
 // passLarge writes a message over the size bound unexamined.
 func passLarge(head []byte, rest io.Reader, out io.Writer, max int64) (Result, error) {
 	res := Result{Header: fmt.Sprintf("message too large to check (over %d bytes)", max)}
