@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // migration is one schema step; the database's schema version (SQLite's
@@ -363,7 +364,7 @@ func (s *Store) migrate(ctx context.Context, steps []migration) error {
 		}
 	}
 	for {
-		v, err := s.schemaVersion(ctx, s.db)
+		v, err := s.schemaVersionWait(ctx)
 		if err != nil {
 			return err
 		}
@@ -414,6 +415,26 @@ func (s *Store) schemaVersion(ctx context.Context, q queryRower) (int, error) {
 		return 0, fmt.Errorf("reading schema version: %w", err)
 	}
 	return v, nil
+}
+
+// schemaVersionWait reads the schema version, waiting up to BusyTimeout
+// while another process holds the database: SQLite answers SQLITE_BUSY at
+// once, without its busy handler, while a new database file is switched to
+// WAL or a WAL file is recovered, which 32 filters starting together on a
+// fresh file hit.
+func (s *Store) schemaVersionWait(ctx context.Context) (int, error) {
+	deadline := time.Now().Add(BusyTimeout)
+	for {
+		v, err := s.schemaVersion(ctx, s.db)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // createVersionTable makes PostgreSQL's schema version table, under the

@@ -241,6 +241,8 @@ func sqliteOpenError(err error) error {
 			return &kindError{kind: ErrReadOnly, text: "the database cannot be written by this user", err: err}
 		case sqlite3.ErrCantOpen, sqlite3.ErrPerm:
 			return &kindError{kind: ErrReadOnly, text: "the database file or its folder cannot be opened by this user", err: err}
+		case sqlite3.ErrBusy, sqlite3.ErrLocked:
+			return &kindError{kind: ErrBusy, text: "the database is busy: another process held it too long", err: err}
 		}
 	}
 	return err

@@ -1,0 +1,142 @@
+package assess
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/redeem"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+var day = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+
+// add stores one report naming ips, each with sessions failed sessions,
+// authenticated as domain when domain is not "".
+func add(t *testing.T, st *store.Store, id, domain string, sessions int64, ips ...string) {
+	t.Helper()
+	var ds []report.FailureDetail
+	for _, ip := range ips {
+		ds = append(ds, report.FailureDetail{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: sessions})
+	}
+	r := &report.Report{OrganizationName: "Partner", ReportID: id, Start: day, End: day.Add(24*time.Hour - time.Second),
+		Policies: []report.Policy{{Type: "sts", Domain: "example.com", Failed: sessions * int64(len(ips)), Details: ds}}}
+	src := store.Source{Transport: "mail", Submitter: "partner.example", Received: day.Add(25 * time.Hour),
+		Auth: store.Auth{Detail: "no DKIM signature"}}
+	if domain != "" {
+		src.Auth = store.Auth{Authenticated: true, Method: "dkim", Domain: domain, Detail: "dkim pass d=" + domain}
+	}
+	if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checker(t *testing.T) *allowlist.Checker {
+	t.Helper()
+	entries, err := allowlist.Parse(strings.NewReader("partner.example ip:192.0.2.0/25\n"), "test.list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No DNS is needed: the entry has an ip: range only.
+	return &allowlist.Checker{List: &allowlist.List{Entries: entries}, Resolver: &allowlist.Resolver{Server: "127.0.0.1:9"}}
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "tlsrpt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestReview joins evidence and proofs on a real SQLite store: an
+// authenticated report of a listed reporter makes its address in range
+// trusted; out of range, or unauthenticated, it is not, with the reason.
+func TestReview(t *testing.T) {
+	st := openStore(t)
+	add(t, st, "signed", "partner.example", 5, "192.0.2.10", "192.0.2.200")
+	add(t, st, "unsigned", "", 3, "192.0.2.66")
+	rows, err := Review(context.Background(), st, Options{Checker: checker(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want 3", len(rows))
+	}
+	by := map[string]Row{}
+	for _, r := range rows {
+		by[r.IP.String()] = r
+	}
+	if r := by["192.0.2.10"]; !r.Trusted || !strings.Contains(r.Why, "192.0.2.10 is in 192.0.2.0/25") {
+		t.Errorf("192.0.2.10: %v %s", r.Trusted, r.Why)
+	}
+	if r := by["192.0.2.200"]; r.Trusted || !strings.Contains(r.Why, "not in its ranges") {
+		t.Errorf("192.0.2.200: %v %s", r.Trusted, r.Why)
+	}
+	if r := by["192.0.2.66"]; r.Trusted || !strings.Contains(r.Why, "no authenticated report") || r.DNSFailed {
+		t.Errorf("192.0.2.66: %v %s", r.Trusted, r.Why)
+	}
+	if rows[2].IP != netip.MustParseAddr("192.0.2.66") {
+		t.Errorf("rows not sorted by failed sessions: last is %s", rows[2].IP)
+	}
+	cands := Candidates([]netip.Addr{netip.MustParseAddr("::ffff:192.0.2.66")}, rows)
+	if len(cands) != 2 || cands[0].IP.String() != "192.0.2.66" || cands[1].IP.String() != "192.0.2.10" {
+		t.Errorf("candidates: %+v", cands)
+	}
+	if a := Advice(rows[0].IP, allowlist.Verdict{Trusted: true, Why: rows[0].Why}); !strings.Contains(a, "tlsrpt redeem --apply") {
+		t.Errorf("advice: %s", a)
+	}
+}
+
+// TestReviewBatches checks that every address is judged when the
+// evidence streams through more than one batch.
+func TestReviewBatches(t *testing.T) {
+	st := openStore(t)
+	var ips []string
+	for i := range trustBatch + 100 {
+		ips = append(ips, fmt.Sprintf("10.0.%d.%d", i/256, i%256))
+	}
+	add(t, st, "many", "partner.example", 1, ips...)
+	add(t, st, "one", "partner.example", 9, "192.0.2.1")
+	rows, err := Review(context.Background(), st, Options{Checker: checker(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != trustBatch+101 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for _, r := range rows {
+		if r.Why == "not checked" || r.Trusted != (r.IP.String() == "192.0.2.1") {
+			t.Fatalf("%s: trusted %v: %s", r.IP, r.Trusted, r.Why)
+		}
+	}
+}
+
+// TestRecordBanned checks the three states of the JSON's banned: absent
+// when nothing was asked, [] when asked and not found, and unknown.
+func TestRecordBanned(t *testing.T) {
+	r := Row{FailingAddress: store.FailingAddress{IP: netip.MustParseAddr("192.0.2.1")}}
+	if rec := r.Record(); rec.Banned != nil || rec.BannedText() != "-" {
+		t.Errorf("not asked: %+v %q", rec.Banned, rec.BannedText())
+	}
+	r.Bans = []redeem.Ban{}
+	if rec := r.Record(); rec.Banned == nil || len(*rec.Banned) != 0 || rec.BannedText() != "no" {
+		t.Errorf("asked, none: %+v %q", rec.Banned, rec.BannedText())
+	}
+	r.Unknown = []redeem.BackendError{{Backend: "fail2ban"}}
+	if rec := r.Record(); rec.BannedText() != "?" || len(rec.BannedUnknown) != 1 {
+		t.Errorf("unknown: %q %v", rec.BannedText(), rec.BannedUnknown)
+	}
+	r.Bans = []redeem.Ban{{Backend: "iptables", Where: "INPUT"}}
+	if rec := r.Record(); rec.BannedText() != "iptables:INPUT,?" {
+		t.Errorf("banned and unknown: %q", rec.BannedText())
+	}
+}
