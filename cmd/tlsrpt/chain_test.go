@@ -87,6 +87,10 @@ func TestTrustChain(t *testing.T) {
 	// Mail.ru reports as mail.ru and signs as corp.mail.ru: the same
 	// organizational domain, so authentic.
 	filter(dkimSign(t, reportMessage("mail.ru", "2026-11-21T00:00:00Z_mailru", []failure{{mailruIP, 2, "sts-policy-invalid"}}), "corp.mail.ru"))
+	// Anyone can have a comcast.net mailbox, which Comcast signs: such a
+	// report naming a Comcast residential line proves nothing (the
+	// built-in entry has no rdns:comcast.net).
+	filter(dkimSign(t, reportMessage("comcast.net", "2026-11-21T00:00:00Z_comcast", []failure{{residentialIP, 1, "validation-failure"}}), "comcast.net"))
 
 	rows := reviewJSON(t, nil, append(base, "--no-bans")...)
 	wantRow(t, rows, googleIP, true, "google.com", "DKIM-authenticated report", "passes SPF for _spf.google.com")
@@ -100,8 +104,9 @@ func TestTrustChain(t *testing.T) {
 	wantRow(t, rows, rdnsGoodIP, true, bigmailDomain+": DKIM-authenticated report",
 		rdnsGoodIP+" has forward-confirmed rDNS out2.mail."+bigmailDomain+" under mail."+bigmailDomain)
 	wantRow(t, rows, mailruIP, true, "mail.ru: DKIM-authenticated report", mailruIP+" passes SPF for _spf.mail.ru")
-	if len(rows) != 9 {
-		t.Errorf("review lists %d addresses, want 9", len(rows))
+	wantRow(t, rows, residentialIP, false, residentialIP+" is not comcast.net's: fails SPF for comcast.net")
+	if len(rows) != 10 {
+		t.Errorf("review lists %d addresses, want 10", len(rows))
 	}
 
 	// The table has the trust columns too.
@@ -143,7 +148,16 @@ func TestTrustChain(t *testing.T) {
 	if !strings.Contains(lf(r.stdout), "Authentication: authres pass for google.com: authres mx.evil.example: dkim=pass d=google.com matches reporter google.com\n") {
 		t.Errorf("trusted authserv-id: filter says\n%s", r.stdout)
 	}
+	// The same field placed by the sender below a Received field of a
+	// host that is not ours never counts, whatever its authserv-id.
+	below := append([]byte("Received: from attacker.example by relay.attacker.example; Sat, 21 Nov 2026 10:00:00 +0000\r\n"+
+		"Authentication-Results: mx.evil.example; dkim=pass header.d=google.com header.s=sel\r\n"),
+		reportMessage("google.com", "2026-11-21T00:00:00Z_below", []failure{{"209.85.220.54", 1, "validation-failure"}})...)
+	if r := filter(below, "--trust-authserv-id", "mx.evil.example"); !strings.Contains(lf(r.stdout), "below a Received field by foreign host relay.attacker.example") {
+		t.Errorf("forged Authentication-Results below a foreign hop: filter says\n%s", r.stdout)
+	}
 	rows = reviewJSON(t, nil, append(base, "--no-bans")...)
+	wantRow(t, rows, "209.85.220.54", false, "no authenticated report")
 	wantRow(t, rows, "209.85.220.53", true, "google.com: report authenticated by our Authentication-Results", "passes SPF for _spf.google.com")
 	wantRow(t, rows, "209.85.220.50", false, "no DKIM signature")
 

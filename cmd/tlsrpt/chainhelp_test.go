@@ -73,19 +73,27 @@ func chainRecords(t testing.TB) dnstest.Records {
 			"sel._domainkey.evil.example":     {key},
 			"sel._domainkey." + bigmailDomain: {key},
 			"sel._domainkey.corp.mail.ru":     {key},
+			"sel._domainkey.comcast.net":      {key},
+			"comcast.net":                     {"v=spf1 ip4:96.114.154.0/24 -all"},
 			"_spf.mail.ru":                    {"v=spf1 ip4:217.69.128.0/20 -all"},
 			"_spf.google.com":                 {"v=spf1 ip4:209.85.128.0/17 ~all"},
 			"google.com":                      {"v=spf1 include:_spf.google.com ~all"},
 		},
 		PTR: map[string][]string{
 			rdnsBadIP: {"out1.mail." + bigmailDomain},
+			// a Comcast residential line, forward-confirmed under comcast.net
+			residentialIP: {"c-73-1-2-3.hsd1.il.comcast.net"},
 		},
 		Host: map[string][]string{
-			"out1.mail." + bigmailDomain: {"203.0.113.51"},
-			"out2.mail." + bigmailDomain: {rdnsGoodIP},
+			"out1.mail." + bigmailDomain:     {"203.0.113.51"},
+			"out2.mail." + bigmailDomain:     {rdnsGoodIP},
+			"c-73-1-2-3.hsd1.il.comcast.net": {residentialIP},
 		},
 	}
 }
+
+// residentialIP is a customer line of a freemail provider.
+const residentialIP = "73.1.2.3"
 
 // failure is one failure-details entry of a test report.
 type failure struct {
