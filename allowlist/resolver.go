@@ -227,16 +227,22 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) ([]dns.
 	}
 	// Concurrent judgements ask the same names (every Google address
 	// starts with _spf.google.com): one query answers all who wait.
-	v, err, _ := r.flight.Do(key, func() (any, error) { return r.exchange(ctx, fqdn, qtype) })
+	// The leader also caches the answer: packing a message changes it,
+	// so it must be done before the waiters read it.
+	v, err, _ := r.flight.Do(key, func() (any, error) {
+		msg, err := r.exchange(ctx, fqdn, qtype)
+		if err == nil {
+			r.store(ctx, key, msg)
+		}
+		return msg, err
+	})
 	if err != nil {
 		if hasStale {
 			return answer(stale, fqdn, qtype, r.server)
 		}
 		return nil, err
 	}
-	msg := v.(*dns.Msg)
-	r.store(ctx, key, msg)
-	return answer(msg, fqdn, qtype, r.server)
+	return answer(v.(*dns.Msg), fqdn, qtype, r.server)
 }
 
 // cached returns the cache entry for key, whether there is one, and whether

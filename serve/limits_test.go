@@ -46,6 +46,16 @@ func trickle(t *testing.T, addr, from string) func() {
 	return func() { close(done); c.Close() }
 }
 
+// waitFor polls cond until it holds, for at most 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 // postFrom posts body from the loopback address from.
 func postFrom(t *testing.T, url, from string, body []byte) int {
 	t.Helper()
@@ -71,11 +81,12 @@ func TestTricklersDoNotTurnAReporterAway(t *testing.T) {
 		want    int
 	}{{"default read slots", 0, http.StatusCreated}, {"control: 40 read slots", 40, http.StatusServiceUnavailable}} {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := start(t, NewHandler(&memRecorder{}, Options{MaxReading: tt.reading, StoreWait: time.Second}), ServerOptions{})
+			h := NewHandler(&memRecorder{}, Options{MaxReading: tt.reading, StoreWait: time.Second})
+			srv := start(t, h, ServerOptions{})
 			for i := range 40 {
 				defer trickle(t, srv.addr, fmt.Sprintf("127.0.0.%d", 2+i))()
 			}
-			time.Sleep(200 * time.Millisecond) // let the server take all 40 headers
+			waitFor(t, "40 bodies being read", func() bool { return len(h.reading) == 40 })
 			begin := time.Now()
 			if code := postFrom(t, srv.url, "127.0.0.1", body); code != tt.want {
 				t.Fatalf("reporter's POST: %d, want %d", code, tt.want)
@@ -90,11 +101,12 @@ func TestTricklersDoNotTurnAReporterAway(t *testing.T) {
 // TestPerClientLimit: one address cannot take more than its share; other
 // clients are served meanwhile.
 func TestPerClientLimit(t *testing.T) {
-	srv := start(t, NewHandler(&memRecorder{}, Options{MaxPerClient: 3}), ServerOptions{})
+	h := NewHandler(&memRecorder{}, Options{MaxPerClient: 3})
+	srv := start(t, h, ServerOptions{})
 	for range 3 {
 		defer trickle(t, srv.addr, "127.0.0.9")()
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "3 bodies being read", func() bool { return len(h.reading) == 3 })
 	body := reporttest.Gzip(t, corpusJSON(t)["05-parsedmarc-google-failures-2024.json"])
 	if code := postFrom(t, srv.url, "127.0.0.9", body); code != http.StatusServiceUnavailable {
 		t.Errorf("a fourth POST from the trickling client: %d, want 503", code)
