@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,15 +67,14 @@ func holdWriteLock(t *testing.T, path string) (release func()) {
 		cmd.Wait()
 		t.Fatalf("locker said %q, %v", line, err)
 	}
-	done := false
+	var once sync.Once // released from a goroutine and again at cleanup
 	release = func() {
-		if !done {
-			done = true
+		once.Do(func() {
 			stdin.Close()
 			if err := cmd.Wait(); err != nil {
 				t.Errorf("locker: %v", err)
 			}
-		}
+		})
 	}
 	t.Cleanup(release)
 	return release
