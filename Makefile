@@ -31,10 +31,11 @@ install: build
 test-deps:
 	./scripts/test-deps
 
+# Every test, then the packages that run goroutines of their own again
+# under the race detector (it found a shared DNS message being packed
+# concurrently).
 test: test-deps vet
 	$(GO) test -count=1 -timeout 20m ./...
-	# The packages that run goroutines of their own, again under the race
-	# detector (it found a shared DNS message being packed concurrently).
 	$(GO) test -count=1 -race -timeout 10m ./allowlist ./serve ./assess ./spool ./redeem ./store
 
 vet:
