@@ -142,9 +142,17 @@ func addTrust(ctx context.Context, st *store.Store, opt Options, rows []Row) err
 }
 
 // Evidence converts the store's evidence for the allowlist.
+// The store gives one entry per failure detail; an address named by
+// several details of one report is one report to the allowlist, which
+// counts reports ("no authenticated report (3 reports: ...)").
 func Evidence(es []store.Evidence) []allowlist.Evidence {
 	out := make([]allowlist.Evidence, 0, len(es))
+	seen := make(map[int64]bool, len(es))
 	for _, e := range es {
+		if seen[e.ReportKey] {
+			continue
+		}
+		seen[e.ReportKey] = true
 		out = append(out, allowlist.Evidence{
 			Organization: e.Organization, ContactInfo: e.ContactInfo, Submitter: e.Submitter,
 			FromDomain: e.FromDomain, Auth: allowlist.Auth(e.Auth), Transport: e.Transport,

@@ -140,3 +140,17 @@ func TestRecordBanned(t *testing.T) {
 		t.Errorf("banned and unknown: %q", rec.BannedText())
 	}
 }
+
+// TestOneReportManyDetails: an address named by three details of one
+// report is one report to the allowlist.
+func TestOneReportManyDetails(t *testing.T) {
+	st := openStore(t)
+	add(t, st, "thrice", "", 1, "192.0.2.77", "192.0.2.77", "192.0.2.77")
+	rows, err := Review(context.Background(), st, Options{Checker: checker(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].FailedSessions != 3 || !strings.Contains(rows[0].Why, "(1 report: no DKIM signature)") {
+		t.Fatalf("rows: %+v", rows)
+	}
+}
