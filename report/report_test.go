@@ -16,13 +16,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden from the current output")
 
-// corpusDir is the shared corpus of real reports, overridable with
+// corpusDir is the corpus of real reports: the repository's copy
+// (testdata/corpus, byte for byte the shared corpus), overridable with
 // $TLSRPT_CORPUS.
 func corpusDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("TLSRPT_CORPUS")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "corpus")
+		dir = filepath.Join("..", "testdata", "corpus")
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("corpus of real reports not found: %v (set TLSRPT_CORPUS)", err)
