@@ -3,9 +3,9 @@ package report
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/go-json-experiment/json/jsontext"
 	"io"
 	"strconv"
 	"strings"
@@ -263,7 +263,7 @@ func allNoReport(found []Found) bool {
 
 // isSyntaxError tells malformed JSON.
 func isSyntaxError(err error) bool {
-	var se *json.SyntaxError
+	var se *jsontext.SyntacticError
 	return errors.As(err, &se)
 }
 
