@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
@@ -147,18 +148,43 @@ func addTrust(ctx context.Context, st *store.Store, opt Options, rows []Row) err
 // counts reports ("no authenticated report (3 reports: ...)").
 func Evidence(es []store.Evidence) []allowlist.Evidence {
 	out := make([]allowlist.Evidence, 0, len(es))
-	seen := make(map[int64]bool, len(es))
+	var (
+		keys []int64        // the reports taken, while few
+		seen map[int64]bool // then the same in a map
+	)
 	for _, e := range es {
-		if seen[e.ReportKey] {
+		if isSeen(keys, seen, e.ReportKey) {
 			continue
 		}
-		seen[e.ReportKey] = true
+		if keys = append(keys, e.ReportKey); len(keys) > 32 && seen == nil {
+			seen = make(map[int64]bool, len(es))
+			for _, k := range keys {
+				seen[k] = true
+			}
+		}
+		if seen != nil {
+			seen[e.ReportKey] = true
+		}
 		out = append(out, allowlist.Evidence{
 			Organization: e.Organization, ContactInfo: e.ContactInfo, Submitter: e.Submitter,
 			FromDomain: e.FromDomain, Auth: allowlist.Auth(e.Auth), Transport: e.Transport,
 		})
 	}
 	return out
+}
+
+// isSeen tells whether report key k was taken: the store gives a report's
+// entries one after the other, so the last key answers most often; a
+// short list is searched, a long one looked up (a map per address was a
+// tenth of review over a year of reports).
+func isSeen(keys []int64, seen map[int64]bool, k int64) bool {
+	switch {
+	case len(keys) > 0 && keys[len(keys)-1] == k:
+		return true
+	case seen != nil:
+		return seen[k]
+	}
+	return slices.Contains(keys, k)
 }
 
 // AddBans fills in where each row's address is banned, with one listing

@@ -154,3 +154,33 @@ func TestOneReportManyDetails(t *testing.T) {
 		t.Fatalf("rows: %+v", rows)
 	}
 }
+
+// TestEvidenceOnePerReport: Evidence keeps the first entry of each report,
+// in order, whether a report's entries come together (as the store gives
+// them) or scattered, with few reports or more than its short list holds.
+func TestEvidenceOnePerReport(t *testing.T) {
+	for _, n := range []int{1, 3, 32, 33, 100} {
+		var together, scattered []store.Evidence
+		for k := range n {
+			for range 3 {
+				together = append(together, store.Evidence{ReportKey: int64(k), Organization: fmt.Sprint("org ", k)})
+			}
+		}
+		for range 3 {
+			for k := range n {
+				scattered = append(scattered, store.Evidence{ReportKey: int64(k), Organization: fmt.Sprint("org ", k)})
+			}
+		}
+		for name, es := range map[string][]store.Evidence{"together": together, "scattered": scattered} {
+			got := Evidence(es)
+			if len(got) != n {
+				t.Fatalf("%d reports %s: %d evidence, want %d", n, name, len(got), n)
+			}
+			for k, e := range got {
+				if want := fmt.Sprint("org ", k); e.Organization != want {
+					t.Fatalf("%d reports %s: evidence %d is %q, want %q", n, name, k, e.Organization, want)
+				}
+			}
+		}
+	}
+}
