@@ -16,5 +16,9 @@
 // all gives an error wrapping ErrNoReport; compare with errors.Is.
 //
 // The model types (Report, Policy, FailureDetail) are plain values, free of
-// the wire format's hyphenated names, which live in json.go.
+// the wire format's hyphenated names, which live in json.go. JSON is read
+// with go-json-experiment/json under encoding/json's leniency, and a gzip
+// report is decompressed straight into the decoder, failure details
+// straight into the model: a report of 50,000 details is never held as
+// text or as wire structs.
 package report
