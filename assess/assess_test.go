@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -47,21 +47,11 @@ func checker(t *testing.T) *allowlist.Checker {
 	return &allowlist.Checker{List: &allowlist.List{Entries: entries}, Resolver: &allowlist.Resolver{Server: "127.0.0.1:9"}}
 }
 
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "tlsrpt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 // TestReview joins evidence and proofs on a real SQLite store: an
 // authenticated report of a listed reporter makes its address in range
 // trusted; out of range, or unauthenticated, it is not, with the reason.
 func TestReview(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	add(t, st, "signed", "partner.example", 5, "192.0.2.10", "192.0.2.200")
 	add(t, st, "unsigned", "", 3, "192.0.2.66")
 	rows, err := Review(context.Background(), st, Options{Checker: checker(t)})
@@ -99,7 +89,7 @@ func TestReview(t *testing.T) {
 // TestReviewBatches checks that every address is judged when the
 // evidence streams through more than one batch.
 func TestReviewBatches(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	var ips []string
 	for i := range trustBatch + 100 {
 		ips = append(ips, fmt.Sprintf("10.0.%d.%d", i/256, i%256))
@@ -144,7 +134,7 @@ func TestRecordBanned(t *testing.T) {
 // TestOneReportManyDetails: an address named by three details of one
 // report is one report to the allowlist.
 func TestOneReportManyDetails(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	add(t, st, "thrice", "", 1, "192.0.2.77", "192.0.2.77", "192.0.2.77")
 	rows, err := Review(context.Background(), st, Options{Checker: checker(t)})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
 // BenchmarkFilter measures one message through the filter, the SQLite
@@ -18,7 +20,7 @@ func BenchmarkFilter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st := openStore(b)
+	st := storetest.Open(b)
 	opt := Options{Now: fixedNow, Record: func() (Recorder, error) { return st, nil }}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
@@ -65,7 +67,7 @@ func BenchmarkFilterDetails(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000, 50000} {
 		b.Run(fmt.Sprintf("details=%d", n), func(b *testing.B) {
 			raw := detailsMessage(n)
-			st := openStore(b)
+			st := storetest.Open(b)
 			opt := Options{Now: fixedNow, Record: func() (Recorder, error) { return st, nil }}
 			b.ReportAllocs()
 			for b.Loop() {

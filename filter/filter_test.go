@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -133,14 +134,6 @@ func wrapJSON(name string, js []byte) []byte {
 }
 
 // openStore opens a real SQLite store in a temporary folder.
-func openStore(t testing.TB) *store.Store {
-	st, err := store.Open(filepath.Join(t.TempDir(), "tlsrpt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 func runFilter(t testing.TB, raw []byte, st *store.Store) ([]byte, Result) {
 	var out bytes.Buffer
@@ -162,7 +155,7 @@ func TestGolden(t *testing.T) {
 			if !ok {
 				t.Fatalf("no expected header for %s: add it to wantHeader", s.name)
 			}
-			st := openStore(t)
+			st := storetest.Open(t)
 			out, res := runFilter(t, s.raw, st)
 			if !strings.HasPrefix(res.Header, want) || (want == "" && res.Header != "") {
 				t.Errorf("header %q, want %q", res.Header, want)
@@ -305,7 +298,7 @@ func TestReportsStillReadableAfterAnnotation(t *testing.T) {
 
 func TestDuplicateStoredOnce(t *testing.T) {
 	raw, _ := os.ReadFile("testdata/two-reports.eml")
-	st := openStore(t)
+	st := storetest.Open(t)
 	_, first := runFilter(t, raw, st)
 	_, second := runFilter(t, raw, st)
 	if first.Stored != 2 || second.Stored != 0 || second.Dups != 2 {

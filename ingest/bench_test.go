@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
 // BenchmarkImportMaildir imports a Maildir of b.N report messages, each
@@ -19,7 +20,7 @@ func BenchmarkImportMaildir(b *testing.B) {
 	}
 	dir := filepath.Join(b.TempDir(), "Maildir")
 	writeMaildir(b, dir, msgs)
-	st := openStore(b)
+	st := storetest.Open(b)
 	b.ResetTimer()
 	sum, err := Import(context.Background(), st, []string{dir}, Options{})
 	if err != nil || sum.Stored != b.N {

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
-
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -36,7 +36,7 @@ func TestImportMaildirAndMboxTwice(t *testing.T) {
 	want := Summary{Read: len(msgs), Stored: distinct, Duplicates: len(msgs) - 1 - distinct, NotReports: 1}
 	for _, src := range []string{maildir, mbox} {
 		t.Run(filepath.Base(src), func(t *testing.T) {
-			st := openStore(t)
+			st := storetest.Open(t)
 			first, err := Import(context.Background(), st, []string{src}, Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -96,7 +96,7 @@ func TestImportMixedFolder(t *testing.T) {
 	}
 	missing := filepath.Join(dir, "missing.mbox")
 
-	st := openStore(t)
+	st := storetest.Open(t)
 	var last Progress
 	calls := 0
 	sum, err := Import(context.Background(), st, []string{dir, missing}, Options{
@@ -162,7 +162,7 @@ func TestImportBounds(t *testing.T) {
 	bigMsg := wrapReport("big.json.gz", append(reporttest.Gzip(t, big), bytes.Repeat([]byte{0}, 4000)...))
 	okMsg := wrapReport("ok.json.gz", reporttest.Gzip(t, reporttest.WithReportID(t, small, "other")))
 	write(t, filepath.Join(dir, "box"), mboxOf(t, bigMsg, okMsg))
-	st := openStore(t)
+	st := storetest.Open(t)
 	sum, err := Import(context.Background(), st, []string{dir}, Options{Limits: report.Limits{MaxMessage: 4000}})
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func TestImportAuthenticate(t *testing.T) {
 	write(t, filepath.Join(dir, "m.eml"), mustRead(t, filepath.Join(corpusDir, "02-mox-google-2022.eml")))
 	write(t, filepath.Join(dir, "f.json"), mustRead(t, filepath.Join(corpusDir, "05-parsedmarc-google-failures-2024.json")))
 	for _, hook := range []bool{false, true} {
-		st := openStore(t)
+		st := storetest.Open(t)
 		var calls int
 		opt := Options{}
 		if hook {
@@ -227,7 +227,7 @@ func TestImportCancel(t *testing.T) {
 	write(t, filepath.Join(dir, "a.json"), mustRead(t, filepath.Join(corpusDir, "04-parsedmarc-mailru-2024.json")))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	sum, err := Import(ctx, openStore(t), []string{dir}, Options{})
+	sum, err := Import(ctx, storetest.Open(t), []string{dir}, Options{})
 	if !errors.Is(err, context.Canceled) || sum.Read != 0 {
 		t.Errorf("cancelled import: %+v, %v", sum, err)
 	}
@@ -241,7 +241,7 @@ func TestImportMaildirPlusPlus(t *testing.T) {
 	writeMaildir(t, root, msgs[:2])
 	writeMaildir(t, filepath.Join(root, ".Archive.2024"), msgs[2:4])
 	write(t, filepath.Join(root, ".Archive.2024", "maildirfolder"), nil)
-	sum, err := Import(context.Background(), openStore(t), []string{root}, Options{})
+	sum, err := Import(context.Background(), storetest.Open(t), []string{root}, Options{})
 	if err != nil || sum.Read != 4 || sum.Stored+sum.Duplicates != 4 || len(sum.Errors) != 0 {
 		t.Errorf("Maildir++: %+v %v\n%s", sum, err, errorLines(sum))
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -90,18 +90,8 @@ next:
 	return 0, false
 }
 
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 func TestCollector(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	fill(t, st, now.Add(-48*time.Hour), 9, "Google Inc.", "Quiet Corp") // too old for the 24h gauges
 	fill(t, st, now.Add(-time.Hour), 3, "Google Inc.", "Microsoft Corporation")
 	if err := st.SetSetting(context.Background(), WaitingKey("mx1"), "2"); err != nil {
@@ -137,7 +127,7 @@ func TestCollector(t *testing.T) {
 // most MaxReporters names plus "other", every value valid and never
 // negative.
 func TestBoundedLabels(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	var orgs []string
 	for i := 0; i < 3*MaxReporters; i++ {
 		orgs = append(orgs, fmt.Sprintf("Reporter %02d", i))
@@ -170,7 +160,7 @@ func TestBoundedLabels(t *testing.T) {
 
 // TestStoreDown reports tlsrpt_store_up 0 instead of failing the scrape.
 func TestStoreDown(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	c := NewCollector(st, "")
 	st.Close()
 	mfs := scrape(t, c)

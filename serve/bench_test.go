@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
 // BenchmarkServePost measures the handler on gzipped corpus reports, each
 // with a new report-id, stored in a real SQLite database.
 func BenchmarkServePost(b *testing.B) {
-	st := openStore(b)
+	st := storetest.Open(b)
 	h := NewHandler(st, Options{})
 	base := corpusJSON(b)["05-parsedmarc-google-failures-2024.json"]
 	bodies := make([][]byte, b.N)
@@ -38,7 +39,7 @@ func BenchmarkServePost(b *testing.B) {
 // BenchmarkServeLoopback measures the whole path: HTTP clients posting in
 // parallel over loopback to Serve, stored in a real SQLite database.
 func BenchmarkServeLoopback(b *testing.B) {
-	st := openStore(b)
+	st := storetest.Open(b)
 	srv := start(b, NewHandler(st, Options{MaxConcurrent: 256, MaxPerClient: 1024}), ServerOptions{})
 	base := corpusJSON(b)["05-parsedmarc-google-failures-2024.json"]
 	bodies := make([][]byte, b.N)

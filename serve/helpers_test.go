@@ -44,16 +44,6 @@ func sortedNames(m map[string][]byte) []string {
 	return names
 }
 
-func openStore(t testing.TB) *store.Store {
-	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "tlsrpt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 // running is a real server on a loopback listener.
 type running struct {
 	url  string

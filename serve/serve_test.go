@@ -28,14 +28,14 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
-
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
 // TestPostCorpus posts every corpus report to a real server, as JSON and
 // then gzipped: the first is stored (201), the second is a duplicate (200).
 func TestPostCorpus(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	srv := start(t, NewHandler(st, Options{}), ServerOptions{})
 	c := &http.Client{Timeout: 10 * time.Second}
 	corpus := corpusJSON(t)
@@ -221,7 +221,7 @@ func get(t testing.TB, c *http.Client, url string) (int, string) {
 // TestConcurrentPosters: 50 clients post distinct reports at once to a
 // real server and a real store; none is lost.
 func TestConcurrentPosters(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	// All posters share the loopback address: one client to the
 	// per-client limit.
 	srv := start(t, NewHandler(st, Options{MaxConcurrent: 64, MaxPerClient: 64}), ServerOptions{})
@@ -257,7 +257,7 @@ func TestConcurrentPosters(t *testing.T) {
 // within the read time-out, and so is one sending its headers that way;
 // meanwhile others are served.
 func TestSlowClient(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	const readTimeout = 2 * time.Second
 	srv := start(t, NewHandler(st, Options{}), ServerOptions{
 		ReadHeaderTimeout: time.Second, ReadTimeout: readTimeout, WriteTimeout: 4 * time.Second,
@@ -333,7 +333,7 @@ func slowPost(t *testing.T, addr, head string, body []byte) (time.Duration, stri
 // TestGracefulShutdown: cancelling Serve's context lets the request in
 // flight finish and be stored, refuses new connections, then returns nil.
 func TestGracefulShutdown(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	g := &gate{Recorder: st, entered: make(chan struct{}), release: make(chan struct{})}
 	srv := start(t, NewHandler(g, Options{}), ServerOptions{ShutdownTimeout: 10 * time.Second})
 	result := make(chan int, 1)
@@ -375,7 +375,7 @@ func TestGracefulShutdown(t *testing.T) {
 // TestMetrics checks the Prometheus text after a stored report, a
 // duplicate and a rejection.
 func TestMetrics(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	h := NewHandler(st, Options{Stats: st.Stats})
 	srv := start(t, h, ServerOptions{})
 	c := &http.Client{Timeout: 5 * time.Second}
@@ -486,7 +486,7 @@ func TestRequestLog(t *testing.T) {
 // TestTLS serves HTTPS with a certificate from files.
 func TestTLS(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t)
-	st := openStore(t)
+	st := storetest.Open(t)
 	srv := start(t, NewHandler(st, Options{}), ServerOptions{CertFile: certFile, KeyFile: keyFile})
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	code, body := post(t, c, srv.url+"/v1/report", MediaTypeGzip, reporttest.Gzip(t, corpusJSON(t)["04-parsedmarc-mailru-2024.json"]))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -31,16 +32,6 @@ func sample(id string) *report.Report {
 var src = store.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com", MessageID: "<m@google.com>",
 	Received: time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC),
 	Auth:     store.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "signature verified"}}
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 // TestRoundTrip checks that a spooled report comes back exactly as it went
 // in, hostile strings included.
@@ -77,7 +68,7 @@ func TestDrainAtMost(t *testing.T) {
 	for _, id := range []string{"a", "b", "c"} {
 		sp.Add(sample(id), src)
 	}
-	d, err := sp.Drain(context.Background(), openStore(t), 2)
+	d, err := sp.Drain(context.Background(), storetest.Open(t), 2)
 	if files, _ := sp.Files(); err != nil || d.Stored != 2 || len(files) != 1 {
 		t.Errorf("drain of at most 2: %+v, %v, %d left", d, err, len(files))
 	}
@@ -91,7 +82,7 @@ func TestDrain(t *testing.T) {
 		}
 	}
 	sp.Add(sample("a"), src) // a duplicate, as when the filter saw a message twice
-	st := openStore(t)
+	st := storetest.Open(t)
 	d, err := sp.Drain(context.Background(), st, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +134,7 @@ func TestBadFile(t *testing.T) {
 	bad := filepath.Join(sp.Dir, "00000000T000000.000000000Z-000000000000"+suffix)
 	os.WriteFile(bad, []byte("{not json"), 0o600)
 	sp.Add(sample("a"), src)
-	d, err := sp.Drain(context.Background(), openStore(t), 0)
+	d, err := sp.Drain(context.Background(), storetest.Open(t), 0)
 	if err != nil || d.Bad != 1 || d.Stored != 1 {
 		t.Fatalf("drained %+v, %v", d, err)
 	}

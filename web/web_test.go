@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -61,22 +62,12 @@ func fillMonth(t testing.TB, st *store.Store) {
 	st.SetClock(nil)
 }
 
-func openStore(t testing.TB) *store.Store {
-	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 // newServer serves the dashboard over a month of reports on a real
 // listener. The review rows mark 198.51.100.7 trusted and banned, as the
 // command layer would after its checks.
 func newServer(t testing.TB) *httptest.Server {
 	t.Helper()
-	st := openStore(t)
+	st := storetest.Open(t)
 	fillMonth(t, st)
 	h, err := New(Options{Store: st, Now: func() time.Time { return now },
 		Review: func(ctx context.Context) ([]ReviewRow, error) {
@@ -300,7 +291,7 @@ func TestAuth(t *testing.T) {
 
 // TestStoreDown answers 503 with Retry-After when the store cannot be read.
 func TestStoreDown(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	h, err := New(Options{Store: st, Review: func(context.Context) ([]ReviewRow, error) {
 		return nil, fmt.Errorf("store: %w", store.ErrUnavailable)
 	}})
