@@ -423,18 +423,13 @@ func (s *Store) schemaVersion(ctx context.Context, q queryRower) (int, error) {
 // WAL or a WAL file is recovered, which 32 filters starting together on a
 // fresh file hit.
 func (s *Store) schemaVersionWait(ctx context.Context) (int, error) {
-	deadline := time.Now().Add(BusyTimeout)
-	for {
-		v, err := s.schemaVersion(ctx, s.db)
-		if err == nil || !isBusy(err) || time.Now().After(deadline) {
-			return v, err
-		}
-		select {
-		case <-ctx.Done():
-			return v, err
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	var v int
+	_, err := retryBusy(ctx, time.Now().Add(BusyTimeout), 0, func(int, time.Duration) error {
+		var err error
+		v, err = s.schemaVersion(ctx, s.db)
+		return err
+	})
+	return v, err
 }
 
 // createVersionTable makes PostgreSQL's schema version table, under the

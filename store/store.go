@@ -325,33 +325,44 @@ func (s *Store) writeConn(ctx context.Context, foreignKeysOff bool, fn func(tx *
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	delay := 10 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		wait := time.Until(deadline)
+	attempts, err := retryBusy(ctx, deadline, retries, func(attempt int, wait time.Duration) error {
 		if attemptHook != nil {
 			attemptHook(attempt, wait)
 		}
-		var err error
 		if s.engine == PostgreSQL {
-			err = s.tryWritePG(ctx, wait, fn)
-		} else {
-			err = s.tryWrite(ctx, wait, foreignKeysOff, fn)
+			return s.tryWritePG(ctx, wait, fn)
 		}
+		return s.tryWrite(ctx, wait, foreignKeysOff, fn)
+	})
+	switch {
+	case err == nil || !isBusy(err):
+		return s.classify(err)
+	case ctx.Err() != nil:
+		return errors.Join(err, ctx.Err())
+	}
+	return busyError(time.Since(start), attempts, err)
+}
+
+// retryBusy calls try while it fails with the database busy or locked, at
+// most maxAttempts times (no limit when 0) and until deadline, pausing
+// between calls with jittered backoff from 10 ms; try gets its attempt
+// number and the time left. It returns the number of calls and try's last
+// error, which is still busy when ctx ended the wait.
+func retryBusy(ctx context.Context, deadline time.Time, maxAttempts int, try func(attempt int, left time.Duration) error) (int, error) {
+	delay := 10 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := try(attempt, time.Until(deadline))
 		if err == nil || !isBusy(err) {
-			return s.classify(err)
+			return attempt, err
 		}
 		left := time.Until(deadline)
-		if attempt == retries || left <= 0 {
-			if ctx.Err() != nil {
-				return errors.Join(err, ctx.Err())
-			}
-			return busyError(time.Since(start), attempt, err)
+		if attempt == maxAttempts || left <= 0 {
+			return attempt, err
 		}
-		pause := min(delay/2+rand.N(delay), left)
 		select {
 		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-time.After(pause):
+			return attempt, err
+		case <-time.After(min(delay/2+rand.N(delay), left)):
 		}
 		delay *= 2
 	}
