@@ -148,22 +148,10 @@ func addTrust(ctx context.Context, st *store.Store, opt Options, rows []Row) err
 // counts reports ("no authenticated report (3 reports: ...)").
 func Evidence(es []store.Evidence) []allowlist.Evidence {
 	out := make([]allowlist.Evidence, 0, len(es))
-	var (
-		keys []int64        // the reports taken, while few
-		seen map[int64]bool // then the same in a map
-	)
+	var taken reportSet
 	for _, e := range es {
-		if isSeen(keys, seen, e.ReportKey) {
+		if !taken.add(e.ReportKey) {
 			continue
-		}
-		if keys = append(keys, e.ReportKey); len(keys) > 32 && seen == nil {
-			seen = make(map[int64]bool, len(es))
-			for _, k := range keys {
-				seen[k] = true
-			}
-		}
-		if seen != nil {
-			seen[e.ReportKey] = true
 		}
 		out = append(out, allowlist.Evidence{
 			Organization: e.Organization, ContactInfo: e.ContactInfo, Submitter: e.Submitter,
@@ -173,18 +161,40 @@ func Evidence(es []store.Evidence) []allowlist.Evidence {
 	return out
 }
 
-// isSeen tells whether report key k was taken: the store gives a report's
-// entries one after the other, so the last key answers most often; a
-// short list is searched, a long one looked up (a map per address was a
-// tenth of review over a year of reports).
-func isSeen(keys []int64, seen map[int64]bool, k int64) bool {
+// reportSet is a set of report keys that costs no map for the usual
+// address, named by a few reports whose entries come one after the other
+// (a map per address was a tenth of review over a year of reports): the
+// last key answers most often, a short list is searched, and past
+// shortSet keys a map takes over.
+type reportSet struct {
+	keys []int64
+	m    map[int64]bool
+}
+
+// shortSet is how many keys reportSet searches before it uses a map.
+const shortSet = 32
+
+// add adds k and reports whether it was new.
+func (s *reportSet) add(k int64) bool {
 	switch {
-	case len(keys) > 0 && keys[len(keys)-1] == k:
-		return true
-	case seen != nil:
-		return seen[k]
+	case len(s.keys) > 0 && s.keys[len(s.keys)-1] == k:
+		return false
+	case s.m != nil:
+		if s.m[k] {
+			return false
+		}
+		s.m[k] = true
+	case slices.Contains(s.keys, k):
+		return false
+	case len(s.keys) == shortSet:
+		s.m = make(map[int64]bool, 2*shortSet)
+		for _, key := range s.keys {
+			s.m[key] = true
+		}
+		s.m[k] = true
 	}
-	return slices.Contains(keys, k)
+	s.keys = append(s.keys, k)
+	return true
 }
 
 // AddBans fills in where each row's address is banned, with one listing
