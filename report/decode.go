@@ -37,8 +37,8 @@ func sniff(data []byte) format {
 	case bytes.HasPrefix(data, zipMagic):
 		return formatZip
 	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	data = bytes.TrimLeft(data, " \t\r\n")
+	data = bytes.TrimPrefix(data, []byte(utf8BOM))
+	data = bytes.TrimLeft(data, jsonSpace)
 	if len(data) > 0 && data[0] == '{' {
 		return formatJSON
 	}
@@ -218,24 +218,26 @@ func decodeGzip(data []byte, name string, b *budget) (*Report, error) {
 // skipToObject reads past a byte order mark and white space and reports
 // whether a JSON object starts there; the '{' is left unread.
 func skipToObject(br *bufio.Reader) bool {
-	if bom, err := br.Peek(3); err == nil && string(bom) == "\xef\xbb\xbf" {
-		_, _ = br.Discard(3)
+	if bom, err := br.Peek(len(utf8BOM)); err == nil && string(bom) == utf8BOM {
+		_, _ = br.Discard(len(utf8BOM))
 	}
 	for {
 		c, err := br.ReadByte()
 		if err != nil {
 			return false
 		}
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		case '{':
+		if strings.IndexByte(jsonSpace, c) < 0 {
 			_ = br.UnreadByte()
-			return true
+			return c == '{'
 		}
-		return false
 	}
 }
+
+// utf8BOM starts some reporters' JSON: not JSON, but harmless.
+const utf8BOM = "\xef\xbb\xbf"
+
+// jsonSpace is JSON's white space (RFC 8259 section 2).
+const jsonSpace = " \t\r\n"
 
 // gzipStream reads the decompressed content of every gzip member of data
 // in turn. White space or NUL bytes after the last member (a binary part
@@ -283,6 +285,20 @@ func (g *gzipStream) Read(p []byte) (int, error) {
 	}
 }
 
+// nextMember starts reading the member after the one just ended, or
+// marks the end of the stream.
+func (g *gzipStream) nextMember() {
+	if onlyPadding(g.data[len(g.data)-g.br.Len():]) {
+		g.eof = true
+		return
+	}
+	if err := g.zr.Reset(g.br); err != nil {
+		g.failed = fmt.Errorf("gzip member after %d bytes: %w", g.total, err)
+		return
+	}
+	g.zr.Multistream(false)
+}
+
 // gunzip writes the decompressed content of data to w, reading every
 // gzip member, and fails with ErrTooLarge beyond max bytes.
 func gunzip(data []byte, w io.Writer, max int64) (int64, error) {
@@ -298,20 +314,6 @@ func gunzip(data []byte, w io.Writer, max int64) (int64, error) {
 		return n, fmt.Errorf("more than %d bytes decompressed: %w", max, ErrTooLarge)
 	}
 	return n, nil
-}
-
-// nextMember starts reading the member after the one just ended, or
-// marks the end of the stream.
-func (g *gzipStream) nextMember() {
-	if onlyPadding(g.data[len(g.data)-g.br.Len():]) {
-		g.eof = true
-		return
-	}
-	if err := g.zr.Reset(g.br); err != nil {
-		g.failed = fmt.Errorf("gzip member after %d bytes: %w", g.total, err)
-		return
-	}
-	g.zr.Multistream(false)
 }
 
 // onlyPadding reports whether rest holds nothing but white space or NULs.

@@ -385,7 +385,7 @@ func parseJSON(data []byte, lim Limits) (*Report, error) {
 }
 
 func parseJSONData(data []byte, lim Limits) (*Report, error) {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a BOM is not JSON, but harmless
+	data = bytes.TrimPrefix(data, []byte(utf8BOM))
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, errNotReport("empty")
@@ -404,10 +404,11 @@ func parseJSONData(data []byte, lim Limits) (*Report, error) {
 // which starts with '{'. Its errors are ErrJSON, as parseJSON's.
 func parseJSONFrom(r io.Reader, lim Limits) (*Report, error) {
 	var jr jsonReport
-	if err := json.UnmarshalRead(r, &jr, decodeOptions); err != nil {
-		return nil, kindError{ErrJSON, err}
+	err := json.UnmarshalRead(r, &jr, decodeOptions)
+	var rep *Report
+	if err == nil {
+		rep, err = jr.bounded(lim)
 	}
-	rep, err := jr.bounded(lim)
 	if err != nil {
 		return nil, kindError{ErrJSON, err}
 	}
