@@ -3,31 +3,11 @@ package report
 import (
 	"bytes"
 	"compress/gzip"
-	"fmt"
 	"reflect"
-	"strings"
 	"testing"
-)
 
-// bigReport is a report of n failure details, each with its own address,
-// count and reason, so that a detail out of place or lost shows.
-func bigReport(n int) []byte {
-	var b strings.Builder
-	b.WriteString(`{"organization-name":"Example","date-range":{"start-datetime":"2024-05-01T00:00:00Z","end-datetime":"2024-05-01T23:59:59Z"},` +
-		`"contact-info":"x@example.net","report-id":"big","policies":[{"policy":{"policy-type":"sts","policy-string":["version: STSv1"],` +
-		`"policy-domain":"example.com","mx-host":"mx.example.com"},"summary":{"total-successful-session-count":1,"total-failure-session-count":2},` +
-		`"failure-details":[`)
-	for i := range n {
-		if i > 0 {
-			b.WriteString(",\n ")
-		}
-		fmt.Fprintf(&b, `{"result-type":"certificate-expired","sending-mta-ip":"10.%d.%d.%d","receiving-ip":"2001:db8::%x",`+
-			`"failed-session-count":%d,"failure-reason-code":"r%d","additional-information":"a \"quoted\" %d"}`,
-			i>>16&255, i>>8&255, i&255, i, i+1, i, i)
-	}
-	b.WriteString("]}]}")
-	return []byte(b.String())
-}
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+)
 
 // gzipMembers compresses data as one gzip member per part, cutting it at
 // the given offsets, then appends trailer.
@@ -55,7 +35,7 @@ func gzipMembers(t *testing.T, data []byte, cuts []int, trailer string) []byte {
 // order mark and white space before the object. Every detail must come
 // out the same and in order.
 func TestGzipStreamsLikePlainJSON(t *testing.T) {
-	data := bigReport(20000)
+	data := reporttest.Details("big", 20000)
 	want, err := Decode(data, "big.json", "", Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +71,7 @@ func TestGzipStreamsLikePlainJSON(t *testing.T) {
 // TestGzipStreamErrors: what follows the JSON inside the stream is read
 // and judged, as when the whole content was parsed at once.
 func TestGzipStreamErrors(t *testing.T) {
-	data := bigReport(3)
+	data := reporttest.Details("big", 3)
 	cases := []struct {
 		name    string
 		gz      []byte

@@ -1,11 +1,15 @@
 // Package reporttest holds small helpers the tests of several packages use
-// to make report inputs: gzip a report, give it another report-id.
+// to make report inputs: gzip a report, give it another report-id, make
+// one of many failure details.
 package reporttest
 
 import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -36,4 +40,27 @@ func WithReportID(t testing.TB, js []byte, id string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Details returns a JSON report with one policy of n failure details, each
+// with its own address (10.x.y.z from its index i), receiving-ip
+// 2001:db8::<i in hex>, failed-session-count i+1, failure-reason-code
+// "r<i>" and additional-information `a "quoted" <i>`, so that a detail
+// out of place or lost shows.
+func Details(id string, n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"organization-name":"Example","date-range":{"start-datetime":"2024-05-01T00:00:00Z","end-datetime":"2024-05-01T23:59:59Z"},` +
+		`"contact-info":"x@example.net","report-id":` + strconv.Quote(id) + `,"policies":[{"policy":{"policy-type":"sts","policy-string":["version: STSv1"],` +
+		`"policy-domain":"example.com","mx-host":"mx.example.com"},"summary":{"total-successful-session-count":1,"total-failure-session-count":2},` +
+		`"failure-details":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",\n ")
+		}
+		fmt.Fprintf(&b, `{"result-type":"certificate-expired","sending-mta-ip":"10.%d.%d.%d","receiving-ip":"2001:db8::%x",`+
+			`"failed-session-count":%d,"failure-reason-code":"r%d","additional-information":"a \"quoted\" %d"}`,
+			i>>16&255, i>>8&255, i&255, i, i+1, i, i)
+	}
+	b.WriteString("]}]}")
+	return []byte(b.String())
 }
