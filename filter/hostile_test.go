@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset"
 
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -316,5 +317,29 @@ func TestIncomingAnnotationIsNotOurs(t *testing.T) {
 	orig, err := Original(out)
 	if err != nil || !bytes.Equal(orig, forged) {
 		t.Fatalf("Original: %v; equal to the input: %v", err, bytes.Equal(orig, forged))
+	}
+}
+
+// TestTinyDetailsAttack: five million empty failure details ({}) fit in a
+// message of 20 KB; the filter refuses the report past the details bound,
+// says so in the header, stores nothing, and delivers the message whole.
+func TestTinyDetailsAttack(t *testing.T) {
+	js := `{"report-id":"tiny","policies":[{"policy":{"policy-type":"sts"},"failure-details":[` +
+		strings.TrimSuffix(strings.Repeat("{},", 5_000_000), ",") + `]}]}`
+	raw := wrapJSON("tiny.json", []byte(js))
+	st := storetest.Open(t)
+	out, res := runFilter(t, raw, st)
+	if !strings.Contains(res.Header, "more than 50000 failure details") {
+		t.Errorf("header %q does not tell the bound", res.Header)
+	}
+	if orig, err := Original(out); err != nil || !bytes.Equal(orig, raw) {
+		t.Errorf("message not delivered whole: %v", err)
+	}
+	stats, err := st.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Reports != 0 {
+		t.Errorf("%d reports stored", stats.Reports)
 	}
 }

@@ -99,15 +99,17 @@ func formatOf(data []byte, name, mediaType string) format {
 	return formatOfName(name)
 }
 
-// budget is how many decompressed bytes may still be produced while
-// decoding one input, across all its members and archive entries.
+// budget is how many decompressed bytes may still be produced, and how
+// many failure details decoded, while decoding one input, across all its
+// members, archive entries and reports.
 type budget struct {
-	lim  Limits
-	left int64
+	lim         Limits
+	left        int64
+	detailsLeft int
 }
 
 func newBudget(lim Limits) *budget {
-	return &budget{lim: lim, left: lim.MaxDecompressed}
+	return &budget{lim: lim, left: lim.MaxDecompressed, detailsLeft: lim.MaxDetails}
 }
 
 // Decode reads the reports in one attachment, file or HTTP POST body: a
@@ -181,7 +183,7 @@ func decodeJSON(data []byte, name string, b *budget) (*Report, error) {
 	if int64(len(data)) > b.lim.MaxDecompressed {
 		return nil, fmt.Errorf("report: reading JSON report %q: more than %d bytes: %w", name, b.lim.MaxDecompressed, ErrTooLarge)
 	}
-	r, err := parseJSON(data, b.lim)
+	r, err := parseJSON(data, b)
 	if err != nil {
 		return nil, fmt.Errorf("report: parsing JSON report %q: %w", name, err)
 	}
@@ -208,7 +210,7 @@ func decodeGzip(data []byte, name string, b *budget) (*Report, error) {
 	if !skipToObject(br) {
 		return nil, fmt.Errorf("report: decoding gzip report %q: content is not JSON: %w", name, ErrNoReport)
 	}
-	r, err := parseJSONFrom(br, b.lim)
+	r, err := parseJSONFrom(br, b)
 	if err != nil {
 		return nil, fmt.Errorf("report: parsing JSON in gzip report %q: %w", name, err)
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -77,11 +78,33 @@ type failureDetails struct {
 	err  error           // the first element that does not convert
 }
 
-// UnmarshalJSONFrom decodes an array of failure details, or null. An
-// element that does not convert (a bad address or count) is remembered
-// with its index, and decoding goes on, so that malformed JSON later in
-// the report is still told as such.
-func (fd *failureDetails) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+// detailsDecoder is the decoding option that decodes failure-details
+// against b: past b's details, decoding stops with ErrTooLarge, so a
+// report of millions of tiny details costs no more than the bound.
+func (b *budget) detailsDecoder() json.Options {
+	return json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, fd *failureDetails) error {
+		return fd.decode(dec, b)
+	}))
+}
+
+// errTooManyDetails stops the decoder past the budget's details;
+// decodeError tells it in the operator's words.
+var errTooManyDetails = errors.New("too many failure details")
+
+// decodeError is err from decoding a report against b; past b's failure
+// details it says so and names the option that raises the bound.
+func (b *budget) decodeError(err error) error {
+	if err != nil && b.detailsLeft < 0 {
+		return fmt.Errorf("more than %d failure details in one input (--max-details): %w", b.lim.MaxDetails, ErrTooLarge)
+	}
+	return err
+}
+
+// decode decodes an array of failure details, or null, counting them
+// against b. An element that does not convert (a bad address or count) is
+// remembered with its index, and decoding goes on, so that malformed JSON
+// later in the report is still told as such.
+func (fd *failureDetails) decode(dec *jsontext.Decoder, b *budget) error {
 	switch k := dec.PeekKind(); k {
 	case 'n':
 		_, err := dec.ReadToken()
@@ -99,6 +122,9 @@ func (fd *failureDetails) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	fd.list = make([]FailureDetail, 0, 8)
 	var jd jsonFailureDetail
 	for i := 0; dec.PeekKind() != ']'; i++ {
+		if b.detailsLeft--; b.detailsLeft < 0 {
+			return errTooManyDetails
+		}
 		jd = jsonFailureDetail{FailedSessions: count{raw: jd.FailedSessions.raw[:0]}}
 		if err := json.UnmarshalDecode(dec, &jd); err != nil {
 			return err
@@ -366,7 +392,7 @@ func ParseJSON(r io.Reader, lim Limits) (*Report, error) {
 	if int64(len(data)) > lim.MaxDecompressed {
 		return nil, fmt.Errorf("report: reading JSON: more than %d bytes: %w", lim.MaxDecompressed, ErrTooLarge)
 	}
-	rep, err := parseJSON(data, lim)
+	rep, err := parseJSON(data, newBudget(lim))
 	if err != nil {
 		return nil, fmt.Errorf("report: parsing JSON: %w", err)
 	}
@@ -374,17 +400,18 @@ func ParseJSON(r io.Reader, lim Limits) (*Report, error) {
 }
 
 // parseJSON decodes data, which is already bounded, and refuses a report
-// with more policies than lim allows. Its errors are ErrJSON (and
-// ErrTooLarge or ErrNoReport where they apply).
-func parseJSON(data []byte, lim Limits) (*Report, error) {
-	r, err := parseJSONData(data, lim)
+// with more policies than its limits allow, or more failure details than
+// are left in b. Its errors are ErrJSON (and ErrTooLarge or ErrNoReport
+// where they apply).
+func parseJSON(data []byte, b *budget) (*Report, error) {
+	r, err := parseJSONData(data, b)
 	if err != nil {
 		return nil, kindError{ErrJSON, err}
 	}
 	return r, nil
 }
 
-func parseJSONData(data []byte, lim Limits) (*Report, error) {
+func parseJSONData(data []byte, b *budget) (*Report, error) {
 	data = bytes.TrimPrefix(data, []byte(utf8BOM))
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -394,20 +421,20 @@ func parseJSONData(data []byte, lim Limits) (*Report, error) {
 		return nil, errNotReport("not a JSON object")
 	}
 	var jr jsonReport
-	if err := json.Unmarshal(data, &jr, decodeOptions); err != nil {
-		return nil, err
+	if err := json.Unmarshal(data, &jr, decodeOptions, b.detailsDecoder()); err != nil {
+		return nil, b.decodeError(err)
 	}
-	return jr.bounded(lim)
+	return jr.bounded(b.lim)
 }
 
 // parseJSONFrom decodes a report from r, which the caller bounds and
 // which starts with '{'. Its errors are ErrJSON, as parseJSON's.
-func parseJSONFrom(r io.Reader, lim Limits) (*Report, error) {
+func parseJSONFrom(r io.Reader, b *budget) (*Report, error) {
 	var jr jsonReport
-	err := json.UnmarshalRead(r, &jr, decodeOptions)
+	err := b.decodeError(json.UnmarshalRead(r, &jr, decodeOptions, b.detailsDecoder()))
 	var rep *Report
 	if err == nil {
-		rep, err = jr.bounded(lim)
+		rep, err = jr.bounded(b.lim)
 	}
 	if err != nil {
 		return nil, kindError{ErrJSON, err}

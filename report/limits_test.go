@@ -375,3 +375,53 @@ func TestCountsOverTheBoundAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// emptyDetails is a report of n failure details of two bytes each ({}),
+// which decode to a whole FailureDetail: the cheapest way to make the
+// decoder allocate.
+func emptyDetails(id string, n int) []byte {
+	return []byte(`{"report-id":"` + id + `","policies":[{"policy":{"policy-type":"sts"},"failure-details":[` +
+		strings.TrimSuffix(strings.Repeat("{},", n), ",") + `]}]}`)
+}
+
+// TestDetailsBound attacks the decoder with tiny details: five million of
+// them fit in 20 KB of gzip. Past Limits.MaxDetails the report is refused
+// with ErrTooLarge, naming the option, having decoded no more than the
+// bound; the bound holds across the reports of one input, and a report
+// of exactly the bound passes.
+func TestDetailsBound(t *testing.T) {
+	attack := gzipMembers(t, emptyDetails("attack", 5_000_000), nil, "")
+	t.Logf("attack: %d bytes of gzip", len(attack))
+	var err error
+	_, alloc := measure(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
+	wantErr(t, err, ErrTooLarge, "more than 50000 failure details", "--max-details")
+	if alloc > 64<<20 {
+		t.Errorf("refusing 5 million empty details allocated %d MiB", alloc>>20)
+	}
+
+	lim := Limits{MaxDetails: 100}
+	if reps, err := Decode(emptyDetails("exact", 100), "r.json", "", lim); err != nil || len(reps[0].Policies[0].Details) != 100 {
+		t.Fatalf("100 details with a bound of 100: %v", err)
+	}
+	_, err = Decode(emptyDetails("over", 101), "r.json", "", lim)
+	wantErr(t, err, ErrTooLarge, "more than 100 failure details")
+
+	// Two reports of 60 in one zip: the second is past the input's bound.
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	for _, id := range []string{"first", "second"} {
+		w, err := zw.Create(id + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(emptyDetails(id, 60))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reps, err := Decode(zbuf.Bytes(), "r.zip", "", lim)
+	if len(reps) != 1 || reps[0].ReportID != "first" {
+		t.Errorf("zip of two reports of 60 details, bound 100: %d reports read", len(reps))
+	}
+	wantErr(t, err, ErrTooLarge, "second.json", "more than 100 failure details")
+}

@@ -220,7 +220,7 @@ func (w *walker) wholeText(body io.Reader, label, mt string) {
 	if sniff(data) != formatJSON {
 		return
 	}
-	r, err := parseJSON(data, w.b.lim)
+	r, err := parseJSON(data, w.b)
 	if err != nil && (errors.Is(err, ErrNoReport) || isSyntaxError(err)) {
 		return
 	}

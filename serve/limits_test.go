@@ -220,3 +220,22 @@ func TestMetricsParse(t *testing.T) {
 		t.Errorf("failed sessions: %v", f)
 	}
 }
+
+// TestDetailsBound: a POST of a million empty failure details (a few KB
+// of gzip) gets 413 naming the bound, and nothing is stored.
+func TestDetailsBound(t *testing.T) {
+	js := `{"report-id":"tiny","policies":[{"policy":{"policy-type":"sts"},"failure-details":[` +
+		strings.TrimSuffix(strings.Repeat("{},", 1_000_000), ",") + `]}]}`
+	rec := &memRecorder{}
+	h := NewHandler(rec, Options{})
+	req := httptest.NewRequest("POST", "/", bytes.NewReader(reporttest.Gzip(t, []byte(js))))
+	req.Header.Set("Content-Type", MediaTypeGzip)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "more than 50000 failure details") {
+		t.Errorf("a million empty details: %d %s", w.Code, w.Body)
+	}
+	if len(rec.srcs) != 0 {
+		t.Errorf("stored %d reports", len(rec.srcs))
+	}
+}
