@@ -100,16 +100,16 @@ func formatOf(data []byte, name, mediaType string) format {
 }
 
 // budget is how many decompressed bytes may still be produced, and how
-// many failure details decoded, while decoding one input, across all its
-// members, archive entries and reports.
+// many policies and failure details decoded, while decoding one input,
+// across all its members, archive entries and reports.
 type budget struct {
 	lim         Limits
 	left        int64
-	detailsLeft int
+	entriesLeft int
 }
 
 func newBudget(lim Limits) *budget {
-	return &budget{lim: lim, left: lim.MaxDecompressed, detailsLeft: lim.MaxDetails}
+	return &budget{lim: lim, left: lim.MaxDecompressed, entriesLeft: lim.MaxDetails}
 }
 
 // Decode reads the reports in one attachment, file or HTTP POST body: a

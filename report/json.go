@@ -78,24 +78,40 @@ type failureDetails struct {
 	err  error           // the first element that does not convert
 }
 
-// detailsDecoder is the decoding option that decodes failure-details
-// against b: past b's details, decoding stops with ErrTooLarge, so a
-// report of millions of tiny details costs no more than the bound.
-func (b *budget) detailsDecoder() json.Options {
-	return json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, fd *failureDetails) error {
-		return fd.decode(dec, b)
-	}))
+// entriesDecoder is the decoding option that counts policies and
+// failure details against b: past b's bound, decoding stops with
+// ErrTooLarge, so a report of millions of tiny entries ({} is a whole
+// detail or policy) costs no more than the bound.
+func (b *budget) entriesDecoder() json.Options {
+	return json.WithUnmarshalers(json.JoinUnmarshalers(
+		json.UnmarshalFromFunc(func(dec *jsontext.Decoder, fd *failureDetails) error {
+			return fd.decode(dec, b)
+		}),
+		json.UnmarshalFromFunc(func(*jsontext.Decoder, *jsonPolicyRes) error {
+			if !b.take() {
+				return errTooManyEntries
+			}
+			return json.SkipFunc // decoded as any struct
+		}),
+	))
 }
 
-// errTooManyDetails stops the decoder past the budget's details;
-// decodeError tells it in the operator's words.
-var errTooManyDetails = errors.New("too many failure details")
+// take counts one policy or failure detail and reports whether it is
+// within the bound.
+func (b *budget) take() bool {
+	b.entriesLeft--
+	return b.entriesLeft >= 0
+}
 
-// decodeError is err from decoding a report against b; past b's failure
-// details it says so and names the option that raises the bound.
+// errTooManyEntries stops the decoder past the budget's bound;
+// decodeError tells it in the operator's words.
+var errTooManyEntries = errors.New("too many policies and failure details")
+
+// decodeError is err from decoding a report against b; past b's bound it
+// says so and names the option that raises it.
 func (b *budget) decodeError(err error) error {
-	if err != nil && b.detailsLeft < 0 {
-		return fmt.Errorf("more than %d failure details in one input (--max-details): %w", b.lim.MaxDetails, ErrTooLarge)
+	if err != nil && b.entriesLeft < 0 {
+		return fmt.Errorf("more than %d failure details and policies in one input (--max-details): %w", b.lim.MaxDetails, ErrTooLarge)
 	}
 	return err
 }
@@ -122,8 +138,8 @@ func (fd *failureDetails) decode(dec *jsontext.Decoder, b *budget) error {
 	fd.list = make([]FailureDetail, 0, 8)
 	var jd jsonFailureDetail
 	for i := 0; dec.PeekKind() != ']'; i++ {
-		if b.detailsLeft--; b.detailsLeft < 0 {
-			return errTooManyDetails
+		if !b.take() {
+			return errTooManyEntries
 		}
 		jd = jsonFailureDetail{FailedSessions: count{raw: jd.FailedSessions.raw[:0]}}
 		if err := json.UnmarshalDecode(dec, &jd); err != nil {
@@ -224,9 +240,9 @@ func (t xtime) parse() (time.Time, error) {
 // an array of strings, Google sends an array, Microsoft leaves it out.
 type mxHosts []string
 
-// UnmarshalJSON accepts a string, an array of strings or null.
-func (m *mxHosts) UnmarshalJSON(data []byte) error {
-	hosts, err := stringOrStrings(data)
+// UnmarshalJSONFrom accepts a string, an array of strings or null.
+func (m *mxHosts) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	hosts, err := readStrings(dec, MaxStrings)
 	if err != nil {
 		return fmt.Errorf("mx-host: %w", err)
 	}
@@ -240,10 +256,10 @@ func (m *mxHosts) UnmarshalJSON(data []byte) error {
 // flattened. A plain string is taken as a one-line policy.
 type policyStrings []string
 
-// UnmarshalJSON accepts an array of strings, a string or null, and
+// UnmarshalJSONFrom accepts an array of strings, a string or null, and
 // flattens elements that hold a JSON-encoded array of strings.
-func (p *policyStrings) UnmarshalJSON(data []byte) error {
-	lines, err := stringOrStrings(data)
+func (p *policyStrings) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	lines, err := readStrings(dec, MaxStrings)
 	if err != nil {
 		return fmt.Errorf("policy-string: %w", err)
 	}
@@ -252,53 +268,94 @@ func (p *policyStrings) UnmarshalJSON(data []byte) error {
 		flat = make([]string, 0, len(lines))
 	}
 	for _, l := range lines {
-		if nested, ok := nestedStrings(l); ok {
-			flat = append(flat, nested...)
-			continue
+		nested, ok, err := nestedStrings(l, MaxStrings-len(flat))
+		if err != nil {
+			return fmt.Errorf("policy-string: %w", err)
 		}
-		flat = append(flat, l)
+		if !ok {
+			nested = []string{l}
+		}
+		if len(flat)+len(nested) > MaxStrings {
+			return fmt.Errorf("policy-string: %w", errTooManyStrings)
+		}
+		flat = append(flat, nested...)
 	}
 	*p = flat
 	return nil
 }
 
+// MaxStrings bounds the lines of a policy-string (nested TLSA records
+// included) and the names of an mx-host: a real policy has a handful, and
+// two bytes of JSON ("") decode to a whole string, so that without a bound
+// a 20 KB message of five million took 3 s and 400 MB.
+const MaxStrings = 1000
+
+// errTooManyStrings refuses a member past MaxStrings.
+var errTooManyStrings = fmt.Errorf("more than %d strings: %w", MaxStrings, ErrTooLarge)
+
 // nestedStrings decodes s when it is a JSON-encoded array of strings
-// (Microsoft's tlsa policy-string).
-func nestedStrings(s string) ([]string, bool) {
+// (Microsoft's tlsa policy-string), of at most max; ok is false when s is
+// no such array, and err is set when it holds more.
+func nestedStrings(s string, max int) (nested []string, ok bool, err error) {
 	t := strings.TrimSpace(s)
 	if !strings.HasPrefix(t, "[") || !strings.HasSuffix(t, "]") {
-		return nil, false
+		return nil, false, nil
 	}
-	var nested []string
-	if err := json.Unmarshal([]byte(t), &nested, decodeOptions); err != nil {
-		return nil, false
+	dec := jsontext.NewDecoder(strings.NewReader(t), decodeOptions)
+	nested, err = readStrings(dec, max)
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return nil, false, err
+	case err != nil:
+		return nil, false, nil
 	}
-	return nested, true
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, false, nil // something after the array
+	}
+	return nested, true, nil
 }
 
-// stringOrStrings decodes a JSON string, array of strings or null. A
-// string becomes a one-element slice (none when empty); null gives nil.
-func stringOrStrings(data []byte) ([]string, error) {
-	data = bytes.TrimSpace(data)
-	switch {
-	case bytes.Equal(data, []byte("null")):
-		return nil, nil
-	case len(data) > 0 && data[0] == '"':
+// readStrings decodes a JSON string, array of at most max strings, or
+// null. A string becomes a one-element slice (none when empty); null
+// gives nil; a null element is an empty string. The strings are decoded
+// one by one, so that an array past max costs no more than max strings.
+func readStrings(dec *jsontext.Decoder, max int) ([]string, error) {
+	switch k := dec.PeekKind(); k {
+	case 'n':
+		_, err := dec.ReadToken()
+		return nil, err
+	case '"':
 		var s string
-		if err := json.Unmarshal(data, &s, decodeOptions); err != nil {
+		if err := json.UnmarshalDecode(dec, &s); err != nil {
 			return nil, err
 		}
 		if s == "" {
 			return []string{}, nil
 		}
 		return []string{s}, nil
+	case '[':
 	default:
-		var ss []string
-		if err := json.Unmarshal(data, &ss, decodeOptions); err != nil {
+		if _, err := dec.ReadValue(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("want a string or an array of strings, not %s", kindName(k))
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, err
+	}
+	ss := []string{}
+	for dec.PeekKind() != ']' {
+		if len(ss) == max {
+			return nil, errTooManyStrings
+		}
+		var s string
+		if err := json.UnmarshalDecode(dec, &s); err != nil {
 			return nil, fmt.Errorf("want a string or an array of strings: %w", err)
 		}
-		return ss, nil
+		ss = append(ss, s)
 	}
+	_, err := dec.ReadToken()
+	return ss, err
 }
 
 // MaxCount bounds every session count: no MTA makes 10^12 sessions in a
@@ -421,7 +478,7 @@ func parseJSONData(data []byte, b *budget) (*Report, error) {
 		return nil, errNotReport("not a JSON object")
 	}
 	var jr jsonReport
-	if err := json.Unmarshal(data, &jr, decodeOptions, b.detailsDecoder()); err != nil {
+	if err := json.Unmarshal(data, &jr, decodeOptions, b.entriesDecoder()); err != nil {
 		return nil, b.decodeError(err)
 	}
 	return jr.bounded(b.lim)
@@ -431,7 +488,7 @@ func parseJSONData(data []byte, b *budget) (*Report, error) {
 // which starts with '{'. Its errors are ErrJSON, as parseJSON's.
 func parseJSONFrom(r io.Reader, b *budget) (*Report, error) {
 	var jr jsonReport
-	err := b.decodeError(json.UnmarshalRead(r, &jr, decodeOptions, b.detailsDecoder()))
+	err := b.decodeError(json.UnmarshalRead(r, &jr, decodeOptions, b.entriesDecoder()))
 	var rep *Report
 	if err == nil {
 		rep, err = jr.bounded(b.lim)

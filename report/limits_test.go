@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -385,10 +386,10 @@ func emptyDetails(id string, n int) []byte {
 }
 
 // TestDetailsBound attacks the decoder with tiny details: five million of
-// them fit in 20 KB of gzip. Past Limits.MaxDetails the report is refused
-// with ErrTooLarge, naming the option, having decoded no more than the
-// bound; the bound holds across the reports of one input, and a report
-// of exactly the bound passes.
+// them fit in 20 KB of gzip. Past Limits.MaxDetails (policies and failure
+// details together) the report is refused with ErrTooLarge, naming the
+// option, having decoded no more than the bound; the bound holds across
+// the reports of one input, and a report of exactly the bound passes.
 func TestDetailsBound(t *testing.T) {
 	attack := gzipMembers(t, emptyDetails("attack", 5_000_000), nil, "")
 	t.Logf("attack: %d bytes of gzip", len(attack))
@@ -400,13 +401,18 @@ func TestDetailsBound(t *testing.T) {
 	}
 
 	lim := Limits{MaxDetails: 100}
-	if reps, err := Decode(emptyDetails("exact", 100), "r.json", "", lim); err != nil || len(reps[0].Policies[0].Details) != 100 {
-		t.Fatalf("100 details with a bound of 100: %v", err)
+	// One policy and 99 details are 100 entries.
+	if reps, err := Decode(emptyDetails("exact", 99), "r.json", "", lim); err != nil || len(reps[0].Policies[0].Details) != 99 {
+		t.Fatalf("one policy and 99 details with a bound of 100: %v", err)
 	}
-	_, err = Decode(emptyDetails("over", 101), "r.json", "", lim)
-	wantErr(t, err, ErrTooLarge, "more than 100 failure details")
+	_, err = Decode(emptyDetails("over", 100), "r.json", "", lim)
+	wantErr(t, err, ErrTooLarge, "more than 100 failure details and policies")
+	manyPolicies := `{"report-id":"p","policies":[` + strings.TrimSuffix(strings.Repeat("{},", 101), ",") + `]}`
+	_, err = Decode([]byte(manyPolicies), "r.json", "", lim)
+	wantErr(t, err, ErrTooLarge, "more than 100 failure details and policies")
 
-	// Two reports of 60 in one zip: the second is past the input's bound.
+	// Two reports of 60 entries in one zip: the second is past the
+	// input's bound.
 	var zbuf bytes.Buffer
 	zw := zip.NewWriter(&zbuf)
 	for _, id := range []string{"first", "second"} {
@@ -414,7 +420,7 @@ func TestDetailsBound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.Write(emptyDetails(id, 60))
+		w.Write(emptyDetails(id, 59))
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
@@ -424,4 +430,44 @@ func TestDetailsBound(t *testing.T) {
 		t.Errorf("zip of two reports of 60 details, bound 100: %d reports read", len(reps))
 	}
 	wantErr(t, err, ErrTooLarge, "second.json", "more than 100 failure details")
+}
+
+// policyWith is a report whose one policy has the given policy-string and
+// mx-host members (raw JSON).
+func policyWith(policyString, mxHost string) []byte {
+	return []byte(`{"report-id":"s","policies":[{"policy":{"policy-type":"tlsa","policy-string":` + policyString +
+		`,"mx-host":` + mxHost + `}}]}`)
+}
+
+// emptyStrings is a JSON array of n empty strings.
+func emptyStrings(n int) string {
+	return "[" + strings.TrimSuffix(strings.Repeat(`"",`, n), ",") + "]"
+}
+
+// TestStringsBound attacks policy-string and mx-host with empty strings,
+// two bytes each, directly and inside Microsoft's nested form: past
+// MaxStrings the report is refused with ErrTooLarge, having decoded no
+// more than the bound; MaxStrings exactly passes.
+func TestStringsBound(t *testing.T) {
+	attack := gzipMembers(t, policyWith(emptyStrings(5_000_000), `"mx.example"`), nil, "")
+	var err error
+	_, alloc := measure(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
+	wantErr(t, err, ErrTooLarge, "policy-string: more than 1000 strings")
+	if alloc > 16<<20 {
+		t.Errorf("refusing five million empty strings allocated %d MiB", alloc>>20)
+	}
+	_, err = Decode(policyWith(`[]`, emptyStrings(MaxStrings+1)), "r.json", "", Limits{})
+	wantErr(t, err, ErrTooLarge, "mx-host: more than 1000 strings")
+
+	nested, _ := json.Marshal(emptyStrings(MaxStrings + 1))
+	_, err = Decode(policyWith("["+string(nested)+"]", `[]`), "r.json", "", Limits{})
+	wantErr(t, err, ErrTooLarge, "policy-string: more than 1000 strings")
+
+	reps, err := Decode(policyWith(emptyStrings(MaxStrings), emptyStrings(MaxStrings)), "r.json", "", Limits{})
+	if err != nil {
+		t.Fatalf("%d strings each: %v", MaxStrings, err)
+	}
+	if p := reps[0].Policies[0]; len(p.Strings) != MaxStrings || len(p.MXHosts) != MaxStrings {
+		t.Errorf("%d strings each: got %d and %d", MaxStrings, len(p.Strings), len(p.MXHosts))
+	}
 }

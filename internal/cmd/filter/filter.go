@@ -74,7 +74,7 @@ reports wait in the spool folder until a later run, or tlsrpt import --spool.`,
 	fl := cmd.Flags()
 	fl.Int64Var(&opts.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message in `bytes` to check; larger ones pass unchecked")
 	fl.Int64Var(&opts.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
-	fl.IntVar(&opts.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one message; a report past it is refused")
+	fl.IntVar(&opts.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details and policies in one message; a report past it is refused")
 	fl.StringVar(&opts.Spool, "spool", "", "keep reports here while the database is away (default $XDG_STATE_HOME/tlsrpt/spool)")
 	fl.IntVar(&opts.SpoolDrain, "spool-drain", 100, "store at most this many spooled reports per run once the database is back")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

@@ -69,7 +69,7 @@ the filter kept while the database was away.`,
 	fl := cmd.Flags()
 	fl.Int64Var(&opts.Limits.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message or report file in `bytes`; larger ones are skipped as errors")
 	fl.Int64Var(&opts.Limits.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
-	fl.IntVar(&opts.Limits.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one file or message; a report past it is refused")
+	fl.IntVar(&opts.Limits.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details and policies in one file or message; a report past it is refused")
 	fl.StringVar(&opts.Progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
 	fl.BoolVar(&opts.Spool, "spool", false, "store the reports the filter kept in its spool while the database was away")
 	fl.StringVar(&opts.SpoolDir, "spool-dir", "", "the filter's spool `folder` (default $XDG_STATE_HOME/tlsrpt/spool)")

@@ -65,7 +65,7 @@ flight, then exit 0. See docs/serve-import.md.`,
 	fl.BoolVar(&opts.LogJSON, "log-json", false, "log JSON lines instead of key=value text")
 	fl.Int64Var(&opts.Handler.MaxBody, "max-body", serve.DefaultMaxBody, "largest request body in `bytes`, as sent")
 	fl.Int64Var(&opts.Handler.Limits.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
-	fl.IntVar(&opts.Handler.Limits.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one POST; a report past it gets 413")
+	fl.IntVar(&opts.Handler.Limits.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details and policies in one POST; a report past it gets 413")
 	fl.IntVar(&opts.Handler.MaxConcurrent, "max-concurrent", serve.DefaultMaxConcurrent, "report bodies decoded and stored at once, once received (store slots)")
 	fl.IntVar(&opts.Handler.MaxReading, "max-reading", serve.DefaultMaxReading, "report bodies being received at once (read slots); more get 503 with Retry-After")
 	fl.IntVar(&opts.Handler.MaxPerClient, "max-per-client", serve.DefaultMaxPerClient, "report POSTs of one client address at once; more get 503")
