@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -70,73 +69,6 @@ func makeMaildir(t *testing.T, dir string) {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-// TestMaildropDelivery delivers reports with Debian's maildrop through the
-// mailfilter in contrib/, running the real tlsrpt binary as its xfilter.
-func TestMaildropDelivery(t *testing.T) {
-	maildrop := needBinary(t, "maildrop", "maildrop")
-	bin := tlsrptBinary(t)
-	dir := t.TempDir()
-	db := filepath.Join(dir, "tlsrpt.db")
-	inbox, failures, postmaster := filepath.Join(dir, "Maildir"), filepath.Join(dir, "Maildir", ".TLS-Failures"), filepath.Join(dir, "postmaster")
-	for _, d := range []string{inbox, failures, postmaster} {
-		makeMaildir(t, d)
-	}
-	rule, err := os.ReadFile("../../contrib/maildrop/mailfilter")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := strings.NewReplacer(
-		`TLSRPT="/usr/local/bin/tlsrpt filter --syslog"`, fmt.Sprintf(`TLSRPT="%s filter --db %s --resolver 127.0.0.1:9"`, bin, db),
-		`FAILURES="$HOME/Maildir/.TLS-Failures/"`, fmt.Sprintf(`FAILURES="%s/"`, failures),
-		`INBOX="$HOME/Maildir/"`, fmt.Sprintf(`INBOX="%s/"`, inbox),
-		`cc "!postmaster"`, fmt.Sprintf(`cc "%s/"`, postmaster),
-	).Replace(string(rule))
-	if strings.Contains(r, "/usr/local/bin") || strings.Contains(r, "!postmaster") {
-		t.Fatal("contrib/maildrop/mailfilter changed: update the replacements in this test")
-	}
-	filterFile := filepath.Join(dir, "mailfilter")
-	if err := os.WriteFile(filterFile, []byte(r), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	deliver := func(name string) {
-		in, err := os.Open(filepath.Join("../../testdata/corpus", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer in.Close()
-		cmd := exec.Command(maildrop, filterFile)
-		cmd.Stdin = in
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("maildrop %s: %v\n%s", name, err, out)
-		}
-	}
-	deliver("14-tlsrptdigest-google-failure.eml")
-	deliver("02-mox-google-2022.eml")
-
-	failed := maildirFiles(t, failures)
-	if len(failed) != 1 || len(maildirFiles(t, postmaster)) != 1 {
-		t.Fatalf("%d messages in the failures folder, want 1 (and a copy to the postmaster)", len(failed))
-	}
-	if !bytes.HasPrefix(failed[0], []byte("TLS-Report-Has-Failures: 2\n")) ||
-		!bytes.Contains(failed[0], []byte("certificate-expired: 2 sessions from sending-mta-ip 192.0.2.1")) {
-		t.Fatalf("delivered failure report lacks header or summary:\n%.600s", failed[0])
-	}
-	orig, _ := os.ReadFile("../../testdata/corpus/14-tlsrptdigest-google-failure.eml")
-	attachment := orig[bytes.Index(orig, []byte("H4sI")):]
-	if !bytes.Contains(failed[0], attachment) {
-		t.Fatal("the delivered message's attachment and closing boundary are not byte for byte the original")
-	}
-	clean := maildirFiles(t, inbox)
-	if len(clean) != 1 || bytes.Contains(clean[0], []byte("TLS-Report-Has-Failures")) ||
-		!bytes.Contains(clean[0], []byte("SMTP TLS report summary")) {
-		t.Fatalf("clean report: %d in inbox, or header/summary wrong", len(clean))
-	}
-	out, err := exec.Command(bin, "review", "--db", db, "--json").CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte(`"ip": "192.0.2.1"`)) {
-		t.Fatalf("review after maildrop delivery: %v\n%s", err, out)
 	}
 }
 
