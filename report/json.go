@@ -512,6 +512,12 @@ func (jr *jsonReport) toModel() (*Report, error) {
 	if jr.ReportID == nil {
 		return nil, errNotReport(`no "report-id"`)
 	}
+	if err := checkNames(
+		"organization-name", jr.OrganizationName,
+		"report-id", *jr.ReportID,
+	); err != nil {
+		return nil, err
+	}
 	rep := &Report{
 		OrganizationName: jr.OrganizationName,
 		ContactInfo:      jr.ContactInfo,
@@ -543,6 +549,14 @@ func (jp *jsonPolicyRes) toModel(path string) (Policy, error) {
 		Domain:  jp.Policy.Domain,
 		MXHosts: []string(jp.Policy.MXHost),
 	}
+	if err := checkNames("policy.policy-domain", p.Domain); err != nil {
+		return Policy{}, fmt.Errorf("%s.%w", path, err)
+	}
+	for i, h := range p.MXHosts {
+		if err := checkNames(fmt.Sprintf("policy.mx-host[%d]", i), h); err != nil {
+			return Policy{}, fmt.Errorf("%s.%w", path, err)
+		}
+	}
 	var err error
 	if p.Successful, err = jp.Summary.Successful.value(); err != nil {
 		return Policy{}, fmt.Errorf("%s.summary.total-successful-session-count: %w", path, err)
@@ -559,6 +573,13 @@ func (jp *jsonPolicyRes) toModel(path string) (Policy, error) {
 
 // toModel converts one failure detail; its errors name the member.
 func (jd *jsonFailureDetail) toModel() (FailureDetail, error) {
+	if err := checkNames(
+		"result-type", jd.ResultType,
+		"receiving-mx-hostname", jd.ReceivingMXHostname,
+		"receiving-mx-helo", jd.ReceivingMXHelo,
+	); err != nil {
+		return FailureDetail{}, err
+	}
 	d := FailureDetail{
 		ResultType:            jd.ResultType,
 		ReceivingMXHostname:   jd.ReceivingMXHostname,
@@ -577,4 +598,27 @@ func (jd *jsonFailureDetail) toModel() (FailureDetail, error) {
 		return FailureDetail{}, fmt.Errorf("failed-session-count: %w", err)
 	}
 	return d, nil
+}
+
+// MaxName bounds, in bytes, each name a report gives: organization-name,
+// report-id and result-type, which the store keys and indexes on, and the
+// host and domain names (policy-domain, mx-host, receiving-mx-hostname,
+// receiving-mx-helo), which DNS bounds at 255 bytes anyway. A real one
+// is a few dozen bytes. Without a bound, SQLite stored a 20 KB report-id
+// that PostgreSQL refused ("index row requires 20032 bytes"), so the same
+// report was stored by one engine and failed on the other; both now
+// refuse it here, naming the member. 255 bytes, even if every byte
+// became three in the store (a NUL is stored as U+FFFD on PostgreSQL),
+// leave three such names within one PostgreSQL index row.
+const MaxName = 255
+
+// checkNames checks member, value pairs against MaxName; its error names
+// the first member over the bound and its length, never its value.
+func checkNames(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if n := len(pairs[i+1]); n > MaxName {
+			return fmt.Errorf("%s of %d bytes exceeds %d: not a real report", pairs[i], n, MaxName)
+		}
+	}
+	return nil
 }

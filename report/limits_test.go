@@ -530,3 +530,59 @@ func TestStringsBound(t *testing.T) {
 		t.Errorf("%d strings each: got %d and %d", MaxStrings, len(p.Strings), len(p.MXHosts))
 	}
 }
+
+// namedReport is a report with ordinary names but for member, which is
+// value.
+func namedReport(member string, value string) []byte {
+	names := map[string]string{
+		"organization-name": "Org", "report-id": "id", "policy-domain": "example.com",
+		"mx-host": "mx.example.com", "result-type": "certificate-expired",
+		"receiving-mx-hostname": "mx.example.com", "receiving-mx-helo": "mx.example.com",
+	}
+	names[member] = value
+	q := func(k string) string { b, _ := json.Marshal(names[k]); return string(b) }
+	return []byte(`{"organization-name":` + q("organization-name") + `,"report-id":` + q("report-id") +
+		`,"policies":[{"policy":{"policy-type":"sts","policy-domain":` + q("policy-domain") +
+		`,"mx-host":["mx0.example.com",` + q("mx-host") + `]},"summary":{"total-failure-session-count":1},` +
+		`"failure-details":[{},{"result-type":` + q("result-type") + `,"sending-mta-ip":"192.0.2.1",` +
+		`"receiving-mx-hostname":` + q("receiving-mx-hostname") + `,"receiving-mx-helo":` + q("receiving-mx-helo") +
+		`,"failed-session-count":1}]}]}`)
+}
+
+// TestNamesBound sends a 20 KB name in every member the store indexes
+// or that names a host: the report is refused as bad JSON, the error
+// names the member and its length but holds none of the name; a name of
+// exactly MaxName bytes is read. SQLite stored such a report-id and
+// PostgreSQL refused it; decoding is shared, so both engines now get the
+// same refusal (store/bounds_test.go runs it on both).
+func TestNamesBound(t *testing.T) {
+	for member, path := range map[string]string{
+		"organization-name":     "organization-name",
+		"report-id":             "report-id",
+		"policy-domain":         "policies[0].policy.policy-domain",
+		"mx-host":               "policies[0].policy.mx-host[1]",
+		"result-type":           "policies[0].failure-details[1].result-type",
+		"receiving-mx-hostname": "policies[0].failure-details[1].receiving-mx-hostname",
+		"receiving-mx-helo":     "policies[0].failure-details[1].receiving-mx-helo",
+	} {
+		t.Run(member, func(t *testing.T) {
+			at := strings.Repeat("a", MaxName-1) + "é"[:1] // invalid UTF-8 becomes U+FFFD: 257 bytes
+			if _, err := Decode(namedReport(member, at), "r.json", "", Limits{}); err == nil {
+				t.Errorf("a name that decodes to %d bytes was read", MaxName+2)
+			}
+			at = strings.Repeat("é", MaxName/2) + "a"
+			reps, err := Decode(namedReport(member, at), "r.json", "", Limits{})
+			if err != nil || len(reps) != 1 {
+				t.Fatalf("a name of exactly %d bytes: %v", MaxName, err)
+			}
+			hostile := strings.Repeat("\x1b[2J<", 4000)
+			for _, data := range [][]byte{namedReport(member, hostile), gzipMembers(t, namedReport(member, hostile), nil, "")} {
+				_, err = Decode(data, "r.json", "", Limits{})
+				wantErr(t, err, ErrJSON, path+" of 20000 bytes exceeds 255: not a real report")
+				if errors.Is(err, ErrTooLarge) || strings.Contains(err.Error(), "[2J") {
+					t.Errorf("error %q: too large, or quotes the name", err)
+				}
+			}
+		})
+	}
+}
