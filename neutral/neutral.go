@@ -31,6 +31,7 @@ package neutral
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -93,12 +94,40 @@ func LogAttr(s string) string {
 }
 
 // Error returns err's text as LogAttr does, or "" for a nil error: error
-// texts often quote the input that caused them.
+// texts often quote the input that caused them. A text over MaxLog is cut
+// in the middle, not at the end: an error reads "what was done to which
+// input: ...: cause", and the cause at its end (a database's SQLSTATE,
+// ErrTooLarge's words) is what the operator needs when a quoted input
+// made the text long.
 func Error(err error) string {
 	if err == nil {
 		return ""
 	}
-	return LogAttr(err.Error())
+	s := strings.TrimSpace(err.Error())
+	if out, used := cleanPrefix(s, MaxLog, false); used == len(s) {
+		return out
+	}
+	head, used := cleanPrefix(s, MaxLog/3, false) // ends with "..."
+	return head + cleanTail(s[used:], MaxLog-len(head))
+}
+
+// cleanTail escapes the end of s as clean does, keeping at most max bytes
+// of it. It reads s backwards and stops once the cap is passed.
+func cleanTail(s string, max int) string {
+	var pieces []string
+	n := 0
+	for i := len(s); i > 0; {
+		r, size := utf8.DecodeLastRuneInString(s[:i])
+		piece := escape(r, s[i-size:i], false)
+		if n+len(piece) > max {
+			break
+		}
+		pieces = append(pieces, piece)
+		n += len(piece)
+		i -= size
+	}
+	slices.Reverse(pieces)
+	return strings.Join(pieces, "")
 }
 
 // clean trims s, escapes what must not pass and caps the result at max
@@ -106,26 +135,28 @@ func Error(err error) string {
 // stops reading once the cap is passed, so its cost is bounded by max, not
 // by the length of s.
 func clean(s string, max int, asciiOnly bool) string {
-	s = strings.TrimSpace(s)
+	out, _ := cleanPrefix(strings.TrimSpace(s), max, asciiOnly)
+	return out
+}
+
+// cleanPrefix is clean without the trimming; used is how many bytes of s
+// its result shows (len(s) when it is not cut).
+func cleanPrefix(s string, max int, asciiOnly bool) (out string, used int) {
 	var b strings.Builder
-	cut := -1 // length of b at the last piece boundary that leaves room for the ellipsis
+	cut, cutUsed := 0, 0 // length of b, and bytes of s read, at the last piece boundary that leaves room for the ellipsis
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		piece := escape(r, s[i:i+size], asciiOnly)
 		if b.Len()+len(piece) > max {
-			out := b.String()
-			if cut < 0 {
-				cut = 0
-			}
-			return out[:cut] + ellipsis
+			return b.String()[:cut] + ellipsis, cutUsed
 		}
 		b.WriteString(piece)
-		if b.Len() <= max-len(ellipsis) {
-			cut = b.Len()
-		}
 		i += size
+		if b.Len() <= max-len(ellipsis) {
+			cut, cutUsed = b.Len(), i
+		}
 	}
-	return b.String()
+	return b.String(), len(s)
 }
 
 // escape returns the text one rune becomes. raw is its encoding in the

@@ -60,6 +60,7 @@ var functions = []struct {
 	{"TerminalCell", TerminalCell, MaxTerminal, false},
 	{"TerminalLine", TerminalLine, MaxTerminalLine, false},
 	{"LogAttr", LogAttr, MaxLog, false},
+	{"Error", func(s string) string { return Error(errors.New(s)) }, MaxLog, false},
 }
 
 // TestGolden writes every hostile value through every function and
@@ -141,6 +142,33 @@ func TestError(t *testing.T) {
 	}
 	if got := Error(errors.New("bad\nline")); got != `bad\nline` {
 		t.Errorf("Error = %q", got)
+	}
+}
+
+// TestErrorKeepsCause makes an error long with the input it quotes, as a
+// 20 KB report-id made the store's: the line is cut in the middle, so
+// that it keeps what was done and the cause at its end (the SQLSTATE),
+// and never shows the whole input.
+func TestErrorKeepsCause(t *testing.T) {
+	hostile := strings.Repeat("\x1b[2J<", 4000)
+	for _, in := range []string{hostile, strings.Repeat("a", 20000), strings.Repeat("\u202e\x00", 3000)} {
+		err := fmt.Errorf("storing report %q: store: adding report %q from \"Org\": %w", in, in,
+			errors.New("SQLSTATE 54000: index row requires 20032 bytes, maximum size is 8191"))
+		got := Error(err)
+		checkOutput(t, "Error", err.Error(), got, MaxLog, false)
+		if !strings.HasPrefix(got, "storing report ") || !strings.HasSuffix(got, `from "Org": SQLSTATE 54000: index row requires 20032 bytes, maximum size is 8191`) ||
+			!strings.Contains(got, "...") {
+			t.Errorf("Error cut the wrong part (%d bytes): %q", len(got), got)
+		}
+	}
+	short := errors.New("store: adding report \"x\" from \"y\": SQLSTATE 23505: duplicate key...")
+	if got := Error(short); got != short.Error() {
+		t.Errorf("Error changed a short text: %q", got)
+	}
+	// Just over the cap: the head and the tail never show a byte twice.
+	long := strings.Repeat("h", 200) + strings.Repeat("\x01", 80) + strings.Repeat("t", 200)
+	if got := Error(errors.New(long)); strings.Count(got, "h")+strings.Count(got, "t") > 400 || len(got) > MaxLog {
+		t.Errorf("head and tail overlap: %q", got)
 	}
 }
 

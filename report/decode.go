@@ -103,13 +103,14 @@ func formatOf(data []byte, name, mediaType string) format {
 // many policies and failure details decoded, while decoding one input,
 // across all its members, archive entries and reports.
 type budget struct {
-	lim         Limits
-	left        int64
-	entriesLeft int
+	lim          Limits
+	left         int64
+	detailsLeft  int
+	policiesLeft int
 }
 
 func newBudget(lim Limits) *budget {
-	return &budget{lim: lim, left: lim.MaxDecompressed, entriesLeft: lim.MaxDetails}
+	return &budget{lim: lim, left: lim.MaxDecompressed, detailsLeft: lim.MaxDetails, policiesLeft: lim.MaxPolicies}
 }
 
 // Decode reads the reports in one attachment, file or HTTP POST body: a

@@ -79,16 +79,17 @@ type failureDetails struct {
 }
 
 // entriesDecoder is the decoding option that counts policies and
-// failure details against b: past b's bound, decoding stops with
-// ErrTooLarge, so a report of millions of tiny entries ({} is a whole
-// detail or policy) costs no more than the bound.
+// failure details against b, each against its own bound: past either,
+// decoding stops with ErrTooLarge, so a report of millions of tiny
+// entries ({} is a whole detail or policy) costs no more than the bounds.
 func (b *budget) entriesDecoder() json.Options {
 	return json.WithUnmarshalers(json.JoinUnmarshalers(
 		json.UnmarshalFromFunc(func(dec *jsontext.Decoder, fd *failureDetails) error {
 			return fd.decode(dec, b)
 		}),
 		json.UnmarshalFromFunc(func(*jsontext.Decoder, *jsonPolicyRes) error {
-			if !b.take() {
+			b.policiesLeft--
+			if b.policiesLeft < 0 {
 				return errTooManyEntries
 			}
 			return json.SkipFunc // decoded as any struct
@@ -96,22 +97,27 @@ func (b *budget) entriesDecoder() json.Options {
 	))
 }
 
-// take counts one policy or failure detail and reports whether it is
-// within the bound.
-func (b *budget) take() bool {
-	b.entriesLeft--
-	return b.entriesLeft >= 0
+// takeDetail counts one failure detail and reports whether it is within
+// the bound.
+func (b *budget) takeDetail() bool {
+	b.detailsLeft--
+	return b.detailsLeft >= 0
 }
 
-// errTooManyEntries stops the decoder past the budget's bound;
-// decodeError tells it in the operator's words.
-var errTooManyEntries = errors.New("too many policies and failure details")
+// errTooManyEntries stops the decoder past one of the budget's bounds;
+// decodeError tells which in the operator's words.
+var errTooManyEntries = errors.New("too many policies or failure details")
 
-// decodeError is err from decoding a report against b; past b's bound it
-// says so and names the option that raises it.
+// decodeError is err from decoding a report against b; past one of b's
+// bounds it says which and names the option that raises it.
 func (b *budget) decodeError(err error) error {
-	if err != nil && b.entriesLeft < 0 {
-		return fmt.Errorf("more than %d failure details and policies in one input (--max-details): %w", b.lim.MaxDetails, ErrTooLarge)
+	switch {
+	case err == nil:
+		return nil
+	case b.detailsLeft < 0:
+		return fmt.Errorf("more than %d failure details in one input (--max-details): %w", b.lim.MaxDetails, ErrTooLarge)
+	case b.policiesLeft < 0:
+		return fmt.Errorf("more than %d policies in one input (--max-policies): %w", b.lim.MaxPolicies, ErrTooLarge)
 	}
 	return err
 }
@@ -138,7 +144,7 @@ func (fd *failureDetails) decode(dec *jsontext.Decoder, b *budget) error {
 	fd.list = make([]FailureDetail, 0, 8)
 	var jd jsonFailureDetail
 	for i := 0; dec.PeekKind() != ']'; i++ {
-		if !b.take() {
+		if !b.takeDetail() {
 			return errTooManyEntries
 		}
 		jd = jsonFailureDetail{FailedSessions: count{raw: jd.FailedSessions.raw[:0]}}
@@ -457,8 +463,7 @@ func ParseJSON(r io.Reader, lim Limits) (*Report, error) {
 }
 
 // parseJSON decodes data, which is already bounded, and refuses a report
-// with more policies than its limits allow, or more failure details than
-// are left in b. Its errors are ErrJSON (and ErrTooLarge or ErrNoReport
+// with more policies or failure details than are left in b. Its errors are ErrJSON (and ErrTooLarge or ErrNoReport
 // where they apply).
 func parseJSON(data []byte, b *budget) (*Report, error) {
 	r, err := parseJSONData(data, b)
@@ -481,7 +486,7 @@ func parseJSONData(data []byte, b *budget) (*Report, error) {
 	if err := json.Unmarshal(data, &jr, decodeOptions, b.entriesDecoder()); err != nil {
 		return nil, b.decodeError(err)
 	}
-	return jr.bounded(b.lim)
+	return jr.toModel()
 }
 
 // parseJSONFrom decodes a report from r, which the caller bounds and
@@ -491,21 +496,12 @@ func parseJSONFrom(r io.Reader, b *budget) (*Report, error) {
 	err := b.decodeError(json.UnmarshalRead(r, &jr, decodeOptions, b.entriesDecoder()))
 	var rep *Report
 	if err == nil {
-		rep, err = jr.bounded(b.lim)
+		rep, err = jr.toModel()
 	}
 	if err != nil {
 		return nil, kindError{ErrJSON, err}
 	}
 	return rep, nil
-}
-
-// bounded refuses a report with more policies than lim allows, then
-// converts it to the model.
-func (jr *jsonReport) bounded(lim Limits) (*Report, error) {
-	if lim.MaxPolicies > 0 && len(jr.Policies) > lim.MaxPolicies {
-		return nil, fmt.Errorf("%d policies, more than %d: %w", len(jr.Policies), lim.MaxPolicies, ErrTooLarge)
-	}
-	return jr.toModel()
 }
 
 // toModel checks jr and converts it to a Report.
@@ -515,6 +511,12 @@ func (jr *jsonReport) toModel() (*Report, error) {
 	}
 	if jr.ReportID == nil {
 		return nil, errNotReport(`no "report-id"`)
+	}
+	if err := checkNames(
+		"organization-name", jr.OrganizationName,
+		"report-id", *jr.ReportID,
+	); err != nil {
+		return nil, err
 	}
 	rep := &Report{
 		OrganizationName: jr.OrganizationName,
@@ -547,6 +549,14 @@ func (jp *jsonPolicyRes) toModel(path string) (Policy, error) {
 		Domain:  jp.Policy.Domain,
 		MXHosts: []string(jp.Policy.MXHost),
 	}
+	if err := checkNames("policy.policy-domain", p.Domain); err != nil {
+		return Policy{}, fmt.Errorf("%s.%w", path, err)
+	}
+	for i, h := range p.MXHosts {
+		if err := checkNames(fmt.Sprintf("policy.mx-host[%d]", i), h); err != nil {
+			return Policy{}, fmt.Errorf("%s.%w", path, err)
+		}
+	}
 	var err error
 	if p.Successful, err = jp.Summary.Successful.value(); err != nil {
 		return Policy{}, fmt.Errorf("%s.summary.total-successful-session-count: %w", path, err)
@@ -563,6 +573,13 @@ func (jp *jsonPolicyRes) toModel(path string) (Policy, error) {
 
 // toModel converts one failure detail; its errors name the member.
 func (jd *jsonFailureDetail) toModel() (FailureDetail, error) {
+	if err := checkNames(
+		"result-type", jd.ResultType,
+		"receiving-mx-hostname", jd.ReceivingMXHostname,
+		"receiving-mx-helo", jd.ReceivingMXHelo,
+	); err != nil {
+		return FailureDetail{}, err
+	}
 	d := FailureDetail{
 		ResultType:            jd.ResultType,
 		ReceivingMXHostname:   jd.ReceivingMXHostname,
@@ -581,4 +598,27 @@ func (jd *jsonFailureDetail) toModel() (FailureDetail, error) {
 		return FailureDetail{}, fmt.Errorf("failed-session-count: %w", err)
 	}
 	return d, nil
+}
+
+// MaxName bounds, in bytes, each name a report gives: organization-name,
+// report-id and result-type, which the store keys and indexes on, and the
+// host and domain names (policy-domain, mx-host, receiving-mx-hostname,
+// receiving-mx-helo), which DNS bounds at 255 bytes anyway. A real one
+// is a few dozen bytes. Without a bound, SQLite stored a 20 KB report-id
+// that PostgreSQL refused ("index row requires 20032 bytes"), so the same
+// report was stored by one engine and failed on the other; both now
+// refuse it here, naming the member. 255 bytes, even if every byte
+// became three in the store (a NUL is stored as U+FFFD on PostgreSQL),
+// leave three such names within one PostgreSQL index row.
+const MaxName = 255
+
+// checkNames checks member, value pairs against MaxName; its error names
+// the first member over the bound and its length, never its value.
+func checkNames(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if n := len(pairs[i+1]); n > MaxName {
+			return fmt.Errorf("%s of %d bytes exceeds %d: not a real report", pairs[i], n, MaxName)
+		}
+	}
+	return nil
 }

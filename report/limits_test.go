@@ -385,34 +385,28 @@ func emptyDetails(id string, n int) []byte {
 		strings.TrimSuffix(strings.Repeat("{},", n), ",") + `]}]}`)
 }
 
+// emptyPolicies is a report of n policies of two bytes each ({}).
+func emptyPolicies(id string, n int) []byte {
+	return []byte(`{"report-id":"` + id + `","policies":[` + strings.TrimSuffix(strings.Repeat("{},", n), ",") + `]}`)
+}
+
 // TestDetailsBound attacks the decoder with tiny details: five million of
-// them fit in 20 KB of gzip. Past Limits.MaxDetails (policies and failure
-// details together) the report is refused with ErrTooLarge, naming the
-// option, having decoded no more than the bound; the bound holds across
-// the reports of one input, and a report of exactly the bound passes.
+// them fit in 20 KB of gzip. Past Limits.MaxDetails the report is refused
+// with ErrTooLarge, naming the option, having decoded no more than the
+// bound; the bound holds across the reports of one input.
 func TestDetailsBound(t *testing.T) {
 	attack := gzipMembers(t, emptyDetails("attack", 5_000_000), nil, "")
 	t.Logf("attack: %d bytes of gzip", len(attack))
 	var err error
 	_, alloc := measure(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
-	wantErr(t, err, ErrTooLarge, "more than 50000 failure details", "--max-details")
+	wantErr(t, err, ErrTooLarge, "more than 50000 failure details in one input (--max-details)")
 	if alloc > 64<<20 {
 		t.Errorf("refusing 5 million empty details allocated %d MiB", alloc>>20)
 	}
 
-	lim := Limits{MaxDetails: 100}
-	// One policy and 99 details are 100 entries.
-	if reps, err := Decode(emptyDetails("exact", 99), "r.json", "", lim); err != nil || len(reps[0].Policies[0].Details) != 99 {
-		t.Fatalf("one policy and 99 details with a bound of 100: %v", err)
-	}
-	_, err = Decode(emptyDetails("over", 100), "r.json", "", lim)
-	wantErr(t, err, ErrTooLarge, "more than 100 failure details and policies")
-	manyPolicies := `{"report-id":"p","policies":[` + strings.TrimSuffix(strings.Repeat("{},", 101), ",") + `]}`
-	_, err = Decode([]byte(manyPolicies), "r.json", "", lim)
-	wantErr(t, err, ErrTooLarge, "more than 100 failure details and policies")
-
-	// Two reports of 60 entries in one zip: the second is past the
+	// Two reports of 60 details in one zip: the second is past the
 	// input's bound.
+	lim := Limits{MaxDetails: 100}
 	var zbuf bytes.Buffer
 	zw := zip.NewWriter(&zbuf)
 	for _, id := range []string{"first", "second"} {
@@ -420,7 +414,7 @@ func TestDetailsBound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.Write(emptyDetails(id, 59))
+		w.Write(emptyDetails(id, 60))
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
@@ -430,6 +424,71 @@ func TestDetailsBound(t *testing.T) {
 		t.Errorf("zip of two reports of 60 details, bound 100: %d reports read", len(reps))
 	}
 	wantErr(t, err, ErrTooLarge, "second.json", "more than 100 failure details")
+}
+
+// TestBoundsExact reads a report of exactly the documented bounds with
+// the default limits, 50,000 failure details and 10,000 policies, and
+// refuses one more of either, naming its own option: policies and details
+// are counted apart, so neither eats into the other's bound (a report of
+// exactly 50,000 details and its one policy was once refused).
+func TestBoundsExact(t *testing.T) {
+	const details, policies = 50_000, 10_000
+	eq(t, "documented --max-details", DefaultLimits.MaxDetails, details)
+	eq(t, "documented --max-policies", DefaultLimits.MaxPolicies, policies)
+	read := func(name string, data []byte) (*Report, error) {
+		t.Helper()
+		reps, err := Decode(gzipMembers(t, data, nil, ""), name, "", Limits{})
+		if err != nil {
+			return nil, err
+		}
+		r, err := ParseJSON(bytes.NewReader(data), Limits{})
+		if err != nil {
+			t.Fatalf("%s: Decode read it, ParseJSON did not: %v", name, err)
+		}
+		if len(reps) != 1 || len(r.Policies) != len(reps[0].Policies) {
+			t.Fatalf("%s: %d reports", name, len(reps))
+		}
+		return reps[0], nil
+	}
+	r, err := read("details-at-bound", emptyDetails("d", details))
+	if err != nil || len(r.Policies[0].Details) != details {
+		t.Fatalf("a report of exactly %d failure details: %v", details, err)
+	}
+	_, err = read("details-over-bound", emptyDetails("d", details+1))
+	wantErr(t, err, ErrTooLarge, "more than 50000 failure details in one input (--max-details)")
+	_, err = ParseJSON(bytes.NewReader(emptyDetails("d", details+1)), Limits{})
+	wantErr(t, err, ErrTooLarge, "--max-details")
+
+	r, err = read("policies-at-bound", emptyPolicies("p", policies))
+	if err != nil || len(r.Policies) != policies {
+		t.Fatalf("a report of exactly %d policies: %v", policies, err)
+	}
+	_, err = read("policies-over-bound", emptyPolicies("p", policies+1))
+	wantErr(t, err, ErrTooLarge, "more than 10000 policies in one input (--max-policies)")
+	_, err = ParseJSON(bytes.NewReader(emptyPolicies("p", policies+1)), Limits{})
+	wantErr(t, err, ErrTooLarge, "--max-policies")
+
+	// Both bounds at once, in one report: each counts apart.
+	both := []byte(`{"report-id":"b","policies":[` + strings.Repeat("{},", policies-1) +
+		`{"failure-details":[` + strings.TrimSuffix(strings.Repeat("{},", details), ",") + `]}]}`)
+	if r, err = read("both-at-bound", both); err != nil || len(r.Policies) != policies {
+		t.Fatalf("%d policies and %d details: %v", policies, details, err)
+	}
+
+	// The bounds hold across the reports of one input: two reports of
+	// 60 policies, bound 100.
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	for _, id := range []string{"first", "second"} {
+		w, _ := zw.Create(id + ".json")
+		w.Write(emptyPolicies(id, 60))
+	}
+	zw.Close()
+	reps, err := Decode(zbuf.Bytes(), "r.zip", "", Limits{MaxPolicies: 100})
+	if len(reps) != 1 || reps[0].ReportID != "first" {
+		t.Errorf("zip of two reports of 60 policies, bound 100: %d reports read", len(reps))
+	}
+	wantErr(t, err, ErrTooLarge, "second.json", "more than 100 policies")
 }
 
 // policyWith is a report whose one policy has the given policy-string and
@@ -469,5 +528,61 @@ func TestStringsBound(t *testing.T) {
 	}
 	if p := reps[0].Policies[0]; len(p.Strings) != MaxStrings || len(p.MXHosts) != MaxStrings {
 		t.Errorf("%d strings each: got %d and %d", MaxStrings, len(p.Strings), len(p.MXHosts))
+	}
+}
+
+// namedReport is a report with ordinary names but for member, which is
+// value.
+func namedReport(member string, value string) []byte {
+	names := map[string]string{
+		"organization-name": "Org", "report-id": "id", "policy-domain": "example.com",
+		"mx-host": "mx.example.com", "result-type": "certificate-expired",
+		"receiving-mx-hostname": "mx.example.com", "receiving-mx-helo": "mx.example.com",
+	}
+	names[member] = value
+	q := func(k string) string { b, _ := json.Marshal(names[k]); return string(b) }
+	return []byte(`{"organization-name":` + q("organization-name") + `,"report-id":` + q("report-id") +
+		`,"policies":[{"policy":{"policy-type":"sts","policy-domain":` + q("policy-domain") +
+		`,"mx-host":["mx0.example.com",` + q("mx-host") + `]},"summary":{"total-failure-session-count":1},` +
+		`"failure-details":[{},{"result-type":` + q("result-type") + `,"sending-mta-ip":"192.0.2.1",` +
+		`"receiving-mx-hostname":` + q("receiving-mx-hostname") + `,"receiving-mx-helo":` + q("receiving-mx-helo") +
+		`,"failed-session-count":1}]}]}`)
+}
+
+// TestNamesBound sends a 20 KB name in every member the store indexes
+// or that names a host: the report is refused as bad JSON, the error
+// names the member and its length but holds none of the name; a name of
+// exactly MaxName bytes is read. SQLite stored such a report-id and
+// PostgreSQL refused it; decoding is shared, so both engines now get the
+// same refusal (store/bounds_test.go runs it on both).
+func TestNamesBound(t *testing.T) {
+	for member, path := range map[string]string{
+		"organization-name":     "organization-name",
+		"report-id":             "report-id",
+		"policy-domain":         "policies[0].policy.policy-domain",
+		"mx-host":               "policies[0].policy.mx-host[1]",
+		"result-type":           "policies[0].failure-details[1].result-type",
+		"receiving-mx-hostname": "policies[0].failure-details[1].receiving-mx-hostname",
+		"receiving-mx-helo":     "policies[0].failure-details[1].receiving-mx-helo",
+	} {
+		t.Run(member, func(t *testing.T) {
+			at := strings.Repeat("a", MaxName-1) + "é"[:1] // invalid UTF-8 becomes U+FFFD: 257 bytes
+			if _, err := Decode(namedReport(member, at), "r.json", "", Limits{}); err == nil {
+				t.Errorf("a name that decodes to %d bytes was read", MaxName+2)
+			}
+			at = strings.Repeat("é", MaxName/2) + "a"
+			reps, err := Decode(namedReport(member, at), "r.json", "", Limits{})
+			if err != nil || len(reps) != 1 {
+				t.Fatalf("a name of exactly %d bytes: %v", MaxName, err)
+			}
+			hostile := strings.Repeat("\x1b[2J<", 4000)
+			for _, data := range [][]byte{namedReport(member, hostile), gzipMembers(t, namedReport(member, hostile), nil, "")} {
+				_, err = Decode(data, "r.json", "", Limits{})
+				wantErr(t, err, ErrJSON, path+" of 20000 bytes exceeds 255: not a real report")
+				if errors.Is(err, ErrTooLarge) || strings.Contains(err.Error(), "[2J") {
+					t.Errorf("error %q: too large, or quotes the name", err)
+				}
+			}
+		})
 	}
 }

@@ -89,8 +89,8 @@ type Limits struct {
 	MaxMessage      int64 // bytes of one message, as read
 	MaxDecompressed int64 // bytes after decompression, all reports of one message or Decode input together
 	MaxReports      int   // reports taken from one message or archive
-	MaxPolicies     int   // policies of one report; 0 means no bound
-	MaxDetails      int   // failure details and policies, all reports of one message or Decode input together
+	MaxDetails      int   // failure details, all reports of one message or Decode input together
+	MaxPolicies     int   // policies, all reports of one message or Decode input together
 }
 
 // DefaultLimits are generous for real reports (the largest seen are a few
@@ -102,10 +102,14 @@ var DefaultLimits = Limits{
 	// A detail or a policy can be two bytes ({}) that decode to 140:
 	// without a bound, a 20 KB gzip message of 5 million empty details
 	// took 3.4 GB and 50 s, a 200 KB zip of 1,000 reports of 1,000 empty
-	// policies 15 s and 630 MB. 50,000 is ten times the largest report
-	// seen, and what one message up to 1 MB may cost (under a second,
-	// 64 MiB).
+	// policies 15 s and 630 MB. 50,000 details is ten times the largest
+	// report seen, and what one message up to 1 MB may cost (under a
+	// second, 64 MiB); a report of exactly 50,000 is read.
 	MaxDetails: 50_000,
+	// A real report has a policy or two per policy domain; 10,000 is ten
+	// for each of the most reports one message may carry, and costs less
+	// than the details' bound.
+	MaxPolicies: 10_000,
 }
 
 // orDefault fills in zero fields from DefaultLimits.
@@ -121,6 +125,9 @@ func (l Limits) orDefault() Limits {
 	}
 	if l.MaxDetails <= 0 {
 		l.MaxDetails = DefaultLimits.MaxDetails
+	}
+	if l.MaxPolicies <= 0 {
+		l.MaxPolicies = DefaultLimits.MaxPolicies
 	}
 	return l
 }

@@ -161,9 +161,6 @@ func NewHandler(rec Recorder, opt Options) *Handler {
 	if opt.StoreWait <= 0 {
 		opt.StoreWait = DefaultStoreWait
 	}
-	if opt.Limits.MaxPolicies <= 0 {
-		opt.Limits.MaxPolicies = MaxPolicies
-	}
 	if opt.Limits.MaxDecompressed <= 0 {
 		opt.Limits.MaxDecompressed = report.DefaultLimits.MaxDecompressed
 	}
@@ -179,11 +176,6 @@ func NewHandler(rec Recorder, opt Options) *Handler {
 	h.metrics = newMetrics(h)
 	return h
 }
-
-// MaxPolicies bounds the policies of one report received over HTTPS: real
-// reports have one or two per policy domain; 160,000 empty policies are an
-// attack on the database, not a report.
-const MaxPolicies = 1000
 
 // inFlight is the number of report POSTs being read or stored.
 func (h *Handler) inFlight() int { return len(h.reading) + len(h.sem) }

@@ -139,11 +139,13 @@ func TestDatabaseAway503(t *testing.T) {
 	}
 }
 
-// TestPolicyBound: 160,000 empty policies are not a report.
+// TestPolicyBound: 160,000 empty policies are not a report; past
+// --max-policies (report.DefaultLimits.MaxPolicies) a POST gets 413.
 func TestPolicyBound(t *testing.T) {
+	maxPolicies := report.DefaultLimits.MaxPolicies
 	var b strings.Builder
 	b.WriteString(`{"organization-name":"o","date-range":{"start-datetime":"2026-11-22T00:00:00Z","end-datetime":"2026-11-22T23:59:59Z"},"report-id":"many","policies":[`)
-	for i := range MaxPolicies + 1 {
+	for i := range maxPolicies + 1 {
 		if i > 0 {
 			b.WriteString(",")
 		}
@@ -156,8 +158,8 @@ func TestPolicyBound(t *testing.T) {
 	req.Header.Set("Content-Type", MediaTypeGzip)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
-	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), fmt.Sprintf("more than %d", MaxPolicies)) {
-		t.Errorf("%d policies: %d %s", MaxPolicies+1, w.Code, w.Body)
+	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), fmt.Sprintf("more than %d policies", maxPolicies)) {
+		t.Errorf("%d policies: %d %s", maxPolicies+1, w.Code, w.Body)
 	}
 	if len(rec.srcs) != 0 {
 		t.Errorf("stored %d reports", len(rec.srcs))

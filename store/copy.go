@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/tlsrpt/tlsrpt/report"
 )
 
 // ErrNotEmpty is returned by Copy when the destination already holds
@@ -25,21 +27,41 @@ const copyBatch = 200
 // Counts is how many rows a table holds, by table.
 type Counts map[string]int64
 
+// Copied is what Copy did.
+type Copied struct {
+	Rows    Counts    // rows copied, by table
+	Left    Counts    // rows of the source left out with Skipped, by table
+	Skipped []Skipped // reports left out, in key order
+}
+
+// Skipped is a report of the source that Copy left out, and why.
+type Skipped struct {
+	ID            int64
+	Org, ReportID string // as stored, whole: neutralise them to show them
+	Why           string
+}
+
 // Copy copies every report with its policies and failure details, the audit
 // log and the DNS cache from src into dst (for `tlsrpt migrate-db`, from
 // SQLite to PostgreSQL), in one transaction of dst, keeping every row's key
 // and every column, then rebuilds dst's per-address aggregate and checks
-// that dst holds as many rows of each table as src. dst must hold no report
-// and no audit log entry yet.
-func Copy(ctx context.Context, dst, src *Store) (Counts, error) {
-	counts, err := copyStores(ctx, dst, src)
+// that dst holds as many rows of each table as src, less those left out.
+// dst must hold no report and no audit log entry yet.
+//
+// A report AddReport would now refuse with ErrTooLong (a string over
+// MaxIndexed for an indexed column, which an older SQLite store may hold
+// and PostgreSQL cannot index) is left out with its policies and details,
+// and listed in Skipped with the reason; so is a DNS cache entry with such
+// a key. The rest is copied.
+func Copy(ctx context.Context, dst, src *Store) (*Copied, error) {
+	c, err := copyStores(ctx, dst, src)
 	if err != nil {
 		return nil, fmt.Errorf("store: copying %s to %s: %w", src.path, dst.path, err)
 	}
-	return counts, nil
+	return c, nil
 }
 
-func copyStores(ctx context.Context, dst, src *Store) (Counts, error) {
+func copyStores(ctx context.Context, dst, src *Store) (*Copied, error) {
 	before, err := dst.Count(ctx)
 	if err != nil {
 		return nil, err
@@ -52,14 +74,25 @@ func copyStores(ctx context.Context, dst, src *Store) (Counts, error) {
 	if err != nil {
 		return nil, err
 	}
+	skipped, err := unindexable(ctx, src)
+	if err != nil {
+		return nil, fmt.Errorf("finding reports the store cannot index: %w", err)
+	}
+	c := &Copied{Left: Counts{}}
+	skip := map[int64]bool{}
+	for _, s := range skipped {
+		skip[s.ID] = true
+	}
 	err = dst.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM dns_cache"); err != nil {
 			return err
 		}
 		for _, table := range copied {
-			if err := copyTable(ctx, tx, src, table); err != nil {
+			left, err := copyTable(ctx, tx, src, table, skip)
+			if err != nil {
 				return fmt.Errorf("table %s: %w", table, err)
 			}
+			c.Left[table] = left
 		}
 		if dst.engine == PostgreSQL {
 			if err := resetSequences(ctx, tx); err != nil {
@@ -76,11 +109,105 @@ func copyStores(ctx context.Context, dst, src *Store) (Counts, error) {
 		return nil, err
 	}
 	for _, table := range copied {
-		if got[table] != want[table] {
-			return got, fmt.Errorf("table %s: %d rows copied, the source holds %d", table, got[table], want[table])
+		if got[table] != want[table]-c.Left[table] {
+			return nil, fmt.Errorf("table %s: %d rows copied, the source holds %d, %d of them left out",
+				table, got[table], want[table], c.Left[table])
 		}
 	}
-	return got, nil
+	c.Rows, c.Skipped = got, skipped
+	return c, nil
+}
+
+// unindexable lists the reports of src that AddReport would refuse with
+// ErrTooLong, in key order.
+func unindexable(ctx context.Context, src *Store) ([]Skipped, error) {
+	found := map[int64]*Skipped{}
+	rows, err := src.db.QueryContext(ctx, "SELECT id, reporter, org, report_id FROM reports ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var (
+			id                      int64
+			reporter, org, reportID string
+		)
+		if err := rows.Scan(&id, &reporter, &org, &reportID); err != nil {
+			return nil, err
+		}
+		if err := checkIndexed(&report.Report{OrganizationName: org, ReportID: reportID}, reporter); err != nil {
+			found[id] = &Skipped{ID: id, Org: org, ReportID: reportID, Why: err.Error()}
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	if err := unindexableTypes(ctx, src, found); err != nil {
+		return nil, err
+	}
+	var list []Skipped
+	for _, id := range ids {
+		if s := found[id]; s != nil {
+			list = append(list, *s)
+		}
+	}
+	return list, nil
+}
+
+// unindexableTypes adds to found the reports of src with a failure detail
+// whose result-type is longer than MaxIndexed.
+func unindexableTypes(ctx context.Context, src *Store, found map[int64]*Skipped) error {
+	types, err := queryStrings(ctx, src.db, "SELECT DISTINCT result_type FROM failure_details")
+	if err != nil {
+		return err
+	}
+	for _, t := range types {
+		n := indexedLen(t)
+		if n <= MaxIndexed {
+			continue
+		}
+		rows, err := src.db.QueryContext(ctx, "SELECT DISTINCT d.report_id, r.org, r.report_id FROM failure_details d JOIN reports r ON r.id = d.report_id WHERE d.result_type = ?", t)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var s Skipped
+			if err := rows.Scan(&s.ID, &s.Org, &s.ReportID); err != nil {
+				rows.Close()
+				return err
+			}
+			if found[s.ID] == nil {
+				s.Why = tooLong("result-type", n).Error()
+				found[s.ID] = &s
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queryStrings runs a query of one text column and returns its values.
+func queryStrings(ctx context.Context, db *sql.DB, query string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var l []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		l = append(l, s)
+	}
+	return l, rows.Err()
 }
 
 // Count counts the rows of the tables Copy copies.
@@ -97,19 +224,23 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 	return c, nil
 }
 
-// copyTable copies one table from src into tx, in key order, in batches.
-func copyTable(ctx context.Context, tx *sql.Tx, src *Store, table string) error {
+// copyTable copies one table from src into tx, in key order, in batches,
+// leaving out the reports in skip with their policies and details, and
+// DNS cache entries whose key is longer than MaxIndexed; it returns how
+// many rows it left out.
+func copyTable(ctx context.Context, tx *sql.Tx, src *Store, table string, skip map[int64]bool) (left int64, err error) {
 	cols, err := columns(ctx, src.db, table)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	leave := leaveOut(table, cols, skip)
 	order := "id"
 	if table == "dns_cache" {
 		order = "key"
 	}
 	rows, err := src.db.QueryContext(ctx, "SELECT "+strings.Join(names(cols), ", ")+" FROM "+table+" ORDER BY "+order)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rows.Close()
 	var batch []any
@@ -132,21 +263,58 @@ func copyTable(ctx context.Context, tx *sql.Tx, src *Store, table string) error 
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return err
+			return left, err
+		}
+		if leave(vals) {
+			left++
+			continue
 		}
 		for i, v := range vals {
 			batch = append(batch, portable(v, cols[i].blob))
 		}
 		if len(batch) >= copyBatch*len(cols) {
 			if err := flush(); err != nil {
-				return err
+				return left, err
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return left, err
 	}
-	return flush()
+	return left, flush()
+}
+
+// leaveOut returns the test copyTable leaves a row of table out by.
+func leaveOut(table string, cols []column, skip map[int64]bool) func(vals []any) bool {
+	key := "report_id"
+	switch table {
+	case "reports":
+		key = "id"
+	case "dns_cache":
+		key = "key"
+	case "actions":
+		return func([]any) bool { return false }
+	}
+	at := slices.IndexFunc(cols, func(c column) bool { return c.name == key })
+	if at < 0 {
+		return func([]any) bool { return false }
+	}
+	if table == "dns_cache" {
+		return func(vals []any) bool { return indexedLen(asString(vals[at])) > MaxIndexed }
+	}
+	return func(vals []any) bool {
+		id, ok := vals[at].(int64)
+		return ok && skip[id]
+	}
+}
+
+// asString is a scanned text value as a string.
+func asString(v any) string {
+	if b, ok := v.([]byte); ok {
+		return string(b)
+	}
+	s, _ := v.(string)
+	return s
 }
 
 // column is a column of a copied table.

@@ -110,10 +110,14 @@ func isBusyPG(err error) bool {
 }
 
 // classify marks the errors of a PostgreSQL server that is away or
-// refuses us as ErrUnavailable; other errors pass unchanged.
+// refuses us as ErrUnavailable; a statement the server refused is told
+// with its SQLSTATE first (statementError); other errors pass unchanged.
 func (s *Store) classify(err error) error {
-	if err == nil || s.engine != PostgreSQL || !unavailable(err) {
+	if err == nil || s.engine != PostgreSQL {
 		return err
+	}
+	if !unavailable(err) {
+		return statementText(err)
 	}
 	return &kindError{kind: ErrUnavailable,
 		text: fmt.Sprintf("database server %s unavailable: %s", serverOf(s.path), oneLineCause(err)), err: err}

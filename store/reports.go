@@ -59,20 +59,38 @@ const MaxCount = 1_000_000_000_000
 // report that follows.
 //
 // Counts outside [0, MaxCount] are refused with ErrCount, an
-// authenticated Source without Auth.Domain with ErrAuth.
+// authenticated Source without Auth.Domain with ErrAuth, a string longer
+// than MaxIndexed bound for an indexed column with ErrTooLong: the same
+// answer on both engines, before any statement. Errors quote the
+// report-id and organization-name cut short, and a statement PostgreSQL
+// refused by its SQLSTATE first.
 func (s *Store) AddReport(ctx context.Context, r *report.Report, src Source) (id int64, dup bool, err error) {
 	if r == nil {
 		return 0, false, errors.New("store: adding report: nil report")
 	}
+	fail := func(err error) (int64, bool, error) {
+		return 0, false, fmt.Errorf("store: adding report %s from %s: %w", quoted(r.ReportID), quoted(r.OrganizationName), err)
+	}
 	if err := checkCounts(r); err != nil {
-		return 0, false, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName, err)
+		return fail(err)
 	}
 	if src.Auth.Authenticated && normName(src.Auth.Domain) == "" {
-		return 0, false, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName,
-			&kindError{kind: ErrAuth, text: fmt.Sprintf("authenticated by %s without a domain", src.Auth.Method)})
+		return fail(&kindError{kind: ErrAuth, text: fmt.Sprintf("authenticated by %s without a domain", src.Auth.Method)})
 	}
-	reporter, digest := reporterOf(r.OrganizationName, src), digestOf(r)
-	stored := s.now().Unix()
+	reporter := reporterOf(r.OrganizationName, src)
+	if err := checkIndexed(r, reporter); err != nil {
+		return fail(err)
+	}
+	if id, dup, err = s.addChecked(ctx, r, src, reporter); err != nil {
+		return fail(err)
+	}
+	return id, dup, nil
+}
+
+// addChecked stores r, whose counts and lengths are checked, from
+// reporter.
+func (s *Store) addChecked(ctx context.Context, r *report.Report, src Source, reporter string) (id int64, dup bool, err error) {
+	digest, stored := digestOf(r), s.now().Unix()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		id, dup, err = addReport(ctx, tx, r, src, reporter, digest, stored)
 		if err != nil {
@@ -80,10 +98,7 @@ func (s *Store) AddReport(ctx context.Context, r *report.Report, src Source) (id
 		}
 		return refreshStale(ctx, tx)
 	})
-	if err != nil {
-		return 0, false, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName, err)
-	}
-	return id, dup, nil
+	return id, dup, err
 }
 
 // checkCounts refuses a report with a session count out of range.
@@ -221,14 +236,14 @@ func insertReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source,
 		err := pstmt.QueryRowContext(ctx, id, p.Type, p.Domain,
 			jsonList(p.Strings), jsonList(p.MXHosts), p.Successful, p.Failed).Scan(&pid)
 		if err != nil {
-			return 0, fmt.Errorf("policy %q: %w", p.Domain, err)
+			return 0, fmt.Errorf("policy %s: %w", quoted(p.Domain), err)
 		}
 		for _, d := range p.Details {
 			_, err := dstmt.ExecContext(ctx, pid, id, d.ResultType, nullIP(d.SendingMTAIP),
 				d.ReceivingMXHostname, d.ReceivingMXHelo, nullIP(d.ReceivingIP),
 				d.FailedSessions, d.FailureReasonCode, d.AdditionalInformation)
 			if err != nil {
-				return 0, fmt.Errorf("failure detail %q: %w", d.ResultType, err)
+				return 0, fmt.Errorf("failure detail %s: %w", quoted(d.ResultType), err)
 			}
 		}
 	}

@@ -32,6 +32,7 @@ type Options struct {
 	MaxMessage      int64
 	MaxDecompressed int64
 	MaxDetails      int
+	MaxPolicies     int
 	Spool           string // folder of reports kept while the database is away
 	SpoolDrain      int    // spooled reports stored per run once the database is back
 }
@@ -74,7 +75,8 @@ reports wait in the spool folder until a later run, or tlsrpt import --spool.`,
 	fl := cmd.Flags()
 	fl.Int64Var(&opts.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message in `bytes` to check; larger ones pass unchecked")
 	fl.Int64Var(&opts.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
-	fl.IntVar(&opts.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details and policies in one message; a report past it is refused")
+	fl.IntVar(&opts.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one message; a report past it is refused")
+	fl.IntVar(&opts.MaxPolicies, "max-policies", report.DefaultLimits.MaxPolicies, "most policies in one message; a report past it is refused")
 	fl.StringVar(&opts.Spool, "spool", "", "keep reports here while the database is away (default $XDG_STATE_HOME/tlsrpt/spool)")
 	fl.IntVar(&opts.SpoolDrain, "spool-drain", 100, "store at most this many spooled reports per run once the database is back")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -110,7 +112,7 @@ func Run(ctx context.Context, o *Options) error {
 	budget, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
 	defer cancel()
 	opt := filter.Options{
-		Limits: report.Limits{MaxMessage: o.MaxMessage, MaxDecompressed: o.MaxDecompressed, MaxDetails: o.MaxDetails},
+		Limits: report.Limits{MaxMessage: o.MaxMessage, MaxDecompressed: o.MaxDecompressed, MaxDetails: o.MaxDetails, MaxPolicies: o.MaxPolicies},
 		Record: func() (filter.Recorder, error) { return rec, nil },
 	}
 	if err := configureTrust(o.F, &opt, budget, rec); err != nil {

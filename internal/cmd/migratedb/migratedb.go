@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -30,7 +31,10 @@ func NewCmdMigrateDB(f *cmdutil.Factory, runF func(*Options) error) *cobra.Comma
 DNS cache from a SQLite file into an empty PostgreSQL database, in one
 transaction, keeping every key and column; rebuilds the per-address aggregate;
 then checks that each table holds as many rows as the source. Refuses a
-destination that already holds reports. See docs/fleet.md.`,
+destination that already holds reports. A report with a name too long for
+PostgreSQL to index (which an older SQLite store may hold, and which tlsrpt now
+refuses on both engines) is left out, with its policies and details, and listed
+with the reason. See docs/fleet.md.`,
 		Example: `  tlsrpt migrate-db --from ~/.local/state/tlsrpt/tlsrpt.db --to 'postgres://tlsrpt_owner@db.example.com/tlsrpt?sslmode=verify-full'`,
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -66,18 +70,32 @@ func Run(ctx context.Context, o *Options) error {
 		return cmdutil.Explain(err)
 	}
 	defer dst.Close()
-	counts, err := store.Copy(ctx, dst, src)
+	c, err := store.Copy(ctx, dst, src)
 	if err != nil {
 		return err
 	}
+	for _, s := range c.Skipped {
+		fmt.Fprintf(o.F.IO.Out, "left out report %d (organization-name %s, report-id %s): %s\n", s.ID,
+			quoteCell(s.Org), quoteCell(s.ReportID), s.Why)
+	}
 	var tables []string
-	for t := range counts {
+	for t := range c.Rows {
 		tables = append(tables, t)
 	}
 	slices.Sort(tables)
 	for _, t := range tables {
-		fmt.Fprintf(o.F.IO.Out, "%-16s %d rows copied, as many as the source\n", t, counts[t])
+		if c.Left[t] > 0 {
+			fmt.Fprintf(o.F.IO.Out, "%-16s %d rows copied, as many as the source less %d of the reports left out\n", t, c.Rows[t], c.Left[t])
+			continue
+		}
+		fmt.Fprintf(o.F.IO.Out, "%-16s %d rows copied, as many as the source\n", t, c.Rows[t])
 	}
 	fmt.Fprintf(o.F.IO.Out, "copied %s into %s\n", store.Redact(o.From), store.Redact(o.To))
 	return nil
+}
+
+// quoteCell shows a name from a report, which may be 20 KB of anything,
+// quoted and cut for one line of terminal output.
+func quoteCell(s string) string {
+	return `"` + neutral.TerminalCell(s) + `"`
 }

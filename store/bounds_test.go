@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/report"
+)
+
+// The tests of this file run on both engines (see engines_test.go): the
+// same hostile report must have the same outcome on SQLite and on
+// PostgreSQL.
+
+// noise returns n bytes of text no compressor shrinks: PostgreSQL
+// compresses an index entry before it checks its size, so a repeated
+// letter would pass where a real attacker's string does not.
+func noise(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return strings.ToLower(base64.RawURLEncoding.EncodeToString(b)[:n])
+}
+
+// TestIndexedBounds sends strings longer than MaxIndexed in every field
+// that lands in an indexed column: each is refused with ErrTooLong naming
+// the field, on both engines alike, before any statement, and nothing is
+// stored. Strings of exactly MaxIndexed bytes, three in the widest index,
+// are stored and found again on both: the bound is one PostgreSQL takes.
+func TestIndexedBounds(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	long := noise(20000)
+	signed := func(domain string) Source {
+		return Source{Transport: "mail", Auth: Auth{Authenticated: true, Method: "dkim", Domain: domain}}
+	}
+	for _, c := range []struct {
+		name, field string
+		r           *report.Report
+		src         Source
+	}{
+		{"report-id", "report-id of 20000 bytes", mkReport("Org", long, 1, detail("192.0.2.1", "certificate-expired", 1)), Source{}},
+		{"organization-name", "organization-name of 20000 bytes", mkReport(long, "id", 1, detail("192.0.2.1", "certificate-expired", 1)), Source{}},
+		{"result-type", "failure detail 2: result-type of 20000 bytes", mkReport("Org", "id", 1, detail("", "x", 1), detail("192.0.2.1", long, 1)), Source{}},
+		{"submitter", "reporter (authenticated domain, TLS-Report-Submitter or From domain) of 20000 bytes", mkReport("Org", "id", 1), Source{Submitter: long}},
+		{"from domain", "reporter", mkReport("Org", "id", 1), Source{FromDomain: long}},
+		{"authenticated domain", "reporter", mkReport("Org", "id", 1), signed(long)},
+		// 267 NULs are 801 bytes once PostgreSQL stores them (U+FFFD).
+		{"NUL report-id", "report-id of 801 bytes", mkReport("Org", strings.Repeat("\x00", 267), 1), Source{}},
+	} {
+		_, _, err := s.AddReport(ctx, c.r, c.src)
+		if !errors.Is(err, ErrTooLong) || !strings.Contains(err.Error(), c.field) || !strings.Contains(err.Error(), "exceeds 800") {
+			t.Errorf("%s: %v, want ErrTooLong naming %q", c.name, err, c.field)
+			continue
+		}
+		if msg := err.Error(); len(msg) > 400 || strings.Contains(msg, long[:100]) {
+			t.Errorf("%s: the error quotes the string (%d bytes): %.200s", c.name, len(msg), msg)
+		}
+	}
+	if n, _ := s.Count(ctx); n["reports"] != 0 || n["failure_details"] != 0 {
+		t.Errorf("refused reports were stored: %v", n)
+	}
+
+	// At the bound: reporter, organization-name and report-id of 800
+	// bytes each (the widest index), a result-type of 800.
+	org, id, typ, submitter := noise(MaxIndexed), noise(MaxIndexed), noise(MaxIndexed), noise(MaxIndexed)
+	r := mkReport(org, id, 1, detail("192.0.2.7", typ, 3))
+	key, dup, err := s.AddReport(ctx, r, Source{Submitter: submitter})
+	if err != nil || dup {
+		t.Fatalf("strings of exactly %d bytes: dup %v, %v", MaxIndexed, dup, err)
+	}
+	if _, dup, err := s.AddReport(ctx, r, Source{Submitter: submitter}); err != nil || !dup {
+		t.Errorf("the same report again: dup %v, %v", dup, err)
+	}
+	back, _, err := s.Report(ctx, key)
+	if err != nil || back.OrganizationName != org || back.ReportID != id || back.Policies[0].Details[0].ResultType != typ {
+		t.Errorf("read back: %v", err)
+	}
+	rows, err := s.Failing(ctx, day(1))
+	if err != nil || len(rows) != 1 || rows[0].FailedSessions != 3 {
+		t.Errorf("Failing: %+v, %v", rows, err)
+	}
+	if _, _, err := s.AddReport(ctx, mkReport("Org", strings.Repeat("\x00", 266), 1), Source{}); err != nil {
+		t.Errorf("266 NULs, 798 bytes as PostgreSQL stores them: %v", err)
+	}
+}
+
+// TestEnginesDifferWithoutTheBound stores a 20 KB report-id past
+// AddReport's check, as main did: SQLite takes it and PostgreSQL refuses
+// it, which is why the check is there. PostgreSQL's error is told with
+// its SQLSTATE first and its message cut, and the SQLSTATE survives the
+// log line's cap when the caller quotes the whole report-id (as serve
+// does); errors.As still finds the *pgconn.PgError.
+func TestEnginesDifferWithoutTheBound(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	long := noise(20000)
+	_, _, err := s.addChecked(ctx, mkReport("Org", long, 1, detail("192.0.2.1", "certificate-expired", 1)), Source{}, "org")
+	if !onPostgres() {
+		if err != nil {
+			t.Fatalf("SQLite refused a 20 KB report-id: %v", err)
+		}
+		return
+	}
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) || pe.Code != "54000" {
+		t.Fatalf("PostgreSQL: %v, want SQLSTATE 54000", err)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "SQLSTATE 54000: index row") || len(msg) > 200 {
+		t.Errorf("error text %q", msg)
+	}
+	wrapped := fmt.Errorf("storing report %q: store: adding report %s from %s: %w", long, quoted(long), quoted("Org"), err)
+	if line := neutral.Error(wrapped); !strings.Contains(line, "SQLSTATE 54000: index row") || len(line) > neutral.MaxLog {
+		t.Errorf("log line lost the SQLSTATE: %s", line)
+	}
+
+	// A server message that quotes the input is cut, its code kept.
+	var n int64
+	err = s.classify(s.db.QueryRowContext(ctx, "SELECT CAST(? AS BIGINT)", long).Scan(&n))
+	if msg := err.Error(); !strings.HasPrefix(msg, "SQLSTATE 22P02: invalid input syntax") || len(msg) > 200 || !errors.As(err, &pe) {
+		t.Errorf("error text %q", msg)
+	}
+}
+
+// TestCopyLeavesOutUnindexable copies an older SQLite store that took
+// reports with a 20 KB report-id, organization-name and result-type and
+// a DNS cache entry with a 20 KB key: the copy (into PostgreSQL in the
+// PostgreSQL run) leaves those out, each with its reason, and copies the
+// rest, where it once failed as a whole.
+func TestCopyLeavesOutUnindexable(t *testing.T) {
+	ctx := context.Background()
+	src, err := Open(filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	add := func(r *report.Report) {
+		t.Helper()
+		// Past AddReport's check, as an older tlsrpt stored them.
+		if _, _, err := src.addChecked(ctx, r, Source{Transport: "mail"}, normName(r.OrganizationName)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := noise(20000)
+	add(mkReport("Google Inc.", "g1", 1, detail("192.0.2.1", "certificate-expired", 2)))
+	add(mkReport("Org", long, 1, detail("192.0.2.2", "certificate-expired", 1)))
+	add(mkReport(long[:1000], "o1", 1, detail("192.0.2.3", "certificate-expired", 1)))
+	add(mkReport("Org", "t1", 1, detail("192.0.2.1", "validation-failure", 1), detail("192.0.2.4", long, 1)))
+	add(mkReport("Microsoft Corporation", "m1", 2, detail("192.0.2.5", "starttls-not-supported", 4)))
+	if err := src.CachePut(ctx, "txt:"+long, []byte("x"), 3600e9); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.CachePut(ctx, "txt:example.com", []byte("y"), 3600e9); err != nil {
+		t.Fatal(err)
+	}
+
+	dst := openTemp(t)
+	c, err := Copy(ctx, dst, src)
+	if err != nil {
+		t.Fatalf("copy of a store holding unindexable reports: %v", err)
+	}
+	want := []string{"report-id of 20000 bytes", "organization-name of 1000 bytes", "result-type of 20000 bytes"}
+	if len(c.Skipped) != len(want) {
+		t.Fatalf("left out %+v", c.Skipped)
+	}
+	for i, s := range c.Skipped {
+		if !strings.HasPrefix(s.Why, want[i]) {
+			t.Errorf("left out report %d: %q, want %q", s.ID, s.Why, want[i])
+		}
+	}
+	if c.Rows["reports"] != 2 || c.Left["reports"] != 3 || c.Rows["failure_details"] != 2 || c.Left["failure_details"] != 4 ||
+		c.Rows["dns_cache"] != 1 || c.Left["dns_cache"] != 1 {
+		t.Errorf("copied %v, left out %v", c.Rows, c.Left)
+	}
+	rows, err := dst.Failing(ctx, day(1))
+	if err != nil || len(rows) != 2 || rows[0].FailedSessions+rows[1].FailedSessions != 6 {
+		t.Errorf("Failing after the copy: %+v, %v", rows, err)
+	}
+}
