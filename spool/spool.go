@@ -259,12 +259,29 @@ func (s Spool) Drain(ctx context.Context, rec Recorder, max int) (Drained, error
 }
 
 // setAside renames f NAME.refused and writes why beside it, in
-// NAME.refused.why; the file stays for the operator, out of the drain.
+// NAME.refused.why: the engine's own reason first (which quotes no
+// report string, and keeps PostgreSQL's SQLSTATE), then the whole error,
+// neutralised and capped. The file stays for the operator, out of the
+// drain.
 func setAside(f string, why error) error {
-	if err := os.WriteFile(f+".refused.why", []byte(neutral.TerminalLine(why.Error())+"\n"), 0o600); err != nil {
+	text := "refused: " + neutral.TerminalLine(cause(why)) + "\nerror: " + neutral.TerminalLine(why.Error()) + "\n"
+	if err := os.WriteFile(f+".refused.why", []byte(text), 0o600); err != nil {
 		return err
 	}
 	return os.Rename(f, f+".refused")
+}
+
+// cause is the text of err's innermost error (PostgreSQL's names its
+// SQLSTATE).
+func cause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			break
+		}
+		err = next
+	}
+	return err.Error()
 }
 
 // read decodes one spool file, bounded by MaxFile.
