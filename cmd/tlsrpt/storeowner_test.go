@@ -127,6 +127,7 @@ func TestRootNeverCreatesStore(t *testing.T) {
 		{[]string{"digest", "--no-plan", "--always"}, 0, "no reports recorded yet"},
 		{[]string{"review", "--no-bans"}, 1, ""},
 		{[]string{"stats"}, 1, ""},
+		{[]string{"dashboard", "--listen", "127.0.0.1:0"}, 1, ""},
 		{[]string{"prune", "--older-than", "400d"}, 0, "nothing to prune"},
 		{[]string{"prune", "--older-than", "400d", "--apply"}, 0, "nothing to prune"},
 		{[]string{"redeem", "--log"}, 0, "the audit log is empty"},
