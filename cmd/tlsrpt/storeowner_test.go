@@ -322,3 +322,19 @@ func TestFilterHostileSpool(t *testing.T) {
 		t.Errorf("import of the delivered message: %s", r.stdout)
 	}
 }
+
+// TestDigestReadOnlyAsNobody runs digest as a user who may read the store
+// but not write it: the digest is printed, and one line says it was not
+// recorded as the last one, instead of failing.
+func TestDigestReadOnlyAsNobody(t *testing.T) {
+	a := newAsNobody(t)
+	db := filepath.Join(a.mkdir("root-store", false, 0o755), "tlsrpt.db")
+	if r := a.run(false, []string{"TLSRPT_DB=" + db}, nil, "import", "../../testdata/corpus"); r.code != 0 {
+		t.Fatalf("import as root: %s", r.stderr)
+	}
+	os.Chmod(db, 0o644)
+	r := a.run(true, []string{"TLSRPT_DB=" + db}, nil, "digest", "--no-plan", "--host", "mx1")
+	if r.code != 0 || !strings.Contains(r.stdout, "192.0.2.1") || !strings.Contains(r.stderr, "not recorded as the last digest") {
+		t.Errorf("digest as nobody on root's store: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
