@@ -250,9 +250,10 @@ func (r *recorder) AddReport(ctx context.Context, rep *report.Report, src store.
 	}
 	why := strings.TrimPrefix(err.Error(), "store: ")
 	if serr := r.sp.Add(rep, src); serr != nil {
-		r.notes = append(r.notes, fmt.Sprintf("%s; report %q not kept either: %s; the delivered message still carries it: tlsrpt import recovers it",
-			why, neutral.LogAttr(rep.ReportID), strings.TrimPrefix(serr.Error(), "spool: ")))
-		return 0, false, errors.Join(err, serr)
+		// One line (the filter logs it after "not recorded: "), the way to
+		// recover first, before the reasons, which may be long.
+		return 0, false, fmt.Errorf("not kept in the spool either (the delivered message still carries the report: tlsrpt import recovers it): %s; %s",
+			strings.TrimPrefix(serr.Error(), "spool: "), why)
 	}
 	r.notes = append(r.notes, fmt.Sprintf("%s; report %q kept in the spool %s until the database takes it (tlsrpt import --spool, or the next filter)",
 		why, neutral.LogAttr(rep.ReportID), r.sp.Dir))
