@@ -1,17 +1,21 @@
 // Package spool keeps reports that could not be stored, because the
-// database server was away or refused the login, in a local folder, and
-// hands them on to the store when it is back: the filter never loses a
-// report, and never holds a message while the server is down.
+// database was away, busy, read-only or full, in a local folder, and hands
+// them on to the store when it can take them: the filter never loses a
+// report, and never holds a message while the store is down.
 //
 // Each report is one file, written whole or not at all (a temporary file
-// renamed into place), holding the report and how it arrived. Drain stores
-// the files oldest first and removes each once stored. Storing is
-// idempotent (the store deduplicates reports), so two processes draining
-// at once, or a crash between storing and removing, never doubles a
-// report.
+// renamed into place), holding the report and how it arrived, as compact
+// JSON no larger than what Drain reads back (MaxFile); the spool's files
+// together stay under a bound (Spool.Max). Drain stores the files oldest
+// first and removes each once stored; a report the store refuses for good
+// (store.Refused) is moved aside with its reason, so that it never blocks
+// the ones after it. Storing is idempotent (the store deduplicates
+// reports), so two processes draining at once, or a crash between storing
+// and removing, never doubles a report.
 package spool
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -26,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -46,9 +51,24 @@ const suffix = ".tlsrpt-spool.json"
 // aside (NAME.bad) instead of retrying it for ever.
 var ErrBadFile = errors.New("spool: unreadable spool file")
 
+// ErrTooLarge is returned by Add for a report whose spool file would be
+// over MaxFile: Drain could not read it back.
+var ErrTooLarge = errors.New("spool: report too large to keep")
+
+// ErrFull is returned by Add when the report would take the spool's files
+// past Spool.Max.
+var ErrFull = errors.New("spool: spool full")
+
+// DefaultMax is the default bound of a spool's files, all told.
+const DefaultMax = 256 << 20
+
 // Spool is a folder of reports waiting to be stored.
 type Spool struct {
 	Dir string
+	// Max bounds the bytes of the folder's files, all told (those moved
+	// aside included): a report past it is not kept (ErrFull). 0 is
+	// DefaultMax; a negative value, no bound.
+	Max int64
 }
 
 // entry is a spool file's content. Version guards the format.
@@ -69,11 +89,17 @@ func (s Spool) Add(r *report.Report, src store.Source) error {
 }
 
 func (s Spool) add(r *report.Report, src store.Source) error {
+	b, err := encode(entry{Version: 1, Spooled: time.Now().UTC(), Report: r, Source: src})
+	if err != nil {
+		return err
+	}
+	if len(b) > MaxFile {
+		return fmt.Errorf("%w: %d bytes of JSON, over the %d that a drain reads", ErrTooLarge, len(b), MaxFile)
+	}
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return err
 	}
-	b, err := json.Marshal(entry{Version: 1, Spooled: time.Now().UTC(), Report: r, Source: src})
-	if err != nil {
+	if err := s.room(int64(len(b))); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(s.Dir, ".tmp-*")
@@ -93,6 +119,60 @@ func (s Spool) add(r *report.Report, src store.Source) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), filepath.Join(s.Dir, name()))
+}
+
+// encode writes e as compact JSON, leaving <, > and & as they are: the
+// HTML escaping of encoding/json would make six bytes of each.
+func encode(e entry) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// room is ErrFull when n more bytes would take the folder's files past
+// the spool's bound.
+func (s Spool) room(n int64) error {
+	max := s.Max
+	if max == 0 {
+		max = DefaultMax
+	}
+	if max < 0 {
+		return nil
+	}
+	used, err := s.Size()
+	if err != nil {
+		return err
+	}
+	if used+n > max {
+		return fmt.Errorf("%w: its files take %d bytes, this report %d more, the bound is %d (--spool-max)", ErrFull, used, n, max)
+	}
+	return nil
+}
+
+// Size returns the bytes of the spool folder's regular files, all told; a
+// missing folder is 0.
+func (s Spool) Size() (int64, error) {
+	des, err := os.ReadDir(s.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("spool: listing %s: %w", s.Dir, err)
+	}
+	var n int64
+	for _, de := range des {
+		if !de.Type().IsRegular() {
+			continue
+		}
+		if fi, err := de.Info(); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n, nil
 }
 
 // name makes a file name that sorts by spool time and never collides.
@@ -122,16 +202,20 @@ func (s Spool) Files() ([]string, error) {
 	return files, nil
 }
 
-// Drained tells what Drain did.
+// Drained tells what Drain did: reports stored, duplicates of stored
+// ones, unreadable files renamed NAME.bad, and reports the store refused
+// for good, renamed NAME.refused beside NAME.refused.why.
 type Drained struct {
-	Stored, Dups, Bad int
+	Stored, Dups, Bad, Refused int
 }
 
 // Drain stores spooled reports through rec, oldest first, at most max of
 // them (max <= 0: all), removing each file once stored. It stops at the
-// first error of the store (the server still away: the rest stay for the
-// next time) and returns it; an unreadable file is renamed NAME.bad,
-// counted, and skipped.
+// first error that may go away (the store away, busy, read-only or full:
+// the rest stay for the next time) and returns it. An unreadable file is
+// renamed NAME.bad; a report the store refuses for good (store.Refused)
+// is renamed NAME.refused, its reason written in NAME.refused.why; both
+// are counted and skipped.
 func (s Spool) Drain(ctx context.Context, rec Recorder, max int) (Drained, error) {
 	var d Drained
 	files, err := s.Files()
@@ -152,6 +236,13 @@ func (s Spool) Drain(ctx context.Context, rec Recorder, max int) (Drained, error
 			continue
 		}
 		_, dup, err := rec.AddReport(ctx, e.Report, e.Source)
+		if store.Refused(err) {
+			if merr := setAside(f, err); merr != nil {
+				return d, fmt.Errorf("spool: moving aside %s, which the store refuses: %w", filepath.Base(f), merr)
+			}
+			d.Refused++
+			continue
+		}
 		if err != nil {
 			return d, fmt.Errorf("spool: storing %s: %w", filepath.Base(f), err)
 		}
@@ -165,6 +256,32 @@ func (s Spool) Drain(ctx context.Context, rec Recorder, max int) (Drained, error
 		}
 	}
 	return d, nil
+}
+
+// setAside renames f NAME.refused and writes why beside it, in
+// NAME.refused.why: the engine's own reason first (which quotes no
+// report string, and keeps PostgreSQL's SQLSTATE), then the whole error,
+// neutralised and capped. The file stays for the operator, out of the
+// drain.
+func setAside(f string, why error) error {
+	text := "refused: " + neutral.TerminalLine(cause(why)) + "\nerror: " + neutral.TerminalLine(why.Error()) + "\n"
+	if err := os.WriteFile(f+".refused.why", []byte(text), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(f, f+".refused")
+}
+
+// cause is the text of err's innermost error (PostgreSQL's names its
+// SQLSTATE).
+func cause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			break
+		}
+		err = next
+	}
+	return err.Error()
 }
 
 // read decodes one spool file, bounded by MaxFile.

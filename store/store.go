@@ -112,6 +112,37 @@ func Open(location string) (*Store, error) {
 	return s, nil
 }
 
+// OpenExisting opens the database at location for reading and writing,
+// as Open does, but never creates it: a SQLite file (or its folder) that
+// does not exist is ErrNoDatabase. Commands that write only beside their
+// reading (digest records its time, redeem its audit log, prune removes)
+// use it, so that root running them first never makes the shared store a
+// file only root may open. A PostgreSQL URL opens as with Open.
+func OpenExisting(location string) (*Store, error) {
+	eng, err := EngineOf(location)
+	if err != nil {
+		return nil, err
+	}
+	if eng == PostgreSQL {
+		return OpenPostgres(context.Background(), location)
+	}
+	if err := mustExist(location); err != nil {
+		return nil, fmt.Errorf("store: opening database %q: %w", location, err)
+	}
+	return Open(location)
+}
+
+// mustExist is ErrNoDatabase when path names nothing.
+func mustExist(path string) error {
+	if path == "" {
+		return errors.New("empty path")
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return &kindError{kind: ErrNoDatabase, text: "no database file", err: err}
+	}
+	return nil
+}
+
 // OpenReadOnly opens the database at location to read it only: review,
 // stats and the redeem plan work on a database the user cannot write. A
 // SQLite file must exist and be at the current schema (ErrNoDatabase,

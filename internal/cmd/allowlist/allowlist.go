@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -54,10 +53,10 @@ func NewCmdCheck(f *cmdutil.Factory, runF func(*CheckOptions) error) *cobra.Comm
 		Long: `Checks one address against the allowlist: exit 0 when it is proven to belong to a
 listed sender (usable as fail2ban's ignorecommand: the ban is skipped), 1 when not,
 3 when DNS failed and no cached answer could decide (fail2ban then bans, as it
-would without tlsrpt, and the reason goes to standard error). DNS answers are
-cached in the database, or, with a PostgreSQL --db, in a local cache file, so
-that a database server away never stalls fail2ban; all lookups share a 2 s
-budget.`,
+would without tlsrpt, and the reason goes to standard error). The check reads
+no database and never creates one: DNS answers are cached in a file of its own,
+check-cache.db in this user's state folder ($XDG_STATE_HOME/tlsrpt), so that a
+database server away never stalls fail2ban; all lookups share a 2 s budget.`,
 		Example: `  tlsrpt allowlist check 209.85.220.41
   ignorecommand = /usr/local/bin/tlsrpt allowlist check <ip>     # fail2ban jail.d`,
 		Args: cmdutil.ExactArgs(1, "one IP address", "tlsrpt allowlist check 209.85.220.41"),
@@ -102,25 +101,18 @@ func RunCheck(ctx context.Context, o *CheckOptions) error {
 	return cmdutil.Silent(cmdutil.ExitNotTrusted)
 }
 
-// checkCache opens the DNS cache of check: the database when it is a
-// SQLite file (read-write when it may, else read-only, else none), and a
-// local SQLite file for a PostgreSQL database, so that a server away
-// never delays fail2ban. No cache is no reason to fail.
+// checkCache opens the DNS cache of check and export: a file of its own
+// in this user's state folder (Factory.CheckCachePath), never the shared
+// database, which check (fail2ban's ignorecommand, run as root) must
+// neither create nor write. No cache is no reason to fail.
 func checkCache(f *cmdutil.Factory) (allowlist.Cache, func()) {
-	loc, err := f.DBLocation()
+	path, err := f.CheckCachePath()
 	if err != nil {
 		return nil, func() {}
 	}
-	if eng, err := store.EngineOf(loc); err != nil || eng != store.SQLite {
-		state, err := cmdutil.StateDir()
-		if err != nil {
-			return nil, func() {}
-		}
-		loc = filepath.Join(state, "check-cache.db")
-	}
-	st, err := store.Open(loc)
+	st, err := store.Open(path)
 	if err != nil {
-		st, err = store.OpenReadOnly(loc)
+		st, err = store.OpenReadOnly(path)
 	}
 	if err != nil {
 		return nil, func() {}

@@ -90,6 +90,19 @@ func (f *Factory) OpenStore() (*store.Store, error) {
 	return st, Explain(err)
 }
 
+// OpenStoreExisting opens the database for reading and writing, but never
+// creates it: for commands that write only beside their reading (digest,
+// redeem, prune), which root often runs first. A missing database is
+// store.ErrNoDatabase.
+func (f *Factory) OpenStoreExisting() (*store.Store, error) {
+	loc, err := f.DBLocation()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.OpenExisting(loc)
+	return st, Explain(err)
+}
+
 // OpenStoreReadOnly opens the database to read it only: commands that
 // only read work on a database the user cannot write.
 func (f *Factory) OpenStoreReadOnly() (*store.Store, error) {

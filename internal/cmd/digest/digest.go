@@ -5,7 +5,9 @@ package digest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"time"
@@ -43,7 +45,8 @@ regularly, then nothing for --quiet-after), failure rates that moved per policy
 domain, and the redeem plan of this host. Prints nothing and exits 0 when nothing
 is notable (--always prints anyway), so that cron and the systemd timer in
 contrib/systemd mail only when there is news. Each run records its time for the
-next one (per --host), unless --since or --no-record is given.`,
+next one (per --host), unless --since or --no-record is given. A database that
+does not exist yet is never created: nothing is notable then.`,
 		Example: `  tlsrpt digest
   tlsrpt digest --since 7d --always --no-record`,
 		Args: cmdutil.NoArgs,
@@ -82,7 +85,14 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	st, err := o.F.OpenStore()
+	st, readOnly, err := openStore(o)
+	if errors.Is(err, store.ErrNoDatabase) {
+		// Nothing recorded yet is nothing notable; the timer stays quiet.
+		if o.Always {
+			fmt.Fprintln(o.F.IO.Out, "no reports recorded yet: tlsrpt filter or tlsrpt import creates the database")
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -103,9 +113,25 @@ func Run(ctx context.Context, o *Options) error {
 		}
 	}
 	if o.Since == "" && !o.NoRecord {
+		if readOnly {
+			fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: digest: not recorded as the last digest: %s cannot be written by this user (run as its owner, or give --no-record)\n", st.File())
+			return nil
+		}
 		return digest.Record(ctx, st, o.Host, now)
 	}
 	return nil
+}
+
+// openStore opens the database without ever creating it (a digest run by
+// root first must not make the shared store root's): to write, for the
+// record of this digest, else, when this user may not write it, to read.
+func openStore(o *Options) (st *store.Store, readOnly bool, err error) {
+	st, err = o.F.OpenStoreExisting()
+	if err == nil || !(errors.Is(err, store.ErrReadOnly) || errors.Is(err, fs.ErrPermission)) {
+		return st, false, err
+	}
+	st, err = o.F.OpenStoreReadOnly()
+	return st, true, err
 }
 
 // planText is the redeem plan of the trusted failing addresses banned on

@@ -35,6 +35,7 @@ type Options struct {
 	MaxPolicies     int
 	Spool           string // folder of reports kept while the database is away
 	SpoolDrain      int    // spooled reports stored per run once the database is back
+	SpoolMax        int64  // bound of the spool's files, all told
 }
 
 // NewCmdFilter returns the filter command; runF, when not nil, replaces
@@ -51,8 +52,9 @@ readable summary, and records its reports in the database.
 Whatever happens (a bad message, a bad flag, the database away) the message goes
 through unchanged but for the annotation, and the exit status is 0; only when the
 message cannot be read or written whole is it 75 (EX_TEMPFAIL), so that maildrop
-keeps it for a later try. With a PostgreSQL database that cannot be reached, the
-reports wait in the spool folder until a later run, or tlsrpt import --spool.`,
+keeps it for a later try. When the database cannot take a report (a PostgreSQL
+server away, a SQLite file busy, read-only or not this user's, a full disk), the
+report waits in the spool folder until a later run, or tlsrpt import --spool.`,
 		Example: `  tlsrpt filter < report.eml
   tlsrpt filter testdata/corpus/14-tlsrptdigest-google-failure.eml
   xfilter "/usr/local/bin/tlsrpt filter --syslog"     # in ~/.mailfilter`,
@@ -78,6 +80,7 @@ reports wait in the spool folder until a later run, or tlsrpt import --spool.`,
 	fl.IntVar(&opts.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one message; a report past it is refused")
 	fl.IntVar(&opts.MaxPolicies, "max-policies", report.DefaultLimits.MaxPolicies, "most policies in one message; a report past it is refused")
 	fl.StringVar(&opts.Spool, "spool", "", "keep reports here while the database is away (default $XDG_STATE_HOME/tlsrpt/spool)")
+	fl.Int64Var(&opts.SpoolMax, "spool-max", spool.DefaultMax, "keep at most this many `bytes` of reports in the spool; past it a report is only in the delivered message (tlsrpt import recovers it)")
 	fl.IntVar(&opts.SpoolDrain, "spool-drain", 100, "store at most this many spooled reports per run once the database is back")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return passThrough(opts, "tlsrpt filter misconfigured: "+err.Error())
@@ -181,8 +184,10 @@ func passThroughFrom(o *Options, in io.Reader, problem string) error {
 }
 
 // recorder stores reports, opening the database on first use, and keeps
-// them in the spool when the database is away (a PostgreSQL server down,
-// a login refused, a SQLite file locked past the write budget).
+// them in the spool whenever the database cannot take them: away, busy,
+// not this user's to write, read-only, full, or not there at all. Only a
+// report the store refuses for good (store.Refused) is not spooled: it
+// would be refused again.
 type recorder struct {
 	o      *Options
 	sp     spool.Spool
@@ -201,7 +206,7 @@ func newRecorder(o *Options) (*recorder, error) {
 		}
 		dir = state + "/spool"
 	}
-	return &recorder{o: o, sp: spool.Spool{Dir: dir}}, nil
+	return &recorder{o: o, sp: spool.Spool{Dir: dir, Max: o.SpoolMax}}, nil
 }
 
 // store opens the database once; nil when it cannot be opened.
@@ -225,35 +230,35 @@ func (r *recorder) drain() {
 	if d.Bad > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("%d unreadable spool files renamed *.bad in %s", d.Bad, r.sp.Dir))
 	}
+	if d.Refused > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%s the database refuses for good renamed *.refused in %s, the reason beside each in *.refused.why",
+			cmdutil.Plural(int64(d.Refused), "spooled report", "spooled reports"), r.sp.Dir))
+	}
 	if err != nil {
 		r.notes = append(r.notes, "spool: "+err.Error())
 	}
 }
 
-// away reports whether err means the database is away for now.
-func away(err error) bool {
-	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy)
-}
-
-// AddReport stores r, or spools it while the database is away.
+// AddReport stores r, or spools it when the database cannot take it.
 func (r *recorder) AddReport(ctx context.Context, rep *report.Report, src store.Source) (int64, bool, error) {
 	st := r.store()
 	err := r.err
 	if st != nil {
 		id, dup, aerr := st.AddReport(ctx, rep, src)
-		if aerr == nil || !away(aerr) {
+		if aerr == nil || store.Refused(aerr) {
 			return id, dup, aerr
 		}
 		err = aerr
 	}
-	if !away(err) {
-		return 0, false, err
-	}
+	why := strings.TrimPrefix(err.Error(), "store: ")
 	if serr := r.sp.Add(rep, src); serr != nil {
-		return 0, false, errors.Join(err, serr)
+		// One line (the filter logs it after "not recorded: "), the way to
+		// recover first, before the reasons, which may be long.
+		return 0, false, fmt.Errorf("not kept in the spool either (the delivered message still carries the report: tlsrpt import recovers it): %s; %s",
+			strings.TrimPrefix(serr.Error(), "spool: "), why)
 	}
-	r.notes = append(r.notes, fmt.Sprintf("%s; report %q kept in the spool %s until the database is back",
-		strings.TrimPrefix(err.Error(), "store: "), neutral.LogAttr(rep.ReportID), r.sp.Dir))
+	r.notes = append(r.notes, fmt.Sprintf("%s; report %q kept in the spool %s until the database takes it (tlsrpt import --spool, or the next filter)",
+		why, neutral.LogAttr(rep.ReportID), r.sp.Dir))
 	return 0, false, nil
 }
 

@@ -139,7 +139,10 @@ func drainSpool(ctx context.Context, o *Options, st *store.Store) error {
 		dir = filepath.Join(state, "spool")
 	}
 	d, err := spool.Spool{Dir: dir}.Drain(ctx, st, 0)
-	fmt.Fprintf(o.F.IO.Out, "spool %s: stored %d, duplicates %d, unreadable %d\n", dir, d.Stored, d.Dups, d.Bad)
+	fmt.Fprintf(o.F.IO.Out, "spool %s: stored %d, duplicates %d, unreadable %d, refused %d\n", dir, d.Stored, d.Dups, d.Bad, d.Refused)
+	if d.Refused > 0 {
+		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: the database refuses %d spooled reports for good: renamed *.refused in %s, the reason beside each in *.refused.why\n", d.Refused, dir)
+	}
 	return err
 }
 

@@ -27,8 +27,9 @@ func NewCmdPrune(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Use:   "prune --older-than DURATION",
 		Short: "Remove reports whose range ended long ago (plan; --apply to remove)",
 		Long: `Counts, and with --apply removes, the reports whose range ended before now minus
---older-than, with their policies and failure details. The audit log of redeem and
-the DNS cache are kept. --vacuum then gives the space back to the file system
+--older-than, with their policies and failure details, and the DNS cache entries
+(the database's and allowlist check's own file) expired more than 7 days ago. The
+audit log of redeem is kept. A database that does not exist is never created. --vacuum then gives the space back to the file system
 (it needs room for a copy of the database while it runs). The filter and serve
 never prune by themselves: run prune from a timer.`,
 		Example: `  tlsrpt prune --older-than 400d
@@ -63,11 +64,11 @@ func Run(ctx context.Context, o *Options) error {
 	before := o.F.Now().UTC().Add(-d)
 	var open = o.F.OpenStoreReadOnly
 	if o.Apply {
-		open = o.F.OpenStore
+		open = o.F.OpenStoreExisting
 	}
 	st, err := open()
 	if err != nil {
-		return err
+		return noDatabase(o, err)
 	}
 	defer st.Close()
 	w := o.F.IO.Out
@@ -89,6 +90,9 @@ func Run(ctx context.Context, o *Options) error {
 	fmt.Fprintf(w, "removed %s ended before %s (%s, %s); the audit log is kept\n",
 		cmdutil.Plural(p.Reports, "report", "reports"), before.Format("2006-01-02"),
 		cmdutil.Plural(p.Policies, "policy", "policies"), cmdutil.Plural(p.Details, "failure detail", "failure details"))
+	if err := pruneCaches(ctx, o, st); err != nil {
+		return err
+	}
 	if o.Vacuum {
 		start := time.Now()
 		if err := st.Vacuum(ctx); err != nil {

@@ -137,11 +137,11 @@ func parseIPs(ss []string) ([]netip.Addr, error) {
 	return out, nil
 }
 
-// openForPlan opens the database to write (--apply needs it; a plan
-// records its steps in the audit log when it may), or, for a plan, to
-// read only when the user cannot write it.
+// openForPlan opens the database, never creating it: to write (--apply
+// needs it; a plan records its steps in the audit log when it may), or,
+// for a plan, to read only when the user cannot write it.
 func openForPlan(o *Options) (st *store.Store, readOnly bool, err error) {
-	st, err = o.F.OpenStore()
+	st, err = o.F.OpenStoreExisting()
 	if err == nil || o.Apply || !(errors.Is(err, store.ErrReadOnly) || errors.Is(err, os.ErrPermission)) {
 		return st, false, err
 	}
