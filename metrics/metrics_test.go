@@ -35,7 +35,7 @@ func fill(t *testing.T, st *store.Store, storedAt time.Time, failed int64, repor
 // identity is the domain that signs org's reports in these tests: its
 // first word, lower case, under .example.
 func identity(org string) string {
-	return strings.ToLower(strings.Fields(org+" x")[0]) + ".example"
+	return strings.ToLower(strings.Fields(org + " x")[0]) + ".example"
 }
 
 // fillFrom stores reports as fill does, their range starting at start,
