@@ -198,12 +198,16 @@ const Unauthenticated = "unauthenticated"
 // ReporterName is how a reporter is shown: an authenticated reporter by
 // its authenticated identity (the domain that signed for its reports),
 // any other by the organization-name its reports claim, white space
-// trimmed and collapsed, marked "(unauthenticated)".
+// trimmed and collapsed, marked "(unauthenticated)" (that alone when it
+// claims none).
 func ReporterName(authenticated bool, identity, org string) string {
 	if authenticated {
 		return identity
 	}
-	return strings.Join(strings.Fields(org), " ") + " (" + Unauthenticated + ")"
+	if org = strings.Join(strings.Fields(org), " "); org == "" {
+		return "(" + Unauthenticated + ")"
+	}
+	return org + " (" + Unauthenticated + ")"
 }
 
 // ReporterActivity is what the store knows of one reporter's sending. An
