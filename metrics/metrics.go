@@ -76,9 +76,10 @@ func Label(v string) string {
 	return v
 }
 
-// resultType is the label of a result-type: its registry name, else
-// "other".
-func resultType(t string) string {
+// ResultType is the label of a result-type: its RFC 8460 registry name
+// (case and surrounding white space ignored), else "other". The set is
+// fixed: no reporter can take a name by sending a type first.
+func ResultType(t string) string {
 	t = strings.ToLower(strings.TrimSpace(t))
 	if rfc8460Types[t] {
 		return t
@@ -186,7 +187,7 @@ func sessionSeries(perDomain, perType []store.RecentSessions) map[seriesKey]int6
 		add(seriesKey{false, d, rep, "failed"}, r.Failed)
 	}
 	for _, r := range perType {
-		add(seriesKey{true, domains.label(Label(r.Domain)), reporters.of(r), resultType(r.ResultType)}, r.Failed)
+		add(seriesKey{true, domains.label(Label(r.Domain)), reporters.of(r), ResultType(r.ResultType)}, r.Failed)
 	}
 	return out
 }
