@@ -26,12 +26,12 @@ type Row struct {
 	Day           string  `json:"day"`
 	Reporter      *string `json:"reporter,omitempty"`
 	Authenticated *bool   `json:"authenticated,omitempty"`
-	Domain      *string `json:"domain,omitempty"`
-	MX          *string `json:"mx,omitempty"`
-	ResultType  *string `json:"result_type,omitempty"`
-	Successful  int64   `json:"successful"`
-	Failed      int64   `json:"failed"`
-	FailureRate float64 `json:"failure_rate"`
+	Domain        *string `json:"domain,omitempty"`
+	MX            *string `json:"mx,omitempty"`
+	ResultType    *string `json:"result_type,omitempty"`
+	Successful    int64   `json:"successful"`
+	Failed        int64   `json:"failed"`
+	FailureRate   float64 `json:"failure_rate"`
 }
 
 // Rows turns the store's rows into JSON rows for group.
