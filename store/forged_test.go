@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,28 @@ func TestAddressChangesMarked(t *testing.T) {
 	}
 	if want := []string{"Google Inc. (unauthenticated)", "google.com"}; !slices.Equal(cs[0].Organizations, want) {
 		t.Errorf("reporters %q, want %q", cs[0].Organizations, want)
+	}
+}
+
+// TestSessionsStoredSinceAuthenticated: what the metrics read keeps
+// signed reports under their identity and unsigned ones apart, with the
+// name they claim, on both engines.
+func TestSessionsStoredSinceAuthenticated(t *testing.T) {
+	s := openTemp(t)
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	at := day.Add(30 * time.Hour)
+	addAt(t, s, at, "Google Inc.", "real", day, day.Add(24*time.Hour-time.Second), signed("google.com"))
+	addAt(t, s, at, "Google Inc.", "forged", day, day.Add(24*time.Hour-time.Second), unsigned("google.com"))
+	perDomain, perType, err := s.SessionsStoredSince(context.Background(), at.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(perDomain, func(a, b RecentSessions) int { return strings.Compare(a.Reporter, b.Reporter) })
+	want := []RecentSessions{
+		{Reporter: "Google Inc.", Domain: "example.net", Successful: 10, Failed: 1},
+		{Reporter: "google.com", Domain: "example.net", Authenticated: true, Successful: 10, Failed: 1},
+	}
+	if !slices.Equal(perDomain, want) || len(perType) != 2 || perType[0].Authenticated == perType[1].Authenticated {
+		t.Errorf("per domain %+v\nwant %+v\nper type %+v", perDomain, want, perType)
 	}
 }
