@@ -1,7 +1,14 @@
 // Package digest writes the text of the daily mail about SMTP TLS reports:
 // only what changed. New failing addresses since the last digest,
 // addresses whose failures grew, reporters gone quiet, failure rates that
-// moved per policy domain, and the redeem plan. When nothing is notable
+// moved per policy domain, and the redeem plan.
+//
+// Reporters are named as the store names them (store.ReporterName): an
+// authenticated reporter by the domain that signed its reports, any other
+// by the organization-name it claims, marked "(unauthenticated)". Only an
+// authenticated reporter can go quiet, and only on the periods its
+// reports cover: a forged report cannot silence the alert or raise it, and
+// a backfill of old reports does not make a silent reporter look alive. When nothing is notable
 // there is no text at all, so that cron and the systemd timer mail only
 // when there is news.
 //
@@ -56,7 +63,7 @@ type Digest struct {
 	Since, Now time.Time
 	New        []store.AddressChange    // failing addresses no earlier report named
 	Grown      []store.AddressChange    // known failing addresses with more failures
-	Quiet      []store.ReporterActivity // reporters gone quiet
+	Quiet      []store.ReporterActivity // authenticated reporters gone quiet, judged on the periods their reports cover
 	Rates      []RateChange             // notable changes of a domain's failure rate
 	Plan       string
 }
@@ -89,7 +96,7 @@ func Compute(ctx context.Context, st *store.Store, opt Options) (Digest, error) 
 			d.Grown = append(d.Grown, c)
 		}
 	}
-	reporters, err := st.Reporters(ctx)
+	reporters, err := st.ReportersAsOf(ctx, opt.Now)
 	if err != nil {
 		return Digest{}, err
 	}
@@ -194,7 +201,7 @@ func (d Digest) WriteText(w io.Writer) error {
 	if len(d.Quiet) > 0 {
 		fmt.Fprintf(bw, "\nReporters gone quiet:\n")
 		list(bw, d.Quiet, func(r store.ReporterActivity) string {
-			return fmt.Sprintf("%s: last report ended %s (%s over %s, about %.1f a day)", neutral.SummaryLine(r.Organization),
+			return fmt.Sprintf("%s: last report ended %s (%s over %s, about %.1f a day)", neutral.SummaryLine(r.Name()),
 				r.Last.Format("2006-01-02"), plural64(r.Reports, "report", "reports"), plural64(r.Days, "day", "days"), r.PerDay())
 		})
 	}
@@ -226,7 +233,8 @@ func list[T any](w io.Writer, items []T, line func(T) string) {
 	}
 }
 
-// orgs names the reporters of a change, neutralised.
+// orgs names the reporters of a change (as the store names them: an
+// identity, or a claimed name marked unauthenticated), neutralised.
 func orgs(l []string) string {
 	l = slices.Clone(l)
 	for i, o := range l {

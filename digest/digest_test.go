@@ -20,7 +20,8 @@ var first = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 // "Alpha Mail" every day, "Beta Mail" for the first 25 days. Alpha's
 // example.net failures come from 192.0.2.<day> (day sessions), its
 // example.org failures from 198.51.100.1 (1 session a day; 40 on the
-// last day, a jump in the failure rate). Beta's report names orgName.
+// last day, a jump in the failure rate). Beta's report names betaName.
+// Each reporter signs its reports as identity(its name).
 func month(t *testing.T, betaName string) (*store.Store, time.Time) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"))
@@ -48,13 +49,20 @@ func month(t *testing.T, betaName string) (*store.Store, time.Time) {
 				r.Policies = append(r.Policies, report.Policy{Type: "sts", Domain: "example.org", Successful: 60, Failed: orgFailed,
 					Details: []report.FailureDetail{{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("198.51.100.1"), FailedSessions: orgFailed}}})
 			}
-			if _, _, err := st.AddReport(ctx, r, store.Source{Transport: "mail", Submitter: strings.Fields(org)[0] + ".example"}); err != nil {
+			src := store.Source{Transport: "mail", Submitter: identity(org),
+				Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: identity(org)}}
+			if _, _, err := st.AddReport(ctx, r, src); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	st.SetClock(nil)
 	return st, time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
+}
+
+// identity is the domain that signs org's reports in month.
+func identity(org string) string {
+	return strings.ReplaceAll(strings.ToLower(org), " ", "-") + ".example"
 }
 
 func TestDigest(t *testing.T) {
@@ -73,7 +81,7 @@ func TestDigest(t *testing.T) {
 	if len(d.Grown) != 1 || d.Grown[0].IP.String() != "198.51.100.1" || d.Grown[0].Since != 40 || d.Grown[0].Before != 29 {
 		t.Errorf("grown %+v, want 198.51.100.1: 40 more, 29 before", d.Grown)
 	}
-	if len(d.Quiet) != 1 || d.Quiet[0].Organization != "Beta Mail" {
+	if len(d.Quiet) != 1 || d.Quiet[0].Name() != "beta-mail.example" {
 		t.Errorf("quiet %+v, want Beta Mail", d.Quiet)
 	}
 	if len(d.Rates) != 1 || d.Rates[0].Domain != "example.org" {
@@ -83,8 +91,8 @@ func TestDigest(t *testing.T) {
 	if err := d.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1 new failing address:", "192.0.2.30: 30 failed sessions from Alpha Mail",
-		"198.51.100.1: 40 failed sessions more (29 before)", "Reporters gone quiet:", "Beta Mail: last report ended 2026-11-25",
+	for _, want := range []string{"1 new failing address:", "192.0.2.30: 30 failed sessions from alpha-mail.example",
+		"198.51.100.1: 40 failed sessions more (29 before)", "Reporters gone quiet:", "beta-mail.example: last report ended 2026-11-25",
 		"example.org: 40.0% (40 of 100 sessions), was 1.6% (1 of 61)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("digest text lacks %q:\n%s", want, b.String())
@@ -136,7 +144,7 @@ func TestDigestHostileNames(t *testing.T) {
 			t.Errorf("hostile name formed a line: %q", line)
 		}
 	}
-	if !strings.Contains(b.String(), `Beta\n--boundary\nX-Evil: 1\x1b[2J: last report ended`) {
+	if !strings.Contains(b.String(), `beta\n--boundary\nx-evil:-1\x1b[2j.example: last report ended`) {
 		t.Errorf("quiet reporter not shown neutralised:\n%s", b.String())
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/filter"
@@ -56,8 +57,10 @@ type Options struct {
 	// is done so far.
 	Progress func(Progress)
 
-	// Now is the clock for the Received time of stored reports; nil means
-	// time.Now.
+	// Now is the clock; nil means time.Now. A message's reports are
+	// received when the message says it arrived (its Maildir file name,
+	// else its top Received header, else its Date; never later than Now
+	// plus store.ClockSkew), else at Now; report files at Now.
 	Now func() time.Time
 }
 
@@ -195,7 +198,11 @@ func (im *importer) file(ctx context.Context, it item) {
 		im.reportFile(ctx, it.path, data)
 		return
 	}
-	im.message(ctx, it.path, "", stripFromLine(data))
+	maildirName := ""
+	if it.kind == kindMessage {
+		maildirName = filepath.Base(it.path)
+	}
+	im.message(ctx, it.path, "", maildirName, stripFromLine(data))
 }
 
 // readBounded reads all of r, refusing more than max bytes.
@@ -251,17 +258,18 @@ func (im *importer) mbox(ctx context.Context, path string, r io.Reader) {
 			return
 		default:
 			im.sum.Read++
-			im.message(ctx, path, item, msg)
+			im.message(ctx, path, item, "", msg)
 		}
 		im.progress(path, mr.Offset())
 	}
 }
 
-// message finds and stores the reports of one mail message. A message the
-// filter annotated is read as it came, before the filter: its DKIM
-// signatures cover those bytes, and the reports are read from the same
-// bytes that are authenticated.
-func (im *importer) message(ctx context.Context, path, item string, raw []byte) {
+// message finds and stores the reports of one mail message, received when
+// the message says it arrived (arrival; maildirName is its Maildir file
+// name, else ""). A message the filter annotated is read as it came,
+// before the filter: its DKIM signatures cover those bytes, and the
+// reports are read from the same bytes that are authenticated.
+func (im *importer) message(ctx context.Context, path, item, maildirName string, raw []byte) {
 	if orig, err := filter.Original(raw); err == nil {
 		raw = orig
 	}
@@ -285,7 +293,7 @@ func (im *importer) message(ctx context.Context, path, item string, raw []byte) 
 		}
 		im.store(ctx, path, item, reports, store.Source{
 			Transport: "import", Submitter: msg.Submitter, FromDomain: msg.FromDomain,
-			MessageID: msg.MessageID, Received: im.opt.Now().UTC(), Auth: auth,
+			MessageID: msg.MessageID, Received: arrival(maildirName, raw, im.opt.Now().UTC()), Auth: auth,
 		})
 	}
 	var errs []error

@@ -1,13 +1,23 @@
 // Package metrics exposes what the tlsrpt store knows to Prometheus: the
 // sessions of the last day per policy domain, reporter and result-type,
-// when each reporter last sent a report (so that an alert can fire on a
-// reporter gone quiet), and how many trusted addresses wait for redeem.
+// when each reporter's latest report period ended (so that an alert can
+// fire on a reporter gone quiet), and how many trusted addresses wait for
+// redeem.
 //
 // The Collector reads the store at scrape time, as node_exporter's
 // collectors read the system: there is no state to keep in step. Label
-// values come from reports, so their number is bounded: the reporters and
-// domains with the most sessions keep their names, the rest are counted
-// as "other"; result-types outside RFC 8460's list are "other" too.
+// values come from reports, which anyone can write, so:
+//
+//   - a reporter label names an authenticated reporter by its identity
+//     (the domain that signed its reports); every unauthenticated report
+//     counts under the one label "unauthenticated", whatever
+//     organization-name it claims;
+//   - their number is bounded: the authenticated reporters and the domains
+//     with the most sessions keep their names (domains seen in
+//     authenticated reports first), the rest are counted as "other";
+//     result-types are RFC 8460's registry values, the rest "other";
+//   - every value is normalised (Label) before series are formed, so no
+//     two series ever share their labels and a scrape never fails.
 package metrics
 
 import (
@@ -15,6 +25,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,11 +34,12 @@ import (
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
-// Bounds on label values, and the name of the rest.
+// Bounds on label values, and the names of the rest.
 const (
-	MaxReporters = 10
-	MaxDomains   = 20
-	Other        = "other"
+	MaxReporters    = 10
+	MaxDomains      = 20
+	Other           = "other"           // the values past the bounds
+	Unauthenticated = "unauthenticated" // the reporter of every unauthenticated report
 )
 
 // Window is the span the session gauges cover: reports stored within it.
@@ -37,11 +49,42 @@ const Window = 24 * time.Hour
 // record how many trusted addresses are banned and wait for redeem.
 const WaitingSetting = "redeem.waiting"
 
-// rfc8460Types are the result-types that keep their name as a label.
+// rfc8460Types are the result-types that keep their name as a label: the
+// registry of RFC 8460 section 4.3 (Result Types).
 var rfc8460Types = map[string]bool{
 	"starttls-not-supported": true, "certificate-host-mismatch": true, "certificate-expired": true,
 	"certificate-not-trusted": true, "validation-failure": true, "tlsa-invalid": true, "dnssec-invalid": true,
 	"dane-required": true, "sts-policy-fetch-error": true, "sts-policy-invalid": true, "sts-webpki-invalid": true,
+}
+
+// escape marks a normalised value that would read as a reserved one.
+const escape = "~"
+
+// Label normalises a label value taken from a report: one line,
+// neutralised and bounded as for a log, white space trimmed and
+// collapsed, lower case (domains and result-types are case-insensitive),
+// without a trailing dot. A value that reads as a reserved one ("other",
+// "unauthenticated") or starts with "~" gets a "~" in front, so that it
+// can never pass for one and stays apart from every other value. Values
+// that normalise alike are one label.
+func Label(v string) string {
+	v = strings.ToLower(strings.Join(strings.Fields(neutral.LogAttr(v)), " "))
+	v = strings.TrimSuffix(v, ".")
+	if v == Other || v == Unauthenticated || strings.HasPrefix(v, escape) {
+		return escape + v
+	}
+	return v
+}
+
+// ResultType is the label of a result-type: its RFC 8460 registry name
+// (case and surrounding white space ignored), else "other". The set is
+// fixed: no reporter can take a name by sending a type first.
+func ResultType(t string) string {
+	t = strings.ToLower(strings.TrimSpace(t))
+	if rfc8460Types[t] {
+		return t
+	}
+	return Other
 }
 
 var (
@@ -52,7 +95,7 @@ var (
 		"Failed sessions in the failure details of the reports stored in the last 24 hours, by policy domain, reporter and result-type.",
 		[]string{"policy_domain", "reporter", "result_type"}, nil)
 	lastReportDesc = prometheus.NewDesc("tlsrpt_reporter_last_report_timestamp_seconds",
-		"When the latest report of each reporter was stored (Unix time): alert on time() minus this.",
+		"When the period of each authenticated reporter's latest report ended (Unix time; ends more than a day ahead are not believed; reporter=\"unauthenticated\" for every unauthenticated report): alert on time() minus this.",
 		[]string{"reporter"}, nil)
 	waitingDesc = prometheus.NewDesc("tlsrpt_redeem_waiting_addresses",
 		"Trusted addresses banned on this host and waiting for tlsrpt redeem, as review or redeem last found them.",
@@ -107,56 +150,90 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 	if err != nil {
 		return err
 	}
-	reporters, domains := top(perDomain)
-	type sk struct{ domain, reporter, result string }
-	sessions := map[sk]int64{}
-	for _, r := range perDomain {
-		d, rep := domains.label(r.Domain), reporters.label(r.Reporter)
-		sessions[sk{d, rep, "successful"}] = sat(sessions[sk{d, rep, "successful"}], r.Successful)
-		sessions[sk{d, rep, "failed"}] = sat(sessions[sk{d, rep, "failed"}], r.Failed)
-	}
-	for k, v := range sessions {
-		ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(v), k.domain, k.reporter, k.result)
-	}
-	failures := map[sk]int64{}
-	for _, r := range perType {
-		t := r.ResultType
-		if !rfc8460Types[t] {
-			t = Other
+	for k, v := range sessionSeries(perDomain, perType) {
+		desc := sessionsDesc
+		if k.failures {
+			desc = failuresDesc
 		}
-		k := sk{domains.label(r.Domain), reporters.label(r.Reporter), t}
-		failures[k] = sat(failures[k], r.Failed)
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(v), k.domain, k.reporter, k.result)
 	}
-	for k, v := range failures {
-		ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.GaugeValue, float64(v), k.domain, k.reporter, k.result)
-	}
-	if err := c.collectReporters(ctx, ch); err != nil {
+	as, err := c.st.ReportersAsOf(ctx, c.now())
+	if err != nil {
 		return err
+	}
+	for rep, at := range reporterSeries(as) {
+		ch <- prometheus.MustNewConstMetric(lastReportDesc, prometheus.GaugeValue, float64(at.Unix()), rep)
 	}
 	return c.collectWaiting(ctx, ch)
 }
 
-// collectReporters sends the last report time of the reporters that sent
-// most recently; the others share "other", with the latest of their times.
-func (c *Collector) collectReporters(ctx context.Context, ch chan<- prometheus.Metric) error {
-	as, err := c.st.Reporters(ctx) // most recent first
-	if err != nil {
-		return err
+// seriesKey is the labels of one session series: (domain, reporter,
+// result) of tlsrpt_sessions, (domain, reporter, result_type) of
+// tlsrpt_failed_sessions when failures.
+type seriesKey struct {
+	failures                 bool
+	domain, reporter, result string
+}
+
+// sessionSeries adds the sessions up per final label values: every
+// series once, whatever the names the reports give.
+func sessionSeries(perDomain, perType []store.RecentSessions) map[seriesKey]int64 {
+	reporters, domains := top(perDomain)
+	out := map[seriesKey]int64{}
+	add := func(k seriesKey, v int64) { out[k] = sat(out[k], v) }
+	for _, r := range perDomain {
+		d, rep := domains.label(Label(r.Domain)), reporters.of(r)
+		add(seriesKey{false, d, rep, "successful"}, r.Successful)
+		add(seriesKey{false, d, rep, "failed"}, r.Failed)
 	}
-	var other time.Time
-	for i, a := range as {
-		if i >= MaxReporters {
-			if a.LastStored.After(other) {
-				other = a.LastStored
-			}
-			continue
+	for _, r := range perType {
+		add(seriesKey{true, domains.label(Label(r.Domain)), reporters.of(r), ResultType(r.ResultType)}, r.Failed)
+	}
+	return out
+}
+
+// reporterSeries is the end of the latest believed report period per
+// reporter label: the authenticated reporters that reported on the most
+// days (then most recently) by identity, the other authenticated ones as
+// "other", every unauthenticated report as "unauthenticated". A reporter
+// with no believed period has no series.
+func reporterSeries(as []store.ReporterActivity) map[string]time.Time {
+	var authed []store.ReporterActivity
+	out := map[string]time.Time{}
+	latest := func(k string, t time.Time) {
+		if t.After(out[k]) {
+			out[k] = t
 		}
-		ch <- prometheus.MustNewConstMetric(lastReportDesc, prometheus.GaugeValue, float64(a.LastStored.Unix()), neutral.LogAttr(a.Organization))
 	}
-	if !other.IsZero() {
-		ch <- prometheus.MustNewConstMetric(lastReportDesc, prometheus.GaugeValue, float64(other.Unix()), Other)
+	for _, a := range as {
+		switch {
+		case a.Last.IsZero():
+		case !a.Authenticated:
+			latest(Unauthenticated, a.Last)
+		default:
+			authed = append(authed, a)
+		}
 	}
-	return nil
+	slices.SortFunc(authed, func(a, b store.ReporterActivity) int {
+		if c := cmp.Compare(b.Days, a.Days); c != 0 {
+			return c
+		}
+		if c := b.Last.Compare(a.Last); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Identity, b.Identity)
+	})
+	named := 0
+	for _, a := range authed {
+		l := Label(a.Identity)
+		if _, ok := out[l]; !ok && named >= MaxReporters {
+			l = Other
+		} else if !ok {
+			named++
+		}
+		latest(l, a.Last)
+	}
+	return out
 }
 
 // collectWaiting sends the recorded count of addresses waiting for
@@ -175,42 +252,69 @@ func (c *Collector) collectWaiting(ctx context.Context, ch chan<- prometheus.Met
 	return nil
 }
 
-// labels keeps the names of the biggest values of a label.
+// labels keeps the normalised names of the biggest values of a label.
 type labels map[string]bool
 
+// label is the label of a normalised value: itself when kept, else
+// "other".
 func (l labels) label(v string) string {
 	if l[v] {
-		return neutral.LogAttr(v)
+		return v
 	}
 	return Other
 }
 
-// top picks the reporters and domains with the most sessions.
+// of is the reporter label of r: "unauthenticated" when r is, else its
+// identity when kept, else "other".
+func (l labels) of(r store.RecentSessions) string {
+	if !r.Authenticated {
+		return Unauthenticated
+	}
+	return l.label(Label(r.Reporter))
+}
+
+// top picks the authenticated reporters and the domains with the most
+// sessions, by their normalised names; a domain's sessions in
+// authenticated reports rank before any in unauthenticated ones, so
+// forged reports can take only the slots that authenticated ones leave.
 func top(rs []store.RecentSessions) (reporters, domains labels) {
-	byReporter, byDomain := map[string]int64{}, map[string]int64{}
+	byReporter := map[string][2]int64{}
+	byDomain := map[string][2]int64{}
 	for _, r := range rs {
-		byReporter[r.Reporter] = sat(byReporter[r.Reporter], sat(r.Successful, r.Failed))
-		byDomain[r.Domain] = sat(byDomain[r.Domain], sat(r.Successful, r.Failed))
+		n := sat(r.Successful, r.Failed)
+		d := Label(r.Domain)
+		v := byDomain[d]
+		if r.Authenticated {
+			rep := Label(r.Reporter)
+			byReporter[rep] = [2]int64{sat(byReporter[rep][0], n)}
+			v[0] = sat(v[0], n)
+		} else {
+			v[1] = sat(v[1], n)
+		}
+		byDomain[d] = v
 	}
 	return biggest(byReporter, MaxReporters), biggest(byDomain, MaxDomains)
 }
 
-func biggest(m map[string]int64, n int) labels {
+// biggest keeps the n keys of m with the most (first, then second)
+// sessions.
+func biggest(m map[string][2]int64, n int) labels {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b string) int {
-		if c := cmp.Compare(m[b], m[a]); c != 0 {
+		if c := cmp.Compare(m[b][0], m[a][0]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(m[b][1], m[a][1]); c != 0 {
 			return c
 		}
 		return cmp.Compare(a, b)
 	})
 	l := labels{}
 	for _, k := range keys[:min(n, len(keys))] {
-		if k != Other {
-			l[k] = true
-		}
+		l[k] = true
 	}
 	return l
 }

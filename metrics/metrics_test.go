@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,19 +23,36 @@ import (
 
 var now = time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
 
-// fill stores one report per reporter, stored at storedAt: example.net
-// with 100 successful and failed sessions from 192.0.2.1, certificate-
-// expired.
+// fill stores one report per reporter, stored at storedAt, its range
+// ending 12 hours before, signed by the reporter's identity (see
+// identity): example.net with 100 successful and failed sessions from
+// 192.0.2.1, certificate-expired.
 func fill(t *testing.T, st *store.Store, storedAt time.Time, failed int64, reporters ...string) {
+	t.Helper()
+	fillFrom(t, st, storedAt, storedAt.Add(-36*time.Hour), failed, true, reporters...)
+}
+
+// identity is the domain that signs org's reports in these tests: its
+// first word, lower case, under .example.
+func identity(org string) string {
+	return strings.ToLower(strings.Fields(org + " x")[0]) + ".example"
+}
+
+// fillFrom stores reports as fill does, their range starting at start,
+// signed or not (claiming the identity's domain as submitter).
+func fillFrom(t *testing.T, st *store.Store, storedAt, start time.Time, failed int64, signed bool, reporters ...string) {
 	t.Helper()
 	st.SetClock(func() time.Time { return storedAt })
 	defer st.SetClock(nil)
-	start := storedAt.Add(-36 * time.Hour)
 	for i, org := range reporters {
 		r := &report.Report{OrganizationName: org, ReportID: fmt.Sprintf("%s-%d", storedAt, i), Start: start, End: start.Add(24*time.Hour - time.Second),
 			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100, Failed: failed,
 				Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr("192.0.2.1"), FailedSessions: failed}}}}}
-		if _, _, err := st.AddReport(context.Background(), r, store.Source{Transport: "https"}); err != nil {
+		src := store.Source{Transport: "mail", Submitter: identity(org)}
+		if signed {
+			src.Auth = store.Auth{Authenticated: true, Method: "dkim", Domain: identity(org)}
+		}
+		if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,11 +123,11 @@ func TestCollector(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"tlsrpt_sessions", map[string]string{"policy_domain": "example.net", "reporter": "Google Inc.", "result": "successful"}, 100},
-		{"tlsrpt_sessions", map[string]string{"policy_domain": "example.net", "reporter": "Google Inc.", "result": "failed"}, 3},
-		{"tlsrpt_failed_sessions", map[string]string{"policy_domain": "example.net", "reporter": "Microsoft Corporation", "result_type": "certificate-expired"}, 3},
-		{"tlsrpt_reporter_last_report_timestamp_seconds", map[string]string{"reporter": "Quiet Corp"}, float64(now.Add(-48 * time.Hour).Unix())},
-		{"tlsrpt_reporter_last_report_timestamp_seconds", map[string]string{"reporter": "Google Inc."}, float64(now.Add(-time.Hour).Unix())},
+		{"tlsrpt_sessions", map[string]string{"policy_domain": "example.net", "reporter": "google.example", "result": "successful"}, 100},
+		{"tlsrpt_sessions", map[string]string{"policy_domain": "example.net", "reporter": "google.example", "result": "failed"}, 3},
+		{"tlsrpt_failed_sessions", map[string]string{"policy_domain": "example.net", "reporter": "microsoft.example", "result_type": "certificate-expired"}, 3},
+		{"tlsrpt_reporter_last_report_timestamp_seconds", map[string]string{"reporter": "quiet.example"}, float64(now.Add(-60*time.Hour - time.Second).Unix())},
+		{"tlsrpt_reporter_last_report_timestamp_seconds", map[string]string{"reporter": "google.example"}, float64(now.Add(-13*time.Hour - time.Second).Unix())},
 		{"tlsrpt_redeem_waiting_addresses", nil, 2},
 		{"tlsrpt_store_up", nil, 1},
 	} {
@@ -118,7 +136,7 @@ func TestCollector(t *testing.T) {
 			t.Errorf("%s%v = %v (found %v), want %v", tc.name, tc.labels, got, ok, tc.want)
 		}
 	}
-	if _, ok := value(t, mfs, "tlsrpt_sessions", map[string]string{"reporter": "Quiet Corp"}); ok {
+	if _, ok := value(t, mfs, "tlsrpt_sessions", map[string]string{"reporter": "quiet.example"}); ok {
 		t.Error("a report stored two days ago counted in the 24h gauges")
 	}
 }
@@ -130,7 +148,7 @@ func TestBoundedLabels(t *testing.T) {
 	st := storetest.Open(t)
 	var orgs []string
 	for i := 0; i < 3*MaxReporters; i++ {
-		orgs = append(orgs, fmt.Sprintf("Reporter %02d", i))
+		orgs = append(orgs, fmt.Sprintf("Reporter%02d", i))
 	}
 	orgs = append(orgs, "Evil\x1b[2J\n# HELP forged", "bad \xff utf8")
 	fill(t, st, now.Add(-time.Hour), store.MaxCount, orgs...)

@@ -4,12 +4,11 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	tlsmetrics "github.com/tlsrpt/tlsrpt/metrics"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -22,11 +21,6 @@ var rejectReasons = []string{
 	"not_report", "read_error", "store", "timeout", "too_large", "unavailable",
 }
 
-// maxResultTypes bounds the distinct result_type labels: result types come
-// from reporters, and a hostile one must not grow the metrics without end.
-// Further types are counted as "other".
-const maxResultTypes = 64
-
 // metrics are the counters of this process, on a registry of its own
 // (client_golang), so that two Handlers in one process never collide.
 type metrics struct {
@@ -36,9 +30,6 @@ type metrics struct {
 	failed     *prometheus.CounterVec
 	rejected   *prometheus.CounterVec
 	requests   *prometheus.CounterVec
-
-	mu    sync.Mutex
-	types map[string]bool // result_type labels in use
 }
 
 func newMetrics(h *Handler) *metrics {
@@ -54,7 +45,6 @@ func newMetrics(h *Handler) *metrics {
 			Help: "Requests answered without storing a report, by reason."}, []string{"reason"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlsrpt_http_requests_total",
 			Help: "HTTP requests answered, by status code."}, []string{"code"}),
-		types: make(map[string]bool),
 	}
 	m.received.WithLabelValues("https")
 	m.duplicates.WithLabelValues("https")
@@ -94,23 +84,12 @@ func (m *metrics) receivedReport(dup bool) {
 // stored counts the failed sessions of a newly stored report by the
 // result-type of its failure details.
 func (m *metrics) stored(r *report.Report) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, p := range r.Policies {
 		for _, d := range p.Details {
-			// Label values must be valid UTF-8; the text format escapes
-			// the rest. Capped so that one value cannot bloat a scrape.
-			rt := strings.ToValidUTF8(d.ResultType, "\uFFFD")
-			if len(rt) > 100 {
-				rt = strings.ToValidUTF8(rt[:100], "")
-			}
-			if !m.types[rt] {
-				if len(m.types) >= maxResultTypes {
-					rt = "other"
-				}
-				m.types[rt] = true
-			}
-			m.failed.WithLabelValues(rt).Add(float64(d.FailedSessions))
+			// RFC 8460's registry names, else "other": result types come
+			// from reporters, and the first ones seen must not take the
+			// names (metrics.ResultType).
+			m.failed.WithLabelValues(tlsmetrics.ResultType(d.ResultType)).Add(float64(d.FailedSessions))
 		}
 	}
 }

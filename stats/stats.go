@@ -20,16 +20,18 @@ import (
 
 // Row is one period (and group) as JSON: day is the period's first day;
 // the group's key appears under the group's name (reporter, domain, mx,
-// result_type), absent without a group.
+// result_type), absent without a group. A reporter is named as Reporter
+// names it, and authenticated says whether a signature vouches for it.
 type Row struct {
-	Day         string  `json:"day"`
-	Reporter    *string `json:"reporter,omitempty"`
-	Domain      *string `json:"domain,omitempty"`
-	MX          *string `json:"mx,omitempty"`
-	ResultType  *string `json:"result_type,omitempty"`
-	Successful  int64   `json:"successful"`
-	Failed      int64   `json:"failed"`
-	FailureRate float64 `json:"failure_rate"`
+	Day           string  `json:"day"`
+	Reporter      *string `json:"reporter,omitempty"`
+	Authenticated *bool   `json:"authenticated,omitempty"`
+	Domain        *string `json:"domain,omitempty"`
+	MX            *string `json:"mx,omitempty"`
+	ResultType    *string `json:"result_type,omitempty"`
+	Successful    int64   `json:"successful"`
+	Failed        int64   `json:"failed"`
+	FailureRate   float64 `json:"failure_rate"`
 }
 
 // Rows turns the store's rows into JSON rows for group.
@@ -41,7 +43,9 @@ func Rows(rs []store.SessionRow, group store.Group) []Row {
 		key := r.Key
 		switch group {
 		case store.ByReporter:
-			row.Reporter = &key
+			key = Reporter(r)
+			authed := !r.Unauthenticated
+			row.Reporter, row.Authenticated = &key, &authed
 		case store.ByDomain:
 			row.Domain = &key
 		case store.ByMX:
@@ -52,6 +56,23 @@ func Rows(rs []store.SessionRow, group store.Group) []Row {
 		out = append(out, row)
 	}
 	return out
+}
+
+// Reporter names the reporter of a row grouped by reporter: its
+// authenticated identity, or the organization-name unauthenticated
+// reports claim, marked "(unauthenticated)" (store.ReporterName), so that
+// a claimed "google.com" never reads as the signed google.com.
+func Reporter(r store.SessionRow) string {
+	return store.ReporterName(!r.Unauthenticated, r.Key, r.Key)
+}
+
+// key is the group's value of a row as shown: the reporter's name for
+// ByReporter, else the key.
+func key(r store.SessionRow, group store.Group) string {
+	if group == store.ByReporter {
+		return Reporter(r)
+	}
+	return r.Key
 }
 
 // round keeps four decimals of a rate: enough for a percentage with two.
@@ -91,7 +112,7 @@ func WriteCSV(w io.Writer, rs []store.SessionRow, group store.Group) error {
 	for _, r := range rs {
 		rec := []string{r.Start.Format("2006-01-02")}
 		if _, ok := csvColumn[group]; ok {
-			rec = append(rec, spreadsheetSafe(r.Key))
+			rec = append(rec, spreadsheetSafe(key(r, group)))
 		}
 		cw.Write(append(rec, strconv.FormatInt(r.Successful, 10), strconv.FormatInt(r.Failed, 10),
 			strconv.FormatFloat(r.FailureRate(), 'f', 4, 64)))
@@ -126,7 +147,7 @@ func WriteTable(w io.Writer, rs []store.SessionRow, group store.Group) error {
 	for _, r := range rs {
 		line := r.Start.Format("2006-01-02")
 		if _, ok := csvColumn[group]; ok {
-			line += "\t" + neutral.TerminalCell(orNone(r.Key))
+			line += "\t" + neutral.TerminalCell(orNone(key(r, group)))
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f%%\n", line, r.Successful, r.Failed, 100*r.FailureRate())
 	}

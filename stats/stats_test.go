@@ -77,3 +77,33 @@ func TestTable(t *testing.T) {
 		t.Errorf("no failure rate:\n%s", out)
 	}
 }
+
+// TestForgedReporterMarked: unsigned reports claiming "google.com" are a
+// row of their own, marked in every output, never read as the signed
+// google.com (issue 17, item 11).
+func TestForgedReporterMarked(t *testing.T) {
+	day := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	rs := []store.SessionRow{
+		{Start: day, Key: "google.com", Successful: 10},
+		{Start: day, Key: "google.com", Successful: 5, Unauthenticated: true},
+	}
+	var b bytes.Buffer
+	WriteJSON(&b, rs, store.ByReporter)
+	var got []Row
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil || len(got) != 2 {
+		t.Fatalf("%s: %v", b.String(), err)
+	}
+	if *got[0].Reporter != "google.com" || !*got[0].Authenticated || *got[1].Reporter != "google.com (unauthenticated)" || *got[1].Authenticated {
+		t.Errorf("JSON rows %s", b.String())
+	}
+	for name, write := range map[string]func(*bytes.Buffer) error{
+		"csv":   func(b *bytes.Buffer) error { return WriteCSV(b, rs, store.ByReporter) },
+		"table": func(b *bytes.Buffer) error { return WriteTable(b, rs, store.ByReporter) },
+	} {
+		b.Reset()
+		write(&b)
+		if strings.Count(b.String(), "google.com (unauthenticated)") != 1 || strings.Count(b.String(), "google.com") != 2 {
+			t.Errorf("%s:\n%s", name, b.String())
+		}
+	}
+}

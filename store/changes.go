@@ -14,7 +14,7 @@ import (
 type AddressChange struct {
 	IP            netip.Addr
 	Before, Since int64    // failed sessions in reports stored before / at or after the point
-	Organizations []string // sorted, of the reports stored at or after the point
+	Organizations []string // sorted, the reporters (as ReporterName shows them) of the reports stored at or after the point
 }
 
 // New reports whether no report stored before the point named the address.
@@ -33,12 +33,12 @@ func (s *Store) AddressChanges(ctx context.Context, since, until time.Time) ([]A
 }
 
 func (s *Store) addressChanges(ctx context.Context, since, until int64) ([]AddressChange, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT d.sending_ip, r.org, r.stored >= ?,
+	rows, err := s.db.QueryContext(ctx, `SELECT d.sending_ip, `+recentReporter+`, CASE WHEN r.stored >= ? THEN 1 ELSE 0 END,
 		SUM(CAST(d.sessions AS DOUBLE PRECISION))
 		FROM failure_details d JOIN reports r ON r.id = d.report_id
 		WHERE r.stored < ? AND d.sending_ip IN (SELECT d2.sending_ip FROM failure_details d2 JOIN reports r2 ON r2.id = d2.report_id
 			WHERE r2.stored >= ? AND r2.stored < ? AND d2.sending_ip IS NOT NULL)
-		GROUP BY 1, 2, 3`, since, until, since, until)
+		GROUP BY 1, 2, 3, 4`, since, until, since, until)
 	if err != nil {
 		return nil, err
 	}
@@ -48,10 +48,11 @@ func (s *Store) addressChanges(ctx context.Context, since, until int64) ([]Addre
 		var (
 			ip       sql.NullString
 			org      string
-			recent   bool
+			authed   int64
+			recent   int64
 			sessions sql.NullFloat64
 		)
-		if err := rows.Scan(&ip, &org, &recent, &sessions); err != nil {
+		if err := rows.Scan(&ip, &org, &authed, &recent, &sessions); err != nil {
 			return nil, err
 		}
 		a, err := parseIP(ip)
@@ -63,9 +64,9 @@ func (s *Store) addressChanges(ctx context.Context, since, until int64) ([]Addre
 			c = &AddressChange{IP: a}
 			byIP[a] = c
 		}
-		if recent {
+		if recent != 0 {
 			c.Since = satAdd(c.Since, saturate(sessions.Float64))
-			c.Organizations = append(c.Organizations, org)
+			c.Organizations = append(c.Organizations, ReporterName(authed != 0, org, org))
 		} else {
 			c.Before = satAdd(c.Before, saturate(sessions.Float64))
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -29,7 +30,7 @@ type Group string
 // up).
 const (
 	NoGroup      Group = ""
-	ByReporter   Group = "reporter"    // the report's organization-name
+	ByReporter   Group = "reporter"    // the authenticated identity, else the claimed organization-name (see SessionRow)
 	ByDomain     Group = "domain"      // the policy-domain
 	ByMX         Group = "mx"          // receiving-mx-hostname of failure details
 	ByResultType Group = "result-type" // result-type of failure details
@@ -44,6 +45,13 @@ type SessionRow struct {
 	Key        string    // the group's value ("" with NoGroup)
 	Successful int64     // saturating at MaxSum; 0 for ByMX and ByResultType
 	Failed     int64     // saturating at MaxSum
+
+	// Unauthenticated is set, with ByReporter only, on the rows of
+	// reports no signature vouches for: their Key is the
+	// organization-name they claim (white space trimmed and collapsed),
+	// never merged with an authenticated reporter, whose Key is its
+	// authenticated identity (the domain that signed).
+	Unauthenticated bool
 }
 
 // FailureRate is Failed / (Successful + Failed), 0 without sessions.
@@ -70,16 +78,18 @@ func (s *Store) SessionStats(ctx context.Context, since time.Time, by Period, gr
 // sessionQueries are the per-day statements by group. Sums are taken in
 // floating point, which cannot overflow, and saturated in Go.
 var sessionQueries = map[Group]string{
-	NoGroup: `SELECT r.start_time / 86400, '', SUM(CAST(p.successful AS DOUBLE PRECISION)), SUM(CAST(p.failed AS DOUBLE PRECISION))
-		FROM policies p JOIN reports r ON r.id = p.report_id WHERE r.end_time >= ? GROUP BY 1, 2`,
-	ByReporter: `SELECT r.start_time / 86400, r.org, SUM(CAST(p.successful AS DOUBLE PRECISION)), SUM(CAST(p.failed AS DOUBLE PRECISION))
-		FROM policies p JOIN reports r ON r.id = p.report_id WHERE r.end_time >= ? GROUP BY 1, 2`,
-	ByDomain: `SELECT r.start_time / 86400, p.domain, SUM(CAST(p.successful AS DOUBLE PRECISION)), SUM(CAST(p.failed AS DOUBLE PRECISION))
-		FROM policies p JOIN reports r ON r.id = p.report_id WHERE r.end_time >= ? GROUP BY 1, 2`,
-	ByMX: `SELECT r.start_time / 86400, d.receiving_mx, 0, SUM(CAST(d.sessions AS DOUBLE PRECISION))
-		FROM failure_details d JOIN reports r ON r.id = d.report_id WHERE r.end_time >= ? GROUP BY 1, 2`,
-	ByResultType: `SELECT r.start_time / 86400, d.result_type, 0, SUM(CAST(d.sessions AS DOUBLE PRECISION))
-		FROM failure_details d JOIN reports r ON r.id = d.report_id WHERE r.end_time >= ? GROUP BY 1, 2`,
+	NoGroup: `SELECT r.start_time / 86400, '', 1, SUM(CAST(p.successful AS DOUBLE PRECISION)), SUM(CAST(p.failed AS DOUBLE PRECISION))
+		FROM policies p JOIN reports r ON r.id = p.report_id WHERE r.end_time >= ? GROUP BY 1, 2, 3`,
+	ByReporter: `SELECT r.start_time / 86400, CASE WHEN r.auth_authenticated <> 0 THEN r.reporter ELSE r.org END,
+		CASE WHEN r.auth_authenticated <> 0 THEN 1 ELSE 0 END,
+		SUM(CAST(p.successful AS DOUBLE PRECISION)), SUM(CAST(p.failed AS DOUBLE PRECISION))
+		FROM policies p JOIN reports r ON r.id = p.report_id WHERE r.end_time >= ? GROUP BY 1, 2, 3`,
+	ByDomain: `SELECT r.start_time / 86400, p.domain, 1, SUM(CAST(p.successful AS DOUBLE PRECISION)), SUM(CAST(p.failed AS DOUBLE PRECISION))
+		FROM policies p JOIN reports r ON r.id = p.report_id WHERE r.end_time >= ? GROUP BY 1, 2, 3`,
+	ByMX: `SELECT r.start_time / 86400, d.receiving_mx, 1, 0, SUM(CAST(d.sessions AS DOUBLE PRECISION))
+		FROM failure_details d JOIN reports r ON r.id = d.report_id WHERE r.end_time >= ? GROUP BY 1, 2, 3`,
+	ByResultType: `SELECT r.start_time / 86400, d.result_type, 1, 0, SUM(CAST(d.sessions AS DOUBLE PRECISION))
+		FROM failure_details d JOIN reports r ON r.id = d.report_id WHERE r.end_time >= ? GROUP BY 1, 2, 3`,
 }
 
 func (s *Store) sessionStats(ctx context.Context, since time.Time, by Period, group Group) ([]SessionRow, error) {
@@ -100,24 +110,28 @@ func (s *Store) sessionStats(ctx context.Context, since time.Time, by Period, gr
 	}
 	defer rows.Close()
 	type key struct {
-		start time.Time
-		key   string
+		start  time.Time
+		key    string
+		authed bool
 	}
 	sums := map[key]*SessionRow{}
 	for rows.Next() {
 		var (
-			day          int64
+			day, authed  int64
 			k            string
 			succ, failed sql.NullFloat64
 		)
-		if err := rows.Scan(&day, &k, &succ, &failed); err != nil {
+		if err := rows.Scan(&day, &k, &authed, &succ, &failed); err != nil {
 			return nil, err
 		}
+		if authed == 0 {
+			k = strings.Join(strings.Fields(k), " ") // "Google Inc. " is "Google Inc."
+		}
 		start := periodStart(time.Unix(day*secondsInOneDay, 0).UTC(), by)
-		r := sums[key{start, k}]
+		r := sums[key{start, k, authed != 0}]
 		if r == nil {
-			r = &SessionRow{Start: start, Key: k}
-			sums[key{start, k}] = r
+			r = &SessionRow{Start: start, Key: k, Unauthenticated: authed == 0}
+			sums[key{start, k, authed != 0}] = r
 		}
 		r.Successful = satAdd(r.Successful, saturate(succ.Float64))
 		r.Failed = satAdd(r.Failed, saturate(failed.Float64))
@@ -133,10 +147,13 @@ func (s *Store) sessionStats(ctx context.Context, since time.Time, by Period, gr
 		if c := a.Start.Compare(b.Start); c != 0 {
 			return c
 		}
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
 		switch {
-		case a.Key < b.Key:
+		case !a.Unauthenticated && b.Unauthenticated:
 			return -1
-		case a.Key > b.Key:
+		case a.Unauthenticated && !b.Unauthenticated:
 			return 1
 		}
 		return 0
@@ -167,14 +184,51 @@ func periodStart(day time.Time, by Period) time.Time {
 	return day
 }
 
-// ReporterActivity is what the store knows of one reporter's sending.
+// ClockSkew is how far in the future a report's range may end and still
+// be believed: a day. A report whose range ends later (a forged report
+// dated 2099, a reporter with a broken clock) is counted but says nothing
+// of when its reporter was last active.
+const ClockSkew = 24 * time.Hour
+
+// Unauthenticated marks, wherever a reporter is shown by name, the
+// organization-name of reports that no signature vouches for: anyone can
+// write it.
+const Unauthenticated = "unauthenticated"
+
+// ReporterName is how a reporter is shown: an authenticated reporter by
+// its authenticated identity (the domain that signed for its reports),
+// any other by the organization-name its reports claim, white space
+// trimmed and collapsed, marked "(unauthenticated)" (that alone when it
+// claims none).
+func ReporterName(authenticated bool, identity, org string) string {
+	if authenticated {
+		return identity
+	}
+	if org = strings.Join(strings.Fields(org), " "); org == "" {
+		return "(" + Unauthenticated + ")"
+	}
+	return org + " (" + Unauthenticated + ")"
+}
+
+// ReporterActivity is what the store knows of one reporter's sending. An
+// authenticated reporter is its authenticated identity (all its reports,
+// whatever organization-name they give); the unauthenticated reports are
+// grouped by the organization-name they claim, apart from every
+// authenticated reporter.
 type ReporterActivity struct {
-	Organization string
-	Reports      int64
-	Days         int64     // distinct days its reports start on
-	First        time.Time // start of its earliest report's range
-	Last         time.Time // end of its latest report's range
-	LastStored   time.Time // when its latest report was stored
+	Authenticated bool
+	Identity      string // the authenticated domain; "" when unauthenticated
+	Organization  string // an organization-name its reports give
+	Reports       int64
+	Days          int64     // distinct days its believed reports start on
+	First         time.Time // start of its earliest believed report's range
+	Last          time.Time // end of its latest believed report's range; zero when none is believed
+	LastStored    time.Time // when its latest report was stored
+}
+
+// Name is how the reporter is shown (see ReporterName).
+func (a ReporterActivity) Name() string {
+	return ReporterName(a.Authenticated, a.Identity, a.Organization)
 }
 
 // PerDay is the reporter's reports per day over the days it reported
@@ -187,86 +241,162 @@ func (a ReporterActivity) PerDay() float64 {
 	return float64(a.Reports) / days
 }
 
-// Quiet reports whether the reporter has gone quiet at now: it reported
-// regularly (on at least three days, on average at least once every
-// after), and nothing of it has ended or been stored within after.
+// Quiet reports whether the reporter has gone quiet at now: it is
+// authenticated (nobody can silence or raise the alert by forging
+// reports), it reported regularly (on at least three days, on average at
+// least once every after), and no believed report's range has ended
+// within after. It is judged on the periods the reports cover, not on
+// when they were stored: a backfill or a spool drain of old reports does
+// not make a silent reporter look alive.
 func (a ReporterActivity) Quiet(now time.Time, after time.Duration) bool {
-	if a.Days < 3 {
+	if !a.Authenticated || a.Days < 3 || a.Last.IsZero() {
 		return false
 	}
 	span := a.Last.Sub(a.First)
 	if span/time.Duration(a.Days-1) > after {
 		return false // never regular enough to be missed after that long
 	}
-	latest := a.Last
-	if a.LastStored.After(latest) {
-		latest = a.LastStored
-	}
-	return now.Sub(latest) > after
+	return now.Sub(a.Last) > after
 }
 
-// Reporters lists every reporter (organization-name) with its activity,
-// most recent first.
+// Reporters lists every reporter with its activity, most recent first,
+// believing report ranges that end at most ClockSkew after the store's
+// clock (see ReportersAsOf).
 func (s *Store) Reporters(ctx context.Context) ([]ReporterActivity, error) {
-	as, err := s.reporters(ctx)
+	return s.ReportersAsOf(ctx, s.now())
+}
+
+// ReportersAsOf lists every reporter with its activity at now, most
+// recent first: authenticated reporters by identity, unauthenticated
+// reports by the organization-name they claim (trimmed, white space
+// collapsed, case folded). Reports whose range ends more than ClockSkew
+// after now count in Reports but not in Days, First or Last.
+func (s *Store) ReportersAsOf(ctx context.Context, now time.Time) ([]ReporterActivity, error) {
+	as, err := s.reporters(ctx, now.Add(ClockSkew).Unix())
 	if err != nil {
-		return nil, fmt.Errorf("store: listing reporters: %w", err)
+		return nil, fmt.Errorf("store: listing reporters: %w", s.classify(err))
 	}
 	return as, nil
 }
 
-func (s *Store) reporters(ctx context.Context) ([]ReporterActivity, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT org, COUNT(*), COUNT(DISTINCT start_time / 86400),
-		MIN(start_time), MAX(end_time), MAX(stored) FROM reports GROUP BY org`)
+// reportersSQL lists reporters per (authenticated, identity or claimed
+// organization-name); each ? is the latest believed end. TRIM and LOWER fold
+// what the Go side folds fully in reporters.
+const reportersSQL = `SELECT CASE WHEN auth_authenticated <> 0 THEN 1 ELSE 0 END,
+	CASE WHEN auth_authenticated <> 0 THEN reporter ELSE LOWER(TRIM(org)) END,
+	MAX(org), COUNT(*),
+	COUNT(DISTINCT CASE WHEN end_time <= ? THEN start_time / 86400 END),
+	MIN(CASE WHEN end_time <= ? THEN start_time END),
+	MAX(CASE WHEN end_time <= ? THEN end_time END), MAX(stored)
+	FROM reports GROUP BY 1, 2`
+
+func (s *Store) reporters(ctx context.Context, believed int64) ([]ReporterActivity, error) {
+	rows, err := s.db.QueryContext(ctx, reportersSQL, believed, believed, believed)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var as []ReporterActivity
+	byKey := map[[2]string]*ReporterActivity{}
+	var keys [][2]string
 	for rows.Next() {
 		var (
-			a                  ReporterActivity
-			first, last, saved int64
+			authed      int64
+			key, org    string
+			a           ReporterActivity
+			first, last sql.NullInt64
+			saved       int64
 		)
-		if err := rows.Scan(&a.Organization, &a.Reports, &a.Days, &first, &last, &saved); err != nil {
+		if err := rows.Scan(&authed, &key, &org, &a.Reports, &a.Days, &first, &last, &saved); err != nil {
 			return nil, err
 		}
-		a.First, a.Last, a.LastStored = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC(), time.Unix(saved, 0).UTC()
-		as = append(as, a)
+		a.Authenticated, a.Organization = authed != 0, org
+		a.LastStored = time.Unix(saved, 0).UTC()
+		if first.Valid && last.Valid {
+			a.First, a.Last = time.Unix(first.Int64, 0).UTC(), time.Unix(last.Int64, 0).UTC()
+		}
+		k := [2]string{"u", foldName(org)}
+		if a.Authenticated {
+			a.Identity = key
+			k = [2]string{"a", key}
+		}
+		if prev := byKey[k]; prev != nil {
+			prev.merge(a) // names SQL kept apart that differ only in inner white space
+			continue
+		}
+		byKey[k] = &a
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	as := make([]ReporterActivity, 0, len(keys))
+	for _, k := range keys {
+		as = append(as, *byKey[k])
 	}
 	slices.SortFunc(as, func(a, b ReporterActivity) int {
 		if c := b.Last.Compare(a.Last); c != 0 {
 			return c
 		}
-		switch {
-		case a.Organization < b.Organization:
-			return -1
-		case a.Organization > b.Organization:
-			return 1
+		if c := strings.Compare(a.Name(), b.Name()); c != 0 {
+			return c
 		}
-		return 0
+		return strings.Compare(a.Organization, b.Organization)
 	})
-	return as, rows.Err()
+	return as, nil
+}
+
+// merge adds b's activity to a's. Days may count a day twice when both
+// had a report starting on it: a bound, good enough for names that only
+// inner white space tells apart.
+func (a *ReporterActivity) merge(b ReporterActivity) {
+	a.Reports += b.Reports
+	a.Days += b.Days
+	if !b.Last.IsZero() && (a.Last.IsZero() || b.First.Before(a.First)) {
+		a.First = b.First
+	}
+	if b.Last.After(a.Last) {
+		a.Last = b.Last
+	}
+	if b.LastStored.After(a.LastStored) {
+		a.LastStored = b.LastStored
+	}
+	if b.Organization > a.Organization {
+		a.Organization = b.Organization
+	}
+}
+
+// foldName is the form in which two claimed organization-names are the
+// same: white space trimmed and collapsed, case folded.
+func foldName(s string) string {
+	return strings.ToLower(strings.Join(strings.Fields(s), " "))
 }
 
 // RecentSessions is the sessions of one reporter and policy domain, and
-// with a result-type the failed sessions of that type only.
+// with a result-type the failed sessions of that type only. Reporter is
+// the authenticated identity when Authenticated, else the
+// organization-name the reports claim.
 type RecentSessions struct {
 	Reporter, Domain, ResultType string
+	Authenticated                bool
 	Successful, Failed           int64
 }
+
+// recentReporter selects a report's reporter and whether it is
+// authenticated, as RecentSessions has them.
+const recentReporter = `CASE WHEN r.auth_authenticated <> 0 THEN r.reporter ELSE r.org END,
+	CASE WHEN r.auth_authenticated <> 0 THEN 1 ELSE 0 END`
 
 // SessionsStoredSince adds up the sessions per reporter and policy domain
 // of the reports stored at or after since (from the policies' summaries),
 // and the failed sessions per reporter, domain and result-type (from the
 // failure details): what the metrics show for the last day.
 func (s *Store) SessionsStoredSince(ctx context.Context, since time.Time) (perDomain, perType []RecentSessions, err error) {
-	perDomain, err = s.recent(ctx, `SELECT r.org, p.domain, '', SUM(CAST(p.successful AS DOUBLE PRECISION)), SUM(CAST(p.failed AS DOUBLE PRECISION))
-		FROM policies p JOIN reports r ON r.id = p.report_id WHERE r.stored >= ? GROUP BY 1, 2, 3`, since)
+	perDomain, err = s.recent(ctx, `SELECT `+recentReporter+`, p.domain, '', SUM(CAST(p.successful AS DOUBLE PRECISION)), SUM(CAST(p.failed AS DOUBLE PRECISION))
+		FROM policies p JOIN reports r ON r.id = p.report_id WHERE r.stored >= ? GROUP BY 1, 2, 3, 4`, since)
 	if err == nil {
-		perType, err = s.recent(ctx, `SELECT r.org, p.domain, d.result_type, 0, SUM(CAST(d.sessions AS DOUBLE PRECISION))
+		perType, err = s.recent(ctx, `SELECT `+recentReporter+`, p.domain, d.result_type, 0, SUM(CAST(d.sessions AS DOUBLE PRECISION))
 			FROM failure_details d JOIN policies p ON p.id = d.policy_id JOIN reports r ON r.id = d.report_id
-			WHERE r.stored >= ? GROUP BY 1, 2, 3`, since)
+			WHERE r.stored >= ? GROUP BY 1, 2, 3, 4`, since)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: adding up recent sessions: %w", s.classify(err))
@@ -284,11 +414,13 @@ func (s *Store) recent(ctx context.Context, q string, since time.Time) ([]Recent
 	for rows.Next() {
 		var (
 			r            RecentSessions
+			authed       int64
 			succ, failed sql.NullFloat64
 		)
-		if err := rows.Scan(&r.Reporter, &r.Domain, &r.ResultType, &succ, &failed); err != nil {
+		if err := rows.Scan(&r.Reporter, &authed, &r.Domain, &r.ResultType, &succ, &failed); err != nil {
 			return nil, err
 		}
+		r.Authenticated = authed != 0
 		r.Successful, r.Failed = saturate(succ.Float64), saturate(failed.Float64)
 		out = append(out, r)
 	}

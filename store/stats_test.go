@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +17,8 @@ import (
 // (100 successful) with failures from 192.0.2.<day> (day sessions,
 // certificate-expired, via mx1) and, for Alpha, policy example.org (50
 // successful, 1 failed, validation-failure via mx2, from 198.51.100.1).
-// Reports are stored at noon of the day after their range. It returns the
-// clock's "now".
+// Reports are stored at noon of the day after their range, signed by
+// alpha.example and beta.example. It returns the clock's "now".
 func month(t testing.TB, s *Store) time.Time {
 	t.Helper()
 	ctx := context.Background()
@@ -38,7 +39,9 @@ func month(t testing.TB, s *Store) time.Time {
 				r.Policies = append(r.Policies, report.Policy{Type: "sts", Domain: "example.org", Successful: 50, Failed: 1,
 					Details: []report.FailureDetail{{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("198.51.100.1"), ReceivingMXHostname: "mx2.example.org", FailedSessions: 1}}})
 			}
-			if _, _, err := s.AddReport(ctx, r, Source{Transport: "mail", Submitter: org}); err != nil {
+			dom := strings.ToLower(strings.Fields(org)[0]) + ".example"
+			src := Source{Transport: "mail", Submitter: dom, Auth: Auth{Authenticated: true, Method: "dkim", Domain: dom}}
+			if _, _, err := s.AddReport(ctx, r, src); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -90,7 +93,7 @@ func TestSessionStats(t *testing.T) {
 		}
 	}
 	rows, err := s.SessionStats(ctx, time.Time{}, Month, ByReporter)
-	if err != nil || len(rows) != 2 || rows[0].Key != "Alpha Mail" || rows[0].Successful != 30*150 || rows[1].Successful != 25*100 {
+	if err != nil || len(rows) != 2 || rows[0].Key != "alpha.example" || rows[0].Unauthenticated || rows[0].Successful != 30*150 || rows[1].Successful != 25*100 {
 		t.Errorf("by reporter: %+v, %v", rows, err)
 	}
 	rows, err = s.SessionStats(ctx, time.Time{}, Month, ByMX)
@@ -150,7 +153,7 @@ func TestReportersQuiet(t *testing.T) {
 		t.Fatalf("reporters: %+v, %v", as, err)
 	}
 	alpha, beta := as[0], as[1]
-	if alpha.Organization != "Alpha Mail" || alpha.Reports != 30 || alpha.Days != 30 || beta.Reports != 25 {
+	if alpha.Organization != "Alpha Mail" || alpha.Name() != "alpha.example" || !alpha.Authenticated || alpha.Reports != 30 || alpha.Days != 30 || beta.Reports != 25 {
 		t.Errorf("activity: %+v %+v", alpha, beta)
 	}
 	if alpha.Quiet(at, 72*time.Hour) {
@@ -165,7 +168,7 @@ func TestReportersQuiet(t *testing.T) {
 	if pd := alpha.PerDay(); pd < 0.99 || pd > 1.01 {
 		t.Errorf("Alpha Mail: %.2f reports a day, want 1", pd)
 	}
-	one := ReporterActivity{Organization: "Once", Reports: 1, Days: 1, First: at.AddDate(0, -1, 0), Last: at.AddDate(0, -1, 1)}
+	one := ReporterActivity{Authenticated: true, Organization: "Once", Reports: 1, Days: 1, First: at.AddDate(0, -1, 0), Last: at.AddDate(0, -1, 1)}
 	if one.Quiet(at, 72*time.Hour) {
 		t.Error("a reporter seen once called quiet")
 	}

@@ -317,11 +317,7 @@ func (h *handler) addReporters(ctx context.Context, p *page, now time.Time) erro
 		row := reporterRow{ReporterActivity: a, PerDayText: fmt.Sprintf("%.2f", a.PerDay()), Quiet: a.Quiet(now, h.opt.QuietAfter)}
 		if row.Quiet {
 			p.Totals.Quiet++
-			latest := a.Last
-			if a.LastStored.After(latest) {
-				latest = a.LastStored
-			}
-			row.SilentFor = fmt.Sprintf("%.0f days", now.Sub(latest).Hours()/24)
+			row.SilentFor = fmt.Sprintf("%.0f days", now.Sub(a.Last).Hours()/24) // Quiet judges the periods covered
 		}
 		p.Reporters = append(p.Reporters, row)
 	}

@@ -238,6 +238,10 @@ type reporterJSON struct {
 	Last       time.Time `json:"last"`
 	LastStored time.Time `json:"last_received"`
 	Quiet      bool      `json:"quiet"`
+
+	// Authenticated is false for the unauthenticated reports, whose
+	// reporter is the name they claim, marked (store.ReporterName).
+	Authenticated bool `json:"authenticated"`
 }
 
 func (h *handler) serveReporters(w http.ResponseWriter, r *http.Request) {
@@ -250,7 +254,7 @@ func (h *handler) serveReporters(w http.ResponseWriter, r *http.Request) {
 	out := make([]reporterJSON, 0, len(as))
 	for _, a := range as {
 		pd, _ := strconv.ParseFloat(strconv.FormatFloat(a.PerDay(), 'f', 2, 64), 64)
-		out = append(out, reporterJSON{Reporter: a.Organization, Reports: a.Reports, Days: a.Days, PerDay: pd,
+		out = append(out, reporterJSON{Reporter: a.Name(), Authenticated: a.Authenticated, Reports: a.Reports, Days: a.Days, PerDay: pd,
 			First: a.First, Last: a.Last, LastStored: a.LastStored, Quiet: a.Quiet(now, h.opt.QuietAfter)})
 	}
 	writeJSON(w, out)

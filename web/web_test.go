@@ -32,7 +32,8 @@ var hostile = []string{`<script>alert("xss")</script>`, `"><img src=x onerror=al
 // fillMonth stores 30 days of reports of three reporters (one with a
 // hostile name each day in turn) for example.net and example.org, and a
 // reporter that goes quiet after day 20, each stored at noon of the next
-// day.
+// day. Google Inc. and Quiet Mail sign their reports (as r0.example and
+// r2.example); the hostile names do not.
 func fillMonth(t testing.TB, st *store.Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -54,7 +55,11 @@ func fillMonth(t testing.TB, st *store.Store) {
 						Details: []report.FailureDetail{{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("198.51.100.7"),
 							ReceivingMXHostname: "mx2.example.org", FailedSessions: 2}}},
 				}}
-			if _, _, err := st.AddReport(ctx, r, store.Source{Transport: "mail", Submitter: fmt.Sprint("r", i, ".example")}); err != nil {
+			src := store.Source{Transport: "mail", Submitter: fmt.Sprint("r", i, ".example")}
+			if i != 1 {
+				src.Auth = store.Auth{Authenticated: true, Method: "dkim", Domain: src.Submitter}
+			}
+			if _, _, err := st.AddReport(ctx, r, src); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -113,7 +118,7 @@ func TestPage(t *testing.T) {
 			t.Errorf("header %s = %q, want %q in it", h, resp.Header.Get(h), want)
 		}
 	}
-	for _, want := range []string{"198.51.100.7", "tlsrpt redeem --ip 198.51.100.7", "fail2ban:postfix", "gone quiet", "Quiet Mail",
+	for _, want := range []string{"198.51.100.7", "tlsrpt redeem --ip 198.51.100.7", "fail2ban:postfix", "gone quiet", "r2.example", "(unauthenticated)",
 		"mx2.example.org", "example.net", "certificate-expired", `id="chart-data"`, "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
@@ -129,7 +134,7 @@ func TestPage(t *testing.T) {
 	}
 	// The quiet reporter comes first in its table.
 	rep := body[strings.Index(body, `id="reporters"`):]
-	if strings.Index(rep, "Quiet Mail") > strings.Index(rep, "Google Inc.") {
+	if strings.Index(rep, "r2.example") > strings.Index(rep, "r0.example") {
 		t.Error("the quiet reporter is not listed first")
 	}
 }
@@ -199,9 +204,12 @@ func TestAPI(t *testing.T) {
 	for _, r := range reps {
 		if r.Quiet {
 			quiet++
-			if r.Reporter != "Quiet Mail" {
+			if r.Reporter != "r2.example" {
 				t.Errorf("%q called quiet", r.Reporter)
 			}
+		}
+		if r.Authenticated == strings.HasSuffix(r.Reporter, " (unauthenticated)") {
+			t.Errorf("%q: authenticated %v, not marked so", r.Reporter, r.Authenticated)
 		}
 	}
 	if quiet != 1 {

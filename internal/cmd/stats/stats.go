@@ -31,7 +31,9 @@ func NewCmdStats(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Successful and failed sessions per day, week or month, grouped as asked",
 		Long: `Adds up the sessions of the stored reports per period (a report counts on the
 UTC day its range starts; weeks start on Monday) and, with --group, per reporter
-(organization-name), policy domain, receiving MX or result-type. Reports give
+(the domain that signed its reports; unsigned reports by the organization-name
+they claim, marked "(unauthenticated)"), policy domain, receiving MX or
+result-type. Reports give
 successful sessions per policy only: grouped by MX or result-type, only failed
 sessions count. --csv writes one row per period and group, ready to sit beside
 parsedmarc's DMARC CSV in a spreadsheet. The database is only read.`,

@@ -1,0 +1,161 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// Issue 17, item 11: forged reports cannot bend the metrics.
+
+// gather collects c with the real registry, which refuses duplicate
+// series and invalid values.
+func gather(t *testing.T, c *Collector) map[string]*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	out := map[string]*dto.MetricFamily{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
+}
+
+// labelValues lists the values of label name in the family.
+func labelValues(mf *dto.MetricFamily, name string) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range mf.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == name {
+				out[l.GetValue()] += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return out
+}
+
+// TestForgedReportersTakeNoSlot: Google reports daily, signed; eleven
+// unsigned reports naming "Microsoft Corporation" and ten made-up
+// organizations, their ranges ending in 2099, are stored now. Google
+// keeps its own series with its real time; no forged name becomes a
+// label; the forgeries count under "unauthenticated" in the session
+// gauges and in the last-report series, where their ends in 2099 are not
+// believed.
+func TestForgedReportersTakeNoSlot(t *testing.T) {
+	st := storetest.Open(t)
+	for d := 5; d >= 1; d-- {
+		fill(t, st, now.Add(-time.Duration(d)*24*time.Hour+time.Hour), 1, "Google Inc.")
+	}
+	forged := []string{"Microsoft Corporation"}
+	for i := range 10 {
+		forged = append(forged, fmt.Sprintf("Forged%02d", i))
+	}
+	fillFrom(t, st, now.Add(-time.Hour), time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), 7, false, forged...)
+	// And the same names again, dated yesterday: believed, still not
+	// a name of their own.
+	fillFrom(t, st, now.Add(-2*time.Hour), now.Add(-30*time.Hour), 0, false, forged...)
+	c := NewCollector(st, "")
+	c.now = func() time.Time { return now }
+	mfs := gather(t, c)
+	last := labelValues(mfs["tlsrpt_reporter_last_report_timestamp_seconds"], "reporter")
+	want := now.Add(-24*time.Hour + time.Hour - 12*time.Hour - time.Second)
+	yesterday := now.Add(-6*time.Hour - time.Second)
+	if len(last) != 2 || last["google.example"] != float64(want.Unix()) || last[Unauthenticated] != float64(yesterday.Unix()) {
+		t.Errorf("last report series %v, want google.example at %d and %s at %d", last, want.Unix(), Unauthenticated, yesterday.Unix())
+	}
+	sessions := labelValues(mfs["tlsrpt_failed_sessions"], "reporter")
+	if len(sessions) != 2 || sessions[Unauthenticated] != 77 || sessions["google.example"] != 1 {
+		t.Errorf("failed sessions by reporter %v, want google.example 1 and %s 77", sessions, Unauthenticated)
+	}
+}
+
+// TestLabelsNeverCollide: names that normalise alike ("Google Inc. ",
+// "GOOGLE INC."), the reserved words as names ("other", "unauthenticated",
+// signed or not), domains in any case with or without the root dot, and a
+// hundred made-up result-types make one series each, and every
+// result_type label is a registry value or "other". The registry's Gather
+// fails on two series with the same labels.
+func TestLabelsNeverCollide(t *testing.T) {
+	st := storetest.Open(t)
+	st.SetClock(func() time.Time { return now.Add(-time.Hour) })
+	start := now.Add(-30 * time.Hour)
+	var types []string
+	for i := range 100 {
+		types = append(types, fmt.Sprintf("made-up-%d", i))
+	}
+	types = append(types, "Certificate-Expired", "certificate-expired ", "other", Unauthenticated)
+	add := func(org, id, domain string, src store.Source, n int) {
+		var ds []report.FailureDetail
+		for _, ty := range types[len(types)-n:] {
+			ds = append(ds, report.FailureDetail{ResultType: ty, SendingMTAIP: netip.MustParseAddr("192.0.2.1"), FailedSessions: 1})
+		}
+		r := &report.Report{OrganizationName: org, ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
+			Policies: []report.Policy{{Type: "sts", Domain: domain, Successful: 10, Failed: int64(len(ds)), Details: ds}}}
+		if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signedBy := func(d string) store.Source {
+		return store.Source{Transport: "mail", Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: d}}
+	}
+	domains := []string{"example.net", "Example.NET.", " example.net", "other", "Other."}
+	for i, org := range []string{"Google Inc. ", "Google Inc.", "GOOGLE  INC.", "other", "Other ", Unauthenticated, "~other"} {
+		add(org, fmt.Sprint("u", i), domains[i%len(domains)], store.Source{Transport: "https"}, len(types))
+		add(org, fmt.Sprint("s", i), domains[i%len(domains)], signedBy([]string{"google.com", "Google.com", "other", Unauthenticated, "~other", "Other.", "x"}[i]), len(types))
+	}
+	// More signed reporters than MaxReporters, and more domains than
+	// MaxDomains, with fewer sessions, so that "other" series exist
+	// beside the names.
+	for i := range MaxReporters + MaxDomains {
+		add("Filler", fmt.Sprint("f", i), fmt.Sprintf("d%02d.example", i), signedBy(fmt.Sprintf("filler%02d.example", i)), 1)
+	}
+	c := NewCollector(st, "")
+	c.now = func() time.Time { return now }
+	mfs := gather(t, c)
+	for ty := range labelValues(mfs["tlsrpt_failed_sessions"], "result_type") {
+		if ty != Other && !rfc8460Types[ty] {
+			t.Errorf("result_type %q is neither a registry value nor %q", ty, Other)
+		}
+	}
+	reps := labelValues(mfs["tlsrpt_failed_sessions"], "reporter")
+	for _, want := range []string{"google.com", "~other", "~unauthenticated", "~~other", "x", Unauthenticated} {
+		if _, ok := reps[want]; !ok {
+			t.Errorf("reporter %q missing: %v", want, reps)
+		}
+	}
+	doms := labelValues(mfs["tlsrpt_sessions"], "policy_domain")
+	for _, want := range []string{"example.net", "~other", Other} {
+		if _, ok := doms[want]; !ok {
+			t.Errorf("policy domain %q missing: %v", want, doms)
+		}
+	}
+}
+
+// TestLabel: normalised, and reserved words escaped so that no name
+// passes for one and distinct names stay distinct.
+func TestLabel(t *testing.T) {
+	for in, want := range map[string]string{
+		" Google  Inc. ": "google inc", "Example.NET.": "example.net", "other": "~other", " OTHER ": "~other",
+		"unauthenticated": "~unauthenticated", "~other": "~~other", "~": "~~", "a\nb": `a\nb`,
+	} {
+		if got := Label(in); got != want {
+			t.Errorf("Label(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if Label("other") == Other || Label("unauthenticated") == Unauthenticated {
+		t.Error("a reserved word passes for itself")
+	}
+}

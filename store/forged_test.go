@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/report"
+)
+
+// Issue 17, items 11 and 12: forged reports cannot bend who is active,
+// and activity is judged on the periods reports cover.
+
+// addAt stores a report of org for [start, end) at the given store time,
+// from src.
+func addAt(t *testing.T, s *Store, at time.Time, org, id string, start, end time.Time, src Source) {
+	t.Helper()
+	defer func(f func() time.Time) { now = f }(now)
+	now = func() time.Time { return at }
+	r := &report.Report{OrganizationName: org, ReportID: id, Start: start, End: end,
+		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 10, Failed: 1,
+			Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr("192.0.2.99"), FailedSessions: 1}}}}}
+	if _, _, err := s.AddReport(context.Background(), r, src); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func signed(dom string) Source {
+	return Source{Transport: "mail", Submitter: dom, Auth: Auth{Authenticated: true, Method: "dkim", Domain: dom}}
+}
+
+// unsigned claims to come from dom: same submitter, no signature.
+func unsigned(dom string) Source {
+	return Source{Transport: "mail", Submitter: dom, FromDomain: dom, Auth: Auth{Detail: "no signature"}}
+}
+
+func byName(as []ReporterActivity, name string) (ReporterActivity, bool) {
+	i := slices.IndexFunc(as, func(a ReporterActivity) bool { return a.Name() == name })
+	if i < 0 {
+		return ReporterActivity{}, false
+	}
+	return as[i], true
+}
+
+// TestQuietNotSilencedByForgery attacks the "gone quiet" alert: Beta Mail
+// (signed by beta.example) is silent for five days; an unsigned report
+// claiming to be Beta Mail from beta.example, ending in 2099, and a report
+// beta.example itself signed with a range ending in 2099 (a broken clock)
+// must leave it quiet, and the forgery is listed apart, marked, never
+// quiet and with no believed activity.
+func TestQuietNotSilencedByForgery(t *testing.T) {
+	s := openTemp(t)
+	at := month(t, s)
+	far := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	addAt(t, s, at, "Beta Mail", "forged-2099", far, far.Add(24*time.Hour), unsigned("beta.example"))
+	addAt(t, s, at, "Beta Mail", "clock-2099", far, far.Add(24*time.Hour), signed("beta.example"))
+	// Within the day of skew: believed.
+	soon := at.Add(20 * time.Hour)
+	addAt(t, s, at, "Alpha Mail", "skewed", soon.Add(-24*time.Hour), soon, signed("alpha.example"))
+	as, err := s.ReportersAsOf(context.Background(), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beta, ok := byName(as, "beta.example")
+	if !ok || !beta.Quiet(at, 72*time.Hour) || beta.Reports != 26 || beta.Last.After(at) {
+		t.Errorf("beta.example, silent for five days, not quiet after forged and future reports: %+v", beta)
+	}
+	forged, ok := byName(as, "Beta Mail (unauthenticated)")
+	if !ok || forged.Authenticated || forged.Identity != "" || !forged.Last.IsZero() || forged.Reports != 1 {
+		t.Errorf("the forged report is not listed apart, unauthenticated, without believed activity: %+v in %+v", forged, as)
+	}
+	if alpha, _ := byName(as, "alpha.example"); !alpha.Last.Equal(soon) {
+		t.Errorf("alpha.example's report ending %s (within the skew) not believed: last %s", soon, alpha.Last)
+	}
+	// An unauthenticated reporter never goes quiet, however regular.
+	u := ReporterActivity{Organization: "Microsoft Corporation", Reports: 30, Days: 30, First: at.AddDate(0, -2, 0), Last: at.AddDate(0, -1, 0)}
+	if u.Quiet(at, 72*time.Hour) {
+		t.Error("an unauthenticated reporter raised the quiet alert")
+	}
+}
+
+// TestQuietAfterBackfill: a reporter that reported daily until ten days
+// ago, its reports imported (stored) only now, has gone quiet: the alert
+// is judged on the periods the reports cover, not on when they were stored.
+func TestQuietAfterBackfill(t *testing.T) {
+	s := openTemp(t)
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for d := range 20 {
+		start := at.AddDate(0, 0, -30+d).Truncate(24 * time.Hour)
+		addAt(t, s, at, "Gamma Mail", fmt.Sprint(d), start, start.Add(24*time.Hour-time.Second), signed("gamma.example"))
+	}
+	as, err := s.ReportersAsOf(context.Background(), at)
+	if err != nil || len(as) != 1 {
+		t.Fatalf("%+v, %v", as, err)
+	}
+	if !as[0].Quiet(at, 72*time.Hour) {
+		t.Errorf("a reporter silent for ten days looks alive after a backfill: %+v", as[0])
+	}
+}
+
+// TestSessionStatsForgedReporter: by reporter, unsigned reports claiming
+// "Google Inc. " are a row of their own, marked, trimmed, never merged
+// into google.com's signed reports.
+func TestSessionStatsForgedReporter(t *testing.T) {
+	s := openTemp(t)
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	addAt(t, s, day.Add(30*time.Hour), "Google Inc.", "real", day, day.Add(24*time.Hour-time.Second), signed("google.com"))
+	addAt(t, s, day.Add(30*time.Hour), "Google Inc. ", "forged-1", day, day.Add(24*time.Hour-time.Second), unsigned("google.com"))
+	addAt(t, s, day.Add(30*time.Hour), "Google  Inc.", "forged-2", day, day.Add(24*time.Hour-time.Second), unsigned("google.com"))
+	rows, err := s.SessionStats(context.Background(), time.Time{}, Day, ByReporter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SessionRow{
+		{Start: day, Key: "Google Inc.", Successful: 20, Failed: 2, Unauthenticated: true},
+		{Start: day, Key: "google.com", Successful: 10, Failed: 1},
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("by reporter:\n got %+v\nwant %+v", rows, want)
+	}
+}
+
+// TestAddressChangesMarked: the digest's "from ..." names an
+// authenticated reporter by its identity and marks a claimed name.
+func TestAddressChangesMarked(t *testing.T) {
+	s := openTemp(t)
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	addAt(t, s, day.Add(30*time.Hour), "Google Inc.", "real", day, day.Add(24*time.Hour-time.Second), signed("google.com"))
+	addAt(t, s, day.Add(30*time.Hour), "Google Inc.", "forged", day, day.Add(24*time.Hour-time.Second), unsigned("google.com"))
+	cs, err := s.AddressChanges(context.Background(), day, day.AddDate(0, 0, 3))
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("%+v, %v", cs, err)
+	}
+	if want := []string{"Google Inc. (unauthenticated)", "google.com"}; !slices.Equal(cs[0].Organizations, want) {
+		t.Errorf("reporters %q, want %q", cs[0].Organizations, want)
+	}
+}
+
+// TestSessionsStoredSinceAuthenticated: what the metrics read keeps
+// signed reports under their identity and unsigned ones apart, with the
+// name they claim, on both engines.
+func TestSessionsStoredSinceAuthenticated(t *testing.T) {
+	s := openTemp(t)
+	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	at := day.Add(30 * time.Hour)
+	addAt(t, s, at, "Google Inc.", "real", day, day.Add(24*time.Hour-time.Second), signed("google.com"))
+	addAt(t, s, at, "Google Inc.", "forged", day, day.Add(24*time.Hour-time.Second), unsigned("google.com"))
+	perDomain, perType, err := s.SessionsStoredSince(context.Background(), at.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(perDomain, func(a, b RecentSessions) int { return strings.Compare(a.Reporter, b.Reporter) })
+	want := []RecentSessions{
+		{Reporter: "Google Inc.", Domain: "example.net", Successful: 10, Failed: 1},
+		{Reporter: "google.com", Domain: "example.net", Authenticated: true, Successful: 10, Failed: 1},
+	}
+	if !slices.Equal(perDomain, want) || len(perType) != 2 || perType[0].Authenticated == perType[1].Authenticated {
+		t.Errorf("per domain %+v\nwant %+v\nper type %+v", perDomain, want, perType)
+	}
+}
