@@ -79,7 +79,7 @@ reverse proxy that does.`,
 	fl.StringVar(&opts.Cert, "tls-cert", "", "serve HTTPS with this PEM certificate chain `file`")
 	fl.StringVar(&opts.Key, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fl.IntVar(&opts.Days, "days", 90, "span of the charts in days")
-	fl.DurationVar(&opts.QuietAfter, "quiet-after", 72*time.Hour, "a regular reporter silent this long is shown as gone quiet")
+	cmdutil.DurationVar(fl, &opts.QuietAfter, "quiet-after", 72*time.Hour, "a regular reporter silent this long is shown as gone quiet")
 	fl.BoolVar(&opts.NoBans, "no-bans", false, "do not consult any ban backend")
 	fl.StringVar(&opts.Host, "host", "", "this host's name, whose redeem count /metrics shows (default the host name)")
 	f.Backends.AddFlags(fl)
