@@ -116,7 +116,7 @@ func Run(ctx context.Context, o *Options) error {
 	fmt.Fprintf(o.F.IO.Out, "read %d, stored %d, duplicates %d, not reports %d, errors %d\n",
 		sum.Read, sum.Stored, sum.Duplicates, sum.NotReports, len(sum.Errors))
 	for _, e := range sum.Errors {
-		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: %s\n", neutral.Error(e))
+		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: %s\n", store.RedactText(neutral.Error(e)))
 	}
 	if err != nil {
 		return err

@@ -86,11 +86,11 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	var logger *slog.Logger
 	if o.LogJSON {
-		logger = slog.New(slog.NewJSONHandler(o.F.IO.ErrOut, nil))
+		logger = slog.New(cmdutil.RedactHandler(slog.NewJSONHandler(o.F.IO.ErrOut, nil)))
 	} else if o.F.Syslog != "" {
 		logger = o.F.Logger()
 	} else {
-		logger = slog.New(slog.NewTextHandler(o.F.IO.ErrOut, nil))
+		logger = slog.New(cmdutil.RedactHandler(slog.NewTextHandler(o.F.IO.ErrOut, nil)))
 	}
 	st, err := o.F.OpenStore()
 	if err != nil {
