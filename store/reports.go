@@ -60,15 +60,35 @@ const MaxCount = 1_000_000_000_000
 //
 // Counts outside [0, MaxCount] are refused with ErrCount, an
 // authenticated Source without Auth.Domain with ErrAuth.
+//
+// AddReport counts an upgrade (Upgraded) as a duplicate; AddReportResult
+// tells the three outcomes apart.
 func (s *Store) AddReport(ctx context.Context, r *report.Report, src Source) (id int64, dup bool, err error) {
+	id, added, err := s.AddReportResult(ctx, r, src)
+	return id, added != New, err
+}
+
+// Added is what AddReportResult did with a report.
+type Added int
+
+// The outcomes of AddReportResult.
+const (
+	New       Added = iota // stored: no copy of it was
+	Duplicate              // a copy was stored already; nothing changed
+	Upgraded               // stored in place of unauthenticated copies of it
+)
+
+// AddReportResult is AddReport, saying whether the report was new, a
+// duplicate, or an authenticated copy that replaced unauthenticated ones.
+func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src Source) (id int64, dup Added, err error) {
 	if r == nil {
-		return 0, false, errors.New("store: adding report: nil report")
+		return 0, New, errors.New("store: adding report: nil report")
 	}
 	if err := checkCounts(r); err != nil {
-		return 0, false, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName, err)
+		return 0, New, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName, err)
 	}
 	if src.Auth.Authenticated && normName(src.Auth.Domain) == "" {
-		return 0, false, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName,
+		return 0, New, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName,
 			&kindError{kind: ErrAuth, text: fmt.Sprintf("authenticated by %s without a domain", src.Auth.Method)})
 	}
 	reporter, digest := reporterOf(r.OrganizationName, src), digestOf(r)
@@ -81,7 +101,7 @@ func (s *Store) AddReport(ctx context.Context, r *report.Report, src Source) (id
 		return refreshStale(ctx, tx)
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName, err)
+		return 0, New, fmt.Errorf("store: adding report %q from %q: %w", r.ReportID, r.OrganizationName, err)
 	}
 	return id, dup, nil
 }
@@ -113,7 +133,7 @@ func checkCounts(r *report.Report) error {
 }
 
 // addReport is AddReport's transaction.
-func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source, reporter, digest string, stored int64) (int64, bool, error) {
+func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source, reporter, digest string, stored int64) (int64, Added, error) {
 	authed := src.Auth.Authenticated
 	var (
 		id       int64
@@ -124,21 +144,21 @@ func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source, re
 		reporter, r.OrganizationName, r.ReportID).Scan(&id, &idAuthed)
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, false, err
+		return 0, New, err
 	}
 	if found && (idAuthed || !authed) {
-		return id, true, nil
+		return id, Duplicate, nil
 	}
 	copies, err := sameContent(ctx, tx, r, digest)
 	if err != nil {
-		return 0, false, err
+		return 0, New, err
 	}
 	if !authed { // and not found
 		if len(copies) > 0 {
-			return copies[0].id, true, nil
+			return copies[0].id, Duplicate, nil
 		}
 		id, err := insertReport(ctx, tx, r, src, reporter, digest, stored)
-		return id, false, err
+		return id, New, err
 	}
 	// An authenticated copy replaces the same reporter's unauthenticated
 	// copy and every unauthenticated word-for-word copy.
@@ -153,11 +173,14 @@ func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source, re
 	}
 	for _, d := range drop {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM reports WHERE id = ?`, d); err != nil {
-			return 0, false, err
+			return 0, New, err
 		}
 	}
 	id, err = insertReport(ctx, tx, r, src, reporter, digest, stored)
-	return id, len(drop) > 0, err
+	if len(drop) > 0 {
+		return id, Upgraded, err
+	}
+	return id, New, err
 }
 
 // storedCopy is a stored report found by sameContent.
