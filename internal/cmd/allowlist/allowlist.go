@@ -90,7 +90,7 @@ func RunCheck(ctx context.Context, o *CheckOptions) error {
 	defer done()
 	c, err := o.F.Trust.Checker(cache)
 	if err != nil {
-		return cmdutil.UsageErrorf("%w", err)
+		return err // a file that cannot be read: exit 1, not a usage error
 	}
 	ctx, cancel := c.Resolver.WithBudget(ctx)
 	defer cancel()
@@ -178,7 +178,7 @@ func RunExport(ctx context.Context, o *ExportOptions) error {
 	defer done()
 	c, err := o.F.Trust.Checker(cache)
 	if err != nil {
-		return cmdutil.UsageErrorf("%w", err)
+		return err // a file that cannot be read: exit 1, not a usage error
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*allowlist.DefaultBudget)
 	defer cancel()

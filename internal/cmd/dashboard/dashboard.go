@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -95,13 +96,13 @@ func Run(ctx context.Context, o *Options) error {
 	if o.Auth != "" {
 		a, err := web.LoadAuth(o.Auth)
 		if err != nil {
-			return cmdutil.UsageErrorf("%w", err)
+			return err // exit 1: a file, not the command line, is wrong
 		}
 		auth = a
 	}
 	if o.Cert != "" {
 		if _, err := tls.LoadX509KeyPair(o.Cert, o.Key); err != nil {
-			return cmdutil.UsageErrorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
+			return fmt.Errorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
 		}
 	}
 	var backends []redeem.Backend

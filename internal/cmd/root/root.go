@@ -109,8 +109,16 @@ func newCmdMan() *cobra.Command {
 	}
 }
 
-// version is the module's version, or the VCS revision it was built from.
+// stamp is the release or commit the binary was built from, set by make
+// build: go build -ldflags "-X github.com/tlsrpt/tlsrpt/internal/cmd/root.stamp=$(git describe --tags --always --dirty)".
+var stamp string
+
+// version is the stamp of make build, else the module's version, else the
+// VCS revision go build recorded.
 func version() string {
+	if stamp != "" {
+		return stamp
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "(unknown)"

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -101,7 +102,7 @@ func Run(ctx context.Context, o *Options) error {
 		// Load it before listening, so that "listening" is never logged
 		// by a server that cannot serve.
 		if _, err := tls.LoadX509KeyPair(o.Cert, o.Key); err != nil {
-			return cmdutil.UsageErrorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
+			return fmt.Errorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
 		}
 	}
 	ln, err := o.listener("tcp", o.Listen)
