@@ -15,18 +15,28 @@ FISHDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
 .PHONY: build install test test-deps demo bench bench-compare bench-scale fuzz vet
 
+# The binary is stamped with the release or commit it is built from (git
+# describe: v1.2.0, v1.2.0-3-gabc1234, abc1234-dirty), which tlsrpt
+# --version and the manual pages name. Without git, or outside a
+# repository, it builds all the same and names its module version;
+# TLSRPT_VERSION=... sets the name.
+BIN ?= ./tlsrpt
+GIT := $(shell command -v git 2>/dev/null)
+TLSRPT_VERSION ?= $(if $(GIT),$(shell git describe --tags --always --dirty 2>/dev/null))
+BUILDFLAGS = $(if $(GIT),,-buildvcs=false) $(if $(TLSRPT_VERSION),-ldflags '-X github.com/tlsrpt/tlsrpt/internal/cmd/root.stamp=$(TLSRPT_VERSION)')
+
 build:
-	$(GO) build -o tlsrpt ./cmd/tlsrpt
+	$(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/tlsrpt
 
 # The binary, a manual page per command, and completions for bash, zsh and
 # fish, where Debian expects them.
 install: build
 	install -d $(BINDIR) $(MANDIR) $(BASHDIR) $(ZSHDIR) $(FISHDIR)
-	install -m 755 tlsrpt $(BINDIR)/tlsrpt
-	./tlsrpt man $(MANDIR)
-	./tlsrpt completion bash > $(BASHDIR)/tlsrpt
-	./tlsrpt completion zsh > $(ZSHDIR)/_tlsrpt
-	./tlsrpt completion fish > $(FISHDIR)/tlsrpt.fish
+	install -m 755 $(BIN) $(BINDIR)/tlsrpt
+	$(BIN) man $(MANDIR)
+	$(BIN) completion bash > $(BASHDIR)/tlsrpt
+	$(BIN) completion zsh > $(ZSHDIR)/_tlsrpt
+	$(BIN) completion fish > $(FISHDIR)/tlsrpt.fish
 
 test-deps:
 	./scripts/test-deps

@@ -38,7 +38,7 @@ import (
 
 // Recorder stores reports; *store.Store implements it.
 type Recorder interface {
-	AddReport(ctx context.Context, r *report.Report, src store.Source) (id int64, dup bool, err error)
+	AddReportResult(ctx context.Context, r *report.Report, src store.Source) (id int64, added store.Added, err error)
 }
 
 // Options configure Import. The zero value imports with
@@ -79,6 +79,7 @@ type Summary struct {
 	Read       int // messages and report files read
 	Stored     int // reports newly stored
 	Duplicates int // reports already stored
+	Upgraded   int // reports stored in place of unauthenticated copies (more trust this time)
 	NotReports int // messages and files holding no report
 	Errors     []*FileError
 }
@@ -326,11 +327,13 @@ func (im *importer) reportFile(ctx context.Context, path string, data []byte) {
 // store records reports; a store failure is an error of this file.
 func (im *importer) store(ctx context.Context, path, item string, reports []*report.Report, src store.Source) {
 	for _, r := range reports {
-		_, dup, err := im.rec.AddReport(ctx, r, src)
+		_, added, err := im.rec.AddReportResult(ctx, r, src)
 		switch {
 		case err != nil:
 			im.fail(path, item, fmt.Errorf("storing report %q: %w", r.ReportID, err))
-		case dup:
+		case added == store.Upgraded:
+			im.sum.Upgraded++
+		case added == store.Duplicate:
 			im.sum.Duplicates++
 		default:
 			im.sum.Stored++

@@ -45,6 +45,11 @@ func sniff(data []byte) format {
 	return formatUnknown
 }
 
+// IsReportFile tells from the first bytes of an input (a few dozen are
+// enough) whether it is a report file, gzip, zip or JSON, rather than a
+// mail message: the filter names tlsrpt import for those.
+func IsReportFile(head []byte) bool { return sniff(head) != formatUnknown }
+
 // baseMediaType returns the lower-case type/subtype of a Content-Type
 // value, without parameters, even when the parameters do not parse.
 func baseMediaType(mediaType string) string {

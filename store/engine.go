@@ -28,11 +28,17 @@ var ErrUnknownScheme = errors.New("store: unknown database URL scheme")
 var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
 
 // EngineOf tells which engine a database location selects: a postgres:// or
-// postgresql:// URL selects PostgreSQL; any other URL is refused with
-// ErrUnknownScheme; anything else is the path of a SQLite file.
+// postgresql:// URL selects PostgreSQL; any other URL, and a libpq
+// key=value connection string, is refused with ErrUnknownScheme (never
+// taken for a file name, which would hold its password); anything else is
+// the path of a SQLite file.
 func EngineOf(location string) (Engine, error) {
 	m := urlScheme.FindStringSubmatch(location)
 	if m == nil {
+		if keywordDSN.MatchString(location) {
+			return "", &kindError{kind: ErrUnknownScheme,
+				text: "a key=value connection string is not taken: give a postgres:// URL (keep the password in ~/.pgpass) or a file path (SQLite)"}
+		}
 		return SQLite, nil
 	}
 	switch strings.ToLower(m[1]) {
@@ -43,24 +49,81 @@ func EngineOf(location string) (Engine, error) {
 		text: fmt.Sprintf("database URL scheme %q is not known: give a file path (SQLite) or a postgres:// URL", m[1])}
 }
 
+// secretKeys are the connection parameters whose values are secrets:
+// libpq's password and sslpassword (the passphrase of the client key).
+// passfile, sslkey, sslcert and sslrootcert name files, which are shown.
+var secretKeys = map[string]bool{"password": true, "sslpassword": true}
+
+// mask stands for a secret in what is shown.
+const mask = "xxxxx"
+
+// keywordDSN matches a libpq key=value connection string
+// ("host=db user=tlsrpt password=..."), which is not a file name.
+var keywordDSN = regexp.MustCompile(`^\s*(host|hostaddr|port|dbname|user|password|passfile|sslmode|sslpassword|service|connect_timeout)\s*=`)
+
+// keywordSecret matches a secret in key=value form, quoted or not, as in a
+// libpq connection string or a URL's query.
+var keywordSecret = regexp.MustCompile(`(?i)((?:ssl)?password)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]*)`)
+
 // Redact returns a database location fit for messages and logs: a URL's
-// password, in its user information or its query, replaced by "xxxxx".
-// A URL that cannot be parsed is reduced to its scheme.
+// password, in its user information, and the value of every secret
+// parameter of its query (password, sslpassword, in any case or
+// percent-encoding), replaced by "xxxxx"; its fragment dropped. A URL that
+// cannot be parsed is reduced to its scheme, a query that cannot be read
+// to "(unreadable query)". Anything else has the values of password= and
+// sslpassword= replaced, as in a key=value connection string.
 func Redact(location string) string {
 	m := urlScheme.FindStringSubmatch(location)
 	if m == nil {
-		return location
+		return keywordSecret.ReplaceAllString(location, "${1}${2}"+mask)
 	}
 	u, err := url.Parse(location)
 	if err != nil {
 		return m[1] + "://(unreadable URL)"
 	}
-	q := u.Query()
-	for k := range q {
-		if strings.EqualFold(k, "password") {
-			q.Set(k, "xxxxx")
-			u.RawQuery = q.Encode()
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), mask)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	if u.RawQuery != "" {
+		u.RawQuery = redactQuery(u.RawQuery)
+	}
+	return u.String()
+}
+
+// redactQuery masks the secret parameters of a URL's raw query, keeping
+// the rest as written.
+func redactQuery(raw string) string {
+	pairs := strings.Split(raw, "&")
+	for i, p := range pairs {
+		k, _, _ := strings.Cut(p, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil || strings.Contains(p, ";") {
+			return "(unreadable query)"
+		}
+		if secretKeys[strings.ToLower(strings.TrimSpace(key))] {
+			pairs[i] = k + "=" + mask
 		}
 	}
-	return u.Redacted()
+	return strings.Join(pairs, "&")
+}
+
+// textURL matches a URL in free text, up to a space or a quote.
+var textURL = regexp.MustCompile("[A-Za-z][A-Za-z0-9+.-]*://[^\\s\"'<>`]+")
+
+// strandedUserinfo matches what looks like a URL's user:password@ even
+// where a quote or an escape cut the URL short.
+var strandedUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:)[^\s/@]*@`)
+
+// RedactText returns text, an error or a command line argument, with
+// every URL in it redacted as Redact does and every password= or
+// sslpassword= value masked: the one pass every message, error and log
+// line of the command goes through before it is shown.
+func RedactText(text string) string {
+	if !strings.Contains(text, "://") && !strings.Contains(strings.ToLower(text), "password") {
+		return text
+	}
+	text = strandedUserinfo.ReplaceAllString(text, "${1}"+mask+"@")
+	text = textURL.ReplaceAllStringFunc(text, Redact)
+	return keywordSecret.ReplaceAllString(text, "${1}${2}"+mask)
 }

@@ -196,6 +196,89 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// TestRedactSecrets attacks Redact and RedactText with every place a
+// secret can sit in a location (issue 17): userinfo, password= and
+// sslpassword= in a URL's query in any case or percent-encoding, a query
+// Go cannot read, a fragment, a key=value connection string, and URLs cut
+// short by quoting in an error text. None may show the secret.
+func TestRedactSecrets(t *testing.T) {
+	const secret = "S3CRETpw"
+	locations := []string{
+		"postgres://tlsrpt:S3CRETpw@db.example/tlsrpt",
+		"postgresql://tlsrpt:S3CRETpw@db.example:5432/tlsrpt?sslmode=require",
+		"postgres://db.example/tlsrpt?sslpassword=S3CRETpw",
+		"postgres://db.example/tlsrpt?sslmode=verify-full&sslpassword=S3CRETpw&connect_timeout=5",
+		"postgres://db.example/tlsrpt?SSLPassword=S3CRETpw",
+		"postgres://db.example/tlsrpt?ssl%70assword=S3CRETpw",
+		"postgres://db.example/tlsrpt?pass%77ord=S3CRETpw",
+		"postgres://db.example/tlsrpt?password=S3CRETpw%zz",
+		"postgres://db.example/tlsrpt?x=%zz&password=S3CRETpw",
+		"postgres://db.example/tlsrpt?a=1;password=S3CRETpw",
+		"postgres://db.example/tlsrpt#password=S3CRETpw",
+		"postgres://db.example/tlsrpt#?password=S3CRETpw",
+		"postgres://u:S3CRETpw@h1,h2/tlsrpt",
+		"postgres://u:p@S3CRETpw@h/tlsrpt",
+		"postgres://u:S3CRETpw/x@h/tlsrpt",
+		"postgres://u:S3CRETpw@[::1/tlsrpt",
+		"mysql://root:S3CRETpw@db/tlsrpt",
+		"host=db user=tlsrpt password=S3CRETpw dbname=tlsrpt",
+		"host=db password = 'S3CRETpw with space' dbname=tlsrpt",
+		"host=db sslpassword=S3CRETpw",
+		"host=db PASSWORD=S3CRETpw",
+	}
+	for _, loc := range locations {
+		if got := Redact(loc); strings.Contains(got, "S3CRET") || strings.Contains(got, "with space") {
+			t.Errorf("Redact(%q) = %q", loc, got)
+		}
+		for _, text := range []string{
+			loc,
+			fmt.Sprintf("unexpected argument %q (see tlsrpt migrate-db --help)", loc),
+			fmt.Sprintf("opening database %s: boom", loc),
+			fmt.Sprintf("level=INFO msg=listening db=%q", loc),
+		} {
+			if got := RedactText(text); strings.Contains(got, "S3CRET") || strings.Contains(got, "with space") {
+				t.Errorf("RedactText(%q) = %q", text, got)
+			}
+		}
+	}
+	// A quote in the password: %q escapes it and cuts the URL short.
+	text := fmt.Sprintf("%q", "postgres://u:"+secret+`"x@h/db`)
+	if got := RedactText(text); strings.Contains(got, "S3CRET") {
+		t.Errorf("RedactText(%s) = %s", text, got)
+	}
+	// What is not secret stays readable.
+	for in, want := range map[string]string{
+		"postgres://db.example/tlsrpt?sslmode=verify-full&sslpassword=S3CRETpw&connect_timeout=5": "postgres://db.example/tlsrpt?sslmode=verify-full&sslpassword=xxxxx&connect_timeout=5",
+		"postgres://db.example/tlsrpt?ssl%70assword=S3CRETpw":                                     "postgres://db.example/tlsrpt?ssl%70assword=xxxxx",
+		"postgres://db.example/tlsrpt?sslkey=/etc/tlsrpt/client.key&passfile=/etc/tlsrpt/pgpass":  "postgres://db.example/tlsrpt?sslkey=/etc/tlsrpt/client.key&passfile=/etc/tlsrpt/pgpass",
+		"host=db password=S3CRETpw dbname=t":                                                      "host=db password=xxxxx dbname=t",
+		"/var/lib/tlsrpt/tlsrpt.db":                                                               "/var/lib/tlsrpt/tlsrpt.db",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := RedactText("password authentication failed for user \"postgres\""); got != "password authentication failed for user \"postgres\"" {
+		t.Errorf("RedactText changed an error without a secret: %q", got)
+	}
+}
+
+// TestKeywordDSNRefused: a key=value connection string given as --db is
+// refused by name, never taken for the name of a SQLite file (which
+// would hold the password on disk and in every message).
+func TestKeywordDSNRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	loc := "host=db user=tlsrpt password=S3CRETpw dbname=tlsrpt"
+	_, err := Open(loc)
+	if !errors.Is(err, ErrUnknownScheme) || strings.Contains(err.Error(), "S3CRET") || !strings.Contains(err.Error(), "postgres://") {
+		t.Errorf("Open(%q): %v", loc, err)
+	}
+	if des, _ := os.ReadDir(dir); len(des) != 0 {
+		t.Errorf("a key=value string made files: %v", des)
+	}
+}
+
 // TestRebind rewrites placeholders outside quotes and comments only.
 func TestRebind(t *testing.T) {
 	for in, want := range map[string]string{

@@ -7,7 +7,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -40,14 +42,15 @@ dropped with --no-default-allowlist.`,
 
 // CheckOptions are allowlist check's options.
 type CheckOptions struct {
-	F  *cmdutil.Factory
-	IP netip.Addr
+	F       *cmdutil.Factory
+	IP      netip.Addr
+	Verbose bool // the whole reason, not cut to a table cell
 }
 
 // NewCmdCheck returns allowlist check.
 func NewCmdCheck(f *cmdutil.Factory, runF func(*CheckOptions) error) *cobra.Command {
 	opts := &CheckOptions{F: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "check IP",
 		Short: "Exit 0 when IP belongs to a too-big-to-block sender, 1 when not, 3 when DNS failed",
 		Long: `Checks one address against the allowlist: exit 0 when it is proven to belong to a
@@ -56,8 +59,10 @@ listed sender (usable as fail2ban's ignorecommand: the ban is skipped), 1 when n
 would without tlsrpt, and the reason goes to standard error). The check reads
 no database and never creates one: DNS answers are cached in a file of its own,
 check-cache.db in this user's state folder ($XDG_STATE_HOME/tlsrpt), so that a
-database server away never stalls fail2ban; all lookups share a 2 s budget.`,
+database server away never stalls fail2ban; all lookups share a 2 s budget.
+The reason is cut to 120 characters; --verbose prints it whole.`,
 		Example: `  tlsrpt allowlist check 209.85.220.41
+  tlsrpt allowlist check -v 198.51.100.7
   ignorecommand = /usr/local/bin/tlsrpt allowlist check <ip>     # fail2ban jail.d`,
 		Args: cmdutil.ExactArgs(1, "one IP address", "tlsrpt allowlist check 209.85.220.41"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,6 +77,8 @@ database server away never stalls fail2ban; all lookups share a 2 s budget.`,
 			return RunCheck(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "print the whole reason, not only its first 120 characters")
+	return cmd
 }
 
 // RunCheck checks the address and exits as fail2ban's ignorecommand wants.
@@ -83,19 +90,23 @@ func RunCheck(ctx context.Context, o *CheckOptions) error {
 	defer done()
 	c, err := o.F.Trust.Checker(cache)
 	if err != nil {
-		return cmdutil.UsageErrorf("%w", err)
+		return err // a file that cannot be read: exit 1, not a usage error
 	}
 	ctx, cancel := c.Resolver.WithBudget(ctx)
 	defer cancel()
 	v := c.Check(ctx, o.IP)
+	why := neutral.TerminalCell(v.Why)
+	if o.Verbose {
+		why = neutral.TerminalLine(v.Why)
+	}
 	if v.Trusted {
-		fmt.Fprintf(o.F.IO.Out, "%s: trusted: %s\n", o.IP, neutral.TerminalCell(v.Why))
+		fmt.Fprintf(o.F.IO.Out, "%s: trusted: %s\n", o.IP, why)
 		return nil
 	}
-	fmt.Fprintf(o.F.IO.Out, "%s: not trusted: %s\n", o.IP, neutral.TerminalCell(v.Why))
+	fmt.Fprintf(o.F.IO.Out, "%s: not trusted: %s\n", o.IP, why)
 	if v.DNSFailed {
 		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: allowlist check: DNS failed for %s: %s (check --resolver; fail2ban bans as it would without tlsrpt)\n",
-			o.IP, neutral.TerminalCell(v.Why))
+			o.IP, why)
 		return cmdutil.Silent(cmdutil.ExitDNS)
 	}
 	return cmdutil.Silent(cmdutil.ExitNotTrusted)
@@ -160,14 +171,32 @@ func RunExport(ctx context.Context, o *ExportOptions) error {
 	defer done()
 	c, err := o.F.Trust.Checker(cache)
 	if err != nil {
-		return cmdutil.UsageErrorf("%w", err)
+		return err // a file that cannot be read: exit 1, not a usage error
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*allowlist.DefaultBudget)
 	defer cancel()
 	w := bufio.NewWriter(o.F.IO.Out)
 	if err := c.List.Export(ctx, o.Format, c.Resolver, w); err != nil {
 		w.Flush()
-		return fmt.Errorf("%w (the output lacks the ranges named; check --resolver)", err)
+		return exportErrors(o.F.IO.ErrOut, err)
 	}
 	return w.Flush()
+}
+
+// exportErrors prints each SPF domain that could not be expanded on a
+// line of its own, then their count: joined, 17 of them made one line of
+// 3 KB.
+func exportErrors(w io.Writer, err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	if len(errs) == 1 {
+		return fmt.Errorf("%w (the output lacks its ranges; check --resolver)", errs[0])
+	}
+	for _, e := range errs {
+		fmt.Fprintf(w, "tlsrpt: allowlist export: %s\n", neutral.TerminalLine(strings.TrimPrefix(e.Error(), "allowlist: ")))
+	}
+	return &cmdutil.ExitError{Code: cmdutil.ExitFailure,
+		Err: fmt.Errorf("%d SPF domains could not be expanded: the output lacks their ranges (check --resolver)", len(errs))}
 }

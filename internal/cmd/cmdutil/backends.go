@@ -45,7 +45,7 @@ func (b *BackendOptions) all() (map[string]redeem.Backend, error) {
 	if b.IPQBDBCommands != "" {
 		cmds, err := redeem.LoadIPQBDBCommands(b.IPQBDBCommands)
 		if err != nil {
-			return nil, UsageErrorf("%w", err)
+			return nil, err // exit 1: a file, not the command line, is wrong
 		}
 		q.Commands = cmds
 	}

@@ -182,7 +182,7 @@ func StateDir() (string, error) {
 // NoArgs refuses any argument, with the fix.
 func NoArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return UsageErrorf("unexpected argument %q (see %s --help)", args[0], cmd.CommandPath())
+		return UsageErrorf("unexpected argument %q (see %s --help)", store.Redact(args[0]), cmd.CommandPath())
 	}
 	return nil
 }

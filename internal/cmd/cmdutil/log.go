@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // SyslogUsage documents the --syslog flag and $TLSRPT_SYSLOG.
@@ -25,7 +26,7 @@ func newLogger(spec string, errOut io.Writer) *slog.Logger {
 	}
 	w, err := dialSyslog(spec)
 	if err != nil {
-		fmt.Fprintf(errOut, "tlsrpt: syslog %s: %s (logging to standard error)\n", neutral.LogAttr(spec), neutral.Error(err))
+		fmt.Fprintf(errOut, "tlsrpt: syslog %s: %s (logging to standard error)\n", neutral.LogAttr(store.Redact(spec)), neutral.Error(err))
 		return slog.New(&lineHandler{out: lineWriter{errOut}, prefix: "tlsrpt: "})
 	}
 	return slog.New(&lineHandler{out: syslogLeveled{w}, mu: &sync.Mutex{}})
@@ -72,8 +73,8 @@ func (s syslogLeveled) write(level slog.Level, line string) error {
 }
 
 // lineHandler writes each record as one line, "PREFIXmessage key=value
-// ...", with every string neutralised (neutral.LogAttr): one record, one
-// write, one syslog message.
+// ...", with every string neutralised (neutral.LogAttr) and its secrets
+// masked (store.RedactText): one record, one write, one syslog message.
 type lineHandler struct {
 	mu     *sync.Mutex
 	out    leveled
@@ -86,10 +87,10 @@ func (h *lineHandler) Enabled(context.Context, slog.Level) bool { return true }
 func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	b.WriteString(h.prefix)
-	b.WriteString(neutral.LogAttr(r.Message))
+	b.WriteString(neutral.LogAttr(store.RedactText(r.Message)))
 	write := func(a slog.Attr) bool {
 		b.WriteString(" " + a.Key + "=")
-		v := neutral.LogAttr(a.Value.String())
+		v := neutral.LogAttr(store.RedactText(a.Value.String()))
 		if v == "" || strings.ContainsAny(v, " \"=") {
 			v = fmt.Sprintf("%q", v)
 		}
@@ -114,3 +115,51 @@ func (h *lineHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (h *lineHandler) WithGroup(string) slog.Handler { return h }
+
+// RedactHandler wraps a slog handler of the command's own (serve's text or
+// JSON lines) so that the message and every value it logs has its secrets
+// masked by store.RedactText, as the lines of Logger have.
+func RedactHandler(h slog.Handler) slog.Handler { return redactHandler{h} }
+
+type redactHandler struct{ slog.Handler }
+
+func (h redactHandler) Handle(ctx context.Context, r slog.Record) error {
+	c := slog.NewRecord(r.Time, r.Level, store.RedactText(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		c.AddAttrs(redactAttr(a))
+		return true
+	})
+	return h.Handler.Handle(ctx, c)
+}
+
+func (h redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	c := make([]slog.Attr, len(as))
+	for i, a := range as {
+		c[i] = redactAttr(a)
+	}
+	return redactHandler{h.Handler.WithAttrs(c)}
+}
+
+func (h redactHandler) WithGroup(name string) slog.Handler {
+	return redactHandler{h.Handler.WithGroup(name)}
+}
+
+// redactAttr masks the secrets of one attribute: a string, an error or
+// anything else that prints with one, and every member of a group.
+func redactAttr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindGroup:
+		g := v.Group()
+		c := make([]any, len(g))
+		for i, m := range g {
+			c[i] = redactAttr(m)
+		}
+		return slog.Group(a.Key, c...)
+	case slog.KindString, slog.KindAny:
+		if s := v.String(); store.RedactText(s) != s {
+			return slog.String(a.Key, store.RedactText(s))
+		}
+	}
+	return a
+}

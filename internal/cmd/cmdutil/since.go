@@ -2,13 +2,13 @@ package cmdutil
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
 
 // ParseSince reads a --since value: a date (2006-01-02), an RFC 3339
-// time, or a duration back from now (36h, 7d, 2w). Empty is the zero time.
+// time, or a duration back from now read by ParseDuration (36h, 7d, 2w).
+// Empty is the zero time.
 func ParseSince(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -19,28 +19,15 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
-	if d, err := ParseDuration(s); err == nil {
+	d, err := ParseDuration(s)
+	if err == nil {
 		return now.Add(-d), nil
 	}
+	if t := strings.TrimSpace(s); durationRE.MatchString(t) || strings.HasPrefix(t, "-") {
+		// A duration, but a bad one: the parser's reason is the one to give.
+		return time.Time{}, UsageErrorf("--since %q: %v", s, err)
+	}
 	return time.Time{}, UsageErrorf("--since %q: want a date (2024-02-01), an RFC 3339 time or a duration (36h, 7d, 2w)", s)
-}
-
-// ParseDuration extends time.ParseDuration with days (d) and weeks (w).
-func ParseDuration(s string) (time.Duration, error) {
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			v, err := strconv.ParseFloat(n, 64)
-			if err != nil || v < 0 {
-				return 0, fmt.Errorf("bad duration %q", s)
-			}
-			return time.Duration(v * float64(unit)), nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err == nil && d < 0 {
-		return 0, fmt.Errorf("negative duration %q", s)
-	}
-	return d, err
 }
 
 // Plural says "1 thing" or "N things".

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -79,7 +80,7 @@ reverse proxy that does.`,
 	fl.StringVar(&opts.Cert, "tls-cert", "", "serve HTTPS with this PEM certificate chain `file`")
 	fl.StringVar(&opts.Key, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fl.IntVar(&opts.Days, "days", 90, "span of the charts in days")
-	fl.DurationVar(&opts.QuietAfter, "quiet-after", 72*time.Hour, "a regular reporter silent this long is shown as gone quiet")
+	cmdutil.DurationVar(fl, &opts.QuietAfter, "quiet-after", 72*time.Hour, "a regular reporter silent this long is shown as gone quiet")
 	fl.BoolVar(&opts.NoBans, "no-bans", false, "do not consult any ban backend")
 	fl.StringVar(&opts.Host, "host", "", "this host's name, whose redeem count /metrics shows (default the host name)")
 	f.Backends.AddFlags(fl)
@@ -95,13 +96,13 @@ func Run(ctx context.Context, o *Options) error {
 	if o.Auth != "" {
 		a, err := web.LoadAuth(o.Auth)
 		if err != nil {
-			return cmdutil.UsageErrorf("%w", err)
+			return err // exit 1: a file, not the command line, is wrong
 		}
 		auth = a
 	}
 	if o.Cert != "" {
 		if _, err := tls.LoadX509KeyPair(o.Cert, o.Key); err != nil {
-			return cmdutil.UsageErrorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
+			return fmt.Errorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
 		}
 	}
 	var backends []redeem.Backend

@@ -59,7 +59,7 @@ does not exist yet is never created: nothing is notable then.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Since, "since", "", "start of the span, a `DATE|DURATION` (default: the last digest of this host, else 24h)")
-	fl.DurationVar(&opts.QuietAfter, "quiet-after", digest.DefaultQuietAfter, "a regular reporter silent this long has gone quiet")
+	cmdutil.DurationVar(fl, &opts.QuietAfter, "quiet-after", digest.DefaultQuietAfter, "a regular reporter silent this long has gone quiet")
 	fl.BoolVar(&opts.Always, "always", false, "print even when nothing is notable")
 	fl.BoolVar(&opts.NoPlan, "no-plan", false, "leave out the redeem plan (and consult no ban backend)")
 	fl.BoolVar(&opts.NoRecord, "no-record", false, "do not record this digest as the last one")

@@ -3,6 +3,7 @@
 package filter
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -99,14 +100,26 @@ func Run(ctx context.Context, o *Options) error {
 	if o.File != "" {
 		fh, err := os.Open(o.File)
 		if err != nil {
-			return cmdutil.UsageErrorf("%v", err)
+			return err // exit 1: a file that cannot be read is no usage error
 		}
 		defer fh.Close()
 		in = fh
 	} else if o.F.IO.StdinIsTerminal() {
 		return cmdutil.UsageErrorf("reads one message on standard input, as maildrop's xfilter gives it; to try it: tlsrpt filter FILE, or tlsrpt filter < FILE")
 	}
+	br := bufio.NewReader(in)
+	in = br
+	isReport := false
+	if head, _ := br.Peek(64); report.IsReportFile(head) {
+		if o.File != "" {
+			return cmdutil.UsageErrorf("%s is a report file, not a mail message: tlsrpt import %s stores it", neutral.TerminalCell(o.File), neutral.TerminalCell(o.File))
+		}
+		isReport = true
+	}
 	log := o.F.Logger()
+	if isReport {
+		defer log.Warn("filter: the input is a report file, not a mail message: tlsrpt import takes report files")
+	}
 	rec, err := newRecorder(o)
 	if err != nil {
 		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())

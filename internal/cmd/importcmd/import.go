@@ -114,10 +114,16 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	sum, err := ingest.Import(ctx, st, o.Paths, opt)
 	bar.clear()
-	fmt.Fprintf(o.F.IO.Out, "read %d, stored %d, duplicates %d, not reports %d, errors %d\n",
-		sum.Read, sum.Stored, sum.Duplicates, sum.NotReports, len(sum.Errors))
+	upgraded := ""
+	if sum.Upgraded > 0 {
+		// An authenticated copy replaced unauthenticated ones: neither
+		// stored anew nor a mere duplicate.
+		upgraded = fmt.Sprintf(", upgraded %d", sum.Upgraded)
+	}
+	fmt.Fprintf(o.F.IO.Out, "read %d, stored %d%s, duplicates %d, not reports %d, errors %d\n",
+		sum.Read, sum.Stored, upgraded, sum.Duplicates, sum.NotReports, len(sum.Errors))
 	for _, e := range sum.Errors {
-		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: %s\n", neutral.Error(e))
+		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: %s\n", store.RedactText(neutral.Error(e)))
 	}
 	if err != nil {
 		return err

@@ -14,10 +14,15 @@ import (
 // Options are prune's options.
 type Options struct {
 	F         *cmdutil.Factory
-	OlderThan string
+	OlderThan time.Duration
 	Apply     bool
 	Vacuum    bool
+	Force     bool
 }
+
+// MinApply is the youngest cutoff --apply takes without --force: a slip
+// of the unit must not remove the reports of the last hours.
+const MinApply = 24 * time.Hour
 
 // NewCmdPrune returns the prune command; runF, when not nil, replaces the
 // work.
@@ -28,15 +33,17 @@ func NewCmdPrune(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Short: "Remove reports whose range ended long ago (plan; --apply to remove)",
 		Long: `Counts, and with --apply removes, the reports whose range ended before now minus
 --older-than, with their policies and failure details, and the DNS cache entries
-(the database's and allowlist check's own file) expired more than 7 days ago. The
-audit log of redeem is kept. A database that does not exist is never created. --vacuum then gives the space back to the file system
+(the database's and allowlist check's own file) expired more than 7 days ago.
+--older-than takes s, min, h, d and w (not m: minutes or months?); with --apply, a
+cutoff under a day also wants --force. The audit log of redeem is kept. A database
+that does not exist is never created. --vacuum then gives the space back to the file system
 (it needs room for a copy of the database while it runs). The filter and serve
 never prune by themselves: run prune from a timer.`,
 		Example: `  tlsrpt prune --older-than 400d
   tlsrpt prune --older-than 400d --apply --vacuum`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.OlderThan == "" {
+			if !cmd.Flags().Changed("older-than") {
 				return cmdutil.UsageErrorf("--older-than is required, e.g. --older-than 400d")
 			}
 			if runF != nil {
@@ -46,8 +53,9 @@ never prune by themselves: run prune from a timer.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.OlderThan, "older-than", "", "remove reports whose range ended more than this `DURATION` ago (400d, 52w)")
+	cmdutil.DurationVar(fl, &opts.OlderThan, "older-than", 0, "remove reports whose range ended more than this `DURATION` ago (400d, 52w, 36h; m is refused: write min or d)")
 	fl.BoolVar(&opts.Apply, "apply", false, "remove them (without it, only count)")
+	fl.BoolVar(&opts.Force, "force", false, "with --apply, remove reports younger than a day too")
 	fl.BoolVar(&opts.Vacuum, "vacuum", false, "with --apply, give the space back to the file system afterwards")
 	return cmd
 }
@@ -57,9 +65,13 @@ func Run(ctx context.Context, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	d, err := cmdutil.ParseDuration(o.OlderThan)
-	if err != nil {
-		return cmdutil.UsageErrorf("--older-than %q: want a duration (400d, 52w, 9600h)", o.OlderThan)
+	d := o.OlderThan
+	if d <= 0 || d > cmdutil.MaxDuration {
+		return cmdutil.UsageErrorf("--older-than %s: want a duration above zero (400d, 52w, 36h)", cmdutil.FormatDuration(d))
+	}
+	if o.Apply && d < MinApply && !o.Force {
+		return cmdutil.UsageErrorf("--older-than %s with --apply would remove reports younger than a day: give --force if that is meant",
+			cmdutil.FormatDuration(d))
 	}
 	before := o.F.Now().UTC().Add(-d)
 	var open = o.F.OpenStoreReadOnly

@@ -2,8 +2,10 @@ package root
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,35 +22,79 @@ import (
 // command's name, synopsis, description, flags and examples is short.
 
 // writeManTree writes one page per visible command, tlsrpt.1 and
-// tlsrpt-COMMAND[-SUB].1, into dir.
+// tlsrpt-COMMAND[-SUB].1, into dir. It never writes through a link: a page
+// whose name in dir is a symbolic link (or anything but a regular file)
+// is refused before any page is written, and each page is written to a
+// new file in dir, then renamed over its name, which replaces a link
+// planted in the meantime rather than following it.
 func writeManTree(root *cobra.Command, dir string) error {
-	var walk func(c *cobra.Command) error
-	walk = func(c *cobra.Command) error {
+	var pages []*cobra.Command
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
 		if !c.IsAvailableCommand() && c != root {
-			return nil
+			return
 		}
-		name := strings.ReplaceAll(c.CommandPath(), " ", "-") + ".1"
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		w := bufio.NewWriter(f)
-		writeMan(w, c)
-		if err := w.Flush(); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
+		pages = append(pages, c)
 		for _, sub := range c.Commands() {
-			if err := walk(sub); err != nil {
-				return err
-			}
+			walk(sub)
 		}
-		return nil
 	}
-	return walk(root)
+	walk(root)
+	for _, c := range pages {
+		if err := checkTarget(filepath.Join(dir, manName(c))); err != nil {
+			return err
+		}
+	}
+	for _, c := range pages {
+		if err := writeFileNoFollow(filepath.Join(dir, manName(c)), func(w io.Writer) { writeMan(w, c) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// manName is the file name of a command's page.
+func manName(c *cobra.Command) string {
+	return strings.ReplaceAll(c.CommandPath(), " ", "-") + ".1"
+}
+
+// checkTarget refuses to write over anything at path but a regular file:
+// a symbolic link would have the write land on its target.
+func checkTarget(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("refusing to write %s: it is a symbolic link (remove it, or write the pages into another folder)", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("refusing to write %s: it is not a regular file", path)
+	}
+	return nil
+}
+
+// writeFileNoFollow writes path (mode 0644) by creating a new file next
+// to it and renaming it over path: no link is ever followed, and a reader
+// sees the old page or the new one, never half of one.
+func writeFileNoFollow(path string, write func(io.Writer)) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	w := bufio.NewWriter(f)
+	write(w)
+	err = errors.Join(w.Flush(), f.Chmod(0o644), f.Close())
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // writeMan writes one command's page.

@@ -27,6 +27,7 @@ import (
 	cmdserve "github.com/tlsrpt/tlsrpt/internal/cmd/serve"
 	cmdstats "github.com/tlsrpt/tlsrpt/internal/cmd/stats"
 	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // NewCmdRoot returns the tlsrpt command with every subcommand.
@@ -52,7 +53,7 @@ several MX hosts share), else $TLSRPT_DB, else $XDG_STATE_HOME/tlsrpt/tlsrpt.db.
 				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 					hint = "; did you mean " + s[0] + "?"
 				}
-				return cmdutil.UsageErrorf("unknown command %q%s (tlsrpt --help lists the commands)", neutral.TerminalCell(args[0]), hint)
+				return cmdutil.UsageErrorf("unknown command %q%s (tlsrpt --help lists the commands)", neutral.TerminalCell(store.Redact(args[0])), hint)
 			}
 			return nil
 		},
@@ -108,8 +109,16 @@ func newCmdMan() *cobra.Command {
 	}
 }
 
-// version is the module's version, or the VCS revision it was built from.
+// stamp is the release or commit the binary was built from, set by make
+// build: go build -ldflags "-X github.com/tlsrpt/tlsrpt/internal/cmd/root.stamp=$(git describe --tags --always --dirty)".
+var stamp string
+
+// version is the stamp of make build, else the module's version, else the
+// VCS revision go build recorded.
 func version() string {
+	if stamp != "" {
+		return stamp
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "(unknown)"
@@ -158,7 +167,8 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 var packagePrefixes = []string{"store: ", "redeem: ", "report: ", "allowlist: ", "filter: ", "serve: ",
 	"ingest: ", "spool: ", "web: ", "digest: ", "metrics: "}
 
-// printError prints one line: "tlsrpt: COMMAND: what failed: why (fix)".
+// printError prints one line: "tlsrpt: COMMAND: what failed: why (fix)",
+// with every secret a URL or connection string in it holds masked.
 func printError(w io.Writer, c *cobra.Command, err error) {
 	var ee *cmdutil.ExitError
 	if errors.As(err, &ee) && ee.Silent {
@@ -168,7 +178,7 @@ func printError(w io.Writer, c *cobra.Command, err error) {
 	if c != nil {
 		name = c.CommandPath()
 	}
-	msg := strings.Join(strings.Fields(err.Error()), " ")
+	msg := store.RedactText(strings.Join(strings.Fields(err.Error()), " "))
 	msg = strings.TrimPrefix(msg, "tlsrpt: ")
 	for _, p := range packagePrefixes {
 		msg = strings.TrimPrefix(msg, p)

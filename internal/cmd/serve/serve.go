@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -70,13 +71,13 @@ flight, then exit 0. See docs/serve-import.md.`,
 	fl.IntVar(&opts.Handler.MaxConcurrent, "max-concurrent", serve.DefaultMaxConcurrent, "report bodies decoded and stored at once, once received (store slots)")
 	fl.IntVar(&opts.Handler.MaxReading, "max-reading", serve.DefaultMaxReading, "report bodies being received at once (read slots); more get 503 with Retry-After")
 	fl.IntVar(&opts.Handler.MaxPerClient, "max-per-client", serve.DefaultMaxPerClient, "report POSTs of one client address at once; more get 503")
-	fl.DurationVar(&opts.Handler.StoreWait, "store-wait", serve.DefaultStoreWait, "how long a received report waits for a store slot before 503")
+	cmdutil.DurationVar(fl, &opts.Handler.StoreWait, "store-wait", serve.DefaultStoreWait, "how long a received report waits for a store slot before 503")
 	fl.Int64Var(&opts.Handler.MaxInFlightBytes, "max-in-flight", serve.DefaultMaxInFlightBytes, "`bytes` of request bodies and decoding held at once across all requests")
-	fl.DurationVar(&opts.Server.ReadHeaderTimeout, "read-header-timeout", serve.DefaultReadHeaderTimeout, "time to read the request headers")
-	fl.DurationVar(&opts.Server.ReadTimeout, "read-timeout", serve.DefaultReadTimeout, "time to read a whole request with its body")
-	fl.DurationVar(&opts.Server.WriteTimeout, "write-timeout", serve.DefaultWriteTimeout, "time from the end of the headers to the end of the answer")
-	fl.DurationVar(&opts.Server.IdleTimeout, "idle-timeout", serve.DefaultIdleTimeout, "time a kept-alive connection may wait for its next request")
-	fl.DurationVar(&opts.Server.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "time requests in flight get to finish on SIGTERM or SIGINT")
+	cmdutil.DurationVar(fl, &opts.Server.ReadHeaderTimeout, "read-header-timeout", serve.DefaultReadHeaderTimeout, "time to read the request headers")
+	cmdutil.DurationVar(fl, &opts.Server.ReadTimeout, "read-timeout", serve.DefaultReadTimeout, "time to read a whole request with its body")
+	cmdutil.DurationVar(fl, &opts.Server.WriteTimeout, "write-timeout", serve.DefaultWriteTimeout, "time from the end of the headers to the end of the answer")
+	cmdutil.DurationVar(fl, &opts.Server.IdleTimeout, "idle-timeout", serve.DefaultIdleTimeout, "time a kept-alive connection may wait for its next request")
+	cmdutil.DurationVar(fl, &opts.Server.ShutdownTimeout, "shutdown-timeout", serve.DefaultShutdownTimeout, "time requests in flight get to finish on SIGTERM or SIGINT")
 	return cmd
 }
 
@@ -87,11 +88,11 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	var logger *slog.Logger
 	if o.LogJSON {
-		logger = slog.New(slog.NewJSONHandler(o.F.IO.ErrOut, nil))
+		logger = slog.New(cmdutil.RedactHandler(slog.NewJSONHandler(o.F.IO.ErrOut, nil)))
 	} else if o.F.Syslog != "" {
 		logger = o.F.Logger()
 	} else {
-		logger = slog.New(slog.NewTextHandler(o.F.IO.ErrOut, nil))
+		logger = slog.New(cmdutil.RedactHandler(slog.NewTextHandler(o.F.IO.ErrOut, nil)))
 	}
 	st, err := o.F.OpenStore()
 	if err != nil {
@@ -102,7 +103,7 @@ func Run(ctx context.Context, o *Options) error {
 		// Load it before listening, so that "listening" is never logged
 		// by a server that cannot serve.
 		if _, err := tls.LoadX509KeyPair(o.Cert, o.Key); err != nil {
-			return cmdutil.UsageErrorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
+			return fmt.Errorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
 		}
 	}
 	ln, err := o.listener("tcp", o.Listen)

@@ -1,0 +1,35 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/report"
+)
+
+// TestAddReportResult tells a new report, a duplicate and an upgrade (an
+// authenticated copy replacing an unauthenticated one) apart, where
+// AddReport says dup for the last two.
+func TestAddReportResult(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r := &report.Report{OrganizationName: "Google Inc.", ReportID: "upgrade-1",
+		Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}
+	unsigned := Source{Transport: "mail", Submitter: "google.com"}
+	signed := Source{Transport: "mail", Submitter: "google.com",
+		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}
+	ctx := context.Background()
+	for i, step := range []struct {
+		src  Source
+		want Added
+	}{{unsigned, New}, {unsigned, Duplicate}, {signed, Upgraded}, {signed, Duplicate}, {unsigned, Duplicate}} {
+		if _, got, err := st.AddReportResult(ctx, r, step.src); err != nil || got != step.want {
+			t.Errorf("step %d: %v, %v; want %v", i+1, got, err, step.want)
+		}
+	}
+}
