@@ -70,8 +70,8 @@ func newServer(t testing.TB) *httptest.Server {
 	st := storetest.Open(t)
 	fillMonth(t, st)
 	h, err := New(Options{Store: st, Now: func() time.Time { return now },
-		Review: func(ctx context.Context) ([]ReviewRow, error) {
-			rows, err := storeRows(ctx, st)
+		Review: func(ctx context.Context, since time.Time) ([]ReviewRow, error) {
+			rows, err := storeRows(ctx, st, since)
 			for i := range rows {
 				if rows[i].IP == "198.51.100.7" {
 					rows[i].Trusted, rows[i].Why = true, "trusted: Google Inc., dkim google.com, spf:_spf.google.com"
@@ -292,7 +292,7 @@ func TestAuth(t *testing.T) {
 // TestStoreDown answers 503 with Retry-After when the store cannot be read.
 func TestStoreDown(t *testing.T) {
 	st := storetest.Open(t)
-	h, err := New(Options{Store: st, Review: func(context.Context) ([]ReviewRow, error) {
+	h, err := New(Options{Store: st, Review: func(context.Context, time.Time) ([]ReviewRow, error) {
 		return nil, fmt.Errorf("store: %w", store.ErrUnavailable)
 	}})
 	if err != nil {
