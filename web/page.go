@@ -361,7 +361,8 @@ func shellCommand(args []string) string {
 
 // shellQuote returns s as one word for a POSIX shell: as it is when it
 // holds only characters no shell treats specially, else in single
-// quotes, a single quote in it written '\''.
+// quotes, each single quote in it closing the quotes, escaped with a
+// backslash, and opening them again.
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
 		return s
