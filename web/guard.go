@@ -23,8 +23,11 @@ var hostNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0
 // the form requests are compared with: lower case, no trailing dot, an
 // IPv6 address without brackets.
 func HostName(name string) (string, error) {
-	h := normalHost(name)
-	if _, err := netip.ParseAddr(h); err == nil {
+	h := strings.TrimSuffix(strings.ToLower(name), ".")
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	if ip, err := netip.ParseAddr(h); err == nil && ip.Zone() == "" {
 		return h, nil
 	}
 	if len(h) > 253 || !hostNameRE.MatchString(h) {
