@@ -103,6 +103,41 @@ other sites. Ban status is asked of the backends at most every 30 seconds.`,
 	return cmd
 }
 
+// handler makes the dashboard over st: trust from the allowlists, ban
+// status from backends through a cache, metrics of this host.
+func (o *Options) handler(st *store.Store, backends []redeem.Backend, auth *web.Auth) (http.Handler, error) {
+	checker, err := o.F.Trust.Checker(nil)
+	if err != nil {
+		return nil, err
+	}
+	if o.Host == "" {
+		if o.Host, err = os.Hostname(); err != nil {
+			return nil, fmt.Errorf("the host name: %w (give --host NAME)", err)
+		}
+	}
+	redeemArgs, err := o.redeemArgs()
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewCollector(st, o.Host))
+	bans := web.NewBanCache(backends, 0, o.F.Now)
+	return web.New(web.Options{
+		Store: st, Days: o.Days, QuietAfter: o.QuietAfter, Now: o.F.Now,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Review: func(ctx context.Context, since time.Time) ([]web.ReviewRow, error) {
+			dns, cancel := context.WithTimeout(ctx, 2*allowlist.DefaultBudget)
+			defer cancel()
+			rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker, DNS: dns})
+			if err == nil && len(backends) > 0 {
+				err = bans.Add(ctx, rows)
+			}
+			return assess.Records(rows), err
+		},
+		Listen: o.Listen, AllowHosts: o.AllowHosts, Auth: auth, RedeemArgs: redeemArgs,
+	})
+}
+
 // check loads the password file and the certificate, and refuses a
 // password asked in clear off loopback and a bad --allow-host.
 func (o *Options) check() (*web.Auth, error) {
@@ -186,7 +221,6 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	var backends []redeem.Backend
 	if !o.NoBans {
-		var err error
 		if backends, err = o.F.Backends.Open(ctx); err != nil {
 			return err
 		}
@@ -196,36 +230,7 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 	defer st.Close()
-	checker, err := o.F.Trust.Checker(nil)
-	if err != nil {
-		return err
-	}
-	if o.Host == "" {
-		if o.Host, err = os.Hostname(); err != nil {
-			return fmt.Errorf("the host name: %w (give --host NAME)", err)
-		}
-	}
-	redeemArgs, err := o.redeemArgs()
-	if err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(st, o.Host))
-	bans := web.NewBanCache(backends, 0, o.F.Now)
-	handler, err := web.New(web.Options{
-		Store: st, Days: o.Days, QuietAfter: o.QuietAfter, Now: o.F.Now,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Review: func(ctx context.Context, since time.Time) ([]web.ReviewRow, error) {
-			dns, cancel := context.WithTimeout(ctx, 2*allowlist.DefaultBudget)
-			defer cancel()
-			rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker, DNS: dns})
-			if err == nil && len(backends) > 0 {
-				err = bans.Add(ctx, rows)
-			}
-			return assess.Records(rows), err
-		},
-		Listen: o.Listen, AllowHosts: o.AllowHosts, Auth: auth, RedeemArgs: redeemArgs,
-	})
+	handler, err := o.handler(st, backends, auth)
 	if err != nil {
 		return err
 	}
