@@ -84,6 +84,7 @@ func TestBanCacheOneProbe(t *testing.T) {
 	if one == 0 {
 		t.Fatal("no fail2ban-client run for the review")
 	}
+	t.Logf("one probe: %d runs of fail2ban-client", one)
 	checkBanned(t, rows)
 	concurrently := func(n int) {
 		var wg sync.WaitGroup
