@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -44,6 +46,21 @@ func CheckListen(addr string, withAuth bool) error {
 	return nil
 }
 
+// CheckClearAuth refuses to ask for passwords over plain HTTP off
+// loopback, where they would cross the network in clear: a password
+// file on such an address needs TLS of the dashboard's own (tls), or
+// the operator's word that a TLS reverse proxy is in front (behindProxy).
+func CheckClearAuth(addr string, tls, behindProxy bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || tls || behindProxy || host == "localhost" {
+		return nil // CheckListen says what is wrong with addr
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%w on %q with --auth over plain HTTP: passwords would cross the network in clear: give --tls-cert and --tls-key, or --behind-tls-proxy when a TLS reverse proxy is in front", ErrListen, addr)
+}
+
 // maxAuthFile bounds what LoadAuth reads.
 const maxAuthFile = 1 << 20
 
@@ -52,6 +69,7 @@ const maxAuthFile = 1 << 20
 type Auth struct {
 	users map[string][]byte // user → bcrypt hash
 	dummy []byte            // hash compared for unknown users, so they take as long
+	tries *limiter          // wrong passwords per client
 }
 
 // LoadAuth reads an htpasswd file (htpasswd -B -c FILE USER): USER:HASH
@@ -72,7 +90,7 @@ func LoadAuth(path string) (*Auth, error) {
 }
 
 func parseAuth(r io.Reader, name string) (*Auth, error) {
-	a := &Auth{users: map[string][]byte{}}
+	a := &Auth{users: map[string][]byte{}, tries: newLimiter(time.Now)}
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
@@ -101,16 +119,43 @@ func parseAuth(r io.Reader, name string) (*Auth, error) {
 }
 
 // Wrap asks for a user and password before h: 401 with a Basic challenge
-// until they match an entry.
+// until they match an entry. A client (an address; for IPv6 its /64)
+// whose wrong passwords used up its tries gets 429, without a check,
+// until its next try is due.
 func (a *Auth) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.ok(r) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="tlsrpt dashboard", charset="UTF-8"`)
-			http.Error(w, "tlsrpt dashboard: user and password needed", http.StatusUnauthorized)
+		if a.refuse(w, r) {
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// refuse answers a request without the right credentials and returns
+// true; it returns false when the request may go on.
+func (a *Auth) refuse(w http.ResponseWriter, r *http.Request) bool {
+	if _, _, ok := r.BasicAuth(); !ok {
+		challenge(w)
+		return true
+	}
+	client := clientKey(r.RemoteAddr)
+	if wait := a.tries.take(client); wait > 0 {
+		secs := int(wait.Seconds()) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		http.Error(w, fmt.Sprintf("tlsrpt dashboard: too many wrong passwords from your address: try again in %d s", secs), http.StatusTooManyRequests)
+		return true
+	}
+	if !a.ok(r) {
+		challenge(w)
+		return true
+	}
+	a.tries.give(client)
+	return false
+}
+
+func challenge(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="tlsrpt dashboard", charset="UTF-8"`)
+	http.Error(w, "tlsrpt dashboard: user and password needed", http.StatusUnauthorized)
 }
 
 // ok checks the request's credentials. An unknown user costs one bcrypt

@@ -32,6 +32,7 @@ type page struct {
 	MoreAddrs  int
 	MXs        []mxRow
 	QuietAfter string
+	Redeem     string // the redeem command to copy, up to --ip
 }
 
 type totals struct {
@@ -127,7 +128,8 @@ func (h *handler) build(ctx context.Context) (*page, error) {
 	now := h.opt.Now().UTC()
 	to := now.Truncate(24 * time.Hour)
 	from := to.AddDate(0, 0, -h.opt.Days+1)
-	p := &page{Generated: now, To: to, QuietAfter: duration(h.opt.QuietAfter)}
+	span := from
+	p := &page{Generated: now, To: to, QuietAfter: duration(h.opt.QuietAfter), Redeem: h.redeem}
 	st := h.opt.Store
 	byDomain, err := st.SessionStats(ctx, from, store.Day, store.ByDomain)
 	if err != nil {
@@ -159,7 +161,8 @@ func (h *handler) build(ctx context.Context) (*page, error) {
 	if err := h.addReporters(ctx, p, now); err != nil {
 		return nil, err
 	}
-	rows, err := h.opt.Review(ctx)
+	// The addresses of the same span as the tiles and charts.
+	rows, err := h.opt.Review(ctx, span)
 	if err != nil {
 		return nil, err
 	}
@@ -340,6 +343,27 @@ func duration(d time.Duration) string {
 		return fmt.Sprintf("%.0f days", d.Hours()/24)
 	}
 	return fmt.Sprintf("%.0f hours", d.Hours())
+}
+
+// shellCommand joins args into a command line for a POSIX shell, each
+// quoted where it needs it.
+func shellCommand(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// shellQuote returns s as one word for a POSIX shell: as it is when it
+// holds only characters no shell treats specially, else in single
+// quotes, each single quote in it closing the quotes, escaped with a
+// backslash, and opening them again.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // satAdd adds two non-negative counts, saturating at store.MaxSum.

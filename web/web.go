@@ -42,9 +42,10 @@ type ReviewRow = assess.Record
 type Options struct {
 	// Store is read for statistics and reporters.
 	Store *store.Store
-	// Review lists the failing addresses with trust and ban status; nil
-	// lists them from the store alone, untrusted ("not checked").
-	Review func(ctx context.Context) ([]ReviewRow, error)
+	// Review lists the failing addresses of the reports ending at or
+	// after since (zero: all) with trust and ban status; nil lists them
+	// from the store alone, untrusted ("not checked").
+	Review func(ctx context.Context, since time.Time) ([]ReviewRow, error)
 	// Days is the span of the charts, ending today; 0 means 90.
 	Days int
 	// QuietAfter is how long a regular reporter may be silent before it is
@@ -59,6 +60,22 @@ type Options struct {
 	Now func() time.Time
 	// Timeout bounds the work of one request; 0 means 10 s.
 	Timeout time.Duration
+	// Listen is the address the dashboard listens on: its host is a name
+	// requests may give in Host, besides localhost and the loopback
+	// addresses; an unspecified one (0.0.0.0, ::, none) accepts every IP
+	// address.
+	Listen string
+	// AllowHosts are more names requests may give in Host (a reverse
+	// proxy's, the host's own), checked with HostName.
+	AllowHosts []string
+	// Auth, if not nil, asks for a user and password, after the Host
+	// check.
+	Auth *Auth
+	// RedeemArgs go into the redeem commands the page offers to copy,
+	// between "tlsrpt redeem" and "--ip ADDR", each quoted for a POSIX
+	// shell: the options the dashboard was started with (--db,
+	// --allowlist...), so the command acts on what the page shows.
+	RedeemArgs []string
 }
 
 func (o Options) withDefaults() Options {
@@ -79,14 +96,14 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Review == nil {
 		st := o.Store
-		o.Review = func(ctx context.Context) ([]ReviewRow, error) { return storeRows(ctx, st) }
+		o.Review = func(ctx context.Context, since time.Time) ([]ReviewRow, error) { return storeRows(ctx, st, since) }
 	}
 	return o
 }
 
 // storeRows lists the failing addresses from the store, untrusted.
-func storeRows(ctx context.Context, st *store.Store) ([]ReviewRow, error) {
-	fs, err := st.Failing(ctx, time.Time{})
+func storeRows(ctx context.Context, st *store.Store, since time.Time) ([]ReviewRow, error) {
+	fs, err := st.Failing(ctx, since)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +118,9 @@ func storeRows(ctx context.Context, st *store.Store) ([]ReviewRow, error) {
 type handler struct {
 	opt    Options
 	page   *template.Template
-	assets http.Handler
+	assets fs.FS
+	hosts  hosts
+	redeem string // the copyable redeem command, up to --ip
 }
 
 // New returns the dashboard's handler.
@@ -117,7 +136,13 @@ func New(opt Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &handler{opt: opt.withDefaults(), page: tmpl, assets: http.StripPrefix("/assets/", http.FileServerFS(sub))}, nil
+	for _, h := range opt.AllowHosts {
+		if _, err := HostName(h); err != nil {
+			return nil, err
+		}
+	}
+	return &handler{opt: opt.withDefaults(), page: tmpl, assets: sub, hosts: newHosts(opt.Listen, opt.AllowHosts),
+		redeem: shellCommand(append([]string{"tlsrpt", "redeem"}, opt.RedeemArgs...))}, nil
 }
 
 // csp allows scripts, styles and images from the dashboard itself only:
@@ -131,6 +156,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
+	if h.hosts.refuse(w, r) || h.opt.Auth != nil && h.opt.Auth.refuse(w, r) {
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hd.Set("Allow", "GET, HEAD")
 		http.Error(w, "tlsrpt dashboard: read only (GET and HEAD)", http.StatusMethodNotAllowed)
@@ -143,8 +171,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/":
 		h.servePage(w, r)
 	case strings.HasPrefix(r.URL.Path, "/assets/"):
-		hd.Set("Cache-Control", "public, max-age=3600")
-		h.assets.ServeHTTP(w, r)
+		h.serveAsset(w, r)
 	case r.URL.Path == "/api/v1/review":
 		h.serveReview(w, r)
 	case r.URL.Path == "/api/v1/stats":
@@ -158,6 +185,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// serveAsset serves an embedded file; a folder is not found (no
+// listings).
+func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/assets/")
+	if fi, err := fs.Stat(h.assets, name); err != nil || !fi.Mode().IsRegular() {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	http.ServeFileFS(w, r, h.assets, name)
 }
 
 // fail answers 500 with one line, or 503 when the database is away.
@@ -178,8 +217,15 @@ func writeJSON(w http.ResponseWriter, v any) {
 	enc.Encode(v)
 }
 
+// serveReview answers /api/v1/review[?since=DATE] with the rows of
+// `tlsrpt review --json`: every failing address, or those of the reports
+// ending on or after the date.
 func (h *handler) serveReview(w http.ResponseWriter, r *http.Request) {
-	rows, err := h.opt.Review(r.Context())
+	since, ok := sinceParam(w, r, time.Time{})
+	if !ok {
+		return
+	}
+	rows, err := h.opt.Review(r.Context(), since)
 	if err != nil {
 		fail(w, err)
 		return
@@ -199,14 +245,9 @@ func (h *handler) serveStats(w http.ResponseWriter, r *http.Request) {
 		by = store.Day
 	}
 	group := store.Group(q.Get("group"))
-	since := h.opt.Now().UTC().AddDate(0, 0, -h.opt.Days)
-	if s := q.Get("since"); s != "" {
-		t, err := time.Parse("2006-01-02", s)
-		if err != nil {
-			http.Error(w, "tlsrpt dashboard: since: want a date, 2026-01-31", http.StatusBadRequest)
-			return
-		}
-		since = t
+	since, ok := sinceParam(w, r, h.opt.Now().UTC().AddDate(0, 0, -h.opt.Days))
+	if !ok {
+		return
 	}
 	rows, err := h.opt.Store.SessionStats(r.Context(), since, by, group)
 	if err != nil {
@@ -218,6 +259,21 @@ func (h *handler) serveStats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, stats.Rows(rows, group))
+}
+
+// sinceParam reads the since parameter, a date, or answers 400 and
+// returns false.
+func sinceParam(w http.ResponseWriter, r *http.Request, def time.Time) (time.Time, bool) {
+	s := r.URL.Query().Get("since")
+	if s == "" {
+		return def, true
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		http.Error(w, "tlsrpt dashboard: since: want a date, 2026-01-31", http.StatusBadRequest)
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 func validGroup(g store.Group) bool {

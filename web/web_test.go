@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,8 +79,8 @@ func newServer(t testing.TB) *httptest.Server {
 	st := storetest.Open(t)
 	fillMonth(t, st)
 	h, err := New(Options{Store: st, Now: func() time.Time { return now },
-		Review: func(ctx context.Context) ([]ReviewRow, error) {
-			rows, err := storeRows(ctx, st)
+		Review: func(ctx context.Context, since time.Time) ([]ReviewRow, error) {
+			rows, err := storeRows(ctx, st, since)
 			for i := range rows {
 				if rows[i].IP == "198.51.100.7" {
 					rows[i].Trusted, rows[i].Why = true, "trusted: Google Inc., dkim google.com, spf:_spf.google.com"
@@ -300,7 +304,7 @@ func TestAuth(t *testing.T) {
 // TestStoreDown answers 503 with Retry-After when the store cannot be read.
 func TestStoreDown(t *testing.T) {
 	st := storetest.Open(t)
-	h, err := New(Options{Store: st, Review: func(context.Context) ([]ReviewRow, error) {
+	h, err := New(Options{Store: st, Review: func(context.Context, time.Time) ([]ReviewRow, error) {
 		return nil, fmt.Errorf("store: %w", store.ErrUnavailable)
 	}})
 	if err != nil {
@@ -327,5 +331,108 @@ func TestBansText(t *testing.T) {
 		if got := bansText(tc.r); got != tc.want {
 			t.Errorf("bansText(%+v) = %q, want %q", tc.r, got, tc.want)
 		}
+	}
+}
+
+// TestAddressesInSpan: an address failing only in a report older than
+// the page's span is neither counted in the tiles nor listed in the
+// table (both are the span's); the API, like review --json, lists every
+// address unless asked with since.
+func TestAddressesInSpan(t *testing.T) {
+	st := storetest.Open(t)
+	fillMonth(t, st)
+	old := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	r := &report.Report{OrganizationName: "Google Inc.", ReportID: "old", Start: old, End: old.Add(24*time.Hour - time.Second),
+		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 10, Failed: 7,
+			Details: []report.FailureDetail{{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr("203.0.113.99"), FailedSessions: 7}}}}}
+	if _, _, err := st.AddReport(context.Background(), r, store.Source{Transport: "mail"}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Options{Store: st, Now: func() time.Time { return now }, Days: 90})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	_, body := get(t, srv.URL+"/")
+	if strings.Contains(body, "203.0.113.99") {
+		t.Error("the page lists 203.0.113.99, whose only report is from before the span")
+	}
+	if !strings.Contains(body, `<span class="n">8</span> failing sending addresses`) {
+		t.Errorf("the tile does not count the span's 8 failing addresses: %s", body[strings.Index(body, "failed sessions ("):][:200])
+	}
+	if _, api := get(t, srv.URL+"/api/v1/review"); !strings.Contains(api, "203.0.113.99") {
+		t.Error("the API without since lacks 203.0.113.99")
+	}
+	if _, api := get(t, srv.URL+"/api/v1/review?since=2026-06-01"); strings.Contains(api, "203.0.113.99") || !strings.Contains(api, "198.51.100.7") {
+		t.Error("the API with since=2026-06-01 does not list the addresses since then only")
+	}
+	if resp, _ := get(t, srv.URL+"/api/v1/review?since=yesterday"); resp.StatusCode != 400 {
+		t.Errorf("review?since=yesterday: %s, want 400", resp.Status)
+	}
+}
+
+// TestEmptyCharts: on an empty store no chart is left blank: each place
+// a chart would be says why there is none, and no empty chart element
+// is on the page.
+func TestEmptyCharts(t *testing.T) {
+	st := storetest.Open(t)
+	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	_, body := get(t, srv.URL+"/")
+	for _, id := range []string{"sessions", "rates", "types"} {
+		i := strings.Index(body, `<section id="`+id+`">`)
+		sec := body[i : i+strings.Index(body[i:], "</section>")]
+		if !strings.Contains(sec, `<p class="empty">No `) {
+			t.Errorf("section %s has no empty-state text: %s", id, sec)
+		}
+		if strings.Contains(sec, `class="chart"`) {
+			t.Errorf("section %s holds an empty chart: %s", id, sec)
+		}
+	}
+}
+
+// TestRedeemCommandQuoted: the redeem commands to copy carry the options
+// the dashboard was given, each one word for a POSIX shell whatever it
+// holds: run through sh, the command's words are the options exactly.
+func TestRedeemCommandQuoted(t *testing.T) {
+	st := storetest.Open(t)
+	fillMonth(t, st)
+	args := []string{"--db", "/var/lib/tlsrpt/my db's $(touch pwned) `id`.db", "--allowlist", "/etc/tlsrpt/a;b&c|d>e\n*.txt", "--backend", "fail2ban"}
+	h, err := New(Options{Store: st, Now: func() time.Time { return now }, RedeemArgs: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	_, body := get(t, srv.URL+"/")
+	m := regexp.MustCompile(`data-copy="([^"]*--ip 198\.51\.100\.7)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no copy button for 198.51.100.7")
+	}
+	line := html.UnescapeString(m[1])
+	if !strings.HasPrefix(line, "tlsrpt redeem ") {
+		t.Fatalf("command %q", line)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("sh", "-c", "printf '%s\\0' "+strings.TrimPrefix(line, "tlsrpt "))
+	cmd.Dir = dir
+	got, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sh: %v", err)
+	}
+	want := append(append([]string{"redeem"}, args...), "--ip", "198.51.100.7")
+	if words := strings.Split(strings.TrimSuffix(string(got), "\x00"), "\x00"); !slices.Equal(words, want) {
+		t.Errorf("sh reads %q as\n%q\nwant\n%q", line, words, want)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("running the command through sh made files: %v", entries)
+	}
+	if plain := shellCommand([]string{"tlsrpt", "redeem", "--db", "/var/lib/tlsrpt/tlsrpt.db"}); plain != "tlsrpt redeem --db /var/lib/tlsrpt/tlsrpt.db" {
+		t.Errorf("a plain path is quoted: %q", plain)
 	}
 }

@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/metrics"
 	"github.com/tlsrpt/tlsrpt/redeem"
+	"github.com/tlsrpt/tlsrpt/store"
 	"github.com/tlsrpt/tlsrpt/web"
 )
 
@@ -36,6 +40,10 @@ type Options struct {
 	QuietAfter time.Duration
 	NoBans     bool
 	Host       string
+	AllowHosts []string
+	// BehindTLSProxy says a TLS reverse proxy is in front: --auth off
+	// loopback without --tls-cert is then allowed.
+	BehindTLSProxy bool
 	// Ready, when set, is called with the address once listening (tests).
 	Ready func(addr string)
 }
@@ -55,11 +63,17 @@ shapes of the command line's --json; Prometheus metrics at /metrics. Everything 
 embedded: it loads nothing from outside. It changes nothing.
 
 It listens on loopback addresses only, unless --auth names an htpasswd file of
-bcrypt hashes (htpasswd -B -c FILE USER); then give it TLS too (--tls-cert), or a
-reverse proxy that does.`,
+bcrypt hashes (htpasswd -B -c FILE USER); then give it TLS too (--tls-cert), or
+say that a TLS reverse proxy is in front (--behind-tls-proxy).
+
+It answers only requests that name it by localhost, a loopback address, its
+--listen host or an --allow-host name (so a page of another site whose name
+re-resolves to 127.0.0.1 reads nothing), and refuses requests sent by pages of
+other sites. Ban status is asked of the backends at most every 30 seconds.`,
 		Example: `  tlsrpt dashboard                                   # http://127.0.0.1:8461/
   ssh -L 8461:127.0.0.1:8461 mx1                     # and browse from your desk
-  tlsrpt dashboard --listen :8461 --auth /etc/tlsrpt/htpasswd --tls-cert cert.pem --tls-key key.pem`,
+  tlsrpt dashboard --listen :8461 --auth /etc/tlsrpt/htpasswd --tls-cert cert.pem --tls-key key.pem --allow-host mx1.example.com
+  tlsrpt dashboard --listen 127.0.0.1:8461 --auth /etc/tlsrpt/htpasswd --allow-host dash.example.com  # behind nginx`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := web.CheckListen(opts.Listen, opts.Auth != ""); err != nil {
@@ -83,8 +97,117 @@ reverse proxy that does.`,
 	cmdutil.DurationVar(fl, &opts.QuietAfter, "quiet-after", 72*time.Hour, "a regular reporter silent this long is shown as gone quiet")
 	fl.BoolVar(&opts.NoBans, "no-bans", false, "do not consult any ban backend")
 	fl.StringVar(&opts.Host, "host", "", "this host's name, whose redeem count /metrics shows (default the host name)")
+	fl.StringArrayVar(&opts.AllowHosts, "allow-host", nil, "also answer requests naming this host `name` (a reverse proxy's, this host's; repeatable)")
+	fl.BoolVar(&opts.BehindTLSProxy, "behind-tls-proxy", false, "a TLS reverse proxy is in front: allow --auth off loopback without --tls-cert")
 	f.Backends.AddFlags(fl)
 	return cmd
+}
+
+// handler makes the dashboard over st: trust from the allowlists, ban
+// status from backends through a cache, metrics of this host.
+func (o *Options) handler(st *store.Store, backends []redeem.Backend, auth *web.Auth) (http.Handler, error) {
+	checker, err := o.F.Trust.Checker(nil)
+	if err != nil {
+		return nil, err
+	}
+	if o.Host == "" {
+		if o.Host, err = os.Hostname(); err != nil {
+			return nil, fmt.Errorf("the host name: %w (give --host NAME)", err)
+		}
+	}
+	redeemArgs, err := o.redeemArgs()
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewCollector(st, o.Host))
+	bans := web.NewBanCache(backends, 0, o.F.Now)
+	return web.New(web.Options{
+		Store: st, Days: o.Days, QuietAfter: o.QuietAfter, Now: o.F.Now,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Review: func(ctx context.Context, since time.Time) ([]web.ReviewRow, error) {
+			dns, cancel := context.WithTimeout(ctx, 2*allowlist.DefaultBudget)
+			defer cancel()
+			rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker, DNS: dns})
+			if err == nil && len(backends) > 0 {
+				err = bans.Add(ctx, rows)
+			}
+			return assess.Records(rows), err
+		},
+		Listen: o.Listen, AllowHosts: o.AllowHosts, Auth: auth, RedeemArgs: redeemArgs,
+	})
+}
+
+// check loads the password file and the certificate, and refuses a
+// password asked in clear off loopback and a bad --allow-host.
+func (o *Options) check() (*web.Auth, error) {
+	var auth *web.Auth
+	if o.Auth != "" {
+		a, err := web.LoadAuth(o.Auth)
+		if err != nil {
+			return nil, err // exit 1: a file, not the command line, is wrong
+		}
+		if err := web.CheckClearAuth(o.Listen, o.Cert != "", o.BehindTLSProxy); err != nil {
+			return nil, cmdutil.UsageErrorf("%w", err)
+		}
+		auth = a
+	}
+	if o.Cert != "" {
+		if _, err := tls.LoadX509KeyPair(o.Cert, o.Key); err != nil {
+			return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
+		}
+	}
+	for _, h := range o.AllowHosts {
+		if _, err := web.HostName(h); err != nil {
+			return nil, cmdutil.UsageErrorf("--allow-host: %w", err)
+		}
+	}
+	return auth, nil
+}
+
+// redeemArgs are the options of the redeem commands the page offers to
+// copy: the store, allowlists and ban backends the page was made from,
+// files by absolute path, a database password left out.
+func (o *Options) redeemArgs() ([]string, error) {
+	loc, err := o.F.DBLocation()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--db", absPath(store.Redact(loc))}
+	t, b := o.F.Trust, o.F.Backends
+	for _, a := range t.Allowlists {
+		args = append(args, "--allowlist", absPath(a))
+	}
+	if t.NoDefaultAllowlist {
+		args = append(args, "--no-default-allowlist")
+	}
+	for _, n := range b.Names {
+		args = append(args, "--backend", n)
+	}
+	for _, f := range []struct{ name, value string }{
+		{"--fail2ban-socket", b.Fail2banSocket}, {"--fail2ban-config", b.Fail2banConfig},
+		{"--fail2ban-jaild", b.Fail2banJailD}, {"--ipqbdb-bin", b.IPQBDBBin}, {"--ipqbdb-commands", b.IPQBDBCommands},
+	} {
+		if f.value != "" {
+			args = append(args, f.name, absPath(f.value))
+		}
+	}
+	for _, c := range b.Chains {
+		args = append(args, "--chain", c)
+	}
+	return args, nil
+}
+
+// absPath makes a file path absolute, so the command works from any
+// folder; a URL is kept.
+func absPath(p string) string {
+	if strings.Contains(p, "://") || filepath.IsAbs(p) {
+		return p
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // Run serves until SIGTERM or SIGINT.
@@ -92,22 +215,12 @@ func Run(ctx context.Context, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var auth *web.Auth
-	if o.Auth != "" {
-		a, err := web.LoadAuth(o.Auth)
-		if err != nil {
-			return err // exit 1: a file, not the command line, is wrong
-		}
-		auth = a
-	}
-	if o.Cert != "" {
-		if _, err := tls.LoadX509KeyPair(o.Cert, o.Key); err != nil {
-			return fmt.Errorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
-		}
+	auth, err := o.check()
+	if err != nil {
+		return err
 	}
 	var backends []redeem.Backend
 	if !o.NoBans {
-		var err error
 		if backends, err = o.F.Backends.Open(ctx); err != nil {
 			return err
 		}
@@ -117,28 +230,9 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 	defer st.Close()
-	checker, err := o.F.Trust.Checker(nil)
+	handler, err := o.handler(st, backends, auth)
 	if err != nil {
 		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(st, o.Host))
-	h, err := web.New(web.Options{
-		Store: st, Days: o.Days, QuietAfter: o.QuietAfter, Now: o.F.Now,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Review: func(ctx context.Context) ([]web.ReviewRow, error) {
-			dns, cancel := context.WithTimeout(ctx, 2*allowlist.DefaultBudget)
-			defer cancel()
-			rows, err := assess.Review(ctx, st, assess.Options{Checker: checker, DNS: dns, Backends: backends})
-			return assess.Records(rows), err
-		},
-	})
-	if err != nil {
-		return err
-	}
-	var handler http.Handler = h
-	if auth != nil {
-		handler = auth.Wrap(h)
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {

@@ -1,0 +1,244 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"html"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/metrics"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// newStore makes a SQLite store at path holding one report that names a
+// failing address, 198.51.100.7, and sets the count of addresses waiting
+// for redeem on host (none when host is empty).
+func newStore(t *testing.T, path, host string) {
+	t.Helper()
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	start := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -2)
+	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
+		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 90, Failed: 3,
+			Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr("198.51.100.7"), FailedSessions: 3}}}}}
+	if _, _, err := st.AddReport(ctx, r, store.Source{Transport: "mail"}); err != nil {
+		t.Fatal(err)
+	}
+	if host != "" {
+		if err := st.SetSetting(ctx, metrics.WaitingKey(host), "3"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// parse parses dashboard's flags into Options over a factory for the
+// store at db, without running.
+func parse(t *testing.T, db string, args ...string) *Options {
+	t.Helper()
+	var errOut bytes.Buffer
+	f := cmdutil.New(nil, io.Discard, &errOut)
+	f.DB, f.DBSet = db, true
+	f.Trust.Resolver = "127.0.0.1:9" // nothing leaves the machine
+	var got *Options
+	cmd := NewCmdDashboard(f, func(o *Options) error { got = o; return nil })
+	cmd.SetArgs(append(args, "--no-bans"))
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("dashboard %v: %v", args, err)
+	}
+	return got
+}
+
+// start runs the dashboard with o until the test ends and returns its
+// address.
+func start(t *testing.T, o *Options) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	o.Ready = func(a string) { addr <- a }
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, o) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dashboard: %v", err)
+		}
+	})
+	select {
+	case a := <-addr:
+		return a
+	case err := <-done:
+		t.Fatalf("dashboard did not start: %v", err)
+	}
+	return ""
+}
+
+func get(t *testing.T, url, host string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestHostDefault: without --host, /metrics shows the redeem count kept
+// under this host's name (os.Hostname), as redeem writes it.
+func TestHostDefault(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "tlsrpt.db")
+	newStore(t, db, host)
+	addr := start(t, parse(t, db, "--listen", "127.0.0.1:0"))
+	code, body := get(t, "http://"+addr+"/metrics", "")
+	if code != 200 || !regexp.MustCompile(`(?m)^tlsrpt_redeem_waiting_addresses 3$`).MatchString(body) {
+		t.Errorf("/metrics: %d, lacks tlsrpt_redeem_waiting_addresses 3:\n%s", code, body)
+	}
+}
+
+// TestRedeemCommandCarriesOptions: the redeem commands on the page carry
+// the dashboard's --db and --allowlist (made absolute), quoted so that sh
+// reads back exactly those values, however hostile the file names.
+func TestRedeemCommandCarriesOptions(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "my db's $(touch pwned).db")
+	newStore(t, db, "")
+	allow := filepath.Join(dir, "allow `id`; list.txt")
+	if err := os.WriteFile(allow, []byte("example.com ip:192.0.2.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := parse(t, db, "--listen", "127.0.0.1:0")
+	o.F.Trust.Allowlists = []string{allow}
+	addr := start(t, o)
+	code, body := get(t, "http://"+addr+"/", "")
+	m := regexp.MustCompile(`data-copy="([^"]*--ip 198\.51\.100\.7)"`).FindStringSubmatch(body)
+	if code != 200 || m == nil {
+		t.Fatalf("page: %d, no copy button for 198.51.100.7", code)
+	}
+	line := html.UnescapeString(m[1])
+	work := t.TempDir()
+	cmd := exec.Command("sh", "-c", "printf '%s\\0' "+strings.TrimPrefix(line, "tlsrpt "))
+	cmd.Dir = work
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sh -c %q: %v", line, err)
+	}
+	want := []string{"redeem", "--db", db, "--allowlist", allow, "--ip", "198.51.100.7"}
+	if got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"); !slices.Equal(got, want) {
+		t.Errorf("sh reads %q as\n%q\nwant\n%q", line, got, want)
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("the command ran something: %v", entries)
+	}
+}
+
+// TestRedeemArgs: relative paths become absolute; a PostgreSQL password
+// never reaches the page.
+func TestRedeemArgs(t *testing.T) {
+	o := parse(t, "postgres://tlsrpt:s3cret@db.example/tlsrpt?sslmode=require", "--listen", "127.0.0.1:0")
+	o.F.Trust.Allowlists = []string{"rel/allow.txt"}
+	o.F.Backends.Fail2banSocket = "run/f2b.sock"
+	args, err := o.redeemArgs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(args, " ")
+	if strings.Contains(line, "s3cret") || !strings.Contains(line, "postgres://tlsrpt:xxxxx@db.example/tlsrpt") {
+		t.Errorf("args %q: the password shows, or the URL is gone", line)
+	}
+	wd, _ := os.Getwd()
+	for _, p := range []string{filepath.Join(wd, "rel/allow.txt"), filepath.Join(wd, "run/f2b.sock")} {
+		if !slices.Contains(args, p) {
+			t.Errorf("args %q lack %s", line, p)
+		}
+	}
+}
+
+// TestHostsThroughTheCommand: the command answers its own names and
+// --allow-host names, and refuses a rebound one.
+func TestHostsThroughTheCommand(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "tlsrpt.db")
+	newStore(t, db, "")
+	addr := start(t, parse(t, db, "--listen", "127.0.0.1:0", "--allow-host", "dash.example.com", "--allow-host", "mx1.example.net"))
+	for host, want := range map[string]int{"": 200, "localhost": 200, "dash.example.com": 200, "MX1.example.net:8443": 200,
+		"rebind.attacker.example": 421, "dash.example.com.attacker.example": 421} {
+		if code, _ := get(t, "http://"+addr+"/api/v1/review", host); code != want {
+			t.Errorf("Host %q: %d, want %d", host, code, want)
+		}
+	}
+	var errOut bytes.Buffer
+	f := cmdutil.New(nil, io.Discard, &errOut)
+	cmd := NewCmdDashboard(f, func(*Options) error { return nil })
+	cmd.SetArgs([]string{"--allow-host", "*.example.com"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	err := cmd.Execute()
+	if err == nil {
+		err = Run(context.Background(), &Options{F: f, Listen: "127.0.0.1:0", AllowHosts: []string{"*.example.com"}, NoBans: true})
+	}
+	var ee *cmdutil.ExitError
+	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--allow-host") {
+		t.Errorf("--allow-host '*.example.com': %v, want a usage error naming --allow-host", err)
+	}
+}
+
+// TestAuthInClear: a password file off loopback over plain HTTP is
+// refused at start with the reason; --behind-tls-proxy allows it.
+func TestAuthInClear(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "tlsrpt.db")
+	newStore(t, db, "")
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	auth := filepath.Join(dir, "htpasswd")
+	if err := os.WriteFile(auth, []byte("alice:"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := parse(t, db, "--listen", "0.0.0.0:0", "--auth", auth)
+	ctx, cancel := context.WithCancel(context.Background())
+	o.Ready = func(addr string) {
+		t.Errorf("--auth on 0.0.0.0 over HTTP: listening on %s", addr)
+		cancel()
+	}
+	err := Run(ctx, o)
+	cancel()
+	var ee *cmdutil.ExitError
+	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--behind-tls-proxy") {
+		t.Fatalf("--auth on 0.0.0.0 over HTTP: %v, want a usage error naming --behind-tls-proxy", err)
+	}
+	addr := start(t, parse(t, db, "--listen", "0.0.0.0:0", "--auth", auth, "--behind-tls-proxy"))
+	_, port, _ := strings.Cut(addr, "]:")
+	if port == "" {
+		_, port, _ = strings.Cut(addr, ":")
+	}
+	if code, _ := get(t, "http://127.0.0.1:"+port+"/healthz", ""); code != 401 {
+		t.Errorf("behind a TLS proxy, without a password: %d, want 401", code)
+	}
+}
