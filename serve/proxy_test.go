@@ -1,11 +1,14 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -252,5 +255,23 @@ func TestWaitingBounded(t *testing.T) {
 		if c != http.StatusCreated {
 			t.Errorf("waiter %d: %d, want 201 once the trickler is gone", i, c)
 		}
+	}
+}
+
+// TestProxyLog: the log line names the client a trusted proxy's header
+// gave, and says why a trusted proxy's header was not used.
+func TestProxyLog(t *testing.T) {
+	var buf bytes.Buffer
+	h := NewHandler(&memRecorder{}, Options{TrustProxy: loopbackProxy, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	for _, xff := range []string{"198.51.100.7", "bogus"} {
+		r := httptest.NewRequest("GET", "/healthz", nil)
+		r.RemoteAddr = "127.0.0.1:4000"
+		r.Header.Set("X-Forwarded-For", xff)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], " client=198.51.100.7 ") ||
+		!strings.Contains(lines[1], `client_note="malformed X-Forwarded-For header from the trusted proxy"`) || strings.Contains(lines[1], " client=") {
+		t.Errorf("log:\n%s", buf.String())
 	}
 }
