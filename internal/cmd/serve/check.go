@@ -3,6 +3,7 @@ package serve
 import (
 	"math"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,15 +98,20 @@ func checkLimits(h serve.Options, s serve.ServerOptions) error {
 	// The read deadline covers headers and body from the request's start;
 	// a header deadline past it leaves the body no time at all.
 	if s.ReadHeaderTimeout > s.ReadTimeout {
-		return cmdutil.UsageErrorf("--read-header-timeout %v is above --read-timeout %v: headers that take longer leave the body no time; give --read-header-timeout at most %v", s.ReadHeaderTimeout, s.ReadTimeout, s.ReadTimeout)
+		return cmdutil.UsageErrorf("--read-header-timeout %s is above --read-timeout %s: headers that take longer leave the body no time; give --read-header-timeout at most %s", secs(s.ReadHeaderTimeout), secs(s.ReadTimeout), secs(s.ReadTimeout))
 	}
 	// The write deadline runs from the end of the headers: a body read to
 	// the read deadline then waits up to --store-wait for a store slot.
 	if s.WriteTimeout <= s.ReadTimeout+h.StoreWait {
-		return cmdutil.UsageErrorf("--write-timeout %v is not above --read-timeout %v plus --store-wait %v: a report read in full and kept waiting could not be answered; give --write-timeout more than %v",
-			s.WriteTimeout, s.ReadTimeout, h.StoreWait, (s.ReadTimeout + h.StoreWait).Round(time.Second))
+		return cmdutil.UsageErrorf("--write-timeout %s is not above --read-timeout %s plus --store-wait %s: a report read in full and kept waiting could not be answered; give --write-timeout more than %s",
+			secs(s.WriteTimeout), secs(s.ReadTimeout), secs(h.StoreWait), secs(s.ReadTimeout+h.StoreWait))
 	}
 	return nil
+}
+
+// secs writes d in seconds, a form every duration flag takes back.
+func secs(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
 
 // addSat adds two non-negative sizes, saturating.

