@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	storemetrics "github.com/tlsrpt/tlsrpt/metrics"
+	tlsmetrics "github.com/tlsrpt/tlsrpt/metrics"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -68,7 +68,7 @@ func newMetrics(h *Handler) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tlsrpt_request_bytes_in_flight",
 			Help: "Bytes of request bodies held in memory now."}, func() float64 { return float64(h.bytes.used()) }))
 	if h.opt.Stats != nil {
-		m.reg.MustRegister(storemetrics.NewCache(&storeStats{stats: h.opt.Stats}, storemetrics.DefaultCacheTTL))
+		m.reg.MustRegister(tlsmetrics.NewCache(&storeStats{stats: h.opt.Stats}, tlsmetrics.DefaultCacheTTL))
 	}
 	for _, c := range h.opt.Collectors {
 		m.reg.MustRegister(c)
