@@ -39,8 +39,9 @@ func ExampleNewHandler() {
 	}
 	stats, _ := st.Stats(context.Background())
 	fmt.Println(stats.ByTransport["https"], "report stored over https")
+	// The metrics are served apart, on a listener of their own.
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	h.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	for _, line := range strings.Split(w.Body.String(), "\n") {
 		if strings.HasPrefix(line, "tlsrpt_failed_sessions_total") {
 			fmt.Println(line)

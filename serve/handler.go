@@ -4,8 +4,9 @@
 // in the rua= tag of the domain's _smtp._tls TXT record.
 //
 // Handler answers such POSTs at any path, stores the reports through a
-// Recorder (a *store.Store) with transport "https", and serves /healthz and
-// /metrics (Prometheus text format) to GET. Reports received over HTTPS
+// Recorder (a *store.Store) with transport "https", and serves /healthz to
+// GET; its MetricsHandler serves /metrics (Prometheus text format), meant
+// for a listener of its own. Reports received over HTTPS
 // carry no signature, so they are stored unauthenticated: they count in
 // review but never make an address trusted by themselves.
 //
@@ -14,7 +15,8 @@
 //	201 Created                  the report is stored
 //	200 OK                       the report was already stored (a retry)
 //	400 Bad Request              not a report, bad gzip, bad JSON, invalid report
-//	405 Method Not Allowed       anything but POST (GET of /healthz and /metrics excepted)
+//	404 Not Found                GET of /metrics (served by MetricsHandler only)
+//	405 Method Not Allowed       anything but POST (GET of /healthz excepted)
 //	408 Request Timeout          the body did not arrive within the read time-out
 //	413 Content Too Large        body over Options.MaxBody, or over the decompressed bound
 //	415 Unsupported Media Type   Content-Type is not application/tlsrpt+gzip or +json
@@ -35,6 +37,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -90,9 +93,20 @@ type Options struct {
 	// more get 503 at once. /healthz and /metrics are not counted.
 	MaxReading int
 
-	// MaxPerClient bounds the report POSTs of one client address at once;
-	// more get 503 at once, so that one host cannot take every read slot.
+	// MaxPerClient bounds the report POSTs of one client at once (read or
+	// stored), so that one host cannot take every read slot. A POST over
+	// the bound waits up to StoreWait for one of its client's to end, then
+	// gets 503; at most MaxReading POSTs wait so at once, more get 503 at
+	// once. A client is an address, or a /64 for IPv6.
 	MaxPerClient int
+
+	// TrustProxy are the reverse proxies whose ProxyHeader names the
+	// client. From any other peer the header is ignored.
+	TrustProxy []netip.Prefix
+
+	// ProxyHeader is HeaderXForwardedFor (the default) or HeaderForwarded:
+	// the one header read from a trusted proxy; the other is ignored.
+	ProxyHeader string
 
 	// MaxInFlightBytes bounds the memory of all requests together: the
 	// body bytes received and, per store slot, Limits.MaxDecompressed for
@@ -170,9 +184,13 @@ func NewHandler(rec Recorder, opt Options) *Handler {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	opt.ProxyHeader = http.CanonicalHeaderKey(opt.ProxyHeader)
+	if opt.ProxyHeader == "" {
+		opt.ProxyHeader = HeaderXForwardedFor
+	}
 	h := &Handler{rec: rec, opt: opt, sem: make(chan struct{}, opt.MaxConcurrent),
 		reading: make(chan struct{}, opt.MaxReading), bytes: &budget{max: opt.MaxInFlightBytes},
-		clients: clientLimit{max: opt.MaxPerClient, n: make(map[string]int)}}
+		clients: clientLimit{max: opt.MaxPerClient, maxWaiting: opt.MaxReading}}
 	h.metrics = newMetrics(h)
 	return h
 }
@@ -194,26 +212,25 @@ type outcome struct {
 // ServeHTTP answers one request and logs it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	o := h.route(w, r)
-	if o.status == 0 { // GET /metrics wrote its own answer
-		o.status = http.StatusOK
-	} else {
-		writeLine(w, o.status, o.msg)
-	}
+	c := h.clientOf(r)
+	o := h.route(w, r, c)
+	writeLine(w, o.status, o.msg)
 	h.metrics.request(o)
-	h.log(r, o, time.Since(start))
+	h.log(r, c, o, time.Since(start))
 }
 
 // route dispatches on method and path.
-func (h *Handler) route(w http.ResponseWriter, r *http.Request) outcome {
+func (h *Handler) route(w http.ResponseWriter, r *http.Request, c client) outcome {
+	get := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
 	case r.Method == http.MethodPost:
-		return h.post(w, r)
-	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/healthz":
+		return h.post(w, r, c)
+	case get && r.URL.Path == "/healthz":
 		return outcome{status: http.StatusOK, msg: "ok"}
-	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/metrics":
-		h.writeMetrics(w, r)
-		return outcome{}
+	case get && r.URL.Path == "/metrics":
+		// Never on the intake listener: the metrics name reporters and
+		// domains, and cost a store query.
+		return outcome{status: http.StatusNotFound, msg: "no metrics here: they are served on a listener of their own"}
 	}
 	w.Header().Set("Allow", "POST")
 	return reject(http.StatusMethodNotAllowed, "method", "method "+r.Method+" not allowed: POST a TLS report", nil)
@@ -225,15 +242,14 @@ func reject(status int, reason, msg string, err error) outcome {
 
 // post reads the body in a read slot, within the client's share and the
 // byte budget, then decodes and stores it in a store slot.
-func (h *Handler) post(w http.ResponseWriter, r *http.Request) outcome {
+func (h *Handler) post(w http.ResponseWriter, r *http.Request, c client) outcome {
 	if o, ok := checkMediaType(r); !ok {
 		return o
 	}
-	client := clientOf(r)
-	if !h.clients.take(client) {
-		return h.busy(w, "too many requests at once from "+client+": retry later")
+	if !h.clients.take(r.Context(), c.key, h.opt.StoreWait) {
+		return h.busy(w, "too many requests at once from "+c.key+": retry later")
 	}
-	defer h.clients.give(client)
+	defer h.clients.give(c.key)
 	select {
 	case h.reading <- struct{}{}:
 	default:
@@ -395,7 +411,7 @@ func writeLine(w http.ResponseWriter, status int, msg string) {
 }
 
 // log writes one line for the request.
-func (h *Handler) log(r *http.Request, o outcome, d time.Duration) {
+func (h *Handler) log(r *http.Request, c client, o outcome, d time.Duration) {
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
@@ -403,8 +419,14 @@ func (h *Handler) log(r *http.Request, o outcome, d time.Duration) {
 		slog.Int("status", o.status),
 		slog.Int64("duration_ms", d.Milliseconds()),
 	}
+	if peer, ok := peerAddr(r.RemoteAddr); ok && c.addr.IsValid() && c.addr != peer {
+		attrs = append(attrs, slog.String("client", c.addr.String()))
+	}
+	if c.note != "" {
+		attrs = append(attrs, slog.String("client_note", c.note))
+	}
 	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		// Logged, never trusted: only a reverse proxy makes it true.
+		// As received: true only as far as a trusted proxy wrote it.
 		attrs = append(attrs, slog.String("forwarded_for", neutral.LogAttr(xff)))
 	}
 	if o.reports > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,15 +22,20 @@ import (
 
 // trickle opens a connection from the loopback address from, sends the
 // header of a POST whose body never comes (a byte now and then), and
-// returns a function that closes it.
-func trickle(t *testing.T, addr, from string) func() {
+// returns a function that closes it. Extra header lines ("Name: value")
+// go with the request.
+func trickle(t *testing.T, addr, from string, extra ...string) func() {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("dial from %s: %v", from, err)
 	}
-	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 100000\r\n\r\n{", MediaTypeJSON)
+	var more strings.Builder
+	for _, h := range extra {
+		more.WriteString(h + "\r\n")
+	}
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 100000\r\n%s\r\n{", MediaTypeJSON, more.String())
 	done := make(chan struct{})
 	go func() {
 		tk := time.NewTicker(time.Second)
@@ -56,16 +62,27 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// postFrom posts body from the loopback address from.
-func postFrom(t *testing.T, url, from string, body []byte) int {
+// postFrom posts body from the loopback address from, with extra header
+// lines ("Name: value").
+func postFrom(t *testing.T, url, from string, body []byte, extra ...string) int {
 	t.Helper()
 	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).DialContext}
 	defer tr.CloseIdleConnections()
-	code, msg := post(t, &http.Client{Transport: tr, Timeout: 5 * time.Second}, url, MediaTypeGzip, body)
-	if code == 0 {
-		t.Fatalf("post from %s: %s", from, msg)
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return code
+	req.Header.Set("Content-Type", MediaTypeGzip)
+	for _, h := range extra {
+		k, v, _ := strings.Cut(h, ": ")
+		req.Header.Add(k, v)
+	}
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("post from %s: %v", from, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestTricklersDoNotTurnAReporterAway: 40 clients, each from its own
@@ -99,9 +116,10 @@ func TestTricklersDoNotTurnAReporterAway(t *testing.T) {
 }
 
 // TestPerClientLimit: one address cannot take more than its share; other
-// clients are served meanwhile.
+// clients are served meanwhile. The fourth POST of the trickling client
+// waits StoreWait for one of its client's slots, then gets 503.
 func TestPerClientLimit(t *testing.T) {
-	h := NewHandler(&memRecorder{}, Options{MaxPerClient: 3})
+	h := NewHandler(&memRecorder{}, Options{MaxPerClient: 3, StoreWait: 300 * time.Millisecond})
 	srv := start(t, h, ServerOptions{})
 	for range 3 {
 		defer trickle(t, srv.addr, "127.0.0.9")()
@@ -199,7 +217,7 @@ func TestMetricsParse(t *testing.T) {
 	req.Header.Set("Content-Type", MediaTypeJSON)
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	h.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	p := expfmt.NewTextParser(model.LegacyValidation)
 	fams, err := p.TextToMetricFamilies(w.Body)
 	if err != nil {
@@ -239,5 +257,34 @@ func TestDetailsBound(t *testing.T) {
 	}
 	if len(rec.srcs) != 0 {
 		t.Errorf("stored %d reports", len(rec.srcs))
+	}
+}
+
+// TestBodyBudgetExact: BodyBudget, with --max-decompressed, is exactly
+// what the largest body takes on an idle server: with that budget a body of
+// MaxBody bytes is stored, with one byte less it gets 503 forever (what
+// the serve command refuses at start).
+func TestBodyBudgetExact(t *testing.T) {
+	const maxBody = 64 << 10
+	js := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
+	body := append(bytes.Clone(js), bytes.Repeat([]byte(" "), maxBody-len(js))...)
+	need := BodyBudget(maxBody) + maxBody
+	for _, tt := range []struct {
+		budget int64
+		want   int
+	}{{need, http.StatusCreated}, {need - 1, http.StatusServiceUnavailable}} {
+		h := NewHandler(&memRecorder{}, Options{MaxBody: maxBody, MaxInFlightBytes: tt.budget, Limits: report.Limits{MaxDecompressed: maxBody}})
+		req := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+		req.Header.Set("Content-Type", MediaTypeJSON)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != tt.want {
+			t.Errorf("budget %d (BodyBudget %d + %d): %d %s, want %d", tt.budget, BodyBudget(maxBody), maxBody, w.Code, w.Body, tt.want)
+		}
+	}
+	for _, tt := range []struct{ max, want int64 }{{0, 16 << 10}, {16<<10 - 1, 16 << 10}, {16 << 10, 32 << 10}, {8 << 20, 16 << 20}, {1 << 62, math.MaxInt64}} {
+		if got := BodyBudget(tt.max); got != tt.want {
+			t.Errorf("BodyBudget(%d) = %d, want %d", tt.max, got, tt.want)
+		}
 	}
 }

@@ -57,7 +57,7 @@ func newMetrics(h *Handler) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tlsrpt_request_bytes_in_flight",
 			Help: "Bytes of request bodies held in memory now."}, func() float64 { return float64(h.bytes.used()) }))
 	if h.opt.Stats != nil {
-		m.reg.MustRegister(&storeStats{stats: h.opt.Stats})
+		m.reg.MustRegister(tlsmetrics.NewCache(&storeStats{stats: h.opt.Stats}, tlsmetrics.DefaultCacheTTL))
 	}
 	for _, c := range h.opt.Collectors {
 		m.reg.MustRegister(c)
@@ -94,9 +94,14 @@ func (m *metrics) stored(r *report.Report) {
 	}
 }
 
-// writeMetrics answers GET /metrics through promhttp.
-func (h *Handler) writeMetrics(w http.ResponseWriter, r *http.Request) {
-	promhttp.HandlerFor(h.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+// MetricsHandler answers GET /metrics with the handler's metrics, through
+// promhttp, and 404 elsewhere. Serve it on a listener of its own, apart
+// from the public intake: the metrics name reporters and domains. The
+// store's statistics are read at most once per metrics.DefaultCacheTTL.
+func (h *Handler) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(h.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	return mux
 }
 
 // storeStats adds what the database holds, whatever the transport.

@@ -383,7 +383,12 @@ func TestMetrics(t *testing.T) {
 	post(t, c, srv.url, MediaTypeJSON, js)
 	post(t, c, srv.url, MediaTypeGzip, reporttest.Gzip(t, js))
 	post(t, c, srv.url, "text/plain", js)
-	resp, err := c.Get(srv.url + "/metrics")
+	if code, _ := get(t, c, srv.url+"/metrics"); code != http.StatusNotFound {
+		t.Errorf("/metrics on the intake listener: %d, want 404", code)
+	}
+	msrv := httptest.NewServer(h.MetricsHandler())
+	defer msrv.Close()
+	resp, err := c.Get(msrv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,6 +419,7 @@ func TestMetrics(t *testing.T) {
 		`tlsrpt_requests_rejected_total{reason="too_large"} 0` + "\n",
 		`tlsrpt_http_requests_total{code="201"} 1` + "\n",
 		`tlsrpt_http_requests_total{code="415"} 1` + "\n",
+		`tlsrpt_http_requests_total{code="404"} 1` + "\n",
 		"# TYPE tlsrpt_store_reports gauge\n",
 		`tlsrpt_store_reports{transport="https"} 1` + "\n",
 		"tlsrpt_store_failing_addresses 2\n",
@@ -456,7 +462,7 @@ func TestMetricsHostileLabels(t *testing.T) {
 	}
 	post(made, reporttest.WithReportID(t, base, "real"))
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	h.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	text := w.Body.String()
 	if n := strings.Count(text, "tlsrpt_failed_sessions_total{"); n != 2 {
 		t.Errorf("%d result_type series, want 2", n)

@@ -23,14 +23,18 @@ import (
 
 // Options are serve's options.
 type Options struct {
-	F        *cmdutil.Factory
-	Listen   string
-	Cert     string
-	Key      string
-	LogJSON  bool
-	Handler  serve.Options
-	Server   serve.ServerOptions
-	listener func(network, addr string) (net.Listener, error)
+	F       *cmdutil.Factory
+	Listen  string
+	Cert    string
+	Key     string
+	LogJSON bool
+	// TrustProxy and ProxyHeader are the flags check parses into Handler.
+	TrustProxy    []string
+	ProxyHeader   string
+	MetricsListen string
+	Handler       serve.Options
+	Server        serve.ServerOptions
+	listener      func(network, addr string) (net.Listener, error)
 }
 
 // NewCmdServe returns the serve command; runF, when not nil, replaces the
@@ -43,15 +47,21 @@ func NewCmdServe(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Long: `Receives reports POSTed as RFC 8460 section 5.4 describes (application/tlsrpt+json
 or application/tlsrpt+gzip) and stores them as the filter does: 201 when stored,
 200 for a report already stored, 4xx with a one-line reason for bad input, 503
-with Retry-After when busy or when the database is away. /healthz answers ok;
-/metrics is Prometheus' text format. SIGTERM or SIGINT finish the requests in
-flight, then exit 0. See docs/serve-import.md.`,
-		Example: `  tlsrpt serve --listen 127.0.0.1:8460          # behind a TLS reverse proxy
-  tlsrpt serve --listen :443 --tls-cert fullchain.pem --tls-key privkey.pem`,
+with Retry-After when busy or when the database is away. /healthz answers ok.
+Behind a reverse proxy, --trust-proxy names it, so that its X-Forwarded-For
+says who the client is. /metrics (Prometheus' text format) is served only on
+--metrics-listen, a listener of its own. Impossible combinations of limits
+are refused at start. SIGTERM or SIGINT finish the requests in flight, then
+exit 0. See docs/serve-import.md.`,
+		Example: `  tlsrpt serve --listen 127.0.0.1:8460 --trust-proxy 127.0.0.1 --trust-proxy ::1   # behind a TLS reverse proxy
+  tlsrpt serve --listen :443 --tls-cert fullchain.pem --tls-key privkey.pem --metrics-listen 127.0.0.1:9460`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (opts.Cert == "") != (opts.Key == "") {
 				return cmdutil.UsageErrorf("give both --tls-cert and --tls-key, or neither")
+			}
+			if err := check(opts); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -64,14 +74,17 @@ flight, then exit 0. See docs/serve-import.md.`,
 	fl.StringVar(&opts.Cert, "tls-cert", "", "serve HTTPS with this PEM certificate chain `file` (needs --tls-key)")
 	fl.StringVar(&opts.Key, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fl.BoolVar(&opts.LogJSON, "log-json", false, "log JSON lines instead of key=value text")
+	fl.StringArrayVar(&opts.TrustProxy, "trust-proxy", nil, "a reverse proxy's `address or CIDR` range: from it, the client is the rightmost untrusted address of --proxy-header (repeatable)")
+	fl.StringVar(&opts.ProxyHeader, "proxy-header", serve.HeaderXForwardedFor, "`header` a trusted proxy names the client in: X-Forwarded-For or Forwarded (RFC 7239); the other is ignored")
+	fl.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve /metrics on this `address`, host:port, apart from the reports (default: no metrics)")
 	fl.Int64Var(&opts.Handler.MaxBody, "max-body", serve.DefaultMaxBody, "largest request body in `bytes`, as sent")
 	fl.Int64Var(&opts.Handler.Limits.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
 	fl.IntVar(&opts.Handler.Limits.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one POST; a report past it gets 413")
 	fl.IntVar(&opts.Handler.Limits.MaxPolicies, "max-policies", report.DefaultLimits.MaxPolicies, "most policies in one POST; a report past it gets 413")
 	fl.IntVar(&opts.Handler.MaxConcurrent, "max-concurrent", serve.DefaultMaxConcurrent, "report bodies decoded and stored at once, once received (store slots)")
 	fl.IntVar(&opts.Handler.MaxReading, "max-reading", serve.DefaultMaxReading, "report bodies being received at once (read slots); more get 503 with Retry-After")
-	fl.IntVar(&opts.Handler.MaxPerClient, "max-per-client", serve.DefaultMaxPerClient, "report POSTs of one client address at once; more get 503")
-	cmdutil.DurationVar(fl, &opts.Handler.StoreWait, "store-wait", serve.DefaultStoreWait, "how long a received report waits for a store slot before 503")
+	fl.IntVar(&opts.Handler.MaxPerClient, "max-per-client", serve.DefaultMaxPerClient, "report POSTs of one client (an address, an IPv6 /64) at once; more wait up to --store-wait, then get 503")
+	cmdutil.DurationVar(fl, &opts.Handler.StoreWait, "store-wait", serve.DefaultStoreWait, "how long a report waits for its client's slot, and once received for a store slot, before 503")
 	fl.Int64Var(&opts.Handler.MaxInFlightBytes, "max-in-flight", serve.DefaultMaxInFlightBytes, "`bytes` of request bodies and decoding held at once across all requests")
 	cmdutil.DurationVar(fl, &opts.Server.ReadHeaderTimeout, "read-header-timeout", serve.DefaultReadHeaderTimeout, "time to read the request headers")
 	cmdutil.DurationVar(fl, &opts.Server.ReadTimeout, "read-timeout", serve.DefaultReadTimeout, "time to read a whole request with its body")
@@ -110,16 +123,50 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	var mln net.Listener
+	if o.MetricsListen != "" {
+		if mln, err = o.listener("tcp", o.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	o.Handler.Logger, o.Handler.Stats = logger, st.Stats
 	host, _ := os.Hostname()
-	o.Handler.Collectors = append(o.Handler.Collectors, metrics.NewCollector(st, host))
+	o.Handler.Collectors = append(o.Handler.Collectors, metrics.NewCache(metrics.NewCollector(st, host), metrics.DefaultCacheTTL))
 	o.Server.Logger, o.Server.CertFile, o.Server.KeyFile = logger, o.Cert, o.Key
-	logger.Info("listening", "addr", ln.Addr().String(), "tls", o.Cert != "", "db", st.File())
-	if err := serve.Serve(ctx, ln, serve.NewHandler(st, o.Handler), o.Server); err != nil && !errors.Is(err, context.Canceled) {
+	h := serve.NewHandler(st, o.Handler)
+	metricsDone := serveMetrics(ctx, mln, h, logger)
+	logger.Info("listening", "addr", ln.Addr().String(), "tls", o.Cert != "", "db", st.File(),
+		"trust_proxy", fmt.Sprint(o.Handler.TrustProxy), "metrics", metricsAddr(mln))
+	err = serve.Serve(ctx, ln, h, o.Server)
+	stop() // the intake is done: so is the metrics listener
+	if merr := <-metricsDone; err == nil {
+		err = merr
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	logger.Info("shut down")
 	return nil
+}
+
+// serveMetrics serves h's metrics on ln, plain HTTP with the default
+// time-outs, until ctx ends; nil ln serves nothing.
+func serveMetrics(ctx context.Context, ln net.Listener, h *serve.Handler, logger *slog.Logger) <-chan error {
+	done := make(chan error, 1)
+	if ln == nil {
+		done <- nil
+		return done
+	}
+	go func() { done <- serve.Serve(ctx, ln, h.MetricsHandler(), serve.ServerOptions{Logger: logger}) }()
+	return done
+}
+
+func metricsAddr(ln net.Listener) string {
+	if ln == nil {
+		return "off"
+	}
+	return ln.Addr().String()
 }
