@@ -2,6 +2,7 @@ package redeem
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -415,8 +416,8 @@ func (f *Fail2ban) Apply(ctx context.Context, a Action) Result {
 	}
 	switch a.Op {
 	case OpWrite:
-		err := addToDropIn(a.Target, a.Argv[2], a.IP)
-		return result(a, nil, err)
+		out, err := f.writeDropIn(ctx, a.Target, a.Argv[2], a.IP)
+		return result(a, []byte(out), err)
 	default:
 		out, err := f.opts.Run(ctx, a.Argv[0], a.Argv[1:]...)
 		return result(a, out, err)
@@ -456,4 +457,112 @@ func (f *Fail2ban) check(a Action) error {
 		}
 	}
 	return bad
+}
+
+// ErrConfigTest reports that fail2ban's own configuration test
+// (fail2ban-client -t) failed once the drop-in was written; the drop-in
+// was then undone.
+var ErrConfigTest = errors.New("redeem: fail2ban configuration test failed")
+
+// writeDropIn adds ip to jail's list in the drop-in at path, then runs
+// fail2ban's configuration test on the configuration that reads it. When
+// the test fails and BaseDropIn is missing, it writes BaseDropIn and tests
+// again: that file only gives [DEFAULT] an empty ignoreip, so it can only
+// make the test pass where nothing set ignoreip in [DEFAULT] (Debian's
+// stock configuration), and there it replaces nobody's. When the test
+// still fails, both files are put back as they were (the same bytes and
+// mode, or no file) and the error, which matches ErrConfigTest, gives
+// fail2ban's reason.
+func (f *Fail2ban) writeDropIn(ctx context.Context, path, jail string, ip netip.Addr) (string, error) {
+	d, err := readDropIn(path)
+	if err != nil {
+		return "", err
+	}
+	if d.has(jail, ip) {
+		return "already in " + path, nil
+	}
+	base := filepath.Join(filepath.Dir(path), BaseDropIn)
+	saved := make([]savedFile, 0, 2)
+	for _, p := range []string{path, base} {
+		sf, err := saveFile(p)
+		if err != nil {
+			return "", err
+		}
+		saved = append(saved, sf)
+	}
+	out := ""
+	if err = addToDropIn(path, jail, ip); err == nil {
+		out, err = f.testConfig(ctx)
+	}
+	if errors.Is(err, ErrConfigTest) && !saved[1].exists {
+		if err = ensureBaseDropIn(base); err == nil {
+			if out, err = f.testConfig(ctx); err == nil {
+				return out + "; created " + base + ": nothing set ignoreip in [DEFAULT]", nil
+			}
+		}
+	}
+	if err == nil {
+		return out, nil
+	}
+	return "", undo(saved, err)
+}
+
+// undo restores the saved files after err and says so in the error.
+func undo(saved []savedFile, err error) error {
+	var done []string
+	for _, s := range saved {
+		if rerr := s.restore(); rerr != nil {
+			return fmt.Errorf("%w; undoing it failed too: %v", err, rerr)
+		}
+		if s.exists {
+			done = append(done, "restored "+s.path)
+		} else {
+			done = append(done, "removed "+s.path)
+		}
+	}
+	return fmt.Errorf("%w; undone: %s", err, strings.Join(done, ", "))
+}
+
+// ConfigDir returns the configuration directory whose test covers the
+// drop-in: Config when given, else the parent of the drop-in's directory
+// when that is a jail.d, else "" (fail2ban-client's own default).
+func (f *Fail2ban) ConfigDir() string {
+	if f.opts.Config != "" {
+		return f.opts.Config
+	}
+	if filepath.Base(f.opts.JailD) == "jail.d" {
+		return filepath.Dir(f.opts.JailD)
+	}
+	return ""
+}
+
+// testConfig runs fail2ban-client -t on ConfigDir.
+func (f *Fail2ban) testConfig(ctx context.Context) (string, error) {
+	argv := []string{"-t"}
+	if dir := f.ConfigDir(); dir != "" {
+		argv = []string{"-c", dir, "-t"}
+	}
+	_, err := f.opts.Run(ctx, f.opts.Client, argv...)
+	if err != nil {
+		return "", mark(ErrConfigTest, "fail2ban's configuration test (%s %s) fails with the drop-in: %s",
+			f.opts.Client, strings.Join(argv, " "), configTestReason(err.Error()))
+	}
+	return "configuration test passed (" + f.opts.Client + " " + strings.Join(argv, " ") + ")", nil
+}
+
+// configTestReason picks fail2ban's reason out of the error of a failed
+// fail2ban-client -t, whose log lines ExecRunner joins with "; ": the
+// text after "Failed during configuration:", else the first ERROR line
+// that is not the closing "test configuration failed", else msg whole.
+func configTestReason(msg string) string {
+	if _, r, ok := strings.Cut(msg, "Failed during configuration:"); ok {
+		r, _, _ = strings.Cut(r, "; ")
+		return strings.TrimSpace(r)
+	}
+	for _, part := range strings.Split(msg, "; ") {
+		if _, r, ok := strings.Cut(part, "ERROR"); ok && !strings.Contains(r, "test configuration failed") {
+			return strings.TrimSpace(r)
+		}
+	}
+	return msg
 }
