@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -511,39 +512,43 @@ func (f *Fail2ban) writeDropIn(ctx context.Context, path, jail string, ip netip.
 func undo(saved []savedFile, err error) error {
 	var done []string
 	for _, s := range saved {
+		_, statErr := os.Lstat(s.path)
 		if rerr := s.restore(); rerr != nil {
 			return fmt.Errorf("%w; undoing it failed too: %v", err, rerr)
 		}
-		if s.exists {
+		switch {
+		case s.exists:
 			done = append(done, "restored "+s.path)
-		} else {
+		case statErr == nil:
 			done = append(done, "removed "+s.path)
 		}
 	}
 	return fmt.Errorf("%w; undone: %s", err, strings.Join(done, ", "))
 }
 
-// ConfigDir returns the configuration directory whose test covers the
-// drop-in: Config when given, else the parent of the drop-in's directory
-// when that is a jail.d, else "" (fail2ban-client's own default).
-func (f *Fail2ban) ConfigDir() string {
+// ConfigDir returns the configuration directory that reads the drop-in,
+// which fail2ban's configuration test checks: Config when given, else
+// the parent of the drop-in's directory when that is a jail.d. ok is
+// false when the drop-in's directory is not a jail.d and no Config was
+// given: no configuration is known to read it.
+func (f *Fail2ban) ConfigDir() (dir string, ok bool) {
 	if f.opts.Config != "" {
-		return f.opts.Config
+		return f.opts.Config, true
 	}
 	if filepath.Base(f.opts.JailD) == "jail.d" {
-		return filepath.Dir(f.opts.JailD)
+		return filepath.Dir(f.opts.JailD), true
 	}
-	return ""
+	return "", false
 }
 
-// testConfig runs fail2ban-client -t on ConfigDir.
+// testConfig runs fail2ban-client -c ConfigDir -t.
 func (f *Fail2ban) testConfig(ctx context.Context) (string, error) {
-	argv := []string{"-t"}
-	if dir := f.ConfigDir(); dir != "" {
-		argv = []string{"-c", dir, "-t"}
+	dir, ok := f.ConfigDir()
+	if !ok {
+		return "configuration not tested: " + f.opts.JailD + " is not a jail.d directory and no configuration directory was given", nil
 	}
-	_, err := f.opts.Run(ctx, f.opts.Client, argv...)
-	if err != nil {
+	argv := []string{"-c", dir, "-t"}
+	if _, err := f.opts.Run(ctx, f.opts.Client, argv...); err != nil {
 		return "", mark(ErrConfigTest, "fail2ban's configuration test (%s %s) fails with the drop-in: %s",
 			f.opts.Client, strings.Join(argv, " "), configTestReason(err.Error()))
 	}

@@ -1,0 +1,262 @@
+package redeem
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
+)
+
+// stockDebian is the copy of Debian's stock /etc/fail2ban (fail2ban
+// 1.0.2-2): jail.conf sets no ignoreip, and nothing else does.
+const stockDebian = "testdata/fail2ban-debian"
+
+// startStock starts a real fail2ban-server on a copy of Debian's stock
+// configuration, with opts' local files (see f2btest.Options.Base).
+func startStock(t *testing.T, opts f2btest.Options) *f2btest.Server {
+	t.Helper()
+	base, err := filepath.Abs(stockDebian)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Base = base
+	return f2btest.Start(t, opts)
+}
+
+// redeemIn bans ip by hand in the test server's sshd jail, then plans and
+// applies its redemption, and returns the results.
+func redeemIn(t *testing.T, s *f2btest.Server, ip string) []Result {
+	t.Helper()
+	s.Client("set", "sshd", "banip", ip)
+	ctx := context.Background()
+	f := NewFail2ban(fail2banOpts(s))
+	plan, err := MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(ip)})
+	if err != nil || plan.Err() != nil {
+		t.Fatalf("MakePlan: %v %v", err, plan.Err())
+	}
+	return ApplyAll(ctx, []Backend{f}, plan.Actions())
+}
+
+// wantAllOK fails the test unless every result is ok, and returns the
+// output of the drop-in step.
+func wantAllOK(t *testing.T, results []Result) string {
+	t.Helper()
+	write := -1
+	for i, r := range results {
+		if !r.OK {
+			t.Errorf("%s: %v", r.Action, r.Err)
+		}
+		if r.Action.Op == OpWrite {
+			write = i
+		}
+	}
+	if write < 0 {
+		t.Fatalf("no drop-in step in %+v", results)
+	}
+	return results[write].Output
+}
+
+// configTest runs the real fail2ban-client -c dir -t.
+func configTest(t *testing.T, dir string) error {
+	t.Helper()
+	out, err := exec.Command("fail2ban-client", "-c", dir, "-t").CombinedOutput()
+	if err != nil {
+		return errors.New(string(out))
+	}
+	return nil
+}
+
+// wantIgnoredNotBanned logs a failure of each address of ignored, then of
+// a bystander, and checks, once the bystander is banned (the lines before
+// it were read), that none of ignored is.
+func wantIgnoredNotBanned(t *testing.T, s *f2btest.Server, ignored ...string) {
+	t.Helper()
+	const bystander = "198.51.100.99"
+	for _, ip := range ignored {
+		s.LogLine("fail from " + ip)
+	}
+	s.LogLine("fail from " + bystander)
+	f2btest.WaitFor(t, "the log line to ban "+bystander, func() bool { return slices.Contains(s.Banned("sshd"), bystander) })
+	for _, ip := range ignored {
+		if slices.Contains(s.Banned("sshd"), ip) {
+			t.Errorf("%s banned; want it ignored (sshd ignores %v)", ip, s.Ignored("sshd"))
+		}
+	}
+}
+
+// TestFail2banStockDebian attacks the drop-in with Debian's stock
+// configuration, where nothing sets ignoreip: "%(known/ignoreip)s" alone
+// made fail2ban-client -t, reload and the next start fail ("Bad value
+// substitution"), every jail gone. After the apply, the configuration test
+// passes, a fail2ban-server started anew has its jails and ignores the
+// redeemed address.
+func TestFail2banStockDebian(t *testing.T) {
+	s := startStock(t, f2btest.Options{})
+	const ip = "192.0.2.7"
+	out := wantAllOK(t, redeemIn(t, s, ip))
+	base := filepath.Join(s.Dir, "jail.d", BaseDropIn)
+	if !strings.Contains(out, "configuration test passed") || !strings.Contains(out, "created "+base) {
+		t.Errorf("drop-in step output %q", out)
+	}
+	if err := configTest(t, s.Dir); err != nil {
+		t.Fatalf("fail2ban-client -t after the apply: %s", err)
+	}
+	s.Restart()
+	if st := s.Client("status"); !strings.Contains(st, "sshd") {
+		t.Fatalf("after a restart, status:\n%s", st)
+	}
+	if got := s.Ignored("sshd"); !slices.Equal(got, []string{ip}) {
+		t.Errorf("after a restart, sshd ignores %v, want [%s]", got, ip)
+	}
+	wantIgnoredNotBanned(t, s, ip)
+
+	// A second address: the base file is there, one test, still valid.
+	const second = "2001:db8::7"
+	if out := wantAllOK(t, redeemIn(t, s, second)); strings.Contains(out, "created") {
+		t.Errorf("second drop-in step output %q", out)
+	}
+	s.Restart()
+	if got := s.Ignored("sshd"); !sameEntries(got, ip, second) {
+		t.Errorf("after the second address and a restart, sshd ignores %v", got)
+	}
+}
+
+// TestFail2banStockDebianKeepsOperatorIgnoreIP: where the operator sets
+// ignoreip (in [DEFAULT] or in the jail, in jail.conf, a jail.d/*.conf,
+// jail.local or a jail.d/*.local), their addresses are still ignored after
+// the apply and a restart, plus ours; the empty [DEFAULT] ignoreip of
+// BaseDropIn is not written, since nothing needs it.
+func TestFail2banStockDebianKeepsOperatorIgnoreIP(t *testing.T) {
+	jailConf := func(dir string) map[string]string {
+		data, err := os.ReadFile(filepath.Join(dir, "jail.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const stock = "\n#ignoreip = 127.0.0.1/8 ::1\n"
+		if !strings.Contains(string(data), stock) {
+			t.Fatalf("jail.conf has no %q", stock)
+		}
+		return map[string]string{"jail.conf": strings.Replace(string(data), stock, "\nignoreip = 127.0.0.1/8 ::1 203.0.113.0/24\n", 1)}
+	}
+	cases := []struct {
+		name string
+		opts f2btest.Options
+	}{
+		{"default in jail.local", f2btest.Options{DefaultIgnoreIP: "127.0.0.1/8 ::1 203.0.113.0/24"}},
+		{"jail's own in jail.local", f2btest.Options{Jails: []f2btest.Jail{{Name: "sshd", IgnoreIP: "127.0.0.1/8 ::1 203.0.113.0/24"}}}},
+		{"default in jail.conf", f2btest.Options{Files: jailConf}},
+		{"default in a jail.d .conf", f2btest.Options{Files: func(string) map[string]string {
+			return map[string]string{"jail.d/mine.conf": "[DEFAULT]\nignoreip = 127.0.0.1/8 ::1 203.0.113.0/24\n"}
+		}}},
+		{"jail's own in a jail.d .local", f2btest.Options{Files: func(string) map[string]string {
+			return map[string]string{"jail.d/mine.local": "[sshd]\nignoreip = 127.0.0.1/8 ::1 203.0.113.0/24\n"}
+		}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := startStock(t, c.opts)
+			const ip = "192.0.2.7"
+			if got := s.Ignored("sshd"); !sameEntries(got, "127.0.0.0/8", "::1", "203.0.113.0/24") {
+				t.Fatalf("before: sshd ignores %v", got)
+			}
+			wantAllOK(t, redeemIn(t, s, ip))
+			if err := configTest(t, s.Dir); err != nil {
+				t.Fatalf("fail2ban-client -t after the apply: %s", err)
+			}
+			if _, err := os.Stat(filepath.Join(s.Dir, "jail.d", BaseDropIn)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s written where ignoreip is set: %v", BaseDropIn, err)
+			}
+			s.Restart()
+			if got := s.Ignored("sshd"); !sameEntries(got, "127.0.0.0/8", "::1", "203.0.113.0/24", ip) {
+				t.Errorf("after a restart, sshd ignores %v; want the operator's and %s", got, ip)
+			}
+			wantIgnoredNotBanned(t, s, ip, "203.0.113.9")
+		})
+	}
+}
+
+// TestFail2banDropInUndoneWhenConfigTestFails: when fail2ban's test fails
+// with the drop-in (here a broken file of the operator's, written after
+// the server started), the drop-in step is not ok, says why, and both
+// files are as they were: a drop-in that was there has the same bytes and
+// mode, one that was not is removed, and so is the base file.
+func TestFail2banDropInUndoneWhenConfigTestFails(t *testing.T) {
+	const broken = "[sshd]\nbantime = %(no_such_option)s\n"
+	const previous = "# hand edited\n[sshd]\nignoreip = %(known/ignoreip)s 192.0.2.1\n"
+	for _, withPrevious := range []bool{false, true} {
+		name := "no drop-in before"
+		if withPrevious {
+			name = "a drop-in before"
+		}
+		t.Run(name, func(t *testing.T) {
+			s := startStock(t, f2btest.Options{DefaultIgnoreIP: "127.0.0.1/8"})
+			dropIn := filepath.Join(s.Dir, "jail.d", "tlsrpt-redeemed.local")
+			if withPrevious {
+				if err := os.WriteFile(dropIn, []byte(previous), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(s.Dir, "jail.d", "broken.local"), []byte(broken), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := configTest(t, s.Dir); err == nil {
+				t.Fatal("the broken file does not break the configuration")
+			}
+			const ip = "192.0.2.7"
+			results := redeemIn(t, s, ip)
+			var write *Result
+			for i, r := range results {
+				if r.Action.Op == OpWrite {
+					write = &results[i]
+				} else if !r.OK {
+					t.Errorf("%s: %v", r.Action, r.Err)
+				}
+			}
+			if write == nil || write.OK || !errors.Is(write.Err, ErrConfigTest) {
+				t.Fatalf("drop-in step: %+v", write)
+			}
+			msg := write.Err.Error()
+			t.Logf("drop-in step: %s", msg)
+			for _, want := range []string{"fail2ban-client -c " + s.Dir + " -t", "no_such_option", "undone", dropIn} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not say %q", msg, want)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(s.Dir, "jail.d", BaseDropIn)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s left behind: %v", BaseDropIn, err)
+			}
+			// The runtime steps still did their part.
+			if slices.Contains(s.Banned("sshd"), ip) || !slices.Contains(s.Ignored("sshd"), ip) {
+				t.Errorf("runtime: banned %v, ignored %v", s.Banned("sshd"), s.Ignored("sshd"))
+			}
+			data, err := os.ReadFile(dropIn)
+			if !withPrevious {
+				if !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("drop-in left behind: %q %v", data, err)
+				}
+				return
+			}
+			if err != nil || string(data) != previous {
+				t.Errorf("drop-in not restored: %q %v", data, err)
+			}
+			if fi, err := os.Stat(dropIn); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("drop-in mode not restored: %v %v", fi.Mode(), err)
+			}
+		})
+	}
+}
+
+// sameEntries reports whether got holds exactly want, in any order.
+func sameEntries(got []string, want ...string) bool {
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	return slices.Equal(g, w)
+}
