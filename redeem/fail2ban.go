@@ -78,10 +78,24 @@ func (f *Fail2ban) run(ctx context.Context, args ...string) (string, error) {
 	argv := f.argv(args...)
 	out, err := f.opts.Run(ctx, argv[0], argv[1:]...)
 	if err != nil {
-		return string(out), fmt.Errorf("fail2ban-client %s: %w", strings.Join(args, " "), err)
+		return string(out), fmt.Errorf("fail2ban-client %s: %w", strings.Join(args, " "), logPrefixless{err})
 	}
 	return string(out), nil
 }
+
+// logPrefix matches the head of fail2ban-client's log lines, "2026-12-03
+// 09:39:47,563 fail2ban [6851]: ERROR ", which says nothing the error
+// does not.
+var logPrefix = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ +fail2ban[\w.]* +\[\d+\]: +[A-Z]+ +`)
+})
+
+// logPrefixless is an error of fail2ban-client whose message leaves out
+// the head of its log lines.
+type logPrefixless struct{ err error }
+
+func (e logPrefixless) Error() string { return logPrefix().ReplaceAllString(e.err.Error(), "") }
+func (e logPrefixless) Unwrap() error { return e.err }
 
 // Available checks that fail2ban-client exists and the server answers
 // ping. A missing client matches ErrNotInstalled; a server that does not
