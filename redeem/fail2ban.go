@@ -1,11 +1,11 @@
 package redeem
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -526,14 +526,16 @@ func (f *Fail2ban) writeDropIn(ctx context.Context, path, jail string, ip netip.
 func undo(saved []savedFile, err error) error {
 	var done []string
 	for _, s := range saved {
-		_, statErr := os.Lstat(s.path)
+		now, nerr := saveFile(s.path)
+		if nerr == nil && now.exists == s.exists && now.mode == s.mode && bytes.Equal(now.data, s.data) {
+			continue // unchanged
+		}
 		if rerr := s.restore(); rerr != nil {
 			return fmt.Errorf("%w; undoing it failed too: %v", err, rerr)
 		}
-		switch {
-		case s.exists:
+		if s.exists {
 			done = append(done, "restored "+s.path)
-		case statErr == nil:
+		} else {
 			done = append(done, "removed "+s.path)
 		}
 	}
@@ -563,7 +565,7 @@ func (f *Fail2ban) testConfig(ctx context.Context) (string, error) {
 	}
 	argv := []string{"-c", dir, "-t"}
 	if _, err := f.opts.Run(ctx, f.opts.Client, argv...); err != nil {
-		return "", mark(ErrConfigTest, "fail2ban's configuration test (%s %s) fails with the drop-in: %s",
+		return "", mark(ErrConfigTest, "%s %s fails after the change: %s",
 			f.opts.Client, strings.Join(argv, " "), configTestReason(err.Error()))
 	}
 	return "configuration test passed (" + f.opts.Client + " " + strings.Join(argv, " ") + ")", nil
@@ -571,11 +573,13 @@ func (f *Fail2ban) testConfig(ctx context.Context) (string, error) {
 
 // configTestReason picks fail2ban's reason out of the error of a failed
 // fail2ban-client -t, whose log lines ExecRunner joins with "; ": the
-// text after "Failed during configuration:", else the first ERROR line
-// that is not the closing "test configuration failed", else msg whole.
+// text after "Failed during configuration:" (without the raw value that
+// ends a "Bad value substitution"), else the first ERROR line that is not
+// the closing "test configuration failed", else msg whole.
 func configTestReason(msg string) string {
 	if _, r, ok := strings.Cut(msg, "Failed during configuration:"); ok {
 		r, _, _ = strings.Cut(r, "; ")
+		r, _, _ = strings.Cut(r, " Raw value: ")
 		return strings.TrimSpace(r)
 	}
 	for _, part := range strings.Split(msg, "; ") {
