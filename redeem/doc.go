@@ -43,7 +43,8 @@
 //     Where nothing sets ignoreip in [DEFAULT] (Debian's stock jail.conf
 //     has it commented out), known/ignoreip has no value and the test
 //     fails: then [BaseDropIn], an empty [DEFAULT] ignoreip read before
-//     jail.local, is written too and the test run again;
+//     jail.local, is written too and the test run again. A drop-in that
+//     an earlier version left without it gets a step that writes it;
 //   - set JAIL unbanip IP.
 //
 // Manual bans (set JAIL banip) ignore ignoreip, so a redeemed address can

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -297,6 +299,7 @@ func (f *Fail2ban) Plan(ctx context.Context, ips []netip.Addr, bans [][]Ban) []S
 		return allStepsErr(len(ips), err)
 	}
 	p := &f2bPlanner{f: f, d: d, ignore: map[string][]string{}, ignoreErr: map[string]error{}}
+	repair := f.repairAction(ctx, d)
 	out := make([]Steps, len(ips))
 	for i, ip := range ips {
 		var b []Ban
@@ -304,9 +307,42 @@ func (f *Fail2ban) Plan(ctx context.Context, ips []netip.Addr, bans [][]Ban) []S
 			b = bans[i]
 		}
 		out[i].Actions, out[i].Err = p.plan(ctx, ip, b)
+		if repair != nil && out[i].Err == nil {
+			repair.IP = ip.Unmap()
+			out[i].Actions = append([]Action{*repair}, out[i].Actions...)
+			repair = nil
+		}
 	}
 	return out
 }
+
+// repairAction returns the step that writes BaseDropIn when the drop-in
+// holds addresses, BaseDropIn is missing and fail2ban's configuration
+// test fails on known/ignoreip: the state an earlier tlsrpt, which wrote
+// no BaseDropIn, left on Debian's stock configuration, where fail2ban
+// can neither reload nor start. It runs the test only in that case, once
+// per plan; the step goes with the first address planned.
+func (f *Fail2ban) repairAction(ctx context.Context, d dropIn) *Action {
+	if len(d) == 0 {
+		return nil
+	}
+	base := f.basePath()
+	if _, err := os.Lstat(base); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	_, err := f.testConfig(ctx)
+	if !errors.Is(err, ErrConfigTest) || !strings.Contains(err.Error(), "'known/ignoreip'") {
+		return nil
+	}
+	return &Action{
+		Backend: f.Name(), Kind: KindKeep, Target: base, Op: OpWrite,
+		Argv:     []string{"write-default-ignoreip", base},
+		Describe: fmt.Sprintf("write %s, an empty [DEFAULT] ignoreip: without it fail2ban refuses %s (fail2ban-client -t: %%(known/ignoreip)s has no value), and can neither reload nor start", base, f.DropInPath()),
+	}
+}
+
+// basePath returns the path of BaseDropIn, next to the drop-in.
+func (f *Fail2ban) basePath() string { return filepath.Join(f.opts.JailD, BaseDropIn) }
 
 // f2bPlanner holds what one Plan call has read, so each is read once.
 type f2bPlanner struct {
@@ -431,6 +467,10 @@ func (f *Fail2ban) Apply(ctx context.Context, a Action) Result {
 	}
 	switch a.Op {
 	case OpWrite:
+		if a.Argv[0] == "write-default-ignoreip" {
+			out, err := f.writeBase(ctx)
+			return result(a, []byte(out), err)
+		}
 		out, err := f.writeDropIn(ctx, a.Target, a.Argv[2], a.IP)
 		return result(a, []byte(out), err)
 	default:
@@ -451,6 +491,9 @@ func (f *Fail2ban) check(a Action) error {
 	}
 	switch a.Op {
 	case OpWrite:
+		if slices.Equal(a.Argv, []string{"write-default-ignoreip", f.basePath()}) && a.Target == f.basePath() {
+			return nil
+		}
 		if a.Target != f.DropInPath() || len(a.Argv) != 4 || a.Argv[0] != "add-ignoreip" ||
 			a.Argv[1] != a.Target || !validJail().MatchString(a.Argv[2]) || a.Argv[3] != ip.String() {
 			return bad
@@ -496,7 +539,7 @@ func (f *Fail2ban) writeDropIn(ctx context.Context, path, jail string, ip netip.
 	if d.has(jail, ip) {
 		return "already in " + path, nil
 	}
-	base := filepath.Join(filepath.Dir(path), BaseDropIn)
+	base := f.basePath()
 	saved := make([]savedFile, 0, 2)
 	for _, p := range []string{path, base} {
 		sf, err := saveFile(p)
@@ -520,6 +563,26 @@ func (f *Fail2ban) writeDropIn(ctx context.Context, path, jail string, ip netip.
 		return out, nil
 	}
 	return "", undo(saved, err)
+}
+
+// writeBase writes BaseDropIn when missing and runs fail2ban's
+// configuration test; when the test fails, BaseDropIn is removed again.
+func (f *Fail2ban) writeBase(ctx context.Context) (string, error) {
+	base := f.basePath()
+	saved, err := saveFile(base)
+	if err != nil {
+		return "", err
+	}
+	if saved.exists {
+		return "already there: " + base, nil
+	}
+	out := ""
+	if err = ensureBaseDropIn(base); err == nil {
+		if out, err = f.testConfig(ctx); err == nil {
+			return out, nil
+		}
+	}
+	return "", undo([]savedFile{saved}, err)
 }
 
 // undo restores the saved files after err and says so in the error.

@@ -260,3 +260,48 @@ func sameEntries(got []string, want ...string) bool {
 	slices.Sort(w)
 	return slices.Equal(g, w)
 }
+
+// TestFail2banRepairsEarlierDropIn: an earlier tlsrpt wrote the drop-in
+// without BaseDropIn on Debian's stock configuration, which fail2ban then
+// refuses (the running server keeps going; a reload or restart fails).
+// The next plan has a step that writes BaseDropIn, before the others;
+// once applied, fail2ban's test passes and a restarted server has its
+// jail and ignores the address.
+func TestFail2banRepairsEarlierDropIn(t *testing.T) {
+	s := startStock(t, f2btest.Options{})
+	const ip = "192.0.2.7"
+	dropIn := filepath.Join(s.Dir, "jail.d", "tlsrpt-redeemed.local")
+	if err := os.WriteFile(dropIn, []byte("[sshd]\nignoreip = %(known/ignoreip)s "+ip+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := configTest(t, s.Dir); err == nil || !strings.Contains(err.Error(), "known/ignoreip") {
+		t.Fatalf("the earlier drop-in does not break the stock configuration: %v", err)
+	}
+	ctx := context.Background()
+	f := NewFail2ban(fail2banOpts(s))
+	plan, err := MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(ip)})
+	if err != nil || plan.Err() != nil {
+		t.Fatalf("MakePlan: %v %v", err, plan.Err())
+	}
+	acts := plan.Actions()
+	base := filepath.Join(s.Dir, "jail.d", BaseDropIn)
+	if len(acts) == 0 || acts[0].Op != OpWrite || acts[0].Target != base {
+		t.Fatalf("plan does not write %s first:\n%s", base, strings.Join(actionSummary(acts), "\n"))
+	}
+	if _, err := os.Stat(base); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the plan wrote %s: %v", base, err)
+	}
+	wantAllOK(t, ApplyAll(ctx, []Backend{f}, acts))
+	if err := configTest(t, s.Dir); err != nil {
+		t.Fatalf("fail2ban-client -t after the apply: %s", err)
+	}
+	s.Restart()
+	if got := s.Ignored("sshd"); !slices.Equal(got, []string{ip}) {
+		t.Errorf("after a restart, sshd ignores %v", got)
+	}
+	// Repaired: the next plan has nothing to do.
+	plan, err = MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(ip)})
+	if err != nil || len(plan.Actions()) != 0 {
+		t.Errorf("plan after the repair: %v\n%s", err, strings.Join(actionSummary(plan.Actions()), "\n"))
+	}
+}
