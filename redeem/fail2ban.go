@@ -602,15 +602,18 @@ func undo(saved []savedFile, err error) error {
 			done = append(done, "removed "+s.path)
 		}
 	}
+	if len(done) == 0 {
+		return err
+	}
 	return fmt.Errorf("%w; undone: %s", err, strings.Join(done, ", "))
 }
 
-// ConfigDir returns the configuration directory that reads the drop-in,
+// configDir returns the configuration directory that reads the drop-in,
 // which fail2ban's configuration test checks: Config when given, else
 // the parent of the drop-in's directory when that is a jail.d. ok is
 // false when the drop-in's directory is not a jail.d and no Config was
 // given: no configuration is known to read it.
-func (f *Fail2ban) ConfigDir() (dir string, ok bool) {
+func (f *Fail2ban) configDir() (dir string, ok bool) {
 	if f.opts.Config != "" {
 		return f.opts.Config, true
 	}
@@ -620,9 +623,9 @@ func (f *Fail2ban) ConfigDir() (dir string, ok bool) {
 	return "", false
 }
 
-// testConfig runs fail2ban-client -c ConfigDir -t.
+// testConfig runs fail2ban-client -c DIR -t on configDir.
 func (f *Fail2ban) testConfig(ctx context.Context) (string, error) {
-	dir, ok := f.ConfigDir()
+	dir, ok := f.configDir()
 	if !ok {
 		return "configuration not tested: " + f.opts.JailD + " is not a jail.d directory and no configuration directory was given", nil
 	}

@@ -305,3 +305,41 @@ func TestFail2banRepairsEarlierDropIn(t *testing.T) {
 		t.Errorf("plan after the repair: %v\n%s", err, strings.Join(actionSummary(plan.Actions()), "\n"))
 	}
 }
+
+// TestFail2banConfigTestDir: the configuration tested is --fail2ban-config,
+// else the parent of a jail.d drop-in directory; a drop-in directory that
+// is not a jail.d, with no configuration named, is read by no fail2ban
+// configuration known, so nothing is tested (and the output says so)
+// rather than the machine's /etc/fail2ban.
+func TestFail2banConfigTestDir(t *testing.T) {
+	ip := netip.MustParseAddr("192.0.2.7")
+	tmp := t.TempDir()
+	for _, c := range []struct {
+		opts Fail2banOptions
+		want []string // the -t command, or nil for none
+	}{
+		{Fail2banOptions{Config: filepath.Join(tmp, "a")}, []string{"fail2ban-client", "-c", filepath.Join(tmp, "a"), "-t"}},
+		{Fail2banOptions{JailD: filepath.Join(tmp, "b", "jail.d")}, []string{"fail2ban-client", "-c", filepath.Join(tmp, "b"), "-t"}},
+		{Fail2banOptions{JailD: filepath.Join(tmp, "c")}, nil},
+	} {
+		var ran [][]string
+		c.opts.Run = func(_ context.Context, name string, args ...string) ([]byte, error) {
+			ran = append(ran, append([]string{name}, args...))
+			return []byte("OK: configuration test is successful\n"), nil
+		}
+		f := NewFail2ban(c.opts)
+		path := f.DropInPath()
+		a := Action{Backend: "fail2ban", Kind: KindKeep, Target: path, IP: ip, Op: OpWrite,
+			Argv: []string{"add-ignoreip", path, "sshd", ip.String()}, Describe: "add"}
+		r := f.Apply(context.Background(), a)
+		if !r.OK {
+			t.Fatalf("%+v: %v", c.opts, r.Err)
+		}
+		switch {
+		case c.want == nil && (len(ran) != 0 || !strings.HasPrefix(r.Output, "configuration not tested: ")):
+			t.Errorf("JailD %s: ran %q, output %q", c.opts.JailD, ran, r.Output)
+		case c.want != nil && (len(ran) != 1 || !slices.Equal(ran[0], c.want)):
+			t.Errorf("%+v: ran %q, want %q", c.opts, ran, c.want)
+		}
+	}
+}
