@@ -5,7 +5,9 @@
 // polled log file (LogPath) with a filter matching lines "fail from HOST"
 // and a dummy action that appends "ban IP" and "unban IP" lines to
 // ActionsPath. A ban needs one matching line (maxretry = 1) and lasts an
-// hour. fail2ban's own log, at level INFO, is ServerLog.
+// hour. fail2ban's own log, at level INFO, is ServerLog. With
+// Options.Base, a copy of a stock configuration (Debian's /etc/fail2ban)
+// is used instead, with local files that set the same for its jails.
 package f2btest
 
 import (
