@@ -98,7 +98,7 @@ func wantIgnoredNotBanned(t *testing.T, s *f2btest.Server, ignored ...string) {
 // passes, a fail2ban-server started anew has its jails and ignores the
 // redeemed address.
 func TestFail2banStockDebian(t *testing.T) {
-	s := startStock(t, f2btest.Options{})
+	s := startStock(t, f2btest.Options{Jails: []f2btest.Jail{{Name: "sshd"}, {Name: "postfix"}}})
 	const ip = "192.0.2.7"
 	out := wantAllOK(t, redeemIn(t, s, ip))
 	base := filepath.Join(s.Dir, "jail.d", BaseDropIn)
@@ -109,11 +109,14 @@ func TestFail2banStockDebian(t *testing.T) {
 		t.Fatalf("fail2ban-client -t after the apply: %s", err)
 	}
 	s.Restart()
-	if st := s.Client("status"); !strings.Contains(st, "sshd") {
-		t.Fatalf("after a restart, status:\n%s", st)
+	if st := fieldOf(s.Client("status"), "Jail list:"); st != "postfix, sshd" {
+		t.Fatalf("after a restart, jails %q, want postfix and sshd", st)
 	}
 	if got := s.Ignored("sshd"); !slices.Equal(got, []string{ip}) {
 		t.Errorf("after a restart, sshd ignores %v, want [%s]", got, ip)
+	}
+	if got := s.Ignored("postfix"); len(got) != 0 {
+		t.Errorf("after a restart, postfix ignores %v, want nothing", got)
 	}
 	wantIgnoredNotBanned(t, s, ip)
 
@@ -342,4 +345,14 @@ func TestFail2banConfigTestDir(t *testing.T) {
 			t.Errorf("%+v: ran %q, want %q", c.opts, ran, c.want)
 		}
 	}
+}
+
+// fieldOf returns the rest of the line of out that holds label, trimmed.
+func fieldOf(out, label string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if _, rest, ok := strings.Cut(line, label); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	return ""
 }
