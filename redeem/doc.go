@@ -36,7 +36,15 @@
 //     the ignoreip configured before the drop-in (the jail's own, else
 //     [DEFAULT]'s) instead of replacing it, so a reload or restart, which
 //     drops runtime changes, keeps ignoring both the operator's addresses
-//     and ours. The file is rewritten atomically, merging what it holds;
+//     and ours. The file is rewritten atomically, merging what it holds,
+//     then fail2ban's own test (fail2ban-client -c DIR -t) checks the
+//     configuration; when it fails, the drop-in is put back as it was (or
+//     removed) and the step fails with fail2ban's reason ([ErrConfigTest]).
+//     Where nothing sets ignoreip in [DEFAULT] (Debian's stock jail.conf
+//     has it commented out), known/ignoreip has no value and the test
+//     fails: then [BaseDropIn], an empty [DEFAULT] ignoreip read before
+//     jail.local, is written too and the test run again. A drop-in that
+//     an earlier version left without it gets a step that writes it;
 //   - set JAIL unbanip IP.
 //
 // Manual bans (set JAIL banip) ignore ignoreip, so a redeemed address can

@@ -1,9 +1,13 @@
 package redeem
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -76,10 +80,24 @@ func (f *Fail2ban) run(ctx context.Context, args ...string) (string, error) {
 	argv := f.argv(args...)
 	out, err := f.opts.Run(ctx, argv[0], argv[1:]...)
 	if err != nil {
-		return string(out), fmt.Errorf("fail2ban-client %s: %w", strings.Join(args, " "), err)
+		return string(out), fmt.Errorf("fail2ban-client %s: %w", strings.Join(args, " "), logPrefixless{err})
 	}
 	return string(out), nil
 }
+
+// logPrefix matches the head of fail2ban-client's log lines, "2026-12-03
+// 09:39:47,563 fail2ban [6851]: ERROR ", which says nothing the error
+// does not.
+var logPrefix = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ +fail2ban[\w.]* +\[\d+\]: +[A-Z]+ +`)
+})
+
+// logPrefixless is an error of fail2ban-client whose message leaves out
+// the head of its log lines.
+type logPrefixless struct{ err error }
+
+func (e logPrefixless) Error() string { return logPrefix().ReplaceAllString(e.err.Error(), "") }
+func (e logPrefixless) Unwrap() error { return e.err }
 
 // Available checks that fail2ban-client exists and the server answers
 // ping. A missing client matches ErrNotInstalled; a server that does not
@@ -281,6 +299,7 @@ func (f *Fail2ban) Plan(ctx context.Context, ips []netip.Addr, bans [][]Ban) []S
 		return allStepsErr(len(ips), err)
 	}
 	p := &f2bPlanner{f: f, d: d, ignore: map[string][]string{}, ignoreErr: map[string]error{}}
+	repair := f.repairAction(ctx, d)
 	out := make([]Steps, len(ips))
 	for i, ip := range ips {
 		var b []Ban
@@ -288,9 +307,42 @@ func (f *Fail2ban) Plan(ctx context.Context, ips []netip.Addr, bans [][]Ban) []S
 			b = bans[i]
 		}
 		out[i].Actions, out[i].Err = p.plan(ctx, ip, b)
+		if repair != nil && out[i].Err == nil {
+			repair.IP = ip.Unmap()
+			out[i].Actions = append([]Action{*repair}, out[i].Actions...)
+			repair = nil
+		}
 	}
 	return out
 }
+
+// repairAction returns the step that writes BaseDropIn when the drop-in
+// holds addresses, BaseDropIn is missing and fail2ban's configuration
+// test fails on known/ignoreip: the state an earlier tlsrpt, which wrote
+// no BaseDropIn, left on Debian's stock configuration, where fail2ban
+// can neither reload nor start. It runs the test only in that case, once
+// per plan; the step goes with the first address planned.
+func (f *Fail2ban) repairAction(ctx context.Context, d dropIn) *Action {
+	if len(d) == 0 {
+		return nil
+	}
+	base := f.basePath()
+	if _, err := os.Lstat(base); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	_, err := f.testConfig(ctx)
+	if !errors.Is(err, ErrConfigTest) || !strings.Contains(err.Error(), "'known/ignoreip'") {
+		return nil
+	}
+	return &Action{
+		Backend: f.Name(), Kind: KindKeep, Target: base, Op: OpWrite,
+		Argv:     []string{"write-default-ignoreip", base},
+		Describe: fmt.Sprintf("write %s, an empty [DEFAULT] ignoreip: without it fail2ban refuses %s (fail2ban-client -t: %%(known/ignoreip)s has no value), and can neither reload nor start", base, f.DropInPath()),
+	}
+}
+
+// basePath returns the path of BaseDropIn, next to the drop-in.
+func (f *Fail2ban) basePath() string { return filepath.Join(f.opts.JailD, BaseDropIn) }
 
 // f2bPlanner holds what one Plan call has read, so each is read once.
 type f2bPlanner struct {
@@ -415,8 +467,12 @@ func (f *Fail2ban) Apply(ctx context.Context, a Action) Result {
 	}
 	switch a.Op {
 	case OpWrite:
-		err := addToDropIn(a.Target, a.Argv[2], a.IP)
-		return result(a, nil, err)
+		if a.Argv[0] == "write-default-ignoreip" {
+			out, err := f.writeBase(ctx)
+			return result(a, []byte(out), err)
+		}
+		out, err := f.writeDropIn(ctx, a.Target, a.Argv[2], a.IP)
+		return result(a, []byte(out), err)
 	default:
 		out, err := f.opts.Run(ctx, a.Argv[0], a.Argv[1:]...)
 		return result(a, out, err)
@@ -435,6 +491,9 @@ func (f *Fail2ban) check(a Action) error {
 	}
 	switch a.Op {
 	case OpWrite:
+		if slices.Equal(a.Argv, []string{"write-default-ignoreip", f.basePath()}) && a.Target == f.basePath() {
+			return nil
+		}
 		if a.Target != f.DropInPath() || len(a.Argv) != 4 || a.Argv[0] != "add-ignoreip" ||
 			a.Argv[1] != a.Target || !validJail().MatchString(a.Argv[2]) || a.Argv[3] != ip.String() {
 			return bad
@@ -456,4 +515,143 @@ func (f *Fail2ban) check(a Action) error {
 		}
 	}
 	return bad
+}
+
+// ErrConfigTest reports that fail2ban's own configuration test
+// (fail2ban-client -t) failed once the drop-in was written; the drop-in
+// was then undone.
+var ErrConfigTest = errors.New("redeem: fail2ban configuration test failed")
+
+// writeDropIn adds ip to jail's list in the drop-in at path, then runs
+// fail2ban's configuration test on the configuration that reads it. When
+// the test fails and BaseDropIn is missing, it writes BaseDropIn and tests
+// again: that file only gives [DEFAULT] an empty ignoreip, so it can only
+// make the test pass where nothing set ignoreip in [DEFAULT] (Debian's
+// stock configuration), and there it replaces nobody's. When the test
+// still fails, both files are put back as they were (the same bytes and
+// mode, or no file) and the error, which matches ErrConfigTest, gives
+// fail2ban's reason.
+func (f *Fail2ban) writeDropIn(ctx context.Context, path, jail string, ip netip.Addr) (string, error) {
+	d, err := readDropIn(path)
+	if err != nil {
+		return "", err
+	}
+	if d.has(jail, ip) {
+		return "already in " + path, nil
+	}
+	base := f.basePath()
+	saved := make([]savedFile, 0, 2)
+	for _, p := range []string{path, base} {
+		sf, err := saveFile(p)
+		if err != nil {
+			return "", err
+		}
+		saved = append(saved, sf)
+	}
+	out := ""
+	if err = addToDropIn(path, jail, ip); err == nil {
+		out, err = f.testConfig(ctx)
+	}
+	if errors.Is(err, ErrConfigTest) && !saved[1].exists {
+		if err = ensureBaseDropIn(base); err == nil {
+			if out, err = f.testConfig(ctx); err == nil {
+				return out + "; created " + base + ": nothing set ignoreip in [DEFAULT]", nil
+			}
+		}
+	}
+	if err == nil {
+		return out, nil
+	}
+	return "", undo(saved, err)
+}
+
+// writeBase writes BaseDropIn when missing and runs fail2ban's
+// configuration test; when the test fails, BaseDropIn is removed again.
+func (f *Fail2ban) writeBase(ctx context.Context) (string, error) {
+	base := f.basePath()
+	saved, err := saveFile(base)
+	if err != nil {
+		return "", err
+	}
+	if saved.exists {
+		return "already there: " + base, nil
+	}
+	out := ""
+	if err = ensureBaseDropIn(base); err == nil {
+		if out, err = f.testConfig(ctx); err == nil {
+			return out, nil
+		}
+	}
+	return "", undo([]savedFile{saved}, err)
+}
+
+// undo restores the saved files after err and says so in the error.
+func undo(saved []savedFile, err error) error {
+	var done []string
+	for _, s := range saved {
+		now, nerr := saveFile(s.path)
+		if nerr == nil && now.exists == s.exists && now.mode == s.mode && bytes.Equal(now.data, s.data) {
+			continue // unchanged
+		}
+		if rerr := s.restore(); rerr != nil {
+			return fmt.Errorf("%w; undoing it failed too: %v", err, rerr)
+		}
+		if s.exists {
+			done = append(done, "restored "+s.path)
+		} else {
+			done = append(done, "removed "+s.path)
+		}
+	}
+	if len(done) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; undone: %s", err, strings.Join(done, ", "))
+}
+
+// configDir returns the configuration directory that reads the drop-in,
+// which fail2ban's configuration test checks: Config when given, else
+// the parent of the drop-in's directory when that is a jail.d. ok is
+// false when the drop-in's directory is not a jail.d and no Config was
+// given: no configuration is known to read it.
+func (f *Fail2ban) configDir() (dir string, ok bool) {
+	if f.opts.Config != "" {
+		return f.opts.Config, true
+	}
+	if filepath.Base(f.opts.JailD) == "jail.d" {
+		return filepath.Dir(f.opts.JailD), true
+	}
+	return "", false
+}
+
+// testConfig runs fail2ban-client -c DIR -t on configDir.
+func (f *Fail2ban) testConfig(ctx context.Context) (string, error) {
+	dir, ok := f.configDir()
+	if !ok {
+		return "configuration not tested: " + f.opts.JailD + " is not a jail.d directory and no configuration directory was given", nil
+	}
+	argv := []string{"-c", dir, "-t"}
+	if _, err := f.opts.Run(ctx, f.opts.Client, argv...); err != nil {
+		return "", mark(ErrConfigTest, "%s %s fails after the change: %s",
+			f.opts.Client, strings.Join(argv, " "), configTestReason(err.Error()))
+	}
+	return "configuration test passed (" + f.opts.Client + " " + strings.Join(argv, " ") + ")", nil
+}
+
+// configTestReason picks fail2ban's reason out of the error of a failed
+// fail2ban-client -t, whose log lines ExecRunner joins with "; ": the
+// text after "Failed during configuration:" (without the raw value that
+// ends a "Bad value substitution"), else the first ERROR line that is not
+// the closing "test configuration failed", else msg whole.
+func configTestReason(msg string) string {
+	if _, r, ok := strings.Cut(msg, "Failed during configuration:"); ok {
+		r, _, _ = strings.Cut(r, "; ")
+		r, _, _ = strings.Cut(r, " Raw value: ")
+		return strings.TrimSpace(r)
+	}
+	for _, part := range strings.Split(msg, "; ") {
+		if _, r, ok := strings.Cut(part, "ERROR"); ok && !strings.Contains(r, "test configuration failed") {
+			return strings.TrimSpace(r)
+		}
+	}
+	return msg
 }

@@ -5,7 +5,9 @@
 // polled log file (LogPath) with a filter matching lines "fail from HOST"
 // and a dummy action that appends "ban IP" and "unban IP" lines to
 // ActionsPath. A ban needs one matching line (maxretry = 1) and lasts an
-// hour. fail2ban's own log, at level INFO, is ServerLog.
+// hour. fail2ban's own log, at level INFO, is ServerLog. With
+// Options.Base, a copy of a stock configuration (Debian's /etc/fail2ban)
+// is used instead, with local files that set the same for its jails.
 package f2btest
 
 import (
@@ -40,6 +42,15 @@ type Options struct {
 	// returns extra files to write there by their relative path, such as
 	// a jail.d drop-in, before the server starts.
 	Files func(dir string) map[string]string
+	// Base, when set, is a configuration directory (a copy of a stock
+	// /etc/fail2ban) copied as the configuration instead of the generated
+	// one. Only local files are added to it, as an operator would: a
+	// fail2ban.local with the test's log and database, an action.d and a
+	// filter.d file of the test, and a jail.local that sets, in each of
+	// Jails (default: "sshd"), the test's log, polling backend, filter and
+	// action, and the IgnoreIP given; DefaultIgnoreIP goes to its
+	// [DEFAULT]. Nothing of the copy itself is changed.
+	Base string
 }
 
 // Server is a running fail2ban-server.
@@ -57,7 +68,18 @@ type Server struct {
 	// to.
 	ActionsPath string
 
-	t testing.TB
+	t    testing.TB
+	stop func() // stops the running server; idempotent
+}
+
+// Restart stops the server and starts a new one on the same directory,
+// as "systemctl restart fail2ban" would: it reads the configuration
+// anew, runtime changes are gone. It fails the test when the new server
+// does not answer ping.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.stop()
+	s.run()
 }
 
 // WaitTimeout is how long WaitFor and Start wait.
@@ -88,6 +110,10 @@ func Start(t testing.TB, opts Options) *Server {
 		t:           t,
 	}
 	files := s.config(opts)
+	if opts.Base != "" {
+		copyDir(t, opts.Base, dir)
+		files = s.localConfig(opts)
+	}
 	if opts.Files != nil {
 		for name, content := range opts.Files(dir) {
 			files[name] = content
@@ -128,6 +154,63 @@ func (s *Server) config(opts Options) map[string]string {
 	}
 }
 
+// localConfig returns the local files that run a copy of a stock
+// configuration as a test server.
+func (s *Server) localConfig(opts Options) map[string]string {
+	jails := opts.Jails
+	if len(jails) == 0 {
+		jails = []Jail{{Name: "sshd"}}
+	}
+	var jail strings.Builder
+	fmt.Fprintf(&jail, "[DEFAULT]\n")
+	if opts.DefaultIgnoreIP != "" {
+		fmt.Fprintf(&jail, "ignoreip = %s\n", opts.DefaultIgnoreIP)
+	}
+	for _, j := range jails {
+		fmt.Fprintf(&jail, "\n[%s]\nenabled = true\nbackend = polling\nlogpath = %s\nfilter = f2btest\naction = f2btest\nmaxretry = 1\nfindtime = 3600\nbantime = 3600\n", j.Name, s.LogPath)
+		if j.IgnoreIP != "" {
+			fmt.Fprintf(&jail, "ignoreip = %s\n", j.IgnoreIP)
+		}
+	}
+	gen := s.config(Options{})
+	return map[string]string{
+		"fail2ban.local":        gen["fail2ban.conf"],
+		"filter.d/f2btest.conf": gen["filter.d/test.conf"],
+		"action.d/f2btest.conf": gen["action.d/dummy.conf"],
+		"jail.local":            jail.String(),
+		"auth.log":              "",
+	}
+}
+
+// copyDir copies the regular files and directories under src to dst.
+func copyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", path)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, data, 0o644)
+	})
+	if err != nil {
+		t.Fatalf("f2btest: copying %s: %v", src, err)
+	}
+}
+
 // write writes content to the file name under the directory.
 func (s *Server) write(name, content string) {
 	s.t.Helper()
@@ -154,7 +237,12 @@ func (s *Server) run() {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("f2btest: starting fail2ban-server: %v", err)
 	}
-	t.Cleanup(func() {
+	stopped := false
+	s.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		exec.Command("fail2ban-client", "-s", s.Socket, "stop").Run()
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
@@ -165,7 +253,8 @@ func (s *Server) run() {
 			<-done
 		}
 		out.Close()
-	})
+	}
+	t.Cleanup(s.stop)
 	deadline := time.Now().Add(WaitTimeout)
 	for exec.Command("fail2ban-client", "-c", s.Dir, "-s", s.Socket, "ping").Run() != nil {
 		if time.Now().After(deadline) {

@@ -99,6 +99,9 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	if b := o.F.Backends; b.Fail2banReload && b.Fail2banSocket != "" && b.Fail2banConfig == "" {
+		return cmdutil.UsageErrorf("--fail2ban-reload with --fail2ban-socket needs --fail2ban-config DIR, that server's configuration: without it the reload would load this machine's /etc/fail2ban into it")
+	}
 	backends, err := o.F.Backends.Open(ctx)
 	if err != nil {
 		return err
@@ -171,12 +174,8 @@ func (p *planner) run(ctx context.Context, backends []redeem.Backend, cands []as
 	}
 	printPlan(p.out, cands, plan)
 	p.recordWaiting(ctx, plan)
-	for _, e := range plan.Entries {
-		if e.Err != nil {
-			p.out.Flush()
-			fmt.Fprintf(p.o.F.IO.ErrOut, "tlsrpt: redeem: %s %s: %s\n", e.Backend, e.IP, neutral.Error(e.Err))
-		}
-	}
+	p.out.Flush()
+	printErrors(p.o.F.IO.ErrOut, plan)
 	actions := plan.Actions()
 	if len(actions) == 0 {
 		if plan.Err() != nil {
@@ -233,6 +232,35 @@ func exitIf(failed bool) error {
 	return nil
 }
 
+// printErrors prints each backend's errors to w, once each: a backend
+// that could not be consulted fails the same way for every address, and
+// the plan on stdout only points here. An error shared by every address
+// of the plan is printed without them, else with the addresses it hit.
+func printErrors(w io.Writer, plan redeem.Plan) {
+	type key struct{ backend, msg string }
+	var order []key
+	hit := map[key][]string{}
+	all := map[netip.Addr]bool{}
+	for _, e := range plan.Entries {
+		all[e.IP] = true
+		if e.Err == nil {
+			continue
+		}
+		k := key{e.Backend, neutral.Error(e.Err)}
+		if _, ok := hit[k]; !ok {
+			order = append(order, k)
+		}
+		hit[k] = append(hit[k], e.IP.String())
+	}
+	for _, k := range order {
+		who := k.backend
+		if len(hit[k]) < len(all) || len(all) == 1 {
+			who += " " + strings.Join(hit[k], ", ")
+		}
+		fmt.Fprintf(w, "tlsrpt: redeem: %s: %s\n", who, k.msg)
+	}
+}
+
 // printPlan shows, per address, why it is redeemed, where it is banned and
 // the exact commands.
 func printPlan(w io.Writer, cands []assess.Candidate, plan redeem.Plan) {
@@ -249,7 +277,7 @@ func printPlan(w io.Writer, cands []assess.Candidate, plan redeem.Plan) {
 			}
 			switch {
 			case e.Err != nil:
-				fmt.Fprintf(w, "  %s: cannot consult: %s\n", e.Backend, neutral.Error(e.Err))
+				fmt.Fprintf(w, "  %s: cannot consult: see the error on stderr\n", e.Backend)
 			case len(e.Bans) == 0 && len(e.Actions) == 0:
 				fmt.Fprintf(w, "  %s: not banned, nothing to do\n", e.Backend)
 			}
