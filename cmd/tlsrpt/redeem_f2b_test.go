@@ -26,6 +26,7 @@ func TestRedeemStockDebianFail2ban(t *testing.T) {
 	}
 	s := f2btest.Start(t, f2btest.Options{Base: base})
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
+	tlsrptOK(t, nil, nil, "import", "--db", db, t.TempDir()) // redeem never creates the store
 	redeem := func(ip string) result {
 		s.Client("set", "sshd", "banip", ip)
 		return tlsrpt(t, nil, nil, "redeem", "--db", db, "--apply", "--ip", ip,
