@@ -46,7 +46,8 @@ func TestCompact(t *testing.T) {
 }
 
 // TestAddMemory measures what spooling the hostile report allocates: a
-// small multiple of the report, not the 400 MB escaping cost.
+// small multiple of the report (about 3x, 5x under the race detector),
+// not the 400 MB (26x) that escaping every < as \u003c cost.
 func TestAddMemory(t *testing.T) {
 	sp := Spool{Dir: t.TempDir()}
 	const n = 15 << 20
@@ -58,8 +59,8 @@ func TestAddMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*n {
-		t.Errorf("spooling a report of %d bytes allocated %d bytes, want at most %d", n, alloc, 4*n)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8*n {
+		t.Errorf("spooling a report of %d bytes allocated %d bytes, want at most %d", n, alloc, 8*n)
 	} else {
 		t.Logf("spooling a report of %d bytes allocated %d bytes", n, alloc)
 	}
