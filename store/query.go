@@ -269,24 +269,40 @@ type orgLists struct {
 	shown, authed []string
 }
 
-// listsOf makes the lists of an address's claims, each name once; mark
-// is markUnauthenticated.
+// listsOf makes the lists of an address's claims, whose names are
+// distinct; mark is markUnauthenticated. Two marked names can read the
+// same ("A  B" and "A B"): shown has each once.
 func listsOf(cs []orgClaim, mark func(string) string) orgLists {
-	var ol orgLists
+	n := 0
 	for _, c := range cs {
 		if c.authed {
-			ol.authed = append(ol.authed, c.name)
+			n++
 		}
 	}
-	ol.authed = sortedSet(ol.authed)
-	ol.shown = ol.authed
+	var ol orgLists
+	if n > 0 {
+		ol.authed = make([]string, 0, n)
+		for _, c := range cs {
+			if c.authed {
+				ol.authed = append(ol.authed, c.name)
+			}
+		}
+		slices.Sort(ol.authed)
+	}
+	if n == len(cs) {
+		ol.shown = ol.authed
+		return ol
+	}
+	ol.shown = make([]string, 0, len(cs))
 	for _, c := range cs {
-		if !c.authed && !slices.Contains(ol.authed, c.name) {
-			ol.shown = append(ol.shown[:len(ol.shown):len(ol.shown)], mark(c.name))
+		if c.authed {
+			ol.shown = append(ol.shown, c.name)
+		} else {
+			ol.shown = append(ol.shown, mark(c.name))
 		}
 	}
 	ol.shown = sortedSet(ol.shown)
-	ol.shown, ol.authed = ol.shown[:len(ol.shown):len(ol.shown)], ol.authed[:len(ol.authed):len(ol.authed)]
+	ol.shown = ol.shown[:len(ol.shown):len(ol.shown)]
 	return ol
 }
 
