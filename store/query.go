@@ -130,7 +130,7 @@ func (s *Store) failingAggregate(ctx context.Context) ([]FailingAddress, error) 
 	defer rows.Close()
 	var (
 		fs        = make([]FailingAddress, 0, n)
-		orgCache  = map[[2]int64]orgLists{}
+		orgCache  = orgCache{lists: map[[2]int64]orgLists{}, names: map[int64][]string{}, mark: markMemo()}
 		typeCache = map[int64][]string{}
 		ip        sql.RawBytes
 	)
@@ -306,18 +306,27 @@ func listsOf(cs []orgClaim, mark func(string) string) orgLists {
 	return ol
 }
 
+// orgCache keeps what orgLists decoded: the lists of each pair of masks,
+// the names of each mask, one marked string per name.
+type orgCache struct {
+	lists map[[2]int64]orgLists
+	names map[int64][]string
+	mark  func(string) string
+}
+
 // orgLists decodes an address's organization masks: all the names it
 // has (all), those of authenticated reports (signed).
-func (ls *labelSet) orgLists(all, signed int64, cache map[[2]int64]orgLists) orgLists {
-	if ol, ok := cache[[2]int64{all, signed}]; ok {
+func (ls *labelSet) orgLists(all, signed int64, cache orgCache) orgLists {
+	if ol, ok := cache.lists[[2]int64{all, signed}]; ok {
 		return ol
 	}
-	var cs []orgClaim
-	for _, name := range ls.names(kindOrg, all, map[int64][]string{}) {
-		cs = append(cs, orgClaim{name: name, authed: ls.masks[[2]string{kindOrg, name}]&signed != 0})
+	names := ls.names(kindOrg, all, cache.names)
+	cs := make([]orgClaim, len(names))
+	for i, name := range names {
+		cs[i] = orgClaim{name: name, authed: ls.masks[[2]string{kindOrg, name}]&signed != 0}
 	}
-	ol := listsOf(cs, markUnauthenticated)
-	cache[[2]int64{all, signed}] = ol
+	ol := listsOf(cs, cache.mark)
+	cache.lists[[2]int64{all, signed}] = ol
 	return ol
 }
 
