@@ -163,13 +163,22 @@ func tempLocation(t *testing.T) string {
 	return t.TempDir() + "/tlsrpt.db"
 }
 
-// toVersion4 takes version 5's columns away and sets the schema version
-// to 4, leaving the aggregate as version 4 kept it.
+// authOrgsStep is the schema step that gives the aggregate the names of
+// authenticated reports (version 5 when it was written).
+const authOrgsStep = "aggregate knows the organization-names of authenticated reports"
+
+// toVersion4 takes the columns of authOrgsStep away and sets the schema
+// version to the one before it, leaving the aggregate as it was kept
+// before that step.
 func toVersion4(t *testing.T, s *Store) {
 	t.Helper()
-	set := "PRAGMA user_version = 4"
+	v := slices.IndexFunc(migrations, func(m migration) bool { return m.name == authOrgsStep })
+	if v < 0 || v != len(migrations)-1 {
+		t.Fatalf("step %q is number %d of %d: this test expects it last", authOrgsStep, v+1, len(migrations))
+	}
+	set := fmt.Sprintf("PRAGMA user_version = %d", v)
 	if onPostgres() {
-		set = "UPDATE tlsrpt_schema SET version = 4"
+		set = fmt.Sprintf("UPDATE tlsrpt_schema SET version = %d", v)
 	}
 	for _, q := range []string{
 		`ALTER TABLE addresses DROP COLUMN auth_org_mask`,
