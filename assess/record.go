@@ -4,22 +4,25 @@ import "time"
 
 // Record is a Row as `tlsrpt review --json` and the dashboard's
 // /api/v1/review write it. Its keys are part of the command contract
-// (DESIGN.md). banned is absent when no backend was consulted and [] when
-// one was and found nothing; banned_unknown names the backends that could
-// not be consulted.
+// (DESIGN.md). organizations marks a name no authenticated report gives
+// ("Google Inc. (unauthenticated)"); authenticated_organizations lists
+// the names authenticated reports give. banned is absent when no backend
+// was consulted and [] when one was and found nothing; banned_unknown
+// names the backends that could not be consulted.
 type Record struct {
-	IP             string       `json:"ip"`
-	FailedSessions int64        `json:"failed_sessions"`
-	Reports        int          `json:"reports"`
-	Organizations  []string     `json:"organizations"`
-	ResultTypes    []string     `json:"result_types"`
-	FirstSeen      time.Time    `json:"first_seen"`
-	LastSeen       time.Time    `json:"last_seen"`
-	Trusted        bool         `json:"trusted"`
-	Why            string       `json:"why"`
-	DNSFailed      bool         `json:"dns_failed,omitempty"`
-	Banned         *[]BanRecord `json:"banned,omitempty"`
-	BannedUnknown  []string     `json:"banned_unknown,omitempty"`
+	IP                         string       `json:"ip"`
+	FailedSessions             int64        `json:"failed_sessions"`
+	Reports                    int          `json:"reports"`
+	Organizations              []string     `json:"organizations"`
+	AuthenticatedOrganizations []string     `json:"authenticated_organizations"`
+	ResultTypes                []string     `json:"result_types"`
+	FirstSeen                  time.Time    `json:"first_seen"`
+	LastSeen                   time.Time    `json:"last_seen"`
+	Trusted                    bool         `json:"trusted"`
+	Why                        string       `json:"why"`
+	DNSFailed                  bool         `json:"dns_failed,omitempty"`
+	Banned                     *[]BanRecord `json:"banned,omitempty"`
+	BannedUnknown              []string     `json:"banned_unknown,omitempty"`
 }
 
 // BanRecord is one ban in a Record.
@@ -33,8 +36,9 @@ type BanRecord struct {
 func (r Row) Record() Record {
 	rec := Record{
 		IP: r.IP.String(), FailedSessions: r.FailedSessions, Reports: r.Reports,
-		Organizations: nonNil(r.Organizations), ResultTypes: nonNil(r.ResultTypes),
-		FirstSeen: r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC(),
+		Organizations: nonNil(r.Organizations), AuthenticatedOrganizations: nonNil(r.AuthenticatedOrganizations),
+		ResultTypes: nonNil(r.ResultTypes),
+		FirstSeen:   r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC(),
 		Trusted: r.Trusted, Why: r.Why, DNSFailed: r.DNSFailed,
 	}
 	if r.Bans != nil || len(r.Unknown) > 0 {

@@ -32,13 +32,17 @@ func satAdd(a, b int64) int64 {
 // The per-address aggregate, what Failing reads for all time: one row per
 // sending-mta-ip in addresses, with its failed sessions (saturating at
 // MaxSum), distinct reports, first start and last end, and its distinct
-// organization-names and result-types as bit masks over labels.
+// organization-names and result-types as bit masks over labels; a second
+// organization mask, auth_org_mask, holds the names that authenticated
+// reports give (anyone can write an organization-name: review marks the
+// others).
 //
 // labels gives each organization-name (kind "org") and result-type (kind
 // "type") a bit, first come first served, up to maxLabels of each kind;
 // the result-types of RFC 8460 have theirs from the start. A name without
 // a bit (a flood of made-up names took them all) is kept per address in
-// address_orgs or address_types instead: slower to read, as exact.
+// address_orgs (with whether an authenticated report gives it) or
+// address_types instead: slower to read, as exact.
 //
 // AddReport adds each new report with a few set-based statements (portable
 // SQL: INSERT ... SELECT ... ON CONFLICT, SUM(DISTINCT) of single-bit
@@ -135,8 +139,8 @@ func (ls *labelSet) names(kind string, mask int64, cache map[int64][]string) []s
 
 var (
 	// aggAddSQL adds one report's details (report_id = ?) to addresses.
-	aggAddSQL = `INSERT INTO addresses (ip, sessions, reports, first_seen, last_seen, org_mask, type_mask)
-	SELECT d.sending_ip, SUM(d.sessions), 1, ?, ?, ?, COALESCE(SUM(DISTINCT l.mask), 0)
+	aggAddSQL = `INSERT INTO addresses (ip, sessions, reports, first_seen, last_seen, org_mask, auth_org_mask, type_mask)
+	SELECT d.sending_ip, SUM(d.sessions), 1, ?, ?, ?, ?, COALESCE(SUM(DISTINCT l.mask), 0)
 	FROM failure_details d LEFT JOIN labels l ON l.kind = '` + kindType + `' AND l.name = d.result_type
 	WHERE d.report_id = ? AND d.sending_ip IS NOT NULL
 	GROUP BY d.sending_ip
@@ -149,12 +153,14 @@ var (
 		last_seen = CASE WHEN excluded.last_seen > addresses.last_seen THEN excluded.last_seen
 			ELSE addresses.last_seen END,
 		org_mask = addresses.org_mask | excluded.org_mask,
+		auth_org_mask = addresses.auth_org_mask | excluded.auth_org_mask,
 		type_mask = addresses.type_mask | excluded.type_mask`
 	// aggAddOrgSQL keeps the organization-name (?) of a report (?) per
-	// address when it has no bit.
-	aggAddOrgSQL = `INSERT INTO address_orgs (ip, org)
-	SELECT DISTINCT sending_ip, ? FROM failure_details WHERE report_id = ? AND sending_ip IS NOT NULL
-	ON CONFLICT DO NOTHING`
+	// address when it has no bit, and whether an authenticated report (1)
+	// gives it.
+	aggAddOrgSQL = `INSERT INTO address_orgs (ip, org, authenticated)
+	SELECT DISTINCT sending_ip, ?, CAST(? AS BIGINT) FROM failure_details WHERE report_id = ? AND sending_ip IS NOT NULL
+	ON CONFLICT (ip, org) DO UPDATE SET authenticated = address_orgs.authenticated | excluded.authenticated`
 	// aggAddTypesSQL keeps the result-types without a bit of a report (?)
 	// per address.
 	aggAddTypesSQL = `INSERT INTO address_types (ip, result_type)
@@ -164,9 +170,9 @@ var (
 	ON CONFLICT DO NOTHING`
 )
 
-// addToAggregate adds the stored report id of r (its details inserted)
-// to the per-address aggregate.
-func addToAggregate(ctx context.Context, tx *sql.Tx, id int64, org string, types []string, start, end int64) error {
+// addToAggregate adds the stored report id of r (its details inserted),
+// authenticated or not, to the per-address aggregate.
+func addToAggregate(ctx context.Context, tx *sql.Tx, id int64, org string, authed bool, types []string, start, end int64) error {
 	ls, err := readLabels(ctx, tx)
 	if err != nil {
 		return err
@@ -183,11 +189,15 @@ func addToAggregate(ctx context.Context, tx *sql.Tx, id int64, org string, types
 		}
 		typesLeft = typesLeft || m == 0
 	}
-	if _, err := tx.ExecContext(ctx, aggAddSQL, start, end, orgMask, id); err != nil {
+	authMask, authFlag := int64(0), int64(0)
+	if authed {
+		authMask, authFlag = orgMask, 1
+	}
+	if _, err := tx.ExecContext(ctx, aggAddSQL, start, end, orgMask, authMask, id); err != nil {
 		return err
 	}
 	if orgMask == 0 {
-		if _, err := tx.ExecContext(ctx, aggAddOrgSQL, org, id); err != nil {
+		if _, err := tx.ExecContext(ctx, aggAddOrgSQL, org, authFlag, id); err != nil {
 			return err
 		}
 	}
@@ -206,21 +216,25 @@ var refreshStaleSQL = []string{
 	`DELETE FROM addresses WHERE ip IN (SELECT ip FROM addresses_stale)`,
 	`DELETE FROM address_orgs WHERE ip IN (SELECT ip FROM addresses_stale)`,
 	`DELETE FROM address_types WHERE ip IN (SELECT ip FROM addresses_stale)`,
-	`INSERT INTO addresses (ip, sessions, reports, first_seen, last_seen, org_mask, type_mask)
+	`INSERT INTO addresses (ip, sessions, reports, first_seen, last_seen, org_mask, auth_org_mask, type_mask)
 	SELECT d.sending_ip,
 		CASE WHEN SUM(CAST(d.sessions AS DOUBLE PRECISION)) >= ` + maxSum + ` THEN ` + maxSum + `
 			ELSE CAST(SUM(CAST(d.sessions AS DOUBLE PRECISION)) AS BIGINT) END,
 		COUNT(DISTINCT d.report_id), MIN(r.start_time), MAX(r.end_time),
-		COALESCE(SUM(DISTINCT lo.mask), 0), COALESCE(SUM(DISTINCT lt.mask), 0)
+		COALESCE(SUM(DISTINCT lo.mask), 0),
+		COALESCE(SUM(DISTINCT CASE WHEN r.auth_authenticated <> 0 THEN lo.mask END), 0),
+		COALESCE(SUM(DISTINCT lt.mask), 0)
 	FROM failure_details d JOIN reports r ON r.id = d.report_id
 	LEFT JOIN labels lo ON lo.kind = '` + kindOrg + `' AND lo.name = r.org
 	LEFT JOIN labels lt ON lt.kind = '` + kindType + `' AND lt.name = d.result_type
 	WHERE d.sending_ip IN (SELECT ip FROM addresses_stale)
 	GROUP BY d.sending_ip`,
-	`INSERT INTO address_orgs (ip, org)
-	SELECT DISTINCT d.sending_ip, r.org FROM failure_details d JOIN reports r ON r.id = d.report_id
+	`INSERT INTO address_orgs (ip, org, authenticated)
+	SELECT d.sending_ip, r.org, MAX(CASE WHEN r.auth_authenticated <> 0 THEN 1 ELSE 0 END)
+	FROM failure_details d JOIN reports r ON r.id = d.report_id
 	WHERE d.sending_ip IN (SELECT ip FROM addresses_stale)
-		AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.kind = '` + kindOrg + `' AND l.name = r.org)`,
+		AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.kind = '` + kindOrg + `' AND l.name = r.org)
+	GROUP BY d.sending_ip, r.org`,
 	`INSERT INTO address_types (ip, result_type)
 	SELECT DISTINCT d.sending_ip, d.result_type FROM failure_details d
 	WHERE d.sending_ip IN (SELECT ip FROM addresses_stale)
@@ -248,9 +262,10 @@ func refreshStale(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// buildAggregate builds the aggregate of a database that had none: labels
-// for the RFC 8460 result-types and for the organizations with the most
-// reports, then every address as if stale.
+// buildAggregate builds the aggregate of a database that had none, or
+// rebuilds it (schema version 5): labels for the RFC 8460 result-types
+// and for the organizations with the most reports (those it had are
+// kept), then every address recomputed as if stale.
 func buildAggregate(ctx context.Context, tx *sql.Tx) error {
 	ls, err := readLabels(ctx, tx)
 	if err != nil {
@@ -283,9 +298,13 @@ func buildAggregate(ctx context.Context, tx *sql.Tx) error {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO addresses_stale (ip)
-		SELECT DISTINCT sending_ip FROM failure_details WHERE sending_ip IS NOT NULL`); err != nil {
+	if _, err := tx.ExecContext(ctx, markAllStaleSQL); err != nil {
 		return err
 	}
 	return refreshStale(ctx, tx)
 }
+
+// markAllStaleSQL marks every address stale.
+const markAllStaleSQL = `INSERT INTO addresses_stale (ip)
+	SELECT DISTINCT sending_ip FROM failure_details WHERE sending_ip IS NOT NULL
+	ON CONFLICT DO NOTHING`

@@ -171,15 +171,14 @@ func sortFailing(fs []FailingAddress) {
 func fromEvidence(ip netip.Addr, ev []Evidence, since time.Time) FailingAddress {
 	f := FailingAddress{IP: ip}
 	reports := map[int64]bool{}
+	signed := map[string]bool{} // organization-name → given by an authenticated report
 	for _, e := range ev {
 		if e.End.Before(since) {
 			continue
 		}
 		f.FailedSessions += e.FailedSessions
 		reports[e.ReportKey] = true
-		if !slices.Contains(f.Organizations, e.Organization) {
-			f.Organizations = append(f.Organizations, e.Organization)
-		}
+		signed[e.Organization] = signed[e.Organization] || e.Auth.Authenticated
 		if !slices.Contains(f.ResultTypes, e.ResultType) {
 			f.ResultTypes = append(f.ResultTypes, e.ResultType)
 		}
@@ -191,7 +190,19 @@ func fromEvidence(ip netip.Addr, ev []Evidence, since time.Time) FailingAddress 
 		}
 	}
 	f.Reports = len(reports)
+	for org, authed := range signed {
+		shown := org
+		if authed {
+			f.AuthenticatedOrganizations = append(f.AuthenticatedOrganizations, org)
+		} else {
+			shown = ReporterName(false, "", org)
+		}
+		if !slices.Contains(f.Organizations, shown) {
+			f.Organizations = append(f.Organizations, shown)
+		}
+	}
 	slices.Sort(f.Organizations)
+	slices.Sort(f.AuthenticatedOrganizations)
 	slices.Sort(f.ResultTypes)
 	return f
 }

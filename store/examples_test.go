@@ -120,7 +120,8 @@ func ExampleStore_EvidenceEach() {
 	for _, f := range failing {
 		fmt.Println(f.IP, f.FailedSessions, f.Organizations, reports[f.IP], "details")
 	}
+	// Reports over HTTPS are not authenticated: their names are marked.
 	// Output:
-	// 192.0.2.1 4 [Google Inc. Microsoft Corporation] 2 details
-	// 192.0.2.2 2 [Google Inc. Microsoft Corporation] 2 details
+	// 192.0.2.1 4 [Google Inc. (unauthenticated) Microsoft Corporation (unauthenticated)] 2 details
+	// 192.0.2.2 2 [Google Inc. (unauthenticated) Microsoft Corporation (unauthenticated)] 2 details
 }

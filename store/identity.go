@@ -175,12 +175,15 @@ func nonNull(v sql.NullString) sql.NullString {
 }
 
 // migrate2 is the Go part of schema version 2: the reporter and digest of
-// every stored report, then the per-address aggregate.
+// every stored report, then every address marked stale, so that readers
+// compute from the details until version 5 builds the aggregate (this
+// code's aggregate statements need version 5's columns).
 func migrate2(ctx context.Context, tx *sql.Tx) error {
 	if err := fillReporterDigest(ctx, tx); err != nil {
 		return err
 	}
-	return buildAggregate(ctx, tx)
+	_, err := tx.ExecContext(ctx, markAllStaleSQL)
+	return err
 }
 
 // fillReporterDigest is the migration that gives every stored report its

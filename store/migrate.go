@@ -36,6 +36,10 @@ type migration struct {
 // addresses of deleted failure details in addresses_stale, whoever deletes
 // them; writers recompute those (refreshStale) and readers do not trust
 // the aggregate while any is marked.
+//
+// Version 5 adds to the aggregate which organization-names authenticated
+// reports give (addresses.auth_org_mask, address_orgs.authenticated) and
+// recomputes it for every address.
 var migrations = []migration{
 	{name: "initial schema", sql: `
 CREATE TABLE reports (
@@ -194,6 +198,10 @@ CREATE TABLE settings (
 	updated BIGINT NOT NULL
 );
 CREATE INDEX reports_stored ON reports (stored);
+`},
+	{name: "aggregate knows the organization-names of authenticated reports", fn: buildAggregate, sql: `
+ALTER TABLE addresses ADD COLUMN auth_org_mask BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE address_orgs ADD COLUMN authenticated BIGINT NOT NULL DEFAULT 0;
 `},
 }
 

@@ -72,13 +72,13 @@ func TestMigrateV1Data(t *testing.T) {
 	}
 	want := []FailingAddress{
 		{IP: netip.MustParseAddr("209.85.220.41"), FailedSessions: 4, Reports: 2,
-			Organizations: []string{"Google Inc.", "Org"}, ResultTypes: []string{"certificate-expired", "made-up-type"},
+			Organizations: []string{"Google Inc.", "Org"}, AuthenticatedOrganizations: []string{"Google Inc.", "Org"}, ResultTypes: []string{"certificate-expired", "made-up-type"},
 			FirstSeen: day(20), LastSeen: day(21).Add(-time.Second)},
 		{IP: netip.MustParseAddr("40.92.1.1"), FailedSessions: 3, Reports: 1,
-			Organizations: []string{"Microsoft Corporation"}, ResultTypes: []string{"starttls-not-supported"},
+			Organizations: []string{"Microsoft Corporation (unauthenticated)"}, ResultTypes: []string{"starttls-not-supported"},
 			FirstSeen: day(20), LastSeen: day(21).Add(-time.Second)},
 		{IP: netip.MustParseAddr("2607:f8b0:4864:20::b2a"), FailedSessions: 2, Reports: 1,
-			Organizations: []string{"Google Inc."}, ResultTypes: []string{"certificate-expired"},
+			Organizations: []string{"Google Inc."}, AuthenticatedOrganizations: []string{"Google Inc."}, ResultTypes: []string{"certificate-expired"},
 			FirstSeen: day(20), LastSeen: day(21).Add(-time.Second)},
 	}
 	if !reflect.DeepEqual(fs, want) {

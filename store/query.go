@@ -14,12 +14,20 @@ import (
 // failure details.
 type FailingAddress struct {
 	IP             netip.Addr
-	FailedSessions int64     // sum of failed-session-count of the details naming it
-	Reports        int       // distinct reports naming it
-	Organizations  []string  // sorted, distinct organization-names
-	ResultTypes    []string  // sorted, distinct
-	FirstSeen      time.Time // min start of the date ranges of those reports
-	LastSeen       time.Time // max end of the date ranges of those reports
+	FailedSessions int64 // sum of failed-session-count of the details naming it
+	Reports        int   // distinct reports naming it
+	// Organizations are the organization-names of the reports naming it,
+	// sorted, distinct: as given when an authenticated report gives the
+	// name, else marked as ReporterName marks it, "Google Inc.
+	// (unauthenticated)" (anyone can write a name).
+	Organizations []string
+	// AuthenticatedOrganizations are the organization-names that
+	// authenticated reports naming it give, sorted, distinct; nil when
+	// none does.
+	AuthenticatedOrganizations []string
+	ResultTypes                []string  // sorted, distinct
+	FirstSeen                  time.Time // min start of the date ranges of those reports
+	LastSeen                   time.Time // max end of the date ranges of those reports
 }
 
 // Failing lists the sending-mta-ip addresses named by failure details, most
@@ -114,23 +122,24 @@ func (s *Store) failingAggregate(ctx context.Context) ([]FailingAddress, error) 
 	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM addresses`).Scan(&n); err != nil {
 		return nil, err
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT ip, sessions, reports, first_seen, last_seen, org_mask, type_mask
+	rows, err := conn.QueryContext(ctx, `SELECT ip, sessions, reports, first_seen, last_seen, org_mask, auth_org_mask, type_mask
 		FROM addresses`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var (
-		fs                  = make([]FailingAddress, 0, n)
-		orgCache, typeCache = map[int64][]string{}, map[int64][]string{}
-		ip                  sql.RawBytes
+		fs        = make([]FailingAddress, 0, n)
+		orgCache  = orgCache{lists: map[[2]int64]orgLists{}, names: map[int64][]string{}, mark: markMemo()}
+		typeCache = map[int64][]string{}
+		ip        sql.RawBytes
 	)
 	for rows.Next() {
 		var (
-			f                        FailingAddress
-			first, last, orgs, types int64
+			f                                FailingAddress
+			first, last, orgs, signed, types int64
 		)
-		if err := rows.Scan(&ip, &f.FailedSessions, &f.Reports, &first, &last, &orgs, &types); err != nil {
+		if err := rows.Scan(&ip, &f.FailedSessions, &f.Reports, &first, &last, &orgs, &signed, &types); err != nil {
 			return nil, err
 		}
 		if f.IP, err = netip.ParseAddr(string(ip)); err != nil {
@@ -138,7 +147,8 @@ func (s *Store) failingAggregate(ctx context.Context) ([]FailingAddress, error) 
 		}
 		f.FailedSessions = min(max(f.FailedSessions, 0), MaxSum)
 		f.FirstSeen, f.LastSeen = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()
-		f.Organizations = ls.names(kindOrg, orgs, orgCache)
+		ol := ls.orgLists(orgs, signed, orgCache)
+		f.Organizations, f.AuthenticatedOrganizations = ol.shown, ol.authed
 		f.ResultTypes = ls.names(kindType, types, typeCache)
 		fs = append(fs, f)
 	}
@@ -156,48 +166,168 @@ func (s *Store) failingAggregate(ctx context.Context) ([]FailingAddress, error) 
 // per address because they have no bit: usually none.
 func addUnlabelled(ctx context.Context, conn *sql.Conn, fs []FailingAddress) error {
 	var idx map[netip.Addr]int
-	for _, q := range []struct {
-		sql  string
-		list func(*FailingAddress) *[]string
-	}{
-		{`SELECT ip, org FROM address_orgs`, func(f *FailingAddress) *[]string { return &f.Organizations }},
-		{`SELECT ip, result_type FROM address_types`, func(f *FailingAddress) *[]string { return &f.ResultTypes }},
-	} {
-		rows, err := conn.QueryContext(ctx, q.sql)
+	find := func(ip string) (*FailingAddress, error) {
+		if idx == nil {
+			idx = make(map[netip.Addr]int, len(fs))
+			for i, f := range fs {
+				idx[f.IP] = i
+			}
+		}
+		a, err := netip.ParseAddr(ip)
 		if err != nil {
+			return nil, fmt.Errorf("stored address: %w", err)
+		}
+		if i, ok := idx[a]; ok {
+			return &fs[i], nil
+		}
+		return nil, nil
+	}
+	err := scanPairs(ctx, conn, `SELECT ip, org, authenticated FROM address_orgs`, func(ip, org string, authed bool) error {
+		f, err := find(ip)
+		if f != nil {
+			// Appending to a shared decoded list copies it: its capacity
+			// is its length.
+			if authed {
+				f.Organizations = sortedSet(append(f.Organizations, org))
+				f.AuthenticatedOrganizations = sortedSet(append(f.AuthenticatedOrganizations, org))
+			} else {
+				f.Organizations = sortedSet(append(f.Organizations, markUnauthenticated(org)))
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return scanPairs(ctx, conn, `SELECT ip, result_type, 0 FROM address_types`, func(ip, t string, _ bool) error {
+		f, err := find(ip)
+		if f != nil {
+			f.ResultTypes = sortedSet(append(f.ResultTypes, t))
+		}
+		return err
+	})
+}
+
+// scanPairs runs q, which selects an address, a string and a flag, and
+// calls fn on each row.
+func scanPairs(ctx context.Context, conn *sql.Conn, q string, fn func(ip, v string, flag bool) error) error {
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			ip, v string
+			flag  int64
+		)
+		if err := rows.Scan(&ip, &v, &flag); err != nil {
 			return err
 		}
-		for rows.Next() {
-			var ip, v string
-			if err := rows.Scan(&ip, &v); err != nil {
-				rows.Close()
-				return err
-			}
-			if idx == nil {
-				idx = make(map[netip.Addr]int, len(fs))
-				for i, f := range fs {
-					idx[f.IP] = i
-				}
-			}
-			a, err := netip.ParseAddr(ip)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("stored address: %w", err)
-			}
-			if i, ok := idx[a]; ok {
-				l := q.list(&fs[i])
-				// Appending to a shared decoded list copies it: its
-				// capacity is its length.
-				*l = append(*l, v)
-				slices.Sort(*l)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := fn(ip, v, flag != 0); err != nil {
 			return err
 		}
 	}
-	return nil
+	return rows.Err()
+}
+
+// sortedSet sorts l and drops repeated values.
+func sortedSet(l []string) []string {
+	slices.Sort(l)
+	return slices.Compact(l)
+}
+
+// orgClaim is an organization-name that reports naming an address give,
+// and whether an authenticated one does.
+type orgClaim struct {
+	name   string
+	authed bool
+}
+
+// markUnauthenticated is how FailingAddress shows an organization-name
+// that no authenticated report naming the address gives: marked, as
+// ReporterName marks it.
+func markUnauthenticated(org string) string { return ReporterName(false, "", org) }
+
+// markMemo is markUnauthenticated keeping one string per name.
+func markMemo() func(string) string {
+	marked := map[string]string{}
+	return func(org string) string {
+		m, ok := marked[org]
+		if !ok {
+			m = markUnauthenticated(org)
+			marked[org] = m
+		}
+		return m
+	}
+}
+
+// orgLists are FailingAddress's Organizations and
+// AuthenticatedOrganizations. Lists are shared between addresses: their
+// capacity is their length, so appending to one copies it.
+type orgLists struct {
+	shown, authed []string
+}
+
+// listsOf makes the lists of an address's claims, whose names are
+// distinct; mark is markUnauthenticated. Two marked names can read the
+// same ("A  B" and "A B"): shown has each once.
+func listsOf(cs []orgClaim, mark func(string) string) orgLists {
+	n := 0
+	for _, c := range cs {
+		if c.authed {
+			n++
+		}
+	}
+	var ol orgLists
+	if n > 0 {
+		ol.authed = make([]string, 0, n)
+		for _, c := range cs {
+			if c.authed {
+				ol.authed = append(ol.authed, c.name)
+			}
+		}
+		slices.Sort(ol.authed)
+	}
+	if n == len(cs) {
+		ol.shown = ol.authed
+		return ol
+	}
+	ol.shown = make([]string, 0, len(cs))
+	for _, c := range cs {
+		if c.authed {
+			ol.shown = append(ol.shown, c.name)
+		} else {
+			ol.shown = append(ol.shown, mark(c.name))
+		}
+	}
+	ol.shown = sortedSet(ol.shown)
+	ol.shown = ol.shown[:len(ol.shown):len(ol.shown)]
+	return ol
+}
+
+// orgCache keeps what orgLists decoded: the lists of each pair of masks,
+// the names of each mask, one marked string per name.
+type orgCache struct {
+	lists map[[2]int64]orgLists
+	names map[int64][]string
+	mark  func(string) string
+}
+
+// orgLists decodes an address's organization masks: all the names it
+// has (all), those of authenticated reports (signed).
+func (ls *labelSet) orgLists(all, signed int64, cache orgCache) orgLists {
+	if ol, ok := cache.lists[[2]int64{all, signed}]; ok {
+		return ol
+	}
+	names := ls.names(kindOrg, all, cache.names)
+	cs := make([]orgClaim, len(names))
+	for i, name := range names {
+		cs[i] = orgClaim{name: name, authed: ls.masks[[2]string{kindOrg, name}]&signed != 0}
+	}
+	ol := listsOf(cs, cache.mark)
+	cache.lists[[2]int64{all, signed}] = ol
+	return ol
 }
 
 // failingDetails computes Failing from the details of the reports ending
@@ -214,7 +344,7 @@ func (s *Store) failingDetails(ctx context.Context, since int64) ([]FailingAddre
 // failingSQL walks the reports ending since a time through the
 // reports_time index, and each report's details through their report_id
 // index, so that each report's details come together.
-const failingSQL = `SELECT r.id, r.org, r.start_time, r.end_time, d.sending_ip, d.result_type, d.sessions
+const failingSQL = `SELECT r.id, r.org, r.auth_authenticated, r.start_time, r.end_time, d.sending_ip, d.result_type, d.sessions
 	FROM reports r JOIN failure_details d ON d.report_id = r.id
 	WHERE r.end_time >= ? AND d.sending_ip IS NOT NULL
 	ORDER BY r.end_time, r.start_time, r.id`
@@ -229,6 +359,7 @@ func failingFromDetails(ctx context.Context, conn *sql.Conn, since int64) ([]Fai
 	defer rows.Close()
 	type agg struct {
 		f          FailingAddress
+		orgs       []orgClaim
 		lastReport int64
 	}
 	var (
@@ -240,8 +371,11 @@ func failingFromDetails(ctx context.Context, conn *sql.Conn, since int64) ([]Fai
 		org  sql.RawBytes
 	)
 	for rows.Next() {
-		var rep, start, end, n int64
-		if err := rows.Scan(&rep, &org, &start, &end, &ip, &rt, &n); err != nil {
+		var (
+			rep, start, end, n int64
+			authed             bool
+		)
+		if err := rows.Scan(&rep, &org, &authed, &start, &end, &ip, &rt, &n); err != nil {
 			return nil, err
 		}
 		i, ok := idx[string(ip)]
@@ -267,7 +401,7 @@ func failingFromDetails(ctx context.Context, conn *sql.Conn, since int64) ([]Fai
 			if t := time.Unix(end, 0).UTC(); t.After(a.f.LastSeen) {
 				a.f.LastSeen = t
 			}
-			a.f.Organizations = addDistinct(a.f.Organizations, org, &in)
+			a.orgs = addClaim(a.orgs, org, authed, &in)
 		}
 		a.f.ResultTypes = addDistinct(a.f.ResultTypes, rt, &in)
 	}
@@ -275,12 +409,26 @@ func failingFromDetails(ctx context.Context, conn *sql.Conn, since int64) ([]Fai
 		return nil, err
 	}
 	fs := make([]FailingAddress, len(aggs))
+	mark := markMemo()
 	for i := range aggs {
 		fs[i] = aggs[i].f
-		slices.Sort(fs[i].Organizations)
+		ol := listsOf(aggs[i].orgs, mark)
+		fs[i].Organizations, fs[i].AuthenticatedOrganizations = ol.shown, ol.authed
 		slices.Sort(fs[i].ResultTypes)
 	}
 	return fs, nil
+}
+
+// addClaim adds an organization-name of a report to the short list of an
+// address's claims, authenticated if that report is.
+func addClaim(cs []orgClaim, org []byte, authed bool, in *interner) []orgClaim {
+	for i := range cs {
+		if cs[i].name == string(org) {
+			cs[i].authed = cs[i].authed || authed
+			return cs
+		}
+	}
+	return append(cs, orgClaim{name: in.intern(org), authed: authed})
 }
 
 // addDistinct adds v to the short list l unless it holds it already.

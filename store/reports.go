@@ -270,7 +270,7 @@ func insertReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source,
 			}
 		}
 	}
-	if err := addToAggregate(ctx, tx, id, r.OrganizationName, resultTypes(r), r.Start.Unix(), r.End.Unix()); err != nil {
+	if err := addToAggregate(ctx, tx, id, r.OrganizationName, src.Auth.Authenticated, resultTypes(r), r.Start.Unix(), r.End.Unix()); err != nil {
 		return 0, fmt.Errorf("per-address aggregate: %w", err)
 	}
 	return id, nil

@@ -247,12 +247,18 @@ func TestAddReportAuthUpgrade(t *testing.T) {
 	}
 }
 
+// TestFailing: Google's reports are signed, Microsoft's are not (its name
+// is marked).
 func TestFailing(t *testing.T) {
 	s := openTemp(t)
 	ctx := context.Background()
 	add := func(r *report.Report) {
 		t.Helper()
-		if _, _, err := s.AddReport(ctx, r, Source{Transport: "mail"}); err != nil {
+		src := Source{Transport: "mail"}
+		if r.OrganizationName == "Google Inc." {
+			src = signed("google.com")
+		}
+		if _, _, err := s.AddReport(ctx, r, src); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -277,21 +283,24 @@ func TestFailing(t *testing.T) {
 	}
 	want := []FailingAddress{
 		{IP: netip.MustParseAddr("192.0.2.10"), FailedSessions: 10, Reports: 3,
-			Organizations: []string{"Google Inc.", "Microsoft Corporation"},
-			ResultTypes:   []string{"certificate-expired", "validation-failure"},
-			FirstSeen:     day(1), LastSeen: day(6).Add(-time.Second)},
+			Organizations:              []string{"Google Inc.", "Microsoft Corporation (unauthenticated)"},
+			AuthenticatedOrganizations: []string{"Google Inc."},
+			ResultTypes:                []string{"certificate-expired", "validation-failure"},
+			FirstSeen:                  day(1), LastSeen: day(6).Add(-time.Second)},
 		{IP: netip.MustParseAddr("2001:db8::1"), FailedSessions: 9, Reports: 1,
-			Organizations: []string{"Microsoft Corporation"},
+			Organizations: []string{"Microsoft Corporation (unauthenticated)"},
 			ResultTypes:   []string{"certificate-expired"},
 			FirstSeen:     day(3), LastSeen: day(4).Add(-time.Second)},
 		{IP: netip.MustParseAddr("192.0.2.20"), FailedSessions: 9, Reports: 2,
-			Organizations: []string{"Google Inc.", "Microsoft Corporation"},
-			ResultTypes:   []string{"starttls-not-supported", "validation-failure"},
-			FirstSeen:     day(1), LastSeen: day(4).Add(-time.Second)},
+			Organizations:              []string{"Google Inc.", "Microsoft Corporation (unauthenticated)"},
+			AuthenticatedOrganizations: []string{"Google Inc."},
+			ResultTypes:                []string{"starttls-not-supported", "validation-failure"},
+			FirstSeen:                  day(1), LastSeen: day(4).Add(-time.Second)},
 		{IP: netip.MustParseAddr("192.0.2.30"), FailedSessions: 1, Reports: 1,
-			Organizations: []string{"Google Inc."},
-			ResultTypes:   []string{"validation-failure"},
-			FirstSeen:     day(5), LastSeen: day(6).Add(-time.Second)},
+			Organizations:              []string{"Google Inc."},
+			AuthenticatedOrganizations: []string{"Google Inc."},
+			ResultTypes:                []string{"validation-failure"},
+			FirstSeen:                  day(5), LastSeen: day(6).Add(-time.Second)},
 	}
 	// 192.0.2.20 and 2001:db8::1 tie at 9: IPv4 sorts before IPv6.
 	want[1], want[2] = want[2], want[1]
@@ -309,7 +318,7 @@ func TestFailing(t *testing.T) {
 		t.Errorf("Failing(since day 4) order = %q, want %q", got, want)
 	}
 	if f := fs[2]; f.FailedSessions != 5 || f.Reports != 2 || !f.FirstSeen.Equal(day(3)) ||
-		!reflect.DeepEqual(f.Organizations, []string{"Google Inc.", "Microsoft Corporation"}) {
+		!reflect.DeepEqual(f.Organizations, []string{"Google Inc.", "Microsoft Corporation (unauthenticated)"}) {
 		t.Errorf("Failing(since day 4) 192.0.2.10 = %+v; want 5 sessions from 2 reports of both orgs, first seen day 3", f)
 	}
 	fs, err = s.Failing(ctx, day(4))

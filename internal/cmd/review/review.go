@@ -37,7 +37,9 @@ func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Use:   "review",
 		Short: "List the failing sending addresses with evidence, trust and ban status",
 		Long: `Lists one row per sending-mta-ip that reports name in failure details: failed
-sessions, reports, reporters, result types, when seen, whether it is trusted (an
+sessions, reports, reporters (an organization-name that no authenticated report
+naming the address gives is marked "(unauthenticated)": anyone can write one),
+result types, when seen, whether it is trusted (an
 authenticated report names it and the address is proven to be the reporter's) and
 why, and where it is banned on this host (? when a backend could not tell).
 
