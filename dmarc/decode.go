@@ -105,10 +105,13 @@ func (l *inputLimit) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// xmlLimit charges the bytes of XML read to the budget.
+// xmlLimit charges the bytes of XML read to the budget, and bounds the
+// bytes between two '<' (a run of text that encoding/xml would hold
+// whole).
 type xmlLimit struct {
-	r io.Reader
-	b *budget
+	r   io.Reader
+	b   *budget
+	run int // bytes since the last '<'
 }
 
 func (l *xmlLimit) Read(p []byte) (int, error) {
@@ -119,6 +122,14 @@ func (l *xmlLimit) Read(p []byte) (int, error) {
 	l.b.bytesLeft -= int64(n)
 	if l.b.bytesLeft < 0 {
 		return 0, tooLarge("more than %d bytes of XML", l.b.lim.MaxDecompressed)
+	}
+	if i := bytes.LastIndexByte(p[:n], '<'); i >= 0 {
+		l.run = n - i - 1
+	} else {
+		l.run += n
+	}
+	if l.run > l.b.lim.MaxText {
+		return 0, tooLarge("more than %d bytes of text without markup", l.b.lim.MaxText)
 	}
 	return n, err
 }

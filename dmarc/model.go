@@ -138,6 +138,7 @@ type Limits struct {
 	MaxElements     int   // XML elements (all reports of a message together)
 	MaxChildElems   int   // elements inside one record or other child of feedback
 	MaxDepth        int   // nesting of XML elements
+	MaxText         int   // bytes between two '<': a text, comment or tag
 }
 
 // DefaultLimits are far above real reports (the largest seen hold a few
@@ -157,6 +158,10 @@ var DefaultLimits = Limits{
 	MaxChildElems: 1000,
 	// feedback/record/auth_results/dkim/domain is 5 deep.
 	MaxDepth: 32,
+	// encoding/xml holds a whole text in memory before handing it on:
+	// without this bound, 64 MiB of spaces in feedback cost 128 MiB.
+	// No value of a report comes near 64 KiB.
+	MaxText: 1 << 20,
 }
 
 // orDefault fills in zero fields from DefaultLimits.
@@ -185,6 +190,9 @@ func (l Limits) orDefault() Limits {
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = d.MaxDepth
+	}
+	if l.MaxText <= 0 {
+		l.MaxText = d.MaxText
 	}
 	return l
 }
