@@ -241,8 +241,8 @@ func (g *gzipStream) next() {
 	g.zr.Multistream(false)
 }
 
-// parseZip reads a zip archive: it must hold exactly one member that is
-// XML or gzip; other members (a README) are passed over.
+// parseZip reads a zip archive: it must hold exactly one member that is a
+// DMARC report, as XML or gzip; other members (a README) are passed over.
 func parseZip(br *bufio.Reader, b *budget) (*Report, error) {
 	data, err := io.ReadAll(br)
 	if err != nil {
@@ -270,26 +270,40 @@ func parseZip(br *bufio.Reader, b *budget) (*Report, error) {
 	}
 	switch len(found) {
 	case 0:
-		return nil, notDMARC("zip holds no XML member")
+		return nil, notDMARC("zip holds no XML member with root feedback")
 	case 1:
 		return parseZipMember(found[0], b)
 	}
-	return nil, fmt.Errorf("dmarc: zip holds %d XML members (%.80q, %.80q...), want one report", len(found), found[0].Name, found[1].Name)
+	return nil, fmt.Errorf("dmarc: zip holds %d DMARC reports (%.80q, %.80q...), want one", len(found), found[0].Name, found[1].Name)
 }
 
-// zipCandidate reports whether a member starts like XML or gzip; only its
-// first bytes are decompressed.
+// zipCandidate reports whether a member looks like a DMARC report: XML,
+// or gzip of XML, whose root element is feedback (an office document is a
+// zip of XML files too). Only its first 64 KiB are read.
 func zipCandidate(f *zip.File) (bool, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return false, err
 	}
 	defer rc.Close()
-	head, err := sniffHead(bufio.NewReaderSize(io.LimitReader(rc, 4096), 64))
+	br := bufio.NewReaderSize(rc, 4096)
+	head, err := sniffHead(br)
 	if err != nil {
 		return false, err
 	}
-	return bytes.HasPrefix(head, gzipMagic) || len(head) > 0 && head[0] == '<', nil
+	var r io.Reader = br
+	if bytes.HasPrefix(head, gzipMagic) {
+		gz, err := newGzipStream(br)
+		if err != nil {
+			return true, nil // let the reading say what is wrong
+		}
+		r = gz
+	} else if len(head) == 0 || head[0] != '<' {
+		return false, nil
+	}
+	probe := newBudget(Limits{MaxDecompressed: 64 << 10})
+	err = findRoot(xml.NewTokenDecoder(newTokenReader(&xmlLimit{r: r, b: probe}, probe)))
+	return !errors.Is(err, ErrNotDMARC), nil
 }
 
 // parseZipMember reads the report member, charging the budget; a declared
@@ -332,7 +346,7 @@ func parseXML(r io.Reader, b *budget) (*Report, error) {
 	if err := findRoot(d); err != nil {
 		return nil, err
 	}
-	p := &feedbackParser{d: d, tr: tr, b: b, rep: &Report{Records: []Record{}}}
+	p := &feedbackParser{d: d, tr: tr, b: b, rep: &Report{Records: []Record{}, Policy: PolicyPublished{Pct: -1}}}
 	return p.run()
 }
 

@@ -220,7 +220,7 @@ func TestZipBounds(t *testing.T) {
 	})
 	t.Run("two reports", func(t *testing.T) {
 		_, err := Parse(bytes.NewReader(zipOf(t, "a.xml", report, "b.xml", report)), Limits{})
-		wantErr(t, err, nil, "zip holds 2 XML members", `"a.xml"`, "want one")
+		wantErr(t, err, nil, "zip holds 2 DMARC reports", `"a.xml"`, "want one")
 	})
 	t.Run("readme and report", func(t *testing.T) {
 		rep, err := Parse(bytes.NewReader(zipOf(t, "README", "hello", "r.xml", report)), Limits{})
@@ -231,6 +231,8 @@ func TestZipBounds(t *testing.T) {
 	t.Run("no report", func(t *testing.T) {
 		_, err := Parse(bytes.NewReader(zipOf(t, "README", "hello")), Limits{})
 		wantErr(t, err, ErrNotDMARC, "zip holds no XML member")
+		_, err = Parse(bytes.NewReader(zipOf(t, "a.xml", "<Types/>", "b.xml", "<w:document/>")), Limits{})
+		wantErr(t, err, ErrNotDMARC, "zip holds no XML member with root feedback")
 	})
 }
 
