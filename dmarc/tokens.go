@@ -78,6 +78,9 @@ func (t *tokenReader) check(tok xml.Token) (xml.Token, error) {
 		return v, nil
 	case xml.EndElement:
 		v.Name.Local = lowerName(v.Name.Local)
+		if len(t.stack) == 0 { // RawToken does not check nesting
+			return nil, &xml.SyntaxError{Msg: "unexpected end element </" + v.Name.Local + ">"}
+		}
 		t.stack = t.stack[:len(t.stack)-1]
 		return v, nil
 	case xml.Directive:
