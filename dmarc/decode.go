@@ -19,8 +19,8 @@ var (
 
 // Parse reads one DMARC aggregate report from r: XML, gzip-compressed XML
 // (concatenated members, leading line ends and trailing padding
-// tolerated) or a zip archive holding one XML or gzip member. The format
-// is told by the content alone. At most lim.MaxInput bytes are read and
+// tolerated) or a zip archive holding one report (XML or gzip; other
+// members are passed over). The format is told by the content alone. At most lim.MaxInput bytes are read and
 // lim.MaxDecompressed bytes of XML decoded (ErrTooLarge beyond, as for
 // the other Limits). Content that is no aggregate report gives an error
 // wrapping ErrNotDMARC; XML with a DOCTYPE one wrapping ErrDTD.

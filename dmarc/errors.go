@@ -1,7 +1,6 @@
 package dmarc
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -87,5 +86,3 @@ func oneLine(s string) string {
 		return r
 	}, s)
 }
-
-var _ = errors.Is
