@@ -20,10 +20,12 @@ var (
 // Parse reads one DMARC aggregate report from r: XML, gzip-compressed XML
 // (concatenated members, leading line ends and trailing padding
 // tolerated) or a zip archive holding one report (XML or gzip; other
-// members are passed over). The format is told by the content alone. At most lim.MaxInput bytes are read and
-// lim.MaxDecompressed bytes of XML decoded (ErrTooLarge beyond, as for
-// the other Limits). Content that is no aggregate report gives an error
-// wrapping ErrNotDMARC; XML with a DOCTYPE one wrapping ErrDTD.
+// members are passed over). The format is told by the content alone. At
+// most lim.MaxInput bytes are read and lim.MaxDecompressed bytes of XML
+// decoded (ErrTooLarge beyond, as for the other Limits). Content that is
+// no aggregate report gives an error wrapping ErrNotDMARC; XML with a
+// DOCTYPE one wrapping ErrDTD. Other errors name the element, as a
+// *PathError, where there is one.
 func Parse(r io.Reader, lim Limits) (*Report, error) {
 	b := newBudget(lim)
 	return parse(&inputLimit{r: r, left: b.lim.MaxInput}, b)
