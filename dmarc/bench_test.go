@@ -1,0 +1,45 @@
+package dmarc
+
+import (
+	"bytes"
+	"testing"
+)
+
+// benchReport is a generated aggregate report of about 1 MB: 2,000
+// records of one DKIM and one SPF result each.
+func benchReport(b *testing.B) []byte {
+	data := reportXML(2000)
+	if len(data) < 900_000 || len(data) > 1_200_000 {
+		b.Fatalf("generated report is %d bytes, want about 1 MB", len(data))
+	}
+	return data
+}
+
+// BenchmarkParse parses the 1 MB report from XML.
+func BenchmarkParse(b *testing.B) {
+	data := benchReport(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		rep, err := Parse(bytes.NewReader(data), Limits{})
+		if err != nil || len(rep.Records) != 2000 {
+			b.Fatalf("%v", err)
+		}
+	}
+}
+
+// BenchmarkParseGzip parses the same report gzip-compressed, as it
+// arrives.
+func BenchmarkParseGzip(b *testing.B) {
+	data := benchReport(b)
+	packed := gz(b, data)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		rep, err := Parse(bytes.NewReader(packed), Limits{})
+		if err != nil || len(rep.Records) != 2000 {
+			b.Fatalf("%v", err)
+		}
+	}
+	b.ReportMetric(float64(len(packed)), "gzip-bytes")
+}

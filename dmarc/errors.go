@@ -1,0 +1,88 @@
+package dmarc
+
+import (
+	"fmt"
+	"strings"
+)
+
+// PathError is a problem at one element of a report: Path names it from
+// the root, with the record's position, as in
+// "feedback/record[3]/row/source_ip".
+type PathError struct {
+	Path string
+	Err  error
+}
+
+func (e *PathError) Error() string { return "dmarc: " + e.Path + ": " + e.Err.Error() }
+
+// Unwrap returns the problem.
+func (e *PathError) Unwrap() error { return e.Err }
+
+// kindError marks err as one of the sentinels without changing its text.
+type kindError struct{ kind, err error }
+
+func (k kindError) Error() string        { return k.err.Error() }
+func (k kindError) Unwrap() error        { return k.err }
+func (k kindError) Is(target error) bool { return target == k.kind }
+
+// tooLarge is a bound that was reached.
+func tooLarge(format string, args ...any) error {
+	return kindError{ErrTooLarge, fmt.Errorf(format, args...)}
+}
+
+// notDMARC says why the input is not a DMARC report.
+func notDMARC(format string, args ...any) error {
+	return kindError{ErrNotDMARC, fmt.Errorf("dmarc: not a DMARC aggregate report: "+format, args...)}
+}
+
+// dtdError is a refused DOCTYPE. When it declares a root other than
+// feedback, the content is not a DMARC report either (an HTML page), and
+// the error says so.
+type dtdError struct{ root string }
+
+func (e dtdError) Error() string {
+	s := ErrDTD.Error()
+	if e.root != "feedback" {
+		s += fmt.Sprintf("; it declares root %.40q: not a DMARC aggregate report", e.root)
+	}
+	return s
+}
+
+func (e dtdError) Is(target error) bool {
+	return target == ErrDTD || (target == ErrNotDMARC && e.root != "feedback")
+}
+
+// joined is errors.Join on one line: its parts are separated by "; ".
+type joined []error
+
+func (j joined) Error() string {
+	texts := make([]string, len(j))
+	for i, err := range j {
+		texts[i] = err.Error()
+	}
+	return strings.Join(texts, "; ")
+}
+
+func (j joined) Unwrap() []error { return j }
+
+// join returns nil, the only error, or a joined of several.
+func join(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return joined(errs)
+}
+
+// oneLine makes an error's text fit a log line or a header field: XML
+// syntax errors quote input, which may hold any byte.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}

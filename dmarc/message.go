@@ -1,0 +1,274 @@
+package dmarc
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+)
+
+// maxNesting bounds how deeply multiparts may nest.
+const maxNesting = 16
+
+// Message is what a mail message tells about the DMARC reports it
+// carries.
+type Message struct {
+	From       string // address in From, lower case
+	FromDomain string
+	Subject    string
+	MessageID  string
+
+	// Found lists every part that holds, or starts like, a DMARC
+	// report, in message order. A part that could not be read has Err
+	// set and Report nil.
+	Found []Found
+}
+
+// Found is one report part of a message.
+type Found struct {
+	Report    *Report
+	Name      string // file name, else a part path such as "1.2"
+	MediaType string // as declared, lower case
+	Err       error
+}
+
+// Reports returns the reports that could be read.
+func (m *Message) Reports() []*Report {
+	var rs []*Report
+	for _, f := range m.Found {
+		if f.Report != nil {
+			rs = append(rs, f.Report)
+		}
+	}
+	return rs
+}
+
+// Failed is the number of messages that failed DMARC over all readable
+// reports of the message.
+func (m *Message) Failed() int64 {
+	var n int64
+	for _, r := range m.Reports() {
+		n += r.Failed()
+	}
+	return n
+}
+
+// FromMessage finds and reads the DMARC reports in a mail message. It
+// always returns a non-nil Message holding the headers it could read.
+//
+// Every leaf MIME part is looked at by its content, whatever its
+// Content-Type says (reporters label zip files application/octet-stream,
+// XML text/plain): a part that starts, after white space, with '<', gzip
+// or zip magic is read with the rules of Parse; one that turns out not to
+// be a report (an HTML text, an office document) is passed over.
+//
+// The error is nil when at least one report was read; it wraps
+// ErrNotDMARC when no part holds one, and otherwise joins the parts'
+// errors. lim.MaxInput bounds the message; the other Limits bound all its
+// reports together, and at most lim.MaxReports parts are taken.
+func FromMessage(r io.Reader, lim Limits) (*Message, error) {
+	b := newBudget(lim)
+	m := &Message{}
+	e, err := message.Read(&inputLimit{r: r, left: b.lim.MaxInput})
+	if err != nil && !isLenient(err) {
+		if errors.Is(err, ErrTooLarge) {
+			return m, err
+		}
+		return m, notDMARC("reading message header: %s", oneLine(err.Error()))
+	}
+	m.readHeader(mail.Header{Header: e.Header})
+	w := walker{m: m, b: b}
+	w.walk(e, "", 0)
+	return m, w.result()
+}
+
+// isLenient tells the go-message errors that still give a readable
+// entity: an unknown charset or Content-Transfer-Encoding.
+func isLenient(err error) bool {
+	return message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)
+}
+
+// readHeader fills in the header fields of m, keeping whatever parses.
+func (m *Message) readHeader(h mail.Header) {
+	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
+		m.From = strings.ToLower(list[0].Address)
+	}
+	if at := strings.LastIndexByte(m.From, '@'); at >= 0 {
+		m.FromDomain = m.From[at+1:]
+	}
+	if s, err := h.Subject(); err == nil {
+		m.Subject = s
+	} else {
+		m.Subject = h.Get("Subject")
+	}
+	if id, err := h.MessageID(); err == nil {
+		m.MessageID = id
+	}
+}
+
+// walker visits the parts of one message.
+type walker struct {
+	m        *Message
+	b        *budget
+	problems []error // structure problems: bad multipart, a limit
+	tooMany  bool
+}
+
+// walk visits e, whose part path is path ("" for the whole message).
+func (w *walker) walk(e *message.Entity, path string, depth int) {
+	if mr := e.MultipartReader(); mr != nil {
+		w.walkMultipart(mr, path, depth)
+		return
+	}
+	if path == "" {
+		path = "1" // the body of a single-part message, as IMAP names it
+	}
+	w.leaf(e, path)
+}
+
+// walkMultipart visits every part of a multipart, reading on as far as
+// possible when the closing boundary is missing.
+func (w *walker) walkMultipart(mr message.MultipartReader, path string, depth int) {
+	if depth >= maxNesting {
+		w.problems = append(w.problems, fmt.Errorf("multipart %q nested deeper than %d", path, maxNesting))
+		return
+	}
+	for i := 1; !w.tooMany; i++ {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return
+		}
+		if err != nil && (p == nil || !isLenient(err)) {
+			if errors.Is(err, ErrTooLarge) || !isMissingEnd(err) {
+				w.problems = append(w.problems, fmt.Errorf("multipart %q: %w", path, err))
+			}
+			return
+		}
+		child := strconv.Itoa(i)
+		if path != "" {
+			child = path + "." + child
+		}
+		w.walk(p, child, depth+1)
+	}
+}
+
+// isMissingEnd tells the error NextPart gives after the last part when
+// the closing boundary is missing: nothing was lost. go-message formats
+// it with %v, so only its text tells.
+func isMissingEnd(err error) bool {
+	return strings.HasSuffix(err.Error(), "NextPart: EOF") ||
+		strings.HasSuffix(err.Error(), io.ErrUnexpectedEOF.Error())
+}
+
+// leaf reads one non-multipart part when its content starts like a
+// report.
+func (w *walker) leaf(e *message.Entity, path string) {
+	mt := mediaType(e)
+	label := partFilename(e)
+	if label == "" {
+		label = path
+	}
+	br := bufio.NewReaderSize(partBody{e.Body}, 16<<10)
+	head, err := sniffHead(br)
+	switch {
+	case err != nil:
+		if errors.Is(err, ErrTooLarge) {
+			w.problems = append(w.problems, err)
+		}
+		return // an undecodable part that does not even start like a report
+	case !bytes.HasPrefix(head, gzipMagic) && !bytes.HasPrefix(head, zipMagic) &&
+		(len(head) == 0 || head[0] != '<'):
+		return
+	}
+	rep, err := parse(br, w.b)
+	if errors.Is(err, ErrNotDMARC) {
+		return
+	}
+	if err != nil {
+		err = fmt.Errorf("part %.80q: %w", label, err)
+	}
+	w.add(Found{Report: rep, Name: label, MediaType: mt, Err: err})
+}
+
+// partBody ends a part cut short by a missing closing boundary like a
+// complete one: what was read is kept.
+type partBody struct{ r io.Reader }
+
+func (p partBody) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrTooLarge) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// add records a Found, up to lim.MaxReports of them.
+func (w *walker) add(f Found) {
+	if len(w.m.Found) >= w.b.lim.MaxReports {
+		w.tooMany = true
+		return
+	}
+	w.m.Found = append(w.m.Found, f)
+}
+
+// mediaType returns the declared type/subtype, lower case.
+func mediaType(e *message.Entity) string {
+	if t, _, err := e.Header.ContentType(); err == nil {
+		return t
+	}
+	t, _, _ := strings.Cut(e.Header.Get("Content-Type"), ";")
+	return strings.ToLower(strings.TrimSpace(t))
+}
+
+// partFilename returns the filename parameter of Content-Disposition, else
+// the name parameter of Content-Type.
+func partFilename(e *message.Entity) string {
+	ah := mail.AttachmentHeader{Header: e.Header}
+	if name, err := ah.Filename(); err == nil && name != "" {
+		return name
+	}
+	if _, params, err := e.Header.ContentType(); err == nil {
+		return params["name"]
+	}
+	return ""
+}
+
+// result is the error FromMessage returns: nil when a report was read.
+func (w *walker) result() error {
+	switch {
+	case w.tooMany:
+		return tooLarge("dmarc: message has more than %d report parts", w.b.lim.MaxReports)
+	case len(w.m.Reports()) > 0:
+		return nil
+	case len(w.m.Found) > 0:
+		errs := make([]error, len(w.m.Found))
+		for i, f := range w.m.Found {
+			errs[i] = f.Err
+		}
+		return join(errs)
+	}
+	for _, p := range w.problems {
+		if errors.Is(p, ErrTooLarge) {
+			return p
+		}
+	}
+	why := "no part holds a DMARC report"
+	if len(w.problems) > 0 {
+		why += " (" + oneLine(join(w.problems).Error()) + ")"
+	}
+	return notDMARC("message %s: %s", w.label(), why)
+}
+
+// label names the message in errors.
+func (w *walker) label() string {
+	if w.m.MessageID != "" {
+		return fmt.Sprintf("%.200q", "<"+w.m.MessageID+">")
+	}
+	return "without Message-ID"
+}
