@@ -89,7 +89,7 @@ func (p *Prober) verifyOptions(chain []*x509.Certificate, name string) x509.Veri
 
 // selfSigned reports whether c is signed by its own key.
 func selfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // certNames lists the names of c, at most five.

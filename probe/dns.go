@@ -164,7 +164,7 @@ func canonName(s string) string {
 // least two labels of letters, digits and hyphens (underscores allowed),
 // not an address, at most 253 bytes.
 func ValidDomain(s string) bool {
-	s = canonName(s)
+	s = strings.ToLower(strings.TrimSuffix(s, "."))
 	if s == "" || len(s) > 253 || !strings.Contains(s, ".") {
 		return false
 	}

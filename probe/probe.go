@@ -136,7 +136,7 @@ var ErrDomain = errors.New("probe: not a domain name")
 // that are not MX records, MTA-STS, then each MX host.
 func (p *Prober) Diagnose(ctx context.Context, req Request) ([]Finding, error) {
 	domain := canonName(req.Domain)
-	if !ValidDomain(domain) {
+	if !ValidDomain(req.Domain) {
 		return nil, fmt.Errorf("%w: %q", ErrDomain, req.Domain)
 	}
 	server, err := serverOf(p.Resolver)

@@ -40,6 +40,11 @@ type Records struct {
 	Host map[string][]string
 	// MX maps a name to its mail exchangers, lowest preference first.
 	MX map[string][]string
+	// RR are records of any other type (TLSA, for one) in zone-file
+	// form: "_25._tcp.mx.example.test. 300 IN TLSA 3 1 1 ab12...".
+	// dnsmasq serves them as given, without DNSSEC: no answer of this
+	// server carries the AD bit.
+	RR []string
 }
 
 // Start starts dnsmasq on a free loopback port serving records and returns
@@ -185,12 +190,35 @@ func config(r Records) (string, error) {
 			fmt.Fprintf(&b, "host-record=%s\n", strings.Join(fields, ","))
 		}
 	}
+	for _, line := range r.RR {
+		name, rrtype, data, err := rawRecord(line)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "dns-rr=%s,%d,%s\n", name, rrtype, data)
+	}
 	for _, name := range sortedKeys(r.MX) {
 		for i, host := range r.MX[name] {
 			fmt.Fprintf(&b, "mx-host=%s,%s,%d\n", bare(name), bare(host), 10*(i+1))
 		}
 	}
 	return b.String(), nil
+}
+
+// rawRecord parses a record in zone-file form into its name, type and
+// record data in hex, as dnsmasq's dns-rr option takes them.
+func rawRecord(line string) (name string, rrtype uint16, data string, err error) {
+	rr, err := dns.NewRR(line)
+	if err != nil || rr == nil {
+		return "", 0, "", fmt.Errorf("record %q: %v", line, err)
+	}
+	buf := make([]byte, dns.MaxMsgSize)
+	off, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		return "", 0, "", fmt.Errorf("record %q: %w", line, err)
+	}
+	rdata := buf[off-int(rr.Header().Rdlength) : off]
+	return bare(rr.Header().Name), rr.Header().Rrtype, fmt.Sprintf("%x", rdata), nil
 }
 
 // quoteChunks splits s into quoted strings of at most 255 bytes.
