@@ -10,14 +10,15 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/probetest"
 )
 
 // TestHealthy: a domain with everything right gives every check, all ok,
 // when the resolver validates (the AD bit).
 func TestHealthy(t *testing.T) {
-	w := healthyWorld(t, "healthy.test")
+	w := healthy(t, "healthy.test")
 	p := w.prober()
-	p.Resolver = validatingProxy(t, p.Resolver)
+	p.Resolver = probetest.ValidatingProxy(t, p.Resolver)
 	fs := w.diagnose(p, Request{All: true})
 	var checks []string
 	for _, f := range fs {
@@ -36,10 +37,10 @@ func TestHealthy(t *testing.T) {
 }
 
 func TestExpiredCertificate(t *testing.T) {
-	w := healthyWorld(t, "expired.test")
-	cert := w.ca.issue(t, []string{"mx1.expired.test"}, certOpts{notBefore: time.Now().Add(-100 * 24 * time.Hour), notAfter: time.Now().Add(-24 * time.Hour)})
-	w.rec.MX = map[string][]string{}
-	w.addMX("mx1.expired.test", startSMTP(t, smtpSTARTTLS, cert))
+	w := healthy(t, "expired.test")
+	cert := w.CA.Issue(t, []string{"mx1.expired.test"}, probetest.CertOpts{NotBefore: time.Now().Add(-100 * 24 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	w.Rec.MX = map[string][]string{}
+	w.AddMX("mx1.expired.test", probetest.StartSMTP(t, probetest.SMTPStartTLS, cert))
 	fs := w.diagnose(w.prober(), Request{ResultTypes: []string{CertificateExpired}})
 	f := want(t, fs, CheckCertExpiry, "mx1.expired.test", Fail, "expired on "+cert.Leaf.NotAfter.UTC().Format(time.DateOnly))
 	if !slices.Equal(f.ResultTypes, []string{CertificateExpired}) {
@@ -50,10 +51,10 @@ func TestExpiredCertificate(t *testing.T) {
 }
 
 func TestExpiringSoon(t *testing.T) {
-	w := healthyWorld(t, "soon.test")
-	cert := w.ca.issue(t, []string{"mx1.soon.test"}, certOpts{notAfter: time.Now().Add(5*24*time.Hour + time.Hour)})
-	w.rec.MX = map[string][]string{}
-	w.addMX("mx1.soon.test", startSMTP(t, smtpSTARTTLS, cert))
+	w := healthy(t, "soon.test")
+	cert := w.CA.Issue(t, []string{"mx1.soon.test"}, probetest.CertOpts{NotAfter: time.Now().Add(5*24*time.Hour + time.Hour)})
+	w.Rec.MX = map[string][]string{}
+	w.AddMX("mx1.soon.test", probetest.StartSMTP(t, probetest.SMTPStartTLS, cert))
 	p := w.prober()
 	want(t, w.diagnose(p, Request{All: true}), CheckCertExpiry, "mx1.soon.test", Warn, "in 5 days")
 	p.ExpiryWarning = 24 * time.Hour
@@ -61,17 +62,17 @@ func TestExpiringSoon(t *testing.T) {
 }
 
 func TestCertificateForAnotherName(t *testing.T) {
-	w := healthyWorld(t, "mismatch.test")
-	w.rec.MX = map[string][]string{}
-	w.addMX("mx1.mismatch.test", startSMTP(t, smtpSTARTTLS, w.ca.issue(t, []string{"mail.other.test"}, certOpts{})))
+	w := healthy(t, "mismatch.test")
+	w.Rec.MX = map[string][]string{}
+	w.AddMX("mx1.mismatch.test", probetest.StartSMTP(t, probetest.SMTPStartTLS, w.CA.Issue(t, []string{"mail.other.test"}, probetest.CertOpts{})))
 	fs := w.diagnose(w.prober(), Request{ResultTypes: []string{CertificateHostMismatch}})
 	want(t, fs, CheckCertNames, "mx1.mismatch.test", Fail, "names mail.other.test, not mx1.mismatch.test")
 }
 
 func TestSelfSigned(t *testing.T) {
-	w := healthyWorld(t, "self.test")
-	w.rec.MX = map[string][]string{}
-	w.addMX("mx1.self.test", startSMTP(t, smtpSTARTTLS, w.ca.issue(t, []string{"mx1.self.test"}, certOpts{selfSigned: true})))
+	w := healthy(t, "self.test")
+	w.Rec.MX = map[string][]string{}
+	w.AddMX("mx1.self.test", probetest.StartSMTP(t, probetest.SMTPStartTLS, w.CA.Issue(t, []string{"mx1.self.test"}, probetest.CertOpts{SelfSigned: true})))
 	fs := w.diagnose(w.prober(), Request{ResultTypes: []string{CertificateNotTrusted}})
 	want(t, fs, CheckCertTrust, "mx1.self.test", Fail, "self-signed")
 	want(t, fs, CheckCertNames, "mx1.self.test", OK, "names mx1.self.test")
@@ -79,17 +80,17 @@ func TestSelfSigned(t *testing.T) {
 
 // TestUntrustedCA: a certificate of a CA the prober is not given.
 func TestUntrustedCA(t *testing.T) {
-	w := healthyWorld(t, "private.test")
+	w := healthy(t, "private.test")
 	p := w.prober()
-	p.Roots = newCA(t).pool()
+	p.Roots = probetest.NewCA(t).Pool()
 	fs := w.diagnose(p, Request{ResultTypes: []string{CertificateNotTrusted}})
 	want(t, fs, CheckCertTrust, "mx1.private.test", Fail, "does not lead to a trusted root")
 }
 
 func TestNoSTARTTLS(t *testing.T) {
-	w := healthyWorld(t, "plain.test")
-	w.rec.MX = map[string][]string{}
-	w.addMX("mx1.plain.test", startSMTP(t, smtpPlain, w.ca.issue(t, []string{"mx1.plain.test"}, certOpts{})))
+	w := healthy(t, "plain.test")
+	w.Rec.MX = map[string][]string{}
+	w.AddMX("mx1.plain.test", probetest.StartSMTP(t, probetest.SMTPPlain, w.CA.Issue(t, []string{"mx1.plain.test"}, probetest.CertOpts{})))
 	fs := w.diagnose(w.prober(), Request{ResultTypes: []string{StartTLSNotSupported}})
 	f := want(t, fs, CheckSMTP, "mx1.plain.test", Fail, "does not offer STARTTLS")
 	if !slices.Equal(f.ResultTypes, []string{StartTLSNotSupported}) || f.Advice == "" {
@@ -103,8 +104,8 @@ func TestNoSTARTTLS(t *testing.T) {
 }
 
 func TestNoPolicy(t *testing.T) {
-	w := healthyWorld(t, "nopolicy.test")
-	w.servePolicy(w.ca.issue(t, []string{"mta-sts.nopolicy.test"}, certOpts{}), http.NotFoundHandler())
+	w := healthy(t, "nopolicy.test")
+	w.ServePolicy(w.CA.Issue(t, []string{"mta-sts.nopolicy.test"}, probetest.CertOpts{}), http.NotFoundHandler())
 	fs := w.diagnose(w.prober(), Request{ResultTypes: []string{STSPolicyFetchError}})
 	want(t, fs, CheckSTSPolicy, "mta-sts.nopolicy.test", Fail, "404")
 	for _, f := range fs {
@@ -133,11 +134,11 @@ func TestPolicyResponses(t *testing.T) {
 		}, "larger than 64 KiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := healthyWorld(t, "policy.test")
-			w.servePolicy(w.ca.issue(t, []string{"mta-sts.policy.test"}, certOpts{}), tc.handler)
+			w := healthy(t, "policy.test")
+			w.ServePolicy(w.CA.Issue(t, []string{"mta-sts.policy.test"}, probetest.CertOpts{}), tc.handler)
 			fs := w.diagnose(w.prober(), Request{ResultTypes: []string{STSPolicyFetchError}})
 			want(t, fs, CheckSTSPolicy, "mta-sts.policy.test", Fail, tc.detail)
-			for _, a := range w.dialed {
+			for _, a := range w.Dialed {
 				if !strings.HasSuffix(a, ":443") {
 					t.Errorf("dialed %s", a)
 				}
@@ -149,8 +150,8 @@ func TestPolicyResponses(t *testing.T) {
 // TestPolicyCertificate: the policy host's certificate names another
 // host: sts-webpki-invalid.
 func TestPolicyCertificate(t *testing.T) {
-	w := healthyWorld(t, "webpki.test")
-	w.servePolicy(w.ca.issue(t, []string{"www.webpki.test"}, certOpts{}), policyText(fmt.Sprintf(testPolicy, "webpki.test")))
+	w := healthy(t, "webpki.test")
+	w.ServePolicy(w.CA.Issue(t, []string{"www.webpki.test"}, probetest.CertOpts{}), probetest.PolicyText(fmt.Sprintf(probetest.Policy, "webpki.test")))
 	fs := w.diagnose(w.prober(), Request{ResultTypes: []string{STSWebPKIInvalid}})
 	f := want(t, fs, CheckSTSPolicy, "mta-sts.webpki.test", Fail, "certificate")
 	if !slices.Equal(f.ResultTypes, []string{STSWebPKIInvalid}) {
@@ -159,16 +160,16 @@ func TestPolicyCertificate(t *testing.T) {
 }
 
 func TestBadPolicySyntax(t *testing.T) {
-	w := healthyWorld(t, "syntax.test")
-	w.servePolicy(w.ca.issue(t, []string{"mta-sts.syntax.test"}, certOpts{}), policyText("version: STSv1\nmode: enforcing\nmx: mx1.syntax.test\nmax_age: 86400\n"))
+	w := healthy(t, "syntax.test")
+	w.ServePolicy(w.CA.Issue(t, []string{"mta-sts.syntax.test"}, probetest.CertOpts{}), probetest.PolicyText("version: STSv1\nmode: enforcing\nmx: mx1.syntax.test\nmax_age: 86400\n"))
 	fs := w.diagnose(w.prober(), Request{ResultTypes: []string{STSPolicyInvalid}})
 	want(t, fs, CheckSTSSyntax, "mta-sts.syntax.test", Fail, `mode "enforcing"`)
 }
 
 func TestMXNotCovered(t *testing.T) {
-	w := healthyWorld(t, "cover.test")
-	w.addMX("mx9.cover.test", startSMTP(t, smtpSTARTTLS, w.ca.issue(t, []string{"mx9.cover.test"}, certOpts{})))
-	w.addMX("a.backup.cover.test", startSMTP(t, smtpSTARTTLS, w.ca.issue(t, []string{"a.backup.cover.test"}, certOpts{})))
+	w := healthy(t, "cover.test")
+	w.AddMX("mx9.cover.test", probetest.StartSMTP(t, probetest.SMTPStartTLS, w.CA.Issue(t, []string{"mx9.cover.test"}, probetest.CertOpts{})))
+	w.AddMX("a.backup.cover.test", probetest.StartSMTP(t, probetest.SMTPStartTLS, w.CA.Issue(t, []string{"a.backup.cover.test"}, probetest.CertOpts{})))
 	fs := w.diagnose(w.prober(), Request{ResultTypes: []string{STSPolicyInvalid}})
 	want(t, fs, CheckSTSMX, "mx9.cover.test", Fail, "matches none of the policy's mx patterns")
 	want(t, fs, CheckSTSMX, "mx1.cover.test", OK, "")
@@ -177,9 +178,9 @@ func TestMXNotCovered(t *testing.T) {
 
 // TestTLSA: records that do not match, with and without validation.
 func TestTLSA(t *testing.T) {
-	w := healthyWorld(t, "tlsa.test")
-	other := w.ca.issue(t, []string{"mx1.tlsa.test"}, certOpts{})
-	w.rec.RR = []string{"_25._tcp.mx1.tlsa.test. 300 IN TLSA " + tlsa311(other)}
+	w := healthy(t, "tlsa.test")
+	other := w.CA.Issue(t, []string{"mx1.tlsa.test"}, probetest.CertOpts{})
+	w.Rec.RR = []string{"_25._tcp.mx1.tlsa.test. 300 IN TLSA " + probetest.TLSA311(other)}
 	p := w.prober()
 	plain := p.Resolver
 	t.Run("without DNSSEC", func(t *testing.T) {
@@ -189,7 +190,7 @@ func TestTLSA(t *testing.T) {
 		want(t, fs, CheckDANEMatch, "mx1.tlsa.test", Warn, "senders ignore them today")
 	})
 	t.Run("validated", func(t *testing.T) {
-		p.Resolver = validatingProxy(t, plain)
+		p.Resolver = probetest.ValidatingProxy(t, plain)
 		fs := w.diagnose(p, Request{ResultTypes: []string{TLSAInvalid}})
 		want(t, fs, CheckDANETLSA, "_25._tcp.mx1.tlsa.test", OK, "validated by DNSSEC")
 		want(t, fs, CheckDANEMatch, "mx1.tlsa.test", Fail, "none of the TLSA records")
@@ -199,7 +200,7 @@ func TestTLSA(t *testing.T) {
 // TestTLSAWithoutDNSSEC: matching records from a resolver that does not
 // validate (dnsmasq serving an unsigned zone): a warning, said why.
 func TestTLSAWithoutDNSSEC(t *testing.T) {
-	w := healthyWorld(t, "nodnssec.test")
+	w := healthy(t, "nodnssec.test")
 	fs := w.diagnose(w.prober(), Request{ResultTypes: []string{DNSSECInvalid}})
 	f := want(t, fs, CheckDANETLSA, "_25._tcp.mx1.nodnssec.test", Warn, "no AD bit")
 	if !strings.Contains(f.Advice, "senders ignore these records") {
@@ -210,15 +211,15 @@ func TestTLSAWithoutDNSSEC(t *testing.T) {
 
 // TestDANETA: a DANE-TA record of the issuing CA matches.
 func TestDANETA(t *testing.T) {
-	w := healthyWorld(t, "ta.test")
-	ca2 := newCA(t)
-	cert := ca2.issue(t, []string{"mx1.ta.test"}, certOpts{})
-	cert.Certificate = append(cert.Certificate, ca2.cert.Raw)
-	w.rec.MX = map[string][]string{}
-	w.addMX("mx1.ta.test", startSMTP(t, smtpSTARTTLS, cert))
-	w.rec.RR = []string{"_25._tcp.mx1.ta.test. 300 IN TLSA 2 0 2 " + sha512Hex(ca2.cert.Raw)}
+	w := healthy(t, "ta.test")
+	ca2 := probetest.NewCA(t)
+	cert := ca2.Issue(t, []string{"mx1.ta.test"}, probetest.CertOpts{})
+	cert.Certificate = append(cert.Certificate, ca2.Cert.Raw)
+	w.Rec.MX = map[string][]string{}
+	w.AddMX("mx1.ta.test", probetest.StartSMTP(t, probetest.SMTPStartTLS, cert))
+	w.Rec.RR = []string{"_25._tcp.mx1.ta.test. 300 IN TLSA 2 0 2 " + probetest.SHA512Hex(ca2.Cert.Raw)}
 	p := w.prober()
-	p.Resolver = validatingProxy(t, p.Resolver)
+	p.Resolver = probetest.ValidatingProxy(t, p.Resolver)
 	want(t, w.diagnose(p, Request{ResultTypes: []string{TLSAInvalid}}), CheckDANEMatch, "mx1.ta.test", OK, "2 0 2")
 }
 
@@ -226,10 +227,10 @@ func TestDANETA(t *testing.T) {
 // a target: a receiving-mx-hostname that is not an MX record has an
 // address and a listening SMTP server, and no connection reaches it.
 func TestReportedMXNeverProbed(t *testing.T) {
-	w := healthyWorld(t, "ours.test")
-	evil := startSMTP(t, smtpSTARTTLS, w.ca.issue(t, []string{"victim.example"}, certOpts{}))
-	w.route("victim.example", 25, evil.ln.Addr().String())
-	w.route("victim.example", 443, evil.ln.Addr().String())
+	w := healthy(t, "ours.test")
+	evil := probetest.StartSMTP(t, probetest.SMTPStartTLS, w.CA.Issue(t, []string{"victim.example"}, probetest.CertOpts{}))
+	w.Route("victim.example", 25, evil.Listener.Addr().String())
+	w.Route("victim.example", 443, evil.Listener.Addr().String())
 	fs := w.diagnose(w.prober(), Request{All: true, ReportedMX: []string{"victim.example", "MX1.OURS.TEST.", "victim.example."}})
 	want(t, fs, CheckReportedMX, "victim.example", Warn, "not an MX record of ours.test: not probed")
 	n := 0
@@ -241,11 +242,11 @@ func TestReportedMXNeverProbed(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d reported-mx findings, want 1 (mx1.ours.test is an MX record):\n%s", n, dump(fs))
 	}
-	if c := evil.connections(); c != 0 {
+	if c := evil.Connections(); c != 0 {
 		t.Errorf("%d connections reached the reported host", c)
 	}
-	for _, a := range w.dialed {
-		if strings.HasPrefix(a, w.rec.Host["victim.example"][0]+":") {
+	for _, a := range w.Dialed {
+		if strings.HasPrefix(a, w.Rec.Host["victim.example"][0]+":") {
 			t.Errorf("dialed %s, the reported host", a)
 		}
 	}
@@ -254,23 +255,23 @@ func TestReportedMXNeverProbed(t *testing.T) {
 // TestSilentHost: a host that accepts TCP and never answers gives an
 // error finding once the timeout ends.
 func TestSilentHost(t *testing.T) {
-	w := healthyWorld(t, "silent.test")
-	w.rec.MX = map[string][]string{}
-	silent := startSMTP(t, smtpSilent, tlsCertZero())
-	w.addMX("mx1.silent.test", silent)
+	w := healthy(t, "silent.test")
+	w.Rec.MX = map[string][]string{}
+	silent := probetest.StartSMTP(t, probetest.SMTPSilent, probetest.NoCert())
+	w.AddMX("mx1.silent.test", silent)
 	p := w.prober()
 	p.Timeout = 300 * time.Millisecond
 	fs := w.diagnose(p, Request{ResultTypes: []string{StartTLSNotSupported}})
 	want(t, fs, CheckSMTP, "mx1.silent.test", Error, "no SMTP greeting")
-	if silent.connections() != 1 {
-		t.Errorf("%d connections, want 1", silent.connections())
+	if silent.Connections() != 1 {
+		t.Errorf("%d connections, want 1", silent.Connections())
 	}
 }
 
 func TestPolicyChanged(t *testing.T) {
-	w := healthyWorld(t, "changed.test")
+	w := healthy(t, "changed.test")
 	p := w.prober()
-	live := strings.Split(strings.TrimSpace(strings.ReplaceAll(fmt.Sprintf(testPolicy, "changed.test"), "\r", "")), "\n")
+	live := strings.Split(strings.TrimSpace(strings.ReplaceAll(fmt.Sprintf(probetest.Policy, "changed.test"), "\r", "")), "\n")
 	old := []string{"version: STSv1", "mode: enforce", "mx: mail.changed.test", "max_age: 604800"}
 	fs := w.diagnose(p, Request{ResultTypes: []string{STSPolicyInvalid}, PolicyStrings: [][]string{old}})
 	want(t, fs, CheckSTSChanged, "mta-sts.changed.test", Warn, "differs")
@@ -294,8 +295,8 @@ func TestTLSRPTRecord(t *testing.T) {
 		{"https", []string{"v=TLSRPTv1; rua=https://reports.x.test/tlsrpt,mailto:r@x.test"}, OK, "https://reports.x.test", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := healthyWorld(t, "rpt.test")
-			w.rec.TXT["_smtp._tls.rpt.test"] = append(tc.recs, "unrelated")
+			w := healthy(t, "rpt.test")
+			w.Rec.TXT["_smtp._tls.rpt.test"] = append(tc.recs, "unrelated")
 			fs := w.diagnose(w.prober(), Request{ResultTypes: []string{STSPolicyFetchError}})
 			f := want(t, fs, CheckTLSRPT, "_smtp._tls.rpt.test", tc.status, tc.detail)
 			if !strings.Contains(f.Advice, tc.advice) {
