@@ -3,9 +3,11 @@ package probe
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -353,4 +355,60 @@ func TestParsePolicy(t *testing.T) {
 			t.Errorf("matches(%q) = %v", host, !ok)
 		}
 	}
+}
+
+// TestBounds: at most MaxHosts MX hosts are probed, said in a finding,
+// and at most Concurrency at once.
+func TestBounds(t *testing.T) {
+	w := healthy(t, "many.test")
+	w.Rec.MX = map[string][]string{}
+	for i := range 5 {
+		w.AddMX(fmt.Sprintf("mx%d.many.test", i), probetest.StartSMTP(t, probetest.SMTPSilent, probetest.NoCert()))
+	}
+	p := w.prober()
+	p.MaxHosts, p.Concurrency, p.Timeout = 4, 2, 200*time.Millisecond
+	var (
+		mu         sync.Mutex
+		open, most int
+	)
+	p.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := w.Dial(ctx, network, addr)
+		if err != nil || strings.HasSuffix(addr, ":443") {
+			return c, err
+		}
+		mu.Lock()
+		open++
+		most = max(most, open)
+		mu.Unlock()
+		return &countedConn{Conn: c, close: func() { mu.Lock(); open--; mu.Unlock() }}, nil
+	}
+	fs := w.diagnose(p, Request{ResultTypes: []string{StartTLSNotSupported}})
+	n, said := 0, false
+	for _, f := range fs {
+		if f.Check == CheckSMTP {
+			n++
+		}
+		said = said || f.Check == CheckMX && f.Status == Warn && f.Detail == "5 MX hosts, only the first 4 probed"
+	}
+	if !said {
+		t.Errorf("no finding says the bound:\n%s", dump(fs))
+	}
+	if n != 4 {
+		t.Errorf("%d hosts probed, want 4", n)
+	}
+	if most > 2 {
+		t.Errorf("%d sessions at once, want at most 2", most)
+	}
+}
+
+// countedConn calls close once when closed.
+type countedConn struct {
+	net.Conn
+	once  sync.Once
+	close func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.close)
+	return c.Conn.Close()
 }
