@@ -39,11 +39,11 @@ func (h *hostFindings) dane(ctx context.Context, host string, chain []*x509.Cert
 		}
 	case !a.authenticated:
 		f.Status = Warn
-		f.Detail = fmt.Sprintf("%d TLSA records, but the resolver %s did not validate them (no AD bit)", len(recs), h.r.res.server)
+		f.Detail = fmt.Sprintf("%s, but the resolver %s did not validate them (no AD bit)", tlsaCount(len(recs)), h.r.res.server)
 		f.Advice = "if the zone is not signed, senders ignore these records and DANE does nothing: sign the zone and publish its DS record; " +
 			"if it is signed, ask a validating resolver (--resolver), since a sender that finds the answer bogus defers mail"
 	default:
-		f.Status, f.Detail = OK, fmt.Sprintf("%d TLSA records, validated by DNSSEC (AD bit)", len(recs))
+		f.Status, f.Detail = OK, tlsaCount(len(recs)) + ", validated by DNSSEC (AD bit)"
 	}
 	h.add(f, explains...)
 	if len(recs) > 0 {
@@ -124,4 +124,12 @@ func tlsaText(t *dns.TLSA) string {
 		data = data[:16] + "..."
 	}
 	return fmt.Sprintf("%d %d %d %s", t.Usage, t.Selector, t.MatchingType, data)
+}
+
+// tlsaCount says "1 TLSA record" or "N TLSA records".
+func tlsaCount(n int) string {
+	if n == 1 {
+		return "1 TLSA record"
+	}
+	return fmt.Sprintf("%d TLSA records", n)
 }
