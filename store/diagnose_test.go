@@ -1,4 +1,4 @@
-package store_test
+package store
 
 import (
 	"context"
@@ -6,15 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // TestFailingDomains: only authenticated reports choose the domains, the
 // result types and the hosts; a forged report's domain is left out.
 func TestFailingDomains(t *testing.T) {
-	st := storetest.Open(t)
+	st := openTemp(t)
 	ctx := context.Background()
 	end := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	add := func(id, domain string, authed bool, end time.Time, details ...report.FailureDetail) {
@@ -22,7 +20,7 @@ func TestFailingDomains(t *testing.T) {
 		r := &report.Report{OrganizationName: "Reporter", ReportID: id, Start: end.Add(-24 * time.Hour), End: end,
 			Policies: []report.Policy{{Type: "sts", Domain: domain, Strings: []string{"version: STSv1", "mode: enforce"},
 				Successful: 5, Failed: int64(len(details)), Details: details}}}
-		if _, _, err := st.AddReport(ctx, r, store.Source{Transport: "mail", Auth: auth(authed)}); err != nil {
+		if _, _, err := st.AddReport(ctx, r, Source{Transport: "mail", Auth: diagAuth(authed)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -39,7 +37,7 @@ func TestFailingDomains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []store.DomainFailures{{
+	want := []DomainFailures{{
 		Domain: "ours.example", FailedSessions: 3,
 		ResultTypes:   []string{"certificate-expired", "starttls-not-supported"},
 		ReceivingMX:   []string{"mx1.ours.example", "mx2.ours.example"},
@@ -50,9 +48,9 @@ func TestFailingDomains(t *testing.T) {
 	}
 }
 
-func auth(ok bool) store.Auth {
+func diagAuth(ok bool) Auth {
 	if !ok {
-		return store.Auth{}
+		return Auth{}
 	}
-	return store.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.example"}
+	return Auth{Authenticated: true, Method: "dkim", Domain: "reporter.example"}
 }
