@@ -13,6 +13,7 @@ type Record struct {
 	Reports        int          `json:"reports"`
 	Organizations  []string     `json:"organizations"`
 	ResultTypes    []string     `json:"result_types"`
+	Kind           string       `json:"kind"` // what explains the result types: ban, diagnose, both or - (see Kind)
 	FirstSeen      time.Time    `json:"first_seen"`
 	LastSeen       time.Time    `json:"last_seen"`
 	Trusted        bool         `json:"trusted"`
@@ -33,7 +34,7 @@ type BanRecord struct {
 func (r Row) Record() Record {
 	rec := Record{
 		IP: r.IP.String(), FailedSessions: r.FailedSessions, Reports: r.Reports,
-		Organizations: nonNil(r.Organizations), ResultTypes: nonNil(r.ResultTypes),
+		Organizations: nonNil(r.Organizations), ResultTypes: nonNil(r.ResultTypes), Kind: Kind(r.ResultTypes),
 		FirstSeen: r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC(),
 		Trusted: r.Trusted, Why: r.Why, DNSFailed: r.DNSFailed,
 	}
