@@ -146,6 +146,12 @@ func StartSMTP(t testing.TB, mode SMTPMode, cert tls.Certificate) *SMTPServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return StartSMTPOn(t, ln, mode, cert)
+}
+
+// StartSMTPOn is StartSMTP on a listener of the caller's.
+func StartSMTPOn(t testing.TB, ln net.Listener, mode SMTPMode, cert tls.Certificate) *SMTPServer {
+	t.Helper()
 	s := &SMTPServer{Listener: ln, mode: mode, cert: cert}
 	var wg sync.WaitGroup
 	done := make(chan struct{})
@@ -228,6 +234,7 @@ func (s *SMTPServer) serve(c net.Conn) {
 // those to the test servers, and fails the test on anything else.
 type World struct {
 	t      testing.TB
+	real   bool // the servers listen on the hosts' own addresses and ports
 	Domain string
 	CA     *CA
 	Rec    dnstest.Records
@@ -244,11 +251,22 @@ const Policy = "version: STSv1\r\nmode: enforce\r\nmx: mx1.%[1]s\r\nmx: *.backup
 // STARTTLS with a certificate of the test CA, a matching TLSA record, a
 // TLSRPT record and an MTA-STS policy covering the MX host.
 func Healthy(t testing.TB, domain string) *World {
-	w := &World{t: t, Domain: domain, CA: NewCA(t), routes: map[string]string{}, nextIP: 1,
+	return newWorld(t, domain, false)
+}
+
+// HealthyReal is Healthy with its servers on port 25 and 443 of the
+// hosts' own addresses, for a test in a network namespace of its own
+// (internal/netnstest) that probes with the prober's real dialer.
+func HealthyReal(t testing.TB, domain string) *World {
+	return newWorld(t, domain, true)
+}
+
+func newWorld(t testing.TB, domain string, real bool) *World {
+	w := &World{t: t, real: real, Domain: domain, CA: NewCA(t), routes: map[string]string{}, nextIP: 1,
 		Rec: dnstest.Records{TXT: map[string][]string{}, Host: map[string][]string{}, MX: map[string][]string{}}}
 	mx := "mx1." + domain
 	cert := w.CA.Issue(t, []string{mx}, CertOpts{})
-	w.AddMX(mx, StartSMTP(t, SMTPStartTLS, cert))
+	w.AddMX(mx, StartSMTPOn(t, w.ListenFor(mx, 25), SMTPStartTLS, cert))
 	w.Rec.RR = append(w.Rec.RR, "_25._tcp."+mx+". 300 IN TLSA "+TLSA311(cert))
 	w.Rec.TXT["_smtp._tls."+domain] = []string{"v=TLSRPTv1; rua=mailto:tlsrpt@" + domain}
 	w.Rec.TXT["_mta-sts."+domain] = []string{"v=STSv1; id=20260101T000000"}
@@ -256,31 +274,60 @@ func Healthy(t testing.TB, domain string) *World {
 	return w
 }
 
-// addMX adds host as an MX record served by s.
+// AddMX adds host as an MX record served by s (in a real world, s must
+// listen on ListenFor(host, 25)).
 func (w *World) AddMX(host string, s *SMTPServer) {
 	w.Rec.MX[w.Domain] = append(w.Rec.MX[w.Domain], host)
-	w.Route(host, 25, s.Listener.Addr().String())
+	if !w.real {
+		w.Route(host, 25, s.Listener.Addr().String())
+	}
 }
 
-// route gives host an address of its own and sends port of it to addr.
-func (w *World) Route(host string, port int, addr string) {
+// ListenFor listens for port of host: on the host's own address and port
+// in a real world, else on a free loopback port routed from them.
+func (w *World) ListenFor(host string, port int) net.Listener {
+	w.t.Helper()
+	ip := w.ip(host)
+	addr := "127.0.0.1:0"
+	if w.real {
+		addr = net.JoinHostPort(ip, fmt.Sprint(port))
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { ln.Close() })
+	if !w.real {
+		w.Route(host, port, ln.Addr().String())
+	}
+	return ln
+}
+
+// ip gives host an address of its own.
+func (w *World) ip(host string) string {
 	ip, ok := w.Rec.Host[host]
 	if !ok {
 		ip = []string{fmt.Sprintf("127.0.1.%d", w.nextIP)}
 		w.nextIP++
 		w.Rec.Host[host] = ip
 	}
-	w.routes[fmt.Sprintf("%s:%d", ip[0], port)] = addr
+	return ip[0]
 }
 
-// servePolicy serves h as https://mta-sts.DOMAIN with cert.
+// Route gives host an address of its own and sends port of it to addr.
+func (w *World) Route(host string, port int, addr string) {
+	w.routes[net.JoinHostPort(w.ip(host), fmt.Sprint(port))] = addr
+}
+
+// ServePolicy serves h as https://mta-sts.DOMAIN with cert.
 func (w *World) ServePolicy(cert tls.Certificate, h http.Handler) {
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Listener.Close()
+	srv.Listener = w.ListenFor("mta-sts."+w.Domain, 443)
 	srv.StartTLS()
 	w.t.Cleanup(srv.Close)
-	w.Route("mta-sts."+w.Domain, 443, srv.Listener.Addr().String())
 }
 
 // PolicyText serves a policy as text/plain.
