@@ -115,6 +115,9 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 	if len(targets) == 0 {
+		if o.JSON {
+			return WriteJSON(o.F.IO.Out, nil)
+		}
 		fmt.Fprintf(o.F.IO.Out, "no failing policy domains in authenticated reports since %s (name a DOMAIN to probe it)\n", o.Since)
 		return nil
 	}
