@@ -43,7 +43,7 @@ func (h *hostFindings) dane(ctx context.Context, host string, chain []*x509.Cert
 		f.Advice = "if the zone is not signed, senders ignore these records and DANE does nothing: sign the zone and publish its DS record; " +
 			"if it is signed, ask a validating resolver (--resolver), since a sender that finds the answer bogus defers mail"
 	default:
-		f.Status, f.Detail = OK, tlsaCount(len(recs)) + ", validated by DNSSEC (AD bit)"
+		f.Status, f.Detail = OK, tlsaCount(len(recs))+", validated by DNSSEC (AD bit)"
 	}
 	h.add(f, explains...)
 	if len(recs) > 0 {
