@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/netnstest"
 	"github.com/tlsrpt/tlsrpt/internal/probetest"
 )
@@ -29,7 +28,7 @@ func TestProductionDial(t *testing.T) {
 	netnstest.IPTables(t, "iptables", "-A", "OUTPUT", "-p", "tcp", "--syn", "-d", victimIP, "-j", "ACCEPT")
 	netnstest.IPTables(t, "iptables", "-A", "OUTPUT", "-p", "tcp", "--syn", "-d", "127.0.1.0/24", "-j", "ACCEPT")
 
-	p := &Prober{Resolver: probetest.ValidatingProxy(t, dnstest.Start(t, w.Rec)), Roots: w.CA.Pool(), Timeout: 5 * time.Second}
+	p := &Prober{Resolver: w.ValidatingResolver(), Roots: w.CA.Pool(), Timeout: 5 * time.Second}
 	fs, err := p.Diagnose(context.Background(), Request{Domain: "real.test", All: true, ReportedMX: []string{"victim.test"}})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 func TestHealthy(t *testing.T) {
 	w := healthy(t, "healthy.test")
 	p := w.prober()
-	p.Resolver = probetest.ValidatingProxy(t, p.Resolver)
+	p.Resolver = w.ValidatingResolver()
 	fs := w.diagnose(p, Request{All: true})
 	var checks []string
 	for _, f := range fs {
@@ -192,7 +192,7 @@ func TestTLSA(t *testing.T) {
 		want(t, fs, CheckDANEMatch, "mx1.tlsa.test", Warn, "senders ignore them today")
 	})
 	t.Run("validated", func(t *testing.T) {
-		p.Resolver = probetest.ValidatingProxy(t, plain)
+		p.Resolver = w.ValidatingResolver()
 		fs := w.diagnose(p, Request{ResultTypes: []string{TLSAInvalid}})
 		want(t, fs, CheckDANETLSA, "_25._tcp.mx1.tlsa.test", OK, "validated by DNSSEC")
 		want(t, fs, CheckDANEMatch, "mx1.tlsa.test", Fail, "none of the TLSA records")
@@ -221,7 +221,7 @@ func TestDANETA(t *testing.T) {
 	w.AddMX("mx1.ta.test", probetest.StartSMTP(t, probetest.SMTPStartTLS, cert))
 	w.Rec.RR = []string{"_25._tcp.mx1.ta.test. 300 IN TLSA 2 0 2 " + probetest.SHA512Hex(ca2.Cert.Raw)}
 	p := w.prober()
-	p.Resolver = probetest.ValidatingProxy(t, p.Resolver)
+	p.Resolver = w.ValidatingResolver()
 	want(t, w.diagnose(p, Request{ResultTypes: []string{TLSAInvalid}}), CheckDANEMatch, "mx1.ta.test", OK, "2 0 2")
 }
 

@@ -45,6 +45,14 @@ type Records struct {
 	// dnsmasq serves them as given, without DNSSEC: no answer of this
 	// server carries the AD bit.
 	RR []string
+	// Forward, when set (HOST#PORT), sends every query dnsmasq cannot
+	// answer from these records to that server of the test's own,
+	// instead of answering NXDOMAIN.
+	Forward string
+	// Config are more dnsmasq options, one per line as in its
+	// configuration file: "dnssec" and "trust-anchor=..." make dnsmasq
+	// validate what it forwards.
+	Config []string
 }
 
 // Start starts dnsmasq on a free loopback port serving records and returns
@@ -89,7 +97,9 @@ func Start(t testing.TB, records Records) string {
 		go func() { done <- cmd.Wait() }()
 		if err := waitReady(addr, done); err != nil {
 			_ = cmd.Process.Kill()
-			<-done
+			if !errors.Is(err, errExited) {
+				<-done
+			}
 			lastErr = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 			continue
 		}
@@ -123,6 +133,9 @@ func FreePort() (int, error) {
 	return 0, errors.New("finding a free port: none free for both udp and tcp")
 }
 
+// errExited is waitReady's error when dnsmasq exited.
+var errExited = errors.New("dnsmasq exited")
+
 // waitReady polls the server until it answers or its process exits.
 func waitReady(addr string, exited <-chan error) error {
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
@@ -132,7 +145,7 @@ func waitReady(addr string, exited <-chan error) error {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("dnsmasq exited: %v", err)
+			return fmt.Errorf("%w: %v", errExited, err)
 		default:
 		}
 		if _, _, err := c.Exchange(m, addr); err == nil {
@@ -147,7 +160,17 @@ func waitReady(addr string, exited <-chan error) error {
 func config(r Records) (string, error) {
 	var b strings.Builder
 	// Every domain is local: unknown names get NXDOMAIN, nothing is forwarded.
-	b.WriteString("local=/#/\n")
+	if r.Forward != "" {
+		b.WriteString("server=" + r.Forward + "\n")
+	} else {
+		b.WriteString("local=/#/\n")
+	}
+	for _, line := range r.Config {
+		if strings.ContainsAny(line, "\n") {
+			return "", fmt.Errorf("config line %q: newlines are not supported", line)
+		}
+		b.WriteString(line + "\n")
+	}
 	for _, name := range sortedKeys(r.TXT) {
 		for _, txt := range r.TXT[name] {
 			if strings.ContainsAny(txt, "\"\\\n") {

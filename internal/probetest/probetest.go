@@ -29,8 +29,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
 )
 
@@ -354,35 +352,6 @@ func (w *World) Dial(ctx context.Context, network, address string) (net.Conn, er
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, network, to)
-}
-
-// ValidatingProxy is a DNS server written with miekg/dns that forwards to
-// upstream and sets the AD bit on every answer, standing in for a
-// validating resolver of a signed zone (dnsmasq only validates a zone
-// actually signed up to a trust anchor).
-func ValidatingProxy(t testing.TB, upstream string) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(rw dns.ResponseWriter, q *dns.Msg) {
-		in, err := dns.Exchange(q, upstream)
-		if err != nil {
-			m := new(dns.Msg)
-			m.SetRcode(q, dns.RcodeServerFailure)
-			rw.WriteMsg(m)
-			return
-		}
-		in.AuthenticatedData = true
-		rw.WriteMsg(in)
-	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go srv.ActivateAndServe()
-	<-started
-	t.Cleanup(func() { srv.Shutdown() })
-	return pc.LocalAddr().String()
 }
 
 // NoCert is no certificate, for servers that never reach TLS.

@@ -65,7 +65,7 @@ func decode(t *testing.T, s string) []Record {
 // TestHealthyExit0: all ok, exit 0, and the JSON has every field.
 func TestHealthyExit0(t *testing.T) {
 	w := probetest.Healthy(t, "healthy.test")
-	res := probetest.ValidatingProxy(t, dnstest.Start(t, w.Rec))
+	res := w.ValidatingResolver()
 	r := runCmd(t, w, res, "", "healthy.test", "--json")
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", r.code, r.errOut, r.out)
