@@ -412,3 +412,25 @@ func (c *countedConn) Close() error {
 	c.once.Do(c.close)
 	return c.Conn.Close()
 }
+
+// TestTLSHandshake: a server that hangs up after "220 go ahead" fails the
+// tls check; one that speaks TLS 1.1 at most is a warning.
+func TestTLSHandshake(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mode   probetest.SMTPMode
+		status Status
+		detail string
+	}{
+		{"broken", probetest.SMTPBrokenTLS, Fail, "STARTTLS handshake with"},
+		{"old", probetest.SMTPOldTLS, Warn, "TLS 1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := healthy(t, "handshake.test")
+			w.Rec.MX = map[string][]string{}
+			w.AddMX("mx1.handshake.test", probetest.StartSMTP(t, tc.mode, w.CA.Issue(t, []string{"mx1.handshake.test"}, probetest.CertOpts{})))
+			fs := w.diagnose(w.prober(), Request{ResultTypes: []string{StartTLSNotSupported}})
+			want(t, fs, CheckTLS, "mx1.handshake.test", tc.status, tc.detail)
+		})
+	}
+}

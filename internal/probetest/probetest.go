@@ -126,6 +126,8 @@ const (
 	SMTPStartTLS SMTPMode = iota // offers STARTTLS
 	SMTPPlain                    // offers no STARTTLS
 	SMTPSilent                   // accepts and never says a word
+	SMTPBrokenTLS                // offers STARTTLS, says go ahead, then hangs up
+	SMTPOldTLS                   // offers STARTTLS with TLS 1.1 at most
 )
 
 // SMTPServer is an in-process SMTP server: greeting, EHLO, STARTTLS,
@@ -205,13 +207,20 @@ func (s *SMTPServer) serve(c net.Conn) {
 		}
 		verb := strings.ToUpper(strings.Fields(line + " x")[0])
 		switch {
-		case verb == "EHLO" && s.mode == SMTPStartTLS && !tlsOn:
+		case verb == "EHLO" && s.mode != SMTPPlain && !tlsOn:
 			say("250-mx.test", "250-STARTTLS", "250 8BITMIME")
 		case verb == "EHLO":
 			say("250-mx.test", "250 8BITMIME")
-		case verb == "STARTTLS" && s.mode == SMTPStartTLS && !tlsOn:
+		case verb == "STARTTLS" && s.mode == SMTPBrokenTLS:
 			say("220 go ahead")
-			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{s.cert}})
+			return
+		case verb == "STARTTLS" && s.mode != SMTPPlain && !tlsOn:
+			say("220 go ahead")
+			cfg := &tls.Config{Certificates: []tls.Certificate{s.cert}}
+			if s.mode == SMTPOldTLS {
+				cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+			}
+			tc := tls.Server(c, cfg)
 			if tc.Handshake() != nil {
 				return
 			}
