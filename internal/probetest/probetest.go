@@ -123,11 +123,11 @@ func TLSA311(c tls.Certificate) string {
 type SMTPMode int
 
 const (
-	SMTPStartTLS SMTPMode = iota // offers STARTTLS
-	SMTPPlain                    // offers no STARTTLS
-	SMTPSilent                   // accepts and never says a word
-	SMTPBrokenTLS                // offers STARTTLS, says go ahead, then hangs up
-	SMTPOldTLS                   // offers STARTTLS with TLS 1.1 at most
+	SMTPStartTLS  SMTPMode = iota // offers STARTTLS
+	SMTPPlain                     // offers no STARTTLS
+	SMTPSilent                    // accepts and never says a word
+	SMTPBrokenTLS                 // offers STARTTLS, says go ahead, then hangs up
+	SMTPOldTLS                    // offers STARTTLS with TLS 1.1 at most
 )
 
 // SMTPServer is an in-process SMTP server: greeting, EHLO, STARTTLS,
