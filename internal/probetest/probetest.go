@@ -122,6 +122,7 @@ func TLSA311(c tls.Certificate) string {
 // SMTPMode is how the test SMTP server behaves.
 type SMTPMode int
 
+// The modes of SMTPServer.
 const (
 	SMTPStartTLS  SMTPMode = iota // offers STARTTLS
 	SMTPPlain                     // offers no STARTTLS
