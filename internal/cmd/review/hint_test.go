@@ -20,7 +20,7 @@ func TestKindInTable(t *testing.T) {
 	if err := WriteTable(&out, recs); err != nil {
 		t.Fatal(err)
 	}
-	for _, re := range []string{"RESULT TYPES +KIND +FIRST SEEN", "192.0.2.1 .* validation-failure +ban ", "192.0.2.2 .* certificate-expired +diagnose "} {
+	for _, re := range []string{"LAST SEEN +KIND +TRUSTED", "192.0.2.1 .* validation-failure .* ban +no ", "192.0.2.2 .* certificate-expired .* diagnose +no "} {
 		if !regexpMatch(re, out.String()) {
 			t.Errorf("table lacks %q:\n%s", re, out.String())
 		}

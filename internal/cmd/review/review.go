@@ -172,12 +172,12 @@ func WriteTable(w io.Writer, recs []assess.Record) error {
 		return bw.Flush()
 	}
 	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IP\tFAILED\tREPORTS\tORGANIZATIONS\tRESULT TYPES\tKIND\tFIRST SEEN\tLAST SEEN\tTRUSTED\tBANNED\tWHY")
+	fmt.Fprintln(tw, "IP\tFAILED\tREPORTS\tORGANIZATIONS\tRESULT TYPES\tFIRST SEEN\tLAST SEEN\tKIND\tTRUSTED\tBANNED\tWHY")
 	cell := neutral.TerminalCell
 	for _, r := range recs {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.IP, r.FailedSessions, r.Reports,
-			cell(strings.Join(r.Organizations, ", ")), cell(strings.Join(r.ResultTypes, ", ")), r.Kind,
-			r.FirstSeen.Format("2006-01-02"), r.LastSeen.Format("2006-01-02"),
+			cell(strings.Join(r.Organizations, ", ")), cell(strings.Join(r.ResultTypes, ", ")),
+			r.FirstSeen.Format("2006-01-02"), r.LastSeen.Format("2006-01-02"), r.Kind,
 			yesNo(r.Trusted), cell(r.BannedText()), neutral.TerminalLine(r.Why))
 	}
 	if err := tw.Flush(); err != nil {
