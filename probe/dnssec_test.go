@@ -41,3 +41,32 @@ func TestDNSSECBogus(t *testing.T) {
 	}
 	want(t, fs, CheckMX, "bogus.test", OK, "mx1.bogus.test")
 }
+
+// TestSignedZoneDenials checks the test's signed zone itself: dnsmasq
+// validates its NODATA and NXDOMAIN answers (NSEC), not only its records.
+func TestSignedZoneDenials(t *testing.T) {
+	w := healthy(t, "deny.test")
+	res := w.ValidatingResolver()
+	for _, q := range []struct {
+		name  string
+		t     uint16
+		rcode int
+	}{
+		{"mx1.deny.test.", dns.TypeAAAA, dns.RcodeSuccess},
+		{"_25._tcp.nothere.deny.test.", dns.TypeTLSA, dns.RcodeNameError},
+		{"_tcp.mx1.deny.test.", dns.TypeTXT, dns.RcodeSuccess},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.t)
+		m.SetEdns0(4096, true)
+		m.AuthenticatedData = true
+		in, err := dns.Exchange(m, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Rcode != q.rcode || !in.AuthenticatedData || len(in.Answer) != 0 {
+			t.Errorf("%s %s: rcode %s, AD %v, %d answers; want %s, AD, none", q.name, dns.TypeToString[q.t],
+				dns.RcodeToString[in.Rcode], in.AuthenticatedData, len(in.Answer), dns.RcodeToString[q.rcode])
+		}
+	}
+}

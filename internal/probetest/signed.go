@@ -43,7 +43,7 @@ func (w *World) SignZone() *Signed {
 	}
 	z := &Signed{zone: zone, key: key, signer: priv.(crypto.Signer), rrs: map[string][]dns.RR{}}
 	z.add(key)
-	z.add(&dns.SOA{Hdr: hdr(zone, dns.TypeSOA), Ns: "ns." + zone, Mbox: "hostmaster." + zone, Serial: 1,
+	z.add(&dns.SOA{Hdr: hdr(zone, dns.TypeSOA), Ns: "ns.", Mbox: "hostmaster.", Serial: 1,
 		Refresh: 3600, Retry: 600, Expire: 86400, Minttl: 300})
 	for name, txts := range w.Rec.TXT {
 		for _, t := range txts {
@@ -182,6 +182,25 @@ func (z *Signed) nonTerminal(name string) bool {
 	return false
 }
 
+// wildcard is the wildcard name at the closest encloser of name (the
+// longest ancestor that exists), which an NXDOMAIN answer must deny too.
+func (z *Signed) wildcard(name string) string {
+	enc := name
+	for enc != z.zone {
+		_, enc, _ = strings.Cut(enc, ".")
+		if enc == "" {
+			enc = "."
+		}
+		if _, ok := z.rrs[enc]; ok || z.nonTerminal(enc) {
+			break
+		}
+	}
+	if enc == "." {
+		return "*."
+	}
+	return "*." + enc
+}
+
 // answer builds the answer to q: the records with their signature, or
 // the signed NSEC records that deny them, with the signed SOA.
 func (z *Signed) answer(q *dns.Msg) (*dns.Msg, error) {
@@ -207,7 +226,7 @@ func (z *Signed) answer(q *dns.Msg) (*dns.Msg, error) {
 	} else {
 		m.Rcode = dns.RcodeNameError
 		denial = append(denial, z.nsec(z.covering(qn)))
-		if i := z.covering("*." + z.zone); z.names[i] != denial[0].Header().Name {
+		if i := z.covering(z.wildcard(qn)); z.names[i] != denial[0].Header().Name {
 			denial = append(denial, z.nsec(i))
 		}
 	}
@@ -215,7 +234,7 @@ func (z *Signed) answer(q *dns.Msg) (*dns.Msg, error) {
 	for _, set := range append([][]dns.RR{soa}, splitEach(denial)...) {
 		sig, err := z.sign(set)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%v: %w", set, err)
 		}
 		m.Ns = append(m.Ns, append(set, sig)...)
 	}
