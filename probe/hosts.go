@@ -76,6 +76,11 @@ func (h *hostFindings) starttls(ctx context.Context, host string) []*x509.Certif
 		h.add(f, explains...)
 		return nil
 	}
+	if addrs, err = h.r.dialable(addrs); err != nil {
+		f.Status, f.Detail, f.Advice = Error, host+" "+err.Error(), nonPublicAdvice(h.r.domain)
+		h.add(f, explains...)
+		return nil
+	}
 	conn, addr, err := h.connect(ctx, addrs)
 	if err != nil {
 		f.Status, f.Detail = failOrError(err), err.Error()

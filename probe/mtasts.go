@@ -117,6 +117,8 @@ func (r *run) fetchPolicy(ctx context.Context) []byte {
 		f.Status, f.Detail = failOrError(err), fmt.Sprintf("fetching %s: %v", url, err)
 		types := []string{STSPolicyFetchError}
 		switch {
+		case errors.Is(err, ErrNonPublic):
+			f.Status, f.Advice = Error, nonPublicAdvice(r.domain)
 		case isCertError(err):
 			f.Status = Fail
 			f.Advice = "serve a certificate for " + host + " from a public CA, with its intermediates"
@@ -209,6 +211,9 @@ func (r *run) dialPolicyHost(ctx context.Context, host string) (net.Conn, error)
 	}
 	if len(addrs) == 0 {
 		return nil, errors.New(host + " has no A or AAAA record")
+	}
+	if addrs, err = r.dialable(addrs); err != nil {
+		return nil, fmt.Errorf("%s %w", host, err)
 	}
 	for _, a := range addrs {
 		var c net.Conn

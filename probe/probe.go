@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -126,10 +127,52 @@ type Request struct {
 	// PolicyStrings are the MTA-STS policy-strings the reports carried,
 	// one per distinct policy: the live policy is compared with them.
 	PolicyStrings [][]string
+	// AllowNonPublic lets the probes connect to loopback, private,
+	// link-local and shared addresses. Leave it false for a domain a
+	// report chose: its DNS could point the probes at this host or the
+	// local network. The command sets it for the domains named on its
+	// command line.
+	AllowNonPublic bool
 }
 
 // ErrDomain is returned for a domain that is no domain name.
 var ErrDomain = errors.New("probe: not a domain name")
+
+// ErrNonPublic says a host resolves only to addresses that are not
+// probed for a domain a report chose.
+var ErrNonPublic = errors.New("resolves only to non-public addresses, not probed for a domain from the reports")
+
+// sharedSpace is RFC 6598's shared address space (carrier-grade NAT).
+var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+// public reports whether a is an address of the public Internet.
+func public(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsGlobalUnicast() && !a.IsPrivate() && !sharedSpace.Contains(a)
+}
+
+// dialable returns the addresses the probes may connect to: all with
+// AllowNonPublic, else the public ones, and ErrNonPublic when none is.
+func (r *run) dialable(addrs []netip.Addr) ([]netip.Addr, error) {
+	if r.req.AllowNonPublic {
+		return addrs, nil
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if public(a) {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 && len(addrs) > 0 {
+		return nil, fmt.Errorf("%w (%v)", ErrNonPublic, addrs[0])
+	}
+	return out, nil
+}
+
+// nonPublicAdvice is the advice of a host not probed for ErrNonPublic.
+func nonPublicAdvice(domain string) string {
+	return "if this is your own setup, name the domain: tlsrpt diagnose " + domain
+}
 
 // Diagnose runs the checks req calls for and returns their findings in a
 // stable order: the TLSRPT record, the MX records, the reported hosts

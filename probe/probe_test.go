@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -432,5 +433,36 @@ func TestTLSHandshake(t *testing.T) {
 			fs := w.diagnose(w.prober(), Request{ResultTypes: []string{StartTLSNotSupported}})
 			want(t, fs, CheckTLS, "mx1.handshake.test", tc.status, tc.detail)
 		})
+	}
+}
+
+// TestNonPublicNotProbed attacks the probes through DNS: a domain from
+// the reports whose MX and policy host resolve to this host's loopback
+// (where the test servers listen) is not connected to; named by the
+// operator, it is.
+func TestNonPublicNotProbed(t *testing.T) {
+	w := healthy(t, "internal.test")
+	p := w.prober()
+	fs, err := p.Diagnose(context.Background(), Request{Domain: "internal.test", All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, fs, CheckSMTP, "mx1.internal.test", Error, "non-public addresses")
+	want(t, fs, CheckSTSPolicy, "mta-sts.internal.test", Error, "non-public addresses")
+	if len(w.Dialed) != 0 {
+		t.Errorf("dialed %v", w.Dialed)
+	}
+}
+
+func TestPublic(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"192.0.2.25": true, "8.8.8.8": true, "2001:4860::8888": true,
+		"127.0.0.1": false, "127.0.1.1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
+		"169.254.1.1": false, "100.64.1.1": false, "0.0.0.0": false, "224.0.0.1": false, "255.255.255.255": false,
+		"::1": false, "::": false, "fe80::1": false, "fd00::1": false, "::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false,
+	} {
+		if public(netip.MustParseAddr(s)) != ok {
+			t.Errorf("public(%s) = %v", s, !ok)
+		}
 	}
 }

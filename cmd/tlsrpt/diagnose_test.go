@@ -22,8 +22,10 @@ import (
 // network namespace of its own where an MX host listens on port 25, the
 // policy host on 443, a validating dnsmasq answers, and the store holds
 // an authenticated report: the reports' result types choose the checks
-// (exit 0), --all finds the MX without STARTTLS (exit 1), and the host
-// only the report names is never connected to.
+// when the operator names the domain (exit 0), --all finds the MX without
+// STARTTLS (exit 1); without a name, the domain from the report resolves
+// to loopback and is not probed (exit 3); the host only the report names
+// is never connected to.
 func TestDiagnoseEndToEnd(t *testing.T) {
 	if !netnstest.Run(t, "TestDiagnoseEndToEnd") {
 		return
@@ -62,7 +64,18 @@ func TestDiagnoseEndToEnd(t *testing.T) {
 		}
 		return code, recs
 	}
+	// The domain from the report resolves to loopback: not probed, exit 3.
 	code, recs := run()
+	if code != 3 {
+		t.Errorf("domain from the reports on loopback: exit %d, want 3: %v", code, recs)
+	}
+	for _, r := range recs {
+		if r["check"] == "sts-policy" && (r["status"] != "error" || !strings.Contains(r["detail"].(string), "non-public")) {
+			t.Errorf("policy host on loopback, domain from a report: %v", r)
+		}
+	}
+	// Named by the operator, it is probed: the reported type's checks pass.
+	code, recs = run("e2e.test")
 	if code != 0 {
 		t.Errorf("reports name only sts-policy-fetch-error: exit %d, want 0: %v", code, recs)
 	}
@@ -71,7 +84,7 @@ func TestDiagnoseEndToEnd(t *testing.T) {
 			t.Errorf("sts-policy-fetch-error alone called for an SMTP probe: %v", r)
 		}
 	}
-	code, recs = run("--all")
+	code, recs = run("e2e.test", "--all")
 	if code != 1 {
 		t.Errorf("--all: exit %d, want 1", code)
 	}

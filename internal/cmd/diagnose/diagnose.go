@@ -70,7 +70,9 @@ Without DOMAIN, the policy domains with failures in the authenticated reports
 of --since; the checks run are those the reported result types call for
 (--all runs every check). A host a report names as receiving-mx-hostname
 that is not an MX record of the domain is listed, never probed. Nothing but
-port 25 of the MX hosts and port 443 of mta-sts.DOMAIN is connected to.
+port 25 of the MX hosts and port 443 of mta-sts.DOMAIN is connected to, and
+for a domain from the reports only at public addresses (name the domain to
+probe hosts on loopback or a private network).
 
 Exit status: 0 nothing fails, 1 something fails, 3 a probe could not run (a
 DNS failure, a timeout) and nothing failed.`,
@@ -243,6 +245,9 @@ func (o *Options) named(failing []store.DomainFailures) []probe.Request {
 				req = request(f, o.All)
 			}
 		}
+		// The operator chose this domain: its hosts may be on the local
+		// network. A domain from the reports gets only public addresses.
+		req.AllowNonPublic = true
 		out = append(out, req)
 	}
 	return out

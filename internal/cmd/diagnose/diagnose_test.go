@@ -151,6 +151,10 @@ func TestFromReports(t *testing.T) {
 	if !strings.Contains(r.out, `victim.test\x1b[2j`) || !strings.Contains(r.out, "not probed") {
 		t.Errorf("table:\n%s", r.out)
 	}
+	// The domain came from a report and its MX is on loopback: not probed.
+	if !strings.Contains(r.out, "resolves only to non-public addresses") || w.Dialed != nil {
+		t.Errorf("dialed %v; table:\n%s", w.Dialed, r.out)
+	}
 	r = runCmd(t, w, dnstest.Start(t, w.Rec), db, "--json")
 	for _, rec := range decode(t, r.out) {
 		if rec.Domain != "ours.test" {
