@@ -24,7 +24,7 @@ func (h *hostFindings) add(f Finding, explains ...string) {
 
 // checkHosts probes the MX hosts, at most Concurrency at once, and adds
 // their findings in the hosts' order.
-func (r *run) checkHosts(ctx context.Context, mxs []mxHost, pol *policy) {
+func (r *run) checkHosts(ctx context.Context, mxs []mxHost) {
 	results := make([][]Finding, len(mxs))
 	sem := make(chan struct{}, r.p.concurrency())
 	var wg sync.WaitGroup
@@ -34,7 +34,7 @@ func (r *run) checkHosts(ctx context.Context, mxs []mxHost, pol *policy) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			h := &hostFindings{r: r}
-			h.check(ctx, m.name, pol)
+			h.check(ctx, m.name)
 			results[i] = h.out
 		}()
 	}
@@ -46,7 +46,7 @@ func (r *run) checkHosts(ctx context.Context, mxs []mxHost, pol *policy) {
 
 // check probes one MX host: SMTP and STARTTLS, then the certificate and
 // the TLSA records against the chain it presented.
-func (h *hostFindings) check(ctx context.Context, host string, pol *policy) {
+func (h *hostFindings) check(ctx context.Context, host string) {
 	var chain []*x509.Certificate
 	if h.r.groups[groupHost] || h.r.groups[groupDANE] {
 		chain = h.starttls(ctx, host)

@@ -191,12 +191,11 @@ func (p *Prober) Diagnose(ctx context.Context, req Request) ([]Finding, error) {
 	r.checkTLSRPT(ctx)
 	mxs := r.checkMX(ctx)
 	r.checkReportedMX(mxs)
-	var pol *policy
 	if r.groups[groupSTS] {
-		pol = r.checkSTS(ctx, mxs)
+		r.checkSTS(ctx, mxs)
 	}
 	if r.groups[groupHost] || r.groups[groupDANE] {
-		r.checkHosts(ctx, mxs, pol)
+		r.checkHosts(ctx, mxs)
 	}
 	return r.out, nil
 }
