@@ -34,10 +34,11 @@ type BanRecord struct {
 func (r Row) Record() Record {
 	rec := Record{
 		IP: r.IP.String(), FailedSessions: r.FailedSessions, Reports: r.Reports,
-		Organizations: nonNil(r.Organizations), ResultTypes: nonNil(r.ResultTypes), Kind: Kind(r.ResultTypes),
+		Organizations: nonNil(r.Organizations), ResultTypes: nonNil(r.ResultTypes),
 		FirstSeen: r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC(),
 		Trusted: r.Trusted, Why: r.Why, DNSFailed: r.DNSFailed,
 	}
+	rec.Kind = Kind(r.ResultTypes)
 	if r.Bans != nil || len(r.Unknown) > 0 {
 		bans := make([]BanRecord, 0, len(r.Bans))
 		for _, b := range r.Bans {
