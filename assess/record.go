@@ -16,6 +16,7 @@ type Record struct {
 	Organizations              []string     `json:"organizations"`
 	AuthenticatedOrganizations []string     `json:"authenticated_organizations"`
 	ResultTypes                []string     `json:"result_types"`
+	Kind                       string       `json:"kind"` // what explains the result types: ban, diagnose, both or - (see Kind)
 	FirstSeen                  time.Time    `json:"first_seen"`
 	LastSeen                   time.Time    `json:"last_seen"`
 	Trusted                    bool         `json:"trusted"`
@@ -41,6 +42,7 @@ func (r Row) Record() Record {
 		FirstSeen:   r.FirstSeen.UTC(), LastSeen: r.LastSeen.UTC(),
 		Trusted: r.Trusted, Why: r.Why, DNSFailed: r.DNSFailed,
 	}
+	rec.Kind = Kind(r.ResultTypes)
 	if r.Bans != nil || len(r.Unknown) > 0 {
 		bans := make([]BanRecord, 0, len(r.Bans))
 		for _, b := range r.Bans {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -50,6 +51,7 @@ func Summary(msg *report.Message, auth store.Auth, advice []string, now time.Tim
 	if grouped {
 		writeAddrs(&b, msg.Reports())
 	}
+	writeTypes(&b, msg.Reports())
 	if len(msg.Reports()) > 0 {
 		b.WriteString("\nAuthentication: " + authLine(auth) + "\n")
 	}
@@ -144,6 +146,76 @@ func writeGroups(b *strings.Builder, details []report.FailureDetail) {
 			line += " at " + neutral.SummaryLine(g.mx)
 		}
 		fmt.Fprintf(b, "  %s: %s from %s\n", line, sessions(g.sessions), plural(len(g.addrs), "address", "addresses"))
+	}
+}
+
+// MaxDomainsPerType is the most policy domains named in one failure
+// type's diagnose hint.
+const MaxDomainsPerType = 3
+
+// failingType is one failing result type and the policy domains it
+// failed for.
+type failingType struct {
+	name    string
+	domains []string
+}
+
+// writeTypes writes, per failing result type, its meaning in one line and
+// the command that probes its cause. Only a policy-domain that is a
+// domain name is put into the command: a report must not write a command
+// line the reader may paste.
+func writeTypes(b *strings.Builder, reports []*report.Report) {
+	types := failingTypes(reports)
+	if len(types) == 0 {
+		return
+	}
+	b.WriteString("\nFailure types (tlsrpt diagnose probes the cause live):\n")
+	for i, ft := range types {
+		if i == MaxGroups {
+			fmt.Fprintf(b, "  and %d more failure types (tlsrpt review)\n", len(types)-MaxGroups)
+			break
+		}
+		meaning, ok := probe.Meaning(ft.name)
+		if !ok {
+			meaning = "not a result type of RFC 8460's registry"
+		}
+		target := "DOMAIN"
+		if len(ft.domains) > 0 {
+			target = strings.Join(ft.domains, " ")
+		}
+		fmt.Fprintf(b, "  %s: %s; run `tlsrpt diagnose %s`\n", orNone(ft.name), meaning, target)
+	}
+}
+
+// failingTypes lists the result types of the failure details in order of
+// first appearance, each with its policy domains that are domain names.
+func failingTypes(reports []*report.Report) []*failingType {
+	byName := map[string]*failingType{}
+	var out []*failingType
+	for _, r := range reports {
+		for _, p := range r.Policies {
+			for _, d := range p.Details {
+				ft := byName[d.ResultType]
+				if ft == nil {
+					ft = &failingType{name: d.ResultType}
+					byName[d.ResultType] = ft
+					out = append(out, ft)
+				}
+				ft.add(p.Domain)
+			}
+		}
+	}
+	return out
+}
+
+// add adds a policy domain, lower case, when it is a domain name.
+func (ft *failingType) add(domain string) {
+	if !probe.ValidDomain(domain) {
+		return
+	}
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	if len(ft.domains) < MaxDomainsPerType && !slices.Contains(ft.domains, domain) {
+		ft.domains = append(ft.domains, domain)
 	}
 }
 

@@ -40,6 +40,19 @@ type Records struct {
 	Host map[string][]string
 	// MX maps a name to its mail exchangers, lowest preference first.
 	MX map[string][]string
+	// RR are records of any other type (TLSA, for one) in zone-file
+	// form: "_25._tcp.mx.example.test. 300 IN TLSA 3 1 1 ab12...".
+	// dnsmasq serves them as given, without DNSSEC: no answer of this
+	// server carries the AD bit.
+	RR []string
+	// Forward, when set (HOST#PORT), sends every query dnsmasq cannot
+	// answer from these records to that server of the test's own,
+	// instead of answering NXDOMAIN.
+	Forward string
+	// Config are more dnsmasq options, one per line as in its
+	// configuration file: "dnssec" and "trust-anchor=..." make dnsmasq
+	// validate what it forwards.
+	Config []string
 }
 
 // Start starts dnsmasq on a free loopback port serving records and returns
@@ -84,7 +97,9 @@ func Start(t testing.TB, records Records) string {
 		go func() { done <- cmd.Wait() }()
 		if err := waitReady(addr, done); err != nil {
 			_ = cmd.Process.Kill()
-			<-done
+			if !errors.Is(err, errExited) {
+				<-done
+			}
 			lastErr = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 			continue
 		}
@@ -118,6 +133,9 @@ func FreePort() (int, error) {
 	return 0, errors.New("finding a free port: none free for both udp and tcp")
 }
 
+// errExited is waitReady's error when dnsmasq exited.
+var errExited = errors.New("dnsmasq exited")
+
 // waitReady polls the server until it answers or its process exits.
 func waitReady(addr string, exited <-chan error) error {
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
@@ -127,7 +145,7 @@ func waitReady(addr string, exited <-chan error) error {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("dnsmasq exited: %v", err)
+			return fmt.Errorf("%w: %v", errExited, err)
 		default:
 		}
 		if _, _, err := c.Exchange(m, addr); err == nil {
@@ -142,7 +160,17 @@ func waitReady(addr string, exited <-chan error) error {
 func config(r Records) (string, error) {
 	var b strings.Builder
 	// Every domain is local: unknown names get NXDOMAIN, nothing is forwarded.
-	b.WriteString("local=/#/\n")
+	if r.Forward != "" {
+		b.WriteString("server=" + r.Forward + "\n")
+	} else {
+		b.WriteString("local=/#/\n")
+	}
+	for _, line := range r.Config {
+		if strings.ContainsAny(line, "\n") {
+			return "", fmt.Errorf("config line %q: newlines are not supported", line)
+		}
+		b.WriteString(line + "\n")
+	}
 	for _, name := range sortedKeys(r.TXT) {
 		for _, txt := range r.TXT[name] {
 			if strings.ContainsAny(txt, "\"\\\n") {
@@ -185,12 +213,35 @@ func config(r Records) (string, error) {
 			fmt.Fprintf(&b, "host-record=%s\n", strings.Join(fields, ","))
 		}
 	}
+	for _, line := range r.RR {
+		name, rrtype, data, err := rawRecord(line)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "dns-rr=%s,%d,%s\n", name, rrtype, data)
+	}
 	for _, name := range sortedKeys(r.MX) {
 		for i, host := range r.MX[name] {
 			fmt.Fprintf(&b, "mx-host=%s,%s,%d\n", bare(name), bare(host), 10*(i+1))
 		}
 	}
 	return b.String(), nil
+}
+
+// rawRecord parses a record in zone-file form into its name, type and
+// record data in hex, as dnsmasq's dns-rr option takes them.
+func rawRecord(line string) (name string, rrtype uint16, data string, err error) {
+	rr, err := dns.NewRR(line)
+	if err != nil || rr == nil {
+		return "", 0, "", fmt.Errorf("record %q: %v", line, err)
+	}
+	buf := make([]byte, dns.MaxMsgSize)
+	off, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		return "", 0, "", fmt.Errorf("record %q: %w", line, err)
+	}
+	rdata := buf[off-int(rr.Header().Rdlength) : off]
+	return bare(rr.Header().Name), rr.Header().Rrtype, fmt.Sprintf("%x", rdata), nil
 }
 
 // quoteChunks splits s into quoted strings of at most 255 bytes.

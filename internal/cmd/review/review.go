@@ -92,10 +92,27 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 	reportUnknown(o.F.IO.ErrOut, rows)
+	recs := assess.Records(rows)
+	hintDiagnose(o.F.IO.ErrOut, recs)
 	if o.JSON {
-		return WriteJSON(o.F.IO.Out, assess.Records(rows))
+		return WriteJSON(o.F.IO.Out, recs)
 	}
-	return WriteTable(o.F.IO.Out, assess.Records(rows))
+	return WriteTable(o.F.IO.Out, recs)
+}
+
+// hintDiagnose says once when some addresses failed in ways no ban
+// explains: unbanning will not help them, probing our side may.
+func hintDiagnose(w io.Writer, recs []assess.Record) {
+	n := 0
+	for _, r := range recs {
+		if r.Kind == assess.KindDiagnose || r.Kind == assess.KindBoth {
+			n++
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(w, "tlsrpt: review: %s failed in ways no ban explains (KIND diagnose or both): run tlsrpt diagnose to probe the cause\n",
+			cmdutil.Plural(int64(n), "address", "addresses"))
+	}
 }
 
 // reportUnknown says once per backend and reason why ban status is
@@ -157,12 +174,12 @@ func WriteTable(w io.Writer, recs []assess.Record) error {
 		return bw.Flush()
 	}
 	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IP\tFAILED\tREPORTS\tORGANIZATIONS\tRESULT TYPES\tFIRST SEEN\tLAST SEEN\tTRUSTED\tBANNED\tWHY")
+	fmt.Fprintln(tw, "IP\tFAILED\tREPORTS\tORGANIZATIONS\tRESULT TYPES\tFIRST SEEN\tLAST SEEN\tKIND\tTRUSTED\tBANNED\tWHY")
 	cell := neutral.TerminalCell
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.IP, r.FailedSessions, r.Reports,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.IP, r.FailedSessions, r.Reports,
 			cell(strings.Join(r.Organizations, ", ")), cell(strings.Join(r.ResultTypes, ", ")),
-			r.FirstSeen.Format("2006-01-02"), r.LastSeen.Format("2006-01-02"),
+			r.FirstSeen.Format("2006-01-02"), r.LastSeen.Format("2006-01-02"), r.Kind,
 			yesNo(r.Trusted), cell(r.BannedText()), neutral.TerminalLine(r.Why))
 	}
 	if err := tw.Flush(); err != nil {

@@ -17,6 +17,7 @@ import (
 	cmdallowlist "github.com/tlsrpt/tlsrpt/internal/cmd/allowlist"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	cmddashboard "github.com/tlsrpt/tlsrpt/internal/cmd/dashboard"
+	cmddiagnose "github.com/tlsrpt/tlsrpt/internal/cmd/diagnose"
 	cmddigest "github.com/tlsrpt/tlsrpt/internal/cmd/digest"
 	cmdfilter "github.com/tlsrpt/tlsrpt/internal/cmd/filter"
 	cmdimport "github.com/tlsrpt/tlsrpt/internal/cmd/importcmd"
@@ -79,6 +80,7 @@ several MX hosts share), else $TLSRPT_DB, else $XDG_STATE_HOME/tlsrpt/tlsrpt.db.
 	cmd.AddCommand(
 		cmdfilter.NewCmdFilter(f, nil),
 		cmdreview.NewCmdReview(f, nil),
+		cmddiagnose.NewCmdDiagnose(f, nil),
 		cmdredeem.NewCmdRedeem(f, nil),
 		cmdallowlist.NewCmdAllowlist(f),
 		cmdserve.NewCmdServe(f, nil),

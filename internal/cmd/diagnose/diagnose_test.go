@@ -1,0 +1,179 @@
+package diagnose
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/probetest"
+	"github.com/tlsrpt/tlsrpt/probe"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// result is one run of the command.
+type result struct {
+	code        int
+	out, errOut string
+}
+
+// runCmd runs tlsrpt diagnose in-process against w, with its DNS server
+// as --resolver and its CA as --ca-file; db is the store, "" for none.
+func runCmd(t *testing.T, w *probetest.World, resolver, db string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	f := cmdutil.New(strings.NewReader(""), &out, &errOut)
+	f.Trust.Resolver = resolver
+	if db != "" {
+		f.DB, f.DBSet = db, true
+	} else {
+		t.Setenv("TLSRPT_DB", filepath.Join(t.TempDir(), "none.db"))
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.CA.Cert.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := NewCmdDiagnose(f, func(o *Options) error {
+		o.dial = w.Dial
+		return Run(context.Background(), o)
+	})
+	cmd.SetArgs(append([]string{"--ca-file", ca}, args...))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
+	return result{code: cmdutil.ExitCode(err), out: out.String(), errOut: errOut.String()}
+}
+
+func decode(t *testing.T, s string) []Record {
+	t.Helper()
+	var recs []Record
+	if err := json.Unmarshal([]byte(s), &recs); err != nil {
+		t.Fatalf("%v in:\n%s", err, s)
+	}
+	return recs
+}
+
+// TestHealthyExit0: all ok, exit 0, and the JSON has every field.
+func TestHealthyExit0(t *testing.T) {
+	w := probetest.Healthy(t, "healthy.test")
+	res := w.ValidatingResolver()
+	r := runCmd(t, w, res, "", "healthy.test", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q, stdout:\n%s", r.code, r.errOut, r.out)
+	}
+	recs := decode(t, r.out)
+	if len(recs) < 10 {
+		t.Fatalf("%d findings:\n%s", len(recs), r.out)
+	}
+	for _, rec := range recs {
+		if rec.Domain != "healthy.test" || rec.Status != probe.OK || rec.Check == "" || rec.Host == "" || rec.Detail == "" {
+			t.Errorf("record %+v", rec)
+		}
+	}
+	for _, field := range []string{`"domain"`, `"check"`, `"host"`, `"status"`, `"detail"`, `"advice"`, `"result_types": []`} {
+		if !strings.Contains(r.out, field) {
+			t.Errorf("no %s in the JSON:\n%s", field, r.out)
+		}
+	}
+}
+
+// TestFailExit1: no STARTTLS fails: exit 1, the table says the fix.
+func TestFailExit1(t *testing.T) {
+	w := probetest.Healthy(t, "plain.test")
+	w.Rec.MX = map[string][]string{}
+	w.AddMX("mx1.plain.test", probetest.StartSMTP(t, probetest.SMTPPlain, probetest.NoCert()))
+	r := runCmd(t, w, dnstest.Start(t, w.Rec), "", "plain.test")
+	if r.code != 1 {
+		t.Fatalf("exit %d, stderr %q, stdout:\n%s", r.code, r.errOut, r.out)
+	}
+	if !strings.Contains(r.out, "does not offer STARTTLS") || !strings.Contains(r.out, "fix: enable STARTTLS") {
+		t.Errorf("table:\n%s", r.out)
+	}
+}
+
+// TestTimeoutExit3: a host that never answers and nothing failing: exit 3.
+func TestTimeoutExit3(t *testing.T) {
+	w := probetest.Healthy(t, "silent.test")
+	w.Rec.MX = map[string][]string{}
+	w.AddMX("mx1.silent.test", probetest.StartSMTP(t, probetest.SMTPSilent, probetest.NoCert()))
+	r := runCmd(t, w, dnstest.Start(t, w.Rec), "", "silent.test", "--timeout", "300ms", "--json")
+	if r.code != ExitProbe {
+		t.Fatalf("exit %d, want %d; stderr %q, stdout:\n%s", r.code, ExitProbe, r.errOut, r.out)
+	}
+	found := false
+	for _, rec := range decode(t, r.out) {
+		found = found || rec.Check == probe.CheckSMTP && rec.Status == probe.Error
+	}
+	if !found {
+		t.Errorf("no smtp error finding:\n%s", r.out)
+	}
+}
+
+// TestFromReports: without a domain, the domains of authenticated reports
+// only; the host a report names that is no MX record is listed, never
+// connected to, and its name reaches the terminal neutralised.
+func TestFromReports(t *testing.T) {
+	w := probetest.Healthy(t, "ours.test")
+	victim := probetest.StartSMTP(t, probetest.SMTPStartTLS, probetest.NoCert())
+	w.Route("victim.test", 25, victim.Listener.Addr().String())
+	w.Rec.MX["victim.test"] = []string{"mx1.ours.test"}
+	db := filepath.Join(t.TempDir(), "tlsrpt.db")
+	st, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(-24 * time.Hour)
+	add := func(id, domain, mx string, auth store.Auth) {
+		rep := &report.Report{OrganizationName: "Reporter", ReportID: id, Start: end.Add(-24 * time.Hour), End: end,
+			Policies: []report.Policy{{Type: "sts", Domain: domain, Failed: 1,
+				Details: []report.FailureDetail{{ResultType: probe.StartTLSNotSupported, ReceivingMXHostname: mx, FailedSessions: 1}}}}}
+		if _, _, err := st.AddReport(context.Background(), rep, store.Source{Transport: "mail", Auth: auth}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("1", "ours.test", "victim.test\x1b[2J", store.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"})
+	add("2", "victim.test", "victim.test", store.Auth{})
+	st.Close()
+
+	r := runCmd(t, w, dnstest.Start(t, w.Rec), db)
+	if strings.Contains(r.out, "\x1b") {
+		t.Errorf("an escape sequence reached the terminal:\n%q", r.out)
+	}
+	if !strings.Contains(r.out, `victim.test\x1b[2j`) || !strings.Contains(r.out, "not probed") {
+		t.Errorf("table:\n%s", r.out)
+	}
+	// The domain came from a report and its MX is on loopback: not probed.
+	if !strings.Contains(r.out, "resolves only to non-public addresses") || w.Dialed != nil {
+		t.Errorf("dialed %v; table:\n%s", w.Dialed, r.out)
+	}
+	r = runCmd(t, w, dnstest.Start(t, w.Rec), db, "--json")
+	for _, rec := range decode(t, r.out) {
+		if rec.Domain != "ours.test" {
+			t.Errorf("probed %s, named only by a forged report: %+v", rec.Domain, rec)
+		}
+		if rec.Check == probe.CheckSTSPolicy {
+			t.Errorf("starttls-not-supported alone called for an MTA-STS check: %+v", rec)
+		}
+	}
+	if victim.Connections() != 0 {
+		t.Errorf("%d connections to the host only a report names", victim.Connections())
+	}
+}
+
+func TestUsage(t *testing.T) {
+	w := probetest.Healthy(t, "usage.test")
+	for _, args := range [][]string{{"not a domain"}, {"192.0.2.1"}, {"x.test", "--expiry-warning", "soon"}, {"x.test", "--timeout", "0s"}} {
+		if r := runCmd(t, w, "127.0.0.1:9", "", args...); r.code != cmdutil.ExitUsage {
+			t.Errorf("%q: exit %d (%v), want 2", args, r.code, r.errOut)
+		}
+	}
+}

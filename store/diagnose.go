@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// MaxPolicyStrings bounds the distinct policy-strings kept per domain.
+const MaxPolicyStrings = 20
+
+// DomainFailures is what the authenticated reports say of one policy
+// domain's failures: what tlsrpt diagnose probes the causes of.
+type DomainFailures struct {
+	Domain         string     // policy-domain, lower case, without the final dot
+	FailedSessions int64      // sum of total-failure-session-count, saturated
+	ResultTypes    []string   // sorted, distinct
+	ReceivingMX    []string   // sorted, distinct receiving-mx-hostnames
+	PolicyStrings  [][]string // distinct policy-strings of sts policies, at most MaxPolicyStrings
+}
+
+// FailingDomains lists the policy domains with failed sessions in the
+// authenticated reports whose date range ends at or after since, most
+// failed sessions first. Reports that are not authenticated are left out:
+// a forged report must not choose what is probed.
+func (s *Store) FailingDomains(ctx context.Context, since time.Time) ([]DomainFailures, error) {
+	out, err := s.failingDomains(ctx, since.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("store: listing failing policy domains: %w", s.classify(err))
+	}
+	return out, nil
+}
+
+func (s *Store) failingDomains(ctx context.Context, since int64) ([]DomainFailures, error) {
+	byDomain := map[string]*DomainFailures{}
+	get := func(d string) *DomainFailures {
+		d = strings.ToLower(strings.TrimSuffix(d, "."))
+		if byDomain[d] == nil {
+			byDomain[d] = &DomainFailures{Domain: d}
+		}
+		return byDomain[d]
+	}
+	if err := s.domainPolicies(ctx, since, get); err != nil {
+		return nil, err
+	}
+	if err := s.domainDetails(ctx, since, get); err != nil {
+		return nil, err
+	}
+	out := make([]DomainFailures, 0, len(byDomain))
+	for _, d := range byDomain {
+		slices.Sort(d.ResultTypes)
+		slices.Sort(d.ReceivingMX)
+		out = append(out, *d)
+	}
+	slices.SortFunc(out, func(a, b DomainFailures) int {
+		if a.FailedSessions != b.FailedSessions {
+			if a.FailedSessions > b.FailedSessions {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Domain, b.Domain)
+	})
+	return out, nil
+}
+
+// domainPolicies adds up the failed sessions and keeps the sts
+// policy-strings of the failing policies.
+func (s *Store) domainPolicies(ctx context.Context, since int64, get func(string) *DomainFailures) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT p.domain, p.type, p.strings, p.failed
+		FROM policies p JOIN reports r ON r.id = p.report_id
+		WHERE r.auth_authenticated = 1 AND r.end_time >= ? AND p.failed > 0`, since)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var (
+			domain, typ, strs string
+			failed            int64
+		)
+		if err := rows.Scan(&domain, &typ, &strs, &failed); err != nil {
+			return err
+		}
+		d := get(domain)
+		d.FailedSessions = satAdd(d.FailedSessions, clampCount(failed))
+		key := d.Domain + "\x00" + strs
+		if typ != "sts" || seen[key] || len(d.PolicyStrings) >= MaxPolicyStrings {
+			continue
+		}
+		seen[key] = true
+		var lines []string
+		if json.Unmarshal([]byte(strs), &lines) == nil && len(lines) > 0 {
+			d.PolicyStrings = append(d.PolicyStrings, lines)
+		}
+	}
+	return rows.Err()
+}
+
+// domainDetails collects the result types and receiving MX host names of
+// the failure details.
+func (s *Store) domainDetails(ctx context.Context, since int64, get func(string) *DomainFailures) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT p.domain, d.result_type, d.receiving_mx
+		FROM failure_details d JOIN policies p ON p.id = d.policy_id JOIN reports r ON r.id = d.report_id
+		WHERE r.auth_authenticated = 1 AND r.end_time >= ?`, since)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var domain, typ, mx string
+		if err := rows.Scan(&domain, &typ, &mx); err != nil {
+			return err
+		}
+		d := get(domain)
+		if k := d.Domain + "\x00t\x00" + typ; typ != "" && !seen[k] {
+			seen[k] = true
+			d.ResultTypes = append(d.ResultTypes, typ)
+		}
+		if k := d.Domain + "\x00m\x00" + mx; mx != "" && !seen[k] {
+			seen[k] = true
+			d.ReceivingMX = append(d.ReceivingMX, mx)
+		}
+	}
+	return rows.Err()
+}
