@@ -93,10 +93,10 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	reportUnknown(o.F.IO.ErrOut, rows)
 	recs := assess.Records(rows)
-	hintDiagnose(o.F.IO.ErrOut, recs)
 	if o.JSON {
-		return WriteJSON(o.F.IO.Out, recs)
+		return WriteJSON(o.F.IO.Out, recs) // scripts read kind; no hint
 	}
+	hintDiagnose(o.F.IO.ErrOut, recs)
 	return WriteTable(o.F.IO.Out, recs)
 }
 
