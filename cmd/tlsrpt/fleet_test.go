@@ -18,6 +18,8 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
 	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // The fleet: several MX hosts sharing one store on a real PostgreSQL
@@ -152,7 +154,7 @@ func TestFleetSpool(t *testing.T) {
 // the one PostgreSQL store, unbans it on that host only, and the shared
 // audit log names both hosts.
 func TestFleetRedeemTwoHosts(t *testing.T) {
-	needBinary(t, "dnsmasq", "dnsmasq-base")
+	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	srv := pgtest.Start(t)
 	db := srv.NewDatabase()
 	w := newChainWorld(t) // reports filed into a SQLite store, signed and forged

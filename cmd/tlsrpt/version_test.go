@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // TestMakeBuildVersion builds with make build, as the README says, and
@@ -13,8 +15,8 @@ import (
 // then builds again with no git on $PATH: the build still works and the
 // version falls back to the module's.
 func TestMakeBuildVersion(t *testing.T) {
-	needBinary(t, "make", "make")
-	git := needBinary(t, "git", "git")
+	testenv.MustHaveExec(t, "make", "make")
+	git := testenv.MustHaveExec(t, "git", "git")
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
