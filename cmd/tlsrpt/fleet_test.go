@@ -23,7 +23,7 @@ import (
 )
 
 // The fleet: several MX hosts sharing one store on a real PostgreSQL
-// server (issue 13), through the real binary.
+// server (docs/fleet.md), through the real binary.
 
 // TestFleetFilterConcurrent runs 32 filter processes at once into one
 // PostgreSQL store: every report is stored once.

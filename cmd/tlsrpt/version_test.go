@@ -11,7 +11,7 @@ import (
 )
 
 // TestMakeBuildVersion builds with make build, as the README says, and
-// checks that tlsrpt --version names what git describe names (issue 17);
+// checks that tlsrpt --version names what git describe names;
 // then builds again with no git on $PATH: the build still works and the
 // version falls back to the module's.
 func TestMakeBuildVersion(t *testing.T) {
