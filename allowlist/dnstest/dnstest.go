@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 

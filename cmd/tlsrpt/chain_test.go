@@ -15,9 +15,8 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/netnstest"
-	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
-
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
+	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
 
 // TestTrustChain runs report messages through the real tlsrpt filter and

@@ -17,7 +17,6 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/root"
-
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 

@@ -17,9 +17,8 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
-	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
-
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
+	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
 
 // The fleet: several MX hosts sharing one store on a real PostgreSQL

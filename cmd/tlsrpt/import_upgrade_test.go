@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
-
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
