@@ -43,10 +43,11 @@ test-deps:
 
 # Every test, then the packages that run goroutines of their own again
 # under the race detector (it found a shared DNS message being packed
-# concurrently).
+# concurrently). TLSRPT_TEST_REQUIRE_ALL=1 turns each skip for a missing
+# tool, root or PostgreSQL (internal/testenv) into a failure.
 test: test-deps vet
-	$(GO) test -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -race -timeout 10m ./allowlist ./serve ./assess ./spool ./redeem ./store
+	TLSRPT_TEST_REQUIRE_ALL=1 $(GO) test -count=1 -timeout 20m ./...
+	TLSRPT_TEST_REQUIRE_ALL=1 $(GO) test -count=1 -race -timeout 10m ./allowlist ./serve ./assess ./spool ./redeem ./store
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

@@ -4,7 +4,7 @@ import "time"
 
 // Record is a Row as `tlsrpt review --json` and the dashboard's
 // /api/v1/review write it. Its keys are part of the command contract
-// (DESIGN.md). organizations marks a name no authenticated report gives
+// (docs/architecture.md). organizations marks a name no authenticated report gives
 // ("Google Inc. (unauthenticated)"); authenticated_organizations lists
 // the names authenticated reports give. banned is absent when no backend
 // was consulted and [] when one was and found nothing; banned_unknown

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Whole-process scale figures (issue 9's targets), side by side with the
+# Whole-process scale figures (docs/performance.md), side by side with the
 # seed script where it can do the same work: median wall time and peak
 # resident memory of RUNS runs each, measured with /usr/bin/time.
 #

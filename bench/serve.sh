@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak resident memory of `tlsrpt serve` under 32 concurrent POSTs of large
-# reports (issue 9: under 512 MiB), and of 32 concurrent POSTs of the
+# reports (the target: under 512 MiB), and of 32 concurrent POSTs of the
 # 160,000-empty-policies attack (refused with 413 before it is stored).
 #
 #   ./bench/serve.sh            (DETAILS=50000 CLIENTS=32)

@@ -30,8 +30,8 @@ func gzReport(t *testing.T, id string, start time.Time) []byte {
 
 // TestImportReceivedTime: an imported message is received when it says
 // it arrived (Maildir name, else top Received, else Date), never at a
-// time more than a day ahead, else at the import's time (issue 17, item
-// 12). Reporter.example's reports of November 1 to 20, imported on
+// time more than a day ahead, else at the import's time.
+// Reporter.example's reports of November 1 to 20, imported on
 // December 1, show it quiet.
 func TestImportReceivedTime(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)

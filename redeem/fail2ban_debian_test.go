@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
 
@@ -66,7 +67,8 @@ func wantAllOK(t *testing.T, results []Result) string {
 // configTest runs the real fail2ban-client -c dir -t.
 func configTest(t *testing.T, dir string) error {
 	t.Helper()
-	out, err := exec.Command("fail2ban-client", "-c", dir, "-t").CombinedOutput()
+	client := testenv.MustHaveExec(t, "fail2ban-client", "fail2ban")
+	out, err := exec.Command(client, "-c", dir, "-t").CombinedOutput()
 	if err != nil {
 		return errors.New(string(out))
 	}

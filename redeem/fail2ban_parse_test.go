@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // fakeClient answers fail2ban-client commands from testdata files and
@@ -136,6 +138,7 @@ func TestFail2banUnavailable(t *testing.T) {
 	}
 	// Installed, server down: unavailable, but installed, so review
 	// consults it and reports its status as unknown.
+	testenv.MustHaveExec(t, "fail2ban-client", "fail2ban")
 	f = NewFail2ban(Fail2banOptions{Socket: filepath.Join(t.TempDir(), "none.sock")})
 	if err := f.Available(ctx); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotInstalled) ||
 		!strings.HasPrefix(err.Error(), "fail2ban-client ping: exit status 255: ") {

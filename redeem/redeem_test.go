@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/coreos/go-iptables/iptables"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // noRun is a Runner that fails the test when any command runs.
@@ -148,6 +150,7 @@ ignoreip = %(known/ignoreip)s 192.0.2.1 192.0.2.3 192.0.2.9 198.51.100.0/24
 // A backend that cannot be consulted makes the status unknown, naming it
 // and the reason, while the bans found elsewhere are kept.
 func TestBanStatusUnknownIsNotNotBanned(t *testing.T) {
+	testenv.MustHaveExec(t, "fail2ban-client", "fail2ban") // installed, its server down
 	s := newStandins(t)
 	s.ban("-i", "192.0.2.7")
 	ctx := context.Background()

@@ -108,7 +108,7 @@ func TestDirectClientCannotDodgeItsLimit(t *testing.T) {
 // from 127.0.0.1. With the proxy trusted, a reporter whose uploads trickle
 // takes its own share only: another reporter behind the same proxy is
 // stored at once, while the trickler's next POST gets 503. The control
-// trusts no proxy: then the trickler starves every reporter (issue 17).
+// trusts no proxy: then the trickler starves every reporter.
 func TestProxiedReportersApart(t *testing.T) {
 	body := reporttest.Gzip(t, corpusJSON(t)["05-parsedmarc-google-failures-2024.json"])
 	for _, tt := range []struct {
@@ -185,8 +185,8 @@ func (h *holdFirst) AddReport(ctx context.Context, r *report.Report, src store.S
 // the default limits and a real SQLite store, are all stored. The first
 // store is held until all 50 are in, so that 42 of them find the
 // client's 8 slots taken: they wait for a slot instead of getting 503
-// (before issue 17, 3 of 50 were refused and never stored, and with the
-// store held all 42 are).
+// (when a full client was answered 503 at once, 3 of 50 were refused and
+// never stored, and with the store held all 42 were).
 func TestFiftyFromOneAddress(t *testing.T) {
 	const n = 50
 	st := storetest.Open(t)

@@ -442,7 +442,7 @@ func TestMetrics(t *testing.T) {
 // TestMetricsHostileLabels: result-types from reporters never become
 // labels of their own: 74 made-up types sent first all count as "other",
 // and RFC 8460's validation-failure, sent after them, keeps its name
-// (issue 17, item 11: not the first types seen).
+// (the label set is RFC 8460's types, not the first types seen).
 func TestMetricsHostileLabels(t *testing.T) {
 	h := NewHandler(&memRecorder{}, Options{MaxConcurrent: 1})
 	base := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]

@@ -80,7 +80,8 @@ func TestTable(t *testing.T) {
 
 // TestForgedReporterMarked: unsigned reports claiming "google.com" are a
 // row of their own, marked in every output, never read as the signed
-// google.com (issue 17, item 11).
+// google.com: a name claimed by unsigned reports is never counted as
+// the signed reporter of that name.
 func TestForgedReporterMarked(t *testing.T) {
 	day := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 	rs := []store.SessionRow{

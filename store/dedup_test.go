@@ -167,7 +167,7 @@ func TestDedupAttacks(t *testing.T) {
 	}
 }
 
-// TestDedupNextReportID is the attack of issue 8: a report signed by
+// TestDedupNextReportID is the report-id squatting attack: a report signed by
 // evil.example claims "Google Inc." and the report-id of Google's next
 // report before Google sends it.
 func TestDedupNextReportID(t *testing.T) {

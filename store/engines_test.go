@@ -197,7 +197,7 @@ func TestRedact(t *testing.T) {
 }
 
 // TestRedactSecrets attacks Redact and RedactText with every place a
-// secret can sit in a location (issue 17): userinfo, password= and
+// secret can sit in a location: userinfo, password= and
 // sslpassword= in a URL's query in any case or percent-encoding, a query
 // Go cannot read, a fragment, a key=value connection string, and URLs cut
 // short by quoting in an error text. None may show the secret.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
@@ -23,10 +23,7 @@ import (
 // counting the runs so far.
 func countingClient(t *testing.T) (string, func() int) {
 	t.Helper()
-	real, err := exec.LookPath("fail2ban-client")
-	if err != nil {
-		t.Fatal("fail2ban-client not found: install Debian's fail2ban package (make test-deps)")
-	}
+	real := testenv.MustHaveExec(t, "fail2ban-client", "fail2ban")
 	dir := t.TempDir()
 	runs := filepath.Join(dir, "runs")
 	script := filepath.Join(dir, "fail2ban-client")

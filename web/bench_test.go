@@ -17,8 +17,8 @@ import (
 
 // BenchmarkPageYear renders the dashboard over a year of reports: 10
 // reporters × 365 days × 55 failure details (200,750 detail rows, 20,000
-// addresses), the size issue 9 and 12 measure. The page must answer
-// within a second.
+// addresses), the year the scale figures of docs/performance.md use. The
+// page must answer within a second.
 //
 //	go test ./web -run '^$' -bench PageYear -benchtime 5x
 func BenchmarkPageYear(b *testing.B) {

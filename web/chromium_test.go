@@ -7,7 +7,6 @@ import (
 	"image"
 	"image/png"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -18,20 +17,17 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "write the dashboard screenshot to docs/dashboard.png")
 
-// chromium finds Debian's Chromium, which make test-deps installs.
+// chromium finds Debian's Chromium, which make test-deps installs, or
+// skips the test.
 func chromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no Chromium found: install Debian's chromium package (make test-deps)")
-	return ""
+	return testenv.MustHaveOneOf(t, "chromium", "chromium", "chromium-browser", "google-chrome")
 }
 
 // TestDashboardInChromium loads the dashboard in a real headless Chromium:

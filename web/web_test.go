@@ -180,7 +180,7 @@ func TestAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &rows); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("review: %s %v", resp.Status, err)
 	}
-	// The contract's keys (DESIGN.md, review --json).
+	// The contract's keys (docs/architecture.md, "Command contract": review --json).
 	for _, k := range []string{"ip", "failed_sessions", "reports", "organizations", "result_types", "first_seen", "last_seen", "trusted", "why"} {
 		if _, ok := rows[0][k]; !ok {
 			t.Errorf("review row lacks %q: %v", k, rows[0])

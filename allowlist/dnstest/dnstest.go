@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // TTL is the time to live, in seconds, of every answer the server gives.
@@ -57,16 +59,11 @@ type Records struct {
 
 // Start starts dnsmasq on a free loopback port serving records and returns
 // its address as HOST:PORT. The server is stopped when the test ends. Start
-// fails the test when dnsmasq is not installed.
+// skips the test when dnsmasq is not installed (failing it under
+// $TLSRPT_TEST_REQUIRE_ALL=1, as testenv does).
 func Start(t testing.TB, records Records) string {
 	t.Helper()
-	bin, err := exec.LookPath("dnsmasq")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/dnsmasq"); serr != nil {
-			t.Fatalf("dnstest: dnsmasq not found (install dnsmasq-base): %v", err)
-		}
-		bin = "/usr/sbin/dnsmasq"
-	}
+	bin := testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	conf, err := config(records)
 	if err != nil {
 		t.Fatalf("dnstest: %v", err)

@@ -20,7 +20,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
 )
 
-// Hostile lengths through the real binary on both engines (issue 17):
+// Hostile lengths through the real binary on both engines:
 // the same report has the same outcome on a SQLite file and on a real
 // PostgreSQL server, through filter, import and serve; and the bounds on
 // failure details and policies read exactly the bound.

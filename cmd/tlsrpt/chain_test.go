@@ -15,6 +15,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/netnstest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
 
@@ -24,7 +25,7 @@ import (
 // makes its Google address trusted; every forged report leaves its address
 // untrusted, with a why that says what is missing.
 func TestTrustChain(t *testing.T) {
-	needBinary(t, "dnsmasq", "dnsmasq-base")
+	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	dns := dnstest.Start(t, chainRecords(t))
 	dir := t.TempDir()
 	db := filepath.Join(dir, "tlsrpt.db")
@@ -186,7 +187,7 @@ func TestTrustChain(t *testing.T) {
 // as expected, and none is trusted, since their reporters' real DKIM keys
 // are not in this DNS.
 func TestCorpusThroughChain(t *testing.T) {
-	needBinary(t, "dnsmasq", "dnsmasq-base")
+	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	dns := dnstest.Start(t, chainRecords(t))
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
 	// The TLS-Report-Has-Failures value of each message; "" for none.
@@ -263,7 +264,7 @@ func lf(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
 // second run does nothing; the address named only by a forged report
 // stays banned until the operator names it.
 func TestRedeemChain(t *testing.T) {
-	needBinary(t, "dnsmasq", "dnsmasq-base")
+	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	s := startF2B(t, nil)
 	s.Client("set", mailJail, "banip", googleIP)
 	s.Client("set", mailJail, "banip", forgedIP)
@@ -461,7 +462,7 @@ func inChainNetns(t *testing.T, name string) bool {
 		buildOnce.Do(func() { binPath = bin }) // the parent's build
 		return netnstest.Run(t, name)
 	}
-	needBinary(t, "dnsmasq", "dnsmasq-base")
+	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	return netnstest.Run(t, name, chainBinEnv+"="+tlsrptBinary(t))
 }
 
@@ -545,7 +546,7 @@ func TestRedeemChainIPTables(t *testing.T) {
 // TestRedeemChainIPQBDB is the chain with ipqbdb, through the stand-in
 // scripts of contrib/ipqbdb-standin (ipqbdb is not packaged for Debian).
 func TestRedeemChainIPQBDB(t *testing.T) {
-	needBinary(t, "dnsmasq", "dnsmasq-base")
+	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	standins, err := filepath.Abs("../../contrib/ipqbdb-standin")
 	if err != nil {
 		t.Fatal(err)
@@ -691,7 +692,7 @@ func TestFail2banIgnoreCommand(t *testing.T) {
 // forger's failure details: the addresses the forged copy alone names stay
 // untrusted, and the genuine report's addresses are the ones recorded.
 func TestForgedCopyBeforeGenuine(t *testing.T) {
-	needBinary(t, "dnsmasq", "dnsmasq-base")
+	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	dns := dnstest.Start(t, chainRecords(t))
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
 	const id = "2026-11-21T00:00:00Z_example.net"

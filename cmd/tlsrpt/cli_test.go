@@ -17,6 +17,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/root"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // commandPaths lists every command and subcommand of tlsrpt, as typed.
@@ -76,7 +77,7 @@ func TestHelpEverywhere(t *testing.T) {
 // TestCompletionScripts checks that bash accepts the bash completion and
 // that zsh and fish get theirs.
 func TestCompletionScripts(t *testing.T) {
-	bash := needBinary(t, "bash", "bash")
+	bash := testenv.MustHaveExec(t, "bash", "bash")
 	for _, sh := range []string{"bash", "zsh", "fish"} {
 		r := tlsrptOK(t, nil, nil, "completion", sh)
 		if !strings.Contains(r.stdout, "tlsrpt") || len(r.stdout) < 500 {
@@ -94,7 +95,7 @@ func TestCompletionScripts(t *testing.T) {
 
 // TestManPages writes the manual pages and renders each with man -l.
 func TestManPages(t *testing.T) {
-	man := needBinary(t, "man", "man-db")
+	man := testenv.MustHaveExec(t, "man", "man-db")
 	dir := t.TempDir()
 	tlsrptOK(t, nil, nil, "man", dir)
 	pages, _ := filepath.Glob(filepath.Join(dir, "*.1"))
@@ -216,10 +217,8 @@ func TestSyslog(t *testing.T) {
 // database that root owns and nobody may only read, in a folder nobody
 // cannot write.
 func TestReviewReadOnlyAsNobody(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test runs as root (make test), to run the command as nobody")
-	}
-	runuser := needBinary(t, "runuser", "util-linux")
+	testenv.MustBeRoot(t) // to run the command as nobody
+	runuser := testenv.MustHaveExec(t, "runuser", "util-linux")
 	dir, err := os.MkdirTemp("", "tlsrpt-ro-")
 	if err != nil {
 		t.Fatal(err)

@@ -38,17 +38,6 @@ func tlsrptBinary(t *testing.T) string {
 	return binPath
 }
 
-// needBinary fails the test when a Debian tool the test needs is missing;
-// the README's test command installs them.
-func needBinary(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not found: install Debian's %s (make test-deps does)", name, pkg)
-	}
-	return p
-}
-
 // maildirFiles returns the contents of the messages delivered to a Maildir.
 func maildirFiles(t *testing.T, dir string) [][]byte {
 	t.Helper()

@@ -17,11 +17,12 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
 
 // The fleet: several MX hosts sharing one store on a real PostgreSQL
-// server (issue 13), through the real binary.
+// server (docs/fleet.md), through the real binary.
 
 // TestFleetFilterConcurrent runs 32 filter processes at once into one
 // PostgreSQL store: every report is stored once.
@@ -152,7 +153,7 @@ func TestFleetSpool(t *testing.T) {
 // the one PostgreSQL store, unbans it on that host only, and the shared
 // audit log names both hosts.
 func TestFleetRedeemTwoHosts(t *testing.T) {
-	needBinary(t, "dnsmasq", "dnsmasq-base")
+	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	srv := pgtest.Start(t)
 	db := srv.NewDatabase()
 	w := newChainWorld(t) // reports filed into a SQLite store, signed and forged

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // TestImportAuthenticates backfills a Maildir holding a DKIM-signed Google
@@ -14,7 +15,7 @@ import (
 // makes its address trusted, exactly as through the filter, and the forged
 // one does not.
 func TestImportAuthenticates(t *testing.T) {
-	needBinary(t, "dnsmasq", "dnsmasq-base")
+	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	dns := dnstest.Start(t, chainRecords(t))
 	dir := t.TempDir()
 	maildir := filepath.Join(dir, "Maildir")

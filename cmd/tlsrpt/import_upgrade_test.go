@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // TestImportUpgraded imports a DKIM-signed report first without checking
@@ -15,7 +16,7 @@ import (
 // ("upgraded 1"), where it used to say "stored 0, duplicates 1"; a third
 // import is a plain duplicate.
 func TestImportUpgraded(t *testing.T) {
-	needBinary(t, "dnsmasq", "dnsmasq-base")
+	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	dns := dnstest.Start(t, chainRecords(t))
 	dir := t.TempDir()
 	maildir := filepath.Join(dir, "Maildir")

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // The lines of contrib/maildrop/mailfilter an admin edits (the README's
@@ -52,13 +54,11 @@ type mailAccount struct {
 // and every file the test made, leaving the machine as it was.
 func newMailAccount(t *testing.T) *mailAccount {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("this test runs as root (make test): it makes a system user and runs maildrop as that user")
-	}
-	a := &mailAccount{t: t, maildrop: needBinary(t, "maildrop", "maildrop")}
-	needBinary(t, "maildirmake", "maildrop")
+	testenv.MustBeRoot(t) // it makes a system user and runs maildrop as that user
+	a := &mailAccount{t: t, maildrop: testenv.MustHaveExec(t, "maildrop", "maildrop")}
+	testenv.MustHaveExec(t, "maildirmake", "maildrop")
 	for _, tool := range []string{"useradd", "userdel", "unshare", "setpriv"} {
-		needBinary(t, tool, "passwd and util-linux")
+		testenv.MustHaveExec(t, tool, "passwd and util-linux")
 	}
 	dir, err := os.MkdirTemp("", "tlsrpt-maildrop-")
 	if err != nil {

@@ -1,16 +1,19 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/root"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // TestMain lets the test binary run as the tlsrpt command inside scripts.
@@ -52,7 +55,26 @@ func TestScripts(t *testing.T) {
 			"freeport": cmdFreePort,
 			"waitport": cmdWaitPort,
 		},
+		Condition: condNeed,
 	})
+}
+
+// condNeed answers a script's [need:PROG] condition: whether PROG is on
+// $PATH (or in an sbin folder), as testenv.MustHaveExec looks. A script
+// skips with "[!need:PROG] skip 'why'"; under TLSRPT_TEST_REQUIRE_ALL=1 a
+// missing PROG is an error that fails the script instead.
+func condNeed(cond string) (bool, error) {
+	prog, ok := strings.CutPrefix(cond, "need:")
+	if !ok {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	if _, err := testenv.LookExec(prog); err != nil {
+		if testenv.RequireAll() {
+			return false, fmt.Errorf("testenv: %s not found in $PATH (required: %s=1)", prog, testenv.RequireAllEnv)
+		}
+		return false, nil
+	}
+	return true, nil
 }
 
 // cmdFreePort sets the environment variable named by its argument to a TCP

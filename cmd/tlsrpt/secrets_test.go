@@ -13,7 +13,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
 )
 
-// The secrets of a database location never show (issue 17): not in a
+// The secrets of a database location never show: not in a
 // usage error that echoes a stray argument, not in an error naming the
 // database, not in a log line. Each path runs the real binary and its
 // output is searched for the secrets.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // asNobody runs commands of a copy of the tlsrpt binary as root and as the
@@ -28,10 +30,8 @@ type asNobody struct {
 
 func newAsNobody(t *testing.T) *asNobody {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("this test runs as root (make test), to run commands as root and as nobody")
-	}
-	needBinary(t, "runuser", "util-linux")
+	testenv.MustBeRoot(t) // to run commands as root and as nobody
+	testenv.MustHaveExec(t, "runuser", "util-linux")
 	u, err := user.Lookup("nobody")
 	if err != nil {
 		t.Fatalf("no user nobody: %v", err)

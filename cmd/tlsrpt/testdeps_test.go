@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // TestTestDepsKeepsPolicyRCD runs scripts/test-deps with a stand-in for
@@ -17,7 +19,7 @@ func TestTestDepsKeepsPolicyRCD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bash := needBinary(t, "bash", "bash")
+	bash := testenv.MustHaveExec(t, "bash", "bash")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	os.Mkdir(bin, 0o755)
@@ -27,11 +29,7 @@ func TestTestDepsKeepsPolicyRCD(t *testing.T) {
 	// The stand-in also records what policy-rc.d said while it ran.
 	os.WriteFile(apt, []byte("#!/bin/sh\necho \"$@\" >> "+calls+"\ncat "+policy+" >> "+calls+"\n"), 0o755)
 	for _, tool := range []string{"mktemp", "cp", "rm", "tee", "chmod", "sort", "cat", "id", "printf"} {
-		p, err := exec.LookPath(tool)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.Symlink(p, filepath.Join(bin, tool))
+		os.Symlink(testenv.MustHaveExec(t, tool, "coreutils"), filepath.Join(bin, tool))
 	}
 	run := func() string {
 		os.Remove(calls)

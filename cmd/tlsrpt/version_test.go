@@ -6,15 +6,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // TestMakeBuildVersion builds with make build, as the README says, and
-// checks that tlsrpt --version names what git describe names (issue 17);
+// checks that tlsrpt --version names what git describe names;
 // then builds again with no git on $PATH: the build still works and the
 // version falls back to the module's.
 func TestMakeBuildVersion(t *testing.T) {
-	needBinary(t, "make", "make")
-	git := needBinary(t, "git", "git")
+	testenv.MustHaveExec(t, "make", "make")
+	git := testenv.MustHaveExec(t, "git", "git")
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // insideEnv marks the child test process running inside the namespace.
@@ -28,8 +30,9 @@ func Inside() bool { return os.Getenv(insideEnv) != "" }
 // body. Inside, it brings the loopback interface up. Outside, it runs the
 // child with env (NAME=VALUE) added to its environment, logs its output,
 // fails the test when the child fails or did not run the test, deletes the
-// namespace and reports false. It fails the test when ip, iptables or
-// ip6tables is missing or the kernel refuses a namespace.
+// namespace and reports false. It skips the test (failing it under
+// $TLSRPT_TEST_REQUIRE_ALL=1, as testenv does) when not root, when ip,
+// iptables or ip6tables is missing or when the kernel refuses a namespace.
 func Run(t testing.TB, name string, env ...string) bool {
 	t.Helper()
 	if Inside() {
@@ -38,16 +41,12 @@ func Run(t testing.TB, name string, env ...string) bool {
 		}
 		return true
 	}
-	for _, prog := range []string{"ip", "iptables", "ip6tables"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			t.Fatalf("netnstest: %s not found (install Debian's iproute2 and iptables): %v", prog, err)
-		}
-	}
+	testenv.MustHaveNetns(t)
 	b := make([]byte, 4)
 	rand.Read(b)
 	ns := "tlsrpt-test-" + hex.EncodeToString(b)
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("the kernel refused a network namespace (ip netns add %s needs root and CONFIG_NET_NS): %v: %s", ns, err, out)
+		testenv.Missing(t, "the kernel refused a network namespace (ip netns add %s needs CONFIG_NET_NS and CAP_SYS_ADMIN): %v: %s", ns, err, out)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {

@@ -19,11 +19,12 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // Superuser and Password are the server's superuser login; the password is
@@ -44,18 +45,16 @@ type Server struct {
 }
 
 // Start runs initdb and starts a server, stopped and removed when the test
-// ends. It fails the test when PostgreSQL is not installed (make test-deps
-// installs it) or does not start.
+// ends. It skips the test when PostgreSQL is not installed (failing it
+// under $TLSRPT_TEST_REQUIRE_ALL=1, as testenv does) and fails it when the
+// server does not start.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bindir, err := BinDir()
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	s := &Server{bindir: bindir, t: t}
+	s := &Server{bindir: testenv.MustHavePostgres(t), t: t}
 	if os.Geteuid() == 0 {
+		var err error
 		if s.owner, err = user.Lookup("postgres"); err != nil {
-			t.Fatalf("pgtest: running as root needs the postgres user (Debian's postgresql package makes it): %v", err)
+			testenv.Missing(t, "running PostgreSQL as root needs the postgres user (Debian's postgresql package makes it): %v", err)
 		}
 	}
 	s.Dir = s.makeDir()
@@ -69,25 +68,7 @@ func Start(t testing.TB) *Server {
 
 // BinDir finds the folder with initdb and pg_ctl: $TLSRPT_PG_BINDIR, else
 // the newest /usr/lib/postgresql/N/bin.
-func BinDir() (string, error) {
-	if d := os.Getenv("TLSRPT_PG_BINDIR"); d != "" {
-		return d, nil
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.SortFunc(dirs, func(a, b string) int { return version(b) - version(a) })
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("PostgreSQL server not found in /usr/lib/postgresql/*/bin (install Debian's postgresql package: make test-deps, or set $TLSRPT_PG_BINDIR)")
-}
-
-// version reads N from /usr/lib/postgresql/N/bin.
-func version(dir string) int {
-	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
-	return n
-}
+func BinDir() (string, error) { return testenv.PostgresBinDir() }
 
 // makeDir makes the server's folder, owned by the user that runs it.
 func (s *Server) makeDir() string {

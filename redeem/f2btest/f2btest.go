@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // Jail is one jail of the test server.
@@ -87,14 +89,12 @@ const WaitTimeout = 15 * time.Second
 
 // Start writes the configuration, starts fail2ban-server in the foreground
 // and waits for it to answer ping. The server is stopped and its directory
-// removed when the test ends. Start fails the test when fail2ban is not
-// installed.
+// removed when the test ends. Start skips the test when fail2ban is not
+// installed (failing it under $TLSRPT_TEST_REQUIRE_ALL=1, as testenv does).
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	for _, prog := range []string{"fail2ban-server", "fail2ban-client"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			t.Fatalf("f2btest: %s not found (install Debian's fail2ban): %v", prog, err)
-		}
+		testenv.MustHaveExec(t, prog, "fail2ban")
 	}
 	dir, err := os.MkdirTemp("/tmp", "f2b") // short: socket paths are limited to 108 bytes
 	if err != nil {
