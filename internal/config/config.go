@@ -41,6 +41,9 @@ type Setting struct {
 type File struct {
 	Path     string
 	Settings []Setting
+	// Sections are the file's section headers and their lines, those
+	// without settings too.
+	Sections []Setting
 }
 
 // Error is a refused line: it names the file and the line.
@@ -81,6 +84,9 @@ func Parse(path string, r io.Reader) (*File, error) {
 		s, sec, err := parseLine(sc.Text(), section)
 		if err != nil {
 			return nil, &Error{Path: path, Line: n, Msg: err.Error()}
+		}
+		if sec != section {
+			f.Sections = append(f.Sections, Setting{Section: sec, Line: n})
 		}
 		section = sec
 		if s != nil {
