@@ -50,6 +50,10 @@ type Options struct {
 	File string
 	None bool
 
+	// NewRoot returns a new tree of the commands, for tlsrpt config to
+	// work out each command's settings on a tree of its own.
+	NewRoot func() *cobra.Command
+
 	euid func() int // os.Geteuid; tests replace it
 }
 

@@ -18,7 +18,8 @@ import (
 // NewCmdConfig returns the config command, which prints the effective
 // settings of a command, or of every command, and where each came from.
 func NewCmdConfig(f *cmdutil.Factory, o *Options) *cobra.Command {
-	return &cobra.Command{
+	var template bool
+	cmd := &cobra.Command{
 		Use:   "config [COMMAND...]",
 		Short: "Print the effective settings and where each comes from (flag, environment, file:line, default)",
 		Long: `Prints the settings a command runs with, as lines of the configuration file, each
@@ -39,6 +40,10 @@ refuses a file, or a folder, that others than root can write.`,
   tlsrpt --config ./test.conf config allowlist check`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var buf bytes.Buffer
+			run := run
+			if template {
+				run = runTemplate
+			}
 			if err := run(cmd, &buf, o, args); err != nil {
 				var ce *config.Error
 				if errors.As(err, &ce) {
@@ -50,53 +55,97 @@ refuses a file, or a folder, that others than root can write.`,
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&template, "template", false, "print a whole configuration file instead: the file's settings, and every other key commented out with its default (the Debian package's file is made so)")
+	return cmd
 }
 
-// run prints the settings of the command args names, or of all.
+// runTemplate prints the configuration file of WriteTemplate.
+func runTemplate(cmd *cobra.Command, w io.Writer, o *Options, args []string) error {
+	if len(args) > 0 {
+		return cmdutil.UsageErrorf("--template takes no command: it writes every command's settings")
+	}
+	file, err := o.Load()
+	if err != nil {
+		return err
+	}
+	return WriteTemplate(w, cmd.Root(), file)
+}
+
+// run prints the settings of the command args names, or of all. Each
+// command's settings are worked out on a tree of commands of its own
+// (Options.NewRoot), as when it runs: a [section] setting of one command
+// never shows in another's.
 func run(cmd *cobra.Command, w io.Writer, o *Options, args []string) error {
-	root := cmd.Root()
 	file, err := o.Load()
 	if err != nil {
 		return err
 	}
 	printSource(w, o)
 	if len(args) > 0 {
-		target := findExact(root, strings.Join(args, " "))
-		if target == nil {
-			return cmdutil.UsageErrorf("no command %q (tlsrpt --help lists the commands)", "tlsrpt "+strings.Join(args, " "))
-		}
-		if err := applyFile(target, file); err != nil {
+		target, err := o.effective(cmd, file, strings.Join(args, " "))
+		if err != nil {
 			return err
 		}
-		printSection(w, strings.Join(args, " "), allFlags(target), false)
+		printSection(w, strings.Join(args, " "), allFlags(target), nil)
 		return nil
 	}
-	printSection(w, "", root.PersistentFlags(), false)
-	return walk(root, func(c *cobra.Command) error {
-		if err := applyFile(c, file); err != nil {
+	global := map[string]string{}
+	cmd.Root().PersistentFlags().VisitAll(func(fl *pflag.Flag) {
+		global[fl.Name] = Origin(fl) + "\x00" + fl.Value.String()
+	})
+	printSection(w, "", cmd.Root().PersistentFlags(), nil)
+	return walk(cmd.Root(), func(c *cobra.Command) error {
+		section := strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
+		target, err := o.effective(cmd, file, section)
+		if err != nil {
 			return err
 		}
-		printSection(w, strings.TrimPrefix(c.CommandPath(), root.Name()+" "), c.LocalNonPersistentFlags(), true)
+		printSection(w, section, allFlags(target), global)
 		return nil
 	})
 }
 
-// applyFile applies the file, if any, to a command other than the one
-// running.
-func applyFile(c *cobra.Command, file *config.File) error {
-	if file == nil {
-		return nil
+// effective returns the command named by section in a new tree, with the
+// flags given to the running command cmd and the file applied.
+func (o *Options) effective(cmd *cobra.Command, file *config.File, section string) (*cobra.Command, error) {
+	root := cmd.Root()
+	if o.NewRoot != nil {
+		root = o.NewRoot()
 	}
-	if err := Check(c.Root(), file); err != nil {
-		return err
+	target := findExact(root, section)
+	if target == nil {
+		return nil, cmdutil.UsageErrorf("no command %q (tlsrpt --help lists the commands)", "tlsrpt "+section)
 	}
-	return applyTo(c, file)
+	target.InheritedFlags() // merges the persistent flags into target.Flags()
+	var err error
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		to := target.Flags().Lookup(fl.Name)
+		if err != nil || to == nil || to == fl || fl.Annotations[originKey] != nil {
+			return
+		}
+		vals := []string{fl.Value.String()}
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			vals = sv.GetSlice()
+		}
+		for _, v := range vals {
+			if err == nil {
+				err = target.Flags().Set(fl.Name, v)
+			}
+		}
+	})
+	if err != nil || file == nil {
+		return target, err
+	}
+	if err := Check(root, file); err != nil {
+		return nil, err
+	}
+	return target, applyTo(target, file)
 }
 
 // walk calls fn on every available command below root.
 func walk(c *cobra.Command, fn func(*cobra.Command) error) error {
 	for _, sub := range c.Commands() {
-		if !sub.IsAvailableCommand() {
+		if !sub.IsAvailableCommand() || skipTemplate[sub.Name()] {
 			continue
 		}
 		if err := fn(sub); err != nil {
@@ -127,9 +176,11 @@ func printSource(w io.Writer, o *Options) {
 	fmt.Fprintf(w, "# configuration file %s (%s)\n", path, how)
 }
 
-// printSection prints a section's settings in the flag set's order; onlySet leaves
-// out the defaults (and the section when nothing is left).
-func printSection(w io.Writer, section string, fs *pflag.FlagSet, onlySet bool) {
+// printSection prints a section's settings in the flag set's order. With
+// global (the global section's origins and values by key), only what
+// differs from the default and from the global section, and nothing when
+// nothing is left.
+func printSection(w io.Writer, section string, fs *pflag.FlagSet, global map[string]string) {
 	var lines []string
 	width := 0
 	fs.VisitAll(func(fl *pflag.Flag) {
@@ -137,7 +188,7 @@ func printSection(w io.Writer, section string, fs *pflag.FlagSet, onlySet bool) 
 			return
 		}
 		origin := Origin(fl)
-		if onlySet && origin == "default" {
+		if global != nil && (origin == "default" || global[fl.Name] == origin+"\x00"+fl.Value.String()) {
 			return
 		}
 		for _, v := range display(fl) {
@@ -146,7 +197,7 @@ func printSection(w io.Writer, section string, fs *pflag.FlagSet, onlySet bool) 
 			lines = append(lines, l+"\x00"+origin)
 		}
 	})
-	if len(lines) == 0 && onlySet {
+	if len(lines) == 0 && global != nil {
 		return
 	}
 	if section != "" {

@@ -32,7 +32,7 @@ import (
 
 // NewCmdRoot returns the tlsrpt command with every subcommand.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
-	conf := &cmdconfig.Options{}
+	conf := &cmdconfig.Options{NewRoot: func() *cobra.Command { return NewCmdRoot(cmdutil.New(nil, io.Discard, io.Discard)) }}
 	cmd := &cobra.Command{
 		Use:   "tlsrpt",
 		Short: "Turn SMTP TLS reports (RFC 8460) into advice and, when asked, into unbans",
