@@ -79,7 +79,6 @@ deb:
 	strip --strip-unneeded --remove-section=.comment --remove-section=.note build/root/usr/bin/tlsrpt
 	install -m 644 packaging/copyright build/root/usr/share/doc/tlsrpt/copyright
 	./scripts/deb-changelog $(DEB_VERSION) | gzip -9n > build/root/usr/share/doc/tlsrpt/changelog.gz
-	gzip -9n build/root/usr/share/doc/tlsrpt/NEWS.md
 	install -D -m 644 packaging/lintian-overrides build/root/usr/share/lintian/overrides/tlsrpt
 	DEB_VERSION=$(DEB_VERSION) DEB_ARCH=$(DEB_ARCH) DEB_LIBC="$$(./scripts/deb-libc tlsrpt)" \
 		$(GO) tool nfpm package --packager deb --config packaging/nfpm.yaml \
@@ -90,10 +89,13 @@ test-deps:
 
 # Every test, then the packages that run goroutines of their own again
 # under the race detector (it found a shared DNS message being packed
-# concurrently).
+# concurrently), then the install test of the Debian package alone: it
+# installs /etc/tlsrpt/tlsrpt.conf, which every command reads, for a
+# minute, so it runs after the rest (go test ./... skips it).
 test: test-deps vet
 	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race -timeout 10m ./allowlist ./serve ./assess ./spool ./redeem ./store
+	TLSRPT_INSTALL_TEST=1 $(GO) test -count=1 -timeout 5m -run TestDebInstall ./packaging
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
