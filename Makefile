@@ -48,8 +48,9 @@ install: tlsrpt
 		$(LIBDIR)/tlsrpt $(LIBDIR)/sysusers.d $(LIBDIR)/tmpfiles.d $(CONFDIR) \
 		$(addprefix $(DOCDIR)/examples/,$(sort $(dir $(EXAMPLES))))
 	install -m 755 tlsrpt $(BINDIR)/tlsrpt
-	rm -rf build/man && ./tlsrpt --no-config man build/man
-	for f in build/man/*.1; do sed $(MANDOCS) "$$f" | gzip -9n > $(MANDIR)/$${f##*/}.gz; done
+	man=$$(mktemp -d) && ./tlsrpt --no-config man $$man && \
+		for f in $$man/*.1; do sed $(MANDOCS) "$$f" | gzip -9n > $(MANDIR)/$${f##*/}.gz; done; \
+		status=$$?; rm -rf $$man; exit $$status
 	./tlsrpt --no-config completion bash > $(BASHDIR)/tlsrpt
 	./tlsrpt --no-config completion zsh > $(ZSHDIR)/_tlsrpt
 	./tlsrpt --no-config completion fish > $(FISHDIR)/tlsrpt.fish
@@ -71,7 +72,9 @@ install: tlsrpt
 # /usr; the version from git describe (scripts/deb-version).
 DEB_VERSION = $(shell ./scripts/deb-version)
 DEB_ARCH = $(shell $(GO) env GOARCH)
-# Debian wants position-independent executables, stripped.
+# Debian wants position-independent executables, stripped. The manual
+# pages and the package are dated by the last commit (reproducible).
+deb: export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
 deb:
 	GOFLAGS="$$GOFLAGS -buildmode=pie" $(MAKE) --no-print-directory build
 	rm -rf build/root
