@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -62,6 +63,12 @@ func TestDebInstall(t *testing.T) {
 	mail := newMailUser(t, lines.addUser)
 	state := t.TempDir() // root's state folder (allowlist check's cache), not /root's
 	rootEnv := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "XDG_STATE_HOME=" + state, "TLSRPT_RESOLVER=" + deadDNS}
+
+	// Root's commands read the packaged configuration.
+	if c := run(t, rootEnv, "/usr/bin/tlsrpt", "config", "filter"); !regexp.MustCompile(`\nspool = /var/lib/tlsrpt/spool +# /etc/tlsrpt/tlsrpt.conf:\d+\n`).MatchString(c) ||
+		!regexp.MustCompile(`\ndb = /var/lib/tlsrpt/tlsrpt.db +# /etc/tlsrpt/tlsrpt.conf:\d+\n`).MatchString(c) {
+		t.Errorf("tlsrpt config filter as root does not show the packaged settings:\n%s", c)
+	}
 
 	out := mail.filter(t, lines.filter)
 	if !strings.Contains(out, "TLS-Report-Has-Failures: 2\n") {
@@ -263,8 +270,21 @@ func checkUserAndFolders(t *testing.T) {
 	}
 }
 
-// verifyUnits runs systemd-analyze verify on every unit of the package.
+// verifyUnits runs systemd-analyze verify on every unit of the package,
+// and checks that the package enabled none: nothing listens, nothing runs
+// on a timer, until an admin says so.
 func verifyUnits(t *testing.T) {
+	if enabled, _ := filepath.Glob("/etc/systemd/system/*/tlsrpt-*"); len(enabled) > 0 {
+		t.Errorf("the package enabled units: %q", enabled)
+	}
+	for _, u := range []string{"tlsrpt-serve.service", "tlsrpt-dashboard.service", "tlsrpt-prune.service"} {
+		b, err := os.ReadFile("/usr/lib/systemd/system/" + u)
+		for _, want := range []string{"\nUser=tlsrpt\n", "\nNoNewPrivileges=yes\n", "\nProtectSystem=strict\n", "\nReadWritePaths=/var/lib/tlsrpt\n", "\nPrivateTmp=yes\n"} {
+			if err != nil || !strings.Contains(string(b), want) {
+				t.Errorf("%s lacks %q (%v)", u, strings.TrimSpace(want), err)
+			}
+		}
+	}
 	units, _ := filepath.Glob("/usr/lib/systemd/system/tlsrpt-*")
 	if len(units) != 8 {
 		t.Errorf("units %q: want serve, dashboard, and digest, redeem and prune with their timers", units)
