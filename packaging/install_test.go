@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,10 +28,11 @@ const installEnv = "TLSRPT_INSTALL_TEST"
 // The sample delivered: a Google report of two failed sessions from
 // 192.0.2.1, whose DKIM signature has expired (so it stays untrusted).
 const (
-	sample    = "../testdata/corpus/14-tlsrptdigest-google-failure.eml"
-	failingIP = "192.0.2.1"
-	appleIP   = "17.1.2.3" // in the built-in allowlist's ip: range of apple.com
-	deadDNS   = "127.0.0.1:9"
+	sample      = "../testdata/corpus/14-tlsrptdigest-google-failure.eml"
+	cleanSample = "../testdata/corpus/02-mox-google-2022.eml" // no failures: maildrop mails no copy
+	failingIP   = "192.0.2.1"
+	appleIP     = "17.1.2.3" // in the built-in allowlist's ip: range of apple.com
+	deadDNS     = "127.0.0.1:9"
 )
 
 // Files of the package that make install does not install: Debian's own.
@@ -76,6 +78,14 @@ func TestDebInstall(t *testing.T) {
 	}
 	if fi, err := os.Stat("/var/lib/tlsrpt/tlsrpt.db-wal"); err == nil && fi.Mode().Perm()&0o060 != 0o060 {
 		t.Errorf("the store's -wal file is %v: the group cannot write it", fi.Mode())
+	}
+	// The package's maildrop rule works unedited for the user: a report
+	// without failures is filed in the inbox, annotated, and stored.
+	if filed := mail.deliverThroughRule(t, cleanSample); !strings.HasPrefix(filed, "TLS-Report-Annotation: ") {
+		t.Errorf("the message the package's rule filed was not through the filter:\n%.300s", filed)
+	}
+	if stats := run(t, rootEnv, "/usr/bin/tlsrpt", "stats", "--json", "--since", "2000-01-01"); !strings.Contains(stats, `"day": "2022-09-15"`) {
+		t.Errorf("the report delivered through the package's rule is not in the store:\n%s", stats)
 	}
 	ignorecommand(t, rootEnv, lines.ignore, appleIP, 0)
 	ignorecommand(t, rootEnv, lines.ignore, failingIP, 3) // not trusted; DNS is dead here: 3, banned all the same
@@ -338,6 +348,7 @@ func readmeLines(t *testing.T) adminLines {
 type mailUser struct {
 	name     string
 	uid, gid string
+	home     string
 }
 
 // newMailUser makes a system user and adds it to group tlsrpt with the
@@ -346,7 +357,16 @@ func newMailUser(t *testing.T, addLine string) *mailUser {
 	b := make([]byte, 4)
 	rand.Read(b)
 	m := &mailUser{name: "tlsrpt-it-" + hex.EncodeToString(b)}
-	run(t, nil, "useradd", "--system", "--shell", "/usr/sbin/nologin", "--no-create-home", "--home-dir", "/nonexistent", "--user-group", m.name)
+	dir, err := os.MkdirTemp("", "tlsrpt-it-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m.home = filepath.Join(dir, "home")
+	run(t, nil, "useradd", "--system", "--shell", "/usr/sbin/nologin", "--no-create-home", "--home-dir", m.home, "--user-group", m.name)
 	t.Cleanup(func() {
 		if out, err := exec.Command("userdel", m.name).CombinedOutput(); err != nil {
 			t.Errorf("userdel %s: %v\n%s", m.name, err, out)
@@ -363,7 +383,55 @@ func newMailUser(t *testing.T, addLine string) *mailUser {
 		t.Fatal(err)
 	}
 	m.uid, m.gid = u.Uid, u.Gid
+	if err := os.Mkdir(m.home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	m.chown(t, m.home)
 	return m
+}
+
+func (m *mailUser) chown(t *testing.T, p string) {
+	uid, _ := strconv.Atoi(m.uid)
+	gid, _ := strconv.Atoi(m.gid)
+	if err := os.Chown(p, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deliverThroughRule installs the package's maildrop rule, unedited, as
+// the user's ~/.mailfilter and delivers a report without failures with
+// maildrop -d, as the MTA does; it returns the message filed in the inbox.
+func (m *mailUser) deliverThroughRule(t *testing.T, msg string) string {
+	rule, err := os.ReadFile("/usr/share/doc/tlsrpt/examples/maildrop/mailfilter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(m.home, ".mailfilter")
+	if err := os.WriteFile(p, rule, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.chown(t, p)
+	in, err := os.Open(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	cmd := exec.Command("setpriv", "--reuid="+m.uid, "--regid="+m.gid, "--init-groups", "--", "maildrop", "-d", m.name)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "TLSRPT_RESOLVER=" + deadDNS}
+	cmd.Stdin = in
+	cmd.Dir = "/"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("maildrop -d %s through the package's rule: %v\n%s", m.name, err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(m.home, "Maildir", "new", "*"))
+	if len(files) != 1 {
+		t.Fatalf("the package's rule filed %d messages in the inbox, want 1", len(files))
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // filter runs the README's filter command as the mail user, with its
