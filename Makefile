@@ -5,6 +5,8 @@ GO ?= go
 PREFIX ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?= /etc
+# The binary make build writes, and make install installs.
+BIN ?= ./tlsrpt
 BINDIR = $(DESTDIR)$(PREFIX)/bin
 MANDIR = $(DESTDIR)$(PREFIX)/share/man/man1
 # Where Debian's shells look for completions of packages installed under
@@ -33,8 +35,8 @@ build:
 
 # install installs what make build built and never builds: as root (sudo
 # make install) go is often not on the PATH.
-tlsrpt:
-	@echo "make: ./tlsrpt is not built: run make build first (install never builds)" >&2; exit 1
+$(BIN):
+	@echo "make: $(BIN) is not built: run make build first (install never builds)" >&2; exit 1
 
 # The binary; a manual page per command; completions for bash, zsh and
 # fish where Debian expects them; the systemd units and the tlsrpt-mail
@@ -43,17 +45,17 @@ tlsrpt:
 # as examples; and /etc/tlsrpt/tlsrpt.conf, unless one is there. The Debian
 # package (make deb) is this same set. Without DESTDIR it then makes the
 # user and the folders, as the package's postinst does.
-install: tlsrpt
+install: $(BIN)
 	install -d $(BINDIR) $(MANDIR) $(BASHDIR) $(ZSHDIR) $(FISHDIR) $(UNITDIR) \
 		$(LIBDIR)/tlsrpt $(LIBDIR)/sysusers.d $(LIBDIR)/tmpfiles.d $(CONFDIR) \
 		$(addprefix $(DOCDIR)/examples/,$(sort $(dir $(EXAMPLES))))
-	install -m 755 tlsrpt $(BINDIR)/tlsrpt
-	man=$$(mktemp -d) && ./tlsrpt --no-config man $$man && \
+	install -m 755 $(BIN) $(BINDIR)/tlsrpt
+	man=$$(mktemp -d) && $(BIN) --no-config man $$man && \
 		for f in $$man/*.1; do sed $(MANDOCS) "$$f" | gzip -9n > $(MANDIR)/$${f##*/}.gz; done; \
 		status=$$?; rm -rf $$man; exit $$status
-	./tlsrpt --no-config completion bash > $(BASHDIR)/tlsrpt
-	./tlsrpt --no-config completion zsh > $(ZSHDIR)/_tlsrpt
-	./tlsrpt --no-config completion fish > $(FISHDIR)/tlsrpt.fish
+	$(BIN) --no-config completion bash > $(BASHDIR)/tlsrpt
+	$(BIN) --no-config completion zsh > $(ZSHDIR)/_tlsrpt
+	$(BIN) --no-config completion fish > $(FISHDIR)/tlsrpt.fish
 	chmod 644 $(BASHDIR)/tlsrpt $(ZSHDIR)/_tlsrpt $(FISHDIR)/tlsrpt.fish $(MANDIR)/tlsrpt*.1.gz
 	for f in $(UNITS); do sed $(PATHS) "$$f" > $(UNITDIR)/$${f##*/} && chmod 644 $(UNITDIR)/$${f##*/}; done
 	sed $(PATHS) contrib/systemd/tlsrpt-mail > $(LIBDIR)/tlsrpt/tlsrpt-mail && chmod 755 $(LIBDIR)/tlsrpt/tlsrpt-mail
@@ -83,7 +85,7 @@ deb:
 	install -m 644 packaging/copyright build/root/usr/share/doc/tlsrpt/copyright
 	./scripts/deb-changelog $(DEB_VERSION) | gzip -9n > build/root/usr/share/doc/tlsrpt/changelog.gz
 	install -D -m 644 packaging/lintian-overrides build/root/usr/share/lintian/overrides/tlsrpt
-	DEB_VERSION=$(DEB_VERSION) DEB_ARCH=$(DEB_ARCH) DEB_LIBC="$$(./scripts/deb-libc tlsrpt)" \
+	DEB_VERSION=$(DEB_VERSION) DEB_ARCH=$(DEB_ARCH) DEB_LIBC="$$(./scripts/deb-libc $(BIN))" \
 		$(GO) tool nfpm package --packager deb --config packaging/nfpm.yaml \
 		--target build/tlsrpt_$(DEB_VERSION)_$(DEB_ARCH).deb
 
