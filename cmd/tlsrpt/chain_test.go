@@ -663,14 +663,14 @@ func TestFail2banIgnoreCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const line = "ignorecommand = /usr/local/bin/tlsrpt allowlist check --db /var/lib/tlsrpt/tlsrpt.db <ip>"
+	const line = "ignorecommand = /usr/bin/tlsrpt allowlist check <ip>"
 	if !bytes.Contains(example, []byte(line+"\n")) {
 		t.Fatalf("contrib/fail2ban/tlsrpt.local changed: update this test's replacement of %q", line)
 	}
 	dead := deadResolver(t)
 	s := startF2B(t, func(dir string) map[string]string {
 		local := strings.Replace(string(example), line,
-			fmt.Sprintf("ignorecommand = %s allowlist check --db %s/tlsrpt.db --resolver %s <ip>", bin, dir, dead), 1)
+			fmt.Sprintf("ignorecommand = %s --no-config allowlist check --db %s/tlsrpt.db --resolver %s <ip>", bin, dir, dead), 1)
 		return map[string]string{"jail.d/tlsrpt.local": local}
 	})
 	const apple, other = "17.1.2.3", "192.0.2.1"

@@ -21,10 +21,9 @@ import (
 // The lines of contrib/maildrop/mailfilter an admin edits (the README's
 // maildrop section names them), and nothing else of the rule is changed
 // by these tests.
-const (
-	ruleTLSRPTLine = `TLSRPT="/usr/local/bin/tlsrpt filter --syslog"`
-	ruleDBLine     = `TLSRPT_DB="/var/lib/tlsrpt/tlsrpt.db"`
-)
+// The rule's settings live in /etc/tlsrpt/tlsrpt.conf; these tests give
+// them as flags, and --no-config.
+const ruleTLSRPTLine = `TLSRPT="/usr/bin/tlsrpt filter"`
 
 // Samples of the corpus delivered by these tests: a report with two failed
 // sessions from 192.0.2.1, and one without failures.
@@ -162,13 +161,12 @@ func (a *mailAccount) installRule(db string) {
 		t.Fatal(err)
 	}
 	s := string(rule)
-	for _, line := range []string{ruleTLSRPTLine, ruleDBLine} {
+	for _, line := range []string{ruleTLSRPTLine} {
 		if strings.Count(s, "\n"+line+"\n") != 1 {
 			t.Fatalf("contrib/maildrop/mailfilter no longer has the line %s that the README tells an admin to edit: update the README and this test", line)
 		}
 	}
-	s = strings.Replace(s, ruleTLSRPTLine, fmt.Sprintf(`TLSRPT="%s filter --syslog --resolver 127.0.0.1:9"`, a.bin), 1)
-	s = strings.Replace(s, ruleDBLine, fmt.Sprintf(`TLSRPT_DB="%s"`, db), 1)
+	s = strings.Replace(s, ruleTLSRPTLine, fmt.Sprintf(`TLSRPT="%s filter --no-config --syslog --db %s --resolver 127.0.0.1:9"`, a.bin, db), 1)
 	p := filepath.Join(a.home, ".mailfilter")
 	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
@@ -277,7 +275,7 @@ func TestMaildropRuleAsShipped(t *testing.T) {
 	}
 
 	if rows := reviewJSON(t, nil, "--db", a.db, "--no-bans"); rows["192.0.2.1"].Reports != 1 {
-		t.Fatalf("the store the rule names (TLSRPT_DB) lacks the report: %+v", rows)
+		t.Fatalf("the store the rule names (--db) lacks the report: %+v", rows)
 	}
 	if fi, err := os.Stat(a.db); err != nil || int(fi.Sys().(*syscall.Stat_t).Uid) != a.uid {
 		t.Errorf("the store %s was not made by the mail user: %v", a.db, err)

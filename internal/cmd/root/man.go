@@ -100,7 +100,7 @@ func writeFileNoFollow(path string, write func(io.Writer)) error {
 // writeMan writes one command's page.
 func writeMan(w io.Writer, c *cobra.Command) {
 	title := strings.ToUpper(strings.ReplaceAll(c.CommandPath(), " ", "-"))
-	fmt.Fprintf(w, ".TH %q 1 %q %q \"tlsrpt manual\"\n", title, manDate(), "tlsrpt "+version())
+	fmt.Fprintf(w, ".TH %s 1 %s %s \"tlsrpt manual\"\n", roffArg(title), roffArg(manDate()), roffArg("tlsrpt "+version()))
 	fmt.Fprintf(w, ".SH NAME\n%s \\- %s\n", roffLine(strings.ReplaceAll(c.CommandPath(), " ", "-")), roffLine(c.Short))
 	fmt.Fprintf(w, ".SH SYNOPSIS\n.B %s\n", roffLine(c.UseLine()))
 	desc := c.Long
@@ -179,6 +179,13 @@ func roffLine(s string) string {
 		s = "\\&" + s
 	}
 	return s
+}
+
+// roffArg quotes a request's argument for roff: escaped as a line, a
+// double quote doubled (Go's %q escapes are not roff's, and garbled the
+// version in the footer).
+func roffArg(s string) string {
+	return `"` + strings.ReplaceAll(roffLine(s), `"`, `""`) + `"`
 }
 
 // roffText escapes text of several lines; an empty line starts a paragraph.

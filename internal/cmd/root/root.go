@@ -16,6 +16,7 @@ import (
 
 	cmdallowlist "github.com/tlsrpt/tlsrpt/internal/cmd/allowlist"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	cmdconfig "github.com/tlsrpt/tlsrpt/internal/cmd/config"
 	cmddashboard "github.com/tlsrpt/tlsrpt/internal/cmd/dashboard"
 	cmddiagnose "github.com/tlsrpt/tlsrpt/internal/cmd/diagnose"
 	cmddigest "github.com/tlsrpt/tlsrpt/internal/cmd/digest"
@@ -33,6 +34,7 @@ import (
 
 // NewCmdRoot returns the tlsrpt command with every subcommand.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	conf := &cmdconfig.Options{NewRoot: func() *cobra.Command { return NewCmdRoot(cmdutil.New(nil, io.Discard, io.Discard)) }}
 	cmd := &cobra.Command{
 		Use:   "tlsrpt",
 		Short: "Turn SMTP TLS reports (RFC 8460) into advice and, when asked, into unbans",
@@ -64,6 +66,9 @@ several MX hosts share), else $TLSRPT_DB, else $XDG_STATE_HOME/tlsrpt/tlsrpt.db.
 			return cmdutil.Silent(cmdutil.ExitUsage)
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := conf.Apply(cmd); err != nil {
+				return cmdconfig.Refused(cmd, err)
+			}
 			f.DBSet = cmd.Flags().Changed("db")
 			return nil
 		},
@@ -73,6 +78,7 @@ several MX hosts share), else $TLSRPT_DB, else $XDG_STATE_HOME/tlsrpt/tlsrpt.db.
 	pf.StringVar(&f.Syslog, "syslog", os.Getenv("TLSRPT_SYSLOG"), cmdutil.SyslogUsage)
 	pf.Lookup("syslog").NoOptDefVal = "local"
 	f.Trust.AddFlags(pf)
+	conf.AddFlags(pf)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cmdutil.UsageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
@@ -90,6 +96,7 @@ several MX hosts share), else $TLSRPT_DB, else $XDG_STATE_HOME/tlsrpt/tlsrpt.db.
 		cmddigest.NewCmdDigest(f, nil),
 		cmdprune.NewCmdPrune(f, nil),
 		cmdmigrate.NewCmdMigrateDB(f, nil),
+		cmdconfig.NewCmdConfig(f, conf),
 		newCmdMan(),
 	)
 	return cmd
