@@ -78,7 +78,7 @@ func TestManWrites(t *testing.T) {
 		}
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "tlsrpt-prune.1"))
-	if err != nil || !bytes.Contains(b, []byte(".TH \"TLSRPT-PRUNE\" 1")) {
+	if err != nil || !bytes.Contains(b, []byte(`.TH "TLSRPT\-PRUNE" 1`)) {
 		t.Errorf("tlsrpt-prune.1: %v\n%.200s", err, b)
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, ".*")); len(m) != 0 {
