@@ -27,14 +27,26 @@ type DomainFailures struct {
 // failed sessions first. Reports that are not authenticated are left out:
 // a forged report must not choose what is probed.
 func (s *Store) FailingDomains(ctx context.Context, since time.Time) ([]DomainFailures, error) {
-	out, err := s.failingDomains(ctx, since.Unix())
+	out, err := s.failingDomains(ctx, "r.end_time >= ?", since.Unix())
 	if err != nil {
 		return nil, fmt.Errorf("store: listing failing policy domains: %w", s.classify(err))
 	}
 	return out, nil
 }
 
-func (s *Store) failingDomains(ctx context.Context, since int64) ([]DomainFailures, error) {
+// FailingDomainsStored is FailingDomains of the authenticated reports
+// stored from from up to (not including) to: what tlsrpt digest probes.
+func (s *Store) FailingDomainsStored(ctx context.Context, from, to time.Time) ([]DomainFailures, error) {
+	out, err := s.failingDomains(ctx, "r.stored >= ? AND r.stored < ?", from.Unix(), to.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("store: listing failing policy domains: %w", s.classify(err))
+	}
+	return out, nil
+}
+
+// failingDomains runs the queries with the condition on r (a constant of
+// this file, never input) and its arguments.
+func (s *Store) failingDomains(ctx context.Context, cond string, args ...any) ([]DomainFailures, error) {
 	byDomain := map[string]*DomainFailures{}
 	get := func(d string) *DomainFailures {
 		d = strings.ToLower(strings.TrimSuffix(d, "."))
@@ -43,10 +55,10 @@ func (s *Store) failingDomains(ctx context.Context, since int64) ([]DomainFailur
 		}
 		return byDomain[d]
 	}
-	if err := s.domainPolicies(ctx, since, get); err != nil {
+	if err := s.domainPolicies(ctx, cond, args, get); err != nil {
 		return nil, err
 	}
-	if err := s.domainDetails(ctx, since, get); err != nil {
+	if err := s.domainDetails(ctx, cond, args, get); err != nil {
 		return nil, err
 	}
 	out := make([]DomainFailures, 0, len(byDomain))
@@ -69,10 +81,10 @@ func (s *Store) failingDomains(ctx context.Context, since int64) ([]DomainFailur
 
 // domainPolicies adds up the failed sessions and keeps the sts
 // policy-strings of the failing policies.
-func (s *Store) domainPolicies(ctx context.Context, since int64, get func(string) *DomainFailures) error {
+func (s *Store) domainPolicies(ctx context.Context, cond string, args []any, get func(string) *DomainFailures) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT p.domain, p.type, p.strings, p.failed
 		FROM policies p JOIN reports r ON r.id = p.report_id
-		WHERE r.auth_authenticated = 1 AND r.end_time >= ? AND p.failed > 0`, since)
+		WHERE r.auth_authenticated = 1 AND `+cond+` AND p.failed > 0`, args...)
 	if err != nil {
 		return err
 	}
@@ -103,10 +115,10 @@ func (s *Store) domainPolicies(ctx context.Context, since int64, get func(string
 
 // domainDetails collects the result types and receiving MX host names of
 // the failure details.
-func (s *Store) domainDetails(ctx context.Context, since int64, get func(string) *DomainFailures) error {
+func (s *Store) domainDetails(ctx context.Context, cond string, args []any, get func(string) *DomainFailures) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT p.domain, d.result_type, d.receiving_mx
 		FROM failure_details d JOIN policies p ON p.id = d.policy_id JOIN reports r ON r.id = d.report_id
-		WHERE r.auth_authenticated = 1 AND r.end_time >= ?`, since)
+		WHERE r.auth_authenticated = 1 AND `+cond, args...)
 	if err != nil {
 		return err
 	}

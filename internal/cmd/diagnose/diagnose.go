@@ -170,7 +170,7 @@ func (o *Options) prober() (*probe.Prober, error) {
 	if o.Timeout <= 0 {
 		return nil, cmdutil.UsageErrorf("--timeout %v: want a positive duration (10s)", o.Timeout)
 	}
-	roots, err := loadRoots(o.CAFile)
+	roots, err := LoadRoots(o.CAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -178,9 +178,9 @@ func (o *Options) prober() (*probe.Prober, error) {
 		Roots: roots, Now: o.F.Now, Dial: o.dial}, nil
 }
 
-// loadRoots returns the system roots plus those of file; nil (the
+// LoadRoots returns the system roots plus those of file; nil (the
 // system's) without a file.
-func loadRoots(file string) (*x509.CertPool, error) {
+func LoadRoots(file string) (*x509.CertPool, error) {
 	if file == "" {
 		return nil, nil
 	}
