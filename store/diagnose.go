@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -140,4 +142,55 @@ func (s *Store) domainDetails(ctx context.Context, cond string, args []any, get 
 		}
 	}
 	return rows.Err()
+}
+
+// MaxAddressDomains bounds the policy domains AddressDomains keeps per
+// address.
+const MaxAddressDomains = 3
+
+// AddressDomains lists, per sending address, the policy domains (lower
+// case, without the final dot, sorted, at most MaxAddressDomains) that
+// authenticated reports whose range ends at or after since name its
+// failures for: what tlsrpt diagnose probes for that address. One
+// statement, whatever the number of addresses; a forged report adds
+// nothing.
+func (s *Store) AddressDomains(ctx context.Context, since time.Time) (map[netip.Addr][]string, error) {
+	out, err := s.addressDomains(ctx, since.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("store: listing the policy domains of failing addresses: %w", s.classify(err))
+	}
+	return out, nil
+}
+
+func (s *Store) addressDomains(ctx context.Context, since int64) (map[netip.Addr][]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT d.sending_ip, p.domain
+		FROM failure_details d JOIN policies p ON p.id = d.policy_id JOIN reports r ON r.id = d.report_id
+		WHERE r.auth_authenticated = 1 AND r.end_time >= ? AND d.sending_ip IS NOT NULL
+		ORDER BY d.sending_ip, p.domain`, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[netip.Addr][]string{}
+	for rows.Next() {
+		var (
+			ip     sql.NullString
+			domain string
+		)
+		if err := rows.Scan(&ip, &domain); err != nil {
+			return nil, err
+		}
+		a, err := parseIP(ip)
+		if err != nil || !a.IsValid() {
+			continue
+		}
+		domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+		if l := out[a]; len(l) < MaxAddressDomains && !slices.Contains(l, domain) {
+			out[a] = append(l, domain)
+		}
+	}
+	for _, l := range out {
+		slices.Sort(l)
+	}
+	return out, rows.Err()
 }
