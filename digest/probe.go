@@ -139,7 +139,7 @@ var errBudget = errors.New("the digest's time for probes ran out")
 // runProbe probes one domain; it never fails the digest.
 func runProbe(ctx context.Context, p *probe.Prober, req probe.Request, budget time.Duration) Probe {
 	out := Probe{Domain: req.Domain, Types: req.ResultTypes}
-	if ctx.Err() != nil {
+	if end, ok := ctx.Deadline(); ctx.Err() != nil || ok && !time.Now().Before(end) {
 		out.Err = fmt.Errorf("%w (%v)", errBudget, budget)
 		return out
 	}
