@@ -1,7 +1,8 @@
 // Package digest writes the text of the daily mail about SMTP TLS reports:
 // only what changed. New failing addresses since the last digest,
 // addresses whose failures grew, reporters gone quiet, failure rates that
-// moved per policy domain, and the redeem plan.
+// moved per policy domain, the failing checks of tlsrpt diagnose for the
+// result types new since the last digest, and the redeem plan.
 //
 // Reporters are named as the store names them (store.ReporterName): an
 // authenticated reporter by the domain that signed its reports, any other
@@ -12,8 +13,12 @@
 // there is no text at all, so that cron and the systemd timer mail only
 // when there is news.
 //
-// The state between digests (when the last one was made) is kept in the
-// store, one setting per host, so that each MX of a fleet has its own.
+// The state between digests (when the last one was made, and the failing
+// result types per policy domain of its span) is kept in the store, one
+// setting per host, so that each MX of a fleet has its own. With a Prober,
+// the checks of tlsrpt diagnose run for the result types of authenticated
+// reports that the last digest did not have, within a time budget; a
+// probe that cannot run is a line of the text, never an error.
 package digest
 
 import (
@@ -27,6 +32,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -49,6 +55,12 @@ type Options struct {
 	RateChange float64       // a change of the failure rate of at least this many percentage points is notable; zero: DefaultRateChange
 	Host       string        // whose last digest to start from (settings are per host)
 	Plan       string        // the redeem plan, as the command prints it; "" for none
+	// Prober runs the checks of tlsrpt diagnose for the result types new
+	// since the last digest (of Host); nil probes nothing.
+	Prober *probe.Prober
+	// ProbeBudget bounds the time of all the probes; zero:
+	// DefaultProbeBudget.
+	ProbeBudget time.Duration
 }
 
 // RateChange is a policy domain whose failure rate moved between the span
@@ -66,11 +78,14 @@ type Digest struct {
 	Quiet      []store.ReporterActivity // authenticated reporters gone quiet, judged on the periods their reports cover
 	Rates      []RateChange             // notable changes of a domain's failure rate
 	Plan       string
+	Types      map[string][]string // failing result types per policy domain of the span's authenticated reports
+	Probes     []Probe             // the checks of the result types new since the last digest
 }
 
 // Notable reports whether the digest has anything to say.
 func (d Digest) Notable() bool {
-	return len(d.New)+len(d.Grown)+len(d.Quiet)+len(d.Rates) > 0 || strings.TrimSpace(d.Plan) != ""
+	return len(d.New)+len(d.Grown)+len(d.Quiet)+len(d.Rates) > 0 || strings.TrimSpace(d.Plan) != "" ||
+		slices.ContainsFunc(d.Probes, Probe.Failed)
 }
 
 // settingKey names the setting that holds the time of a host's last
@@ -106,6 +121,9 @@ func Compute(ctx context.Context, st *store.Store, opt Options) (Digest, error) 
 		}
 	}
 	if d.Rates, err = rateChanges(ctx, st, opt); err != nil {
+		return Digest{}, err
+	}
+	if err := probeNew(ctx, st, opt, &d); err != nil {
 		return Digest{}, err
 	}
 	return d, nil
@@ -213,6 +231,7 @@ func (d Digest) WriteText(w io.Writer) error {
 				100*c.Before.FailureRate(), c.Before.Failed, c.Before.Successful+c.Before.Failed)
 		})
 	}
+	writeProbes(bw, d.Probes)
 	if p := strings.TrimSpace(d.Plan); p != "" {
 		fmt.Fprintf(bw, "\nRedeem plan (tlsrpt redeem; nothing changes without --apply):\n")
 		for _, line := range strings.Split(p, "\n") {

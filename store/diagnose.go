@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -27,14 +29,26 @@ type DomainFailures struct {
 // failed sessions first. Reports that are not authenticated are left out:
 // a forged report must not choose what is probed.
 func (s *Store) FailingDomains(ctx context.Context, since time.Time) ([]DomainFailures, error) {
-	out, err := s.failingDomains(ctx, since.Unix())
+	out, err := s.failingDomains(ctx, "r.end_time >= ?", since.Unix())
 	if err != nil {
 		return nil, fmt.Errorf("store: listing failing policy domains: %w", s.classify(err))
 	}
 	return out, nil
 }
 
-func (s *Store) failingDomains(ctx context.Context, since int64) ([]DomainFailures, error) {
+// FailingDomainsStored is FailingDomains of the authenticated reports
+// stored from from up to (not including) to: what tlsrpt digest probes.
+func (s *Store) FailingDomainsStored(ctx context.Context, from, to time.Time) ([]DomainFailures, error) {
+	out, err := s.failingDomains(ctx, "r.stored >= ? AND r.stored < ?", from.Unix(), to.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("store: listing failing policy domains: %w", s.classify(err))
+	}
+	return out, nil
+}
+
+// failingDomains runs the queries with the condition on r (a constant of
+// this file, never input) and its arguments.
+func (s *Store) failingDomains(ctx context.Context, cond string, args ...any) ([]DomainFailures, error) {
 	byDomain := map[string]*DomainFailures{}
 	get := func(d string) *DomainFailures {
 		d = strings.ToLower(strings.TrimSuffix(d, "."))
@@ -43,10 +57,10 @@ func (s *Store) failingDomains(ctx context.Context, since int64) ([]DomainFailur
 		}
 		return byDomain[d]
 	}
-	if err := s.domainPolicies(ctx, since, get); err != nil {
+	if err := s.domainPolicies(ctx, cond, args, get); err != nil {
 		return nil, err
 	}
-	if err := s.domainDetails(ctx, since, get); err != nil {
+	if err := s.domainDetails(ctx, cond, args, get); err != nil {
 		return nil, err
 	}
 	out := make([]DomainFailures, 0, len(byDomain))
@@ -69,10 +83,10 @@ func (s *Store) failingDomains(ctx context.Context, since int64) ([]DomainFailur
 
 // domainPolicies adds up the failed sessions and keeps the sts
 // policy-strings of the failing policies.
-func (s *Store) domainPolicies(ctx context.Context, since int64, get func(string) *DomainFailures) error {
+func (s *Store) domainPolicies(ctx context.Context, cond string, args []any, get func(string) *DomainFailures) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT p.domain, p.type, p.strings, p.failed
 		FROM policies p JOIN reports r ON r.id = p.report_id
-		WHERE r.auth_authenticated = 1 AND r.end_time >= ? AND p.failed > 0`, since)
+		WHERE r.auth_authenticated = 1 AND `+cond+` AND p.failed > 0`, args...)
 	if err != nil {
 		return err
 	}
@@ -103,10 +117,10 @@ func (s *Store) domainPolicies(ctx context.Context, since int64, get func(string
 
 // domainDetails collects the result types and receiving MX host names of
 // the failure details.
-func (s *Store) domainDetails(ctx context.Context, since int64, get func(string) *DomainFailures) error {
+func (s *Store) domainDetails(ctx context.Context, cond string, args []any, get func(string) *DomainFailures) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT p.domain, d.result_type, d.receiving_mx
 		FROM failure_details d JOIN policies p ON p.id = d.policy_id JOIN reports r ON r.id = d.report_id
-		WHERE r.auth_authenticated = 1 AND r.end_time >= ?`, since)
+		WHERE r.auth_authenticated = 1 AND `+cond, args...)
 	if err != nil {
 		return err
 	}
@@ -128,4 +142,55 @@ func (s *Store) domainDetails(ctx context.Context, since int64, get func(string)
 		}
 	}
 	return rows.Err()
+}
+
+// MaxAddressDomains bounds the policy domains AddressDomains keeps per
+// address.
+const MaxAddressDomains = 3
+
+// AddressDomains lists, per sending address, the policy domains (lower
+// case, without the final dot, sorted, at most MaxAddressDomains) that
+// authenticated reports whose range ends at or after since name its
+// failures for: what tlsrpt diagnose probes for that address. One
+// statement, whatever the number of addresses; a forged report adds
+// nothing.
+func (s *Store) AddressDomains(ctx context.Context, since time.Time) (map[netip.Addr][]string, error) {
+	out, err := s.addressDomains(ctx, since.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("store: listing the policy domains of failing addresses: %w", s.classify(err))
+	}
+	return out, nil
+}
+
+func (s *Store) addressDomains(ctx context.Context, since int64) (map[netip.Addr][]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT d.sending_ip, p.domain
+		FROM failure_details d JOIN policies p ON p.id = d.policy_id JOIN reports r ON r.id = d.report_id
+		WHERE r.auth_authenticated = 1 AND r.end_time >= ? AND d.sending_ip IS NOT NULL
+		ORDER BY d.sending_ip, p.domain`, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[netip.Addr][]string{}
+	for rows.Next() {
+		var (
+			ip     sql.NullString
+			domain string
+		)
+		if err := rows.Scan(&ip, &domain); err != nil {
+			return nil, err
+		}
+		a, err := parseIP(ip)
+		if err != nil || !a.IsValid() {
+			continue
+		}
+		domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+		if l := out[a]; len(l) < MaxAddressDomains && !slices.Contains(l, domain) {
+			out[a] = append(l, domain)
+		}
+	}
+	for _, l := range out {
+		slices.Sort(l)
+	}
+	return out, rows.Err()
 }

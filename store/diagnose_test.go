@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"reflect"
 	"testing"
 	"time"
@@ -53,4 +55,71 @@ func diagAuth(ok bool) Auth {
 		return Auth{}
 	}
 	return Auth{Authenticated: true, Method: "dkim", Domain: "reporter.example"}
+}
+
+// TestFailingDomainsStored: the span is of stored times, not of report
+// ranges (a late report is in the span it arrived in); forged reports
+// are left out.
+func TestFailingDomainsStored(t *testing.T) {
+	st := openTemp(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC)
+	add := func(id, domain string, authed bool, stored time.Time) {
+		t.Helper()
+		st.SetClock(func() time.Time { return stored })
+		r := &report.Report{OrganizationName: "Reporter", ReportID: id, Start: at.AddDate(0, 0, -10), End: at.AddDate(0, 0, -9),
+			Policies: []report.Policy{{Type: "sts", Domain: domain, Failed: 1,
+				Details: []report.FailureDetail{{ResultType: "certificate-expired", FailedSessions: 1}}}}}
+		if _, _, err := st.AddReport(ctx, r, Source{Transport: "mail", Auth: diagAuth(authed)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("1", "late.example", true, at)
+	add("2", "before.example", true, at.Add(-25*time.Hour))
+	add("3", "victim.example", false, at)
+	add("4", "after.example", true, at.Add(time.Hour))
+	st.SetClock(nil)
+	got, err := st.FailingDomainsStored(ctx, at.Add(-24*time.Hour), at.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Domain != "late.example" || !reflect.DeepEqual(got[0].ResultTypes, []string{"certificate-expired"}) {
+		t.Errorf("got %+v, want late.example alone", got)
+	}
+}
+
+// TestAddressDomains: per address, the policy domains of authenticated
+// reports, lower case, sorted, at most MaxAddressDomains; a forged report
+// adds none.
+func TestAddressDomains(t *testing.T) {
+	st := openTemp(t)
+	ctx := context.Background()
+	end := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	add := func(id, domain string, authed bool, ip string) {
+		t.Helper()
+		r := &report.Report{OrganizationName: "Reporter", ReportID: id, Start: end.Add(-24 * time.Hour), End: end,
+			Policies: []report.Policy{{Type: "sts", Domain: domain, Failed: 1,
+				Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 1}}}}}
+		if _, _, err := st.AddReport(ctx, r, Source{Transport: "mail", Auth: diagAuth(authed)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("1", "B.example.", true, "192.0.2.1")
+	add("2", "a.example", true, "192.0.2.1")
+	add("3", "victim.example", false, "192.0.2.1")
+	add("4", "victim.example", false, "192.0.2.2")
+	for i, d := range []string{"f.example", "c.example", "e.example", "d.example"} {
+		add(fmt.Sprint("5-", i), d, true, "192.0.2.3")
+	}
+	got, err := st.AddressDomains(ctx, end.AddDate(0, 0, -7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[netip.Addr][]string{
+		netip.MustParseAddr("192.0.2.1"): {"a.example", "b.example"},
+		netip.MustParseAddr("192.0.2.3"): {"c.example", "d.example", "e.example"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v\nwant %v", got, want)
+	}
 }

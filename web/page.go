@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -28,7 +31,7 @@ type page struct {
 	Totals     totals
 	Charts     charts // drawn by app.js, also shown as tables
 	Reporters  []reporterRow
-	Addresses  []ReviewRow
+	Addresses  []addressRow
 	MoreAddrs  int
 	MXs        []mxRow
 	QuietAfter string
@@ -63,6 +66,13 @@ type reporterRow struct {
 	PerDayText string
 	Quiet      bool
 	SilentFor  string
+}
+
+// addressRow is a failing address as the page shows it: the review row,
+// and for a kind of failure diagnose explains, the command that probes it.
+type addressRow struct {
+	ReviewRow
+	Diagnose string // "tlsrpt diagnose DOMAIN...", "" for kind ban or -
 }
 
 type mxRow struct {
@@ -179,11 +189,45 @@ func (h *handler) build(ctx context.Context) (*page, error) {
 		p.MoreAddrs = len(rows) - h.opt.MaxAddresses
 		rows = rows[:h.opt.MaxAddresses]
 	}
-	p.Addresses = rows
+	if p.Addresses, err = addressRows(ctx, st, span, rows); err != nil {
+		return nil, err
+	}
 	if t := p.Totals.Successful + p.Totals.Failed; t > 0 {
 		p.Totals.Rate = float64(p.Totals.Failed) / float64(t)
 	}
 	return p, nil
+}
+
+// addressRows adds to each row of kind diagnose or both the command that
+// probes its cause: with the policy domains the authenticated reports
+// name for the address, those that are domain names, else none (then
+// diagnose takes the reports' failing domains itself). A forged report
+// never writes a command line the reader may paste.
+func addressRows(ctx context.Context, st *store.Store, since time.Time, rows []ReviewRow) ([]addressRow, error) {
+	out := make([]addressRow, len(rows))
+	var domains map[netip.Addr][]string
+	for i, r := range rows {
+		out[i].ReviewRow = r
+		if r.Kind != assess.KindDiagnose && r.Kind != assess.KindBoth {
+			continue
+		}
+		if domains == nil {
+			var err error
+			if domains, err = st.AddressDomains(ctx, since); err != nil {
+				return nil, err
+			}
+		}
+		cmd := []string{"tlsrpt diagnose"}
+		if a, err := netip.ParseAddr(r.IP); err == nil {
+			for _, d := range domains[a.Unmap()] {
+				if probe.ValidDomain(d) {
+					cmd = append(cmd, d)
+				}
+			}
+		}
+		out[i].Diagnose = strings.Join(cmd, " ")
+	}
+	return out, nil
 }
 
 // domainSeries makes one series per policy domain (the biggest

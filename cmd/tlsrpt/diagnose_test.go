@@ -22,7 +22,8 @@ import (
 // network namespace of its own where an MX host listens on port 25, the
 // policy host on 443, a validating dnsmasq answers, and the store holds
 // an authenticated report: the reports' result types choose the checks
-// when the operator names the domain (exit 0), --all finds the MX without
+// when the operator names the domain or gives it with --domain (exit 0),
+// --all finds the MX without
 // STARTTLS (exit 1); without a name, the domain from the report resolves
 // to loopback and is not probed (exit 3); the host only the report names
 // is never connected to.
@@ -82,6 +83,17 @@ func TestDiagnoseEndToEnd(t *testing.T) {
 	for _, r := range recs {
 		if r["check"] == "smtp" {
 			t.Errorf("sts-policy-fetch-error alone called for an SMTP probe: %v", r)
+		}
+	}
+	// Given as ours with --domain (as [diagnose] domain in the
+	// configuration file gives it), it is probed as if named: exit 0.
+	code, recs = run("--domain", "e2e.test")
+	if code != 0 {
+		t.Errorf("--domain e2e.test: exit %d, want 0: %v", code, recs)
+	}
+	for _, r := range recs {
+		if r["domain"] != "e2e.test" || r["status"] == "error" {
+			t.Errorf("--domain e2e.test: %v", r)
 		}
 	}
 	code, recs = run("e2e.test", "--all")

@@ -243,6 +243,7 @@ func (s *SMTPServer) serve(c net.Conn) {
 type World struct {
 	t      testing.TB
 	real   bool // the servers listen on the hosts' own addresses and ports
+	public bool // the hosts' addresses are of 192.0.2.0/24, not loopback
 	Domain string
 	CA     *CA
 	Rec    dnstest.Records
@@ -259,18 +260,26 @@ const Policy = "version: STSv1\r\nmode: enforce\r\nmx: mx1.%[1]s\r\nmx: *.backup
 // STARTTLS with a certificate of the test CA, a matching TLSA record, a
 // TLSRPT record and an MTA-STS policy covering the MX host.
 func Healthy(t testing.TB, domain string) *World {
-	return newWorld(t, domain, false)
+	return newWorld(t, domain, false, false)
 }
 
 // HealthyReal is Healthy with its servers on port 25 and 443 of the
 // hosts' own addresses, for a test in a network namespace of its own
 // (internal/netnstest) that probes with the prober's real dialer.
 func HealthyReal(t testing.TB, domain string) *World {
-	return newWorld(t, domain, true)
+	return newWorld(t, domain, true, false)
 }
 
-func newWorld(t testing.TB, domain string, real bool) *World {
-	w := &World{t: t, real: real, Domain: domain, CA: NewCA(t), routes: map[string]string{}, nextIP: 1,
+// HealthyPublic is Healthy with the hosts' addresses in 192.0.2.0/24
+// (TEST-NET-1), which the prober takes for public ones, so that a domain
+// from the reports is probed; Dial still sends their port 25 and 443 to
+// the test servers, and nothing else.
+func HealthyPublic(t testing.TB, domain string) *World {
+	return newWorld(t, domain, false, true)
+}
+
+func newWorld(t testing.TB, domain string, real, public bool) *World {
+	w := &World{t: t, real: real, public: public, Domain: domain, CA: NewCA(t), routes: map[string]string{}, nextIP: 1,
 		Rec: dnstest.Records{TXT: map[string][]string{}, Host: map[string][]string{}, MX: map[string][]string{}}}
 	mx := "mx1." + domain
 	cert := w.CA.Issue(t, []string{mx}, CertOpts{})
@@ -316,6 +325,9 @@ func (w *World) ip(host string) string {
 	ip, ok := w.Rec.Host[host]
 	if !ok {
 		ip = []string{fmt.Sprintf("127.0.1.%d", w.nextIP)}
+		if w.public {
+			ip = []string{fmt.Sprintf("192.0.2.%d", w.nextIP)}
+		}
 		w.nextIP++
 		w.Rec.Host[host] = ip
 	}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,6 +40,7 @@ const MaxDomains = 20
 type Options struct {
 	F             *cmdutil.Factory
 	Domains       []string
+	Ours          []string // --domain: our domains, probed with the reports' when no DOMAIN is given
 	All           bool
 	JSON          bool
 	Since         string
@@ -66,8 +68,9 @@ RFC 8461 says), its syntax, whether it covers every MX host, and whether it
 changed since the reports; the TLSA records (DNSSEC-validated or not) and
 whether one matches the certificate.
 
-Without DOMAIN, the policy domains with failures in the authenticated reports
-of --since; the checks run are those the reported result types call for
+Without DOMAIN, the domains given with --domain (our own; the configuration
+file's [diagnose] domain) and the policy domains with failures in the
+authenticated reports of --since; the checks run are those the reported result types call for
 (--all runs every check). A host a report names as receiving-mx-hostname
 that is not an MX record of the domain is listed, never probed. Nothing but
 port 25 of the MX hosts and port 443 of mta-sts.DOMAIN is connected to, and
@@ -78,6 +81,7 @@ Exit status: 0 nothing fails, 1 something fails, 3 a probe could not run (a
 DNS failure, a timeout) and nothing failed.`,
 		Example: `  tlsrpt diagnose
   tlsrpt diagnose example.org --all
+  tlsrpt diagnose --domain example.org --domain example.net
   tlsrpt diagnose example.org --json --ca-file /etc/ssl/private-ca.pem --resolver 127.0.0.1:53`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Domains = args
@@ -88,6 +92,7 @@ DNS failure, a timeout) and nothing failed.`,
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringArrayVar(&opts.Ours, "domain", nil, "one of our `DOMAIN`s, probed with the failing domains of the reports when no DOMAIN argument is given (repeatable)")
 	fl.BoolVar(&opts.All, "all", false, "run every check, not only those the reported result types call for")
 	fl.BoolVar(&opts.JSON, "json", false, "print a JSON array of findings instead of a table")
 	fl.StringVar(&opts.Since, "since", "7d", "reports whose range ends after this `DATE|DURATION` (2024-02-01, 7d, 36h)")
@@ -120,7 +125,7 @@ func Run(ctx context.Context, o *Options) error {
 		if o.JSON {
 			return WriteJSON(o.F.IO.Out, nil)
 		}
-		fmt.Fprintf(o.F.IO.Out, "no failing policy domains in authenticated reports since %s (name a DOMAIN to probe it)\n", o.Since)
+		fmt.Fprintf(o.F.IO.Out, "no failing policy domains in authenticated reports since %s (name a DOMAIN to probe it, or give ours with --domain)\n", o.Since)
 		return nil
 	}
 	var recs []Record
@@ -170,7 +175,7 @@ func (o *Options) prober() (*probe.Prober, error) {
 	if o.Timeout <= 0 {
 		return nil, cmdutil.UsageErrorf("--timeout %v: want a positive duration (10s)", o.Timeout)
 	}
-	roots, err := loadRoots(o.CAFile)
+	roots, err := LoadRoots(o.CAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -178,9 +183,9 @@ func (o *Options) prober() (*probe.Prober, error) {
 		Roots: roots, Now: o.F.Now, Dial: o.dial}, nil
 }
 
-// loadRoots returns the system roots plus those of file; nil (the
+// LoadRoots returns the system roots plus those of file; nil (the
 // system's) without a file.
-func loadRoots(file string) (*x509.CertPool, error) {
+func LoadRoots(file string) (*x509.CertPool, error) {
 	if file == "" {
 		return nil, nil
 	}
@@ -205,6 +210,11 @@ func (o *Options) targets(ctx context.Context) ([]probe.Request, error) {
 			return nil, cmdutil.UsageErrorf("%q is not a domain name (give a domain such as example.org)", neutral.TerminalCell(d))
 		}
 	}
+	for _, d := range o.Ours {
+		if !probe.ValidDomain(d) {
+			return nil, cmdutil.UsageErrorf("--domain %q is not a domain name (give a domain such as example.org)", neutral.TerminalCell(d))
+		}
+	}
 	since, err := cmdutil.ParseSince(o.Since, o.F.Now())
 	if err != nil {
 		return nil, err
@@ -214,10 +224,26 @@ func (o *Options) targets(ctx context.Context) ([]probe.Request, error) {
 		return nil, err
 	}
 	if len(o.Domains) > 0 {
-		return o.named(failing), nil
+		return o.named(o.Domains, failing), nil
 	}
-	return o.fromReports(failing), nil
+	return o.oursAndReports(failing), nil
 }
+
+// oursAndReports are our domains (--domain), as if named, then the
+// failing domains of the reports that are not ours.
+func (o *Options) oursAndReports(failing []store.DomainFailures) []probe.Request {
+	out := o.named(o.Ours, failing)
+	var rest []store.DomainFailures
+	for _, f := range failing {
+		if !slices.ContainsFunc(out, func(r probe.Request) bool { return canon(r.Domain) == f.Domain }) {
+			rest = append(rest, f)
+		}
+	}
+	return append(out, o.fromReports(rest)...)
+}
+
+// canon is a domain as the store keeps it: lower case, no final dot.
+func canon(d string) string { return strings.ToLower(strings.TrimSuffix(d, ".")) }
 
 // failing reads what the authenticated reports say, from a store opened
 // read-only. With named domains a store that is not there is no error:
@@ -225,7 +251,7 @@ func (o *Options) targets(ctx context.Context) ([]probe.Request, error) {
 func (o *Options) failing(ctx context.Context, since time.Time) ([]store.DomainFailures, error) {
 	st, err := o.F.OpenStoreReadOnly()
 	if err != nil {
-		if len(o.Domains) > 0 && !o.F.DBSet && errors.Is(err, store.ErrNoDatabase) {
+		if len(o.Domains)+len(o.Ours) > 0 && !o.F.DBSet && errors.Is(err, store.ErrNoDatabase) {
 			return nil, nil
 		}
 		return nil, err
@@ -234,14 +260,17 @@ func (o *Options) failing(ctx context.Context, since time.Time) ([]store.DomainF
 	return st.FailingDomains(ctx, since)
 }
 
-// named are the domains of the command line, with the reports' words on
-// them.
-func (o *Options) named(failing []store.DomainFailures) []probe.Request {
+// named are the domains of the command line (or --domain), with the
+// reports' words on them; a domain given twice is probed once.
+func (o *Options) named(domains []string, failing []store.DomainFailures) []probe.Request {
 	var out []probe.Request
-	for _, d := range o.Domains {
+	for _, d := range domains {
+		if slices.ContainsFunc(out, func(r probe.Request) bool { return canon(r.Domain) == canon(d) }) {
+			continue
+		}
 		req := probe.Request{Domain: d, All: o.All}
 		for _, f := range failing {
-			if f.Domain == strings.ToLower(strings.TrimSuffix(d, ".")) {
+			if f.Domain == canon(d) {
 				req = request(f, o.All)
 			}
 		}

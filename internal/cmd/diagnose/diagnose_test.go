@@ -177,3 +177,62 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestOurDomains: --domain adds our domains to the failing domains of the
+// authenticated reports (probed as if named: on loopback too), once each;
+// a DOMAIN argument replaces both; without a store --domain alone works.
+func TestOurDomains(t *testing.T) {
+	w := probetest.Healthy(t, "ours.test")
+	db := filepath.Join(t.TempDir(), "tlsrpt.db")
+	st, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(-24 * time.Hour)
+	rep := &report.Report{OrganizationName: "Reporter", ReportID: "1", Start: end.Add(-24 * time.Hour), End: end,
+		Policies: []report.Policy{{Type: "sts", Domain: "reported.test", Failed: 1,
+			Details: []report.FailureDetail{{ResultType: probe.StartTLSNotSupported, FailedSessions: 1}}}}}
+	if _, _, err := st.AddReport(context.Background(), rep, store.Source{Transport: "mail",
+		Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	resolver := dnstest.Start(t, w.Rec)
+	domains := func(r result) map[string]int {
+		n := map[string]int{}
+		for _, rec := range decode(t, r.out) {
+			n[rec.Domain]++
+		}
+		return n
+	}
+
+	r := runCmd(t, w, resolver, db, "--json", "--domain", "ours.test", "--domain", "OURS.test.")
+	n := domains(r)
+	if n["ours.test"] == 0 || n["reported.test"] == 0 || len(n) != 2 {
+		t.Errorf("domains probed %v, want ours.test and reported.test; stdout:\n%s", n, r.out)
+	}
+	if n["ours.test"] != len(decode(t, runCmd(t, w, resolver, "", "--json", "ours.test").out)) {
+		t.Errorf("ours.test probed %d times over, not once:\n%s", n["ours.test"], r.out)
+	}
+	for _, rec := range decode(t, r.out) {
+		if rec.Domain == "ours.test" && (rec.Status == probe.Error || rec.Status == probe.Fail) {
+			t.Errorf("our domain, on loopback, not probed as named: %+v", rec)
+		}
+	}
+
+	r = runCmd(t, w, resolver, db, "--json", "--domain", "ours.test", "reported.test")
+	if n := domains(r); n["ours.test"] != 0 || n["reported.test"] == 0 {
+		t.Errorf("with a DOMAIN argument, probed %v", n)
+	}
+
+	r = runCmd(t, w, resolver, "", "--json", "--domain", "ours.test")
+	if n := domains(r); r.code != 0 || n["ours.test"] == 0 || len(n) != 1 {
+		t.Errorf("--domain without a store: exit %d, probed %v, stderr %q", r.code, n, r.errOut)
+	}
+
+	for _, bad := range []string{"not a domain", "192.0.2.1", "-x.test"} {
+		if r := runCmd(t, w, resolver, "", "--domain", bad); r.code != cmdutil.ExitUsage {
+			t.Errorf("--domain %q: exit %d, stderr %q", bad, r.code, r.errOut)
+		}
+	}
+}

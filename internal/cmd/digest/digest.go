@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/digest"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/diagnose"
+	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -30,6 +33,13 @@ type Options struct {
 	NoPlan     bool
 	NoRecord   bool
 	Host       string
+	NoProbe    bool
+	CAFile     string
+	Timeout    time.Duration
+
+	// dial replaces the prober's dialer in tests, which send port 25 and
+	// 443 of the test hosts to their own servers.
+	dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // NewCmdDigest returns the digest command; runF, when not nil, replaces
@@ -42,7 +52,9 @@ func NewCmdDigest(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Long: `Prints the text of a daily mail: new failing addresses since the last digest (or
 --since), known addresses with more failures, reporters gone quiet (reported
 regularly, then nothing for --quiet-after), failure rates that moved per policy
-domain, and the redeem plan of this host. Prints nothing and exits 0 when nothing
+domain, the checks of tlsrpt diagnose that fail for the result types new since
+the last digest (in authenticated reports only; --no-probe leaves them out),
+and the redeem plan of this host. Prints nothing and exits 0 when nothing
 is notable (--always prints anyway), so that cron and the systemd timer in
 contrib/systemd mail only when there is news. Each run records its time for the
 next one (per --host), unless --since or --no-record is given. A database that
@@ -64,6 +76,9 @@ does not exist yet is never created: nothing is notable then.`,
 	fl.BoolVar(&opts.NoPlan, "no-plan", false, "leave out the redeem plan (and consult no ban backend)")
 	fl.BoolVar(&opts.NoRecord, "no-record", false, "do not record this digest as the last one")
 	fl.StringVar(&opts.Host, "host", "", "whose last digest to start from (default the host name)")
+	fl.BoolVar(&opts.NoProbe, "no-probe", false, "run no checks of tlsrpt diagnose (connect to no MX host or policy server)")
+	fl.StringVar(&opts.CAFile, "ca-file", "", "for the checks, trust the roots in this PEM `file` too (a private CA)")
+	fl.DurationVar(&opts.Timeout, "probe-timeout", probe.DefaultTimeout, "bound each DNS query, SMTP session and policy fetch of the checks by this `DURATION`")
 	f.Backends.AddFlags(fl)
 	return cmd
 }
@@ -98,6 +113,9 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	defer st.Close()
 	opt := digest.Options{Since: since, Now: now, QuietAfter: o.QuietAfter, Host: o.Host}
+	if opt.Prober, err = o.prober(); err != nil {
+		return err
+	}
 	if !o.NoPlan {
 		if opt.Plan, err = planText(ctx, o, st); err != nil {
 			return err
@@ -117,9 +135,27 @@ func Run(ctx context.Context, o *Options) error {
 			fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: digest: not recorded as the last digest: %s cannot be written by this user (run as its owner, or give --no-record)\n", st.File())
 			return nil
 		}
+		if err := digest.RecordTypes(ctx, st, o.Host, d); err != nil {
+			return err
+		}
 		return digest.Record(ctx, st, o.Host, now)
 	}
 	return nil
+}
+
+// prober is the prober of the checks, nil with --no-probe.
+func (o *Options) prober() (*probe.Prober, error) {
+	if o.NoProbe {
+		return nil, nil
+	}
+	if o.Timeout <= 0 {
+		return nil, cmdutil.UsageErrorf("--probe-timeout %v: want a positive duration (10s)", o.Timeout)
+	}
+	roots, err := diagnose.LoadRoots(o.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	return &probe.Prober{Resolver: o.F.Trust.Resolver, Timeout: o.Timeout, Roots: roots, Now: o.F.Now, Dial: o.dial}, nil
 }
 
 // openStore opens the database without ever creating it (a digest run by

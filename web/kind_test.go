@@ -1,0 +1,73 @@
+package web
+
+import (
+	"context"
+	"net/http/httptest"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// TestAddressKind: the failing-address table says per address what
+// explains its failures (ban, diagnose, both) and, where diagnose does,
+// the command that probes it. It attacks that command: the policy domain
+// of a forged report is never put into it, nor a policy domain that is no
+// domain name (markup), which the page escapes besides.
+func TestAddressKind(t *testing.T) {
+	st := storetest.Open(t)
+	start := now.AddDate(0, 0, -3).Truncate(24 * time.Hour)
+	signed := store.Source{Transport: "mail", Submitter: "r.example", Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "r.example"}}
+	forged := store.Source{Transport: "mail", Submitter: "r.example"}
+	add := func(id string, src store.Source, domain, ip string, types ...string) {
+		var ds []report.FailureDetail
+		for _, typ := range types {
+			ds = append(ds, report.FailureDetail{ResultType: typ, SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 1})
+		}
+		r := &report.Report{OrganizationName: "R", ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
+			Policies: []report.Policy{{Type: "sts", Domain: domain, Successful: 1, Failed: int64(len(ds)), Details: ds}}}
+		if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("1", signed, "Ours.test.", "192.0.2.1", "certificate-expired")
+	add("2", signed, "<b>x</b>.test", "192.0.2.2", "certificate-host-mismatch")
+	add("3", forged, "victim.test", "192.0.2.3", "certificate-expired")
+	add("4", signed, "ours.test", "192.0.2.4", "starttls-not-supported")
+	add("5", signed, "ours.test", "192.0.2.5", "starttls-not-supported", "sts-policy-invalid")
+	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	_, body := get(t, srv.URL+"/")
+
+	kinds := map[string]string{}
+	for _, m := range regexp.MustCompile(`<td class="ip">([^<]*)</td>.*?<td class="kind">(.*?)</td>`).FindAllStringSubmatch(body, -1) {
+		kinds[m[1]] = m[2]
+	}
+	want := map[string]string{
+		"192.0.2.1": `diagnose: <code class="cmd">tlsrpt diagnose ours.test</code>`,
+		"192.0.2.2": `diagnose: <code class="cmd">tlsrpt diagnose</code>`,
+		"192.0.2.3": `diagnose: <code class="cmd">tlsrpt diagnose</code>`,
+		"192.0.2.4": `ban`,
+		"192.0.2.5": `both: <code class="cmd">tlsrpt diagnose ours.test</code>`,
+	}
+	for ip, w := range want {
+		if kinds[ip] != w {
+			t.Errorf("%s: kind cell %q, want %q", ip, kinds[ip], w)
+		}
+	}
+	if strings.Contains(body, "diagnose victim.test") || strings.Contains(body, "<b>x") {
+		t.Error("a forged report's domain reached a command, or markup the page")
+	}
+	if !strings.Contains(body, `<th scope="col" title=`) || !strings.Contains(body, `>Kind</th>`) {
+		t.Error("no Kind column heading")
+	}
+}
