@@ -43,8 +43,11 @@
 //     Where nothing sets ignoreip in [DEFAULT] (Debian's stock jail.conf
 //     has it commented out), known/ignoreip has no value and the test
 //     fails: then [BaseDropIn], an empty [DEFAULT] ignoreip read before
-//     jail.local, is written too and the test run again. A drop-in that
-//     an earlier version left without it gets a step that writes it;
+//     the other jail.d/*.conf files, is written too and the test run
+//     again. While it is there, each plan tests the configuration without
+//     it and, when that passes, its first step removes it, so an ignoreip
+//     the operator set later in jail.conf is no longer replaced. A drop-in
+//     that an earlier version left without it gets a step that writes it;
 //   - set JAIL unbanip IP.
 //
 // Manual bans (set JAIL banip) ignore ignoreip, so a redeemed address can

@@ -322,12 +322,16 @@ func (f *Fail2ban) Plan(ctx context.Context, ips []netip.Addr, bans [][]Ban) []S
 // no BaseDropIn, left on Debian's stock configuration, where fail2ban
 // can neither reload nor start. It runs the test only in that case, once
 // per plan; the step goes with the first address planned.
+//
+// When BaseDropIn is there, it returns instead the step that removes it,
+// when fail2ban's configuration test passes without it (see
+// removeBaseAction).
 func (f *Fail2ban) repairAction(ctx context.Context, d dropIn) *Action {
-	if len(d) == 0 {
-		return nil
-	}
 	base := f.basePath()
 	if _, err := os.Lstat(base); !errors.Is(err, fs.ErrNotExist) {
+		return f.removeBaseAction(ctx)
+	}
+	if len(d) == 0 {
 		return nil
 	}
 	_, err := f.testConfig(ctx)
@@ -339,6 +343,56 @@ func (f *Fail2ban) repairAction(ctx context.Context, d dropIn) *Action {
 		Argv:     []string{"write-default-ignoreip", base},
 		Describe: fmt.Sprintf("write %s, an empty [DEFAULT] ignoreip: without it fail2ban refuses %s (fail2ban-client -t: %%(known/ignoreip)s has no value), and can neither reload nor start", base, f.DropInPath()),
 	}
+}
+
+// removeBaseAction returns the step that removes BaseDropIn when
+// fail2ban's configuration test passes with it moved aside: an ignoreip
+// is now set in [DEFAULT] elsewhere (by the operator, maybe in jail.conf
+// or a jail.d/*.conf file read before it, whose value the file's empty
+// one would replace), or nothing needs one any more. The file is put back
+// right after the test, whatever its result; nil when it is needed still,
+// or when nothing can be tested.
+func (f *Fail2ban) removeBaseAction(ctx context.Context) *Action {
+	if _, ok := f.configDir(); !ok {
+		return nil
+	}
+	base := f.basePath()
+	if _, err := f.testWithoutBase(ctx, false); err != nil {
+		return nil
+	}
+	return &Action{
+		Backend: f.Name(), Kind: KindKeep, Target: base, Op: OpWrite,
+		Argv:     []string{"remove-default-ignoreip", base},
+		Describe: fmt.Sprintf("remove %s, an empty [DEFAULT] ignoreip no longer needed (fail2ban-client -t passes without it): left, it would replace an ignoreip set in jail.conf or a jail.d/*.conf read before it", base),
+	}
+}
+
+// testWithoutBase runs fail2ban's configuration test with BaseDropIn
+// renamed to a hidden name in the same directory, which fail2ban does not
+// read. When the test fails, or remove is false, the file is renamed
+// back (the same file: bytes, mode and owner); when it passes and remove
+// is true, the file is removed. A test that fails matches ErrConfigTest.
+func (f *Fail2ban) testWithoutBase(ctx context.Context, remove bool) (string, error) {
+	base := f.basePath()
+	aside := filepath.Join(filepath.Dir(base), "."+BaseDropIn+".aside")
+	if err := os.Rename(base, aside); err != nil {
+		return "", fmt.Errorf("moving %q aside: %w", base, err)
+	}
+	out, err := f.testConfig(ctx)
+	if err == nil && remove {
+		if rerr := os.Remove(aside); rerr != nil {
+			err = fmt.Errorf("removing %q: %w", aside, rerr)
+		} else {
+			return out + "; removed " + base, nil
+		}
+	}
+	if rerr := os.Rename(aside, base); rerr != nil {
+		return "", fmt.Errorf("putting %q back from %q: %w", base, aside, rerr)
+	}
+	if err != nil && remove {
+		return "", fmt.Errorf("%w; undone: restored %s", err, base)
+	}
+	return out, err
 }
 
 // basePath returns the path of BaseDropIn, next to the drop-in.
@@ -471,6 +525,10 @@ func (f *Fail2ban) Apply(ctx context.Context, a Action) Result {
 			out, err := f.writeBase(ctx)
 			return result(a, []byte(out), err)
 		}
+		if a.Argv[0] == "remove-default-ignoreip" {
+			out, err := f.removeBase(ctx)
+			return result(a, []byte(out), err)
+		}
 		out, err := f.writeDropIn(ctx, a.Target, a.Argv[2], a.IP)
 		return result(a, []byte(out), err)
 	default:
@@ -491,8 +549,10 @@ func (f *Fail2ban) check(a Action) error {
 	}
 	switch a.Op {
 	case OpWrite:
-		if slices.Equal(a.Argv, []string{"write-default-ignoreip", f.basePath()}) && a.Target == f.basePath() {
-			return nil
+		for _, op := range []string{"write-default-ignoreip", "remove-default-ignoreip"} {
+			if slices.Equal(a.Argv, []string{op, f.basePath()}) && a.Target == f.basePath() {
+				return nil
+			}
 		}
 		if a.Target != f.DropInPath() || len(a.Argv) != 4 || a.Argv[0] != "add-ignoreip" ||
 			a.Argv[1] != a.Target || !validJail().MatchString(a.Argv[2]) || a.Argv[3] != ip.String() {
@@ -583,6 +643,19 @@ func (f *Fail2ban) writeBase(ctx context.Context) (string, error) {
 		}
 	}
 	return "", undo([]savedFile{saved}, err)
+}
+
+// removeBase removes BaseDropIn when fail2ban's configuration test passes
+// without it, and puts it back when the test fails.
+func (f *Fail2ban) removeBase(ctx context.Context) (string, error) {
+	base := f.basePath()
+	if _, err := os.Lstat(base); errors.Is(err, fs.ErrNotExist) {
+		return "already gone: " + base, nil
+	}
+	if _, ok := f.configDir(); !ok {
+		return "", fmt.Errorf("not removing %q: no fail2ban configuration is known to read it, nothing can be tested", base)
+	}
+	return f.testWithoutBase(ctx, true)
 }
 
 // undo restores the saved files after err and says so in the error.
