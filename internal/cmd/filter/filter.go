@@ -162,7 +162,7 @@ func openFile(name string) (*os.File, error) {
 	}
 	if fi, err := fh.Stat(); err == nil && fi.IsDir() {
 		fh.Close()
-		return nil, fmt.Errorf("filter: %s is a folder: name one message file", neutral.TerminalCell(name))
+		return nil, fmt.Errorf("%s is a folder: name one message file", neutral.TerminalCell(name))
 	}
 	return fh, nil
 }
