@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,6 +137,13 @@ func TestImportMissingSpoolDir(t *testing.T) {
 // says why (it always exits 0).
 func TestCountLimitsRefused(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
+	// The address serve is given is taken: were the flag let through,
+	// serve would fail to listen (exit 1), not serve for ever.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	for _, flag := range []string{"--max-details", "--max-policies"} {
 		for _, v := range []string{"0", "-1"} {
 			for _, cmd := range []string{"import", "serve"} {
@@ -143,7 +151,7 @@ func TestCountLimitsRefused(t *testing.T) {
 				if cmd == "import" {
 					args = append(args, t.TempDir())
 				} else {
-					args = append(args, "--listen", "127.0.0.1:0")
+					args = append(args, "--listen", taken.Addr().String())
 				}
 				r := tlsrpt(t, nil, nil, args...)
 				if r.code != 2 || !strings.Contains(r.stderr, flag) || !strings.Contains(r.stderr, "must be above 0") {
