@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
+	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // TestRedeemStockDebianFail2ban runs tlsrpt redeem --apply against a real
@@ -26,7 +27,11 @@ func TestRedeemStockDebianFail2ban(t *testing.T) {
 	}
 	s := f2btest.Start(t, f2btest.Options{Base: base})
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
-	tlsrptOK(t, nil, nil, "import", "--db", db, t.TempDir()) // redeem never creates the store
+	st, err := store.Open(db) // redeem never creates the store
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	redeem := func(ip string) result {
 		s.Client("set", "sshd", "banip", ip)
 		return tlsrpt(t, nil, nil, "redeem", "--db", db, "--apply", "--ip", ip,

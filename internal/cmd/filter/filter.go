@@ -81,7 +81,7 @@ report waits in the spool folder until a later run, or tlsrpt import --spool.`,
 	fl.IntVar(&opts.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one message; a report past it is refused")
 	fl.IntVar(&opts.MaxPolicies, "max-policies", report.DefaultLimits.MaxPolicies, "most policies in one message; a report past it is refused")
 	fl.StringVar(&opts.Spool, "spool", "", "keep reports here while the database is away (default $XDG_STATE_HOME/tlsrpt/spool)")
-	fl.Int64Var(&opts.SpoolMax, "spool-max", spool.DefaultMax, "keep at most this many `bytes` of reports in the spool; past it a report is only in the delivered message (tlsrpt import recovers it)")
+	fl.Int64Var(&opts.SpoolMax, "spool-max", spool.DefaultMax, "keep at most this many `bytes` of reports in the spool (-1: no bound); past it a report is only in the delivered message (tlsrpt import recovers it)")
 	fl.IntVar(&opts.SpoolDrain, "spool-drain", 100, "store at most this many spooled reports per run once the database is back")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return passThrough(opts, "tlsrpt filter misconfigured: "+err.Error())
@@ -98,7 +98,7 @@ func Run(ctx context.Context, o *Options) error {
 	signal.Ignore(syscall.SIGPIPE)
 	in := o.F.IO.In
 	if o.File != "" {
-		fh, err := os.Open(o.File)
+		fh, err := openFile(o.File)
 		if err != nil {
 			return err // exit 1: a file that cannot be read is no usage error
 		}
@@ -119,6 +119,9 @@ func Run(ctx context.Context, o *Options) error {
 	log := o.F.Logger()
 	if isReport {
 		defer log.Warn("filter: the input is a report file, not a mail message: tlsrpt import takes report files")
+	}
+	if err := checkLimits(o); err != nil {
+		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())
 	}
 	rec, err := newRecorder(o)
 	if err != nil {
@@ -142,10 +145,36 @@ func Run(ctx context.Context, o *Options) error {
 		log.Warn("filter: " + n)
 	}
 	if err != nil {
-		log.Error("filter: " + err.Error())
+		log.Error("filter: " + strings.TrimPrefix(err.Error(), "filter: "))
 		if errors.Is(err, filter.ErrOutput) {
 			return &cmdutil.ExitError{Code: cmdutil.ExitTempFail, Err: err, Silent: true}
 		}
+	}
+	return nil
+}
+
+// openFile opens FILE, the message to try out; a folder is refused (read,
+// it would fail half-way, as a message not read whole: exit 75).
+func openFile(name string) (*os.File, error) {
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := fh.Stat(); err == nil && fi.IsDir() {
+		fh.Close()
+		return nil, fmt.Errorf("%s is a folder: name one message file", neutral.TerminalCell(name))
+	}
+	return fh, nil
+}
+
+// checkLimits refuses zero and negative counts, which the decoder would
+// silently take for its defaults.
+func checkLimits(o *Options) error {
+	if o.MaxDetails <= 0 {
+		return fmt.Errorf("--max-details %d must be above 0; leave it out for the default", o.MaxDetails)
+	}
+	if o.MaxPolicies <= 0 {
+		return fmt.Errorf("--max-policies %d must be above 0; leave it out for the default", o.MaxPolicies)
 	}
 	return nil
 }
@@ -200,12 +229,17 @@ func passThroughFrom(o *Options, in io.Reader, problem string) error {
 // them in the spool whenever the database cannot take them: away, busy,
 // not this user's to write, read-only, full, or not there at all. Only a
 // report the store refuses for good (store.Refused) is not spooled: it
-// would be refused again.
+// would be refused again. After the first failure that may go away (the
+// database busy past its wait, say), whether in the drain or for a
+// report, the run tries the store no more: the rest of the message goes
+// to the spool at once, so that one message waits for a busy database
+// once (store.BusyTimeout), however many reports it carries.
 type recorder struct {
 	o      *Options
 	sp     spool.Spool
 	st     *store.Store
 	err    error
+	down   error // the store's first failure that may go away, this run
 	opened bool
 	notes  []string
 }
@@ -234,9 +268,26 @@ func (r *recorder) store() *store.Store {
 	return r.st
 }
 
+// tryStore stores rep, and remembers a failure that may go away: the
+// store is not tried again this run.
+func (r *recorder) tryStore(ctx context.Context, rep *report.Report, src store.Source) (int64, bool, error) {
+	id, dup, err := r.st.AddReport(ctx, rep, src)
+	if err != nil && !store.Refused(err) {
+		r.down = err
+	}
+	return id, dup, err
+}
+
+// drainer is the recorder as the spool's drain sees it.
+type drainer struct{ r *recorder }
+
+func (d drainer) AddReport(ctx context.Context, rep *report.Report, src store.Source) (int64, bool, error) {
+	return d.r.tryStore(ctx, rep, src)
+}
+
 // drain stores reports spooled by earlier runs, a bounded number per run.
 func (r *recorder) drain() {
-	d, err := r.sp.Drain(context.Background(), r.st, r.o.SpoolDrain)
+	d, err := r.sp.Drain(context.Background(), drainer{r}, r.o.SpoolDrain)
 	if d.Stored+d.Dups > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("stored %s from the spool %s", cmdutil.Plural(int64(d.Stored+d.Dups), "report", "reports"), r.sp.Dir))
 	}
@@ -248,22 +299,26 @@ func (r *recorder) drain() {
 			cmdutil.Plural(int64(d.Refused), "spooled report", "spooled reports"), r.sp.Dir))
 	}
 	if err != nil {
-		r.notes = append(r.notes, "spool: "+err.Error())
+		r.notes = append(r.notes, err.Error()) // "spool: ..." already
 	}
 }
 
 // AddReport stores r, or spools it when the database cannot take it.
 func (r *recorder) AddReport(ctx context.Context, rep *report.Report, src store.Source) (int64, bool, error) {
 	st := r.store()
-	err := r.err
-	if st != nil {
-		id, dup, aerr := st.AddReport(ctx, rep, src)
-		if aerr == nil || store.Refused(aerr) {
-			return id, dup, aerr
+	var why string
+	switch {
+	case st == nil:
+		why = strings.TrimPrefix(r.err.Error(), "store: ")
+	case r.down != nil:
+		why = "the database failed earlier in this run, not tried again"
+	default:
+		id, dup, err := r.tryStore(ctx, rep, src)
+		if err == nil || store.Refused(err) {
+			return id, dup, err
 		}
-		err = aerr
+		why = strings.TrimPrefix(err.Error(), "store: ")
 	}
-	why := strings.TrimPrefix(err.Error(), "store: ")
 	if serr := r.sp.Add(rep, src); serr != nil {
 		// One line (the filter logs it after "not recorded: "), the way to
 		// recover first, before the reasons, which may be long.

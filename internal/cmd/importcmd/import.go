@@ -5,6 +5,7 @@ package importcmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -77,22 +78,30 @@ the filter kept while the database was away.`,
 	return cmd
 }
 
-// Run imports every path; exit 1 when a file had an error.
+// Run imports every path; exit 1 when a file had an error. The database
+// is created only when a report is to be stored: root running import
+// --spool on an empty spool, or on files without reports, leaves no
+// root-owned database that the mail user's filter could not write.
 func Run(ctx context.Context, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if err := checkLimits(o.Limits); err != nil {
+		return err
 	}
 	bar, err := newProgressBar(o.Progress, o.F.IO.ErrOut)
 	if err != nil {
 		return err
 	}
-	st, err := o.F.OpenStore()
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := openLazy(o, cancel)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	defer st.close()
 	if o.Spool {
 		if err := drainSpool(ctx, o, st); err != nil {
 			return err
@@ -107,13 +116,16 @@ func Run(ctx context.Context, o *Options) error {
 	opt.Authenticate = func(ctx context.Context, raw []byte, msg *report.Message) store.Auth {
 		ctx, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
 		defer cancel()
-		return o.F.Trust.Authenticate(ctx, st, raw, msg)
+		return o.F.Trust.Authenticate(ctx, cmdutil.CacheOf(st.st), raw, msg)
 	}
 	if bar != nil {
 		opt.Progress = bar.update
 	}
 	sum, err := ingest.Import(ctx, st, o.Paths, opt)
 	bar.clear()
+	if st.err != nil {
+		return st.err // the database could not be opened: nothing stored
+	}
 	upgraded := ""
 	if sum.Upgraded > 0 {
 		// An authenticated copy replaced unauthenticated ones: neither
@@ -134,8 +146,78 @@ func Run(ctx context.Context, o *Options) error {
 	return nil
 }
 
-// drainSpool stores every report of the filter's spool.
-func drainSpool(ctx context.Context, o *Options, st *store.Store) error {
+// checkLimits refuses zero and negative counts, which the decoder would
+// silently take for its defaults.
+func checkLimits(l report.Limits) error {
+	if l.MaxDetails <= 0 {
+		return cmdutil.UsageErrorf("--max-details %d must be above 0; leave it out for the default", l.MaxDetails)
+	}
+	if l.MaxPolicies <= 0 {
+		return cmdutil.UsageErrorf("--max-policies %d must be above 0; leave it out for the default", l.MaxPolicies)
+	}
+	return nil
+}
+
+// lazyStore is the database, opened at once when it exists, otherwise
+// created on the first report to store. When creating it fails, the
+// import stops (cancel) and err tells why.
+type lazyStore struct {
+	o      *Options
+	st     *store.Store
+	err    error
+	cancel func()
+}
+
+func openLazy(o *Options, cancel func()) (*lazyStore, error) {
+	l := &lazyStore{o: o, cancel: cancel}
+	st, err := o.F.OpenStoreExisting()
+	if errors.Is(err, store.ErrNoDatabase) {
+		return l, nil
+	}
+	l.st = st
+	return l, err
+}
+
+// open returns the database, creating it on first use.
+func (l *lazyStore) open() (*store.Store, error) {
+	if l.st == nil && l.err == nil {
+		l.st, l.err = l.o.F.OpenStore()
+		if l.err != nil {
+			l.cancel()
+		}
+	}
+	return l.st, l.err
+}
+
+// AddReportResult stores r, creating the database first when needed.
+func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src store.Source) (int64, store.Added, error) {
+	st, err := l.open()
+	if err != nil {
+		return 0, 0, err
+	}
+	return st.AddReportResult(ctx, r, src)
+}
+
+// AddReport stores r, creating the database first when needed (the
+// spool's drain).
+func (l *lazyStore) AddReport(ctx context.Context, r *report.Report, src store.Source) (int64, bool, error) {
+	st, err := l.open()
+	if err != nil {
+		return 0, false, err
+	}
+	return st.AddReport(ctx, r, src)
+}
+
+func (l *lazyStore) close() {
+	if l.st != nil {
+		l.st.Close()
+	}
+}
+
+// drainSpool stores every report of the filter's spool. A --spool-dir
+// that does not exist is an error (a mistyped folder must not read as an
+// empty spool); the default folder missing is an empty spool.
+func drainSpool(ctx context.Context, o *Options, st *lazyStore) error {
 	dir := o.SpoolDir
 	if dir == "" {
 		state, err := cmdutil.StateDir()
@@ -143,8 +225,16 @@ func drainSpool(ctx context.Context, o *Options, st *store.Store) error {
 			return err
 		}
 		dir = filepath.Join(state, "spool")
+	} else if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		if err == nil {
+			return fmt.Errorf("--spool-dir %s is not a folder: name the filter's spool folder", neutral.TerminalCell(dir))
+		}
+		return fmt.Errorf("--spool-dir %s: %w: name the filter's spool folder (the filter's --spool)", neutral.TerminalCell(dir), errors.Unwrap(err))
 	}
 	d, err := spool.Spool{Dir: dir}.Drain(ctx, st, 0)
+	if st.err != nil {
+		return st.err
+	}
 	fmt.Fprintf(o.F.IO.Out, "spool %s: stored %d, duplicates %d, unreadable %d, refused %d\n", dir, d.Stored, d.Dups, d.Bad, d.Refused)
 	if d.Refused > 0 {
 		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: the database refuses %d spooled reports for good: renamed *.refused in %s, the reason beside each in *.refused.why\n", d.Refused, dir)

@@ -68,6 +68,7 @@ func positive(o *Options) error {
 		v    int64
 	}{
 		{"--max-body", o.Handler.MaxBody}, {"--max-decompressed", o.Handler.Limits.MaxDecompressed},
+		{"--max-details", int64(o.Handler.Limits.MaxDetails)}, {"--max-policies", int64(o.Handler.Limits.MaxPolicies)},
 		{"--max-concurrent", int64(o.Handler.MaxConcurrent)}, {"--max-reading", int64(o.Handler.MaxReading)},
 		{"--max-per-client", int64(o.Handler.MaxPerClient)}, {"--max-in-flight", o.Handler.MaxInFlightBytes},
 		{"--store-wait", int64(o.Handler.StoreWait)},
