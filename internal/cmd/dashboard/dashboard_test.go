@@ -242,3 +242,46 @@ func TestAuthInClear(t *testing.T) {
 		t.Errorf("behind a TLS proxy, without a password: %d, want 401", code)
 	}
 }
+
+// TestTrustProxyThroughTheCommand: with --trust-proxy naming the proxy
+// (here loopback, where the test's requests come from), client A's wrong
+// passwords in X-Forwarded-For use up A's tries only: client B's right
+// password gets in. A range trusting everyone is refused.
+func TestTrustProxyThroughTheCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "tlsrpt.db")
+	newStore(t, db, "")
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	auth := filepath.Join(dir, "htpasswd")
+	if err := os.WriteFile(auth, []byte("alice:"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := start(t, parse(t, db, "--listen", "127.0.0.1:0", "--auth", auth, "--trust-proxy", "127.0.0.0/8"))
+	try := func(client, pass string) int {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/healthz", nil)
+		req.Header.Set("X-Forwarded-For", client)
+		req.SetBasicAuth("alice", pass)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range 12 {
+		try("198.51.100.66", "guess")
+	}
+	if code := try("198.51.100.66", "s3cret"); code != 429 {
+		t.Errorf("client A after 12 wrong passwords: %d, want 429", code)
+	}
+	if code := try("2001:db8:7::1", "s3cret"); code != 200 {
+		t.Errorf("client B's right password after A's wrong ones: %d, want 200", code)
+	}
+	o := parse(t, db, "--listen", "127.0.0.1:0", "--auth", auth, "--trust-proxy", "0.0.0.0/0")
+	o.Ready = func(string) { t.Error("--trust-proxy 0.0.0.0/0: listening") }
+	err := Run(context.Background(), o)
+	var ee *cmdutil.ExitError
+	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--trust-proxy") {
+		t.Errorf("--trust-proxy 0.0.0.0/0: %v, want a usage error naming --trust-proxy", err)
+	}
+}
