@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -195,13 +197,13 @@ func (o *Options) trustProxy(a *web.Auth) error {
 
 // redeemArgs are the options of the redeem commands the page offers to
 // copy: the store, allowlists and ban backends the page was made from,
-// files by absolute path, a database password left out.
+// files by absolute path, a database password left out (withoutPassword).
 func (o *Options) redeemArgs() ([]string, error) {
 	loc, err := o.F.DBLocation()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--db", absPath(store.Redact(loc))}
+	args := []string{"--db", absPath(withoutPassword(loc))}
 	t, b := o.F.Trust, o.F.Backends
 	for _, a := range t.Allowlists {
 		args = append(args, "--allowlist", absPath(a))
@@ -224,6 +226,46 @@ func (o *Options) redeemArgs() ([]string, error) {
 		args = append(args, "--chain", c)
 	}
 	return args, nil
+}
+
+// keywordPassword matches a password in a libpq key=value connection
+// string, quoted or not, with the white space before it.
+var keywordPassword = regexp.MustCompile(`(?i)(^|\s+)(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)`)
+
+// withoutPassword is a database location with its passwords left out (a
+// URL's user password, password= and sslpassword= in its query or in a
+// key=value string), not masked: the copied command then logs in as the
+// operator's ~/.pgpass or PGPASSWORD says, not with a mask for a
+// password. store.Redact runs last, so nothing secret can stay.
+func withoutPassword(loc string) string {
+	if !strings.Contains(loc, "://") {
+		return store.Redact(strings.TrimSpace(keywordPassword.ReplaceAllString(loc, "")))
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return store.Redact(loc)
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+		if u.User.Username() == "" {
+			u.User = nil
+		}
+	}
+	var keep []string
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		if k, err := url.QueryUnescape(k); kv == "" || err == nil && isPassword(k) {
+			continue
+		}
+		keep = append(keep, kv)
+	}
+	u.RawQuery = strings.Join(keep, "&")
+	return store.Redact(u.String())
+}
+
+func isPassword(key string) bool {
+	k := strings.ToLower(strings.TrimSpace(key))
+	return k == "password" || k == "sslpassword"
 }
 
 // absPath makes a file path absolute, so the command works from any

@@ -161,7 +161,8 @@ func TestRedeemCommandCarriesOptions(t *testing.T) {
 }
 
 // TestRedeemArgs: relative paths become absolute; a PostgreSQL password
-// never reaches the page.
+// never reaches the page, and is left out rather than masked, so the
+// copied command logs in with ~/.pgpass or PGPASSWORD, not "xxxxx".
 func TestRedeemArgs(t *testing.T) {
 	o := parse(t, "postgres://tlsrpt:s3cret@db.example/tlsrpt?sslmode=require", "--listen", "127.0.0.1:0")
 	o.F.Trust.Allowlists = []string{"rel/allow.txt"}
@@ -171,13 +172,31 @@ func TestRedeemArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := strings.Join(args, " ")
-	if strings.Contains(line, "s3cret") || !strings.Contains(line, "postgres://tlsrpt:xxxxx@db.example/tlsrpt") {
-		t.Errorf("args %q: the password shows, or the URL is gone", line)
+	if strings.Contains(line, "s3cret") || !slices.Contains(args, "postgres://tlsrpt@db.example/tlsrpt?sslmode=require") {
+		t.Errorf("args %q: the password shows, or the URL without it is not there", line)
 	}
 	wd, _ := os.Getwd()
 	for _, p := range []string{filepath.Join(wd, "rel/allow.txt"), filepath.Join(wd, "run/f2b.sock")} {
 		if !slices.Contains(args, p) {
 			t.Errorf("args %q lack %s", line, p)
+		}
+	}
+}
+
+// TestRedeemDBWithoutPassword: every form of a PostgreSQL location loses
+// its passwords, and nothing else.
+func TestRedeemDBWithoutPassword(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://tlsrpt:s3cret@db.example:5432/tlsrpt":                            "postgres://tlsrpt@db.example:5432/tlsrpt",
+		"postgres://:s3cret@db.example/tlsrpt":                                       "postgres://db.example/tlsrpt",
+		"postgresql://db.example/tlsrpt?Password=s3cret&sslmode=require":             "postgresql://db.example/tlsrpt?sslmode=require",
+		"postgres://u@db.example/t?sslmode=verify-full&sslpassword=s3cret&password=": "postgres://u@db.example/t?sslmode=verify-full",
+		"host=db.example password='s3 cret' user=tlsrpt":                             "host=db.example user=tlsrpt",
+		"password=s3cret host=db.example":                                            "host=db.example",
+		"/var/lib/tlsrpt/tlsrpt.db":                                                  "/var/lib/tlsrpt/tlsrpt.db",
+	} {
+		if got := withoutPassword(in); got != want {
+			t.Errorf("withoutPassword(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
