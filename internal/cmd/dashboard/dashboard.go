@@ -132,7 +132,7 @@ func (o *Options) handler(st *store.Store, backends []redeem.Backend, auth *web.
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(st, o.Host))
+	reg.MustRegister(metrics.NewCollector(st, o.Host).WithAllowlist(checker.List))
 	bans := web.NewBanCache(backends, 0, o.F.Now)
 	return web.New(web.Options{
 		Store: st, Days: o.Days, QuietAfter: o.QuietAfter, Now: o.F.Now,
