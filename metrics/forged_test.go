@@ -159,3 +159,66 @@ func TestLabel(t *testing.T) {
 		t.Error("a reserved word passes for itself")
 	}
 }
+
+// TestBackdatedReportersTakeNoSlot (review of issue 17, finding 5): ten
+// cheap signed domains each send 8 one-day reports at once, dated over
+// the past 8 days; google.com reports once a day for 3 days. Without an
+// allowlist, the ten do not outrank google.com, because days are counted
+// by when reports were received, not by the dates they claim; with the
+// built-in allowlist, google.com keeps its series even against ten
+// domains patient enough to send one report a day for 5 days.
+func TestBackdatedReportersTakeNoSlot(t *testing.T) {
+	day := now.Truncate(24 * time.Hour)
+	for _, tc := range []struct {
+		name    string
+		patient bool // the cheap domains send one report a day, 5 days
+		allowed bool // the built-in allowlist is used
+	}{
+		{"backdated at once, no allowlist", false, false},
+		{"backdated at once, the built-in allowlist", false, true},
+		{"one a day, the built-in allowlist", true, true},
+	} {
+		st := storetest.Open(t)
+		n := 0
+		store1 := func(receivedAt, start time.Time, id string) {
+			st.SetClock(func() time.Time { return receivedAt })
+			defer st.SetClock(nil)
+			n++
+			r := &report.Report{OrganizationName: id, ReportID: fmt.Sprint(n), Start: start, End: start.Add(24*time.Hour - time.Second),
+				Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100}}}
+			src := store.Source{Transport: "mail", Submitter: id, Received: receivedAt,
+				Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: id}}
+			if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for d := 3; d >= 1; d-- {
+			store1(day.Add(-time.Duration(d)*24*time.Hour+8*time.Hour), day.Add(-time.Duration(d+1)*24*time.Hour), "google.com")
+		}
+		for i := range MaxReporters {
+			id := fmt.Sprintf("cheap%02d.example", i)
+			for d := 1; d <= 8; d++ {
+				at := now.Add(-time.Hour)
+				if tc.patient {
+					if d > 5 {
+						break
+					}
+					at = day.Add(-time.Duration(d-1)*24*time.Hour + time.Hour)
+				}
+				store1(at, day.Add(-time.Duration(d)*24*time.Hour), id)
+			}
+		}
+		c := NewCollector(st, "")
+		if !tc.allowed {
+			c.WithAllowlist(nil)
+		}
+		c.now = func() time.Time { return now }
+		last := labelValues(gather(t, c)["tlsrpt_reporter_last_report_timestamp_seconds"], "reporter")
+		if _, ok := last["google.com"]; !ok {
+			t.Errorf("%s: google.com has no series of its own: %v", tc.name, last)
+		}
+		if _, ok := last[Other]; !ok || len(last) != MaxReporters+1 {
+			t.Errorf("%s: %d series, want %d named and %q: %v", tc.name, len(last), MaxReporters, Other, last)
+		}
+	}
+}

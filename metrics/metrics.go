@@ -30,6 +30,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tlsrpt/tlsrpt/allowlist"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -113,13 +114,25 @@ type Collector struct {
 	now     func() time.Time
 	timeout time.Duration
 	host    string
+	listed  func(identity string) bool // an allowlisted reporter: named first
 }
 
 // NewCollector returns a Collector reading st, with a time-out of 5 s per
 // scrape. host names whose redeem count it shows (settings are per host in
-// a fleet; "" for a single host).
+// a fleet; "" for a single host). The reporters the built-in allowlist
+// names take the named reporter series first (WithAllowlist).
 func NewCollector(st *store.Store, host string) *Collector {
-	return &Collector{st: st, now: time.Now, timeout: 5 * time.Second, host: host}
+	c := &Collector{st: st, now: time.Now, timeout: 5 * time.Second, host: host}
+	return c.WithAllowlist(allowlist.Default())
+}
+
+// WithAllowlist makes the reporters l names (the too-big-to-block
+// senders: the built-in list and --allowlist files) take the named
+// reporter series first, so that no number of other signed domains can
+// push them into "other"; it returns c.
+func (c *Collector) WithAllowlist(l *allowlist.List) *Collector {
+	c.listed = func(identity string) bool { return l.ForReporter(identity) != nil }
+	return c
 }
 
 // WaitingKey is the setting under which host's count of addresses waiting
@@ -161,7 +174,7 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 	if err != nil {
 		return err
 	}
-	for rep, at := range reporterSeries(as) {
+	for rep, at := range reporterSeries(as, c.listed) {
 		ch <- prometheus.MustNewConstMetric(lastReportDesc, prometheus.GaugeValue, float64(at.Unix()), rep)
 	}
 	return c.collectWaiting(ctx, ch)
@@ -193,11 +206,14 @@ func sessionSeries(perDomain, perType []store.RecentSessions) map[seriesKey]int6
 }
 
 // reporterSeries is the end of the latest believed report period per
-// reporter label: the authenticated reporters that reported on the most
-// days (then most recently) by identity, the other authenticated ones as
-// "other", every unauthenticated report as "unauthenticated". A reporter
-// with no believed period has no series.
-func reporterSeries(as []store.ReporterActivity) map[string]time.Time {
+// reporter label. MaxReporters authenticated reporters are named by
+// identity: those listed (the allowlist's) first, then those whose
+// reports were received on the most days (one a day, whatever dates the
+// reports give: backdated reports sent at once count once), then the
+// most recent; the other authenticated ones are "other", every
+// unauthenticated report "unauthenticated". A reporter with no believed
+// period has no series.
+func reporterSeries(as []store.ReporterActivity, listed func(string) bool) map[string]time.Time {
 	var authed []store.ReporterActivity
 	out := map[string]time.Time{}
 	latest := func(k string, t time.Time) {
@@ -214,8 +230,17 @@ func reporterSeries(as []store.ReporterActivity) map[string]time.Time {
 			authed = append(authed, a)
 		}
 	}
+	isListed := func(a store.ReporterActivity) int {
+		if listed != nil && listed(a.Identity) {
+			return 1
+		}
+		return 0
+	}
 	slices.SortFunc(authed, func(a, b store.ReporterActivity) int {
-		if c := cmp.Compare(b.Days, a.Days); c != 0 {
+		if c := cmp.Compare(isListed(b), isListed(a)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.DaysReceived, a.DaysReceived); c != 0 {
 			return c
 		}
 		if c := b.Last.Compare(a.Last); c != 0 {

@@ -224,6 +224,12 @@ type ReporterActivity struct {
 	First         time.Time // start of its earliest believed report's range
 	Last          time.Time // end of its latest believed report's range; zero when none is believed
 	LastStored    time.Time // when its latest report was stored
+	LastReceived  time.Time // when its latest report was received (else stored)
+	// DaysReceived is the number of distinct days (UTC) on which its
+	// reports were received (else stored): one a day however many come,
+	// and not a date the reporter writes, so sending many backdated
+	// reports at once does not make a reporter look regular.
+	DaysReceived int64
 }
 
 // Name is how the reporter is shown (see ReporterName).
@@ -287,7 +293,8 @@ const reportersSQL = `SELECT CASE WHEN auth_authenticated <> 0 THEN 1 ELSE 0 END
 	MAX(org), COUNT(*),
 	COUNT(DISTINCT CASE WHEN end_time <= ? THEN start_time / 86400 END),
 	MIN(CASE WHEN end_time <= ? THEN start_time END),
-	MAX(CASE WHEN end_time <= ? THEN end_time END), MAX(stored)
+	MAX(CASE WHEN end_time <= ? THEN end_time END), MAX(stored),
+	MAX(COALESCE(received, stored)), COUNT(DISTINCT COALESCE(received, stored) / 86400)
 	FROM reports GROUP BY 1, 2`
 
 func (s *Store) reporters(ctx context.Context, believed int64) ([]ReporterActivity, error) {
@@ -304,13 +311,13 @@ func (s *Store) reporters(ctx context.Context, believed int64) ([]ReporterActivi
 			key, org    string
 			a           ReporterActivity
 			first, last sql.NullInt64
-			saved       int64
+			saved, rcvd int64
 		)
-		if err := rows.Scan(&authed, &key, &org, &a.Reports, &a.Days, &first, &last, &saved); err != nil {
+		if err := rows.Scan(&authed, &key, &org, &a.Reports, &a.Days, &first, &last, &saved, &rcvd, &a.DaysReceived); err != nil {
 			return nil, err
 		}
 		a.Authenticated, a.Organization = authed != 0, org
-		a.LastStored = time.Unix(saved, 0).UTC()
+		a.LastStored, a.LastReceived = time.Unix(saved, 0).UTC(), time.Unix(rcvd, 0).UTC()
 		if first.Valid && last.Valid {
 			a.First, a.Last = time.Unix(first.Int64, 0).UTC(), time.Unix(last.Int64, 0).UTC()
 		}
@@ -345,7 +352,7 @@ func (s *Store) reporters(ctx context.Context, believed int64) ([]ReporterActivi
 	return as, nil
 }
 
-// merge adds b's activity to a's. Days may count a day twice when both
+// merge adds b's activity to a's. Days and DaysReceived may count a day twice when both
 // had a report starting on it: a bound, good enough for names that only
 // inner white space tells apart.
 func (a *ReporterActivity) merge(b ReporterActivity) {
@@ -360,6 +367,10 @@ func (a *ReporterActivity) merge(b ReporterActivity) {
 	if b.LastStored.After(a.LastStored) {
 		a.LastStored = b.LastStored
 	}
+	if b.LastReceived.After(a.LastReceived) {
+		a.LastReceived = b.LastReceived
+	}
+	a.DaysReceived += b.DaysReceived
 	if b.Organization > a.Organization {
 		a.Organization = b.Organization
 	}

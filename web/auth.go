@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/clientip"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -70,6 +71,16 @@ type Auth struct {
 	users map[string][]byte // user → bcrypt hash
 	dummy []byte            // hash compared for unknown users, so they take as long
 	tries *limiter          // wrong passwords per client
+	who   clientip.Resolver // who the client is: the peer, or whom a trusted proxy names
+}
+
+// TrustProxy makes the password limit count per client as the reverse
+// proxies in nets name it in header (X-Forwarded-For or Forwarded), as
+// serve --trust-proxy does: from a peer outside nets the client is the
+// peer, whatever its headers say. Without it, every client behind a
+// proxy is the proxy, and one client's wrong passwords lock out all.
+func (a *Auth) TrustProxy(nets []netip.Prefix, header string) {
+	a.who = clientip.Resolver{Trust: nets, Header: header}
 }
 
 // LoadAuth reads an htpasswd file (htpasswd -B -c FILE USER): USER:HASH
@@ -121,7 +132,8 @@ func parseAuth(r io.Reader, name string) (*Auth, error) {
 // Wrap asks for a user and password before h: 401 with a Basic challenge
 // until they match an entry. A client (an address; for IPv6 its /64)
 // whose wrong passwords used up its tries gets 429, without a check,
-// until its next try is due.
+// until its next try is due. Behind a reverse proxy, the client is the
+// one the proxy names when TrustProxy trusts it.
 func (a *Auth) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.refuse(w, r) {
@@ -138,7 +150,7 @@ func (a *Auth) refuse(w http.ResponseWriter, r *http.Request) bool {
 		challenge(w)
 		return true
 	}
-	client := clientKey(r.RemoteAddr)
+	client := a.who.Of(r).Key
 	if wait := a.tries.take(client); wait > 0 {
 		secs := int(wait.Seconds()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(secs))

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -91,19 +90,4 @@ func (b *bucket) refill(now time.Time) {
 		b.tokens = min(authBurst, b.tokens+float64(d)/float64(authEvery))
 		b.at = now
 	}
-}
-
-// clientKey is the address of a request's peer, and for IPv6 its /64
-// (one host usually holds a whole /64).
-func clientKey(remoteAddr string) string {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return remoteAddr
-	}
-	a := ap.Addr().Unmap()
-	if a.Is6() {
-		p, _ := a.WithZone("").Prefix(64)
-		return p.String()
-	}
-	return a.String()
 }

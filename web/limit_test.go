@@ -3,12 +3,14 @@ package web
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/clientip"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -119,7 +121,7 @@ func TestAuthRateLimit(t *testing.T) {
 func TestLimiterBounded(t *testing.T) {
 	l := newLimiter(func() time.Time { return now })
 	for i := range maxClients + 500 {
-		l.take(clientKey("[2001:db8:" + hex4(i) + "::1]:1"))
+		l.take(clientip.At(netip.MustParseAddr("2001:db8:" + hex4(i) + "::1")).Key)
 	}
 	if n := len(l.buckets); n > maxClients+1 {
 		t.Errorf("%d buckets, want at most %d", n, maxClients+1)
@@ -129,4 +131,52 @@ func TestLimiterBounded(t *testing.T) {
 func hex4(i int) string {
 	const digits = "0123456789abcdef"
 	return string([]byte{digits[i>>12&15], digits[i>>8&15], digits[i>>4&15], digits[i&15]})
+}
+
+// TestAuthBehindProxy attacks the limit behind a TLS proxy, where every
+// request's peer is the proxy: client A's wrong passwords, named in the
+// trusted proxy's X-Forwarded-For, use up A's tries only, and client B
+// with the right password still gets in. A peer outside --trust-proxy
+// cannot pass as someone else by writing the header itself.
+func TestAuthBehindProxy(t *testing.T) {
+	var mu sync.Mutex
+	clock := now
+	a := rateAuth(t, &clock, &mu)
+	a.TrustProxy([]netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}, clientip.HeaderXForwardedFor)
+	h := a.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	try := func(peer, xff, pass string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		req.RemoteAddr = peer
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		req.SetBasicAuth("alice", pass)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	const proxy = "10.0.0.1:443"
+	for i := range authBurst + 2 {
+		w := try(proxy, "198.51.100.66", "guess")
+		if want := map[bool]int{true: 401, false: 429}[i < authBurst]; w.Code != want {
+			t.Errorf("client A's wrong password #%d through the proxy: %d, want %d", i+1, w.Code, want)
+		}
+	}
+	if w := try(proxy, "192.0.2.7", "s3cret"); w.Code != 200 {
+		t.Errorf("client B's right password through the proxy after A's %d wrong ones: %d, want 200", authBurst+2, w.Code)
+	}
+	if w := try(proxy, "192.0.2.8, 198.51.100.66", "s3cret"); w.Code != 429 {
+		t.Errorf("A naming another client left of its own address: %d, want 429 (only the proxy's rightmost entry counts)", w.Code)
+	}
+	// An untrusted peer's header is not read: its wrong passwords are its
+	// own, whichever client it names, and naming B does not lock B out.
+	for range authBurst + 2 {
+		try("203.0.113.9:5000", "192.0.2.7", "guess")
+	}
+	if w := try("203.0.113.9:5000", "192.0.2.99", "s3cret"); w.Code != 429 {
+		t.Errorf("an untrusted peer naming a fresh client in X-Forwarded-For: %d, want 429 (the header is ignored)", w.Code)
+	}
+	if w := try(proxy, "192.0.2.7", "s3cret"); w.Code != 200 {
+		t.Errorf("client B after an untrusted peer named it: %d, want 200", w.Code)
+	}
 }

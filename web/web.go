@@ -286,14 +286,19 @@ func validGroup(g store.Group) bool {
 
 // reporterJSON is a reporter's activity in /api/v1/reporters.
 type reporterJSON struct {
-	Reporter   string    `json:"reporter"`
-	Reports    int64     `json:"reports"`
-	Days       int64     `json:"days"`
-	PerDay     float64   `json:"reports_per_day"`
-	First      time.Time `json:"first"`
-	Last       time.Time `json:"last"`
-	LastStored time.Time `json:"last_received"`
-	Quiet      bool      `json:"quiet"`
+	Reporter string    `json:"reporter"`
+	Reports  int64     `json:"reports"`
+	Days     int64     `json:"days"`
+	PerDay   float64   `json:"reports_per_day"`
+	First    time.Time `json:"first"`
+	Last     time.Time `json:"last"`
+	Quiet    bool      `json:"quiet"`
+
+	// LastReceived is when its latest report was received (a backfill's
+	// arrival time, not when it was imported); LastStored when it was
+	// stored.
+	LastReceived time.Time `json:"last_received"`
+	LastStored   time.Time `json:"last_stored"`
 
 	// Authenticated is false for the unauthenticated reports, whose
 	// reporter is the name they claim, marked (store.ReporterName).
@@ -311,7 +316,7 @@ func (h *handler) serveReporters(w http.ResponseWriter, r *http.Request) {
 	for _, a := range as {
 		pd, _ := strconv.ParseFloat(strconv.FormatFloat(a.PerDay(), 'f', 2, 64), 64)
 		out = append(out, reporterJSON{Reporter: a.Name(), Authenticated: a.Authenticated, Reports: a.Reports, Days: a.Days, PerDay: pd,
-			First: a.First, Last: a.Last, LastStored: a.LastStored, Quiet: a.Quiet(now, h.opt.QuietAfter)})
+			First: a.First, Last: a.Last, LastReceived: a.LastReceived, LastStored: a.LastStored, Quiet: a.Quiet(now, h.opt.QuietAfter)})
 	}
 	writeJSON(w, out)
 }

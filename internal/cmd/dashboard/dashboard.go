@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/clientip"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/metrics"
 	"github.com/tlsrpt/tlsrpt/redeem"
@@ -44,6 +47,10 @@ type Options struct {
 	// BehindTLSProxy says a TLS reverse proxy is in front: --auth off
 	// loopback without --tls-cert is then allowed.
 	BehindTLSProxy bool
+	// TrustProxy and ProxyHeader name the reverse proxies whose header
+	// names the client the password limit counts (serve's flags).
+	TrustProxy  []string
+	ProxyHeader string
 	// Ready, when set, is called with the address once listening (tests).
 	Ready func(addr string)
 }
@@ -64,7 +71,10 @@ embedded: it loads nothing from outside. It changes nothing.
 
 It listens on loopback addresses only, unless --auth names an htpasswd file of
 bcrypt hashes (htpasswd -B -c FILE USER); then give it TLS too (--tls-cert), or
-say that a TLS reverse proxy is in front (--behind-tls-proxy).
+say that a TLS reverse proxy is in front (--behind-tls-proxy). Wrong passwords
+are limited per client; behind a proxy, name it with --trust-proxy so the limit
+counts the client the proxy names, not the proxy (one client's guesses would
+otherwise lock everyone out).
 
 It answers only requests that name it by localhost, a loopback address, its
 --listen host or an --allow-host name (so a page of another site whose name
@@ -73,7 +83,7 @@ other sites. Ban status is asked of the backends at most every 30 seconds.`,
 		Example: `  tlsrpt dashboard                                   # http://127.0.0.1:8461/
   ssh -L 8461:127.0.0.1:8461 mx1                     # and browse from your desk
   tlsrpt dashboard --listen :8461 --auth /etc/tlsrpt/htpasswd --tls-cert cert.pem --tls-key key.pem --allow-host mx1.example.com
-  tlsrpt dashboard --listen 127.0.0.1:8461 --auth /etc/tlsrpt/htpasswd --allow-host dash.example.com  # behind nginx`,
+  tlsrpt dashboard --listen 127.0.0.1:8461 --auth /etc/tlsrpt/htpasswd --allow-host dash.example.com --trust-proxy 127.0.0.1  # behind nginx`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := web.CheckListen(opts.Listen, opts.Auth != ""); err != nil {
@@ -99,6 +109,8 @@ other sites. Ban status is asked of the backends at most every 30 seconds.`,
 	fl.StringVar(&opts.Host, "host", "", "this host's name, whose redeem count /metrics shows (default the host name)")
 	fl.StringArrayVar(&opts.AllowHosts, "allow-host", nil, "also answer requests naming this host `name` (a reverse proxy's, this host's; repeatable)")
 	fl.BoolVar(&opts.BehindTLSProxy, "behind-tls-proxy", false, "a TLS reverse proxy is in front: allow --auth off loopback without --tls-cert")
+	fl.StringArrayVar(&opts.TrustProxy, "trust-proxy", nil, "a reverse proxy's `address or CIDR` range: from it, the password limit counts the client in --proxy-header's rightmost untrusted address (repeatable)")
+	fl.StringVar(&opts.ProxyHeader, "proxy-header", clientip.HeaderXForwardedFor, "`header` a trusted proxy names the client in: X-Forwarded-For or Forwarded (RFC 7239); the other is ignored")
 	f.Backends.AddFlags(fl)
 	return cmd
 }
@@ -120,7 +132,7 @@ func (o *Options) handler(st *store.Store, backends []redeem.Backend, auth *web.
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(st, o.Host))
+	reg.MustRegister(metrics.NewCollector(st, o.Host).WithAllowlist(checker.List))
 	bans := web.NewBanCache(backends, 0, o.F.Now)
 	return web.New(web.Options{
 		Store: st, Days: o.Days, QuietAfter: o.QuietAfter, Now: o.F.Now,
@@ -150,6 +162,9 @@ func (o *Options) check() (*web.Auth, error) {
 		if err := web.CheckClearAuth(o.Listen, o.Cert != "", o.BehindTLSProxy); err != nil {
 			return nil, cmdutil.UsageErrorf("%w", err)
 		}
+		if err := o.trustProxy(a); err != nil {
+			return nil, err
+		}
 		auth = a
 	}
 	if o.Cert != "" {
@@ -165,15 +180,30 @@ func (o *Options) check() (*web.Auth, error) {
 	return auth, nil
 }
 
+// trustProxy makes a's password limit count the clients the trusted
+// proxies name, as serve --trust-proxy does.
+func (o *Options) trustProxy(a *web.Auth) error {
+	nets, err := clientip.ParseTrust(o.TrustProxy)
+	if err != nil {
+		return cmdutil.UsageErrorf("%w", err)
+	}
+	header, err := clientip.ParseHeader(o.ProxyHeader)
+	if err != nil {
+		return cmdutil.UsageErrorf("%w", err)
+	}
+	a.TrustProxy(nets, header)
+	return nil
+}
+
 // redeemArgs are the options of the redeem commands the page offers to
 // copy: the store, allowlists and ban backends the page was made from,
-// files by absolute path, a database password left out.
+// files by absolute path, a database password left out (withoutPassword).
 func (o *Options) redeemArgs() ([]string, error) {
 	loc, err := o.F.DBLocation()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--db", absPath(store.Redact(loc))}
+	args := []string{"--db", absPath(withoutPassword(loc))}
 	t, b := o.F.Trust, o.F.Backends
 	for _, a := range t.Allowlists {
 		args = append(args, "--allowlist", absPath(a))
@@ -196,6 +226,46 @@ func (o *Options) redeemArgs() ([]string, error) {
 		args = append(args, "--chain", c)
 	}
 	return args, nil
+}
+
+// keywordPassword matches a password in a libpq key=value connection
+// string, quoted or not, with the white space before it.
+var keywordPassword = regexp.MustCompile(`(?i)(^|\s+)(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)`)
+
+// withoutPassword is a database location with its passwords left out (a
+// URL's user password, password= and sslpassword= in its query or in a
+// key=value string), not masked: the copied command then logs in as the
+// operator's ~/.pgpass or PGPASSWORD says, not with a mask for a
+// password. store.Redact runs last, so nothing secret can stay.
+func withoutPassword(loc string) string {
+	if !strings.Contains(loc, "://") {
+		return store.Redact(strings.TrimSpace(keywordPassword.ReplaceAllString(loc, "")))
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return store.Redact(loc)
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+		if u.User.Username() == "" {
+			u.User = nil
+		}
+	}
+	var keep []string
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		if k, err := url.QueryUnescape(k); kv == "" || err == nil && isPassword(k) {
+			continue
+		}
+		keep = append(keep, kv)
+	}
+	u.RawQuery = strings.Join(keep, "&")
+	return store.Redact(u.String())
+}
+
+func isPassword(key string) bool {
+	k := strings.ToLower(strings.TrimSpace(key))
+	return k == "password" || k == "sslpassword"
 }
 
 // absPath makes a file path absolute, so the command works from any

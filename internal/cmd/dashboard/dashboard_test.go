@@ -161,7 +161,8 @@ func TestRedeemCommandCarriesOptions(t *testing.T) {
 }
 
 // TestRedeemArgs: relative paths become absolute; a PostgreSQL password
-// never reaches the page.
+// never reaches the page, and is left out rather than masked, so the
+// copied command logs in with ~/.pgpass or PGPASSWORD, not "xxxxx".
 func TestRedeemArgs(t *testing.T) {
 	o := parse(t, "postgres://tlsrpt:s3cret@db.example/tlsrpt?sslmode=require", "--listen", "127.0.0.1:0")
 	o.F.Trust.Allowlists = []string{"rel/allow.txt"}
@@ -171,13 +172,31 @@ func TestRedeemArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := strings.Join(args, " ")
-	if strings.Contains(line, "s3cret") || !strings.Contains(line, "postgres://tlsrpt:xxxxx@db.example/tlsrpt") {
-		t.Errorf("args %q: the password shows, or the URL is gone", line)
+	if strings.Contains(line, "s3cret") || !slices.Contains(args, "postgres://tlsrpt@db.example/tlsrpt?sslmode=require") {
+		t.Errorf("args %q: the password shows, or the URL without it is not there", line)
 	}
 	wd, _ := os.Getwd()
 	for _, p := range []string{filepath.Join(wd, "rel/allow.txt"), filepath.Join(wd, "run/f2b.sock")} {
 		if !slices.Contains(args, p) {
 			t.Errorf("args %q lack %s", line, p)
+		}
+	}
+}
+
+// TestRedeemDBWithoutPassword: every form of a PostgreSQL location loses
+// its passwords, and nothing else.
+func TestRedeemDBWithoutPassword(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://tlsrpt:s3cret@db.example:5432/tlsrpt":                            "postgres://tlsrpt@db.example:5432/tlsrpt",
+		"postgres://:s3cret@db.example/tlsrpt":                                       "postgres://db.example/tlsrpt",
+		"postgresql://db.example/tlsrpt?Password=s3cret&sslmode=require":             "postgresql://db.example/tlsrpt?sslmode=require",
+		"postgres://u@db.example/t?sslmode=verify-full&sslpassword=s3cret&password=": "postgres://u@db.example/t?sslmode=verify-full",
+		"host=db.example password='s3 cret' user=tlsrpt":                             "host=db.example user=tlsrpt",
+		"password=s3cret host=db.example":                                            "host=db.example",
+		"/var/lib/tlsrpt/tlsrpt.db":                                                  "/var/lib/tlsrpt/tlsrpt.db",
+	} {
+		if got := withoutPassword(in); got != want {
+			t.Errorf("withoutPassword(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -240,5 +259,48 @@ func TestAuthInClear(t *testing.T) {
 	}
 	if code, _ := get(t, "http://127.0.0.1:"+port+"/healthz", ""); code != 401 {
 		t.Errorf("behind a TLS proxy, without a password: %d, want 401", code)
+	}
+}
+
+// TestTrustProxyThroughTheCommand: with --trust-proxy naming the proxy
+// (here loopback, where the test's requests come from), client A's wrong
+// passwords in X-Forwarded-For use up A's tries only: client B's right
+// password gets in. A range trusting everyone is refused.
+func TestTrustProxyThroughTheCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "tlsrpt.db")
+	newStore(t, db, "")
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	auth := filepath.Join(dir, "htpasswd")
+	if err := os.WriteFile(auth, []byte("alice:"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := start(t, parse(t, db, "--listen", "127.0.0.1:0", "--auth", auth, "--trust-proxy", "127.0.0.0/8"))
+	try := func(client, pass string) int {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/healthz", nil)
+		req.Header.Set("X-Forwarded-For", client)
+		req.SetBasicAuth("alice", pass)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range 12 {
+		try("198.51.100.66", "guess")
+	}
+	if code := try("198.51.100.66", "s3cret"); code != 429 {
+		t.Errorf("client A after 12 wrong passwords: %d, want 429", code)
+	}
+	if code := try("2001:db8:7::1", "s3cret"); code != 200 {
+		t.Errorf("client B's right password after A's wrong ones: %d, want 200", code)
+	}
+	o := parse(t, db, "--listen", "127.0.0.1:0", "--auth", auth, "--trust-proxy", "0.0.0.0/0")
+	o.Ready = func(string) { t.Error("--trust-proxy 0.0.0.0/0: listening") }
+	err := Run(context.Background(), o)
+	var ee *cmdutil.ExitError
+	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--trust-proxy") {
+		t.Errorf("--trust-proxy 0.0.0.0/0: %v, want a usage error naming --trust-proxy", err)
 	}
 }

@@ -2,11 +2,10 @@ package serve
 
 import (
 	"math"
-	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/clientip"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/serve"
 )
@@ -15,49 +14,18 @@ import (
 // header, and the limits, each alone and together. Every refusal is one
 // line naming the flags and the fix.
 func check(o *Options) error {
-	nets, err := trustProxy(o.TrustProxy)
+	nets, err := clientip.ParseTrust(o.TrustProxy)
 	if err != nil {
-		return err
+		return cmdutil.UsageErrorf("%w", err)
 	}
 	o.Handler.TrustProxy = nets
-	switch strings.ToLower(o.ProxyHeader) {
-	case "x-forwarded-for":
-		o.Handler.ProxyHeader = serve.HeaderXForwardedFor
-	case "forwarded":
-		o.Handler.ProxyHeader = serve.HeaderForwarded
-	default:
-		return cmdutil.UsageErrorf("--proxy-header %q: want X-Forwarded-For or Forwarded", o.ProxyHeader)
+	if o.Handler.ProxyHeader, err = clientip.ParseHeader(o.ProxyHeader); err != nil {
+		return cmdutil.UsageErrorf("%w", err)
 	}
 	if err := positive(o); err != nil {
 		return err
 	}
 	return checkLimits(o.Handler, o.Server)
-}
-
-// trustProxy parses the --trust-proxy values: CIDR ranges or single
-// addresses, canonical, not every address.
-func trustProxy(vals []string) ([]netip.Prefix, error) {
-	var nets []netip.Prefix
-	for _, v := range vals {
-		p, err := netip.ParsePrefix(v)
-		if err != nil {
-			a, aerr := netip.ParseAddr(v)
-			if aerr != nil || a.Zone() != "" {
-				return nil, cmdutil.UsageErrorf("--trust-proxy %q: not an address or a CIDR range; give the proxy's address or range, such as 127.0.0.1 or 10.0.0.0/8", v)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		switch {
-		case p.Addr().Is4In6():
-			return nil, cmdutil.UsageErrorf("--trust-proxy %q: an IPv4-mapped range; give it as IPv4, such as %s", v, netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0)).Masked())
-		case p.Bits() == 0:
-			return nil, cmdutil.UsageErrorf("--trust-proxy %q: trusts every address, so any client could name itself; give your proxy's address", v)
-		case p != p.Masked():
-			return nil, cmdutil.UsageErrorf("--trust-proxy %q: bits set past the prefix length; did you mean %s", v, p.Masked())
-		}
-		nets = append(nets, p)
-	}
-	return nets, nil
 }
 
 // positive refuses zero and negative sizes and durations, which the

@@ -1,0 +1,55 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// TestReportersReceivedTime: a report received on 18 November and
+// stored (imported) on 20 November is shown received on the 18th, in
+// /api/v1/reporters' last_received and in the page's "Last report
+// received"; last_stored keeps the store's time.
+func TestReportersReceivedTime(t *testing.T) {
+	st := storetest.Open(t)
+	received := time.Date(2026, 11, 18, 8, 0, 0, 0, time.UTC)
+	stored := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	st.SetClock(func() time.Time { return stored })
+	start := time.Date(2026, 11, 17, 0, 0, 0, 0, time.UTC)
+	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
+		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 9}}}
+	src := store.Source{Transport: "import", Submitter: "mail.example", Received: received,
+		Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "mail.example"}}
+	if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
+		t.Fatal(err)
+	}
+	st.SetClock(nil)
+	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, body := get(t, srv.URL+"/api/v1/reporters")
+	var reps []map[string]any
+	if err := json.Unmarshal([]byte(body), &reps); err != nil || resp.StatusCode != 200 || len(reps) != 1 {
+		t.Fatalf("reporters: %s, %v, %s", resp.Status, err, body)
+	}
+	if got := reps[0]["last_received"]; got != "2026-11-18T08:00:00Z" {
+		t.Errorf("last_received %v, want 2026-11-18T08:00:00Z (when it was received)", got)
+	}
+	if got := reps[0]["last_stored"]; got != "2026-11-20T12:00:00Z" {
+		t.Errorf("last_stored %v, want 2026-11-20T12:00:00Z", got)
+	}
+	_, page := get(t, srv.URL+"/")
+	if !strings.Contains(page, "<td>2026-11-18 08:00 UTC</td>") || strings.Contains(page, "2026-11-20 12:00 UTC") {
+		t.Errorf("the page's reporters table does not show the received time 2026-11-18 08:00 UTC")
+	}
+}
