@@ -47,6 +47,9 @@ type Row struct {
 	// Unknown are the backends that could not tell, with the reason: the
 	// address may be banned there.
 	Unknown []redeem.BackendError
+	// Redeemed is the outcome of the address's redeem; nil when it was
+	// never redeemed or outcomes were not asked for.
+	Redeemed *Outcome
 }
 
 // Options configure Review.
@@ -62,6 +65,9 @@ type Options struct {
 	DNS context.Context
 	// Backends are consulted for ban status; none leaves Bans nil.
 	Backends []redeem.Backend
+	// Outcomes, when not nil, judges the redeemed addresses among the
+	// rows (banned-again only when Backends were consulted).
+	Outcomes *OutcomeOptions
 }
 
 // Review lists the failing addresses of reports ending since opt.Since,
@@ -85,7 +91,38 @@ func Review(ctx context.Context, st *store.Store, opt Options) ([]Row, error) {
 			return nil, err
 		}
 	}
+	if opt.Outcomes != nil {
+		if err := addOutcomes(ctx, st, *opt.Outcomes, len(opt.Backends) > 0, rows); err != nil {
+			return nil, err
+		}
+	}
 	return rows, nil
+}
+
+// addOutcomes judges the redeemed addresses among rows, with the ban
+// status the rows hold when backends were consulted.
+func addOutcomes(ctx context.Context, st *store.Store, opt OutcomeOptions, consulted bool, rows []Row) error {
+	index := make(map[netip.Addr]int, len(rows))
+	var bans map[netip.Addr][]redeem.Ban
+	if consulted {
+		bans = make(map[netip.Addr][]redeem.Ban)
+	}
+	for i, r := range rows {
+		index[r.IP.Unmap()] = i
+		if consulted && len(r.Bans) > 0 {
+			bans[r.IP.Unmap()] = r.Bans
+		}
+	}
+	outs, err := Outcomes(ctx, st, bans, opt)
+	if err != nil {
+		return err
+	}
+	for _, o := range outs {
+		if i, ok := index[o.IP]; ok {
+			rows[i].Redeemed = &o
+		}
+	}
+	return nil
 }
 
 // trustBatch is how many addresses addTrust judges at once: their
