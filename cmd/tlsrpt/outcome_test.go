@@ -102,6 +102,25 @@ func TestRedeemOutcomes(t *testing.T) {
 	want(rows, rebanned, "banned-again", "banned again in fail2ban:sshd")
 	want(rows, quiet, "awaiting", "no report from mail.example")
 
+	logOut := tlsrptOK(t, nil, nil, append([]string{"redeem", "log"}, append(trust, f2b...)...)...).stdout
+	for _, w := range []string{"outcome today: banned-again: banned again in fail2ban:sshd",
+		"outcome today: confirmed: google.com: no failure for this address in 1 report with 120 successful sessions",
+		"outcome today: still-failing: google.com named it again", "outcome today: awaiting: no report from mail.example"} {
+		if !strings.Contains(logOut, w) {
+			t.Errorf("redeem log lacks %q:\n%s", w, logOut)
+		}
+	}
+	if alias := tlsrptOK(t, nil, nil, append([]string{"redeem", "--log"}, append(trust, f2b...)...)...).stdout; alias != logOut {
+		t.Errorf("redeem --log differs from redeem log:\n%s\nwant:\n%s", alias, logOut)
+	}
+	plan := tlsrptOK(t, nil, nil, append([]string{"redeem", "--ip", rebanned, "--ip", failing}, append(trust, f2b...)...)...).stdout
+	for _, w := range []string{"outcome banned-again: banned again in fail2ban:sshd", "make a hard keep",
+		"outcome still-failing: google.com named it again in 1 report since: certificate-expired (not the kind a ban causes: unbanning again will not help"} {
+		if !strings.Contains(plan, w) {
+			t.Errorf("redeem plan lacks %q:\n%s", w, plan)
+		}
+	}
+
 	if only := review("--outcome", "still-failing"); len(only) != 1 || only[failing].Outcome != "still-failing" {
 		t.Errorf("review --outcome still-failing: %+v", only)
 	}
