@@ -137,8 +137,8 @@ func judgeReporter(at time.Time, f store.FollowUp, opt OutcomeOptions) (string, 
 		if f.Later == 0 {
 			return OutcomeAwaiting, fmt.Sprintf("no report from %s since the redeem yet", f.Reporter)
 		}
-		return OutcomeAwaiting, fmt.Sprintf("%s: %d of %d clean reports with successful sessions for %s so far",
-			f.Reporter, f.Clean, opt.confirm(), strings.Join(f.Domains, ", "))
+		return OutcomeAwaiting, fmt.Sprintf("%s: %d of %d reports needed without failure for it, %d successful sessions for %s so far",
+			f.Reporter, f.Clean, opt.confirm(), f.Successful, strings.Join(f.Domains, ", "))
 	case f.Later == 0:
 		return OutcomeInconclusive, fmt.Sprintf("%s went quiet: no report since %s (last report ended %s)",
 			f.Reporter, at.UTC().Format(time.DateOnly), f.LastEnd.UTC().Format(time.DateOnly))
