@@ -377,15 +377,16 @@ func printLog(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	outs, err := logOutcomes(ctx, o, st)
-	if err != nil {
-		return err
-	}
+
 	w := bufio.NewWriter(o.F.IO.Out)
 	defer w.Flush()
 	if len(acts) == 0 {
 		fmt.Fprintln(w, "the audit log is empty")
 		return nil
+	}
+	outs, err := logOutcomes(ctx, o, st)
+	if err != nil {
+		return err
 	}
 	cell := neutral.TerminalLine
 	for _, a := range acts {
