@@ -73,6 +73,22 @@ type Options struct {
 // Review lists the failing addresses of reports ending since opt.Since,
 // most failed sessions first, with trust and ban status.
 func Review(ctx context.Context, st *store.Store, opt Options) ([]Row, error) {
+	var redeemed chan redeemedResult
+	if opt.Outcomes != nil {
+		// Read beside the rest: its own read transaction, on a connection
+		// of its own, overlaps review's reading instead of adding to it.
+		ch := make(chan redeemedResult, 1)
+		go func() {
+			rs, err := st.Redeemed(ctx)
+			ch <- redeemedResult{rs, err}
+		}()
+		redeemed = ch
+		defer func() { // never left running past Review
+			if redeemed != nil {
+				<-redeemed
+			}
+		}()
+	}
 	fa, err := st.Failing(ctx, opt.Since)
 	if err != nil {
 		return nil, err
@@ -91,17 +107,26 @@ func Review(ctx context.Context, st *store.Store, opt Options) ([]Row, error) {
 			return nil, err
 		}
 	}
-	if opt.Outcomes != nil {
-		if err := addOutcomes(ctx, st, *opt.Outcomes, len(opt.Backends) > 0, rows); err != nil {
-			return nil, err
+	if redeemed != nil {
+		r := <-redeemed
+		redeemed = nil
+		if r.err != nil {
+			return nil, r.err
 		}
+		addOutcomes(r.rs, *opt.Outcomes, len(opt.Backends) > 0, rows)
 	}
 	return rows, nil
 }
 
+// redeemedResult is what Store.Redeemed gave.
+type redeemedResult struct {
+	rs  []store.Redeemed
+	err error
+}
+
 // addOutcomes judges the redeemed addresses among rows, with the ban
 // status the rows hold when backends were consulted.
-func addOutcomes(ctx context.Context, st *store.Store, opt OutcomeOptions, consulted bool, rows []Row) error {
+func addOutcomes(rs []store.Redeemed, opt OutcomeOptions, consulted bool, rows []Row) {
 	index := make(map[netip.Addr]int, len(rows))
 	var bans map[netip.Addr][]redeem.Ban
 	if consulted {
@@ -113,16 +138,16 @@ func addOutcomes(ctx context.Context, st *store.Store, opt OutcomeOptions, consu
 			bans[r.IP.Unmap()] = r.Bans
 		}
 	}
-	outs, err := Outcomes(ctx, st, bans, opt)
-	if err != nil {
-		return err
-	}
-	for _, o := range outs {
-		if i, ok := index[o.IP]; ok {
+	for _, r := range rs {
+		if i, ok := index[r.IP]; ok {
+			var b []redeem.Ban
+			if bans != nil {
+				b = bans[r.IP]
+			}
+			o := Judge(r, b, opt)
 			rows[i].Redeemed = &o
 		}
 	}
-	return nil
 }
 
 // trustBatch is how many addresses addTrust judges at once: their

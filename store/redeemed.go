@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -121,7 +123,6 @@ type followAcc struct {
 	domains map[string]bool
 	types   map[string]bool
 	failing map[int64]bool // reports since that name the address
-	counted map[int64]bool // reports since, counted in Later
 }
 
 func redeemActions(ctx context.Context, conn *sql.Conn) (map[netip.Addr]*Redeemed, error) {
@@ -221,25 +222,40 @@ func accFor(follow map[netip.Addr]map[string]*followAcc, ip netip.Addr, reporter
 	f := m[reporter]
 	if f == nil {
 		f = &followAcc{FollowUp: FollowUp{Reporter: reporter}, domains: map[string]bool{}, types: map[string]bool{},
-			failing: map[int64]bool{}, counted: map[int64]bool{}}
+			failing: map[int64]bool{}}
 		m[reporter] = f
 	}
 	return f
 }
 
-// laterPolicy is one policy of a report read by redeemLaterSQL.
-type laterPolicy struct {
-	key, start, end, successful int64
-	domain                      string
+// laterReport is one report read by redeemLaterSQL: its range and the
+// successful sessions of its policies, by policy domain.
+type laterReport struct {
+	key, start, end int64
+	successful      map[string]int64
+}
+
+// reporterSeries are one reporter's reports since the earliest redeem,
+// by start, with what each follow-up needs from a start on, found by a
+// binary search instead of a walk per address (a walk per address was
+// the reports times the addresses: seconds over a year).
+type reporterSeries struct {
+	reports []*laterReport // by start
+	byKey   map[int64]*laterReport
+	maxEnd  []int64                  // maxEnd[i]: latest end of reports[i:]
+	domains map[string]*domainSeries // reports with a policy for the domain
+}
+
+// domainSeries are the reports of a reporter with a policy for one
+// domain, by start, with the suffix sums of their successful sessions.
+type domainSeries struct {
+	starts []int64
+	succ   []int64 // succ[i]: successful sessions of reports[i:], clamped
 }
 
 func redeemLater(ctx context.Context, conn *sql.Conn, byIP map[netip.Addr]*Redeemed, follow map[netip.Addr]map[string]*followAcc) error {
 	first := int64(-1)
-	byReporter := map[string][]netip.Addr{} // reporter → addresses it had named
-	for ip, m := range follow {
-		for name := range m {
-			byReporter[name] = append(byReporter[name], ip)
-		}
+	for ip := range follow {
 		if at := byIP[ip].At.Unix(); first < 0 || at < first {
 			first = at
 		}
@@ -247,47 +263,144 @@ func redeemLater(ctx context.Context, conn *sql.Conn, byIP map[netip.Addr]*Redee
 	if first < 0 {
 		return nil
 	}
-	rows, err := conn.QueryContext(ctx, redeemLaterSQL, first, first)
+	series, err := readLater(ctx, conn, first, follow)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	clean := map[*followAcc]map[int64]bool{}
-	for rows.Next() {
-		var (
-			p        laterPolicy
-			reporter string
-		)
-		if err := rows.Scan(&p.key, &reporter, &p.domain, &p.start, &p.end, &p.successful); err != nil {
-			return err
+	for ip, m := range follow {
+		at := byIP[ip].At.Unix()
+		for name, f := range m {
+			if rs := series[name]; rs != nil {
+				rs.follow(f, at)
+			}
 		}
-		for _, ip := range byReporter[reporter] {
-			if p.start < byIP[ip].At.Unix() {
-				continue
-			}
-			f := follow[ip][reporter]
-			if !f.counted[p.key] {
-				f.counted[p.key] = true
-				f.Later++
-				f.LastEnd = maxTime(f.LastEnd, time.Unix(p.end, 0).UTC())
-			}
-			if !f.domains[p.domain] || f.failing[p.key] {
-				continue
-			}
-			if clean[f] == nil {
-				clean[f] = map[int64]bool{}
-			}
-			clean[f][p.key] = true
-			f.Successful = addCount(f.Successful, p.successful)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for f, keys := range clean {
-		f.Clean = len(keys)
 	}
 	return nil
+}
+
+// readLater reads the reports since first of the reporters in follow.
+func readLater(ctx context.Context, conn *sql.Conn, first int64, follow map[netip.Addr]map[string]*followAcc) (map[string]*reporterSeries, error) {
+	want := map[string]bool{}
+	for _, m := range follow {
+		for name := range m {
+			want[name] = true
+		}
+	}
+	rows, err := conn.QueryContext(ctx, redeemLaterSQL, first, first)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	series := map[string]*reporterSeries{}
+	for rows.Next() {
+		var (
+			key, start, end, successful int64
+			reporter, domain            string
+		)
+		if err := rows.Scan(&key, &reporter, &domain, &start, &end, &successful); err != nil {
+			return nil, err
+		}
+		if !want[reporter] {
+			continue
+		}
+		rs := series[reporter]
+		if rs == nil {
+			rs = &reporterSeries{byKey: map[int64]*laterReport{}, domains: map[string]*domainSeries{}}
+			series[reporter] = rs
+		}
+		r := rs.byKey[key]
+		if r == nil {
+			r = &laterReport{key: key, start: start, end: end, successful: map[string]int64{}}
+			rs.byKey[key] = r
+			rs.reports = append(rs.reports, r)
+		}
+		r.successful[domain] = addCount(r.successful[domain], successful)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, rs := range series {
+		rs.index()
+	}
+	return series, nil
+}
+
+// index sorts the reports and computes the suffix figures.
+func (rs *reporterSeries) index() {
+	slices.SortFunc(rs.reports, func(a, b *laterReport) int { return cmp.Compare(a.start, b.start) })
+	rs.maxEnd = make([]int64, len(rs.reports)+1)
+	rs.maxEnd[len(rs.reports)] = math.MinInt64
+	for i := len(rs.reports) - 1; i >= 0; i-- {
+		rs.maxEnd[i] = max(rs.maxEnd[i+1], rs.reports[i].end)
+	}
+	type item struct{ start, succ int64 }
+	items := map[string][]item{}
+	for _, r := range rs.reports {
+		for d, n := range r.successful {
+			items[d] = append(items[d], item{r.start, n})
+		}
+	}
+	for d, its := range items { // in start order, as reports are
+		ds := &domainSeries{starts: make([]int64, len(its)), succ: make([]int64, len(its)+1)}
+		for i := len(its) - 1; i >= 0; i-- {
+			ds.starts[i] = its[i].start
+			ds.succ[i] = addCount(ds.succ[i+1], its[i].succ)
+		}
+		rs.domains[d] = ds
+	}
+}
+
+// follow fills in f from the reports starting at or after at.
+func (rs *reporterSeries) follow(f *followAcc, at int64) {
+	i, _ := slices.BinarySearchFunc(rs.reports, at, func(r *laterReport, t int64) int { return cmp.Compare(r.start, t) })
+	f.Later = len(rs.reports) - i
+	if f.Later > 0 {
+		f.LastEnd = maxTime(f.LastEnd, time.Unix(rs.maxEnd[i], 0).UTC())
+	}
+	switch len(f.Domains) {
+	case 0: // it named the address only since: nothing of it is clean
+		return
+	case 1:
+	default:
+		// Several domains: a report with policies for two of them is one
+		// report, so walk them (rare: one policy domain is the rule).
+		for _, r := range rs.reports[i:] {
+			f.addClean(r)
+		}
+		return
+	}
+	ds := rs.domains[f.Domains[0]]
+	if ds == nil {
+		return
+	}
+	j, _ := slices.BinarySearch(ds.starts, at)
+	f.Clean, f.Successful = len(ds.starts)-j, ds.succ[j]
+	for key := range f.failing { // they name the address: not clean
+		if r := rs.byKey[key]; r != nil && r.start >= at {
+			if n, ok := r.successful[f.Domains[0]]; ok {
+				f.Clean--
+				f.Successful = max(0, f.Successful-n)
+			}
+		}
+	}
+}
+
+// addClean counts r when it has a policy for one of f's domains and does
+// not name the address.
+func (f *followAcc) addClean(r *laterReport) {
+	if f.failing[r.key] {
+		return
+	}
+	counted := false
+	for d, n := range r.successful {
+		if f.domains[d] {
+			f.Successful = addCount(f.Successful, n)
+			counted = true
+		}
+	}
+	if counted {
+		f.Clean++
+	}
 }
 
 // addCount adds two stored counts, clamped to MaxCount.
