@@ -176,3 +176,14 @@ func plural(n int, one, many string) string {
 
 // ValidOutcome reports whether w is one of OutcomeWords.
 func ValidOutcome(w string) bool { return slices.Contains(OutcomeWords, w) }
+
+// JudgeBans judges again the redeemed addresses of rows whose ban status
+// was filled in after Review (the dashboard's cached bans).
+func JudgeBans(rows []Row, opt OutcomeOptions) {
+	for i := range rows {
+		if r := &rows[i]; r.Redeemed != nil && len(r.Bans) > 0 {
+			o := Judge(r.Redeemed.Redeemed, r.Bans, opt)
+			r.Redeemed = &o
+		}
+	}
+}

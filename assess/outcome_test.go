@@ -60,3 +60,21 @@ func TestJudge(t *testing.T) {
 		t.Errorf("two reporters: %s (%s)", o.Outcome, o.Why)
 	}
 }
+
+// TestJudgeBans: bans filled in after Review (the dashboard's cache) make
+// a redeemed address banned-again; rows without bans keep their outcome.
+func TestJudgeBans(t *testing.T) {
+	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	opt := OutcomeOptions{Now: at.Add(time.Hour)}
+	r := store.Redeemed{IP: netip.MustParseAddr("192.0.2.7"), At: at,
+		Reporters: []store.FollowUp{{Reporter: "google.com", Domains: []string{"example.net"}}}}
+	o := Judge(r, nil, opt)
+	rows := []Row{{Redeemed: &o}, {Redeemed: &o, Bans: []redeem.Ban{{Backend: "fail2ban", Where: "postfix"}}}}
+	JudgeBans(rows, opt)
+	if rows[0].Redeemed.Outcome != OutcomeAwaiting || rows[1].Redeemed.Outcome != OutcomeBannedAgain {
+		t.Errorf("outcomes %s, %s; want awaiting, banned-again", rows[0].Redeemed.Outcome, rows[1].Redeemed.Outcome)
+	}
+	if rec := rows[1].Record(); rec.Outcome != OutcomeBannedAgain || rec.RedeemedAt == nil || !rec.RedeemedAt.Equal(at) {
+		t.Errorf("record: %+v", rec)
+	}
+}
