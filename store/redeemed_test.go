@@ -120,3 +120,35 @@ func TestRedeemedStatements(t *testing.T) {
 	}
 	t.Logf("Redeemed: (prepared, run) = %v", few)
 }
+
+// TestRedeemedTwoDomains: an address that failed for two policy domains
+// counts a later report with policies for both once, with the successful
+// sessions of both.
+func TestRedeemedTwoDomains(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	two := func(id string, start int, ds ...report.FailureDetail) *report.Report {
+		r := mkReport("Google Inc.", id, start, ds...)
+		p := r.Policies[0]
+		p.Domain = "example.org"
+		r.Policies = append(r.Policies, p)
+		return r
+	}
+	for _, r := range []*report.Report{two("before", 5, detail("192.0.2.9", "starttls-not-supported", 1)), two("after", 7)} {
+		if _, _, err := s.AddReport(ctx, r, signed("google.com")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.LogAction(ctx, Action{Time: day(6), IP: netip.MustParseAddr("192.0.2.9"), Backend: "iptables", Kind: "unban", Applied: true, OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Redeemed(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []FollowUp{{Reporter: "google.com", Domains: []string{"example.net", "example.org"}, Clean: 1, Successful: 200, Later: 1,
+		LastEnd: day(8).Add(-time.Second)}}
+	if len(got) != 1 || !reflect.DeepEqual(got[0].Reporters, want) {
+		t.Errorf("follow-up\n got %+v\nwant %+v", got, want)
+	}
+}
