@@ -47,6 +47,9 @@ type Row struct {
 	// Unknown are the backends that could not tell, with the reason: the
 	// address may be banned there.
 	Unknown []redeem.BackendError
+	// Redeemed is the outcome of the address's redeem; nil when it was
+	// never redeemed or outcomes were not asked for.
+	Redeemed *Outcome
 }
 
 // Options configure Review.
@@ -62,11 +65,30 @@ type Options struct {
 	DNS context.Context
 	// Backends are consulted for ban status; none leaves Bans nil.
 	Backends []redeem.Backend
+	// Outcomes, when not nil, judges the redeemed addresses among the
+	// rows (banned-again only when Backends were consulted).
+	Outcomes *OutcomeOptions
 }
 
 // Review lists the failing addresses of reports ending since opt.Since,
 // most failed sessions first, with trust and ban status.
 func Review(ctx context.Context, st *store.Store, opt Options) ([]Row, error) {
+	var redeemed chan redeemedResult
+	if opt.Outcomes != nil {
+		// Read beside the rest: its own read transaction, on a connection
+		// of its own, overlaps review's reading instead of adding to it.
+		ch := make(chan redeemedResult, 1)
+		go func() {
+			rs, err := st.Redeemed(ctx)
+			ch <- redeemedResult{rs, err}
+		}()
+		redeemed = ch
+		defer func() { // never left running past Review
+			if redeemed != nil {
+				<-redeemed
+			}
+		}()
+	}
 	fa, err := st.Failing(ctx, opt.Since)
 	if err != nil {
 		return nil, err
@@ -85,7 +107,47 @@ func Review(ctx context.Context, st *store.Store, opt Options) ([]Row, error) {
 			return nil, err
 		}
 	}
+	if redeemed != nil {
+		r := <-redeemed
+		redeemed = nil
+		if r.err != nil {
+			return nil, r.err
+		}
+		addOutcomes(r.rs, *opt.Outcomes, len(opt.Backends) > 0, rows)
+	}
 	return rows, nil
+}
+
+// redeemedResult is what Store.Redeemed gave.
+type redeemedResult struct {
+	rs  []store.Redeemed
+	err error
+}
+
+// addOutcomes judges the redeemed addresses among rows, with the ban
+// status the rows hold when backends were consulted.
+func addOutcomes(rs []store.Redeemed, opt OutcomeOptions, consulted bool, rows []Row) {
+	index := make(map[netip.Addr]int, len(rows))
+	var bans map[netip.Addr][]redeem.Ban
+	if consulted {
+		bans = make(map[netip.Addr][]redeem.Ban)
+	}
+	for i, r := range rows {
+		index[r.IP.Unmap()] = i
+		if consulted && len(r.Bans) > 0 {
+			bans[r.IP.Unmap()] = r.Bans
+		}
+	}
+	for _, r := range rs {
+		if i, ok := index[r.IP]; ok {
+			var b []redeem.Ban
+			if bans != nil {
+				b = bans[r.IP]
+			}
+			o := Judge(r, b, opt)
+			rows[i].Redeemed = &o
+		}
+	}
 }
 
 // trustBatch is how many addresses addTrust judges at once: their

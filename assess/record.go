@@ -24,6 +24,11 @@ type Record struct {
 	DNSFailed                  bool         `json:"dns_failed,omitempty"`
 	Banned                     *[]BanRecord `json:"banned,omitempty"`
 	BannedUnknown              []string     `json:"banned_unknown,omitempty"`
+	// RedeemedAt, Outcome and OutcomeWhy are set for a redeemed address:
+	// the latest applied unban or keep, and where it stands (OutcomeWords).
+	RedeemedAt *time.Time `json:"redeemed_at,omitempty"`
+	Outcome    string     `json:"outcome,omitempty"`
+	OutcomeWhy string     `json:"outcome_why,omitempty"`
 }
 
 // BanRecord is one ban in a Record.
@@ -52,6 +57,10 @@ func (r Row) Record() Record {
 	}
 	for _, u := range r.Unknown {
 		rec.BannedUnknown = append(rec.BannedUnknown, u.Backend)
+	}
+	if o := r.Redeemed; o != nil {
+		at := o.At.UTC()
+		rec.RedeemedAt, rec.Outcome, rec.OutcomeWhy = &at, o.Outcome, o.Why
 	}
 	return rec
 }

@@ -112,9 +112,9 @@ func TestTrustChain(t *testing.T) {
 
 	// The table has the trust columns too.
 	table := tlsrptOK(t, nil, nil, append([]string{"review", "--no-bans"}, base...)...).stdout
-	if !regexp.MustCompile(`(?m)^IP .* TRUSTED +BANNED +WHY$`).MatchString(table) ||
-		!regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(googleIP)+` .* yes +- +google\.com: DKIM`).MatchString(table) ||
-		!regexp.MustCompile(`(?m)^209\.85\.220\.50 .* no +- +no authenticated report`).MatchString(table) {
+	if !regexp.MustCompile(`(?m)^IP .* TRUSTED +BANNED +OUTCOME +WHY$`).MatchString(table) ||
+		!regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(googleIP)+` .* yes +- +- +google\.com: DKIM`).MatchString(table) ||
+		!regexp.MustCompile(`(?m)^209\.85\.220\.50 .* no +- +- +no authenticated report`).MatchString(table) {
 		t.Errorf("review table:\n%s", table)
 	}
 

@@ -105,6 +105,11 @@ type failure struct {
 // reportJSON renders a Google-style RFC 8460 report with one STS policy
 // whose failure details name fails.
 func reportJSON(org, contact, reportID string, fails []failure) []byte {
+	return reportJSONAt(org, contact, reportID, "2026-11-21T00:00:00Z", "2026-11-21T23:59:59Z", fails)
+}
+
+// reportJSONAt is reportJSON with the date-range start and end given.
+func reportJSONAt(org, contact, reportID, start, end string, fails []failure) []byte {
 	type detail struct {
 		ResultType  string `json:"result-type"`
 		SendingIP   string `json:"sending-mta-ip"`
@@ -121,8 +126,8 @@ func reportJSON(org, contact, reportID string, fails []failure) []byte {
 	r := map[string]any{
 		"organization-name": org,
 		"date-range": map[string]string{
-			"start-datetime": "2026-11-21T00:00:00Z",
-			"end-datetime":   "2026-11-21T23:59:59Z",
+			"start-datetime": start,
+			"end-datetime":   end,
 		},
 		"contact-info": contact,
 		"report-id":    reportID,
@@ -150,9 +155,14 @@ func reportJSON(org, contact, reportID string, fails []failure) []byte {
 // reportMessage is a report message as Google sends them: multipart/report
 // with a text part and the gzipped JSON attached, CRLF line ends.
 func reportMessage(submitter, reportID string, fails []failure) []byte {
+	return reportMessageAt(submitter, reportID, "2026-11-21T00:00:00Z", "2026-11-21T23:59:59Z", fails)
+}
+
+// reportMessageAt is reportMessage with the date-range start and end given.
+func reportMessageAt(submitter, reportID, start, end string, fails []failure) []byte {
 	var gz bytes.Buffer
 	w := gzip.NewWriter(&gz)
-	w.Write(reportJSON(orgName(submitter), "smtp-tls-reporting@"+submitter, reportID, fails))
+	w.Write(reportJSONAt(orgName(submitter), "smtp-tls-reporting@"+submitter, reportID, start, end, fails))
 	w.Close()
 	b64 := base64.StdEncoding.EncodeToString(gz.Bytes())
 	var lines []string

@@ -83,7 +83,7 @@ var readmeWorld = map[string]readmeExpect{
 	"tlsrpt redeem --apply":                       {[]int{0}, `nothing to do`},
 	// No fail2ban server runs here: a backend named and down is an error.
 	"tlsrpt redeem --ip 192.0.2.1 --backend fail2ban --apply": {[]int{1}, ``},
-	"tlsrpt redeem --log":                              {[]int{0}, `the audit log is empty`},
+	"tlsrpt redeem log":                                {[]int{0}, `the audit log is empty`},
 	"tlsrpt stats --by week":                           {[]int{0}, `(?m)^PERIOD +SUCCESSFUL +FAILED`},
 	"tlsrpt stats --since 30d --group reporter --json": {[]int{0}, `^\[`},
 	"tlsrpt stats --by month --group domain --csv":     {[]int{0}, `^period_start,policy_domain,`},

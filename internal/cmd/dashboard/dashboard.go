@@ -140,9 +140,12 @@ func (o *Options) handler(st *store.Store, backends []redeem.Backend, auth *web.
 		Review: func(ctx context.Context, since time.Time) ([]web.ReviewRow, error) {
 			dns, cancel := context.WithTimeout(ctx, 2*allowlist.DefaultBudget)
 			defer cancel()
-			rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker, DNS: dns})
+			oo := assess.OutcomeOptions{Now: o.F.Now(), QuietAfter: o.QuietAfter}
+			rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker, DNS: dns, Outcomes: &oo})
 			if err == nil && len(backends) > 0 {
-				err = bans.Add(ctx, rows)
+				if err = bans.Add(ctx, rows); err == nil {
+					assess.JudgeBans(rows, oo) // banned-again needs the bans just added
+				}
 			}
 			return assess.Records(rows), err
 		},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/review"
 	"github.com/tlsrpt/tlsrpt/metrics"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/redeem"
@@ -32,6 +33,10 @@ type Options struct {
 	IPs     []string
 	Since   string
 	Host    string
+	// ConfirmReports and QuietAfter judge the outcomes of earlier
+	// redeems (see tlsrpt review).
+	ConfirmReports int
+	QuietAfter     string
 }
 
 // NewCmdRedeem returns the redeem command; runF, when not nil, replaces
@@ -45,14 +50,17 @@ func NewCmdRedeem(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 address named with --ip, in each ban backend of this host (fail2ban, ipqbdb,
 iptables), and the step that keeps it from being banned again. Nothing changes
 without --apply. Every planned and applied step goes to the audit log, with the
-host that did it (--host); --log prints it.
+host that did it (--host); tlsrpt redeem log prints it, with the outcome of each
+redeemed address today (see tlsrpt review). An address banned again since its
+redeem is shown so, with the advice of a hard keep; one still failing in ways no
+ban causes is shown so: unbanning it again will not help.
 
 The keep steps of fail2ban (ignoreip) and iptables (an ACCEPT rule) are hard; the
 ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly.`,
 		Example: `  tlsrpt redeem
   tlsrpt redeem --apply
   tlsrpt redeem --ip 209.85.220.41 --backend fail2ban --apply
-  tlsrpt redeem --log`,
+  tlsrpt redeem log`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return cmdutil.UsageErrorf("unexpected argument %q (name addresses with --ip)", args[0])
@@ -68,11 +76,40 @@ ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Apply, "apply", false, "carry out the plan (without it, nothing is changed)")
-	fl.BoolVar(&opts.ShowLog, "log", false, "print the audit log of planned and applied steps, and exit")
+	fl.BoolVar(&opts.ShowLog, "log", false, "print the audit log, as tlsrpt redeem log does, and exit")
 	fl.StringArrayVar(&opts.IPs, "ip", nil, "also redeem this `address`, trusted or not (repeatable)")
 	fl.StringVar(&opts.Since, "since", "", "only consider reports whose range ends after this `DATE|DURATION`")
 	fl.StringVar(&opts.Host, "host", "", "name of this host in the audit log (default the host name)")
 	f.Backends.AddFlags(fl)
+	review.AddOutcomeFlags(fl, &opts.ConfirmReports, &opts.QuietAfter)
+	cmd.AddCommand(newCmdLog(f, runF))
+	return cmd
+}
+
+// newCmdLog returns redeem log, which prints the audit log with the
+// outcomes.
+func newCmdLog(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f, ShowLog: true}
+	cmd := &cobra.Command{
+		Use:   "log",
+		Short: "Print the audit log of redeem, with the outcome of each redeemed address today",
+		Long: `Prints every planned and applied step of tlsrpt redeem, newest first, and under
+each applied unban or keep the outcome of its address today: awaiting,
+confirmed, still-failing, banned-again or inconclusive, with why (see tlsrpt
+review). banned-again needs a ban backend to consult.`,
+		Example: `  tlsrpt redeem log
+  tlsrpt redeem log --backend fail2ban --quiet-after 3d`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return printLog(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	f.Backends.AddFlags(fl)
+	review.AddOutcomeFlags(fl, &opts.ConfirmReports, &opts.QuietAfter)
 	return cmd
 }
 
@@ -118,11 +155,15 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	oo, err := review.OutcomeOptions(o.F.Now(), o.ConfirmReports, o.QuietAfter)
+	if err != nil {
+		return err
+	}
 	rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker})
 	if err != nil {
 		return err
 	}
-	p := &planner{o: o, st: st, readOnly: readOnly, out: bufio.NewWriter(o.F.IO.Out)}
+	p := &planner{o: o, st: st, readOnly: readOnly, out: bufio.NewWriter(o.F.IO.Out), outcomes: &oo}
 	defer p.out.Flush()
 	return p.run(ctx, backends, assess.Candidates(named, rows))
 }
@@ -158,6 +199,7 @@ type planner struct {
 	st       *store.Store
 	readOnly bool
 	out      *bufio.Writer
+	outcomes *assess.OutcomeOptions
 }
 
 func (p *planner) run(ctx context.Context, backends []redeem.Backend, cands []assess.Candidate) error {
@@ -172,7 +214,11 @@ func (p *planner) run(ctx context.Context, backends []redeem.Backend, cands []as
 	for _, n := range plan.Notes {
 		fmt.Fprintln(p.out, "note: "+neutral.TerminalLine(n.String()))
 	}
-	printPlan(p.out, cands, plan)
+	outs, err := planOutcomes(ctx, p.st, plan, *p.outcomes)
+	if err != nil {
+		return err
+	}
+	printPlan(p.out, cands, plan, outs)
 	p.recordWaiting(ctx, plan)
 	p.out.Flush()
 	printErrors(p.o.F.IO.ErrOut, plan)
@@ -263,7 +309,7 @@ func printErrors(w io.Writer, plan redeem.Plan) {
 
 // printPlan shows, per address, why it is redeemed, where it is banned and
 // the exact commands.
-func printPlan(w io.Writer, cands []assess.Candidate, plan redeem.Plan) {
+func printPlan(w io.Writer, cands []assess.Candidate, plan redeem.Plan, outs map[netip.Addr]assess.Outcome) {
 	if len(cands) == 0 {
 		fmt.Fprintln(w, "no trusted failing address, and none named with --ip (see tlsrpt review)")
 		return
@@ -271,6 +317,9 @@ func printPlan(w io.Writer, cands []assess.Candidate, plan redeem.Plan) {
 	cell := neutral.TerminalLine
 	for _, c := range cands {
 		fmt.Fprintf(w, "%s (%s)\n", c.IP, cell(c.Why))
+		if o, ok := outs[c.IP]; ok {
+			fmt.Fprintf(w, "  redeemed %s, outcome %s: %s\n", o.At.UTC().Format(time.RFC3339), o.Outcome, cell(o.Why))
+		}
 		for _, e := range plan.Entries {
 			if e.IP != c.IP {
 				continue
@@ -328,11 +377,16 @@ func printLog(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+
 	w := bufio.NewWriter(o.F.IO.Out)
 	defer w.Flush()
 	if len(acts) == 0 {
 		fmt.Fprintln(w, "the audit log is empty")
 		return nil
+	}
+	outs, err := logOutcomes(ctx, o, st)
+	if err != nil {
+		return err
 	}
 	cell := neutral.TerminalLine
 	for _, a := range acts {
@@ -353,6 +407,83 @@ func printLog(ctx context.Context, o *Options) error {
 			fmt.Fprintf(w, " -> %s", cell(a.Result))
 		}
 		fmt.Fprintln(w)
+		if out, ok := outs[a.IP.Unmap()]; ok && a.Applied && a.OK && (a.Kind == redeem.KindUnban || a.Kind == redeem.KindKeep) {
+			fmt.Fprintf(w, "    outcome today: %s: %s\n", out.Outcome, cell(out.Why))
+		}
 	}
 	return nil
+}
+
+// planOutcomes judges the earlier redeems of the plan's addresses, with the
+// ban status the plan found.
+func planOutcomes(ctx context.Context, st *store.Store, plan redeem.Plan, opt assess.OutcomeOptions) (map[netip.Addr]assess.Outcome, error) {
+	bans := map[netip.Addr][]redeem.Ban{}
+	for _, e := range plan.Entries {
+		bans[e.IP.Unmap()] = append(bans[e.IP.Unmap()], e.Bans...)
+	}
+	return outcomeMap(assess.Outcomes(ctx, st, bans, opt))
+}
+
+// logOutcomes judges every redeemed address for redeem log, consulting
+// the backends the options name or find (none: banned-again is left out).
+func logOutcomes(ctx context.Context, o *Options, st *store.Store) (map[netip.Addr]assess.Outcome, error) {
+	oo, err := review.OutcomeOptions(o.F.Now(), o.ConfirmReports, o.QuietAfter)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := st.Redeemed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bans := logBans(ctx, o, rs)
+	out := map[netip.Addr]assess.Outcome{}
+	for _, r := range rs {
+		var b []redeem.Ban
+		if bans != nil {
+			b = bans[r.IP]
+		}
+		out[r.IP] = assess.Judge(r, b, oo)
+	}
+	return out, nil
+}
+
+func outcomeMap(outs []assess.Outcome, err error) (map[netip.Addr]assess.Outcome, error) {
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[netip.Addr]assess.Outcome, len(outs))
+	for _, o := range outs {
+		m[o.IP] = o
+	}
+	return m, nil
+}
+
+// logBans is where the redeemed addresses are banned now, nil when no
+// backend could be consulted: the audit log is printed all the same, and
+// banned-again is left out, said once on stderr.
+func logBans(ctx context.Context, o *Options, rs []store.Redeemed) map[netip.Addr][]redeem.Ban {
+	if len(rs) == 0 {
+		return nil
+	}
+	backends, err := o.F.Backends.Open(ctx)
+	if err == nil && len(backends) == 0 {
+		return nil
+	}
+	var status map[netip.Addr]redeem.Status
+	if err == nil {
+		ips := make([]netip.Addr, len(rs))
+		for i, r := range rs {
+			ips[i] = r.IP
+		}
+		status, err = redeem.BanStatusAll(ctx, backends, ips)
+	}
+	if err != nil {
+		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: redeem log: ban status not consulted, so no outcome says banned-again: %s\n", neutral.Error(err))
+		return nil
+	}
+	bans := map[netip.Addr][]redeem.Ban{}
+	for ip, s := range status {
+		bans[ip] = s.Bans
+	}
+	return bans
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -27,6 +28,10 @@ type Options struct {
 	JSON   bool
 	Since  string
 	NoBans bool
+	// Outcome keeps only redeemed addresses with this outcome.
+	Outcome        string
+	ConfirmReports int
+	QuietAfter     string
 }
 
 // NewCmdReview returns the review command; runF, when not nil, replaces
@@ -43,10 +48,19 @@ result types, when seen, whether it is trusted (an
 authenticated report names it and the address is proven to be the reporter's) and
 why, and where it is banned on this host (? when a backend could not tell).
 
+A redeemed address (an applied unban or keep in redeem's audit log) shows its
+outcome since: awaiting (no report of its reporters since), confirmed (as many
+as --confirm-reports authenticated reports since, for the policy domains where it
+failed, with successful sessions and no failure for it), still-failing (a report
+since names it again), banned-again (a ban backend has it banned again) or
+inconclusive (its reporters sent nothing for --quiet-after). Only authenticated
+reports move an outcome.
+
 The database is only read: review works on a database you cannot write.`,
 		Example: `  tlsrpt review
   tlsrpt review --since 7d --json
-  tlsrpt review --no-bans --db /var/lib/tlsrpt/tlsrpt.db`,
+  tlsrpt review --no-bans --db /var/lib/tlsrpt/tlsrpt.db
+  tlsrpt review --outcome still-failing`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -59,6 +73,8 @@ The database is only read: review works on a database you cannot write.`,
 	fl.BoolVar(&opts.JSON, "json", false, "print a JSON array instead of a table")
 	fl.StringVar(&opts.Since, "since", "", "only reports whose range ends after this `DATE|DURATION` (2024-02-01, 7d, 36h)")
 	fl.BoolVar(&opts.NoBans, "no-bans", false, "do not consult any ban backend")
+	AddOutcomeFlags(fl, &opts.ConfirmReports, &opts.QuietAfter)
+	fl.StringVar(&opts.Outcome, "outcome", "", "only redeemed addresses with this `OUTCOME` ("+strings.Join(assess.OutcomeWords, ", ")+")")
 	f.Backends.AddFlags(fl)
 	return cmd
 }
@@ -69,6 +85,13 @@ func Run(ctx context.Context, o *Options) error {
 		ctx = context.Background()
 	}
 	since, err := cmdutil.ParseSince(o.Since, o.F.Now())
+	if err != nil {
+		return err
+	}
+	if o.Outcome != "" && !assess.ValidOutcome(o.Outcome) {
+		return cmdutil.UsageErrorf("--outcome %q: not an outcome; use one of %s", o.Outcome, strings.Join(assess.OutcomeWords, ", "))
+	}
+	oo, err := OutcomeOptions(o.F.Now(), o.ConfirmReports, o.QuietAfter)
 	if err != nil {
 		return err
 	}
@@ -87,12 +110,15 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker, Backends: backends})
+	rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker, Backends: backends, Outcomes: &oo})
 	if err != nil {
 		return err
 	}
 	reportUnknown(o.F.IO.ErrOut, rows)
 	recs := assess.Records(rows)
+	if o.Outcome != "" {
+		recs = slices.DeleteFunc(recs, func(r assess.Record) bool { return r.Outcome != o.Outcome })
+	}
 	if o.JSON {
 		return WriteJSON(o.F.IO.Out, recs) // scripts read kind; no hint
 	}
@@ -174,18 +200,27 @@ func WriteTable(w io.Writer, recs []assess.Record) error {
 		return bw.Flush()
 	}
 	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IP\tFAILED\tREPORTS\tORGANIZATIONS\tRESULT TYPES\tFIRST SEEN\tLAST SEEN\tKIND\tTRUSTED\tBANNED\tWHY")
+	fmt.Fprintln(tw, "IP\tFAILED\tREPORTS\tORGANIZATIONS\tRESULT TYPES\tFIRST SEEN\tLAST SEEN\tKIND\tTRUSTED\tBANNED\tOUTCOME\tWHY")
 	cell := neutral.TerminalCell
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.IP, r.FailedSessions, r.Reports,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.IP, r.FailedSessions, r.Reports,
 			cell(strings.Join(r.Organizations, ", ")), cell(strings.Join(r.ResultTypes, ", ")),
 			r.FirstSeen.Format("2006-01-02"), r.LastSeen.Format("2006-01-02"), r.Kind,
-			yesNo(r.Trusted), cell(r.BannedText()), neutral.TerminalLine(r.Why))
+			yesNo(r.Trusted), cell(r.BannedText()), outcomeText(r), neutral.TerminalLine(r.Why))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	return bw.Flush()
+}
+
+// outcomeText is the OUTCOME cell: the outcome and when redeemed, "-" for
+// an address never redeemed.
+func outcomeText(r assess.Record) string {
+	if r.RedeemedAt == nil {
+		return "-"
+	}
+	return r.Outcome + " (" + r.RedeemedAt.Format("2006-01-02") + ")"
 }
 
 func yesNo(b bool) string {
