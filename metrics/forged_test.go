@@ -160,7 +160,7 @@ func TestLabel(t *testing.T) {
 	}
 }
 
-// TestBackdatedReportersTakeNoSlot (review of issue 17, finding 5): ten
+// TestBackdatedReportersTakeNoSlot (a review found this attack): ten
 // cheap signed domains each send 8 one-day reports at once, dated over
 // the past 8 days; google.com reports once a day for 3 days. Without an
 // allowlist, the ten do not outrank google.com, because days are counted
