@@ -1,8 +1,8 @@
 // Package metrics exposes what the tlsrpt store knows to Prometheus: the
 // sessions of the last day per policy domain, reporter and result-type,
 // when each reporter's latest report period ended (so that an alert can
-// fire on a reporter gone quiet), and how many trusted addresses wait for
-// redeem.
+// fire on a reporter gone quiet), how many trusted addresses wait for
+// redeem, and the redeemed addresses per outcome.
 //
 // The Collector reads the store at scrape time, as node_exporter's
 // collectors read the system: there is no state to keep in step. Label
@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -104,6 +105,9 @@ var (
 	waitingTimeDesc = prometheus.NewDesc("tlsrpt_redeem_waiting_timestamp_seconds",
 		"When review or redeem last counted the addresses waiting for redeem (Unix time).",
 		nil, nil)
+	redeemedDesc = prometheus.NewDesc("tlsrpt_redeemed_addresses",
+		"Redeemed addresses (applied unbans and keeps) by their outcome today, as tlsrpt review judges it from the authenticated reports since; every outcome is always present. banned-again needs the ban backends, which the store does not know: it stays 0 here (tlsrpt redeem log shows it).",
+		[]string{"outcome"}, nil)
 	upDesc = prometheus.NewDesc("tlsrpt_store_up",
 		"1 when the store could be read at this scrape, else 0.", nil, nil)
 )
@@ -141,7 +145,7 @@ func WaitingKey(host string) string { return WaitingSetting + ":" + host }
 
 // Describe sends the descriptions of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sessionsDesc, failuresDesc, lastReportDesc, waitingDesc, waitingTimeDesc, upDesc} {
+	for _, d := range []*prometheus.Desc{sessionsDesc, failuresDesc, lastReportDesc, waitingDesc, waitingTimeDesc, redeemedDesc, upDesc} {
 		ch <- d
 	}
 }
@@ -177,7 +181,27 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 	for rep, at := range reporterSeries(as, c.listed) {
 		ch <- prometheus.MustNewConstMetric(lastReportDesc, prometheus.GaugeValue, float64(at.Unix()), rep)
 	}
+	if err := c.collectRedeemed(ctx, ch); err != nil {
+		return err
+	}
 	return c.collectWaiting(ctx, ch)
+}
+
+// collectRedeemed sends the redeemed addresses per outcome, every
+// outcome present (0 when none), judged with the default thresholds.
+func (c *Collector) collectRedeemed(ctx context.Context, ch chan<- prometheus.Metric) error {
+	os, err := assess.Outcomes(ctx, c.st, nil, assess.OutcomeOptions{Now: c.now()})
+	if err != nil {
+		return err
+	}
+	n := map[string]int{}
+	for _, o := range os {
+		n[o.Outcome]++
+	}
+	for _, w := range assess.OutcomeWords {
+		ch <- prometheus.MustNewConstMetric(redeemedDesc, prometheus.GaugeValue, float64(n[w]), w)
+	}
+	return nil
 }
 
 // seriesKey is the labels of one session series: (domain, reporter,
