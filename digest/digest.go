@@ -1,7 +1,8 @@
 // Package digest writes the text of the daily mail about SMTP TLS reports:
 // only what changed. New failing addresses since the last digest,
 // addresses whose failures grew, reporters gone quiet, failure rates that
-// moved per policy domain, the failing checks of tlsrpt diagnose for the
+// moved per policy domain, the outcomes of redeemed addresses that
+// changed, the failing checks of tlsrpt diagnose for the
 // result types new since the last digest, and the redeem plan.
 //
 // Reporters are named as the store names them (store.ReporterName): an
@@ -27,12 +28,15 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/probe"
+	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -61,6 +65,9 @@ type Options struct {
 	// ProbeBudget bounds the time of all the probes; zero:
 	// DefaultProbeBudget.
 	ProbeBudget time.Duration
+	// Bans is where each address is banned now (the ban backends were
+	// consulted), for the banned-again outcome; nil leaves it out.
+	Bans map[netip.Addr][]redeem.Ban
 }
 
 // RateChange is a policy domain whose failure rate moved between the span
@@ -80,11 +87,13 @@ type Digest struct {
 	Plan       string
 	Types      map[string][]string // failing result types per policy domain of the span's authenticated reports
 	Probes     []Probe             // the checks of the result types new since the last digest
+	Changed    []assess.Outcome    // redeemed addresses whose outcome the last digest did not send, worst first
+	Outcomes   map[string]string   // the outcome of every redeemed address, by address (RecordOutcomes)
 }
 
 // Notable reports whether the digest has anything to say.
 func (d Digest) Notable() bool {
-	return len(d.New)+len(d.Grown)+len(d.Quiet)+len(d.Rates) > 0 || strings.TrimSpace(d.Plan) != "" ||
+	return len(d.New)+len(d.Grown)+len(d.Quiet)+len(d.Rates)+len(d.Changed) > 0 || strings.TrimSpace(d.Plan) != "" ||
 		slices.ContainsFunc(d.Probes, Probe.Failed)
 }
 
@@ -124,6 +133,9 @@ func Compute(ctx context.Context, st *store.Store, opt Options) (Digest, error) 
 		return Digest{}, err
 	}
 	if err := probeNew(ctx, st, opt, &d); err != nil {
+		return Digest{}, err
+	}
+	if err := changedOutcomes(ctx, st, opt, &d); err != nil {
 		return Digest{}, err
 	}
 	return d, nil
@@ -231,6 +243,7 @@ func (d Digest) WriteText(w io.Writer) error {
 				100*c.Before.FailureRate(), c.Before.Failed, c.Before.Successful+c.Before.Failed)
 		})
 	}
+	writeOutcomes(bw, d.Changed, d.Now)
 	writeProbes(bw, d.Probes)
 	if p := strings.TrimSpace(d.Plan); p != "" {
 		fmt.Fprintf(bw, "\nRedeem plan (tlsrpt redeem; nothing changes without --apply):\n")

@@ -52,7 +52,8 @@ func NewCmdDigest(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Long: `Prints the text of a daily mail: new failing addresses since the last digest (or
 --since), known addresses with more failures, reporters gone quiet (reported
 regularly, then nothing for --quiet-after), failure rates that moved per policy
-domain, the checks of tlsrpt diagnose that fail for the result types new since
+domain, the outcomes of redeemed addresses that changed since the last digest
+(banned again and still failing first), the checks of tlsrpt diagnose that fail for the result types new since
 the last digest (in authenticated reports only; --no-probe leaves them out),
 and the redeem plan of this host. Prints nothing and exits 0 when nothing
 is notable (--always prints anyway), so that cron and the systemd timer in
@@ -136,6 +137,9 @@ func Run(ctx context.Context, o *Options) error {
 			return nil
 		}
 		if err := digest.RecordTypes(ctx, st, o.Host, d); err != nil {
+			return err
+		}
+		if err := digest.RecordOutcomes(ctx, st, o.Host, d); err != nil {
 			return err
 		}
 		return digest.Record(ctx, st, o.Host, now)

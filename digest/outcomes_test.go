@@ -1,0 +1,91 @@
+package digest
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// TestDigestOutcomes: a signed google.example report names .7 and .8,
+// both unbanned; a later signed report is clean of .7 and names .8 again.
+// The first digest lists both (still-failing first), the second with no
+// change lists neither and is not notable, and a new signed report that
+// names .7 again (confirmed to still-failing) shows it again. A forged report naming .7 moves nothing.
+func TestDigestOutcomes(t *testing.T) {
+	st := storetest.Open(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
+	day := func(d int) time.Time { return now.Add(time.Duration(d-10) * 24 * time.Hour) }
+	add := func(id string, start time.Time, signed bool, ips ...string) {
+		t.Helper()
+		r := &report.Report{OrganizationName: "Google Inc.", ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
+			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100}}}
+		for _, ip := range ips {
+			r.Policies[0].Details = append(r.Policies[0].Details, report.FailureDetail{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 2})
+			r.Policies[0].Failed += 2
+		}
+		src := store.Source{Transport: "mail", Submitter: "google.example"}
+		if signed {
+			src.Auth = store.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}
+		}
+		st.SetClock(func() time.Time { return start.Add(25 * time.Hour) })
+		defer st.SetClock(nil)
+		if _, _, err := st.AddReport(ctx, r, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("before", day(3), true, "192.0.2.7", "192.0.2.8")
+	for _, ip := range []string{"192.0.2.7", "192.0.2.8"} {
+		if _, err := st.LogAction(ctx, store.Action{Time: day(6).Add(12 * time.Hour), IP: netip.MustParseAddr(ip), Backend: "fail2ban", Kind: "unban", Target: "postfix", Applied: true, OK: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("after", day(7), true, "192.0.2.8")
+	add("forged", day(8), false, "192.0.2.7")
+
+	digest := func(at time.Time) (Digest, string) {
+		t.Helper()
+		d, err := Compute(ctx, st, Options{Now: at, Host: "mx1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := d.WriteText(&b); err != nil {
+			t.Fatal(err)
+		}
+		if err := RecordOutcomes(ctx, st, "mx1", d); err != nil {
+			t.Fatal(err)
+		}
+		if err := Record(ctx, st, "mx1", at); err != nil {
+			t.Fatal(err)
+		}
+		return d, b.String()
+	}
+	d, text := digest(now)
+	failing := "192.0.2.8, unbanned 3 days ago: google.example named it again in 1 report since: starttls-not-supported: still-failing"
+	confirmed := "192.0.2.7, unbanned 3 days ago: google.example: no failure for this address in 1 report with 100 successful sessions (example.net): confirmed"
+	if !strings.Contains(text, failing) || !strings.Contains(text, confirmed) || strings.Index(text, failing) > strings.Index(text, confirmed) {
+		t.Errorf("first digest: want %q, then %q:\n%s", failing, confirmed, text)
+	}
+	if !d.Notable() {
+		t.Error("changed outcomes are notable")
+	}
+
+	d, text = digest(now.Add(time.Hour))
+	if len(d.Changed) != 0 || strings.Contains(text, "192.0.2.") || d.Notable() {
+		t.Errorf("second digest, nothing changed: %+v\n%s", d.Changed, text)
+	}
+
+	add("again", day(10), true, "192.0.2.7")
+	d, text = digest(now.Add(50 * time.Hour))
+	if len(d.Changed) != 1 || d.Changed[0].IP.String() != "192.0.2.7" || !strings.Contains(text, "192.0.2.7, unbanned 5 days ago: google.example named it again") || !d.Notable() {
+		t.Errorf("third digest: want .7 changed:\n%s", text)
+	}
+}
