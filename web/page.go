@@ -34,6 +34,8 @@ type page struct {
 	Addresses  []addressRow
 	MoreAddrs  int
 	MXs        []mxRow
+	Redeemed   []redeemedRow
+	MoreRedeem int
 	QuietAfter string
 	Redeem     string // the redeem command to copy, up to --ip
 }
@@ -73,6 +75,29 @@ type reporterRow struct {
 type addressRow struct {
 	ReviewRow
 	Diagnose string // "tlsrpt diagnose DOMAIN...", "" for kind ban or -
+}
+
+// redeemedRow is a redeemed address as the Redeemed table shows it.
+type redeemedRow struct {
+	IP       netip.Addr
+	At       time.Time
+	Backends string
+	Outcome  string
+	Why      string
+}
+
+// redeemedRows are the first max redeemed addresses, worst outcome
+// first, then the newest redeem, and the number left out.
+func redeemedRows(os []assess.Outcome, max int) ([]redeemedRow, int) {
+	os = slices.Clone(os)
+	slices.SortStableFunc(os, func(a, b assess.Outcome) int {
+		return cmp.Compare(slices.Index(assess.OutcomeWords, a.Outcome), slices.Index(assess.OutcomeWords, b.Outcome))
+	})
+	var out []redeemedRow
+	for _, o := range os[:min(len(os), max)] {
+		out = append(out, redeemedRow{IP: o.IP, At: o.At, Backends: strings.Join(o.Backends(), ", "), Outcome: o.Outcome, Why: o.Why})
+	}
+	return out, len(os) - len(out)
 }
 
 type mxRow struct {
@@ -192,6 +217,11 @@ func (h *handler) build(ctx context.Context) (*page, error) {
 	if p.Addresses, err = addressRows(ctx, st, span, rows); err != nil {
 		return nil, err
 	}
+	redeemed, err := h.opt.Redeemed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.Redeemed, p.MoreRedeem = redeemedRows(redeemed, h.opt.MaxAddresses)
 	if t := p.Totals.Successful + p.Totals.Failed; t > 0 {
 		p.Totals.Rate = float64(p.Totals.Failed) / float64(t)
 	}

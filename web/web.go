@@ -46,6 +46,10 @@ type Options struct {
 	// after since (zero: all) with trust and ban status; nil lists them
 	// from the store alone, untrusted ("not checked").
 	Review func(ctx context.Context, since time.Time) ([]ReviewRow, error)
+	// Redeemed lists the redeemed addresses with their outcome today, for
+	// the Redeemed table; nil judges them from the store alone (no
+	// banned-again: the ban backends are not asked).
+	Redeemed func(ctx context.Context) ([]assess.Outcome, error)
 	// Days is the span of the charts, ending today; 0 means 90.
 	Days int
 	// QuietAfter is how long a regular reporter may be silent before it is
@@ -93,6 +97,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
+	}
+	if o.Redeemed == nil {
+		st, now := o.Store, o.Now
+		o.Redeemed = func(ctx context.Context) ([]assess.Outcome, error) {
+			return assess.Outcomes(ctx, st, nil, assess.OutcomeOptions{Now: now()})
+		}
 	}
 	if o.Review == nil {
 		st := o.Store

@@ -149,8 +149,32 @@ func (o *Options) handler(st *store.Store, backends []redeem.Backend, auth *web.
 			}
 			return assess.Records(rows), err
 		},
+		Redeemed: func(ctx context.Context) ([]assess.Outcome, error) {
+			return redeemedOutcomes(ctx, st, backends, bans, assess.OutcomeOptions{Now: o.F.Now(), QuietAfter: o.QuietAfter})
+		},
 		Listen: o.Listen, AllowHosts: o.AllowHosts, Auth: auth, RedeemArgs: redeemArgs,
 	})
+}
+
+// redeemedOutcomes judges the redeemed addresses for the Redeemed table,
+// banned-again from the cached bans when there are ban backends here.
+func redeemedOutcomes(ctx context.Context, st *store.Store, backends []redeem.Backend, bans *web.BanCache, oo assess.OutcomeOptions) ([]assess.Outcome, error) {
+	os, err := assess.Outcomes(ctx, st, nil, oo)
+	if err != nil || len(backends) == 0 || len(os) == 0 {
+		return os, err
+	}
+	rows := make([]assess.Row, len(os))
+	for i := range os {
+		rows[i].IP, rows[i].Redeemed = os[i].IP, &os[i]
+	}
+	if err := bans.Add(ctx, rows); err != nil {
+		return nil, err
+	}
+	assess.JudgeBans(rows, oo)
+	for i := range rows {
+		os[i] = *rows[i].Redeemed
+	}
+	return os, nil
 }
 
 // check loads the password file and the certificate, and refuses a

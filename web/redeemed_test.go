@@ -1,0 +1,77 @@
+package web
+
+import (
+	"context"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// redeemedSection serves the page of o and returns its Redeemed section.
+func redeemedSection(t *testing.T, o Options) string {
+	t.Helper()
+	h, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	_, body := get(t, srv.URL+"/")
+	i := strings.Index(body, `<section id="redeemed">`)
+	if i < 0 {
+		t.Fatalf("no Redeemed section:\n%s", body)
+	}
+	return body[i : i+strings.Index(body[i:], "</section>")]
+}
+
+// TestRedeemedTable: a real store where google.example named 192.0.2.7,
+// fail2ban unbanned it and a later signed report is clean of it: the
+// table shows it confirmed, with when, the backend and the evidence; an
+// empty store says so; evidence holding markup is escaped.
+func TestRedeemedTable(t *testing.T) {
+	st := storetest.Open(t)
+	if sec := redeemedSection(t, Options{Store: st, Now: func() time.Time { return now }}); !strings.Contains(sec, "No address redeemed yet") {
+		t.Errorf("empty store, no empty-state text: %s", sec)
+	}
+	ctx := context.Background()
+	add := func(id string, start time.Time, ips ...string) {
+		t.Helper()
+		r := &report.Report{OrganizationName: "Google Inc.", ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
+			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100}}}
+		for _, ip := range ips {
+			r.Policies[0].Details = append(r.Policies[0].Details, report.FailureDetail{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 2})
+			r.Policies[0].Failed += 2
+		}
+		src := store.Source{Transport: "mail", Submitter: "google.example", Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}}
+		if _, _, err := st.AddReport(ctx, r, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := now.Add(-72 * time.Hour)
+	add("before", at.Add(-48*time.Hour), "192.0.2.7")
+	if _, err := st.LogAction(ctx, store.Action{Time: at, IP: netip.MustParseAddr("192.0.2.7"), Backend: "fail2ban", Kind: "unban", Target: "postfix", Applied: true, OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	add("after", at.Add(time.Hour))
+	sec := redeemedSection(t, Options{Store: st, Now: func() time.Time { return now }})
+	want := `<td class="ip">192.0.2.7</td><td>` + at.UTC().Format("2006-01-02 15:04 UTC") + `</td><td>fail2ban</td><td>confirmed</td><td>google.example: no failure for this address in 1 report with 100 successful sessions (example.net)</td>`
+	if !strings.Contains(sec, want) {
+		t.Errorf("Redeemed section lacks\n%s\n%s", want, sec)
+	}
+
+	hostile := func(context.Context) ([]assess.Outcome, error) {
+		return []assess.Outcome{{Redeemed: store.Redeemed{IP: netip.MustParseAddr("192.0.2.9"), At: at},
+			Outcome: assess.OutcomeStillFailing, Why: `<script>alert("x")</script>`}}, nil
+	}
+	sec = redeemedSection(t, Options{Store: st, Now: func() time.Time { return now }, Redeemed: hostile})
+	if strings.Contains(sec, "<script>") || !strings.Contains(sec, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") {
+		t.Errorf("evidence not escaped: %s", sec)
+	}
+}
