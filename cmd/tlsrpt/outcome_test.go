@@ -102,6 +102,22 @@ func TestRedeemOutcomes(t *testing.T) {
 	want(rows, rebanned, "banned-again", "banned again in fail2ban:sshd")
 	want(rows, quiet, "awaiting", "no report from mail.example")
 
+	// The digest: the outcomes that changed, banned-again and
+	// still-failing first; the next digest does not repeat them.
+	digestArgs := append([]string{"digest", "--always", "--no-probe", "--host", "mx1"}, append(trust, f2b...)...)
+	text := tlsrptOK(t, nil, nil, digestArgs...).stdout
+	lines := []string{rebanned + ", unbanned today: banned again in fail2ban:sshd", failing + ", unbanned today: google.com named it again",
+		confirmed + ", unbanned today: google.com: no failure for this address in 1 report with 120 successful sessions (example.net): confirmed",
+		quiet + ", unbanned today: no report from mail.example since the redeem yet: awaiting"}
+	for i, w := range lines {
+		if !strings.Contains(text, w) || (i > 0 && strings.Index(text, w) < strings.Index(text, lines[i-1])) {
+			t.Errorf("digest lacks %q, or out of order:\n%s", w, text)
+		}
+	}
+	if again := tlsrptOK(t, nil, nil, digestArgs...).stdout; strings.Contains(again, "unbanned today") {
+		t.Errorf("the second digest repeats unchanged outcomes:\n%s", again)
+	}
+
 	logOut := tlsrptOK(t, nil, nil, append([]string{"redeem", "log"}, append(trust, f2b...)...)...).stdout
 	for _, w := range []string{"outcome today: banned-again: banned again in fail2ban:sshd",
 		"outcome today: confirmed: google.com: no failure for this address in 1 report with 120 successful sessions",

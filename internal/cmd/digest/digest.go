@@ -118,7 +118,14 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 	if !o.NoPlan {
-		if opt.Plan, err = planText(ctx, o, st); err != nil {
+		backends, err := o.F.Backends.Open(ctx)
+		if err != nil {
+			return err
+		}
+		if opt.Plan, err = planText(ctx, o, st, backends); err != nil {
+			return err
+		}
+		if opt.Bans, err = redeemedBans(ctx, st, backends); err != nil {
 			return err
 		}
 	}
@@ -176,10 +183,9 @@ func openStore(o *Options) (st *store.Store, readOnly bool, err error) {
 
 // planText is the redeem plan of the trusted failing addresses banned on
 // this host, "" when there is nothing to do or no backend here.
-func planText(ctx context.Context, o *Options, st *store.Store) (string, error) {
-	backends, err := o.F.Backends.Open(ctx)
-	if err != nil || len(backends) == 0 {
-		return "", err
+func planText(ctx context.Context, o *Options, st *store.Store, backends []redeem.Backend) (string, error) {
+	if len(backends) == 0 {
+		return "", nil
 	}
 	checker, err := o.F.Trust.Checker(st)
 	if err != nil {
@@ -210,4 +216,31 @@ func planText(ctx context.Context, o *Options, st *store.Store) (string, error) 
 		b.WriteString("carry it out: tlsrpt redeem --apply\n")
 	}
 	return b.String(), nil
+}
+
+// redeemedBans is where the redeemed addresses are banned now, for the
+// banned-again outcome; nil without a ban backend here.
+func redeemedBans(ctx context.Context, st *store.Store, backends []redeem.Backend) (map[netip.Addr][]redeem.Ban, error) {
+	if len(backends) == 0 {
+		return nil, nil
+	}
+	rs, err := st.Redeemed(ctx)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	ips := make([]netip.Addr, len(rs))
+	for i, r := range rs {
+		ips[i] = r.IP
+	}
+	status, err := redeem.BanStatusAll(ctx, backends, ips)
+	if err != nil {
+		return nil, err
+	}
+	bans := map[netip.Addr][]redeem.Ban{}
+	for ip, st := range status {
+		if len(st.Bans) > 0 {
+			bans[ip] = st.Bans
+		}
+	}
+	return bans, nil
 }
