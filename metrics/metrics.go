@@ -106,7 +106,7 @@ var (
 		"When review or redeem last counted the addresses waiting for redeem (Unix time).",
 		nil, nil)
 	redeemedDesc = prometheus.NewDesc("tlsrpt_redeemed_addresses",
-		"Redeemed addresses (applied unbans and keeps) by their outcome today, as tlsrpt review judges it from the authenticated reports since; every outcome is always present. banned-again needs the ban backends, which the store does not know: it stays 0 here (tlsrpt redeem log shows it).",
+		"Redeemed addresses (applied unbans and keeps) by their outcome today, as tlsrpt review judges it from the authenticated reports since; every outcome is always present. banned-again needs the ban backends: the dashboard counts it from its ban cache, serve (which has none) leaves it 0.",
 		[]string{"outcome"}, nil)
 	upDesc = prometheus.NewDesc("tlsrpt_store_up",
 		"1 when the store could be read at this scrape, else 0.", nil, nil)
@@ -119,6 +119,17 @@ type Collector struct {
 	timeout time.Duration
 	host    string
 	listed  func(identity string) bool // an allowlisted reporter: named first
+	// outcomes judges the redeemed addresses; nil judges them from the
+	// store alone (no banned-again).
+	outcomes func(ctx context.Context) ([]assess.Outcome, error)
+}
+
+// WithOutcomes makes the redeemed-address gauges count the outcomes f
+// gives (the dashboard's, with banned-again from its ban cache); it
+// returns c.
+func (c *Collector) WithOutcomes(f func(ctx context.Context) ([]assess.Outcome, error)) *Collector {
+	c.outcomes = f
+	return c
 }
 
 // NewCollector returns a Collector reading st, with a time-out of 5 s per
@@ -190,7 +201,13 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 // collectRedeemed sends the redeemed addresses per outcome, every
 // outcome present (0 when none), judged with the default thresholds.
 func (c *Collector) collectRedeemed(ctx context.Context, ch chan<- prometheus.Metric) error {
-	os, err := assess.Outcomes(ctx, c.st, nil, assess.OutcomeOptions{Now: c.now()})
+	var os []assess.Outcome
+	var err error
+	if c.outcomes != nil {
+		os, err = c.outcomes(ctx)
+	} else {
+		os, err = assess.Outcomes(ctx, c.st, nil, assess.OutcomeOptions{Now: c.now()})
+	}
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -229,5 +230,20 @@ func TestRedeemedOutcomes(t *testing.T) {
 	}
 	if n := len(mfs["tlsrpt_redeemed_addresses"].GetMetric()); n != 5 {
 		t.Errorf("%d outcome series, want 5", n)
+	}
+}
+
+// TestWithOutcomes: the gauges count the outcomes the dashboard judges
+// (banned-again from its ban cache), every outcome still present.
+func TestWithOutcomes(t *testing.T) {
+	st := storetest.Open(t)
+	c := NewCollector(st, "").WithOutcomes(func(context.Context) ([]assess.Outcome, error) {
+		return []assess.Outcome{{Outcome: assess.OutcomeBannedAgain}, {Outcome: assess.OutcomeBannedAgain}, {Outcome: assess.OutcomeAwaiting}}, nil
+	})
+	mfs := scrape(t, c)
+	for o, w := range map[string]float64{"banned-again": 2, "still-failing": 0, "confirmed": 0, "awaiting": 1, "inconclusive": 0} {
+		if got, ok := value(t, mfs, "tlsrpt_redeemed_addresses", map[string]string{"outcome": o}); !ok || got != w {
+			t.Errorf("tlsrpt_redeemed_addresses{outcome=%q} = %v (found %v), want %v", o, got, ok, w)
+		}
 	}
 }

@@ -131,9 +131,12 @@ func (o *Options) handler(st *store.Store, backends []redeem.Backend, auth *web.
 	if err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(st, o.Host).WithAllowlist(checker.List))
 	bans := web.NewBanCache(backends, 0, o.F.Now)
+	outcomes := func(ctx context.Context) ([]assess.Outcome, error) {
+		return redeemedOutcomes(ctx, st, backends, bans, assess.OutcomeOptions{Now: o.F.Now(), QuietAfter: o.QuietAfter})
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewCollector(st, o.Host).WithAllowlist(checker.List).WithOutcomes(outcomes))
 	return web.New(web.Options{
 		Store: st, Days: o.Days, QuietAfter: o.QuietAfter, Now: o.F.Now,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
@@ -149,10 +152,8 @@ func (o *Options) handler(st *store.Store, backends []redeem.Backend, auth *web.
 			}
 			return assess.Records(rows), err
 		},
-		Redeemed: func(ctx context.Context) ([]assess.Outcome, error) {
-			return redeemedOutcomes(ctx, st, backends, bans, assess.OutcomeOptions{Now: o.F.Now(), QuietAfter: o.QuietAfter})
-		},
-		Listen: o.Listen, AllowHosts: o.AllowHosts, Auth: auth, RedeemArgs: redeemArgs,
+		Redeemed: outcomes,
+		Listen:   o.Listen, AllowHosts: o.AllowHosts, Auth: auth, RedeemArgs: redeemArgs,
 	})
 }
 
