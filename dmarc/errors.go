@@ -52,30 +52,6 @@ func (e dtdError) Is(target error) bool {
 	return target == ErrDTD || (target == ErrNotDMARC && e.root != "feedback")
 }
 
-// joined is errors.Join on one line: its parts are separated by "; ".
-type joined []error
-
-func (j joined) Error() string {
-	texts := make([]string, len(j))
-	for i, err := range j {
-		texts[i] = err.Error()
-	}
-	return strings.Join(texts, "; ")
-}
-
-func (j joined) Unwrap() []error { return j }
-
-// join returns nil, the only error, or a joined of several.
-func join(errs []error) error {
-	switch len(errs) {
-	case 0:
-		return nil
-	case 1:
-		return errs[0]
-	}
-	return joined(errs)
-}
-
 // oneLine makes an error's text fit a log line or a header field: XML
 // syntax errors quote input, which may hold any byte.
 func oneLine(s string) string {

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
+
+	"github.com/tlsrpt/tlsrpt/internal/mimewalk"
+	"github.com/tlsrpt/tlsrpt/internal/oneline"
 )
 
 // maxNesting bounds how deeply multiparts may nest.
@@ -76,7 +78,7 @@ func FromMessage(r io.Reader, lim Limits) (*Message, error) {
 	b := newBudget(lim)
 	m := &Message{}
 	e, err := message.Read(&inputLimit{r: r, left: b.lim.MaxInput})
-	if err != nil && !isLenient(err) {
+	if err != nil && !mimewalk.IsLenient(err) {
 		if errors.Is(err, ErrTooLarge) {
 			return m, err
 		}
@@ -84,14 +86,8 @@ func FromMessage(r io.Reader, lim Limits) (*Message, error) {
 	}
 	m.readHeader(mail.Header{Header: e.Header})
 	w := walker{m: m, b: b}
-	w.walk(e, "", 0)
+	w.problems = append(w.problems, mimewalk.Walk(e, maxNesting, w.leaf)...)
 	return m, w.result()
-}
-
-// isLenient tells the go-message errors that still give a readable
-// entity: an unknown charset or Content-Transfer-Encoding.
-func isLenient(err error) bool {
-	return message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)
 }
 
 // readHeader fills in the header fields of m, keeping whatever parses.
@@ -120,57 +116,18 @@ type walker struct {
 	tooMany  bool
 }
 
-// walk visits e, whose part path is path ("" for the whole message).
-func (w *walker) walk(e *message.Entity, path string, depth int) {
-	if mr := e.MultipartReader(); mr != nil {
-		w.walkMultipart(mr, path, depth)
-		return
-	}
-	if path == "" {
-		path = "1" // the body of a single-part message, as IMAP names it
-	}
-	w.leaf(e, path)
+// leaf is the walk's mimewalk.Leaf: it visits a part, and the walk goes
+// on until too many reports were found.
+func (w *walker) leaf(e *message.Entity, path string, _ bool) bool {
+	w.visit(e, path)
+	return !w.tooMany
 }
 
-// walkMultipart visits every part of a multipart, reading on as far as
-// possible when the closing boundary is missing.
-func (w *walker) walkMultipart(mr message.MultipartReader, path string, depth int) {
-	if depth >= maxNesting {
-		w.problems = append(w.problems, fmt.Errorf("multipart %q nested deeper than %d", path, maxNesting))
-		return
-	}
-	for i := 1; !w.tooMany; i++ {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			return
-		}
-		if err != nil && (p == nil || !isLenient(err)) {
-			if errors.Is(err, ErrTooLarge) || !isMissingEnd(err) {
-				w.problems = append(w.problems, fmt.Errorf("multipart %q: %w", path, err))
-			}
-			return
-		}
-		child := strconv.Itoa(i)
-		if path != "" {
-			child = path + "." + child
-		}
-		w.walk(p, child, depth+1)
-	}
-}
-
-// isMissingEnd tells the error NextPart gives after the last part when
-// the closing boundary is missing: nothing was lost. go-message formats
-// it with %v, so only its text tells.
-func isMissingEnd(err error) bool {
-	return strings.HasSuffix(err.Error(), "NextPart: EOF") ||
-		strings.HasSuffix(err.Error(), io.ErrUnexpectedEOF.Error())
-}
-
-// leaf reads one non-multipart part when its content starts like a
+// visit reads one non-multipart part when its content starts like a
 // report.
-func (w *walker) leaf(e *message.Entity, path string) {
+func (w *walker) visit(e *message.Entity, path string) {
 	mt := mediaType(e)
-	label := partFilename(e)
+	label := mimewalk.Filename(e)
 	if label == "" {
 		label = path
 	}
@@ -226,19 +183,6 @@ func mediaType(e *message.Entity) string {
 	return strings.ToLower(strings.TrimSpace(t))
 }
 
-// partFilename returns the filename parameter of Content-Disposition, else
-// the name parameter of Content-Type.
-func partFilename(e *message.Entity) string {
-	ah := mail.AttachmentHeader{Header: e.Header}
-	if name, err := ah.Filename(); err == nil && name != "" {
-		return name
-	}
-	if _, params, err := e.Header.ContentType(); err == nil {
-		return params["name"]
-	}
-	return ""
-}
-
 // result is the error FromMessage returns: nil when a report was read.
 func (w *walker) result() error {
 	switch {
@@ -251,7 +195,7 @@ func (w *walker) result() error {
 		for i, f := range w.m.Found {
 			errs[i] = f.Err
 		}
-		return join(errs)
+		return oneline.Join(errs)
 	}
 	for _, p := range w.problems {
 		if errors.Is(p, ErrTooLarge) {
@@ -260,7 +204,7 @@ func (w *walker) result() error {
 	}
 	why := "no part holds a DMARC report"
 	if len(w.problems) > 0 {
-		why += " (" + oneLine(join(w.problems).Error()) + ")"
+		why += " (" + oneLine(oneline.Join(w.problems).Error()) + ")"
 	}
 	return notDMARC("message %s: %s", w.label(), why)
 }

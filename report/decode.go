@@ -11,6 +11,8 @@ import (
 	"mime"
 	"path"
 	"strings"
+
+	"github.com/tlsrpt/tlsrpt/internal/oneline"
 )
 
 // format is how a report is packed.
@@ -138,32 +140,7 @@ func Decode(data []byte, name, mediaType string, lim Limits) ([]*Report, error) 
 		}
 		reps = append(reps, f.Report)
 	}
-	return reps, join(errs)
-}
-
-// joined is errors.Join on one line: its parts are separated by "; " so
-// that it fits a log line or a header field.
-type joined []error
-
-func (j joined) Error() string {
-	texts := make([]string, len(j))
-	for i, err := range j {
-		texts[i] = err.Error()
-	}
-	return strings.Join(texts, "; ")
-}
-
-func (j joined) Unwrap() []error { return j }
-
-// join returns nil, the only error, or a joined of several.
-func join(errs []error) error {
-	switch len(errs) {
-	case 0:
-		return nil
-	case 1:
-		return errs[0]
-	}
-	return joined(errs)
+	return reps, oneline.Join(errs)
 }
 
 // decodeFound decodes one input into one Found per report or entry; it

@@ -14,6 +14,8 @@ import (
 	_ "github.com/emersion/go-message/charset" // text parts and headers in any charset
 	"github.com/emersion/go-message/mail"
 
+	"github.com/tlsrpt/tlsrpt/internal/mimewalk"
+	"github.com/tlsrpt/tlsrpt/internal/oneline"
 	"github.com/tlsrpt/tlsrpt/neutral"
 )
 
@@ -42,7 +44,7 @@ func ReadMessage(raw []byte, lim Limits) (*Message, error) {
 	lim = lim.orDefault()
 	m := &Message{}
 	e, err := message.Read(bytes.NewReader(raw))
-	if err != nil && !isLenient(err) {
+	if err != nil && !mimewalk.IsLenient(err) {
 		return m, fmt.Errorf("report: reading message header: %w: %w", printable{err}, ErrNoReport)
 	}
 	m.readHeader(mail.Header{Header: e.Header})
@@ -50,7 +52,7 @@ func ReadMessage(raw []byte, lim Limits) (*Message, error) {
 		return m, fmt.Errorf("report: message of %d bytes exceeds %d: %w", len(raw), lim.MaxMessage, ErrTooLarge)
 	}
 	w := walker{m: m, b: newBudget(lim)}
-	w.walk(e, "", 0)
+	w.problems = append(w.problems, mimewalk.Walk(e, maxDepth, w.leaf)...)
 	return m, w.result()
 }
 
@@ -62,12 +64,6 @@ type printable struct{ err error }
 func (p printable) Error() string { return neutral.Error(p.err) }
 
 func (p printable) Unwrap() error { return p.err }
-
-// isLenient tells the go-message errors that still give a readable
-// entity: an unknown charset or Content-Transfer-Encoding.
-func isLenient(err error) bool {
-	return message.IsUnknownCharset(err) || message.IsUnknownEncoding(err)
-}
 
 // readHeader fills in the header fields of m, keeping whatever parses.
 func (m *Message) readHeader(h mail.Header) {
@@ -117,67 +113,22 @@ type walker struct {
 	tooMany  bool
 }
 
-// walk visits e, whose part path is path ("" for the whole message).
-func (w *walker) walk(e *message.Entity, path string, depth int) {
-	if w.tooMany {
-		return
-	}
-	if mr := e.MultipartReader(); mr != nil {
-		w.walkMultipart(mr, path, depth)
-		return
-	}
-	if path == "" {
-		path = "1" // the body of a single-part message, as IMAP names it
-	}
-	w.leaf(e, path, depth == 0)
+// leaf is the walk's mimewalk.Leaf: it visits a part, and the walk goes
+// on until too many reports were found. whole is true when the part is
+// the whole message body.
+func (w *walker) leaf(e *message.Entity, path string, whole bool) bool {
+	w.visit(e, path, whole)
+	return !w.tooMany
 }
 
-// walkMultipart visits every part of a multipart, reading on as far as
-// possible when the closing boundary is missing (Mail.ru).
-func (w *walker) walkMultipart(mr message.MultipartReader, path string, depth int) {
-	if depth >= maxDepth {
-		w.problems = append(w.problems, fmt.Errorf("multipart %q nested deeper than %d", path, maxDepth))
-		return
-	}
-	for i := 1; ; i++ {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			return
-		}
-		if err != nil && (p == nil || !isLenient(err)) {
-			if !isMissingEnd(err) {
-				w.problems = append(w.problems, fmt.Errorf("multipart %q: %w", path, err))
-			}
-			return
-		}
-		child := strconv.Itoa(i)
-		if path != "" {
-			child = path + "." + child
-		}
-		w.walk(p, child, depth+1)
-		if w.tooMany {
-			return
-		}
-	}
-}
-
-// isMissingEnd tells the error NextPart gives after the last part when
-// the closing boundary is missing: nothing was lost. go-message formats
-// it with %v, so only its text tells.
-func isMissingEnd(err error) bool {
-	return strings.HasSuffix(err.Error(), "NextPart: EOF") ||
-		strings.HasSuffix(err.Error(), io.ErrUnexpectedEOF.Error())
-}
-
-// leaf looks at one non-multipart part and decodes it when it is a report
-// candidate. whole is true when the part is the whole message body.
-func (w *walker) leaf(e *message.Entity, path string, whole bool) {
+// visit decodes one non-multipart part when it is a report candidate.
+func (w *walker) visit(e *message.Entity, path string, whole bool) {
 	ctype := e.Header.Get("Content-Type")
 	mt := baseMediaType(ctype)
 	if strings.HasPrefix(mt, "multipart/") || mt == "message/rfc822" {
 		return
 	}
-	name := partFilename(e)
+	name := mimewalk.Filename(e)
 	label := name
 	if label == "" {
 		label = path
@@ -295,19 +246,6 @@ func readBody(r io.Reader) ([]byte, error) {
 	return data, err
 }
 
-// partFilename returns the filename parameter of Content-Disposition, else
-// the name parameter of Content-Type.
-func partFilename(e *message.Entity) string {
-	ah := mail.AttachmentHeader{Header: e.Header}
-	if name, err := ah.Filename(); err == nil && name != "" {
-		return name
-	}
-	if _, params, err := e.Header.ContentType(); err == nil && params["name"] != "" {
-		return params["name"]
-	}
-	return ""
-}
-
 // result is the error ReadMessage returns: nil when a report was read.
 func (w *walker) result() error {
 	if w.tooMany {
@@ -331,7 +269,7 @@ func (w *walker) result() error {
 	for _, f := range w.m.Found {
 		errs = append(errs, f.Err)
 	}
-	return join(errs)
+	return oneline.Join(errs)
 }
 
 // messageLabel names the message in errors.
