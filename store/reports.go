@@ -7,28 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
-// Source says how a report arrived and whether it is authenticated.
-type Source struct {
-	Transport  string // "mail", "https", "import"
-	Submitter  string // TLS-Report-Submitter header
-	FromDomain string // domain of From
-	MessageID  string
-	Received   time.Time
-	Auth       Auth
-}
+// Source says how a report arrived; it is arrival.Source (kept here as an
+// alias until every caller names the arrival package).
+type Source = arrival.Source
 
-// Auth is the authentication verdict on a report message.
-type Auth struct {
-	Authenticated bool
-	Method        string // "dkim", "authres" or "" (none)
-	Domain        string // authenticated domain, e.g. "google.com"
-	Detail        string // one line: why / why not
-}
+// Auth is the authentication verdict on a report message; it is
+// arrival.Auth.
+type Auth = arrival.Auth
 
 // MaxCount bounds every session count AddReport accepts (total
 // successful and failed per policy, failed per detail): 10^12, more than

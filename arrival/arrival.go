@@ -1,0 +1,26 @@
+// Package arrival is what a report is when it arrives, apart from what it
+// says: how it came (mail, HTTPS, import), who submitted it and whether
+// that is authenticated. The report models (report for TLS reports, dmarc
+// for DMARC aggregate reports) say what a report says; the store, the
+// spool and the filter take an arrival.Source beside it.
+package arrival
+
+import "time"
+
+// Source says how a report arrived and whether it is authenticated.
+type Source struct {
+	Transport  string // "mail", "https", "import"
+	Submitter  string // TLS-Report-Submitter header
+	FromDomain string // domain of From
+	MessageID  string
+	Received   time.Time
+	Auth       Auth
+}
+
+// Auth is the authentication verdict on a report message.
+type Auth struct {
+	Authenticated bool
+	Method        string // "dkim", "authres" or "" (none)
+	Domain        string // authenticated domain, e.g. "google.com"
+	Detail        string // one line: why / why not
+}
