@@ -21,12 +21,13 @@ const (
 )
 
 // annotate places summary in raw: appended to the first text/plain part
-// that is not an attachment nor a report, else as a new first part of the
-// top multipart, else by wrapping a single-part message in multipart/mixed.
-func annotate(raw []byte, summary string) ([]byte, editMode) {
+// that is not an attachment nor a report (isReport), else as a new first
+// part of the top multipart, else by wrapping a single-part message in
+// multipart/mixed.
+func annotate(raw []byte, summary string, isReport func([]byte, *entity) bool) ([]byte, editMode) {
 	root := scan(raw, 0, len(raw), 0)
 	eol := lineEnding(raw)
-	if t := firstText(root); t != nil && !t.headerOnly && !looksJSON(raw, t) {
+	if t := firstText(root); t != nil && !t.headerOnly && !isReport(raw, t) {
 		body := raw[t.bodyStart:t.bodyEnd]
 		nb, err := appendText(body, t.cte(), t.params["charset"], summary, eol)
 		if err == nil {
@@ -57,11 +58,16 @@ func annotate(raw []byte, summary string) ([]byte, editMode) {
 func looksJSON(raw []byte, e *entity) bool {
 	body := bytes.TrimSpace(raw[e.bodyStart:e.bodyEnd])
 	if e.cte() == "base64" {
-		n := min(len(body), 64) / 4 * 4
-		dec, _ := base64.StdEncoding.DecodeString(string(body[:n]))
-		body = bytes.TrimSpace(dec)
+		body = decodedHead(body)
 	}
 	return bytes.HasPrefix(body, []byte("{"))
+}
+
+// decodedHead decodes the first bytes of a base64 body, trimmed.
+func decodedHead(body []byte) []byte {
+	n := min(len(body), 64) / 4 * 4
+	dec, _ := base64.StdEncoding.DecodeString(string(body[:n]))
+	return bytes.TrimSpace(dec)
 }
 
 // splice replaces raw[start:end] by repl.

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -47,6 +48,14 @@ type Options struct {
 	// reporter; nil leaves every report unauthenticated.
 	Authenticate func(ctx context.Context, raw []byte, msg *report.Message) store.Auth
 
+	// DMARCLimits bound the reading of DMARC aggregate reports (zero
+	// fields take dmarc.DefaultLimits; MaxInput is Limits.MaxMessage).
+	DMARCLimits dmarc.Limits
+
+	// AuthenticateDMARC judges whether a message holding DMARC reports
+	// really comes from its reporter; nil leaves them unauthenticated.
+	AuthenticateDMARC func(ctx context.Context, raw []byte, msg *dmarc.Message) store.Auth
+
 	// Record opens the store when there is something to record; nil
 	// records nothing. It is called at most once per Run, so that a
 	// message without reports never touches the database.
@@ -73,6 +82,10 @@ func (o Options) now() time.Time {
 
 // Result tells what Run did.
 type Result struct {
+	// DMARC is set when the message held DMARC aggregate reports (and no
+	// TLS report): Header is then the DMARC-Report-Has-Failures value,
+	// Failures counts messages that failed DMARC, Reports DMARC reports.
+	DMARC    bool
 	Header   string // value of the added header, "" when none was added
 	Failures int64  // failed sessions over all reports read
 	Reports  int    // reports read
@@ -167,6 +180,13 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 		msg = &report.Message{}
 	}
 	reports := msg.Reports()
+	if len(reports) == 0 && len(raw) > 0 {
+		dlim := opt.DMARCLimits
+		dlim.MaxInput = lim.MaxMessage
+		if dm, derr, ok := readDMARC(raw, msg, dlim); ok {
+			return annotateDMARC(ctx, raw, dm, derr, opt, res)
+		}
+	}
 	res.Reports = len(reports)
 	res.Failures = msg.Failed()
 	var problem bool
@@ -184,7 +204,7 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 	res = record(ctx, msg, reports, opt, res)
 	advice := advise(ctx, reports, opt)
 	summary := Summary(msg, res.Auth, advice, opt.now())
-	edited, mode := annotate(raw, summary)
+	edited, mode := annotate(raw, summary, looksJSON)
 	res.edit = mode
 	return insertHeader(edited, res.Header, annotation(raw, appendRenamed(nil, edited))), res
 }
@@ -304,10 +324,16 @@ const OriginalPrefix = "X-Original-"
 // annotation field, and renames every field of those names the message
 // arrived with. An empty value adds nothing, but still renames.
 func insertHeader(msg []byte, value, note string) []byte {
+	return insertField(msg, HeaderName, value, note)
+}
+
+// insertField is insertHeader for the field name, HeaderName or
+// DMARCHeaderName.
+func insertField(msg []byte, name, value, note string) []byte {
 	raw := msg
-	out := make([]byte, 0, len(raw)+len(HeaderName)+len(value)+len(note)+64)
+	out := make([]byte, 0, len(raw)+len(name)+len(value)+len(note)+64)
 	if value != "" {
-		out = append(out, HeaderName+": "+neutral.HeaderValue(value)+lineEnding(raw)...)
+		out = append(out, name+": "+neutral.HeaderValue(value)+lineEnding(raw)...)
 	}
 	if note != "" {
 		out = append(out, annotationField(note, lineEnding(raw))...)
@@ -316,8 +342,9 @@ func insertHeader(msg []byte, value, note string) []byte {
 }
 
 // appendRenamed appends msg to out with OriginalPrefix before the name of
-// every TLS-Report-Has-Failures and TLS-Report-Annotation field of its header (which may be cut
-// short, as in Pass).
+// every TLS-Report-Has-Failures, DMARC-Report-Has-Failures and
+// TLS-Report-Annotation field of its header (which may be cut short, as in
+// Pass).
 func appendRenamed(out, msg []byte) []byte {
 	fields, _ := headerFields(msg, 0, len(msg))
 	at := 0

@@ -66,17 +66,18 @@ func annotationField(value, eol string) string {
 var ErrNoAnnotation = errors.New("filter: no annotation to undo")
 
 // Original returns the message as it was before the filter annotated it:
-// the filter's TLS-Report-Has-Failures and annotation fields removed and
-// the edit the annotation records undone. The fields count only as the
-// first fields of the message, where the filter puts them (an incoming
-// field of either name is renamed by the filter). An mbox From_ line is
-// kept. A message without an annotation gives ErrNoAnnotation.
+// the filter's TLS-Report-Has-Failures (or DMARC-Report-Has-Failures) and
+// annotation fields removed and the edit the annotation records undone.
+// The fields count only as the first fields of the message, where the
+// filter puts them (an incoming field of any of these names is renamed by
+// the filter). An mbox From_ line is kept. A message without an
+// annotation gives ErrNoAnnotation.
 func Original(msg []byte) ([]byte, error) {
 	from, rest := splitFromLine(msg)
 	fields, _ := headerFields(rest, 0, len(rest))
 	var ours []field
 	for i, f := range fields {
-		if i < 2 && (strings.EqualFold(f.name, HeaderName) || strings.EqualFold(f.name, AnnotationName)) {
+		if i < 2 && isOurs(f.name) {
 			ours = append(ours, f)
 		}
 	}
@@ -130,5 +131,6 @@ func parseAnnotation(v string) (at, n int, was []byte, err error) {
 // isOurs reports whether a field name is one the filter writes (and so
 // renames when it comes with the message).
 func isOurs(name string) bool {
-	return strings.EqualFold(name, HeaderName) || strings.EqualFold(name, AnnotationName)
+	return strings.EqualFold(name, HeaderName) || strings.EqualFold(name, DMARCHeaderName) ||
+		strings.EqualFold(name, AnnotationName)
 }

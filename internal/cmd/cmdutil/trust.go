@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -67,6 +68,28 @@ func ReporterOf(msg *report.Message) allowlist.Reporter {
 	for _, rep := range msg.Reports() {
 		if rep.ContactInfo != "" {
 			r.ContactInfo = rep.ContactInfo
+			break
+		}
+	}
+	return r
+}
+
+// AuthenticateDMARC judges whether a message holding DMARC aggregate
+// reports comes from its reporter, as Authenticate does for TLS reports.
+func (t *TrustOptions) AuthenticateDMARC(ctx context.Context, cache allowlist.Cache, raw []byte, msg *dmarc.Message) store.Auth {
+	return store.Auth(t.Verifier(cache).Authenticate(ctx, raw, DMARCReporterOf(msg)))
+}
+
+// DMARCReporterOf names the reporter of a DMARC report message for
+// authentication: the domain of the report's own email (the address the
+// report names as its sender), else the domain of From. A DKIM signature
+// must be by that organization, so a report that names google.com in
+// org_name but comes from elsewhere is not authenticated as google.com.
+func DMARCReporterOf(msg *dmarc.Message) allowlist.Reporter {
+	r := allowlist.Reporter{FromDomain: msg.FromDomain}
+	for _, rep := range msg.Reports() {
+		if rep.Metadata.Email != "" {
+			r.ContactInfo = rep.Metadata.Email
 			break
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/neutral"
@@ -189,6 +190,9 @@ func configureTrust(f *cmdutil.Factory, opt *filter.Options, budget context.Cont
 	}
 	opt.Authenticate = func(_ context.Context, raw []byte, msg *report.Message) store.Auth {
 		return f.Trust.Authenticate(budget, cmdutil.CacheOf(rec.store()), raw, msg)
+	}
+	opt.AuthenticateDMARC = func(_ context.Context, raw []byte, msg *dmarc.Message) store.Auth {
+		return f.Trust.AuthenticateDMARC(budget, cmdutil.CacheOf(rec.store()), raw, msg)
 	}
 	opt.Advise = func(ctx context.Context, ips []netip.Addr) []string {
 		st := rec.store()

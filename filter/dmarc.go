@@ -1,0 +1,195 @@
+package filter
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// DMARCHeaderName is the header field the filter adds to a message
+// holding DMARC aggregate reports: the number of messages that failed
+// DMARC, absent when none did, or a short description of a problem.
+const DMARCHeaderName = "DMARC-Report-Has-Failures"
+
+// readDMARC reads the DMARC reports of a message in which no TLS report
+// could be read; ok says whether the message is to be treated as a DMARC
+// report message (PreferDMARC).
+func readDMARC(raw []byte, tls *report.Message, lim dmarc.Limits) (dm *dmarc.Message, derr error, ok bool) {
+	dm, derr = dmarc.FromMessage(bytes.NewReader(raw), lim)
+	if dm == nil {
+		dm = &dmarc.Message{}
+	}
+	return dm, derr, PreferDMARC(tls, dm)
+}
+
+// PreferDMARC tells whether a message is a DMARC report message rather
+// than a TLS report message, given what each reader found in it. A
+// readable TLS report keeps the message a TLS one (the filter then
+// behaves as it always has); otherwise a DMARC report read, or a part
+// that only the DMARC reader took up, or one whose failure shows XML
+// content (a bad element, a DOCTYPE, a bound) makes it a DMARC one. A
+// part both readers fail on for its packing (a corrupt gzip stream)
+// stays the TLS reader's problem, as before DMARC reports were read.
+func PreferDMARC(tls *report.Message, dm *dmarc.Message) bool {
+	switch {
+	case len(tls.Reports()) > 0 || len(dm.Found) == 0:
+		return false
+	case len(dm.Reports()) > 0 || len(tls.Found) == 0:
+		return true
+	}
+	for _, f := range dm.Found {
+		if DMARCContentError(f.Err) {
+			return true
+		}
+	}
+	return false
+}
+
+// DMARCContentError reports whether err, from reading content as a DMARC
+// report, was met in the XML itself or at a bound rather than in the
+// gzip or zip packing around it: the content is a broken DMARC report,
+// not something else that failed to unpack.
+func DMARCContentError(err error) bool {
+	var corrupt flate.CorruptInputError
+	switch {
+	case err == nil || errors.Is(err, dmarc.ErrNotDMARC):
+		return false
+	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum),
+		errors.Is(err, zip.ErrFormat), errors.Is(err, zip.ErrChecksum), errors.Is(err, zip.ErrAlgorithm),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &corrupt):
+		return false
+	}
+	return true
+}
+
+// annotateDMARC annotates a DMARC report message: the
+// DMARC-Report-Has-Failures header, the summary, the recording.
+func annotateDMARC(ctx context.Context, raw []byte, dm *dmarc.Message, derr error, opt Options, res Result) ([]byte, Result) {
+	reports := dm.Reports()
+	res.DMARC = true
+	res.Reports = len(reports)
+	res.Failures = dm.Failed()
+	var problem bool
+	res.Header, problem = dmarcHeaderValue(dm, derr, res.Failures)
+	res.Header = neutral.HeaderValue(res.Header)
+	if problem {
+		res.Problems = append(res.Problems, dmarcProblemLine(dm, derr))
+	}
+	if len(reports) > 0 && opt.AuthenticateDMARC != nil {
+		res.Auth = opt.AuthenticateDMARC(ctx, raw, dm)
+	}
+	res = recordDMARC(ctx, dm, reports, opt, res)
+	summary := DMARCSummary(dm, res.Auth, opt.now())
+	edited, mode := annotate(raw, summary, looksReport)
+	res.edit = mode
+	return insertField(edited, DMARCHeaderName, res.Header, annotation(raw, appendRenamed(nil, edited))), res
+}
+
+// dmarcHeaderValue is the value of DMARC-Report-Has-Failures: the number
+// of messages that failed DMARC, a short description of a problem
+// (problem true), or "" when all is well.
+func dmarcHeaderValue(dm *dmarc.Message, derr error, failures int64) (value string, problem bool) {
+	switch {
+	case dmarcFirstErr(dm) != nil:
+		return "unreadable report: " + neutral.HeaderValue(dmarcText(dmarcFirstErr(dm))), true
+	case errors.Is(derr, dmarc.ErrTooLarge):
+		return "too many reports in one message: " + neutral.HeaderValue(dmarcText(derr)), true
+	case failures > 0:
+		return strconv.FormatInt(failures, 10), false
+	}
+	return "", false
+}
+
+// dmarcText is an error's text without the package prefixes that say
+// nothing to a reader of the header.
+func dmarcText(err error) string {
+	return strings.ReplaceAll(err.Error(), "dmarc: ", "")
+}
+
+// dmarcProblemLine describes for the log why the message is not a clean
+// DMARC report message.
+func dmarcProblemLine(dm *dmarc.Message, derr error) string {
+	if err := dmarcFirstErr(dm); err != nil {
+		return neutral.Error(err)
+	}
+	return neutral.Error(derr)
+}
+
+func dmarcFirstErr(dm *dmarc.Message) error {
+	for _, f := range dm.Found {
+		if f.Err != nil {
+			return f.Err
+		}
+	}
+	return nil
+}
+
+// dmarcRecorder is the recorder as DMARC reports need it.
+type dmarcRecorder interface {
+	AddDMARC(ctx context.Context, r *dmarc.Report, src store.Source) (id int64, dup bool, err error)
+}
+
+// recordDMARC stores every DMARC report; a failure is a problem, never a
+// lost message.
+func recordDMARC(ctx context.Context, dm *dmarc.Message, reports []*dmarc.Report, opt Options, res Result) Result {
+	if len(reports) == 0 || opt.Record == nil {
+		return res
+	}
+	rec, err := opt.Record()
+	if err != nil {
+		res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))
+		return res
+	}
+	dr, ok := rec.(dmarcRecorder)
+	if !ok {
+		res.Problems = append(res.Problems, "not recorded: this store takes no DMARC reports")
+		return res
+	}
+	src := store.Source{
+		Transport:  "mail",
+		FromDomain: dm.FromDomain,
+		MessageID:  dm.MessageID,
+		Received:   opt.now().UTC(),
+		Auth:       res.Auth,
+	}
+	for _, r := range reports {
+		_, dup, err := dr.AddDMARC(ctx, r, src)
+		switch {
+		case err != nil:
+			res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))
+		case dup:
+			res.Dups++
+		default:
+			res.Stored++
+		}
+	}
+	return res
+}
+
+// looksReport reports whether a text part is in fact a report: the JSON
+// of a TLS report or the XML of a DMARC report that a reporter labels
+// text/plain. The summary must not be appended to it.
+func looksReport(raw []byte, e *entity) bool {
+	if looksJSON(raw, e) {
+		return true
+	}
+	body := bytes.TrimSpace(raw[e.bodyStart:e.bodyEnd])
+	if e.cte() == "base64" {
+		body = decodedHead(body)
+	} else if e.cte() == "quoted-printable" {
+		body = bytes.TrimPrefix(body, []byte("=EF=BB=BF"))
+	}
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	return bytes.HasPrefix(body, []byte("<"))
+}
