@@ -27,7 +27,7 @@ var wantDMARCHeader = map[string]string{
 	"empty_reason.xml": "",
 	"fastmail.com!example.com!1516060800!1516147199!102675056.xml.gz": "1",
 	"invalid_xml.xml": `unreadable report: part "invalid_xml.xml": feedback/report_metadata/email: XML syntax error on line 5`,
-	"protection.outlook.com!example.com!1711756800!1711843200.xml":    "1",
+	"protection.outlook.com!example.com!1711756800!1711843200.xml": "1",
 	"rfc9990-sample.xml": "",
 }
 
