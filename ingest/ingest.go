@@ -1,14 +1,16 @@
 // Package ingest backfills the store from reports already received: Maildir
 // folders, mbox files, single messages (.eml), report files (.json,
-// .json.gz, .gz, .zip) and folders of any of these, walked recursively.
+// .json.gz, .gz, .zip, and .xml for DMARC aggregate reports) and folders
+// of any of these, walked recursively. SMTP TLS reports and DMARC
+// aggregate reports are told apart by their content.
 //
 // What a file is comes from where it lies and what it holds: every file
 // in a Maildir's cur/ and new/ is a message (tmp/ and dot files are
 // skipped); elsewhere a file starting with a "From " line is an mbox, a
-// .json, .gz or .zip file or one starting with gzip or zip magic or '{' is
-// a report file, and anything else is read as a mail message. A message or
-// file holding no report is counted as such and skipped; it is not an
-// error.
+// .json, .gz, .zip or .xml file or one starting with gzip or zip magic,
+// '{' or '<' is a report file, and anything else is read as a mail
+// message. A message or file holding no report is counted as such and
+// skipped; it is not an error.
 //
 // Import is idempotent through the store's deduplication: importing the
 // same files twice stores nothing new the second time, and counts the
@@ -31,6 +33,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -52,6 +55,10 @@ type Options struct {
 	// reporter (DKIM, Authentication-Results); nil stores every report
 	// as "imported, not checked". Report files are never authenticated.
 	Authenticate func(ctx context.Context, raw []byte, msg *report.Message) store.Auth
+
+	// AuthenticateDMARC is Authenticate for a message holding DMARC
+	// aggregate reports.
+	AuthenticateDMARC func(ctx context.Context, raw []byte, msg *dmarc.Message) store.Auth
 
 	// Progress, when set, is called after each message or file with what
 	// is done so far.
@@ -81,6 +88,9 @@ type Summary struct {
 	Duplicates int // reports already stored
 	Upgraded   int // reports stored in place of unauthenticated copies (more trust this time)
 	NotReports int // messages and files holding no report
+
+	DMARCStored     int // DMARC aggregate reports newly stored
+	DMARCDuplicates int // DMARC aggregate reports already stored
 	Errors     []*FileError
 }
 
@@ -219,11 +229,17 @@ func readBounded(r io.Reader, max int64) ([]byte, error) {
 }
 
 // looksLikeReportFile tells a report file from a mail message by its
-// first bytes: gzip or zip magic, or a JSON object.
+// first bytes: gzip or zip magic, a JSON object, or XML (a DMARC
+// report; a mail message starts with a header field).
 func looksLikeReportFile(data []byte) bool {
 	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) || bytes.HasPrefix(data, []byte("PK\x03\x04")) {
 		return true
 	}
+	return looksJSON(data) || looksXML(data)
+}
+
+// looksJSON tells a TLS report file in JSON by its first byte.
+func looksJSON(data []byte) bool {
 	t := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
 	return len(t) > 0 && t[0] == '{'
 }
@@ -279,6 +295,9 @@ func (im *importer) message(ctx context.Context, path, item, maildirName string,
 		msg = &report.Message{}
 	}
 	reports := msg.Reports()
+	if len(reports) == 0 && im.dmarcMessage(ctx, path, item, maildirName, raw, msg) {
+		return
+	}
 	if len(msg.Found) == 0 {
 		if err != nil && !errors.Is(err, report.ErrNoReport) {
 			im.fail(path, item, err)
@@ -308,9 +327,20 @@ func (im *importer) message(ctx context.Context, path, item, maildirName string,
 	}
 }
 
-// reportFile stores the reports of a .json, .gz or .zip file.
+// reportFile stores the reports of a .json, .gz, .zip or .xml file: a
+// TLS report, or a DMARC aggregate report when it is XML, or gzip or zip
+// holding no TLS report.
 func (im *importer) reportFile(ctx context.Context, path string, data []byte) {
+	if looksXML(data) {
+		if !im.dmarcFile(ctx, path, data) {
+			im.sum.NotReports++
+		}
+		return
+	}
 	reports, err := report.Decode(data, path, "", im.lim)
+	if len(reports) == 0 && !looksJSON(data) && im.dmarcFile(ctx, path, data) {
+		return
+	}
 	if len(reports) == 0 && errors.Is(err, report.ErrNoReport) {
 		im.sum.NotReports++
 		return

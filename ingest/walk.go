@@ -125,11 +125,12 @@ func isMaildir(dir string) bool {
 	return true
 }
 
-// kindOfName: .json, .gz (.json.gz) and .zip files are report files;
-// anything else (.eml, .mbox, no extension) is decided by its content.
+// kindOfName: .json, .gz (.json.gz, .xml.gz), .zip and .xml files are
+// report files; anything else (.eml, .mbox, no extension) is decided by
+// its content.
 func kindOfName(p string) kind {
 	switch strings.ToLower(filepath.Ext(p)) {
-	case ".json", ".gz", ".zip":
+	case ".json", ".gz", ".zip", ".xml":
 		return kindReportFile
 	}
 	return kindAuto

@@ -3,10 +3,11 @@
 // them on to the store when it can take them: the filter never loses a
 // report, and never holds a message while the store is down.
 //
-// Each report is one file, written whole or not at all (a temporary file
-// renamed into place), holding the report and how it arrived, as compact
-// JSON no larger than what Drain reads back (MaxFile); the spool's files
-// together stay under a bound (Spool.Max). Drain stores the files oldest
+// Each report (an SMTP TLS report, or a DMARC aggregate report) is one
+// file, written whole or not at all (a temporary file renamed into place),
+// holding the report and how it arrived, as compact JSON no larger than
+// what Drain reads back (MaxFile); the spool's files together stay under
+// a bound (Spool.Max). Drain stores the files oldest
 // first and removes each once stored; a report the store refuses for good
 // (store.Refused) is moved aside with its reason, so that it never blocks
 // the ones after it. Storing is idempotent (the store deduplicates
@@ -30,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -71,13 +73,21 @@ type Spool struct {
 	Max int64
 }
 
-// entry is a spool file's content. Version guards the format.
+// entry is a spool file's content. Version guards the format; Kind says
+// which report it holds: empty (the files written before DMARC reports
+// were spooled, read as before) for an SMTP TLS report in Report,
+// kindDMARC for a DMARC aggregate report in DMARC.
 type entry struct {
 	Version int            `json:"version"`
+	Kind    string         `json:"kind,omitempty"`
 	Spooled time.Time      `json:"spooled"`
-	Report  *report.Report `json:"report"`
+	Report  *report.Report `json:"report,omitempty"`
+	DMARC   *dmarc.Report  `json:"dmarc,omitempty"`
 	Source  store.Source   `json:"source"`
 }
+
+// kindDMARC marks a spool file holding a DMARC aggregate report.
+const kindDMARC = "dmarc"
 
 // Add writes r and its source into the spool, creating the folder (mode
 // 0700) when needed. The file is readable by its owner only.
@@ -88,8 +98,22 @@ func (s Spool) Add(r *report.Report, src store.Source) error {
 	return nil
 }
 
+// AddDMARC writes a DMARC aggregate report and its source into the
+// spool, as Add does.
+func (s Spool) AddDMARC(r *dmarc.Report, src store.Source) error {
+	if err := s.write(entry{Version: 1, Kind: kindDMARC, Spooled: time.Now().UTC(), DMARC: r, Source: src}); err != nil {
+		return fmt.Errorf("spool: keeping DMARC report %q in %s: %w", r.Metadata.ReportID, s.Dir, err)
+	}
+	return nil
+}
+
 func (s Spool) add(r *report.Report, src store.Source) error {
-	b, err := encode(entry{Version: 1, Spooled: time.Now().UTC(), Report: r, Source: src})
+	return s.write(entry{Version: 1, Spooled: time.Now().UTC(), Report: r, Source: src})
+}
+
+// write puts one entry into the spool.
+func (s Spool) write(e entry) error {
+	b, err := encode(e)
 	if err != nil {
 		return err
 	}
@@ -235,7 +259,7 @@ func (s Spool) Drain(ctx context.Context, rec Recorder, max int) (Drained, error
 			os.Rename(f, f+".bad")
 			continue
 		}
-		_, dup, err := rec.AddReport(ctx, e.Report, e.Source)
+		dup, err := e.store(ctx, rec)
 		if store.Refused(err) {
 			if merr := setAside(f, err); merr != nil {
 				return d, fmt.Errorf("spool: moving aside %s, which the store refuses: %w", filepath.Base(f), merr)
@@ -302,8 +326,32 @@ func read(path string) (*entry, error) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadFile, path, err)
 	}
-	if e.Version != 1 || e.Report == nil {
-		return nil, fmt.Errorf("%w: %s: version %d, no report", ErrBadFile, path, e.Version)
+	switch {
+	case e.Version != 1:
+		return nil, fmt.Errorf("%w: %s: version %d", ErrBadFile, path, e.Version)
+	case e.Kind == "" && e.Report == nil, e.Kind == kindDMARC && e.DMARC == nil:
+		return nil, fmt.Errorf("%w: %s: no report", ErrBadFile, path)
+	case e.Kind != "" && e.Kind != kindDMARC:
+		return nil, fmt.Errorf("%w: %s: unknown kind %.40q", ErrBadFile, path, e.Kind)
 	}
 	return &e, nil
+}
+
+// store hands the entry's report to rec.
+func (e *entry) store(ctx context.Context, rec Recorder) (dup bool, err error) {
+	if e.Kind == kindDMARC {
+		dr, ok := rec.(dmarcRecorder)
+		if !ok {
+			return false, errors.New("this store takes no DMARC reports")
+		}
+		_, dup, err = dr.AddDMARC(ctx, e.DMARC, e.Source)
+		return dup, err
+	}
+	_, dup, err = rec.AddReport(ctx, e.Report, e.Source)
+	return dup, err
+}
+
+// dmarcRecorder is the recorder as DMARC reports need it.
+type dmarcRecorder interface {
+	AddDMARC(ctx context.Context, r *dmarc.Report, src store.Source) (id int64, dup bool, err error)
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/ingest"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/neutral"
@@ -45,10 +46,11 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Use:   "import [PATH...]",
 		Short: "Backfill reports from Maildir folders, mbox files, messages and report files",
 		Long: `Reads Maildir folders (cur/ and new/, Maildir++ subfolders), mbox files, .eml
-messages and .json, .json.gz and .zip report files, and folders of these walked
-recursively; authenticates messages as the filter does (the filter's own
-annotation is recognised and verified as the original bytes); stores every
-report. Importing again stores nothing new. With --spool, first stores the reports
+messages and .json, .json.gz and .zip report files (SMTP TLS reports) and .xml,
+.xml.gz and .zip DMARC aggregate reports, told apart by their content, and folders
+of these walked recursively; authenticates messages as the filter does (the
+filter's own annotation is recognised and verified as the original bytes); stores
+every report. Importing again stores nothing new. With --spool, first stores the reports
 the filter kept while the database was away.`,
 		Example: `  tlsrpt import ~/Maildir/.TLS-Reports
   tlsrpt import --db /tmp/x.db shared/corpus
@@ -118,6 +120,11 @@ func Run(ctx context.Context, o *Options) error {
 		defer cancel()
 		return o.F.Trust.Authenticate(ctx, cmdutil.CacheOf(st.st), raw, msg)
 	}
+	opt.AuthenticateDMARC = func(ctx context.Context, raw []byte, msg *dmarc.Message) store.Auth {
+		ctx, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
+		defer cancel()
+		return o.F.Trust.AuthenticateDMARC(ctx, cmdutil.CacheOf(st.st), raw, msg)
+	}
 	if bar != nil {
 		opt.Progress = bar.update
 	}
@@ -134,6 +141,11 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	fmt.Fprintf(o.F.IO.Out, "read %d, stored %d%s, duplicates %d, not reports %d, errors %d\n",
 		sum.Read, sum.Stored, upgraded, sum.Duplicates, sum.NotReports, len(sum.Errors))
+	if sum.DMARCStored+sum.DMARCDuplicates > 0 {
+		// A line of its own: scripts that read the first keep reading
+		// TLS reports' figures there.
+		fmt.Fprintf(o.F.IO.Out, "stored %d DMARC reports, duplicates %d\n", sum.DMARCStored, sum.DMARCDuplicates)
+	}
 	for _, e := range sum.Errors {
 		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: %s\n", store.RedactText(neutral.Error(e)))
 	}

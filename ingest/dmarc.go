@@ -1,0 +1,103 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/filter"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// dmarcRecorder is the recorder as DMARC reports need it.
+type dmarcRecorder interface {
+	AddDMARC(ctx context.Context, r *dmarc.Report, src store.Source) (id int64, dup bool, err error)
+}
+
+// dmarcLimits bounds a DMARC report file or message as the TLS ones are
+// (MaxMessage); the rest are dmarc.DefaultLimits.
+func (im *importer) dmarcLimits() dmarc.Limits {
+	return dmarc.Limits{MaxInput: im.lim.MaxMessage}
+}
+
+// dmarcMessage reads the DMARC reports of a message in which no TLS
+// report could be read, and stores them; ok is false when the message is
+// no DMARC report message (filter.PreferDMARC), and nothing was done.
+func (im *importer) dmarcMessage(ctx context.Context, path, item, maildirName string, raw []byte, tls *report.Message) (ok bool) {
+	dm, derr := dmarc.FromMessage(bytes.NewReader(raw), im.dmarcLimits())
+	if dm == nil || !filter.PreferDMARC(tls, dm) {
+		return false
+	}
+	if reports := dm.Reports(); len(reports) > 0 {
+		auth := store.Auth{Detail: "imported, not checked"}
+		if im.opt.AuthenticateDMARC != nil {
+			auth = im.opt.AuthenticateDMARC(ctx, raw, dm)
+		}
+		im.storeDMARC(ctx, path, item, reports, store.Source{
+			Transport: "import", FromDomain: dm.FromDomain, MessageID: dm.MessageID,
+			Received: arrival(maildirName, raw, im.opt.Now().UTC()), Auth: auth,
+		})
+	}
+	var errs []error
+	for _, f := range dm.Found {
+		if f.Err != nil {
+			errs = append(errs, f.Err)
+		}
+	}
+	if errors.Is(derr, dmarc.ErrTooLarge) && len(errs) == 0 {
+		errs = append(errs, derr)
+	}
+	if len(errs) > 0 {
+		im.fail(path, item, errors.Join(errs...))
+	}
+	return true
+}
+
+// dmarcFile reads a report file as a DMARC report; ok is false when it
+// is none (dmarc.ErrNotDMARC) or fails only in a packing the TLS reader
+// may explain better (filter.DMARCContentError), and nothing was done.
+func (im *importer) dmarcFile(ctx context.Context, path string, data []byte) (ok bool) {
+	rep, err := dmarc.Parse(bytes.NewReader(data), im.dmarcLimits())
+	if err != nil && !filter.DMARCContentError(err) {
+		return false
+	}
+	if err != nil {
+		im.fail(path, "", err)
+		return true
+	}
+	im.storeDMARC(ctx, path, "", []*dmarc.Report{rep}, store.Source{
+		Transport: "import", Received: im.opt.Now().UTC(),
+		Auth: store.Auth{Detail: "imported from a file, not authenticated"},
+	})
+	return true
+}
+
+// storeDMARC records DMARC reports; a store failure is an error of this
+// file.
+func (im *importer) storeDMARC(ctx context.Context, path, item string, reports []*dmarc.Report, src store.Source) {
+	rec, ok := im.rec.(dmarcRecorder)
+	if !ok {
+		im.fail(path, item, errors.New("this store takes no DMARC reports"))
+		return
+	}
+	for _, r := range reports {
+		_, dup, err := rec.AddDMARC(ctx, r, src)
+		switch {
+		case err != nil:
+			im.fail(path, item, fmt.Errorf("storing DMARC report %q: %w", r.Metadata.ReportID, err))
+		case dup:
+			im.sum.DMARCDuplicates++
+		default:
+			im.sum.DMARCStored++
+		}
+	}
+}
+
+// looksXML tells a DMARC report file in plain XML by its first byte.
+func looksXML(data []byte) bool {
+	t := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
+	return len(t) > 0 && t[0] == '<'
+}
