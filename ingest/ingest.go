@@ -91,7 +91,7 @@ type Summary struct {
 
 	DMARCStored     int // DMARC aggregate reports newly stored
 	DMARCDuplicates int // DMARC aggregate reports already stored
-	Errors     []*FileError
+	Errors          []*FileError
 }
 
 // FileError is a problem with one file or one message of an mbox file.
