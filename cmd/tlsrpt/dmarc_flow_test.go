@@ -36,24 +36,26 @@ func dmarcMessage(fromAddr, org, email, id, ip string, failing int) []byte {
 		"Content-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString([]byte(xml)) + "\r\n--b--\r\n")
 }
 
-// TestDMARCForgedReporter files three DMARC reports that all name
+// TestDMARCForgedReporter files four DMARC reports that all name
 // google.com through the filter, with real DKIM keys served by dnsmasq:
-// signed by google.com (authenticated), signed by evil.example (a forged
-// reporter name: not authenticated as google.com), unsigned (not
-// authenticated). The summary says so for each.
+// signed by google.com (authenticated), signed by evil.example, from and
+// signed by evil.example (forged reporter names: evil.example vouches
+// for itself, never for google.com), unsigned (not authenticated). The
+// summary says so for each.
 func TestDMARCForgedReporter(t *testing.T) {
 	dns := dnstest.Start(t, chainRecords(t))
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
 	const google = "noreply-dmarc-support@google.com"
 	for _, tc := range []struct {
-		name, signer, want string
+		name, from, signer, want string
 	}{
-		{"signed by google.com", "google.com", "Authentication: dkim pass for google.com"},
-		{"signed by evil.example", "evil.example", "Authentication: not authenticated"},
-		{"unsigned", "", "Authentication: not authenticated"},
+		{"signed by google.com", google, "google.com", "Authentication: dkim pass for google.com"},
+		{"signed by evil.example", google, "evil.example", "Authentication: not authenticated"},
+		{"from and signed by evil.example", "dmarc@evil.example", "evil.example", "Authentication: not authenticated"},
+		{"unsigned", google, "", "Authentication: not authenticated"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			msg := dmarcMessage(google, "google.com", google, "dmarc-"+strings.ReplaceAll(tc.name, " ", "-"), "198.51.100.9", 7)
+			msg := dmarcMessage(tc.from, "google.com", google, "dmarc-"+strings.ReplaceAll(tc.name, " ", "-"), "198.51.100.9", 7)
 			if tc.signer != "" {
 				msg = dkimSign(t, msg, tc.signer)
 			}
