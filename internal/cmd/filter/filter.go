@@ -49,7 +49,9 @@ func NewCmdFilter(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Short: "Annotate one report message from stdin (a maildrop xfilter) and record its reports",
 		Long: `Reads one mail message on standard input (or from FILE, to try it out), writes it to
 standard output with a TLS-Report-Has-Failures header when sessions failed and a
-readable summary, and records its reports in the database.
+readable summary, and records its reports in the database. A DMARC aggregate
+report (told by its content) gets DMARC-Report-Has-Failures instead, when messages
+failed DMARC, and a summary of its own.
 
 Whatever happens (a bad message, a bad flag, the database away) the message goes
 through unchanged but for the annotation, and the exit status is 0; only when the
