@@ -199,15 +199,19 @@ func checkPreserved(t testing.TB, in, out []byte, res Result) {
 	// renamed: undo that on both sides before comparing.
 	in, out = unrename(in), unrename(out)
 	body := out
+	name := HeaderName
+	if res.DMARC {
+		name = DMARCHeaderName
+	}
 	if res.Header != "" {
-		line := []byte(HeaderName + ": " + res.Header)
+		line := []byte(name + ": " + res.Header)
 		at := bytes.Index(out, line)
 		if at < 0 || at > bytes.IndexByte(append(bytes.Clone(in), '\n'), '\n')+1 {
 			t.Fatalf("header %q not first in output", line)
 		}
 		end := at + bytes.IndexByte(out[at:], '\n') + 1
 		body = append(bytes.Clone(out[:at]), out[end:]...)
-	} else if bytes.HasPrefix(out, []byte(HeaderName)) {
+	} else if bytes.HasPrefix(out, []byte(name)) {
 		t.Fatalf("header added though Result.Header is empty")
 	}
 	p, s := commonAffixes(in, body)
@@ -243,7 +247,7 @@ var annotationLine = regexp.MustCompile(`(?m)^` + AnnotationName + `:.*\r?\n(?:[
 func withoutAnnotation(b []byte) []byte { return annotationLine.ReplaceAll(b, nil) }
 
 // renamed finds the incoming fields the filter renames, at line starts.
-var renamed = regexp.MustCompile(`(?mi)^` + OriginalPrefix + `(` + HeaderName + `:|` + AnnotationName + `:)`)
+var renamed = regexp.MustCompile(`(?mi)^` + OriginalPrefix + `(` + HeaderName + `:|` + DMARCHeaderName + `:|` + AnnotationName + `:)`)
 
 func unrename(b []byte) []byte { return renamed.ReplaceAll(b, []byte("$1")) }
 

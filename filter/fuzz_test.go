@@ -12,7 +12,7 @@ import (
 // bytes: the output is always the input plus the header and the summary,
 // placed the way the edit mode allows, with the input's MIME structure
 // (every part that is not text/plain byte for byte, in order), whatever
-// strings the reports carry.
+// strings the reports carry, TLS reports or DMARC reports.
 func FuzzFilter(f *testing.F) {
 	for _, s := range samples(f) {
 		f.Add(s.raw)
@@ -22,6 +22,11 @@ func FuzzFilter(f *testing.F) {
 	f.Add(append([]byte("From r@example.net Mon Nov 23 10:00:00 2026\n"), raw...))
 	f.Add(append([]byte("TLS-Report-Has-Failures: 0\r\n"), raw...))
 	f.Add(append([]byte("From: r@example.net\nContent-Type: application/tlsrpt+gzip\n\n"), gzipBytes(f, hostileJSON("x"))...))
+	for _, s := range dmarcSamples(f) {
+		f.Add(s.raw)
+	}
+	f.Add(append([]byte("DMARC-Report-Has-Failures: 0\r\n"), wrapDMARC("r.xml", []byte(dmarcXML("o", "a@o.example", "1",
+		dmarcRecord("192.0.2.1", 2, "fail", "fail", "--b"))), "b")...))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var out bytes.Buffer
 		opt := Options{Now: fixedNow, Limits: report.Limits{MaxDecompressed: 1 << 20}}
