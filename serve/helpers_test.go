@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -103,12 +104,12 @@ func post(t testing.TB, c *http.Client, url, mediaType string, body []byte) (int
 // gate is a Recorder that waits before storing, to hold requests in
 // flight.
 type gate struct {
-	Recorder
+	arrival.Recorder
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (g *gate) AddReport(ctx context.Context, r *report.Report, src store.Source) (int64, bool, error) {
+func (g *gate) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
 	g.entered <- struct{}{}
 	<-g.release
 	return g.Recorder.AddReport(ctx, r, src)
@@ -118,11 +119,11 @@ func (g *gate) AddReport(ctx context.Context, r *report.Report, src store.Source
 type memRecorder struct {
 	mu   sync.Mutex
 	keys map[string]int64
-	srcs []store.Source
+	srcs []arrival.Source
 	fail bool
 }
 
-func (m *memRecorder) AddReport(ctx context.Context, r *report.Report, src store.Source) (int64, bool, error) {
+func (m *memRecorder) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail {

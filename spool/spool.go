@@ -30,15 +30,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
-
-// Recorder stores reports; *store.Store implements it.
-type Recorder interface {
-	AddReport(ctx context.Context, r *report.Report, src store.Source) (id int64, dup bool, err error)
-}
 
 // MaxFile bounds what Drain reads of one spool file: a report the filter
 // accepted is far smaller (its decompressed JSON is bounded too).
@@ -76,19 +72,19 @@ type entry struct {
 	Version int            `json:"version"`
 	Spooled time.Time      `json:"spooled"`
 	Report  *report.Report `json:"report"`
-	Source  store.Source   `json:"source"`
+	Source  arrival.Source `json:"source"`
 }
 
 // Add writes r and its source into the spool, creating the folder (mode
 // 0700) when needed. The file is readable by its owner only.
-func (s Spool) Add(r *report.Report, src store.Source) error {
+func (s Spool) Add(r *report.Report, src arrival.Source) error {
 	if err := s.add(r, src); err != nil {
 		return fmt.Errorf("spool: keeping report %q in %s: %w", r.ReportID, s.Dir, err)
 	}
 	return nil
 }
 
-func (s Spool) add(r *report.Report, src store.Source) error {
+func (s Spool) add(r *report.Report, src arrival.Source) error {
 	b, err := encode(entry{Version: 1, Spooled: time.Now().UTC(), Report: r, Source: src})
 	if err != nil {
 		return err
@@ -216,7 +212,7 @@ type Drained struct {
 // renamed NAME.bad; a report the store refuses for good (store.Refused)
 // is renamed NAME.refused, its reason written in NAME.refused.why; both
 // are counted and skipped.
-func (s Spool) Drain(ctx context.Context, rec Recorder, max int) (Drained, error) {
+func (s Spool) Drain(ctx context.Context, rec arrival.Recorder, max int) (Drained, error) {
 	var d Drained
 	files, err := s.Files()
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 // Issue 17, item 11, for review and the dashboard: who reported an
@@ -122,7 +124,7 @@ func floodLabels(t *testing.T, s *Store) {
 	t.Helper()
 	for i := range maxLabels {
 		r := mkReport(fmt.Sprintf("Made Up %d", i), fmt.Sprint("flood", i), 1, detail("198.51.100.1", "certificate-expired", 1))
-		if _, _, err := s.AddReport(context.Background(), r, Source{Transport: "https"}); err != nil {
+		if _, _, err := s.AddReport(context.Background(), r, arrival.Source{Transport: "https"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,14 +11,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 func TestEvidence(t *testing.T) {
 	s := openTemp(t)
 	ctx := context.Background()
-	g := Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com",
-		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass"}}
-	m := Source{Transport: "https", Submitter: "microsoft.com", Auth: Auth{Detail: "https, not authenticated"}}
+	g := arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass"}}
+	m := arrival.Source{Transport: "https", Submitter: "microsoft.com", Auth: arrival.Auth{Detail: "https, not authenticated"}}
 	old, _, err := s.AddReport(ctx, mkReport("Google Inc.", "g-old", 1,
 		detail("192.0.2.10", "certificate-expired", 5), detail("192.0.2.99", "validation-failure", 1)), g)
 	if err != nil {
@@ -71,7 +73,7 @@ func TestIPCanonicalForm(t *testing.T) {
 		detail("::ffff:1.2.3.4", "validation-failure", 4),
 		detail("1.2.3.4", "validation-failure", 8),
 		detail("fe80::1%eth0", "validation-failure", 16),
-	), Source{})
+	), arrival.Source{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +259,7 @@ func TestOpenCreatesFolders(t *testing.T) {
 	} else if perm := fi.Mode().Perm(); perm != 0o600 {
 		t.Errorf("database file mode %v, want 0600", perm)
 	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "1", 1), Source{}); err != nil {
+	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "1", 1), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Mode().Perm() != 0o600 {
@@ -287,7 +289,7 @@ func TestOpenOddPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "1", 1), Source{}); err != nil {
+	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "1", 1), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -350,7 +352,7 @@ func TestOpenReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "r1", 3, detail("192.0.2.1", "certificate-expired", 2)), Source{}); err != nil {
+	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "r1", 3, detail("192.0.2.1", "certificate-expired", 2)), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -365,7 +367,7 @@ func TestOpenReadOnly(t *testing.T) {
 	if err != nil || len(fs) != 1 {
 		t.Errorf("read-only Failing: %+v, %v", fs, err)
 	}
-	if _, _, err := ro.AddReport(context.Background(), mkReport("Org", "r2", 3), Source{}); err == nil {
+	if _, _, err := ro.AddReport(context.Background(), mkReport("Org", "r2", 3), arrival.Source{}); err == nil {
 		t.Error("a read-only store took a write")
 	}
 	ro.Close()

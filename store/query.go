@@ -462,7 +462,7 @@ type Stats struct {
 	Reports     int64            // stored reports
 	Details     int64            // failure details
 	Addresses   int64            // distinct sending-mta-ip addresses in failure details
-	ByTransport map[string]int64 // reports by Source.Transport
+	ByTransport map[string]int64 // reports by arrival.Source.Transport
 }
 
 // Stats counts the stored reports, failure details and failing addresses.

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -57,8 +58,8 @@ func (t *TrustOptions) Verifier(cache allowlist.Cache) *allowlist.Verifier {
 }
 
 // Authenticate judges whether a report message comes from its reporter.
-func (t *TrustOptions) Authenticate(ctx context.Context, cache allowlist.Cache, raw []byte, msg *report.Message) store.Auth {
-	return store.Auth(t.Verifier(cache).Authenticate(ctx, raw, ReporterOf(msg)))
+func (t *TrustOptions) Authenticate(ctx context.Context, cache allowlist.Cache, raw []byte, msg *report.Message) arrival.Auth {
+	return t.Verifier(cache).Authenticate(ctx, raw, ReporterOf(msg))
 }
 
 // ReporterOf names the reporter of a message for authentication.

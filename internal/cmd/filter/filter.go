@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
@@ -132,7 +133,7 @@ func Run(ctx context.Context, o *Options) error {
 	defer cancel()
 	opt := filter.Options{
 		Limits: report.Limits{MaxMessage: o.MaxMessage, MaxDecompressed: o.MaxDecompressed, MaxDetails: o.MaxDetails, MaxPolicies: o.MaxPolicies},
-		Record: func() (filter.Recorder, error) { return rec, nil },
+		Record: func() (arrival.Recorder, error) { return rec, nil },
 	}
 	if err := configureTrust(o.F, &opt, budget, rec); err != nil {
 		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())
@@ -187,7 +188,7 @@ func configureTrust(f *cmdutil.Factory, opt *filter.Options, budget context.Cont
 	if err != nil {
 		return err
 	}
-	opt.Authenticate = func(_ context.Context, raw []byte, msg *report.Message) store.Auth {
+	opt.Authenticate = func(_ context.Context, raw []byte, msg *report.Message) arrival.Auth {
 		return f.Trust.Authenticate(budget, cmdutil.CacheOf(rec.store()), raw, msg)
 	}
 	opt.Advise = func(ctx context.Context, ips []netip.Addr) []string {
@@ -270,7 +271,7 @@ func (r *recorder) store() *store.Store {
 
 // tryStore stores rep, and remembers a failure that may go away: the
 // store is not tried again this run.
-func (r *recorder) tryStore(ctx context.Context, rep *report.Report, src store.Source) (int64, bool, error) {
+func (r *recorder) tryStore(ctx context.Context, rep *report.Report, src arrival.Source) (int64, bool, error) {
 	id, dup, err := r.st.AddReport(ctx, rep, src)
 	if err != nil && !store.Refused(err) {
 		r.down = err
@@ -281,7 +282,7 @@ func (r *recorder) tryStore(ctx context.Context, rep *report.Report, src store.S
 // drainer is the recorder as the spool's drain sees it.
 type drainer struct{ r *recorder }
 
-func (d drainer) AddReport(ctx context.Context, rep *report.Report, src store.Source) (int64, bool, error) {
+func (d drainer) AddReport(ctx context.Context, rep *report.Report, src arrival.Source) (int64, bool, error) {
 	return d.r.tryStore(ctx, rep, src)
 }
 
@@ -304,7 +305,7 @@ func (r *recorder) drain() {
 }
 
 // AddReport stores r, or spools it when the database cannot take it.
-func (r *recorder) AddReport(ctx context.Context, rep *report.Report, src store.Source) (int64, bool, error) {
+func (r *recorder) AddReport(ctx context.Context, rep *report.Report, src arrival.Source) (int64, bool, error) {
 	st := r.store()
 	var why string
 	switch {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/ingest"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/neutral"
@@ -113,7 +114,7 @@ func Run(ctx context.Context, o *Options) error {
 	opt := ingest.Options{Limits: o.Limits}
 	// Messages are authenticated as the filter does, each with its own DNS
 	// budget, so that backfilled signed reports count for trust.
-	opt.Authenticate = func(ctx context.Context, raw []byte, msg *report.Message) store.Auth {
+	opt.Authenticate = func(ctx context.Context, raw []byte, msg *report.Message) arrival.Auth {
 		ctx, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
 		defer cancel()
 		return o.F.Trust.Authenticate(ctx, cmdutil.CacheOf(st.st), raw, msg)
@@ -190,7 +191,7 @@ func (l *lazyStore) open() (*store.Store, error) {
 }
 
 // AddReportResult stores r, creating the database first when needed.
-func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src store.Source) (int64, store.Added, error) {
+func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (int64, store.Added, error) {
 	st, err := l.open()
 	if err != nil {
 		return 0, 0, err
@@ -200,7 +201,7 @@ func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src s
 
 // AddReport stores r, creating the database first when needed (the
 // spool's drain).
-func (l *lazyStore) AddReport(ctx context.Context, r *report.Report, src store.Source) (int64, bool, error) {
+func (l *lazyStore) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
 	st, err := l.open()
 	if err != nil {
 		return 0, false, err
