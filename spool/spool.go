@@ -1,15 +1,16 @@
 // Package spool keeps reports that could not be stored, because the
 // database was away, busy, read-only or full, in a local folder, and hands
 // them on to the store when it can take them: the filter never loses a
-// report, and never holds a message while the store is down.
+// report, and never holds a message while the store is down. Recorder is
+// that store-or-spool path, given a way to open the store.
 //
 // Each report is one file, written whole or not at all (a temporary file
 // renamed into place), holding the report and how it arrived, as compact
 // JSON no larger than what Drain reads back (MaxFile); the spool's files
 // together stay under a bound (Spool.Max). Drain stores the files oldest
 // first and removes each once stored; a report the store refuses for good
-// (store.Refused) is moved aside with its reason, so that it never blocks
-// the ones after it. Storing is idempotent (the store deduplicates
+// (Spool.Refused, the store's own judgement) is moved aside with its
+// reason, so that it never blocks the ones after it. Storing is idempotent (the store deduplicates
 // reports), so two processes draining at once, or a crash between storing
 // and removing, never doubles a report.
 package spool
@@ -33,7 +34,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // MaxFile bounds what Drain reads of one spool file: a report the filter
@@ -65,6 +65,16 @@ type Spool struct {
 	// aside included): a report past it is not kept (ErrFull). 0 is
 	// DefaultMax; a negative value, no bound.
 	Max int64
+	// Refused tells whether the store refuses a report for good with
+	// this error (store.Refused): it would refuse it again. Drain sets
+	// such a report aside and Recorder does not spool it; nil: no error
+	// is for good, every report is kept and tried again.
+	Refused func(error) bool
+}
+
+// refused is s.Refused(err), false when s has no Refused.
+func (s Spool) refused(err error) bool {
+	return err != nil && s.Refused != nil && s.Refused(err)
 }
 
 // entry is a spool file's content. Version guards the format.
@@ -209,8 +219,8 @@ type Drained struct {
 // them (max <= 0: all), removing each file once stored. It stops at the
 // first error that may go away (the store away, busy, read-only or full:
 // the rest stay for the next time) and returns it. An unreadable file is
-// renamed NAME.bad; a report the store refuses for good (store.Refused)
-// is renamed NAME.refused, its reason written in NAME.refused.why; both
+// renamed NAME.bad; a report the store refuses for good (s.Refused) is
+// renamed NAME.refused, its reason written in NAME.refused.why; both
 // are counted and skipped.
 func (s Spool) Drain(ctx context.Context, rec arrival.Recorder, max int) (Drained, error) {
 	var d Drained
@@ -232,7 +242,7 @@ func (s Spool) Drain(ctx context.Context, rec arrival.Recorder, max int) (Draine
 			continue
 		}
 		_, dup, err := rec.AddReport(ctx, e.Report, e.Source)
-		if store.Refused(err) {
+		if s.refused(err) {
 			if merr := setAside(f, err); merr != nil {
 				return d, fmt.Errorf("spool: moving aside %s, which the store refuses: %w", filepath.Base(f), merr)
 			}

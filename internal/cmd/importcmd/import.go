@@ -232,7 +232,7 @@ func drainSpool(ctx context.Context, o *Options, st *lazyStore) error {
 		}
 		return fmt.Errorf("--spool-dir %s: %w: name the filter's spool folder (the filter's --spool)", neutral.TerminalCell(dir), errors.Unwrap(err))
 	}
-	d, err := spool.Spool{Dir: dir}.Drain(ctx, st, 0)
+	d, err := spool.Spool{Dir: dir, Refused: store.Refused}.Drain(ctx, st, 0)
 	if st.err != nil {
 		return st.err
 	}
