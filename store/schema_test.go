@@ -99,7 +99,7 @@ func unmigrated(t *testing.T) (*Store, string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &Store{db: sql.OpenDB(newPGConnector(cfg)), path: Redact(loc), dialect: postgresDialect{server: serverOf(loc)}}
+		s := &Store{db: sql.OpenDB(newPGConnector(cfg)), path: Redact(loc), dialect: postgresDialect{server: serverOf(Redact(loc))}}
 		return s, loc
 	}
 	loc := filepath.Join(t.TempDir(), "v1.db")

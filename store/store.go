@@ -23,8 +23,8 @@ var ErrSchemaTooNew = errors.New("store: database schema is newer than this prog
 // process before it reports the database busy.
 const BusyTimeout = 10 * time.Second
 
-// retries is how many times a write transaction is attempted when SQLite
-// reports the database busy or locked despite the busy timeout.
+// retries is how many times a write transaction is attempted when the
+// engine reports the database busy or locked despite the wait for its lock.
 const retries = 8
 
 // now is the clock; tests replace it.
