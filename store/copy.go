@@ -94,10 +94,8 @@ func copyStores(ctx context.Context, dst, src *Store) (*Copied, error) {
 			}
 			c.Left[table] = left
 		}
-		if dst.engine == PostgreSQL {
-			if err := resetSequences(ctx, tx); err != nil {
-				return err
-			}
+		if err := dst.dialect.resetKeys(ctx, tx); err != nil {
+			return err
 		}
 		return buildAggregate(ctx, tx)
 	})
@@ -360,17 +358,4 @@ func portable(v any, blob bool) any {
 		return slices.Clone(b)
 	}
 	return v
-}
-
-// resetSequences moves PostgreSQL's identity sequences past the copied
-// keys.
-func resetSequences(ctx context.Context, tx *sql.Tx) error {
-	for _, table := range []string{"reports", "policies", "failure_details", "actions"} {
-		// table is one of our own names, never input.
-		q := "SELECT setval(pg_get_serial_sequence('" + table + "', 'id'), COALESCE((SELECT MAX(id) FROM " + table + "), 0) + 1, false)"
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("resetting the key sequence of %s: %w", table, err)
-		}
-	}
-	return nil
 }

@@ -53,11 +53,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (Pruned, error) {
 // refreshes the planner's statistics). It needs room for a copy of the
 // database while it runs.
 func (s *Store) Vacuum(ctx context.Context) error {
-	q := "VACUUM"
-	if s.engine == PostgreSQL {
-		q = "VACUUM ANALYZE"
-	}
-	if _, err := s.db.ExecContext(ctx, q); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.dialect.vacuum()); err != nil {
 		if isBusy(err) {
 			return fmt.Errorf("store: vacuuming %s: %w", s.path, busyError(0, 1, err))
 		}
@@ -69,17 +65,7 @@ func (s *Store) Vacuum(ctx context.Context) error {
 // Size returns the bytes the database takes: the SQLite file with its
 // write-ahead log, or PostgreSQL's pg_database_size.
 func (s *Store) Size(ctx context.Context) (int64, error) {
-	var n int64
-	var err error
-	if s.engine == PostgreSQL {
-		err = s.db.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
-	} else {
-		var pages, size int64
-		if err = s.db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err == nil {
-			err = s.db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size)
-		}
-		n = pages * size
-	}
+	n, err := s.dialect.size(ctx, s.db)
 	if err != nil {
 		return 0, fmt.Errorf("store: measuring %s: %w", s.path, err)
 	}

@@ -82,11 +82,7 @@ func (s *Store) read(ctx context.Context) (conn *sql.Conn, done func(), err erro
 	if err != nil {
 		return nil, nil, err
 	}
-	begin := "BEGIN DEFERRED"
-	if s.engine == PostgreSQL {
-		begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-	}
-	if _, err := conn.ExecContext(ctx, begin); err != nil {
+	if _, err := conn.ExecContext(ctx, s.dialect.beginRead()); err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
