@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 // TestSchemaFiles: every engine has the same schema steps, in files of the
@@ -204,7 +206,7 @@ func TestMigrateFromStep1File(t *testing.T) {
 		t.Errorf("Google's report again: key %d, dup %v, %v; want %d, dup", id, dup, err, google)
 	}
 	// New rows take new keys.
-	if id, dup, err := s.AddReport(ctx, mkReport("New Org", "n1", 22, detail("192.0.2.9", "certificate-expired", 1)), Source{}); err != nil || dup || id == google || id == other {
+	if id, dup, err := s.AddReport(ctx, mkReport("New Org", "n1", 22, detail("192.0.2.9", "certificate-expired", 1)), arrival.Source{}); err != nil || dup || id == google || id == other {
 		t.Errorf("a new report: key %d, dup %v, %v", id, dup, err)
 	}
 	as, err := s.Actions(ctx, 0)
