@@ -40,6 +40,9 @@ type migration struct {
 // Version 5 adds to the aggregate which organization-names authenticated
 // reports give (addresses.auth_org_mask, address_orgs.authenticated) and
 // recomputes it for every address.
+//
+// Version 6 adds the DMARC aggregate reports and their records
+// (dmarc_schema.go, AddDMARC).
 var migrations = []migration{
 	{name: "initial schema", sql: `
 CREATE TABLE reports (
@@ -203,6 +206,8 @@ CREATE INDEX reports_stored ON reports (stored);
 ALTER TABLE addresses ADD COLUMN auth_org_mask BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE address_orgs ADD COLUMN authenticated BIGINT NOT NULL DEFAULT 0;
 `},
+	// Step 6, DMARC aggregate reports: the texts are in dmarc_schema.go.
+	{name: "DMARC aggregate reports", sql: dmarcSQLite, pg: dmarcPostgres},
 }
 
 // pgTypes are the column types of the SQLite schema in PostgreSQL's words:
