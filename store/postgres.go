@@ -209,7 +209,7 @@ func (postgresDialect) foreignKeysBroken(context.Context, *sql.Tx) (bool, error)
 
 // resetKeys moves the identity sequences past the copied keys.
 func (postgresDialect) resetKeys(ctx context.Context, tx *sql.Tx) error {
-	for _, table := range []string{"reports", "policies", "failure_details", "actions"} {
+	for _, table := range []string{"reports", "policies", "failure_details", "actions", "dmarc_reports", "dmarc_records"} {
 		// table is one of our own names, never input.
 		q := "SELECT setval(pg_get_serial_sequence('" + table + "', 'id'), COALESCE((SELECT MAX(id) FROM " + table + "), 0) + 1, false)"
 		if _, err := tx.ExecContext(ctx, q); err != nil {
