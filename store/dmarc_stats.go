@@ -208,34 +208,35 @@ func (s *Store) SideBySide(ctx context.Context, since time.Time, by Period, grou
 	return mergeSide(tls, dm), nil
 }
 
-// mergeSide joins rows of the same period and key.
+// mergeSide joins rows of the same period and key: both lists come in
+// the order compareRows gives, so one pass merges them, in that order.
 func mergeSide(tls []SessionRow, dm []DMARCRow) []SideRow {
-	byKey := make(map[statsKey]*SideRow, len(tls)+len(dm))
-	out := make([]*SideRow, 0, len(tls)+len(dm))
-	row := func(start time.Time, key string, unauth bool) *SideRow {
-		k := statsKey{start, key, !unauth}
-		r := byKey[k]
-		if r == nil {
-			r = &SideRow{Start: start, Key: key, Unauthenticated: unauth}
-			byKey[k] = r
-			out = append(out, r)
+	out := make([]SideRow, 0, max(len(tls), len(dm)))
+	i, j := 0, 0
+	for i < len(tls) || j < len(dm) {
+		c := 0
+		switch {
+		case i == len(tls):
+			c = 1
+		case j == len(dm):
+			c = -1
+		default:
+			t, d := &tls[i], &dm[j]
+			c = compareRows(t.Start, d.Start, t.Key, d.Key, t.Unauthenticated, d.Unauthenticated)
 		}
-		return r
+		var r SideRow
+		if c <= 0 {
+			t := &tls[i]
+			r = SideRow{Start: t.Start, Key: t.Key, Unauthenticated: t.Unauthenticated, Successful: t.Successful, Failed: t.Failed}
+			i++
+		}
+		if c >= 0 {
+			d := &dm[j]
+			r.Start, r.Key, r.Unauthenticated = d.Start, d.Key, d.Unauthenticated
+			r.Messages, r.DMARCPass, r.DMARCFail = d.Messages, d.Pass, d.Fail
+			j++
+		}
+		out = append(out, r)
 	}
-	for _, t := range tls {
-		r := row(t.Start, t.Key, t.Unauthenticated)
-		r.Successful, r.Failed = t.Successful, t.Failed
-	}
-	for _, d := range dm {
-		r := row(d.Start, d.Key, d.Unauthenticated)
-		r.Messages, r.DMARCPass, r.DMARCFail = d.Messages, d.Pass, d.Fail
-	}
-	slices.SortFunc(out, func(a, b *SideRow) int {
-		return compareRows(a.Start, b.Start, a.Key, b.Key, a.Unauthenticated, b.Unauthenticated)
-	})
-	rows := make([]SideRow, len(out))
-	for i, r := range out {
-		rows[i] = *r
-	}
-	return rows
+	return out
 }
