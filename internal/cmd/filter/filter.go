@@ -59,7 +59,10 @@ report waits in the spool folder until a later run, or tlsrpt import --spool.`,
   xfilter "/usr/local/bin/tlsrpt filter --syslog"     # in ~/.mailfilter`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return passThrough(opts, fmt.Sprintf("tlsrpt filter misconfigured: %d arguments, want at most one FILE", len(args)))
+				if err := passThrough(opts, fmt.Sprintf("tlsrpt filter misconfigured: %d arguments, want at most one FILE", len(args))); err != nil {
+					return err
+				}
+				return cmdutil.Silent(cmdutil.ExitOK) // delivered: nothing more to run
 			}
 			return nil
 		},
