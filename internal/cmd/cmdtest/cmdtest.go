@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -20,6 +21,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // Now is the clock of Env's factory: commands that read the time see it.
@@ -139,5 +142,27 @@ func Refused(t testing.TB, err error, want ...string) {
 		if !strings.Contains(msg, w) {
 			t.Errorf("%q does not say %q", msg, w)
 		}
+	}
+}
+
+// FailingIP is the address the report of Seed names as failing.
+var FailingIP = netip.MustParseAddr("198.51.100.7")
+
+// Seed creates the database DB holding one unauthenticated report of the
+// day before Now: 90 sessions to example.net succeeded, 3 from FailingIP
+// failed with certificate-expired.
+func (e *Env) Seed(t testing.TB) {
+	t.Helper()
+	st, err := store.Open(e.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := Now.Truncate(24*time.Hour).AddDate(0, 0, -1)
+	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
+		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 90, Failed: 3,
+			Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: FailingIP, FailedSessions: 3}}}}}
+	if _, _, err := st.AddReport(context.Background(), r, store.Source{Transport: "mail"}); err != nil {
+		t.Fatal(err)
 	}
 }
