@@ -56,7 +56,6 @@ func TestParentRefuses(t *testing.T) {
 // DNS): check says trusted and exits 0 for an address of an ip: range,
 // not trusted and 1 for another; export prints the range.
 func TestRunOutput(t *testing.T) {
-	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	e := cmdtest.New(t)
 	list := filepath.Join(t.TempDir(), "allow.txt")
 	if err := os.WriteFile(list, []byte("example.com ip:192.0.2.0/24\n"), 0o644); err != nil {

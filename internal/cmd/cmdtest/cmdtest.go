@@ -29,8 +29,9 @@ import (
 var Now = time.Date(2024, 2, 10, 12, 0, 0, 0, time.UTC)
 
 // Env is a factory over buffers for one test, with the fixed clock Now,
-// a database in a fresh folder (DB, not created) and DNS sent to a port
-// that refuses at once, so that nothing leaves the machine.
+// a database in a fresh folder (DB, not created), $XDG_STATE_HOME in that
+// folder too and DNS sent to a port that refuses at once, so that nothing
+// outside the test is read, written or asked.
 type Env struct {
 	F        *cmdutil.Factory
 	Out, Err *bytes.Buffer
@@ -40,7 +41,10 @@ type Env struct {
 // New returns an Env whose files live in t's temporary folder.
 func New(t testing.TB) *Env {
 	t.Helper()
-	e := &Env{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, DB: filepath.Join(t.TempDir(), "tlsrpt.db")}
+	dir := t.TempDir()
+	// The state folder (allowlist check's cache, the spool) is the test's.
+	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
+	e := &Env{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, DB: filepath.Join(dir, "tlsrpt.db")}
 	e.F = cmdutil.New(strings.NewReader(""), e.Out, e.Err)
 	e.F.Now = func() time.Time { return Now }
 	e.F.DB, e.F.DBSet = e.DB, true
