@@ -153,8 +153,8 @@ func Refused(t testing.TB, err error, want ...string) {
 var FailingIP = netip.MustParseAddr("198.51.100.7")
 
 // Seed creates the database DB holding one unauthenticated report of the
-// day before Now: 90 sessions to example.net succeeded, 3 from FailingIP
-// failed with certificate-expired.
+// day before Now, received an hour before Now: 90 sessions to example.net
+// succeeded, 3 from FailingIP failed with certificate-expired.
 func (e *Env) Seed(t testing.TB) {
 	t.Helper()
 	st, err := store.Open(e.DB)
@@ -162,6 +162,7 @@ func (e *Env) Seed(t testing.TB) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	st.SetClock(func() time.Time { return Now.Add(-time.Hour) })
 	start := Now.Truncate(24*time.Hour).AddDate(0, 0, -1)
 	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
 		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 90, Failed: 3,
