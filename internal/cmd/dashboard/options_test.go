@@ -16,13 +16,17 @@ func TestFlags(t *testing.T) {
 	cmdtest.Table(t, NewCmdDashboard, func(o *Options) { o.Ready = nil }, nil, []cmdtest.Case[Options]{
 		{Args: nil},
 		{Args: []string{"--listen", "[::1]:0", "--days", "30", "--quiet-after", "5d", "--no-bans", "--host", "mx1"},
-			Want: func(o *Options) { o.Listen, o.Days, o.QuietAfter, o.NoBans, o.Host = "[::1]:0", 30, 5*24*time.Hour, true, "mx1" }},
+			Want: func(o *Options) {
+				o.Listen, o.Days, o.QuietAfter, o.NoBans, o.Host = "[::1]:0", 30, 5*24*time.Hour, true, "mx1"
+			}},
 		{Args: []string{"--listen", ":8461", "--auth", "htpasswd", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--allow-host", "dash.example.com"},
 			Want: func(o *Options) {
 				o.Listen, o.Auth, o.Cert, o.Key, o.AllowHosts = ":8461", "htpasswd", "c.pem", "k.pem", []string{"dash.example.com"}
 			}},
 		{Args: []string{"--behind-tls-proxy", "--trust-proxy", "127.0.0.1", "--proxy-header", "Forwarded"},
-			Want: func(o *Options) { o.BehindTLSProxy, o.TrustProxy, o.ProxyHeader = true, []string{"127.0.0.1"}, "Forwarded" }},
+			Want: func(o *Options) {
+				o.BehindTLSProxy, o.TrustProxy, o.ProxyHeader = true, []string{"127.0.0.1"}, "Forwarded"
+			}},
 		{Args: []string{"--listen", "0.0.0.0:8461"}, Refused: []string{"--auth"}},
 		{Args: []string{"--tls-cert", "c.pem"}, Refused: []string{"give both --tls-cert and --tls-key, or neither"}},
 		{Args: []string{"--days", "ninety"}, Refused: []string{"--days", "tlsrpt dashboard --help"}},
