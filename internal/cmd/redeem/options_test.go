@@ -14,7 +14,9 @@ func TestFlags(t *testing.T) {
 	cmdtest.Table(t, NewCmdRedeem, nil, nil, []cmdtest.Case[Options]{
 		{Args: nil},
 		{Args: []string{"--apply", "--ip", "192.0.2.1", "--ip", "2001:db8::1", "--since", "7d", "--host", "mx1"},
-			Want: func(o *Options) { o.Apply, o.IPs, o.Since, o.Host = true, []string{"192.0.2.1", "2001:db8::1"}, "7d", "mx1" }},
+			Want: func(o *Options) {
+				o.Apply, o.IPs, o.Since, o.Host = true, []string{"192.0.2.1", "2001:db8::1"}, "7d", "mx1"
+			}},
 		{Args: []string{"--log"}, Want: func(o *Options) { o.ShowLog = true }},
 		{Args: []string{"--confirm-reports", "3", "--quiet-after", "3d"}, Want: func(o *Options) { o.ConfirmReports, o.QuietAfter = 3, "3d" }},
 		{Args: []string{"192.0.2.1"}, Refused: []string{`unexpected argument "192.0.2.1"`, "--ip"}},
