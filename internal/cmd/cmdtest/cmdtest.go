@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -167,7 +168,7 @@ func (e *Env) Seed(t testing.TB) {
 	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
 		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 90, Failed: 3,
 			Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: FailingIP, FailedSessions: 3}}}}}
-	if _, _, err := st.AddReport(context.Background(), r, store.Source{Transport: "mail"}); err != nil {
+	if _, _, err := st.AddReport(context.Background(), r, arrival.Source{Transport: "mail"}); err != nil {
 		t.Fatal(err)
 	}
 }
