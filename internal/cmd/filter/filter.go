@@ -29,15 +29,13 @@ import (
 
 // Options are the filter's options.
 type Options struct {
-	F               *cmdutil.Factory
-	File            string // read the message from FILE instead of stdin
-	MaxMessage      int64
-	MaxDecompressed int64
-	MaxDetails      int
-	MaxPolicies     int
-	Spool           string // folder of reports kept while the database is away
-	SpoolDrain      int    // spooled reports stored per run once the database is back
-	SpoolMax        int64  // bound of the spool's files, all told
+	F    *cmdutil.Factory
+	File string // read the message from FILE instead of stdin
+	// Limits are --max-message and cmdutil.LimitFlags'.
+	report.Limits
+	Spool      string // folder of reports kept while the database is away
+	SpoolDrain int    // spooled reports stored per run once the database is back
+	SpoolMax   int64  // bound of the spool's files, all told
 }
 
 // NewCmdFilter returns the filter command; runF, when not nil, replaces
@@ -62,7 +60,10 @@ report waits in the spool folder until a later run, or tlsrpt import --spool.`,
   xfilter "/usr/local/bin/tlsrpt filter --syslog"     # in ~/.mailfilter`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return passThrough(opts, fmt.Sprintf("tlsrpt filter misconfigured: %d arguments, want at most one FILE", len(args)))
+				if err := passThrough(opts, fmt.Sprintf("tlsrpt filter misconfigured: %d arguments, want at most one FILE", len(args))); err != nil {
+					return err
+				}
+				return cmdutil.Silent(cmdutil.ExitOK) // delivered: nothing more to run
 			}
 			return nil
 		},
@@ -78,9 +79,7 @@ report waits in the spool folder until a later run, or tlsrpt import --spool.`,
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&opts.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message in `bytes` to check; larger ones pass unchecked")
-	fl.Int64Var(&opts.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
-	fl.IntVar(&opts.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one message; a report past it is refused")
-	fl.IntVar(&opts.MaxPolicies, "max-policies", report.DefaultLimits.MaxPolicies, "most policies in one message; a report past it is refused")
+	cmdutil.LimitFlags(fl, &opts.Limits)
 	fl.StringVar(&opts.Spool, "spool", "", "keep reports here while the database is away (default $XDG_STATE_HOME/tlsrpt/spool)")
 	fl.Int64Var(&opts.SpoolMax, "spool-max", spool.DefaultMax, "keep at most this many `bytes` of reports in the spool (-1: no bound); past it a report is only in the delivered message (tlsrpt import recovers it)")
 	fl.IntVar(&opts.SpoolDrain, "spool-drain", 100, "store at most this many spooled reports per run once the database is back")
@@ -121,7 +120,7 @@ func Run(ctx context.Context, o *Options) error {
 	if isReport {
 		defer log.Warn("filter: the input is a report file, not a mail message: tlsrpt import takes report files")
 	}
-	if err := checkLimits(o); err != nil {
+	if err := cmdutil.CheckLimits(o.Limits); err != nil {
 		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())
 	}
 	rec, err := newRecorder(o)
@@ -166,18 +165,6 @@ func openFile(name string) (*os.File, error) {
 		return nil, fmt.Errorf("%s is a folder: name one message file", neutral.TerminalCell(name))
 	}
 	return fh, nil
-}
-
-// checkLimits refuses zero and negative counts, which the decoder would
-// silently take for its defaults.
-func checkLimits(o *Options) error {
-	if o.MaxDetails <= 0 {
-		return fmt.Errorf("--max-details %d must be above 0; leave it out for the default", o.MaxDetails)
-	}
-	if o.MaxPolicies <= 0 {
-		return fmt.Errorf("--max-policies %d must be above 0; leave it out for the default", o.MaxPolicies)
-	}
-	return nil
 }
 
 // configureTrust sets the filter's authentication and advice. All DNS

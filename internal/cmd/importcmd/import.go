@@ -70,9 +70,7 @@ the filter kept while the database was away.`,
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&opts.Limits.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message or report file in `bytes`; larger ones are skipped as errors")
-	fl.Int64Var(&opts.Limits.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
-	fl.IntVar(&opts.Limits.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one file or message; a report past it is refused")
-	fl.IntVar(&opts.Limits.MaxPolicies, "max-policies", report.DefaultLimits.MaxPolicies, "most policies in one file or message; a report past it is refused")
+	cmdutil.LimitFlags(fl, &opts.Limits)
 	fl.StringVar(&opts.Progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
 	fl.BoolVar(&opts.Spool, "spool", false, "store the reports the filter kept in its spool while the database was away")
 	fl.StringVar(&opts.SpoolDir, "spool-dir", "", "the filter's spool `folder` (default $XDG_STATE_HOME/tlsrpt/spool)")
@@ -87,7 +85,7 @@ func Run(ctx context.Context, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := checkLimits(o.Limits); err != nil {
+	if err := cmdutil.CheckLimits(o.Limits); err != nil {
 		return err
 	}
 	bar, err := newProgressBar(o.Progress, o.F.IO.ErrOut)
@@ -143,18 +141,6 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	if len(sum.Errors) > 0 {
 		return cmdutil.Silent(cmdutil.ExitFailure)
-	}
-	return nil
-}
-
-// checkLimits refuses zero and negative counts, which the decoder would
-// silently take for its defaults.
-func checkLimits(l report.Limits) error {
-	if l.MaxDetails <= 0 {
-		return cmdutil.UsageErrorf("--max-details %d must be above 0; leave it out for the default", l.MaxDetails)
-	}
-	if l.MaxPolicies <= 0 {
-		return cmdutil.UsageErrorf("--max-policies %d must be above 0; leave it out for the default", l.MaxPolicies)
 	}
 	return nil
 }
