@@ -215,7 +215,7 @@ func v1Database(t *testing.T, path string) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(sqliteSteps[0].sql + "; PRAGMA user_version = 1"); err != nil {
+	if _, err := db.Exec(sqliteSteps()[0].sql + "; PRAGMA user_version = 1"); err != nil {
 		t.Fatal(err)
 	}
 	return db

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -56,12 +55,18 @@ var stepCode = map[int]func(ctx context.Context, tx *sql.Tx) error{
 	5: buildAggregate,
 }
 
-// SchemaVersion is the schema version this package writes.
-var SchemaVersion = len(sqliteSteps)
+// SchemaVersion is the schema version this package writes: the number of
+// steps (of SQLite's; every engine has the same, TestSchemaFiles checks).
+var SchemaVersion = countSteps("sqlite")
 
-// stepFile matches the name of a step's file: its number and a word or
-// two.
-var stepFile = regexp.MustCompile(`^([0-9]{3})_[a-z0-9_]+\.sql$`)
+// countSteps counts an engine's step files, without reading them.
+func countSteps(engine string) int {
+	entries, err := schemaFiles.ReadDir(path.Join("schema", engine))
+	if err != nil {
+		panic(err)
+	}
+	return len(entries)
+}
 
 // mustLoadSteps loads the embedded steps of an engine; they are part of
 // the program, so a malformed one is a bug (TestSchemaFiles).
@@ -82,11 +87,11 @@ func loadSteps(fsys fs.FS, dir string) ([]migration, error) {
 	}
 	var steps []migration
 	for _, e := range entries {
-		m := stepFile.FindStringSubmatch(e.Name())
-		if m == nil {
+		n, ok := stepNumber(e.Name())
+		if !ok {
 			return nil, fmt.Errorf("store: schema step %s/%s: want a name like 001_initial_schema.sql", dir, e.Name())
 		}
-		if n, _ := strconv.Atoi(m[1]); n != len(steps)+1 {
+		if n != len(steps)+1 {
 			return nil, fmt.Errorf("store: schema step %s/%s: want step %d next", dir, e.Name(), len(steps)+1)
 		}
 		text, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
@@ -108,19 +113,49 @@ func loadSteps(fsys fs.FS, dir string) ([]migration, error) {
 	return steps, nil
 }
 
-// headerLine matches a line of a step's header, "-- key: value"; the
-// header ends at the first line that is not one.
-var headerLine = regexp.MustCompile(`^-- ([a-z-]+): (.*)$`)
+// stepNumber reads the number of a step's file name, NNN_words.sql
+// (words of a-z, 0-9 and _).
+func stepNumber(name string) (int, bool) {
+	words, ok := strings.CutSuffix(name, ".sql")
+	if !ok || len(words) < 5 || words[3] != '_' || !only(words[:3], "0123456789") ||
+		!only(words[4:], "abcdefghijklmnopqrstuvwxyz0123456789_") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(words[:3])
+	return n, err == nil
+}
+
+// only reports whether every byte of s is one of set.
+func only(s, set string) bool {
+	for i := range len(s) {
+		if !strings.ContainsRune(set, rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// headerLine splits a line of a step's header, "-- key: value" with a key
+// of a-z and -; the header ends at the first line that is not one.
+func headerLine(line string) (key, value string, ok bool) {
+	rest, ok := strings.CutPrefix(line, "-- ")
+	if !ok {
+		return "", "", false
+	}
+	key, value, ok = strings.Cut(rest, ": ")
+	return key, value, ok && key != "" && only(key, "abcdefghijklmnopqrstuvwxyz-")
+}
 
 // parseStep reads a step's header; the whole text is its SQL.
 func parseStep(text string) (migration, error) {
 	m := migration{sql: text}
-	for _, line := range strings.Split(text, "\n") {
-		h := headerLine.FindStringSubmatch(line)
-		if h == nil {
+	for rest := text; ; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		key, value, ok := headerLine(line)
+		if !ok {
 			break
 		}
-		key, value := h[1], h[2]
 		switch key {
 		case "name":
 			m.name = strings.TrimSpace(value)
@@ -137,6 +172,19 @@ func parseStep(text string) (migration, error) {
 		return m, fmt.Errorf("no \"-- name: ...\" first line")
 	}
 	return m, nil
+}
+
+// migrateAll brings the database up to SchemaVersion with the dialect's
+// steps, which it reads only when some step is missing: a store at the
+// current version, as a filter opens it, costs one statement.
+func (s *Store) migrateAll(ctx context.Context) error {
+	if err := s.dialect.prepareVersion(ctx, s); err != nil {
+		return err
+	}
+	if v, err := s.schemaVersionWait(ctx); err != nil || v == SchemaVersion {
+		return err
+	}
+	return s.migrate(ctx, s.dialect.steps())
 }
 
 // migrate brings the database up to len(steps), one step per write

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -382,7 +383,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(sqliteSteps[0].sql + "; PRAGMA user_version = 1"); err != nil {
+	if _, err := db.Exec(sqliteSteps()[0].sql + "; PRAGMA user_version = 1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Exec(`INSERT INTO reports (org, report_id, start_time, end_time, stored)
@@ -401,7 +402,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatalf("user_version after Open = %d, %v; want %d", v, err, SchemaVersion)
 	}
 	// A next version appended to the list is applied on top, once.
-	next := append(sqliteSteps[:len(sqliteSteps):len(sqliteSteps)], migration{
+	next := append(slices.Clip(sqliteSteps()), migration{
 		name: "test step", sql: `ALTER TABLE reports ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'`})
 	for range 2 {
 		if err := s.migrate(ctx, next); err != nil {
@@ -430,7 +431,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 func TestMigrationIsAtomic(t *testing.T) {
 	sqliteOnly(t, "its failing step is SQLite SQL (TestPostgresMigrationIsAtomic covers PostgreSQL)")
 	s := openTemp(t)
-	bad := append(sqliteSteps[:len(sqliteSteps):len(sqliteSteps)], migration{
+	bad := append(slices.Clip(sqliteSteps()), migration{
 		name: "broken", sql: `CREATE TABLE half (x); SELECT * FROM no_such_table`})
 	if err := s.migrate(context.Background(), bad); err == nil {
 		t.Fatal("broken migration succeeded")

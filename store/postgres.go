@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,11 +40,12 @@ type postgresDialect struct {
 	server string // host:port, for messages; set when the store opens
 }
 
-// postgresSteps is the schema history in PostgreSQL's words.
-var postgresSteps = mustLoadSteps("postgres")
+// postgresSteps is the schema history in PostgreSQL's words, read when
+// first needed.
+var postgresSteps = sync.OnceValue(func() []migration { return mustLoadSteps("postgres") })
 
 func (postgresDialect) engine() Engine     { return PostgreSQL }
-func (postgresDialect) steps() []migration { return postgresSteps }
+func (postgresDialect) steps() []migration { return postgresSteps() }
 
 // open opens the database of a postgres:// URL as OpenPostgres does,
 // whatever mode asks: the server's rights decide what the user may do,
@@ -79,7 +81,7 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: opening database %s: %w", name, err)
 	}
-	if err := s.migrate(ctx, postgresSteps); err != nil {
+	if err := s.migrateAll(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: opening database %s: %w", name, err)
 	}

@@ -36,11 +36,11 @@ func TestSchemaFiles(t *testing.T) {
 	if s, p := files("sqlite"), files("postgres"); !slices.Equal(s, p) {
 		t.Errorf("the engines' schema files differ:\nsqlite:   %v\npostgres: %v", s, p)
 	}
-	if len(sqliteSteps) != len(postgresSteps) || SchemaVersion != len(sqliteSteps) {
-		t.Fatalf("%d SQLite steps, %d PostgreSQL steps, SchemaVersion %d", len(sqliteSteps), len(postgresSteps), SchemaVersion)
+	if len(sqliteSteps()) != len(postgresSteps()) || SchemaVersion != len(sqliteSteps()) {
+		t.Fatalf("%d SQLite steps, %d PostgreSQL steps, SchemaVersion %d", len(sqliteSteps()), len(postgresSteps()), SchemaVersion)
 	}
-	for i := range sqliteSteps {
-		sq, pg := sqliteSteps[i], postgresSteps[i]
+	for i := range sqliteSteps() {
+		sq, pg := sqliteSteps()[i], postgresSteps()[i]
 		if sq.name != pg.name {
 			t.Errorf("step %d: named %q on SQLite, %q on PostgreSQL", i+1, sq.name, pg.name)
 		}
@@ -54,7 +54,7 @@ func TestSchemaFiles(t *testing.T) {
 			t.Errorf("step %d: a carriage return in its SQL", i+1)
 		}
 	}
-	if !sqliteSteps[1].rebuild {
+	if !sqliteSteps()[1].rebuild {
 		t.Errorf("SQLite's step 2 rebuilds reports: it must run with foreign keys off")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -20,11 +21,13 @@ import (
 // writers one at a time through BEGIN IMMEDIATE with a busy timeout.
 type sqliteDialect struct{}
 
-// sqliteSteps is the schema history in SQLite's words.
-var sqliteSteps = mustLoadSteps("sqlite")
+// sqliteSteps is the schema history in SQLite's words, read when first
+// needed (not at start-up: most commands open a store at the current
+// schema and only count the steps).
+var sqliteSteps = sync.OnceValue(func() []migration { return mustLoadSteps("sqlite") })
 
 func (sqliteDialect) engine() Engine     { return SQLite }
-func (sqliteDialect) steps() []migration { return sqliteSteps }
+func (sqliteDialect) steps() []migration { return sqliteSteps() }
 
 // open opens the SQLite file at path: created with its folder (mode 0700)
 // for openCreate; which must exist for openExisting and openRead; at the
@@ -144,7 +147,7 @@ func open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, path: abs, dialect: sqliteDialect{}}
-	if err := s.migrate(ctx, sqliteSteps); err != nil {
+	if err := s.migrateAll(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -181,11 +184,11 @@ func openRO(path string) (*Store, error) {
 		return nil, err
 	}
 	switch {
-	case v < len(sqliteSteps):
+	case v < SchemaVersion:
 		err = &kindError{kind: ErrSchemaOld, text: fmt.Sprintf(
-			"database schema version %d is older than this program's %d", v, len(sqliteSteps))}
-	case v > len(sqliteSteps):
-		err = tooNew(v, len(sqliteSteps))
+			"database schema version %d is older than this program's %d", v, SchemaVersion)}
+	case v > SchemaVersion:
+		err = tooNew(v, SchemaVersion)
 	}
 	if err != nil {
 		s.db.Close()
