@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/neutral"
 )
 
@@ -31,15 +32,6 @@ type Reporter struct {
 	// FromDomain is the domain of the From address, used only when neither
 	// Submitter nor ContactInfo names a domain.
 	FromDomain string
-}
-
-// Auth is whether a report message is authenticated as its reporter's. It
-// has the fields of store.Auth.
-type Auth struct {
-	Authenticated bool
-	Method        string // "dkim", "authres" or "" (none)
-	Domain        string // authenticated domain, e.g. "google.com"
-	Detail        string // one line: why, or why not
 }
 
 // Verifier authenticates report messages. The zero Verifier verifies DKIM
@@ -70,10 +62,10 @@ type Verifier struct {
 // in an Authentication-Results field of a trusted authserv-id. DNS lookups
 // for one message are bounded by the resolver's budget; DNS trouble makes a
 // message not authenticated, never an error.
-func (v *Verifier) Authenticate(ctx context.Context, raw []byte, reporter Reporter) Auth {
+func (v *Verifier) Authenticate(ctx context.Context, raw []byte, reporter Reporter) arrival.Auth {
 	orgs := reporterOrgs(reporter)
 	if len(orgs) == 0 {
-		return Auth{Detail: fmt.Sprintf("no reporter domain (submitter %q, contact-info %q)",
+		return arrival.Auth{Detail: fmt.Sprintf("no reporter domain (submitter %q, contact-info %q)",
 			reporter.Submitter, reporter.ContactInfo)}
 	}
 	var notes []string
@@ -94,7 +86,7 @@ func (v *Verifier) Authenticate(ctx context.Context, raw []byte, reporter Report
 	if len(notes) == 0 {
 		notes = append(notes, "DKIM not verified (--no-dkim) and no trusted Authentication-Results")
 	}
-	return Auth{Detail: strings.Join(notes, "; ")}
+	return arrival.Auth{Detail: strings.Join(notes, "; ")}
 }
 
 // reporterOrgs returns the organizational domains of the reporter: of
@@ -134,7 +126,7 @@ func contactDomain(s string) string {
 // verifyDKIM verifies the message's DKIM signatures and returns an
 // authenticated Auth for the first one that verifies for a reporter's
 // organization, or a note saying why none did.
-func (v *Verifier) verifyDKIM(ctx context.Context, raw []byte, orgs []string) (Auth, string) {
+func (v *Verifier) verifyDKIM(ctx context.Context, raw []byte, orgs []string) (arrival.Auth, string) {
 	r := v.Resolver
 	if r == nil {
 		r = defaultResolver
@@ -142,7 +134,7 @@ func (v *Verifier) verifyDKIM(ctx context.Context, raw []byte, orgs []string) (A
 	ctx, cancel := r.WithBudget(ctx)
 	defer cancel()
 	if why := headerTooLarge(raw); why != "" {
-		return Auth{}, "dkim not verified: " + why
+		return arrival.Auth{}, "dkim not verified: " + why
 	}
 	opts := &dkim.VerifyOptions{
 		LookupTXT:        func(name string) ([]string, error) { return lookupKey(ctx, r, name) },
@@ -150,10 +142,10 @@ func (v *Verifier) verifyDKIM(ctx context.Context, raw []byte, orgs []string) (A
 	}
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), opts)
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
-		return Auth{}, "dkim: " + neutral.Error(err)
+		return arrival.Auth{}, "dkim: " + neutral.Error(err)
 	}
 	if len(verifs) == 0 {
-		return Auth{}, "no DKIM signature"
+		return arrival.Auth{}, "no DKIM signature"
 	}
 	var fails []string
 	for _, vf := range verifs {
@@ -163,12 +155,12 @@ func (v *Verifier) verifyDKIM(ctx context.Context, raw []byte, orgs []string) (A
 			continue
 		}
 		if org := OrgDomain(d); slices.Contains(orgs, org) {
-			return Auth{Authenticated: true, Method: "dkim", Domain: d,
+			return arrival.Auth{Authenticated: true, Method: "dkim", Domain: d,
 				Detail: fmt.Sprintf("dkim pass d=%s matches reporter %s", d, org)}, ""
 		}
 		fails = append(fails, fmt.Sprintf("dkim pass d=%s does not match reporter %s", d, strings.Join(orgs, " or ")))
 	}
-	return Auth{}, strings.Join(fails, "; ")
+	return arrival.Auth{}, strings.Join(fails, "; ")
 }
 
 // Bounds on what reaches go-msgauth's DKIM verifier. Its header reader
@@ -304,10 +296,10 @@ func acceptTLSRPTService(record string) string {
 // first trusted field and the trusted ones right below it are read, up to a
 // Received field or a field of a foreign authserv-id; all others are
 // ignored however they read.
-func (v *Verifier) checkAuthres(raw []byte, orgs []string) (Auth, string) {
+func (v *Verifier) checkAuthres(raw []byte, orgs []string) (arrival.Auth, string) {
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
 	if err != nil {
-		return Auth{}, "unreadable header: " + neutral.Error(err)
+		return arrival.Auth{}, "unreadable header: " + neutral.Error(err)
 	}
 	var ignored, seen []string
 	started, foreign := false, ""
@@ -353,18 +345,18 @@ func (v *Verifier) checkAuthres(raw []byte, orgs []string) (Auth, string) {
 		}
 	}
 	if len(seen) > 0 {
-		return Auth{}, strings.Join(seen, "; ")
+		return arrival.Auth{}, strings.Join(seen, "; ")
 	}
 	if len(ignored) > 0 {
-		return Auth{}, fmt.Sprintf("authres from untrusted authserv-id %s ignored", strings.Join(ignored, ", "))
+		return arrival.Auth{}, fmt.Sprintf("authres from untrusted authserv-id %s ignored", strings.Join(ignored, ", "))
 	}
-	return Auth{}, ""
+	return arrival.Auth{}, ""
 }
 
 // authresPass returns an authenticated Auth for the first dkim=pass of a
 // reporter's organization among results, noting every other DKIM result in
 // seen.
-func authresPass(id string, results []authres.Result, orgs []string, seen *[]string) (Auth, bool) {
+func authresPass(id string, results []authres.Result, orgs []string, seen *[]string) (arrival.Auth, bool) {
 	id = neutral.LogAttr(id)
 	for _, res := range results {
 		d, ok := res.(*authres.DKIMResult)
@@ -380,12 +372,12 @@ func authresPass(id string, results []authres.Result, orgs []string, seen *[]str
 			continue
 		}
 		if org := OrgDomain(dom); org != "" && slices.Contains(orgs, org) {
-			return Auth{Authenticated: true, Method: "authres", Domain: dom,
+			return arrival.Auth{Authenticated: true, Method: "authres", Domain: dom,
 				Detail: fmt.Sprintf("authres %s: dkim=pass d=%s matches reporter %s", id, dom, org)}, true
 		}
 		*seen = append(*seen, fmt.Sprintf("authres %s: dkim=pass d=%s does not match reporter %s", id, neutral.LogAttr(dom), strings.Join(orgs, " or ")))
 	}
-	return Auth{}, false
+	return arrival.Auth{}, false
 }
 
 // receivedBy returns the host of the "by" clause of a Received field value

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 var google = Reporter{Submitter: "google.com", ContactInfo: "smtp-tls-reporting@google.com"}
@@ -31,55 +32,55 @@ func TestAuthenticate(t *testing.T) {
 		raw      []byte
 		reporter Reporter
 		noDKIM   bool
-		want     Auth
+		want     arrival.Auth
 	}{
 		{"rsa signature by the submitter", sign(t, msg, "google.com", "rsa", time.Time{}), google,
-			false, Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}},
+			false, arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com matches reporter google.com"}},
 		{"key declaring s=tlsrpt", sign(t, msg, "google.com", "tlsrpt", time.Time{}), google,
-			false, Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}},
+			false, arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com matches reporter google.com"}},
 		{"key for another service", sign(t, msg, "google.com", "other", time.Time{}), google,
-			false, Auth{false, "", "", "dkim fail d=google.com: inappropriate service"}},
+			false, arrival.Auth{Detail: "dkim fail d=google.com: inappropriate service"}},
 		{"Mail.ru signs as corp.mail.ru with ed25519", sign(t, mailru, "corp.mail.ru", "ed", time.Time{}),
 			Reporter{Submitter: "mail.ru", ContactInfo: "tlsrpt-noreply@corp.mail.ru"},
-			false, Auth{true, "dkim", "corp.mail.ru", "dkim pass d=corp.mail.ru matches reporter mail.ru"}},
+			false, arrival.Auth{Authenticated: true, Method: "dkim", Domain: "corp.mail.ru", Detail: "dkim pass d=corp.mail.ru matches reporter mail.ru"}},
 		{"organization name as submitter, contact-info URL", sign(t, msg, "google.com", "rsa", time.Time{}),
 			Reporter{Submitter: "Google Inc.", ContactInfo: "https://support.google.com/a/answer/9276511"},
-			false, Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}},
+			false, arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com matches reporter google.com"}},
 		{"From domain only when nothing else names one", sign(t, msg, "google.com", "rsa", time.Time{}),
 			Reporter{Submitter: "Google", FromDomain: "google.com"},
-			false, Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}},
+			false, arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com matches reporter google.com"}},
 		{"no signature", msg, google,
-			false, Auth{Detail: "no DKIM signature"}},
+			false, arrival.Auth{Detail: "no DKIM signature"}},
 		{"signature by another domain", sign(t, msg, "evil.example", "rsa", time.Time{}), google,
-			false, Auth{Detail: "dkim pass d=evil.example does not match reporter google.com"}},
+			false, arrival.Auth{Detail: "dkim pass d=evil.example does not match reporter google.com"}},
 		{"From domain ignored when the submitter is a domain", sign(t, msg, "evil.example", "rsa", time.Time{}),
 			Reporter{Submitter: "google.com", FromDomain: "evil.example"},
-			false, Auth{Detail: "dkim pass d=evil.example does not match reporter google.com"}},
+			false, arrival.Auth{Detail: "dkim pass d=evil.example does not match reporter google.com"}},
 		{"gateway banner breaks the body hash", append(sign(t, msg, "google.com", "rsa", time.Time{}), banner...), google,
-			false, Auth{Detail: "dkim fail d=google.com: body hash did not verify"}},
+			false, arrival.Auth{Detail: "dkim fail d=google.com: body hash did not verify"}},
 		{"expired signature", sign(t, msg, "google.com", "rsa", time.Now().Add(-time.Minute)), google,
-			false, Auth{Detail: "dkim fail d=google.com: signature has expired"}},
+			false, arrival.Auth{Detail: "dkim fail d=google.com: signature has expired"}},
 		{"no key published for the selector", sign(t, msg, "google.com", "nokey", time.Time{}), google,
-			false, Auth{Detail: "dkim fail d=google.com: no key for signature: lookup nokey._domainkey.google.com. on " + addr + ": no such host"}},
+			false, arrival.Auth{Detail: "dkim fail d=google.com: no key for signature: lookup nokey._domainkey.google.com. on " + addr + ": no such host"}},
 		{"hand-made signature without l=", signWithLength(t, msg, "google.com", -1), google,
-			false, Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}},
+			false, arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com matches reporter google.com"}},
 		{"signature with l=", append(signWithLength(t, msg, "google.com", 200), banner...), google,
-			false, Auth{Detail: "dkim fail d=google.com: message contains an insecure body length tag"}},
+			false, arrival.Auth{Detail: "dkim fail d=google.com: message contains an insecure body length tag"}},
 		{"authres pass from our authserv-id", append([]byte(arPass+received), msg...), google,
-			false, Auth{true, "authres", "google.com", "authres mx.example.net: dkim=pass d=google.com matches reporter google.com"}},
+			false, arrival.Auth{Authenticated: true, Method: "authres", Domain: "google.com", Detail: "authres mx.example.net: dkim=pass d=google.com matches reporter google.com"}},
 		{"authres pass from a foreign authserv-id", append([]byte(arForeign+received), msg...), google,
-			false, Auth{Detail: "no DKIM signature; authres from untrusted authserv-id mx.evil.example ignored"}},
+			false, arrival.Auth{Detail: "no DKIM signature; authres from untrusted authserv-id mx.evil.example ignored"}},
 		{"authres with our id below our hop (forged)",
 			append([]byte("Authentication-Results: mx.example.net; dkim=none\r\n"+received+arPass), msg...), google,
-			false, Auth{Detail: "no DKIM signature; authres mx.example.net: dkim=none d="}},
+			false, arrival.Auth{Detail: "no DKIM signature; authres mx.example.net: dkim=none d="}},
 		{"authres for another domain", append([]byte(strings.Replace(arPass, "header.d=google.com", "header.d=evil.example", 1)), msg...), google,
-			false, Auth{Detail: "no DKIM signature; authres mx.example.net: dkim=pass d=evil.example does not match reporter google.com"}},
+			false, arrival.Auth{Detail: "no DKIM signature; authres mx.example.net: dkim=pass d=evil.example does not match reporter google.com"}},
 		{"--no-dkim skips a valid signature", sign(t, msg, "google.com", "rsa", time.Time{}), google,
-			true, Auth{Detail: "DKIM not verified (--no-dkim) and no trusted Authentication-Results"}},
+			true, arrival.Auth{Detail: "DKIM not verified (--no-dkim) and no trusted Authentication-Results"}},
 		{"--no-dkim with our authres", append([]byte(arPass), msg...), google,
-			true, Auth{true, "authres", "google.com", "authres mx.example.net: dkim=pass d=google.com matches reporter google.com"}},
+			true, arrival.Auth{Authenticated: true, Method: "authres", Domain: "google.com", Detail: "authres mx.example.net: dkim=pass d=google.com matches reporter google.com"}},
 		{"no reporter domain", sign(t, msg, "google.com", "rsa", time.Time{}), Reporter{Submitter: "Google"},
-			false, Auth{Detail: `no reporter domain (submitter "Google", contact-info "")`}},
+			false, arrival.Auth{Detail: `no reporter domain (submitter "Google", contact-info "")`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +134,7 @@ func TestAuthenticateCorpusGoogle(t *testing.T) {
 	}
 	v.TrustAuthservIDs = nil
 	a = v.Authenticate(context.Background(), sign(t, stripped, "google.com", "tlsrpt", time.Time{}), google)
-	want := Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}
+	want := arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com matches reporter google.com"}
 	if a != want {
 		t.Errorf("re-signed corpus message: %+v, want %+v", a, want)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"blitiri.com.ar/go/spf"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/neutral"
 )
 
@@ -35,8 +36,8 @@ type Evidence struct {
 	ContactInfo  string
 	Submitter    string // TLS-Report-Submitter
 	FromDomain   string
-	Auth         Auth   // how the report message was authenticated
-	Transport    string // "mail", "https", "file"...: HTTPS reports are never authenticated
+	Auth         arrival.Auth // how the report message was authenticated
+	Transport    string       // "mail", "https", "file"...: HTTPS reports are never authenticated
 }
 
 // Verdict is whether an address is trusted: a sender too big to block.
@@ -325,7 +326,7 @@ func reporterName(e Evidence) string {
 }
 
 // authPhrase says how a report was authenticated.
-func authPhrase(a Auth) string {
+func authPhrase(a arrival.Auth) string {
 	if a.Method == "authres" {
 		return "report authenticated by our Authentication-Results"
 	}

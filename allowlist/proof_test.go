@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 const testList = `
@@ -64,9 +65,9 @@ func TestProve(t *testing.T) {
 
 func TestJudge(t *testing.T) {
 	c := testChecker(t, dnstest.Start(t, testRecords(t)))
-	dkimGoogle := Auth{true, "dkim", "google.com", "dkim pass d=google.com matches reporter google.com"}
+	dkimGoogle := arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com matches reporter google.com"}
 	byGoogle := Evidence{Organization: "Google LLC", Submitter: "google.com", Auth: dkimGoogle, Transport: "mail"}
-	unsigned := Evidence{Organization: "Google LLC", Submitter: "google.com", Auth: Auth{Detail: "no DKIM signature"}, Transport: "mail"}
+	unsigned := Evidence{Organization: "Google LLC", Submitter: "google.com", Auth: arrival.Auth{Detail: "no DKIM signature"}, Transport: "mail"}
 	tests := []struct {
 		name        string
 		ip          string
@@ -77,21 +78,21 @@ func TestJudge(t *testing.T) {
 		{"authenticated Google report, SPF", "209.85.220.41", []Evidence{unsigned, byGoogle}, true,
 			"google.com: DKIM-authenticated report, 209.85.220.41 passes SPF for _spf.google.com"},
 		{"authres, rDNS", "198.51.100.7", []Evidence{{Submitter: "google.com", Transport: "mail",
-			Auth: Auth{true, "authres", "google.com", "authres mx.example.net: dkim=pass"}}}, true,
+			Auth: arrival.Auth{Authenticated: true, Method: "authres", Domain: "google.com", Detail: "authres mx.example.net: dkim=pass"}}}, true,
 			"google.com: report authenticated by our Authentication-Results, 198.51.100.7 has forward-confirmed rDNS relay7.google.com under google.com"},
 		{"Mail.ru as corp.mail.ru", "217.69.130.1", []Evidence{{Submitter: "mail.ru", Transport: "mail",
-			Auth: Auth{true, "dkim", "corp.mail.ru", "dkim pass d=corp.mail.ru matches reporter mail.ru"}}}, true,
+			Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "corp.mail.ru", Detail: "dkim pass d=corp.mail.ru matches reporter mail.ru"}}}, true,
 			"mail.ru: DKIM-authenticated report, 217.69.130.1 passes SPF for _spf.mail.ru"},
 		{"unsigned reports", "209.85.220.41", []Evidence{unsigned, unsigned}, false,
 			"no authenticated report (2 reports: no DKIM signature)"},
 		{"HTTPS is never authenticated", "209.85.220.41", []Evidence{{Submitter: "google.com", Auth: dkimGoogle, Transport: "https"}}, false,
 			"no authenticated report (1 report: 1 by HTTPS, which cannot be authenticated)"},
 		{"reporter not on the allowlist", "209.85.220.41", []Evidence{{Submitter: "evil.example", Transport: "mail",
-			Auth: Auth{true, "dkim", "evil.example", "dkim pass d=evil.example matches reporter evil.example"}}}, false,
+			Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "evil.example", Detail: "dkim pass d=evil.example matches reporter evil.example"}}}, false,
 			"reporter evil.example is not on the allowlist"},
 		{"a foreign reporter naming a Google address while claiming Google as submitter", "209.85.220.41", []Evidence{{Submitter: "google.com",
 			ContactInfo: "evil.example", Transport: "mail",
-			Auth: Auth{true, "dkim", "evil.example", "dkim pass d=evil.example matches reporter evil.example"}}}, false,
+			Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "evil.example", Detail: "dkim pass d=evil.example matches reporter evil.example"}}}, false,
 			"reporter evil.example is not on the allowlist"},
 		{"address outside the reporter's", "192.0.2.1", []Evidence{byGoogle}, false,
 			"192.0.2.1 is not google.com's: fails SPF for _spf.google.com (softfail), no forward-confirmed rDNS under google.com (no PTR: not found)"},
@@ -212,7 +213,7 @@ func TestResidentialLineOfAFreemailProvider(t *testing.T) {
 		Host: map[string][]string{"c-73-1-2-3.hsd1.il.comcast.net": {"73.1.2.3"}},
 	})
 	signed := []Evidence{{Organization: "Comcast", Submitter: "comcast.net", Transport: "mail",
-		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "comcast.net", Detail: "dkim pass d=comcast.net"}}}
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "comcast.net", Detail: "dkim pass d=comcast.net"}}}
 	line, outbound := netip.MustParseAddr("73.1.2.3"), netip.MustParseAddr("96.114.154.10")
 
 	c := &Checker{List: Default(), Resolver: &Resolver{Server: addr}}
@@ -263,7 +264,7 @@ func TestDNSFailedNamed(t *testing.T) {
 		t.Errorf("Check with DNS down = %+v", v)
 	}
 	signed := []Evidence{{Submitter: "google.com", Transport: "mail",
-		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}}
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}}
 	if v := dead.Judge(context.Background(), ip, signed); v.Trusted || !v.DNSFailed || !strings.HasPrefix(v.Why, "DNS failed: ") {
 		t.Errorf("Judge with DNS down = %+v", v)
 	}
@@ -283,7 +284,7 @@ func TestJudgeAll(t *testing.T) {
 	c.Resolver.Cache = &MemCache{}
 	c.Concurrency = 4
 	signed := []Evidence{{Submitter: "google.com", Transport: "mail",
-		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}}
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}}
 	var ips []netip.Addr
 	var evs [][]Evidence
 	for i := range 40 {

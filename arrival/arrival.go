@@ -5,7 +5,25 @@
 // spool and the filter take an arrival.Source beside it.
 package arrival
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/report"
+)
+
+// Recorder takes reports with how they arrived: the one interface the
+// filter, import, serve and the spool hand reports to. *store.Store
+// implements it, and so does spool.Recorder, which keeps a report in the
+// spool when the store cannot take it.
+type Recorder interface {
+	// AddReport stores r and returns its key, with dup=true when the same
+	// report was already stored.
+	AddReport(ctx context.Context, r *report.Report, src Source) (id int64, dup bool, err error)
+	// AddDMARC stores a DMARC aggregate report as AddReport does.
+	AddDMARC(ctx context.Context, r *dmarc.Report, src Source) (id int64, dup bool, err error)
+}
 
 // Source says how a report arrived and whether it is authenticated.
 type Source struct {

@@ -25,7 +25,7 @@ import (
 // Transport names how a report arrived.
 type Transport string
 
-// The transports of store.Source.
+// The transports of arrival.Source.
 const (
 	Mail   Transport = "mail"
 	HTTPS  Transport = "https"
@@ -217,7 +217,7 @@ func Evidence(es []store.Evidence) []allowlist.Evidence {
 		}
 		out = append(out, allowlist.Evidence{
 			Organization: e.Organization, ContactInfo: e.ContactInfo, Submitter: e.Submitter,
-			FromDomain: e.FromDomain, Auth: allowlist.Auth(e.Auth), Transport: e.Transport,
+			FromDomain: e.FromDomain, Auth: e.Auth, Transport: e.Transport,
 		})
 	}
 	return out

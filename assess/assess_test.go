@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/report"
@@ -27,10 +28,10 @@ func add(t *testing.T, st *store.Store, id, domain string, sessions int64, ips .
 	}
 	r := &report.Report{OrganizationName: "Partner", ReportID: id, Start: day, End: day.Add(24*time.Hour - time.Second),
 		Policies: []report.Policy{{Type: "sts", Domain: "example.com", Failed: sessions * int64(len(ips)), Details: ds}}}
-	src := store.Source{Transport: "mail", Submitter: "partner.example", Received: day.Add(25 * time.Hour),
-		Auth: store.Auth{Detail: "no DKIM signature"}}
+	src := arrival.Source{Transport: "mail", Submitter: "partner.example", Received: day.Add(25 * time.Hour),
+		Auth: arrival.Auth{Detail: "no DKIM signature"}}
 	if domain != "" {
-		src.Auth = store.Auth{Authenticated: true, Method: "dkim", Domain: domain, Detail: "dkim pass d=" + domain}
+		src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: domain, Detail: "dkim pass d=" + domain}
 	}
 	if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -49,8 +50,8 @@ func month(t *testing.T, betaName string) (*store.Store, time.Time) {
 				r.Policies = append(r.Policies, report.Policy{Type: "sts", Domain: "example.org", Successful: 60, Failed: orgFailed,
 					Details: []report.FailureDetail{{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("198.51.100.1"), FailedSessions: orgFailed}}})
 			}
-			src := store.Source{Transport: "mail", Submitter: identity(org),
-				Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: identity(org)}}
+			src := arrival.Source{Transport: "mail", Submitter: identity(org),
+				Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: identity(org)}}
 			if _, _, err := st.AddReport(ctx, r, src); err != nil {
 				t.Fatal(err)
 			}

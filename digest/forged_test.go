@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -19,7 +20,7 @@ import (
 
 // addReport stores one report of org over [start, start+1d) at the
 // given store time, naming ip with sessions failed sessions.
-func addReport(t *testing.T, st *store.Store, at time.Time, org, id string, start time.Time, ip string, sessions int64, src store.Source) {
+func addReport(t *testing.T, st *store.Store, at time.Time, org, id string, start time.Time, ip string, sessions int64, src arrival.Source) {
 	t.Helper()
 	st.SetClock(func() time.Time { return at })
 	defer st.SetClock(nil)
@@ -38,10 +39,10 @@ func addReport(t *testing.T, st *store.Store, at time.Time, org, id string, star
 // unauthenticated. A regular unsigned reporter gone silent raises nothing.
 func TestDigestForgedReports(t *testing.T) {
 	st, now := month(t, "Beta Mail")
-	claim := store.Source{Transport: "mail", Submitter: identity("Beta Mail"), FromDomain: identity("Beta Mail")}
+	claim := arrival.Source{Transport: "mail", Submitter: identity("Beta Mail"), FromDomain: identity("Beta Mail")}
 	addReport(t, st, now.Add(-time.Hour), "Beta Mail", "forged", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), "203.0.113.9", 5, claim)
 	for d := range 10 {
-		addReport(t, st, now.Add(-time.Hour), "Gamma Mail", fmt.Sprint(d), first.AddDate(0, 0, d), "203.0.113.10", 1, store.Source{Transport: "https"})
+		addReport(t, st, now.Add(-time.Hour), "Gamma Mail", fmt.Sprint(d), first.AddDate(0, 0, d), "203.0.113.10", 1, arrival.Source{Transport: "https"})
 	}
 	d, err := Compute(context.Background(), st, Options{Now: now})
 	if err != nil {
@@ -65,7 +66,7 @@ func TestDigestForgedReports(t *testing.T) {
 // quiet, though its reports were stored within the hour.
 func TestDigestQuietAfterBackfill(t *testing.T) {
 	st, now := month(t, "Beta Mail")
-	src := store.Source{Transport: "import", Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "delta.example"}}
+	src := arrival.Source{Transport: "import", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "delta.example"}}
 	for d := range 20 {
 		addReport(t, st, now.Add(-time.Hour), "Delta Mail", fmt.Sprint(d), first.AddDate(0, 0, d), "203.0.113.11", 1, src)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -31,9 +32,9 @@ func TestDigestOutcomes(t *testing.T) {
 			r.Policies[0].Details = append(r.Policies[0].Details, report.FailureDetail{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 2})
 			r.Policies[0].Failed += 2
 		}
-		src := store.Source{Transport: "mail", Submitter: "google.example"}
+		src := arrival.Source{Transport: "mail", Submitter: "google.example"}
 		if signed {
-			src.Auth = store.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}
+			src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}
 		}
 		st.SetClock(func() time.Time { return start.Add(25 * time.Hour) })
 		defer st.SetClock(nil)

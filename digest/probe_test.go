@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -31,7 +32,7 @@ func TestProbeBudget(t *testing.T) {
 		r := &report.Report{OrganizationName: "R", ReportID: domain, Start: at.Add(-24 * time.Hour), End: at.Add(-time.Hour),
 			Policies: []report.Policy{{Type: "sts", Domain: domain, Failed: 1,
 				Details: []report.FailureDetail{{ResultType: probe.CertificateExpired, FailedSessions: 1}}}}}
-		src := store.Source{Transport: "mail", Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "r.test"}}
+		src := arrival.Source{Transport: "mail", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "r.test"}}
 		if _, _, err := st.AddReport(ctx, r, src); err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
@@ -22,7 +23,7 @@ func BenchmarkFilter(b *testing.B) {
 		b.Fatal(err)
 	}
 	st := storetest.Open(b)
-	opt := Options{Now: fixedNow, Record: func() (Recorder, error) { return st, nil }}
+	opt := Options{Now: fixedNow, Record: func() (arrival.Recorder, error) { return st, nil }}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
@@ -58,7 +59,7 @@ func BenchmarkFilterDetails(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000, 50000} {
 		b.Run(fmt.Sprintf("details=%d", n), func(b *testing.B) {
 			st := storetest.Open(b)
-			opt := Options{Now: fixedNow, Record: func() (Recorder, error) { return st, nil }}
+			opt := Options{Now: fixedNow, Record: func() (arrival.Recorder, error) { return st, nil }}
 			b.ReportAllocs()
 			round := 0
 			for b.Loop() {

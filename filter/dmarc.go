@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // DMARCHeaderName is the header field the filter adds to a message
@@ -135,11 +135,6 @@ func dmarcFirstErr(dm *dmarc.Message) error {
 	return nil
 }
 
-// dmarcRecorder is the recorder as DMARC reports need it.
-type dmarcRecorder interface {
-	AddDMARC(ctx context.Context, r *dmarc.Report, src store.Source) (id int64, dup bool, err error)
-}
-
 // recordDMARC stores every DMARC report; a failure is a problem, never a
 // lost message.
 func recordDMARC(ctx context.Context, dm *dmarc.Message, reports []*dmarc.Report, opt Options, res Result) Result {
@@ -151,12 +146,7 @@ func recordDMARC(ctx context.Context, dm *dmarc.Message, reports []*dmarc.Report
 		res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))
 		return res
 	}
-	dr, ok := rec.(dmarcRecorder)
-	if !ok {
-		res.Problems = append(res.Problems, "not recorded: this store takes no DMARC reports")
-		return res
-	}
-	src := store.Source{
+	src := arrival.Source{
 		Transport:  "mail",
 		FromDomain: dm.FromDomain,
 		MessageID:  dm.MessageID,
@@ -164,7 +154,7 @@ func recordDMARC(ctx context.Context, dm *dmarc.Message, reports []*dmarc.Report
 		Auth:       res.Auth,
 	}
 	for _, r := range reports {
-		_, dup, err := dr.AddDMARC(ctx, r, src)
+		_, dup, err := rec.AddDMARC(ctx, r, src)
 		switch {
 		case err != nil:
 			res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))

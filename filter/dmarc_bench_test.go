@@ -7,6 +7,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
@@ -17,7 +18,7 @@ import (
 // stopped), so that every round stores its 2,000 records.
 func BenchmarkFilterDMARC(b *testing.B) {
 	st := storetest.Open(b)
-	opt := Options{Now: fixedNow, Record: func() (Recorder, error) { return st, nil }}
+	opt := Options{Now: fixedNow, Record: func() (arrival.Recorder, error) { return st, nil }}
 	b.ReportAllocs()
 	round := 0
 	for b.Loop() {

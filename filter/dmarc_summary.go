@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/neutral"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // DMARCSummaryTitle is the first line of the summary of DMARC reports.
@@ -28,7 +28,7 @@ const MaxDMARCSources = 20
 // messages first (at most MaxDMARCSources lines in all); then the
 // authentication verdict. Every string from a report goes through
 // neutral.SummaryLine: no control character, no line break, no boundary.
-func DMARCSummary(dm *dmarc.Message, auth store.Auth, now time.Time) string {
+func DMARCSummary(dm *dmarc.Message, auth arrival.Auth, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(DMARCSummaryTitle + "\n")
 	left := MaxDMARCSources

@@ -20,10 +20,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // HeaderName is the header field the filter adds.
@@ -34,11 +34,6 @@ const HeaderName = "TLS-Report-Has-Failures"
 // 75 for maildrop) rather than let a truncated message through.
 var ErrOutput = errors.New("filter: message not written whole")
 
-// Recorder stores reports; *store.Store implements it.
-type Recorder interface {
-	AddReport(ctx context.Context, r *report.Report, src store.Source) (id int64, dup bool, err error)
-}
-
 // Options configure Run. The zero value annotates with report.DefaultLimits,
 // records nothing and authenticates nothing.
 type Options struct {
@@ -46,7 +41,7 @@ type Options struct {
 
 	// Authenticate judges whether the message really comes from its
 	// reporter; nil leaves every report unauthenticated.
-	Authenticate func(ctx context.Context, raw []byte, msg *report.Message) store.Auth
+	Authenticate func(ctx context.Context, raw []byte, msg *report.Message) arrival.Auth
 
 	// DMARCLimits bound the reading of DMARC aggregate reports (zero
 	// fields take dmarc.DefaultLimits; MaxInput is Limits.MaxMessage).
@@ -54,12 +49,12 @@ type Options struct {
 
 	// AuthenticateDMARC judges whether a message holding DMARC reports
 	// really comes from its reporter; nil leaves them unauthenticated.
-	AuthenticateDMARC func(ctx context.Context, raw []byte, msg *dmarc.Message) store.Auth
+	AuthenticateDMARC func(ctx context.Context, raw []byte, msg *dmarc.Message) arrival.Auth
 
 	// Record opens the store when there is something to record; nil
 	// records nothing. It is called at most once per Run, so that a
 	// message without reports never touches the database.
-	Record func() (Recorder, error)
+	Record func() (arrival.Recorder, error)
 
 	// Advise returns the lines of advice for failing addresses (trusted
 	// or why not, and the command to run), after the reports are
@@ -91,7 +86,7 @@ type Result struct {
 	Reports  int    // reports read
 	Stored   int    // reports newly recorded
 	Dups     int    // reports already recorded
-	Auth     store.Auth
+	Auth     arrival.Auth
 	Problems []string // one line each, for the log
 
 	edit editMode // how the summary was placed
@@ -262,7 +257,7 @@ func record(ctx context.Context, msg *report.Message, reports []*report.Report, 
 		res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))
 		return res
 	}
-	src := store.Source{
+	src := arrival.Source{
 		Transport:  "mail",
 		Submitter:  msg.Submitter,
 		FromDomain: msg.FromDomain,

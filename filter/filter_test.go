@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -139,7 +140,7 @@ func runFilter(t testing.TB, raw []byte, st *store.Store) ([]byte, Result) {
 	var out bytes.Buffer
 	opt := Options{Now: fixedNow}
 	if st != nil {
-		opt.Record = func() (Recorder, error) { return st, nil }
+		opt.Record = func() (arrival.Recorder, error) { return st, nil }
 	}
 	res, err := Run(context.Background(), bytes.NewReader(raw), &out, opt)
 	if err != nil {
@@ -325,7 +326,7 @@ func TestDuplicateStoredOnce(t *testing.T) {
 func TestUnwritableDatabaseStillDelivers(t *testing.T) {
 	raw, _ := os.ReadFile("testdata/mt-tlsrpt-gzip.eml")
 	var out bytes.Buffer
-	opt := Options{Now: fixedNow, Record: func() (Recorder, error) {
+	opt := Options{Now: fixedNow, Record: func() (arrival.Recorder, error) {
 		return store.Open("/proc/no/such/dir/tlsrpt.db")
 	}}
 	res, err := Run(context.Background(), bytes.NewReader(raw), &out, opt)

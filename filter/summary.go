@@ -8,10 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // Bounds of the summary: however many failure details a message carries,
@@ -37,7 +37,7 @@ const SummaryTitle = "SMTP TLS report summary (tlsrpt)"
 // addresses with most failed sessions, then the authentication verdict and
 // the advice lines. Every string from the report goes through
 // neutral.SummaryLine: no control character, no line break, no boundary.
-func Summary(msg *report.Message, auth store.Auth, advice []string, now time.Time) string {
+func Summary(msg *report.Message, auth arrival.Auth, advice []string, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(SummaryTitle + "\n")
 	grouped := detailCount(msg) > MaxDetailLines
@@ -312,7 +312,7 @@ func detailLine(d report.FailureDetail) string {
 }
 
 // authLine renders the authentication verdict.
-func authLine(a store.Auth) string {
+func authLine(a arrival.Auth) string {
 	if !a.Authenticated {
 		if a.Detail == "" {
 			return "not authenticated (not checked)"

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // typesMessage is a message of one report with one detail per policy
@@ -24,7 +24,7 @@ func typesMessage(pairs ...[2]string) *report.Message {
 // diagnose command for its domains.
 func TestSummaryDiagnoseHint(t *testing.T) {
 	s := Summary(typesMessage([2]string{"Example.COM.", "certificate-expired"}, [2]string{"example.net", "certificate-expired"},
-		[2]string{"example.com", "sts-policy-fetch-error"}, [2]string{"example.com", "x-vendor-type"}), store.Auth{}, nil, fixedNow())
+		[2]string{"example.com", "sts-policy-fetch-error"}, [2]string{"example.com", "x-vendor-type"}), arrival.Auth{}, nil, fixedNow())
 	for _, line := range []string{
 		"  certificate-expired: the MX host's certificate has expired; run `tlsrpt diagnose example.com example.net`\n",
 		"  sts-policy-fetch-error: the MTA-STS policy could not be fetched over HTTPS; run `tlsrpt diagnose example.com`\n",
@@ -41,7 +41,7 @@ func TestSummaryDiagnoseHint(t *testing.T) {
 // left out for DOMAIN.
 func TestSummaryHintNoPastedCommand(t *testing.T) {
 	for _, d := range []string{"example.com; rm -rf ~", "$(id).example.com", "`id`.example.com", "example.com\n--x", "-rf.example.com", "example.com --db /etc/passwd"} {
-		s := Summary(typesMessage([2]string{d, "certificate-expired"}), store.Auth{}, nil, fixedNow())
+		s := Summary(typesMessage([2]string{d, "certificate-expired"}), arrival.Auth{}, nil, fixedNow())
 		want := "  certificate-expired: the MX host's certificate has expired; run `tlsrpt diagnose DOMAIN`\n"
 		if !strings.Contains(s, want) {
 			t.Errorf("domain %q: summary lacks %q:\n%s", d, want, s)
@@ -57,7 +57,7 @@ func TestSummaryHintBounded(t *testing.T) {
 		pairs = append(pairs, [2]string{fmt.Sprintf("d%d.example", i), fmt.Sprintf("type-%d", i)})
 		pairs = append(pairs, [2]string{fmt.Sprintf("e%d.example", i), "certificate-expired"})
 	}
-	s := Summary(typesMessage(pairs...), store.Auth{}, nil, fixedNow())
+	s := Summary(typesMessage(pairs...), arrival.Auth{}, nil, fixedNow())
 	if !strings.Contains(s, "run `tlsrpt diagnose e0.example e1.example e2.example`\n") {
 		t.Errorf("domains not bounded to %d:\n%s", MaxDomainsPerType, s)
 	}

@@ -6,16 +6,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
-
-// dmarcRecorder is the recorder as DMARC reports need it.
-type dmarcRecorder interface {
-	AddDMARC(ctx context.Context, r *dmarc.Report, src store.Source) (id int64, dup bool, err error)
-}
 
 // dmarcLimits bounds a DMARC report file or message as the TLS ones are
 // (MaxMessage); the rest are dmarc.DefaultLimits.
@@ -32,13 +28,13 @@ func (im *importer) dmarcMessage(ctx context.Context, path, item, maildirName st
 		return false
 	}
 	if reports := dm.Reports(); len(reports) > 0 {
-		auth := store.Auth{Detail: "imported, not checked"}
+		auth := arrival.Auth{Detail: "imported, not checked"}
 		if im.opt.AuthenticateDMARC != nil {
 			auth = im.opt.AuthenticateDMARC(ctx, raw, dm)
 		}
-		im.storeDMARC(ctx, path, item, reports, store.Source{
+		im.storeDMARC(ctx, path, item, reports, arrival.Source{
 			Transport: "import", FromDomain: dm.FromDomain, MessageID: dm.MessageID,
-			Received: arrival(maildirName, raw, im.opt.Now().UTC()), Auth: auth,
+			Received: arrivalTime(maildirName, raw, im.opt.Now().UTC()), Auth: auth,
 		})
 	}
 	var errs []error
@@ -68,27 +64,24 @@ func (im *importer) dmarcFile(ctx context.Context, path string, data []byte) (ok
 		im.fail(path, "", err)
 		return true
 	}
-	im.storeDMARC(ctx, path, "", []*dmarc.Report{rep}, store.Source{
+	im.storeDMARC(ctx, path, "", []*dmarc.Report{rep}, arrival.Source{
 		Transport: "import", Received: im.opt.Now().UTC(),
-		Auth: store.Auth{Detail: "imported from a file, not authenticated"},
+		Auth: arrival.Auth{Detail: "imported from a file, not authenticated"},
 	})
 	return true
 }
 
 // storeDMARC records DMARC reports; a store failure is an error of this
 // file.
-func (im *importer) storeDMARC(ctx context.Context, path, item string, reports []*dmarc.Report, src store.Source) {
-	rec, ok := im.rec.(dmarcRecorder)
-	if !ok {
-		im.fail(path, item, errors.New("this store takes no DMARC reports"))
-		return
-	}
+func (im *importer) storeDMARC(ctx context.Context, path, item string, reports []*dmarc.Report, src arrival.Source) {
 	for _, r := range reports {
-		_, dup, err := rec.AddDMARC(ctx, r, src)
+		_, added, err := im.rec.AddDMARCResult(ctx, r, src)
 		switch {
 		case err != nil:
 			im.fail(path, item, fmt.Errorf("storing DMARC report %q: %w", r.Metadata.ReportID, err))
-		case dup:
+		case added == store.Upgraded:
+			im.sum.DMARCUpgraded++
+		case added == store.Duplicate:
 			im.sum.DMARCDuplicates++
 		default:
 			im.sum.DMARCStored++

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // dmarcCorpusDir holds the shared corpus of real DMARC aggregate reports.
@@ -125,9 +125,9 @@ func TestImportDMARCAuthenticate(t *testing.T) {
 	write(t, filepath.Join(dir, "m.eml"), corpus[google])
 	st := storetest.Open(t)
 	var calls []string
-	opt := Options{AuthenticateDMARC: func(_ context.Context, _ []byte, msg *dmarc.Message) store.Auth {
+	opt := Options{AuthenticateDMARC: func(_ context.Context, _ []byte, msg *dmarc.Message) arrival.Auth {
 		calls = append(calls, msg.FromDomain)
-		return store.Auth{Authenticated: true, Method: "dkim", Domain: msg.FromDomain}
+		return arrival.Auth{Authenticated: true, Method: "dkim", Domain: msg.FromDomain}
 	}}
 	sum, err := Import(context.Background(), st, []string{dir}, opt)
 	if err != nil || sum.DMARCStored != 1 || len(calls) != 1 || calls[0] != "google.com" {

@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/report"
@@ -41,7 +42,9 @@ import (
 
 // Recorder stores reports; *store.Store implements it.
 type Recorder interface {
-	AddReportResult(ctx context.Context, r *report.Report, src store.Source) (id int64, added store.Added, err error)
+	AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, added store.Added, err error)
+	// AddDMARCResult is AddReportResult for a DMARC aggregate report.
+	AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival.Source) (id int64, added store.Added, err error)
 }
 
 // Options configure Import. The zero value imports with
@@ -54,11 +57,11 @@ type Options struct {
 	// Authenticate judges whether a mail message really comes from its
 	// reporter (DKIM, Authentication-Results); nil stores every report
 	// as "imported, not checked". Report files are never authenticated.
-	Authenticate func(ctx context.Context, raw []byte, msg *report.Message) store.Auth
+	Authenticate func(ctx context.Context, raw []byte, msg *report.Message) arrival.Auth
 
 	// AuthenticateDMARC is Authenticate for a message holding DMARC
 	// aggregate reports.
-	AuthenticateDMARC func(ctx context.Context, raw []byte, msg *dmarc.Message) store.Auth
+	AuthenticateDMARC func(ctx context.Context, raw []byte, msg *dmarc.Message) arrival.Auth
 
 	// Progress, when set, is called after each message or file with what
 	// is done so far.
@@ -91,6 +94,7 @@ type Summary struct {
 
 	DMARCStored     int // DMARC aggregate reports newly stored
 	DMARCDuplicates int // DMARC aggregate reports already stored
+	DMARCUpgraded   int // DMARC aggregate reports stored in place of unauthenticated copies
 	Errors          []*FileError
 }
 
@@ -282,7 +286,7 @@ func (im *importer) mbox(ctx context.Context, path string, r io.Reader) {
 }
 
 // message finds and stores the reports of one mail message, received when
-// the message says it arrived (arrival; maildirName is its Maildir file
+// the message says it arrived (arrivalTime; maildirName is its Maildir file
 // name, else ""). A message the filter annotated is read as it came,
 // before the filter: its DKIM signatures cover those bytes, and the
 // reports are read from the same bytes that are authenticated.
@@ -307,13 +311,13 @@ func (im *importer) message(ctx context.Context, path, item, maildirName string,
 		return
 	}
 	if len(reports) > 0 {
-		auth := store.Auth{Detail: "imported, not checked"}
+		auth := arrival.Auth{Detail: "imported, not checked"}
 		if im.opt.Authenticate != nil {
 			auth = im.opt.Authenticate(ctx, raw, msg)
 		}
-		im.store(ctx, path, item, reports, store.Source{
+		im.store(ctx, path, item, reports, arrival.Source{
 			Transport: "import", Submitter: msg.Submitter, FromDomain: msg.FromDomain,
-			MessageID: msg.MessageID, Received: arrival(maildirName, raw, im.opt.Now().UTC()), Auth: auth,
+			MessageID: msg.MessageID, Received: arrivalTime(maildirName, raw, im.opt.Now().UTC()), Auth: auth,
 		})
 	}
 	var errs []error
@@ -345,9 +349,9 @@ func (im *importer) reportFile(ctx context.Context, path string, data []byte) {
 		im.sum.NotReports++
 		return
 	}
-	im.store(ctx, path, "", reports, store.Source{
+	im.store(ctx, path, "", reports, arrival.Source{
 		Transport: "import", Received: im.opt.Now().UTC(),
-		Auth: store.Auth{Detail: "imported from a file, not authenticated"},
+		Auth: arrival.Auth{Detail: "imported from a file, not authenticated"},
 	})
 	if err != nil {
 		im.fail(path, "", err)
@@ -355,7 +359,7 @@ func (im *importer) reportFile(ctx context.Context, path string, data []byte) {
 }
 
 // store records reports; a store failure is an error of this file.
-func (im *importer) store(ctx context.Context, path, item string, reports []*report.Report, src store.Source) {
+func (im *importer) store(ctx context.Context, path, item string, reports []*report.Report, src arrival.Source) {
 	for _, r := range reports {
 		_, added, err := im.rec.AddReportResult(ctx, r, src)
 		switch {

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // TestImportMaildirAndMboxTwice builds a Maildir and an mbox from the whole
@@ -191,16 +191,16 @@ func TestImportAuthenticate(t *testing.T) {
 		var calls int
 		opt := Options{}
 		if hook {
-			opt.Authenticate = func(ctx context.Context, raw []byte, msg *report.Message) store.Auth {
+			opt.Authenticate = func(ctx context.Context, raw []byte, msg *report.Message) arrival.Auth {
 				calls++
-				return store.Auth{Authenticated: true, Method: "dkim", Domain: msg.FromDomain}
+				return arrival.Auth{Authenticated: true, Method: "dkim", Domain: msg.FromDomain}
 			}
 		}
 		sum, err := Import(context.Background(), st, []string{dir}, opt)
 		if err != nil || sum.Stored != 2 {
 			t.Fatalf("%+v %v", sum, err)
 		}
-		var auths []store.Auth
+		var auths []arrival.Auth
 		for id := int64(1); id <= 2; id++ {
 			_, src, err := st.Report(context.Background(), id)
 			if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
-// arrival is when a message arrived, from what the message and its file
+// arrivalTime is when a message arrived, from what the message and its file
 // say, for the Received time of its reports: a backfill must not make old
 // reports look as if they had just come. In order, the first that gives a
 // time no later than now plus store.ClockSkew (a later one is not
@@ -25,7 +25,7 @@ import (
 //   - the Date header.
 //
 // Else now.
-func arrival(maildirName string, raw []byte, now time.Time) time.Time {
+func arrivalTime(maildirName string, raw []byte, now time.Time) time.Time {
 	limit := now.Add(store.ClockSkew)
 	believed := func(t time.Time) bool { return t.Unix() > 0 && !t.After(limit) }
 	if t, ok := maildirTime(maildirName); ok && believed(t) {

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // gzReport is a gzipped report of reporter.example for the day start.
@@ -57,8 +57,8 @@ func TestImportReceivedTime(t *testing.T) {
 	st := storetest.Open(t)
 	st.SetClock(func() time.Time { return now })
 	sum, err := Import(context.Background(), st, []string{dir}, Options{Now: func() time.Time { return now },
-		Authenticate: func(context.Context, []byte, *report.Message) store.Auth {
-			return store.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.example"}
+		Authenticate: func(context.Context, []byte, *report.Message) arrival.Auth {
+			return arrival.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.example"}
 		}})
 	if err != nil || sum.Stored != 20 || len(sum.Errors) > 0 {
 		t.Fatalf("%+v %v: %s", sum, err, errorLines(sum))

@@ -10,9 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // Issue 17, item 11: forged reports cannot bend the metrics.
@@ -97,7 +97,7 @@ func TestLabelsNeverCollide(t *testing.T) {
 		types = append(types, fmt.Sprintf("made-up-%d", i))
 	}
 	types = append(types, "Certificate-Expired", "certificate-expired ", "other", Unauthenticated)
-	add := func(org, id, domain string, src store.Source, n int) {
+	add := func(org, id, domain string, src arrival.Source, n int) {
 		var ds []report.FailureDetail
 		for _, ty := range types[len(types)-n:] {
 			ds = append(ds, report.FailureDetail{ResultType: ty, SendingMTAIP: netip.MustParseAddr("192.0.2.1"), FailedSessions: 1})
@@ -108,12 +108,12 @@ func TestLabelsNeverCollide(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	signedBy := func(d string) store.Source {
-		return store.Source{Transport: "mail", Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: d}}
+	signedBy := func(d string) arrival.Source {
+		return arrival.Source{Transport: "mail", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: d}}
 	}
 	domains := []string{"example.net", "Example.NET.", " example.net", "other", "Other."}
 	for i, org := range []string{"Google Inc. ", "Google Inc.", "GOOGLE  INC.", "other", "Other ", Unauthenticated, "~other"} {
-		add(org, fmt.Sprint("u", i), domains[i%len(domains)], store.Source{Transport: "https"}, len(types))
+		add(org, fmt.Sprint("u", i), domains[i%len(domains)], arrival.Source{Transport: "https"}, len(types))
 		add(org, fmt.Sprint("s", i), domains[i%len(domains)], signedBy([]string{"google.com", "Google.com", "other", Unauthenticated, "~other", "Other.", "x"}[i]), len(types))
 	}
 	// More signed reporters than MaxReporters, and more domains than
@@ -186,8 +186,8 @@ func TestBackdatedReportersTakeNoSlot(t *testing.T) {
 			n++
 			r := &report.Report{OrganizationName: id, ReportID: fmt.Sprint(n), Start: start, End: start.Add(24*time.Hour - time.Second),
 				Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100}}}
-			src := store.Source{Transport: "mail", Submitter: id, Received: receivedAt,
-				Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: id}}
+			src := arrival.Source{Transport: "mail", Submitter: id, Received: receivedAt,
+				Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: id}}
 			if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
 				t.Fatal(err)
 			}

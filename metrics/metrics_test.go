@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
@@ -49,9 +50,9 @@ func fillFrom(t *testing.T, st *store.Store, storedAt, start time.Time, failed i
 		r := &report.Report{OrganizationName: org, ReportID: fmt.Sprintf("%s-%d", storedAt, i), Start: start, End: start.Add(24*time.Hour - time.Second),
 			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100, Failed: failed,
 				Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr("192.0.2.1"), FailedSessions: failed}}}}}
-		src := store.Source{Transport: "mail", Submitter: identity(org)}
+		src := arrival.Source{Transport: "mail", Submitter: identity(org)}
 		if signed {
-			src.Auth = store.Auth{Authenticated: true, Method: "dkim", Domain: identity(org)}
+			src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: identity(org)}
 		}
 		if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
 			t.Fatal(err)
@@ -203,9 +204,9 @@ func TestRedeemedOutcomes(t *testing.T) {
 			r.Policies[0].Details = append(r.Policies[0].Details, report.FailureDetail{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 2})
 			r.Policies[0].Failed += 2
 		}
-		src := store.Source{Transport: "mail", Submitter: "google.example"}
+		src := arrival.Source{Transport: "mail", Submitter: "google.example"}
 		if signed {
-			src.Auth = store.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}
+			src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}
 		}
 		if _, _, err := st.AddReport(ctx, r, src); err != nil {
 			t.Fatal(err)

@@ -3,10 +3,10 @@
 // application/tlsrpt+gzip or application/tlsrpt+json, to the URI published
 // in the rua= tag of the domain's _smtp._tls TXT record.
 //
-// Handler answers such POSTs at any path, stores the reports through a
-// Recorder (a *store.Store) with transport "https", and serves /healthz to
-// GET; its MetricsHandler serves /metrics (Prometheus text format), meant
-// for a listener of its own. Reports received over HTTPS
+// Handler answers such POSTs at any path, stores the reports through an
+// arrival.Recorder (a *store.Store) with transport "https", and serves
+// /healthz to GET; its MetricsHandler serves /metrics (Prometheus text
+// format), meant for a listener of its own. Reports received over HTTPS
 // carry no signature, so they are stored unauthenticated: they count in
 // review but never make an address trusted by themselves.
 //
@@ -46,6 +46,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -67,11 +68,6 @@ const (
 	DefaultStoreWait        = 25 * time.Second
 	DefaultRetryAfter       = 5 * time.Second
 )
-
-// Recorder stores reports; *store.Store implements it.
-type Recorder interface {
-	AddReport(ctx context.Context, r *report.Report, src store.Source) (id int64, dup bool, err error)
-}
 
 // Options configure a Handler. The zero value is usable: report.DefaultLimits,
 // DefaultMaxBody, DefaultMaxConcurrent, no logging, no store statistics.
@@ -138,7 +134,7 @@ type Options struct {
 // Handler is the http.Handler of tlsrpt serve. It is safe for concurrent
 // use.
 type Handler struct {
-	rec     Recorder
+	rec     arrival.Recorder
 	opt     Options
 	sem     chan struct{} // store slots
 	reading chan struct{} // read slots
@@ -153,7 +149,7 @@ type Handler struct {
 }
 
 // NewHandler returns a Handler storing reports through rec.
-func NewHandler(rec Recorder, opt Options) *Handler {
+func NewHandler(rec arrival.Recorder, opt Options) *Handler {
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = DefaultMaxBody
 	}
@@ -366,10 +362,10 @@ func decodeRejection(err error) outcome {
 // https. A report fully received is stored even if the client hangs up.
 func (h *Handler) store(ctx context.Context, w http.ResponseWriter, reps []*report.Report) outcome {
 	ctx = context.WithoutCancel(ctx)
-	src := store.Source{
+	src := arrival.Source{
 		Transport: "https",
 		Received:  h.opt.Now().UTC(),
-		Auth:      store.Auth{Detail: "received over https, not authenticated"},
+		Auth:      arrival.Auth{Detail: "received over https, not authenticated"},
 	}
 	o := outcome{status: http.StatusOK, reports: len(reps)}
 	var ids []string

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -103,26 +105,31 @@ func post(t testing.TB, c *http.Client, url, mediaType string, body []byte) (int
 // gate is a Recorder that waits before storing, to hold requests in
 // flight.
 type gate struct {
-	Recorder
+	arrival.Recorder
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (g *gate) AddReport(ctx context.Context, r *report.Report, src store.Source) (int64, bool, error) {
+func (g *gate) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
 	g.entered <- struct{}{}
 	<-g.release
 	return g.Recorder.AddReport(ctx, r, src)
+}
+
+// AddDMARC refuses: DMARC reports do not come through serve.
+func (m *memRecorder) AddDMARC(context.Context, *dmarc.Report, arrival.Source) (int64, bool, error) {
+	return 0, false, errors.New("no DMARC reports here")
 }
 
 // memRecorder keeps reports in memory, keyed like the store.
 type memRecorder struct {
 	mu   sync.Mutex
 	keys map[string]int64
-	srcs []store.Source
+	srcs []arrival.Source
 	fail bool
 }
 
-func (m *memRecorder) AddReport(ctx context.Context, r *report.Report, src store.Source) (int64, bool, error) {
+func (m *memRecorder) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail {

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -137,7 +139,11 @@ func TestPerClientLimit(t *testing.T) {
 // unavailable is a store that is away.
 type unavailable struct{ err error }
 
-func (u unavailable) AddReport(context.Context, *report.Report, store.Source) (int64, bool, error) {
+func (u unavailable) AddReport(context.Context, *report.Report, arrival.Source) (int64, bool, error) {
+	return 0, false, u.err
+}
+
+func (u unavailable) AddDMARC(context.Context, *dmarc.Report, arrival.Source) (int64, bool, error) {
 	return 0, false, u.err
 }
 

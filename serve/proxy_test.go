@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 var loopbackProxy = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
@@ -171,12 +171,12 @@ func (e *entered) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // holdFirst stores through a real store, but its first store waits until
 // hold returns.
 type holdFirst struct {
-	Recorder
+	arrival.Recorder
 	once sync.Once
 	hold func()
 }
 
-func (h *holdFirst) AddReport(ctx context.Context, r *report.Report, src store.Source) (int64, bool, error) {
+func (h *holdFirst) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
 	h.once.Do(h.hold)
 	return h.Recorder.AddReport(ctx, r, src)
 }

@@ -123,7 +123,7 @@ func TestDrainRefused(t *testing.T) {
 	}
 	defer st.Close()
 	refuseReport(t, path, "refuse-me")
-	sp := Spool{Dir: t.TempDir()}
+	sp := Spool{Dir: t.TempDir(), Refused: store.Refused}
 	for _, id := range []string{"refuse-me", "b", "c"} {
 		if err := sp.Add(sample(id), src); err != nil {
 			t.Fatal(err)

@@ -1,18 +1,19 @@
 // Package spool keeps reports that could not be stored, because the
 // database was away, busy, read-only or full, in a local folder, and hands
 // them on to the store when it can take them: the filter never loses a
-// report, and never holds a message while the store is down.
+// report, and never holds a message while the store is down. Recorder is
+// that store-or-spool path, given a way to open the store.
 //
 // Each report (an SMTP TLS report, or a DMARC aggregate report) is one
 // file, written whole or not at all (a temporary file renamed into place),
 // holding the report and how it arrived, as compact JSON no larger than
 // what Drain reads back (MaxFile); the spool's files together stay under
-// a bound (Spool.Max). Drain stores the files oldest
-// first and removes each once stored; a report the store refuses for good
-// (store.Refused) is moved aside with its reason, so that it never blocks
-// the ones after it. Storing is idempotent (the store deduplicates
-// reports), so two processes draining at once, or a crash between storing
-// and removing, never doubles a report.
+// a bound (Spool.Max). Drain stores the files oldest first and removes
+// each once stored; a report the store refuses for good (Spool.Refused,
+// the store's own judgement) is moved aside with its reason, so that it
+// never blocks the ones after it. Storing is idempotent (the store
+// deduplicates reports), so two processes draining at once, or a crash
+// between storing and removing, never doubles a report.
 package spool
 
 import (
@@ -31,16 +32,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
-
-// Recorder stores reports; *store.Store implements it.
-type Recorder interface {
-	AddReport(ctx context.Context, r *report.Report, src store.Source) (id int64, dup bool, err error)
-}
 
 // MaxFile bounds what Drain reads of one spool file: a report the filter
 // accepted is far smaller (its decompressed JSON is bounded too).
@@ -71,6 +67,16 @@ type Spool struct {
 	// aside included): a report past it is not kept (ErrFull). 0 is
 	// DefaultMax; a negative value, no bound.
 	Max int64
+	// Refused tells whether the store refuses a report for good with
+	// this error (store.Refused): it would refuse it again. Drain sets
+	// such a report aside and Recorder does not spool it; nil: no error
+	// is for good, every report is kept and tried again.
+	Refused func(error) bool
+}
+
+// refused is s.Refused(err), false when s has no Refused.
+func (s Spool) refused(err error) bool {
+	return err != nil && s.Refused != nil && s.Refused(err)
 }
 
 // entry is a spool file's content. Version guards the format; Kind says
@@ -83,7 +89,7 @@ type entry struct {
 	Spooled time.Time      `json:"spooled"`
 	Report  *report.Report `json:"report,omitempty"`
 	DMARC   *dmarc.Report  `json:"dmarc,omitempty"`
-	Source  store.Source   `json:"source"`
+	Source  arrival.Source `json:"source"`
 }
 
 // kindDMARC marks a spool file holding a DMARC aggregate report.
@@ -91,7 +97,7 @@ const kindDMARC = "dmarc"
 
 // Add writes r and its source into the spool, creating the folder (mode
 // 0700) when needed. The file is readable by its owner only.
-func (s Spool) Add(r *report.Report, src store.Source) error {
+func (s Spool) Add(r *report.Report, src arrival.Source) error {
 	if err := s.add(r, src); err != nil {
 		return fmt.Errorf("spool: keeping report %q in %s: %w", r.ReportID, s.Dir, err)
 	}
@@ -100,14 +106,14 @@ func (s Spool) Add(r *report.Report, src store.Source) error {
 
 // AddDMARC writes a DMARC aggregate report and its source into the
 // spool, as Add does.
-func (s Spool) AddDMARC(r *dmarc.Report, src store.Source) error {
+func (s Spool) AddDMARC(r *dmarc.Report, src arrival.Source) error {
 	if err := s.write(entry{Version: 1, Kind: kindDMARC, Spooled: time.Now().UTC(), DMARC: r, Source: src}); err != nil {
 		return fmt.Errorf("spool: keeping DMARC report %q in %s: %w", r.Metadata.ReportID, s.Dir, err)
 	}
 	return nil
 }
 
-func (s Spool) add(r *report.Report, src store.Source) error {
+func (s Spool) add(r *report.Report, src arrival.Source) error {
 	return s.write(entry{Version: 1, Spooled: time.Now().UTC(), Report: r, Source: src})
 }
 
@@ -237,10 +243,10 @@ type Drained struct {
 // them (max <= 0: all), removing each file once stored. It stops at the
 // first error that may go away (the store away, busy, read-only or full:
 // the rest stay for the next time) and returns it. An unreadable file is
-// renamed NAME.bad; a report the store refuses for good (store.Refused)
-// is renamed NAME.refused, its reason written in NAME.refused.why; both
+// renamed NAME.bad; a report the store refuses for good (s.Refused) is
+// renamed NAME.refused, its reason written in NAME.refused.why; both
 // are counted and skipped.
-func (s Spool) Drain(ctx context.Context, rec Recorder, max int) (Drained, error) {
+func (s Spool) Drain(ctx context.Context, rec arrival.Recorder, max int) (Drained, error) {
 	var d Drained
 	files, err := s.Files()
 	if err != nil {
@@ -260,7 +266,7 @@ func (s Spool) Drain(ctx context.Context, rec Recorder, max int) (Drained, error
 			continue
 		}
 		dup, err := e.store(ctx, rec)
-		if store.Refused(err) {
+		if s.refused(err) {
 			if merr := setAside(f, err); merr != nil {
 				return d, fmt.Errorf("spool: moving aside %s, which the store refuses: %w", filepath.Base(f), merr)
 			}
@@ -338,20 +344,11 @@ func read(path string) (*entry, error) {
 }
 
 // store hands the entry's report to rec.
-func (e *entry) store(ctx context.Context, rec Recorder) (dup bool, err error) {
+func (e *entry) store(ctx context.Context, rec arrival.Recorder) (dup bool, err error) {
 	if e.Kind == kindDMARC {
-		dr, ok := rec.(dmarcRecorder)
-		if !ok {
-			return false, errors.New("this store takes no DMARC reports")
-		}
-		_, dup, err = dr.AddDMARC(ctx, e.DMARC, e.Source)
-		return dup, err
+		_, dup, err = rec.AddDMARC(ctx, e.DMARC, e.Source)
+	} else {
+		_, dup, err = rec.AddReport(ctx, e.Report, e.Source)
 	}
-	_, dup, err = rec.AddReport(ctx, e.Report, e.Source)
 	return dup, err
-}
-
-// dmarcRecorder is the recorder as DMARC reports need it.
-type dmarcRecorder interface {
-	AddDMARC(ctx context.Context, r *dmarc.Report, src store.Source) (id int64, dup bool, err error)
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -29,9 +31,9 @@ func sample(id string) *report.Report {
 	}
 }
 
-var src = store.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com", MessageID: "<m@google.com>",
+var src = arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com", MessageID: "<m@google.com>",
 	Received: time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC),
-	Auth:     store.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "signature verified"}}
+	Auth:     arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "signature verified"}}
 
 // TestRoundTrip checks that a spooled report comes back exactly as it went
 // in, hostile strings included.
@@ -105,7 +107,12 @@ func TestDrain(t *testing.T) {
 
 type failing struct{ n int }
 
-func (f *failing) AddReport(context.Context, *report.Report, store.Source) (int64, bool, error) {
+func (f *failing) AddDMARC(context.Context, *dmarc.Report, arrival.Source) (int64, bool, error) {
+	f.n++
+	return 0, false, errors.New("connection refused")
+}
+
+func (f *failing) AddReport(context.Context, *report.Report, arrival.Source) (int64, bool, error) {
 	f.n++
 	return 0, false, errors.New("connection refused")
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -20,12 +21,12 @@ func TestAddReportResult(t *testing.T) {
 	defer st.Close()
 	r := &report.Report{OrganizationName: "Google Inc.", ReportID: "upgrade-1",
 		Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}
-	unsigned := Source{Transport: "mail", Submitter: "google.com"}
-	signed := Source{Transport: "mail", Submitter: "google.com",
-		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}
+	unsigned := arrival.Source{Transport: "mail", Submitter: "google.com"}
+	signed := arrival.Source{Transport: "mail", Submitter: "google.com",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}
 	ctx := context.Background()
 	for i, step := range []struct {
-		src  Source
+		src  arrival.Source
 		want Added
 	}{{unsigned, New}, {unsigned, Duplicate}, {signed, Upgraded}, {signed, Duplicate}, {unsigned, Duplicate}} {
 		if _, got, err := st.AddReportResult(ctx, r, step.src); err != nil || got != step.want {

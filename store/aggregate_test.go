@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -87,15 +88,15 @@ func TestAggregateMatchesDetails(t *testing.T) {
 	}
 }
 
-func randomSource(rnd *rand.Rand, org string) Source {
+func randomSource(rnd *rand.Rand, org string) arrival.Source {
 	dom := fmt.Sprintf("d%d.example", len(org)%3)
 	switch rnd.IntN(3) {
 	case 0:
-		return Source{Transport: "https"}
+		return arrival.Source{Transport: "https"}
 	case 1:
-		return Source{Transport: "mail", Submitter: dom}
+		return arrival.Source{Transport: "mail", Submitter: dom}
 	}
-	return Source{Transport: "mail", Submitter: dom, Auth: Auth{Authenticated: true, Method: "dkim", Domain: dom}}
+	return arrival.Source{Transport: "mail", Submitter: dom, Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: dom}}
 }
 
 // checkAggregate compares the ways of computing review's rows.

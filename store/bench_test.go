@@ -11,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
 func BenchmarkAddReport(b *testing.B) {
 	s := openTemp(b)
 	ctx := context.Background()
-	src := Source{Transport: "mail", Submitter: "google.com", Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}
+	src := arrival.Source{Transport: "mail", Submitter: "google.com", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -36,12 +37,12 @@ func BenchmarkAddReportDuplicate(b *testing.B) {
 	s := openTemp(b)
 	ctx := context.Background()
 	r := mkReport("Google Inc.", "dup", 1, detail("192.0.2.10", "certificate-expired", 5))
-	if _, _, err := s.AddReport(ctx, r, Source{}); err != nil {
+	if _, _, err := s.AddReport(ctx, r, arrival.Source{}); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, dup, err := s.AddReport(ctx, r, Source{}); err != nil || !dup {
+		if _, dup, err := s.AddReport(ctx, r, arrival.Source{}); err != nil || !dup {
 			b.Fatalf("AddReport: dup %v, err %v", dup, err)
 		}
 	}
@@ -70,7 +71,7 @@ func TestWaitsForLock(t *testing.T) {
 		tx.Commit()
 	}()
 	start := time.Now()
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "waited", 1), Source{}); err != nil {
+	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "waited", 1), arrival.Source{}); err != nil {
 		t.Fatalf("AddReport while another writer holds the lock: %v", err)
 	}
 	if d := time.Since(start); d < hold-50*time.Millisecond {

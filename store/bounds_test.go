@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 )
@@ -38,22 +39,22 @@ func TestIndexedBounds(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
 	long := noise(20000)
-	signed := func(domain string) Source {
-		return Source{Transport: "mail", Auth: Auth{Authenticated: true, Method: "dkim", Domain: domain}}
+	signed := func(domain string) arrival.Source {
+		return arrival.Source{Transport: "mail", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: domain}}
 	}
 	for _, c := range []struct {
 		name, field string
 		r           *report.Report
-		src         Source
+		src         arrival.Source
 	}{
-		{"report-id", "report-id of 20000 bytes", mkReport("Org", long, 1, detail("192.0.2.1", "certificate-expired", 1)), Source{}},
-		{"organization-name", "organization-name of 20000 bytes", mkReport(long, "id", 1, detail("192.0.2.1", "certificate-expired", 1)), Source{}},
-		{"result-type", "failure detail 2: result-type of 20000 bytes", mkReport("Org", "id", 1, detail("", "x", 1), detail("192.0.2.1", long, 1)), Source{}},
-		{"submitter", "reporter (authenticated domain, TLS-Report-Submitter or From domain) of 20000 bytes", mkReport("Org", "id", 1), Source{Submitter: long}},
-		{"from domain", "reporter", mkReport("Org", "id", 1), Source{FromDomain: long}},
+		{"report-id", "report-id of 20000 bytes", mkReport("Org", long, 1, detail("192.0.2.1", "certificate-expired", 1)), arrival.Source{}},
+		{"organization-name", "organization-name of 20000 bytes", mkReport(long, "id", 1, detail("192.0.2.1", "certificate-expired", 1)), arrival.Source{}},
+		{"result-type", "failure detail 2: result-type of 20000 bytes", mkReport("Org", "id", 1, detail("", "x", 1), detail("192.0.2.1", long, 1)), arrival.Source{}},
+		{"submitter", "reporter (authenticated domain, TLS-Report-Submitter or From domain) of 20000 bytes", mkReport("Org", "id", 1), arrival.Source{Submitter: long}},
+		{"from domain", "reporter", mkReport("Org", "id", 1), arrival.Source{FromDomain: long}},
 		{"authenticated domain", "reporter", mkReport("Org", "id", 1), signed(long)},
 		// 267 NULs are 801 bytes once PostgreSQL stores them (U+FFFD).
-		{"NUL report-id", "report-id of 801 bytes", mkReport("Org", strings.Repeat("\x00", 267), 1), Source{}},
+		{"NUL report-id", "report-id of 801 bytes", mkReport("Org", strings.Repeat("\x00", 267), 1), arrival.Source{}},
 	} {
 		_, _, err := s.AddReport(ctx, c.r, c.src)
 		if !errors.Is(err, ErrTooLong) || !strings.Contains(err.Error(), c.field) || !strings.Contains(err.Error(), "exceeds 800") {
@@ -72,11 +73,11 @@ func TestIndexedBounds(t *testing.T) {
 	// bytes each (the widest index), a result-type of 800.
 	org, id, typ, submitter := noise(MaxIndexed), noise(MaxIndexed), noise(MaxIndexed), noise(MaxIndexed)
 	r := mkReport(org, id, 1, detail("192.0.2.7", typ, 3))
-	key, dup, err := s.AddReport(ctx, r, Source{Submitter: submitter})
+	key, dup, err := s.AddReport(ctx, r, arrival.Source{Submitter: submitter})
 	if err != nil || dup {
 		t.Fatalf("strings of exactly %d bytes: dup %v, %v", MaxIndexed, dup, err)
 	}
-	if _, dup, err := s.AddReport(ctx, r, Source{Submitter: submitter}); err != nil || !dup {
+	if _, dup, err := s.AddReport(ctx, r, arrival.Source{Submitter: submitter}); err != nil || !dup {
 		t.Errorf("the same report again: dup %v, %v", dup, err)
 	}
 	back, _, err := s.Report(ctx, key)
@@ -87,7 +88,7 @@ func TestIndexedBounds(t *testing.T) {
 	if err != nil || len(rows) != 1 || rows[0].FailedSessions != 3 {
 		t.Errorf("Failing: %+v, %v", rows, err)
 	}
-	if _, _, err := s.AddReport(ctx, mkReport("Org", strings.Repeat("\x00", 266), 1), Source{}); err != nil {
+	if _, _, err := s.AddReport(ctx, mkReport("Org", strings.Repeat("\x00", 266), 1), arrival.Source{}); err != nil {
 		t.Errorf("266 NULs, 798 bytes as PostgreSQL stores them: %v", err)
 	}
 }
@@ -102,7 +103,7 @@ func TestEnginesDifferWithoutTheBound(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
 	long := noise(20000)
-	_, _, err := s.addChecked(ctx, mkReport("Org", long, 1, detail("192.0.2.1", "certificate-expired", 1)), Source{}, "org")
+	_, _, err := s.addChecked(ctx, mkReport("Org", long, 1, detail("192.0.2.1", "certificate-expired", 1)), arrival.Source{}, "org")
 	if !onPostgres() {
 		if err != nil {
 			t.Fatalf("SQLite refused a 20 KB report-id: %v", err)
@@ -144,7 +145,7 @@ func TestCopyLeavesOutUnindexable(t *testing.T) {
 	add := func(r *report.Report) {
 		t.Helper()
 		// Past AddReport's check, as an older tlsrpt stored them.
-		if _, _, err := src.addChecked(ctx, r, Source{Transport: "mail"}, normName(r.OrganizationName)); err != nil {
+		if _, _, err := src.addChecked(ctx, r, arrival.Source{Transport: "mail"}, normName(r.OrganizationName)); err != nil {
 			t.Fatal(err)
 		}
 	}

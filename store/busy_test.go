@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 // lockEnv holds "DBPATH" in a child process of holdWriteLock.
@@ -106,7 +108,7 @@ func TestBusy(t *testing.T) {
 		do   func() error
 	}{
 		{"AddReport", func() error {
-			_, _, err := s.AddReport(ctx, mkReport("Org", "busy", 1, detail("192.0.2.1", "validation-failure", 1)), Source{})
+			_, _, err := s.AddReport(ctx, mkReport("Org", "busy", 1, detail("192.0.2.1", "validation-failure", 1)), arrival.Source{})
 			return err
 		}},
 		{"LogAction", func() error { _, err := s.LogAction(ctx, Action{Kind: "unban"}); return err }},
@@ -151,7 +153,7 @@ func TestBusy(t *testing.T) {
 	releaseV1()
 
 	release()
-	if _, _, err := s.AddReport(ctx, mkReport("Org", "after", 1), Source{}); err != nil {
+	if _, _, err := s.AddReport(ctx, mkReport("Org", "after", 1), arrival.Source{}); err != nil {
 		t.Errorf("AddReport after the lock is released: %v", err)
 	}
 }
@@ -199,7 +201,7 @@ func TestBusyWaitsWithinBudget(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		release()
 	}()
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "waited", 1), Source{}); err != nil {
+	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "waited", 1), arrival.Source{}); err != nil {
 		t.Fatalf("AddReport: %v", err)
 	}
 	if len(*waits) != 1 {

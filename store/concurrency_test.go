@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 // childEnv holds "DBPATH,CHILD,N,BARRIER" in a child process of
@@ -72,7 +74,7 @@ func runChild(v string) error {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	src := Source{Transport: "mail", Submitter: fmt.Sprintf("child%d.example", child)}
+	src := arrival.Source{Transport: "mail", Submitter: fmt.Sprintf("child%d.example", child)}
 	for i := range n {
 		ip := netip.AddrFrom4([4]byte{10, byte(child), byte(i >> 8), byte(i)})
 		r := mkReport(fmt.Sprintf("Child %d", child), fmt.Sprintf("r-%d", i), 1+i%20,
@@ -87,7 +89,7 @@ func runChild(v string) error {
 			// deliver an authenticated copy.
 			shared := src
 			if child%2 == 1 {
-				shared.Auth = Auth{Authenticated: true, Method: "dkim", Domain: "shared.example",
+				shared.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: "shared.example",
 					Detail: fmt.Sprintf("child %d", child)}
 			}
 			r := mkReport("Shared Org", "shared-1", 5, detail("203.0.113.1", "certificate-expired", 7))

@@ -18,7 +18,7 @@ var ErrNotEmpty = errors.New("store: destination database is not empty")
 // copied are the tables Copy copies, parents before children. The
 // per-address aggregate is not copied: Copy rebuilds it on the
 // destination, whose engine may lay it out otherwise.
-var copied = []string{"reports", "policies", "failure_details", "actions", "dns_cache"}
+var copied = []string{"reports", "policies", "failure_details", "actions", "dns_cache", "dmarc_reports", "dmarc_records"}
 
 // copyBatch is how many rows go into one INSERT: few statements, and far
 // below both engines' limits on parameters.
@@ -66,7 +66,7 @@ func copyStores(ctx context.Context, dst, src *Store) (*Copied, error) {
 	if err != nil {
 		return nil, err
 	}
-	if before["reports"] > 0 || before["actions"] > 0 {
+	if before["reports"] > 0 || before["actions"] > 0 || before["dmarc_reports"] > 0 {
 		return nil, &kindError{kind: ErrNotEmpty, text: fmt.Sprintf(
 			"the destination holds %d reports and %d audit log entries: copy into a new database", before["reports"], before["actions"])}
 	}
@@ -94,10 +94,8 @@ func copyStores(ctx context.Context, dst, src *Store) (*Copied, error) {
 			}
 			c.Left[table] = left
 		}
-		if dst.engine == PostgreSQL {
-			if err := resetSequences(ctx, tx); err != nil {
-				return err
-			}
+		if err := dst.dialect.resetKeys(ctx, tx); err != nil {
+			return err
 		}
 		return buildAggregate(ctx, tx)
 	})
@@ -292,7 +290,9 @@ func leaveOut(table string, cols []column, skip map[int64]bool) func(vals []any)
 		key = "id"
 	case "dns_cache":
 		key = "key"
-	case "actions":
+	case "actions", "dmarc_reports", "dmarc_records":
+		// AddDMARC has bounded the DMARC tables' indexed strings from
+		// the start; skip holds keys of TLS reports.
 		return func([]any) bool { return false }
 	}
 	at := slices.IndexFunc(cols, func(c column) bool { return c.name == key })
@@ -360,17 +360,4 @@ func portable(v any, blob bool) any {
 		return slices.Clone(b)
 	}
 	return v
-}
-
-// resetSequences moves PostgreSQL's identity sequences past the copied
-// keys.
-func resetSequences(ctx context.Context, tx *sql.Tx) error {
-	for _, table := range []string{"reports", "policies", "failure_details", "actions"} {
-		// table is one of our own names, never input.
-		q := "SELECT setval(pg_get_serial_sequence('" + table + "', 'id'), COALESCE((SELECT MAX(id) FROM " + table + "), 0) + 1, false)"
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("resetting the key sequence of %s: %w", table, err)
-		}
-	}
-	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 // TestCopy copies a SQLite store into a fresh store (a PostgreSQL database
@@ -20,16 +22,16 @@ func TestCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	signed := Source{Transport: "mail", Submitter: "google.com", Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "ok"}}
+	signed := arrival.Source{Transport: "mail", Submitter: "google.com", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "ok"}}
 	for i, r := range []struct {
 		org, id string
-		src     Source
+		src     arrival.Source
 		ip      string
 	}{
 		{"Google Inc.", "g1", signed, "209.85.220.41"},
 		{"Google Inc.", "g2", signed, "209.85.220.42"},
-		{"Microsoft Corporation", "m1", Source{Transport: "https"}, "40.107.1.1"},
-		{"Evil \x1b[2J\n", "e1", Source{Transport: "mail", Submitter: "evil.example"}, "203.0.113.9"},
+		{"Microsoft Corporation", "m1", arrival.Source{Transport: "https"}, "40.107.1.1"},
+		{"Evil \x1b[2J\n", "e1", arrival.Source{Transport: "mail", Submitter: "evil.example"}, "203.0.113.9"},
 	} {
 		rep := mkReport(r.org, r.id, 1+i, detail(r.ip, "certificate-expired", int64(3+i)), detail("", "sts-policy-fetch-error", 1))
 		if _, _, err := src.AddReport(ctx, rep, r.src); err != nil {

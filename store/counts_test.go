@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -34,7 +35,7 @@ func TestHostileCounts(t *testing.T) {
 	} {
 		r := mkReport("Evil", "evil-"+tc.name, 1, detail("192.0.2.66", "validation-failure", 1))
 		tc.change(r)
-		_, _, err := s.AddReport(ctx, r, Source{})
+		_, _, err := s.AddReport(ctx, r, arrival.Source{})
 		if !errors.Is(err, ErrCount) || strings.Count(err.Error(), "store:") != 1 {
 			t.Errorf("%s: error %v, want ErrCount with one store: prefix", tc.name, err)
 		}
@@ -45,7 +46,7 @@ func TestHostileCounts(t *testing.T) {
 		r := mkReport("Big", id, 1+i, detail("192.0.2.1", "validation-failure", MaxCount),
 			detail("192.0.2.1", "certificate-expired", MaxCount))
 		r.Policies[0].Successful, r.Policies[0].Failed = MaxCount, MaxCount
-		if _, _, err := s.AddReport(ctx, r, Source{}); err != nil {
+		if _, _, err := s.AddReport(ctx, r, arrival.Source{}); err != nil {
 			t.Fatalf("report at MaxCount: %v", err)
 		}
 	}
@@ -102,7 +103,7 @@ func TestHostileCounts(t *testing.T) {
 	}
 	check("hostile rows, read from the details", MaxSum)
 	// A write recomputes the stale address from those rows: saturated.
-	if _, _, err := s.AddReport(ctx, mkReport("Other", "o", 1), Source{}); err != nil {
+	if _, _, err := s.AddReport(ctx, mkReport("Other", "o", 1), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	check("hostile rows, aggregate recomputed", MaxSum)
@@ -152,13 +153,13 @@ func TestReportTotalBound(t *testing.T) {
 	// The aggregate's upsert saturates too.
 	s := openTemp(t)
 	ctx := context.Background()
-	if _, _, err := s.AddReport(ctx, mkReport("Org", "1", 1, detail("192.0.2.1", "validation-failure", 5)), Source{}); err != nil {
+	if _, _, err := s.AddReport(ctx, mkReport("Org", "1", 1, detail("192.0.2.1", "validation-failure", 5)), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.db.Exec(`UPDATE addresses SET sessions = ?`, int64(MaxSum-3)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.AddReport(ctx, mkReport("Org", "2", 2, detail("192.0.2.1", "validation-failure", 5)), Source{}); err != nil {
+	if _, _, err := s.AddReport(ctx, mkReport("Org", "2", 2, detail("192.0.2.1", "validation-failure", 5)), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	fs, err := s.Failing(ctx, time.Time{})
@@ -214,7 +215,7 @@ func v1Database(t *testing.T, path string) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(migrations[0].sql + "; PRAGMA user_version = 1"); err != nil {
+	if _, err := db.Exec(sqliteSteps()[0].sql + "; PRAGMA user_version = 1"); err != nil {
 		t.Fatal(err)
 	}
 	return db

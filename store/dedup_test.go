@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -18,13 +19,13 @@ const googleReportID = "2026-11-20T00:00:00Z_example.net"
 
 var googleIPs = []string{"209.85.220.41", "2607:f8b0:4864:20::b2a"}
 
-func genuineGoogle() (*report.Report, Source) {
+func genuineGoogle() (*report.Report, arrival.Source) {
 	r := mkReport("Google Inc.", googleReportID, 20,
 		detail(googleIPs[0], "certificate-expired", 3),
 		detail(googleIPs[1], "certificate-expired", 2))
-	return r, Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com",
+	return r, arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com",
 		MessageID: "<genuine@google.com>",
-		Auth:      Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass d=google.com"}}
+		Auth:      arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass d=google.com"}}
 }
 
 // forged claims Google's organization-name and report-id, naming the
@@ -90,29 +91,29 @@ func TestDedupAttacks(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		report func() *report.Report
-		src    Source
+		src    arrival.Source
 		want   outcome
 	}{
 		{"unsigned, claims google.com as submitter", forged,
-			Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com", Auth: Auth{Detail: "no signature"}}, replaced},
+			arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com", Auth: arrival.Auth{Detail: "no signature"}}, replaced},
 		{"unsigned, From google.com only", forged,
-			Source{Transport: "mail", FromDomain: "google.com", Auth: Auth{Detail: "no signature"}}, replaced},
+			arrival.Source{Transport: "mail", FromDomain: "google.com", Auth: arrival.Auth{Detail: "no signature"}}, replaced},
 		{"unsigned, submitter evil.example", forged,
-			Source{Transport: "mail", Submitter: "evil.example", Auth: Auth{Detail: "no signature"}}, apart},
+			arrival.Source{Transport: "mail", Submitter: "evil.example", Auth: arrival.Auth{Detail: "no signature"}}, apart},
 		{"https, no submitter", forged,
-			Source{Transport: "https", Auth: Auth{Detail: "https"}}, apart},
+			arrival.Source{Transport: "https", Auth: arrival.Auth{Detail: "https"}}, apart},
 		{"signed by evil.example", forged,
-			Source{Transport: "mail", Submitter: "google.com", FromDomain: "evil.example",
-				Auth: Auth{Authenticated: true, Method: "dkim", Domain: "evil.example"}}, apart},
+			arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "evil.example",
+				Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "evil.example"}}, apart},
 		{"authres for evil.example", forged,
-			Source{Transport: "mail", Submitter: "google.com",
-				Auth: Auth{Authenticated: true, Method: "authres", Domain: "EVIL.example."}}, apart},
+			arrival.Source{Transport: "mail", Submitter: "google.com",
+				Auth: arrival.Auth{Authenticated: true, Method: "authres", Domain: "EVIL.example."}}, apart},
 		{"signed by evil.example, word for word", func() *report.Report { r, _ := genuineGoogle(); return r },
-			Source{Transport: "mail", Submitter: "evil.example",
-				Auth: Auth{Authenticated: true, Method: "dkim", Domain: "evil.example"}}, apart},
+			arrival.Source{Transport: "mail", Submitter: "evil.example",
+				Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "evil.example"}}, apart},
 		{"signed by a google.com subdomain", forged,
-			Source{Transport: "mail", Submitter: "google.com",
-				Auth: Auth{Authenticated: true, Method: "dkim", Domain: "mail.google.com"}}, apart},
+			arrival.Source{Transport: "mail", Submitter: "google.com",
+				Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "mail.google.com"}}, apart},
 	} {
 		for _, attackerFirst := range []bool{true, false} {
 			name := tc.name + "/genuine first"
@@ -125,7 +126,7 @@ func TestDedupAttacks(t *testing.T) {
 				g, gsrc := genuineGoogle()
 				steps := []struct {
 					r   *report.Report
-					src Source
+					src arrival.Source
 				}{{g, gsrc}, {tc.report(), tc.src}}
 				if attackerFirst {
 					steps[0], steps[1] = steps[1], steps[0]
@@ -173,8 +174,8 @@ func TestDedupAttacks(t *testing.T) {
 func TestDedupNextReportID(t *testing.T) {
 	s := openTemp(t)
 	ctx := context.Background()
-	evil := Source{Transport: "mail", Submitter: "evil.example", FromDomain: "evil.example",
-		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "evil.example"}}
+	evil := arrival.Source{Transport: "mail", Submitter: "evil.example", FromDomain: "evil.example",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "evil.example"}}
 	if _, dup, err := s.AddReport(ctx, forged(), evil); err != nil || dup {
 		t.Fatalf("evil.example's report: dup %v, %v", dup, err)
 	}
@@ -186,7 +187,7 @@ func TestDedupNextReportID(t *testing.T) {
 	// Google's copy delivered again is a duplicate, and so is evil's.
 	for _, c := range []struct {
 		r   *report.Report
-		src Source
+		src arrival.Source
 	}{{g, gsrc}, {forged(), evil}} {
 		if _, dup, err := s.AddReport(ctx, c.r, c.src); err != nil || !dup {
 			t.Errorf("second delivery of %s's: dup %v, %v", c.src.Auth.Domain, dup, err)
@@ -199,9 +200,9 @@ func TestDedupNextReportID(t *testing.T) {
 func TestDedupSameReport(t *testing.T) {
 	ctx := context.Background()
 	g, gsrc := genuineGoogle()
-	https := Source{Transport: "https", Auth: Auth{Detail: "https"}}
-	imported := Source{Transport: "import", Auth: Auth{Detail: "imported from a file"}}
-	plain := Source{Transport: "mail", Submitter: "Google.COM.", Auth: Auth{Detail: "no signature"}}
+	https := arrival.Source{Transport: "https", Auth: arrival.Auth{Detail: "https"}}
+	imported := arrival.Source{Transport: "import", Auth: arrival.Auth{Detail: "imported from a file"}}
+	plain := arrival.Source{Transport: "mail", Submitter: "Google.COM.", Auth: arrival.Auth{Detail: "no signature"}}
 
 	t.Run("https and file copies, then the signed one", func(t *testing.T) {
 		s := openTemp(t)
@@ -236,7 +237,7 @@ func TestDedupSameReport(t *testing.T) {
 		}
 		// Another unsigned copy claiming google.com: a duplicate, whatever
 		// it says.
-		if _, dup, err := s.AddReport(ctx, g, Source{Submitter: "google.com"}); err != nil || !dup {
+		if _, dup, err := s.AddReport(ctx, g, arrival.Source{Submitter: "google.com"}); err != nil || !dup {
 			t.Fatalf("second unsigned copy: dup %v, %v", dup, err)
 		}
 		if _, dup, err := s.AddReport(ctx, g, gsrc); err != nil || !dup {
@@ -262,8 +263,8 @@ func TestAddReportAuthWithoutDomain(t *testing.T) {
 	s := openTemp(t)
 	g, _ := genuineGoogle()
 	for _, dom := range []string{"", " ", "."} {
-		_, _, err := s.AddReport(context.Background(), g, Source{Submitter: "google.com",
-			Auth: Auth{Authenticated: true, Method: "dkim", Domain: dom}})
+		_, _, err := s.AddReport(context.Background(), g, arrival.Source{Submitter: "google.com",
+			Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: dom}})
 		if !errors.Is(err, ErrAuth) || strings.Count(err.Error(), "store:") != 1 {
 			t.Errorf("authenticated, domain %q: error %v, want ErrAuth with one store: prefix", dom, err)
 		}
@@ -276,14 +277,14 @@ func TestAddReportAuthWithoutDomain(t *testing.T) {
 func TestReporterOf(t *testing.T) {
 	for _, tc := range []struct {
 		org  string
-		src  Source
+		src  arrival.Source
 		want string
 	}{
-		{"Google Inc.", Source{Submitter: "x.example", Auth: Auth{Authenticated: true, Domain: "Google.com."}}, "google.com"},
-		{"Google Inc.", Source{Submitter: "x.example", Auth: Auth{Domain: "google.com"}}, "x.example"},
-		{"Google Inc.", Source{FromDomain: " Y.example "}, "y.example"},
-		{"Google Inc.", Source{}, "google inc"},
-		{"", Source{}, ""},
+		{"Google Inc.", arrival.Source{Submitter: "x.example", Auth: arrival.Auth{Authenticated: true, Domain: "Google.com."}}, "google.com"},
+		{"Google Inc.", arrival.Source{Submitter: "x.example", Auth: arrival.Auth{Domain: "google.com"}}, "x.example"},
+		{"Google Inc.", arrival.Source{FromDomain: " Y.example "}, "y.example"},
+		{"Google Inc.", arrival.Source{}, "google inc"},
+		{"", arrival.Source{}, ""},
 	} {
 		if got := reporterOf(tc.org, tc.src); got != tc.want {
 			t.Errorf("reporterOf(%q, %+v) = %q, want %q", tc.org, tc.src, got, tc.want)

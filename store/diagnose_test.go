@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -22,7 +23,7 @@ func TestFailingDomains(t *testing.T) {
 		r := &report.Report{OrganizationName: "Reporter", ReportID: id, Start: end.Add(-24 * time.Hour), End: end,
 			Policies: []report.Policy{{Type: "sts", Domain: domain, Strings: []string{"version: STSv1", "mode: enforce"},
 				Successful: 5, Failed: int64(len(details)), Details: details}}}
-		if _, _, err := st.AddReport(ctx, r, Source{Transport: "mail", Auth: diagAuth(authed)}); err != nil {
+		if _, _, err := st.AddReport(ctx, r, arrival.Source{Transport: "mail", Auth: diagAuth(authed)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -50,11 +51,11 @@ func TestFailingDomains(t *testing.T) {
 	}
 }
 
-func diagAuth(ok bool) Auth {
+func diagAuth(ok bool) arrival.Auth {
 	if !ok {
-		return Auth{}
+		return arrival.Auth{}
 	}
-	return Auth{Authenticated: true, Method: "dkim", Domain: "reporter.example"}
+	return arrival.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.example"}
 }
 
 // TestFailingDomainsStored: the span is of stored times, not of report
@@ -70,7 +71,7 @@ func TestFailingDomainsStored(t *testing.T) {
 		r := &report.Report{OrganizationName: "Reporter", ReportID: id, Start: at.AddDate(0, 0, -10), End: at.AddDate(0, 0, -9),
 			Policies: []report.Policy{{Type: "sts", Domain: domain, Failed: 1,
 				Details: []report.FailureDetail{{ResultType: "certificate-expired", FailedSessions: 1}}}}}
-		if _, _, err := st.AddReport(ctx, r, Source{Transport: "mail", Auth: diagAuth(authed)}); err != nil {
+		if _, _, err := st.AddReport(ctx, r, arrival.Source{Transport: "mail", Auth: diagAuth(authed)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -100,7 +101,7 @@ func TestAddressDomains(t *testing.T) {
 		r := &report.Report{OrganizationName: "Reporter", ReportID: id, Start: end.Add(-24 * time.Hour), End: end,
 			Policies: []report.Policy{{Type: "sts", Domain: domain, Failed: 1,
 				Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 1}}}}}
-		if _, _, err := st.AddReport(ctx, r, Source{Transport: "mail", Auth: diagAuth(authed)}); err != nil {
+		if _, _, err := st.AddReport(ctx, r, arrival.Source{Transport: "mail", Auth: diagAuth(authed)}); err != nil {
 			t.Fatal(err)
 		}
 	}

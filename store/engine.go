@@ -33,19 +33,29 @@ var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
 // taken for a file name, which would hold its password); anything else is
 // the path of a SQLite file.
 func EngineOf(location string) (Engine, error) {
+	d, err := dialectOf(location)
+	if err != nil {
+		return "", err
+	}
+	return d.engine(), nil
+}
+
+// dialectOf parses a database location, once, as EngineOf tells, and
+// returns the dialect of its engine.
+func dialectOf(location string) (dialect, error) {
 	m := urlScheme.FindStringSubmatch(location)
 	if m == nil {
 		if keywordDSN.MatchString(location) {
-			return "", &kindError{kind: ErrUnknownScheme,
+			return nil, &kindError{kind: ErrUnknownScheme,
 				text: "a key=value connection string is not taken: give a postgres:// URL (keep the password in ~/.pgpass) or a file path (SQLite)"}
 		}
-		return SQLite, nil
+		return sqliteDialect{}, nil
 	}
 	switch strings.ToLower(m[1]) {
 	case "postgres", "postgresql":
-		return PostgreSQL, nil
+		return postgresDialect{}, nil
 	}
-	return "", &kindError{kind: ErrUnknownScheme,
+	return nil, &kindError{kind: ErrUnknownScheme,
 		text: fmt.Sprintf("database URL scheme %q is not known: give a file path (SQLite) or a postgres:// URL", m[1])}
 }
 

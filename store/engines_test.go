@@ -12,12 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create test databases
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
 )
 
@@ -111,7 +113,7 @@ func TestPostgresBusy(t *testing.T) {
 	}
 	hold(300 * time.Millisecond)
 	start := time.Now()
-	if _, _, err := s.AddReport(ctx, mkReport("Org", "waited", 1), Source{}); err != nil {
+	if _, _, err := s.AddReport(ctx, mkReport("Org", "waited", 1), arrival.Source{}); err != nil {
 		t.Fatalf("AddReport while the lock is held briefly: %v", err)
 	}
 	if d := time.Since(start); d < 200*time.Millisecond {
@@ -121,7 +123,7 @@ func TestPostgresBusy(t *testing.T) {
 	writeBudget = 300 * time.Millisecond
 	hold(3 * time.Second)
 	time.Sleep(50 * time.Millisecond)
-	_, _, err := s.AddReport(ctx, mkReport("Org", "busy", 1), Source{})
+	_, _, err := s.AddReport(ctx, mkReport("Org", "busy", 1), arrival.Source{})
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("AddReport while the lock is held past the budget: %v, want ErrBusy", err)
 	}
@@ -138,7 +140,7 @@ func TestPostgresMigrationIsAtomic(t *testing.T) {
 	}
 	s := openTemp(t)
 	ctx := context.Background()
-	steps := append(migrations[:len(migrations):len(migrations)],
+	steps := append(slices.Clip(postgresSteps()),
 		migration{name: "half", sql: "CREATE TABLE half (x BIGINT); SELECT * FROM no_such_table"})
 	if err := s.migrate(ctx, steps); err == nil {
 		t.Fatal("a failing step succeeded")
@@ -146,8 +148,8 @@ func TestPostgresMigrationIsAtomic(t *testing.T) {
 	var half bool
 	s.db.QueryRow("SELECT to_regclass('half') IS NOT NULL").Scan(&half)
 	v, err := s.schemaVersion(ctx, s.db)
-	if half || err != nil || v != len(migrations) {
-		t.Errorf("after a failed step: table half exists %v, version %d (%v); want rolled back at %d", half, v, err, len(migrations))
+	if half || err != nil || v != len(postgresSteps()) {
+		t.Errorf("after a failed step: table half exists %v, version %d (%v); want rolled back at %d", half, v, err, len(postgresSteps()))
 	}
 }
 
@@ -374,8 +376,8 @@ func TestPostgresLeastRights(t *testing.T) {
 	}
 	mailbox, mx := login("tlsrpt_reports"), login("tlsrpt_mx")
 
-	plain := Source{Transport: "mail", Submitter: "google.com"}
-	signed := Source{Transport: "mail", Submitter: "google.com", Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}
+	plain := arrival.Source{Transport: "mail", Submitter: "google.com"}
+	signed := arrival.Source{Transport: "mail", Submitter: "google.com", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}
 	r := mkReport("Google Inc.", "lr-1", 3, detail("209.85.220.41", "certificate-expired", 4))
 	if _, _, err := mailbox.AddReport(ctx, r, plain); err != nil {
 		t.Fatalf("mailbox host storing a report: %v", err)

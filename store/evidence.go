@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 // Evidence is one failure detail naming an address, with what trust needs
@@ -21,7 +23,7 @@ type Evidence struct {
 	Submitter      string
 	FromDomain     string
 	Transport      string
-	Auth           Auth
+	Auth           arrival.Auth
 	ResultType     string
 	FailedSessions int64
 	Start, End     time.Time
@@ -230,7 +232,7 @@ func placeholders(n int) string {
 // reportInfo is what Evidence tells of a report, read once per report.
 type reportInfo struct {
 	org, id, contact, submitter, fromDomain, transport string
-	auth                                               Auth
+	auth                                               arrival.Auth
 	start, end                                         time.Time
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -25,13 +26,13 @@ func manyAddresses(t *testing.T, s *Store, n int) []netip.Addr {
 		ips[i] = netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
 		for _, d := range []int{1, 5} {
 			r := mkReport("Org", fmt.Sprintf("r%d-%d", i, d), d, detail(ips[i].String(), "validation-failure", int64(i+1)))
-			if _, _, err := s.AddReport(ctx, r, Source{Transport: "mail", Submitter: "org.example"}); err != nil {
+			if _, _, err := s.AddReport(ctx, r, arrival.Source{Transport: "mail", Submitter: "org.example"}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		shared = append(shared, detail(ips[i].String(), "certificate-expired", 1))
 	}
-	auth := Source{Transport: "mail", Submitter: "big.example", Auth: Auth{Authenticated: true, Method: "dkim", Domain: "big.example"}}
+	auth := arrival.Source{Transport: "mail", Submitter: "big.example", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "big.example"}}
 	if _, _, err := s.AddReport(ctx, mkReport("Big", "shared", 9, shared...), auth); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -42,10 +43,10 @@ func Example() {
 			}},
 		}},
 	}
-	src := store.Source{
+	src := arrival.Source{
 		Transport: "mail",
 		Submitter: "google.com",
-		Auth:      store.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"},
+		Auth:      arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"},
 	}
 	for range 2 { // the second delivery is recognised as a duplicate
 		_, dup, err := s.AddReport(ctx, r, src)
@@ -101,7 +102,7 @@ func ExampleStore_EvidenceEach() {
 					{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("192.0.2.2"), FailedSessions: 1},
 				}}},
 		}
-		if _, _, err := s.AddReport(ctx, r, store.Source{Transport: "https"}); err != nil {
+		if _, _, err := s.AddReport(ctx, r, arrival.Source{Transport: "https"}); err != nil {
 			log.Fatal(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -117,13 +118,13 @@ func yearReport(g, day, perReport int, n *int, addrs int) *report.Report {
 	}
 }
 
-func yearSource(g int) Source {
+func yearSource(g int) arrival.Source {
 	dom := fmt.Sprintf("reporter%d.example", g)
-	src := Source{Transport: "mail", Submitter: dom, FromDomain: dom, MessageID: "<x@" + dom + ">"}
+	src := arrival.Source{Transport: "mail", Submitter: dom, FromDomain: dom, MessageID: "<x@" + dom + ">"}
 	if g%2 == 0 {
-		src.Auth = Auth{Authenticated: true, Method: "dkim", Domain: dom, Detail: "dkim=pass d=" + dom}
+		src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: dom, Detail: "dkim=pass d=" + dom}
 	} else {
-		src.Auth = Auth{Detail: "no signature"}
+		src.Auth = arrival.Auth{Detail: "no signature"}
 	}
 	return src
 }

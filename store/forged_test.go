@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -17,7 +18,7 @@ import (
 
 // addAt stores a report of org for [start, end) at the given store time,
 // from src.
-func addAt(t *testing.T, s *Store, at time.Time, org, id string, start, end time.Time, src Source) {
+func addAt(t *testing.T, s *Store, at time.Time, org, id string, start, end time.Time, src arrival.Source) {
 	t.Helper()
 	defer func(f func() time.Time) { now = f }(now)
 	now = func() time.Time { return at }
@@ -29,13 +30,13 @@ func addAt(t *testing.T, s *Store, at time.Time, org, id string, start, end time
 	}
 }
 
-func signed(dom string) Source {
-	return Source{Transport: "mail", Submitter: dom, Auth: Auth{Authenticated: true, Method: "dkim", Domain: dom}}
+func signed(dom string) arrival.Source {
+	return arrival.Source{Transport: "mail", Submitter: dom, Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: dom}}
 }
 
 // unsigned claims to come from dom: same submitter, no signature.
-func unsigned(dom string) Source {
-	return Source{Transport: "mail", Submitter: dom, FromDomain: dom, Auth: Auth{Detail: "no signature"}}
+func unsigned(dom string) arrival.Source {
+	return arrival.Source{Transport: "mail", Submitter: dom, FromDomain: dom, Auth: arrival.Auth{Detail: "no signature"}}
 }
 
 func byName(as []ReporterActivity, name string) (ReporterActivity, bool) {

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -19,7 +20,7 @@ import (
 // copy is authenticated (nobody else can sign for it), else the domain the
 // copy claims (TLS-Report-Submitter, else the From domain), else its
 // organization-name. Lower case, without a trailing dot.
-func reporterOf(org string, src Source) string {
+func reporterOf(org string, src arrival.Source) string {
 	for _, s := range []string{authDomain(src.Auth), src.Submitter, src.FromDomain, org} {
 		if s := normName(s); s != "" {
 			return s
@@ -30,7 +31,7 @@ func reporterOf(org string, src Source) string {
 
 // authDomain is the domain a verdict vouches for, "" when it vouches for
 // none.
-func authDomain(a Auth) string {
+func authDomain(a arrival.Auth) string {
 	if !a.Authenticated {
 		return ""
 	}
@@ -235,8 +236,8 @@ func fillReporterDigest(ctx context.Context, tx *sql.Tx) error {
 				done = append(done, cur)
 			}
 			lastR, lastP = reportID, -1
-			src := Source{Submitter: r.submitter, FromDomain: r.from,
-				Auth: Auth{Authenticated: authed, Domain: r.authDomain}}
+			src := arrival.Source{Submitter: r.submitter, FromDomain: r.from,
+				Auth: arrival.Auth{Authenticated: authed, Domain: r.authDomain}}
 			cur = keyed{id: reportID, reporter: reporterOf(r.org, src)}
 			dg = newDigester()
 			dg.report(r.org, r.id, r.contact, start, end)

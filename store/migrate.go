@@ -3,373 +3,197 @@ package store
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// migration is one schema step; the database's schema version (SQLite's
-// user_version, PostgreSQL's tlsrpt_schema table) is the number of steps
-// applied. Append new steps; never edit a released one.
+// The schema is a history of steps, the same on every engine. Step N is
+// one SQL file per engine, schema/<engine>/NNN_name.sql (schema/sqlite/,
+// schema/postgres/), starting with a header:
+//
+//	-- name: what the step does, in a few words
+//	-- foreign-keys: off
+//
+// The name is shown in errors and must be the same on every engine. The
+// foreign-keys line (SQLite only) marks a step that rebuilds a table
+// others refer to: it runs with foreign keys off (SQLite would cascade
+// the DROP TABLE otherwise) and every foreign key is checked before it
+// commits. What SQL alone cannot compute is the step's Go part
+// (stepCode), run after its SQL in the same transaction on every engine.
+//
+// The database's schema version (SQLite's user_version, PostgreSQL's
+// tlsrpt_schema table) is the number of steps applied. Append new steps;
+// never edit a released one.
+
+// schemaFiles are the schema steps of every engine.
+//
+//go:embed schema
+var schemaFiles embed.FS
+
+// migration is one schema step, in one engine's SQL.
 type migration struct {
 	name string
 	sql  string
-	// pg is the step's text for PostgreSQL where its DDL differs (types,
-	// identity columns, triggers); empty means sql serves both.
-	pg string
 	// fn, if set, runs after sql in the same transaction: for what SQL
 	// alone cannot compute.
 	fn func(ctx context.Context, tx *sql.Tx) error
 	// rebuild marks a step that recreates a table others refer to: it runs
-	// with foreign keys off (SQLite would cascade the DROP TABLE otherwise)
-	// and checks them all before it commits.
+	// with foreign keys off and checks them all before it commits.
 	rebuild bool
 }
 
-// migrations is the schema history. Times are INTEGER unix seconds; IP
-// addresses are canonical text, NULL when absent.
-//
-// Version 2 keys reports on (reporter, org, report_id) and gives each its
-// content digest (see AddReport); clamps stored counts to [0, MaxCount];
-// replaces the index on sending_ip by one that covers what evidence
-// queries read; and adds the per-address aggregate review reads (see
-// aggregate.go), kept up to date by AddReport. A trigger marks the
-// addresses of deleted failure details in addresses_stale, whoever deletes
-// them; writers recompute those (refreshStale) and readers do not trust
-// the aggregate while any is marked.
-//
-// Version 5 adds to the aggregate which organization-names authenticated
-// reports give (addresses.auth_org_mask, address_orgs.authenticated) and
-// recomputes it for every address.
-var migrations = []migration{
-	{name: "initial schema", sql: `
-CREATE TABLE reports (
-	id                 INTEGER PRIMARY KEY,
-	org                TEXT NOT NULL,
-	report_id          TEXT NOT NULL,
-	contact            TEXT NOT NULL DEFAULT '',
-	start_time         INTEGER NOT NULL,
-	end_time           INTEGER NOT NULL,
-	submitter          TEXT NOT NULL DEFAULT '',
-	from_domain        TEXT NOT NULL DEFAULT '',
-	message_id         TEXT NOT NULL DEFAULT '',
-	transport          TEXT NOT NULL DEFAULT '',
-	received           INTEGER,
-	auth_authenticated INTEGER NOT NULL DEFAULT 0,
-	auth_method        TEXT NOT NULL DEFAULT '',
-	auth_domain        TEXT NOT NULL DEFAULT '',
-	auth_detail        TEXT NOT NULL DEFAULT '',
-	stored             INTEGER NOT NULL,
-	UNIQUE (org, report_id)
-);
-CREATE INDEX reports_end_time ON reports (end_time);
-
-CREATE TABLE policies (
-	id          INTEGER PRIMARY KEY,
-	report_id   INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
-	type        TEXT NOT NULL,
-	domain      TEXT NOT NULL DEFAULT '',
-	strings     TEXT NOT NULL DEFAULT '[]',
-	mx_hosts    TEXT NOT NULL DEFAULT '[]',
-	successful  INTEGER NOT NULL DEFAULT 0,
-	failed      INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX policies_report_id ON policies (report_id);
-
-CREATE TABLE failure_details (
-	id              INTEGER PRIMARY KEY,
-	policy_id       INTEGER NOT NULL REFERENCES policies (id) ON DELETE CASCADE,
-	report_id       INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
-	result_type     TEXT NOT NULL DEFAULT '',
-	sending_ip      TEXT,
-	receiving_mx    TEXT NOT NULL DEFAULT '',
-	receiving_helo  TEXT NOT NULL DEFAULT '',
-	receiving_ip    TEXT,
-	sessions        INTEGER NOT NULL DEFAULT 0,
-	reason          TEXT NOT NULL DEFAULT '',
-	additional_info TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX failure_details_sending_ip ON failure_details (sending_ip);
-CREATE INDEX failure_details_report_id ON failure_details (report_id);
-CREATE INDEX failure_details_policy_id ON failure_details (policy_id);
-
-CREATE TABLE dns_cache (
-	key     TEXT PRIMARY KEY,
-	value   BLOB NOT NULL,
-	expires INTEGER NOT NULL
-);
-
-CREATE TABLE actions (
-	id      INTEGER PRIMARY KEY,
-	time    INTEGER NOT NULL,
-	ip      TEXT,
-	backend TEXT NOT NULL DEFAULT '',
-	kind    TEXT NOT NULL DEFAULT '',
-	target  TEXT NOT NULL DEFAULT '',
-	command TEXT NOT NULL DEFAULT '',
-	applied INTEGER NOT NULL DEFAULT 0,
-	ok      INTEGER NOT NULL DEFAULT 0,
-	result  TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX actions_time ON actions (time);
-`},
-	{name: "reports keyed by reporter, counts bounded, per-address aggregate", rebuild: true, fn: migrate2, sql: `
-CREATE TABLE reports_v2 (
-	id                 INTEGER PRIMARY KEY,
-	reporter           TEXT NOT NULL DEFAULT '',
-	org                TEXT NOT NULL,
-	report_id          TEXT NOT NULL,
-	digest             TEXT NOT NULL DEFAULT '',
-	contact            TEXT NOT NULL DEFAULT '',
-	start_time         INTEGER NOT NULL,
-	end_time           INTEGER NOT NULL,
-	submitter          TEXT NOT NULL DEFAULT '',
-	from_domain        TEXT NOT NULL DEFAULT '',
-	message_id         TEXT NOT NULL DEFAULT '',
-	transport          TEXT NOT NULL DEFAULT '',
-	received           INTEGER,
-	auth_authenticated INTEGER NOT NULL DEFAULT 0,
-	auth_method        TEXT NOT NULL DEFAULT '',
-	auth_domain        TEXT NOT NULL DEFAULT '',
-	auth_detail        TEXT NOT NULL DEFAULT '',
-	stored             INTEGER NOT NULL,
-	UNIQUE (reporter, org, report_id)
-);
-INSERT INTO reports_v2 (id, org, report_id, contact, start_time, end_time,
-	submitter, from_domain, message_id, transport, received,
-	auth_authenticated, auth_method, auth_domain, auth_detail, stored)
-SELECT id, org, report_id, contact, start_time, end_time,
-	submitter, from_domain, message_id, transport, received,
-	auth_authenticated, auth_method, auth_domain, auth_detail, stored
-FROM reports;
-DROP TABLE reports;
-ALTER TABLE reports_v2 RENAME TO reports;
-CREATE INDEX reports_time ON reports (end_time, start_time);
-CREATE INDEX reports_content ON reports (org, report_id, digest);
-UPDATE failure_details SET sessions = CASE WHEN sessions < 0 THEN 0 ELSE 1000000000000 END
-	WHERE sessions < 0 OR sessions > 1000000000000;
-UPDATE policies SET successful = CASE WHEN successful < 0 THEN 0 ELSE 1000000000000 END
-	WHERE successful < 0 OR successful > 1000000000000;
-UPDATE policies SET failed = CASE WHEN failed < 0 THEN 0 ELSE 1000000000000 END
-	WHERE failed < 0 OR failed > 1000000000000;
-
-DROP INDEX failure_details_sending_ip;
-CREATE INDEX failure_details_ip ON failure_details (sending_ip, report_id, result_type, sessions);
-
-CREATE TABLE labels (
-	kind TEXT NOT NULL,
-	name TEXT NOT NULL,
-	mask INTEGER NOT NULL,
-	PRIMARY KEY (kind, name)
-) WITHOUT ROWID;
-CREATE TABLE addresses (
-	ip         TEXT PRIMARY KEY,
-	sessions   INTEGER NOT NULL,
-	reports    INTEGER NOT NULL,
-	first_seen INTEGER NOT NULL,
-	last_seen  INTEGER NOT NULL,
-	org_mask   INTEGER NOT NULL,
-	type_mask  INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE address_orgs (
-	ip  TEXT NOT NULL,
-	org TEXT NOT NULL,
-	PRIMARY KEY (ip, org)
-) WITHOUT ROWID;
-CREATE TABLE address_types (
-	ip          TEXT NOT NULL,
-	result_type TEXT NOT NULL,
-	PRIMARY KEY (ip, result_type)
-) WITHOUT ROWID;
-CREATE TABLE addresses_stale (ip TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TRIGGER failure_details_deleted AFTER DELETE ON failure_details
-	WHEN OLD.sending_ip IS NOT NULL
-BEGIN
-	INSERT INTO addresses_stale (ip) VALUES (OLD.sending_ip) ON CONFLICT DO NOTHING;
-END;
-`},
-	// Steps from here on run on both engines as they are written.
-	{name: "audit log names the host", sql: `
-ALTER TABLE actions ADD COLUMN host TEXT NOT NULL DEFAULT '';
-`},
-	{name: "settings, reports by time stored", sql: `
-CREATE TABLE settings (
-	name    TEXT PRIMARY KEY,
-	value   TEXT NOT NULL,
-	updated BIGINT NOT NULL
-);
-CREATE INDEX reports_stored ON reports (stored);
-`},
-	{name: "aggregate knows the organization-names of authenticated reports", fn: buildAggregate, sql: `
-ALTER TABLE addresses ADD COLUMN auth_org_mask BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE address_orgs ADD COLUMN authenticated BIGINT NOT NULL DEFAULT 0;
-`},
+// stepCode is the Go part of the steps that have one, by step number.
+// Step 2 gives every stored report its reporter and digest; step 5
+// recomputes the per-address aggregate.
+var stepCode = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	2: migrate2,
+	5: buildAggregate,
 }
 
-// pgTypes are the column types of the SQLite schema in PostgreSQL's words:
-// INTEGER is 64-bit in SQLite, 32-bit in PostgreSQL.
-const (
-	pgID   = "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
-	pgInt  = "BIGINT"
-	pgBlob = "BYTEA"
-)
+// SchemaVersion is the schema version this package writes: the number of
+// steps (of SQLite's; every engine has the same, TestSchemaFiles checks).
+var SchemaVersion = countSteps("sqlite")
 
-// pgSteps are the PostgreSQL texts of the steps whose SQLite text does not
-// run there. Step 1 is the initial schema with PostgreSQL's types; step 2
-// changes it in place (PostgreSQL alters constraints without the table
-// rebuild SQLite needs), with the same result as SQLite's step 2.
-var pgSteps = map[int]string{
-	1: `
-CREATE TABLE reports (
-	id                 ` + pgID + `,
-	org                TEXT NOT NULL,
-	report_id          TEXT NOT NULL,
-	contact            TEXT NOT NULL DEFAULT '',
-	start_time         ` + pgInt + ` NOT NULL,
-	end_time           ` + pgInt + ` NOT NULL,
-	submitter          TEXT NOT NULL DEFAULT '',
-	from_domain        TEXT NOT NULL DEFAULT '',
-	message_id         TEXT NOT NULL DEFAULT '',
-	transport          TEXT NOT NULL DEFAULT '',
-	received           ` + pgInt + `,
-	auth_authenticated ` + pgInt + ` NOT NULL DEFAULT 0,
-	auth_method        TEXT NOT NULL DEFAULT '',
-	auth_domain        TEXT NOT NULL DEFAULT '',
-	auth_detail        TEXT NOT NULL DEFAULT '',
-	stored             ` + pgInt + ` NOT NULL,
-	CONSTRAINT reports_org_report_id UNIQUE (org, report_id)
-);
-CREATE INDEX reports_end_time ON reports (end_time);
-
-CREATE TABLE policies (
-	id          ` + pgID + `,
-	report_id   ` + pgInt + ` NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
-	type        TEXT NOT NULL,
-	domain      TEXT NOT NULL DEFAULT '',
-	strings     TEXT NOT NULL DEFAULT '[]',
-	mx_hosts    TEXT NOT NULL DEFAULT '[]',
-	successful  ` + pgInt + ` NOT NULL DEFAULT 0,
-	failed      ` + pgInt + ` NOT NULL DEFAULT 0
-);
-CREATE INDEX policies_report_id ON policies (report_id);
-
-CREATE TABLE failure_details (
-	id              ` + pgID + `,
-	policy_id       ` + pgInt + ` NOT NULL REFERENCES policies (id) ON DELETE CASCADE,
-	report_id       ` + pgInt + ` NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
-	result_type     TEXT NOT NULL DEFAULT '',
-	sending_ip      TEXT,
-	receiving_mx    TEXT NOT NULL DEFAULT '',
-	receiving_helo  TEXT NOT NULL DEFAULT '',
-	receiving_ip    TEXT,
-	sessions        ` + pgInt + ` NOT NULL DEFAULT 0,
-	reason          TEXT NOT NULL DEFAULT '',
-	additional_info TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX failure_details_sending_ip ON failure_details (sending_ip);
-CREATE INDEX failure_details_report_id ON failure_details (report_id);
-CREATE INDEX failure_details_policy_id ON failure_details (policy_id);
-
-CREATE TABLE dns_cache (
-	key     TEXT PRIMARY KEY,
-	value   ` + pgBlob + ` NOT NULL,
-	expires ` + pgInt + ` NOT NULL
-);
-
-CREATE TABLE actions (
-	id      ` + pgID + `,
-	time    ` + pgInt + ` NOT NULL,
-	ip      TEXT,
-	backend TEXT NOT NULL DEFAULT '',
-	kind    TEXT NOT NULL DEFAULT '',
-	target  TEXT NOT NULL DEFAULT '',
-	command TEXT NOT NULL DEFAULT '',
-	applied ` + pgInt + ` NOT NULL DEFAULT 0,
-	ok      ` + pgInt + ` NOT NULL DEFAULT 0,
-	result  TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX actions_time ON actions (time);
-`,
-	2: `
-ALTER TABLE reports ADD COLUMN reporter TEXT NOT NULL DEFAULT '';
-ALTER TABLE reports ADD COLUMN digest TEXT NOT NULL DEFAULT '';
-ALTER TABLE reports DROP CONSTRAINT reports_org_report_id;
-ALTER TABLE reports ADD CONSTRAINT reports_reporter_org_report_id UNIQUE (reporter, org, report_id);
-DROP INDEX reports_end_time;
-CREATE INDEX reports_time ON reports (end_time, start_time);
-CREATE INDEX reports_content ON reports (org, report_id, digest);
-UPDATE failure_details SET sessions = CASE WHEN sessions < 0 THEN 0 ELSE 1000000000000 END
-	WHERE sessions < 0 OR sessions > 1000000000000;
-UPDATE policies SET successful = CASE WHEN successful < 0 THEN 0 ELSE 1000000000000 END
-	WHERE successful < 0 OR successful > 1000000000000;
-UPDATE policies SET failed = CASE WHEN failed < 0 THEN 0 ELSE 1000000000000 END
-	WHERE failed < 0 OR failed > 1000000000000;
-
-DROP INDEX failure_details_sending_ip;
-CREATE INDEX failure_details_ip ON failure_details (sending_ip, report_id, result_type, sessions);
-
-CREATE TABLE labels (
-	kind TEXT NOT NULL,
-	name TEXT NOT NULL,
-	mask ` + pgInt + ` NOT NULL,
-	PRIMARY KEY (kind, name)
-);
-CREATE TABLE addresses (
-	ip         TEXT PRIMARY KEY,
-	sessions   ` + pgInt + ` NOT NULL,
-	reports    ` + pgInt + ` NOT NULL,
-	first_seen ` + pgInt + ` NOT NULL,
-	last_seen  ` + pgInt + ` NOT NULL,
-	org_mask   ` + pgInt + ` NOT NULL,
-	type_mask  ` + pgInt + ` NOT NULL
-);
-CREATE TABLE address_orgs (
-	ip  TEXT NOT NULL,
-	org TEXT NOT NULL,
-	PRIMARY KEY (ip, org)
-);
-CREATE TABLE address_types (
-	ip          TEXT NOT NULL,
-	result_type TEXT NOT NULL,
-	PRIMARY KEY (ip, result_type)
-);
-CREATE TABLE addresses_stale (ip TEXT PRIMARY KEY);
-CREATE FUNCTION tlsrpt_mark_stale() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	INSERT INTO addresses_stale (ip) VALUES (OLD.sending_ip) ON CONFLICT DO NOTHING;
-	RETURN NULL;
-END
-$$;
-CREATE TRIGGER failure_details_deleted AFTER DELETE ON failure_details
-	FOR EACH ROW WHEN (OLD.sending_ip IS NOT NULL) EXECUTE FUNCTION tlsrpt_mark_stale();
-`,
-}
-
-// text returns the step's SQL for the engine.
-func (m migration) text(e Engine) string {
-	if e == PostgreSQL && m.pg != "" {
-		return m.pg
+// countSteps counts an engine's step files, without reading them.
+func countSteps(engine string) int {
+	entries, err := schemaFiles.ReadDir(path.Join("schema", engine))
+	if err != nil {
+		panic(err)
 	}
-	return m.sql
+	return len(entries)
 }
 
-func init() {
-	for v, text := range pgSteps {
-		migrations[v-1].pg = text
+// mustLoadSteps loads the embedded steps of an engine; they are part of
+// the program, so a malformed one is a bug (TestSchemaFiles).
+func mustLoadSteps(engine string) []migration {
+	steps, err := loadSteps(schemaFiles, path.Join("schema", engine))
+	if err != nil {
+		panic(err)
 	}
+	return steps
 }
 
-// SchemaVersion is the schema version this package writes.
-var SchemaVersion = len(migrations)
+// loadSteps reads the steps in dir of fsys: files numbered from 001 with
+// no gap, each with its name, and the Go part from stepCode.
+func loadSteps(fsys fs.FS, dir string) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading schema steps: %w", err)
+	}
+	var steps []migration
+	for _, e := range entries {
+		n, ok := stepNumber(e.Name())
+		if !ok {
+			return nil, fmt.Errorf("store: schema step %s/%s: want a name like 001_initial_schema.sql", dir, e.Name())
+		}
+		if n != len(steps)+1 {
+			return nil, fmt.Errorf("store: schema step %s/%s: want step %d next", dir, e.Name(), len(steps)+1)
+		}
+		text, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("store: reading schema step %s/%s: %w", dir, e.Name(), err)
+		}
+		step, err := parseStep(string(text))
+		if err != nil {
+			return nil, fmt.Errorf("store: schema step %s/%s: %w", dir, e.Name(), err)
+		}
+		step.fn = stepCode[len(steps)+1]
+		steps = append(steps, step)
+	}
+	for n := range stepCode {
+		if n < 1 || n > len(steps) {
+			return nil, fmt.Errorf("store: schema steps in %s: Go code for step %d, which has no file", dir, n)
+		}
+	}
+	return steps, nil
+}
+
+// stepNumber reads the number of a step's file name, NNN_words.sql
+// (words of a-z, 0-9 and _).
+func stepNumber(name string) (int, bool) {
+	words, ok := strings.CutSuffix(name, ".sql")
+	if !ok || len(words) < 5 || words[3] != '_' || !only(words[:3], "0123456789") ||
+		!only(words[4:], "abcdefghijklmnopqrstuvwxyz0123456789_") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(words[:3])
+	return n, err == nil
+}
+
+// only reports whether every byte of s is one of set.
+func only(s, set string) bool {
+	for i := range len(s) {
+		if !strings.ContainsRune(set, rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// headerLine splits a line of a step's header, "-- key: value" with a key
+// of a-z and -; the header ends at the first line that is not one.
+func headerLine(line string) (key, value string, ok bool) {
+	rest, ok := strings.CutPrefix(line, "-- ")
+	if !ok {
+		return "", "", false
+	}
+	key, value, ok = strings.Cut(rest, ": ")
+	return key, value, ok && key != "" && only(key, "abcdefghijklmnopqrstuvwxyz-")
+}
+
+// parseStep reads a step's header; the whole text is its SQL.
+func parseStep(text string) (migration, error) {
+	m := migration{sql: text}
+	for rest := text; ; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		key, value, ok := headerLine(line)
+		if !ok {
+			break
+		}
+		switch key {
+		case "name":
+			m.name = strings.TrimSpace(value)
+		case "foreign-keys":
+			if strings.TrimSpace(value) != "off" {
+				return m, fmt.Errorf("foreign-keys: %q, want off", value)
+			}
+			m.rebuild = true
+		default:
+			return m, fmt.Errorf("unknown header line %q", line)
+		}
+	}
+	if m.name == "" {
+		return m, fmt.Errorf("no \"-- name: ...\" first line")
+	}
+	return m, nil
+}
+
+// migrateAll brings the database up to SchemaVersion with the dialect's
+// steps, which it reads only when some step is missing: a store at the
+// current version, as a filter opens it, costs one statement.
+func (s *Store) migrateAll(ctx context.Context) error {
+	if err := s.dialect.prepareVersion(ctx, s); err != nil {
+		return err
+	}
+	if v, err := s.schemaVersionWait(ctx); err != nil || v == SchemaVersion {
+		return err
+	}
+	return s.migrate(ctx, s.dialect.steps())
+}
 
 // migrate brings the database up to len(steps), one step per write
 // transaction. A database already at len(steps) is not written to (nor
 // locked). The version is read again inside each step's transaction, so
 // concurrent openers apply each step exactly once.
 func (s *Store) migrate(ctx context.Context, steps []migration) error {
-	if s.engine == PostgreSQL {
-		if err := s.createVersionTable(ctx); err != nil {
-			return err
-		}
+	if err := s.dialect.prepareVersion(ctx, s); err != nil {
+		return err
 	}
 	for {
 		v, err := s.schemaVersionWait(ctx)
@@ -414,12 +238,8 @@ type queryRower interface {
 
 // schemaVersion reads the number of steps applied.
 func (s *Store) schemaVersion(ctx context.Context, q queryRower) (int, error) {
-	query := "PRAGMA user_version"
-	if s.engine == PostgreSQL {
-		query = "SELECT COALESCE(MAX(version), 0) FROM tlsrpt_schema"
-	}
 	var v int
-	if err := q.QueryRowContext(ctx, query).Scan(&v); err != nil {
+	if err := q.QueryRowContext(ctx, s.dialect.versionQuery()).Scan(&v); err != nil {
 		return 0, fmt.Errorf("reading schema version: %w", err)
 	}
 	return v, nil
@@ -440,34 +260,9 @@ func (s *Store) schemaVersionWait(ctx context.Context) (int, error) {
 	return v, err
 }
 
-// createVersionTable makes PostgreSQL's schema version table, under the
-// write lock, if it is not there.
-func (s *Store) createVersionTable(ctx context.Context) error {
-	var exists bool
-	if err := s.db.QueryRowContext(ctx, "SELECT to_regclass('tlsrpt_schema') IS NOT NULL").Scan(&exists); err != nil {
-		return fmt.Errorf("reading schema version: %w", s.classify(err))
-	}
-	if exists {
-		return nil
-	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS tlsrpt_schema (version BIGINT NOT NULL)")
-		return err
-	})
-}
-
 // setSchemaVersion records that v steps are applied.
 func (s *Store) setSchemaVersion(ctx context.Context, tx *sql.Tx, v int) error {
-	var err error
-	if s.engine == PostgreSQL {
-		if _, err = tx.ExecContext(ctx, "DELETE FROM tlsrpt_schema"); err == nil {
-			_, err = tx.ExecContext(ctx, "INSERT INTO tlsrpt_schema (version) VALUES (?)", v)
-		}
-	} else {
-		// PRAGMA takes no parameters; v is an int we computed.
-		_, err = tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v))
-	}
-	if err != nil {
+	if err := s.dialect.setVersion(ctx, tx, v); err != nil {
 		return fmt.Errorf("setting schema version %d: %w", v, err)
 	}
 	return nil
@@ -475,7 +270,7 @@ func (s *Store) setSchemaVersion(ctx context.Context, tx *sql.Tx, v int) error {
 
 // applyStep applies m, the step from version v to v+1, in tx.
 func (s *Store) applyStep(ctx context.Context, tx *sql.Tx, v int, m migration) error {
-	if _, err := tx.ExecContext(ctx, m.text(s.engine)); err != nil {
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("migrating schema to version %d (%s): %w", v+1, m.name, err)
 	}
 	if m.fn != nil {
@@ -483,13 +278,11 @@ func (s *Store) applyStep(ctx context.Context, tx *sql.Tx, v int, m migration) e
 			return fmt.Errorf("migrating schema to version %d (%s): %w", v+1, m.name, err)
 		}
 	}
-	if m.rebuild && s.engine == SQLite {
-		rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if m.rebuild {
+		bad, err := s.dialect.foreignKeysBroken(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("checking foreign keys after version %d (%s): %w", v+1, m.name, err)
 		}
-		bad := rows.Next()
-		rows.Close()
 		if bad {
 			return fmt.Errorf("migrating schema to version %d (%s): foreign keys broken", v+1, m.name)
 		}

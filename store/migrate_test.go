@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 // TestMigrateV1Data migrates a version 1 database holding reports,
@@ -103,12 +105,12 @@ func TestMigrateV1Data(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msrc := Source{Transport: "https", Auth: Auth{Detail: "https"}}
+	msrc := arrival.Source{Transport: "https", Auth: arrival.Auth{Detail: "https"}}
 	if id, dup, err := s.AddReport(ctx, m, msrc); err != nil || !dup || id != 2 {
 		t.Errorf("Microsoft's report over https, word for word: key %d, dup %v, %v; want 2, dup", id, dup, err)
 	}
-	signed := Source{Transport: "mail", Submitter: "microsoft.com",
-		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "microsoft.com"}}
+	signed := arrival.Source{Transport: "mail", Submitter: "microsoft.com",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "microsoft.com"}}
 	if _, dup, err := s.AddReport(ctx, m, signed); err != nil || !dup {
 		t.Errorf("Microsoft's signed copy: dup %v, %v; want it to replace the unsigned one", dup, err)
 	}
@@ -116,8 +118,8 @@ func TestMigrateV1Data(t *testing.T) {
 	if err != nil || len(ev) != 1 || ev[0].Auth != signed.Auth {
 		t.Errorf("Microsoft's evidence after the signed copy: %+v, %v", ev, err)
 	}
-	if _, dup, err := s.AddReport(ctx, forged(), Source{Submitter: "evil.example",
-		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "evil.example"}}); err != nil || dup {
+	if _, dup, err := s.AddReport(ctx, forged(), arrival.Source{Submitter: "evil.example",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "evil.example"}}); err != nil || dup {
 		t.Errorf("evil.example's report: dup %v, %v; want stored apart", dup, err)
 	}
 

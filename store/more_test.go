@@ -8,17 +8,20 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 func TestEvidence(t *testing.T) {
 	s := openTemp(t)
 	ctx := context.Background()
-	g := Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com",
-		Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass"}}
-	m := Source{Transport: "https", Submitter: "microsoft.com", Auth: Auth{Detail: "https, not authenticated"}}
+	g := arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass"}}
+	m := arrival.Source{Transport: "https", Submitter: "microsoft.com", Auth: arrival.Auth{Detail: "https, not authenticated"}}
 	old, _, err := s.AddReport(ctx, mkReport("Google Inc.", "g-old", 1,
 		detail("192.0.2.10", "certificate-expired", 5), detail("192.0.2.99", "validation-failure", 1)), g)
 	if err != nil {
@@ -71,7 +74,7 @@ func TestIPCanonicalForm(t *testing.T) {
 		detail("::ffff:1.2.3.4", "validation-failure", 4),
 		detail("1.2.3.4", "validation-failure", 8),
 		detail("fe80::1%eth0", "validation-failure", 16),
-	), Source{})
+	), arrival.Source{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +260,7 @@ func TestOpenCreatesFolders(t *testing.T) {
 	} else if perm := fi.Mode().Perm(); perm != 0o600 {
 		t.Errorf("database file mode %v, want 0600", perm)
 	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "1", 1), Source{}); err != nil {
+	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "1", 1), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Mode().Perm() != 0o600 {
@@ -287,7 +290,7 @@ func TestOpenOddPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "1", 1), Source{}); err != nil {
+	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "1", 1), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -350,7 +353,7 @@ func TestOpenReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "r1", 3, detail("192.0.2.1", "certificate-expired", 2)), Source{}); err != nil {
+	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "r1", 3, detail("192.0.2.1", "certificate-expired", 2)), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -365,7 +368,7 @@ func TestOpenReadOnly(t *testing.T) {
 	if err != nil || len(fs) != 1 {
 		t.Errorf("read-only Failing: %+v, %v", fs, err)
 	}
-	if _, _, err := ro.AddReport(context.Background(), mkReport("Org", "r2", 3), Source{}); err == nil {
+	if _, _, err := ro.AddReport(context.Background(), mkReport("Org", "r2", 3), arrival.Source{}); err == nil {
 		t.Error("a read-only store took a write")
 	}
 	ro.Close()
@@ -380,7 +383,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(migrations[0].sql + "; PRAGMA user_version = 1"); err != nil {
+	if _, err := db.Exec(sqliteSteps()[0].sql + "; PRAGMA user_version = 1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Exec(`INSERT INTO reports (org, report_id, start_time, end_time, stored)
@@ -399,7 +402,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 		t.Fatalf("user_version after Open = %d, %v; want %d", v, err, SchemaVersion)
 	}
 	// A next version appended to the list is applied on top, once.
-	next := append(migrations[:len(migrations):len(migrations)], migration{
+	next := append(slices.Clip(sqliteSteps()), migration{
 		name: "test step", sql: `ALTER TABLE reports ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'`})
 	for range 2 {
 		if err := s.migrate(ctx, next); err != nil {
@@ -428,7 +431,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 func TestMigrationIsAtomic(t *testing.T) {
 	sqliteOnly(t, "its failing step is SQLite SQL (TestPostgresMigrationIsAtomic covers PostgreSQL)")
 	s := openTemp(t)
-	bad := append(migrations[:len(migrations):len(migrations)], migration{
+	bad := append(slices.Clip(sqliteSteps()), migration{
 		name: "broken", sql: `CREATE TABLE half (x); SELECT * FROM no_such_table`})
 	if err := s.migrate(context.Background(), bad); err == nil {
 		t.Fatal("broken migration succeeded")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,29 @@ const ConnectTimeout = 5 * time.Second
 // same report). The number is "tlsrpt" in ASCII.
 const lockKey = 0x746c73727074
 
+// postgresDialect is the store on PostgreSQL, for a fleet of MX hosts
+// sharing one store: a server at a postgres:// URL, its schema version in
+// the tlsrpt_schema table, writers one at a time through an advisory lock
+// (lockKey), its errors told apart (unavailable server, busy, refused
+// statement) by SQLSTATE.
+type postgresDialect struct {
+	server string // host:port, for messages; set when the store opens
+}
+
+// postgresSteps is the schema history in PostgreSQL's words, read when
+// first needed.
+var postgresSteps = sync.OnceValue(func() []migration { return mustLoadSteps("postgres") })
+
+func (postgresDialect) engine() Engine     { return PostgreSQL }
+func (postgresDialect) steps() []migration { return postgresSteps() }
+
+// open opens the database of a postgres:// URL as OpenPostgres does,
+// whatever mode asks: the server's rights decide what the user may do,
+// and a database at the current schema is not written to.
+func (postgresDialect) open(ctx context.Context, url string, _ openMode) (*Store, error) {
+	return OpenPostgres(ctx, url)
+}
+
 // OpenPostgres opens the PostgreSQL database of a postgres:// URL,
 // checks that the server answers (within the URL's connect_timeout, else
 // ConnectTimeout), and migrates its schema. A server that cannot be reached
@@ -47,7 +71,7 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 	db := sql.OpenDB(newPGConnector(cfg))
 	db.SetMaxOpenConns(16)
 	db.SetConnMaxIdleTime(time.Minute)
-	s := &Store{db: db, path: name, engine: PostgreSQL}
+	s := &Store{db: db, path: name, dialect: postgresDialect{server: serverOf(name)}}
 	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+time.Second)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
@@ -57,7 +81,7 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: opening database %s: %w", name, err)
 	}
-	if err := s.migrate(ctx, migrations); err != nil {
+	if err := s.migrateAll(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: opening database %s: %w", name, err)
 	}
@@ -73,10 +97,12 @@ func redactErr(err error, url string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), cfg.Password, "xxxxx"))
 }
 
-// tryWritePG is one attempt of writeConn on PostgreSQL: a transaction that
+// tryWrite is one attempt of writeConn on PostgreSQL: a transaction that
 // first takes the store's advisory lock, waiting at most wait for it.
-func (s *Store) tryWritePG(ctx context.Context, wait time.Duration, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+// Foreign keys are always enforced: PostgreSQL changes tables in place,
+// no step rebuilds one.
+func (postgresDialect) tryWrite(ctx context.Context, db *sql.DB, wait time.Duration, _ bool, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -96,9 +122,9 @@ func (s *Store) tryWritePG(ctx context.Context, wait time.Duration, fn func(tx *
 	return tx.Commit()
 }
 
-// isBusyPG reports whether err is PostgreSQL's lock time-out (55P03), a
+// busy reports whether err is PostgreSQL's lock time-out (55P03), a
 // serialization failure (40001) or a deadlock (40P01).
-func isBusyPG(err error) bool {
+func (postgresDialect) busy(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
@@ -112,15 +138,87 @@ func isBusyPG(err error) bool {
 // classify marks the errors of a PostgreSQL server that is away or
 // refuses us as ErrUnavailable; a statement the server refused is told
 // with its SQLSTATE first (statementError); other errors pass unchanged.
-func (s *Store) classify(err error) error {
-	if err == nil || s.engine != PostgreSQL {
+func (d postgresDialect) classify(err error) error {
+	if err == nil {
 		return err
 	}
 	if !unavailable(err) {
 		return statementText(err)
 	}
 	return &kindError{kind: ErrUnavailable,
-		text: fmt.Sprintf("database server %s unavailable: %s", serverOf(s.path), oneLineCause(err)), err: err}
+		text: fmt.Sprintf("database server %s unavailable: %s", d.server, oneLineCause(err)), err: err}
+}
+
+// refused: 22, a data exception (a value too long, bad encoding); 23, an
+// integrity constraint violation; 54, a program limit exceeded ("index
+// row requires 20032 bytes, maximum size is 8191").
+func (postgresDialect) refused(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23") || strings.HasPrefix(pe.Code, "54")
+	}
+	return false
+}
+
+// beginRead starts a read-only transaction on one snapshot.
+func (postgresDialect) beginRead() string {
+	return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+}
+
+// vacuum makes the space of removed rows reusable and refreshes the
+// planner's statistics.
+func (postgresDialect) vacuum() string { return "VACUUM ANALYZE" }
+
+// size is pg_database_size of the store's database.
+func (postgresDialect) size(ctx context.Context, db *sql.DB) (int64, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
+	return n, err
+}
+
+// prepareVersion makes the schema version table, under the write lock,
+// if it is not there.
+func (postgresDialect) prepareVersion(ctx context.Context, s *Store) error {
+	var exists bool
+	if err := s.db.QueryRowContext(ctx, "SELECT to_regclass('tlsrpt_schema') IS NOT NULL").Scan(&exists); err != nil {
+		return fmt.Errorf("reading schema version: %w", s.classify(err))
+	}
+	if exists {
+		return nil
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS tlsrpt_schema (version BIGINT NOT NULL)")
+		return err
+	})
+}
+
+func (postgresDialect) versionQuery() string {
+	return "SELECT COALESCE(MAX(version), 0) FROM tlsrpt_schema"
+}
+
+func (postgresDialect) setVersion(ctx context.Context, tx *sql.Tx, v int) error {
+	_, err := tx.ExecContext(ctx, "DELETE FROM tlsrpt_schema")
+	if err == nil {
+		_, err = tx.ExecContext(ctx, "INSERT INTO tlsrpt_schema (version) VALUES (?)", v)
+	}
+	return err
+}
+
+// foreignKeysBroken: PostgreSQL enforces foreign keys in every step.
+func (postgresDialect) foreignKeysBroken(context.Context, *sql.Tx) (bool, error) {
+	return false, nil
+}
+
+// resetKeys moves the identity sequences past the copied keys.
+func (postgresDialect) resetKeys(ctx context.Context, tx *sql.Tx) error {
+	for _, table := range []string{"reports", "policies", "failure_details", "actions", "dmarc_reports", "dmarc_records"} {
+		// table is one of our own names, never input.
+		q := "SELECT setval(pg_get_serial_sequence('" + table + "', 'id'), COALESCE((SELECT MAX(id) FROM " + table + "), 0) + 1, false)"
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("resetting the key sequence of %s: %w", table, err)
+		}
+	}
+	return nil
 }
 
 // unavailable reports whether err says the server cannot be reached, went

@@ -14,10 +14,16 @@ type Pruned struct {
 	Reports  int64
 	Policies int64
 	Details  int64
+
+	// DMARCReports and DMARCRecords count the DMARC aggregate reports
+	// and their records, pruned by the same rule.
+	DMARCReports int64
+	DMARCRecords int64
 }
 
 // PrunePlan counts the reports whose range ended before before, with their
-// policies and failure details, without removing anything.
+// policies and failure details, and the DMARC reports whose range ended
+// before before, with their records, without removing anything.
 func (s *Store) PrunePlan(ctx context.Context, before time.Time) (Pruned, error) {
 	p, err := countPrunable(ctx, s.db, before)
 	if err != nil {
@@ -27,7 +33,8 @@ func (s *Store) PrunePlan(ctx context.Context, before time.Time) (Pruned, error)
 }
 
 // Prune removes the reports whose range ended before before, with their
-// policies and failure details, in one transaction, and brings the
+// policies and failure details, and the DMARC reports whose range ended
+// before before, with their records, in one transaction, and brings the
 // per-address aggregate up to date. The audit log and the DNS cache are
 // kept. It never runs by itself: the filter and serve do not prune.
 func (s *Store) Prune(ctx context.Context, before time.Time) (Pruned, error) {
@@ -38,6 +45,10 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (Pruned, error) {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM reports WHERE end_time < ?`, before.Unix()); err != nil {
+			return err
+		}
+		// Records go with their report (ON DELETE CASCADE).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dmarc_reports WHERE end_time < ?`, before.Unix()); err != nil {
 			return err
 		}
 		return refreshStale(ctx, tx)
@@ -53,11 +64,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (Pruned, error) {
 // refreshes the planner's statistics). It needs room for a copy of the
 // database while it runs.
 func (s *Store) Vacuum(ctx context.Context) error {
-	q := "VACUUM"
-	if s.engine == PostgreSQL {
-		q = "VACUUM ANALYZE"
-	}
-	if _, err := s.db.ExecContext(ctx, q); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.dialect.vacuum()); err != nil {
 		if isBusy(err) {
 			return fmt.Errorf("store: vacuuming %s: %w", s.path, busyError(0, 1, err))
 		}
@@ -69,17 +76,7 @@ func (s *Store) Vacuum(ctx context.Context) error {
 // Size returns the bytes the database takes: the SQLite file with its
 // write-ahead log, or PostgreSQL's pg_database_size.
 func (s *Store) Size(ctx context.Context) (int64, error) {
-	var n int64
-	var err error
-	if s.engine == PostgreSQL {
-		err = s.db.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
-	} else {
-		var pages, size int64
-		if err = s.db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err == nil {
-			err = s.db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size)
-		}
-		n = pages * size
-	}
+	n, err := s.dialect.size(ctx, s.db)
 	if err != nil {
 		return 0, fmt.Errorf("store: measuring %s: %w", s.path, err)
 	}
@@ -94,8 +91,11 @@ func countPrunable(ctx context.Context, q interface {
 	err := q.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM reports WHERE end_time < ?),
 		(SELECT COUNT(*) FROM policies p JOIN reports r ON r.id = p.report_id WHERE r.end_time < ?),
-		(SELECT COUNT(*) FROM failure_details d JOIN reports r ON r.id = d.report_id WHERE r.end_time < ?)`,
-		before.Unix(), before.Unix(), before.Unix()).Scan(&p.Reports, &p.Policies, &p.Details)
+		(SELECT COUNT(*) FROM failure_details d JOIN reports r ON r.id = d.report_id WHERE r.end_time < ?),
+		(SELECT COUNT(*) FROM dmarc_reports WHERE end_time < ?),
+		(SELECT COUNT(*) FROM dmarc_records c JOIN dmarc_reports r ON r.id = c.report_id WHERE r.end_time < ?)`,
+		before.Unix(), before.Unix(), before.Unix(), before.Unix(), before.Unix()).Scan(
+		&p.Reports, &p.Policies, &p.Details, &p.DMARCReports, &p.DMARCRecords)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, nil
 	}

@@ -82,11 +82,7 @@ func (s *Store) read(ctx context.Context) (conn *sql.Conn, done func(), err erro
 	if err != nil {
 		return nil, nil, err
 	}
-	begin := "BEGIN DEFERRED"
-	if s.engine == PostgreSQL {
-		begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-	}
-	if _, err := conn.ExecContext(ctx, begin); err != nil {
+	if _, err := conn.ExecContext(ctx, s.dialect.beginRead()); err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
@@ -462,7 +458,7 @@ type Stats struct {
 	Reports     int64            // stored reports
 	Details     int64            // failure details
 	Addresses   int64            // distinct sending-mta-ip addresses in failure details
-	ByTransport map[string]int64 // reports by Source.Transport
+	ByTransport map[string]int64 // reports by arrival.Source.Transport
 }
 
 // Stats counts the stored reports, failure details and failing addresses.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -22,7 +23,7 @@ func TestReportersDaysReceived(t *testing.T) {
 		defer s.SetClock(nil)
 		r := &report.Report{OrganizationName: id, ReportID: fmt.Sprint(id, n), Start: start, End: start.Add(24*time.Hour - time.Second),
 			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 1}}}
-		src := Source{Transport: "mail", Submitter: id, Received: received, Auth: Auth{Authenticated: true, Method: "dkim", Domain: id}}
+		src := arrival.Source{Transport: "mail", Submitter: id, Received: received, Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: id}}
 		if _, _, err := s.AddReport(ctx, r, src); err != nil {
 			t.Fatal(err)
 		}

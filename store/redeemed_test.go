@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -19,7 +20,7 @@ import (
 func redeemScenario(t *testing.T, s *Store) time.Time {
 	t.Helper()
 	ctx := context.Background()
-	add := func(r *report.Report, src Source) {
+	add := func(r *report.Report, src arrival.Source) {
 		t.Helper()
 		if _, _, err := s.AddReport(ctx, r, src); err != nil {
 			t.Fatal(err)

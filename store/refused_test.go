@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 // TestRefused stores a report the engine refuses for good and one it
@@ -30,7 +32,7 @@ func TestRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, _, err := s.AddReport(ctx, r, Source{Transport: "mail"})
+	_, _, err := s.AddReport(ctx, r, arrival.Source{Transport: "mail"})
 	if err == nil || !Refused(err) {
 		t.Errorf("AddReport of a report the store refuses: %v; Refused = %v, want true", err, Refused(err))
 	}
@@ -66,7 +68,7 @@ func TestRefusedReadOnlyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	_, _, err = ro.AddReport(context.Background(), mkReport("Google Inc.", "r1", 3), Source{Transport: "mail"})
+	_, _, err = ro.AddReport(context.Background(), mkReport("Google Inc.", "r1", 3), arrival.Source{Transport: "mail"})
 	if err == nil || Refused(err) {
 		t.Errorf("AddReport on a read-only store: %v; Refused = %v, want an error that is not a refusal", err, Refused(err))
 	}
@@ -94,7 +96,7 @@ func TestOpenExisting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("OpenExisting(existing) = %v", err)
 	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Google Inc.", "r1", 3), Source{Transport: "mail"}); err != nil {
+	if _, _, err := s.AddReport(context.Background(), mkReport("Google Inc.", "r1", 3), arrival.Source{Transport: "mail"}); err != nil {
 		t.Errorf("writing through OpenExisting: %v", err)
 	}
 	s.Close()

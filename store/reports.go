@@ -12,14 +12,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
-// Source says how a report arrived; it is arrival.Source (kept here as an
-// alias until every caller names the arrival package).
-type Source = arrival.Source
-
-// Auth is the authentication verdict on a report message; it is
-// arrival.Auth.
-type Auth = arrival.Auth
-
 // MaxCount bounds every session count AddReport accepts (total
 // successful and failed per policy, failed per detail): 10^12, more than
 // any real report counts, and low enough that sums over millions of
@@ -57,7 +49,7 @@ const MaxCount = 1_000_000_000_000
 //
 // AddReport counts an upgrade (Upgraded) as a duplicate; AddReportResult
 // tells the three outcomes apart.
-func (s *Store) AddReport(ctx context.Context, r *report.Report, src Source) (id int64, dup bool, err error) {
+func (s *Store) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (id int64, dup bool, err error) {
 	id, added, err := s.AddReportResult(ctx, r, src)
 	return id, added != New, err
 }
@@ -74,7 +66,7 @@ const (
 
 // AddReportResult is AddReport, saying whether the report was new, a
 // duplicate, or an authenticated copy that replaced unauthenticated ones.
-func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src Source) (id int64, dup Added, err error) {
+func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, dup Added, err error) {
 	if r == nil {
 		return 0, New, errors.New("store: adding report: nil report")
 	}
@@ -99,7 +91,7 @@ func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src Sourc
 
 // addChecked stores r, whose counts and lengths are checked, from
 // reporter.
-func (s *Store) addChecked(ctx context.Context, r *report.Report, src Source, reporter string) (id int64, dup Added, err error) {
+func (s *Store) addChecked(ctx context.Context, r *report.Report, src arrival.Source, reporter string) (id int64, dup Added, err error) {
 	digest, stored := digestOf(r), s.now().Unix()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		id, dup, err = addReport(ctx, tx, r, src, reporter, digest, stored)
@@ -138,7 +130,7 @@ func checkCounts(r *report.Report) error {
 }
 
 // addReport is AddReport's transaction.
-func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source, reporter, digest string, stored int64) (int64, Added, error) {
+func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.Source, reporter, digest string, stored int64) (int64, Added, error) {
 	authed := src.Auth.Authenticated
 	var (
 		id       int64
@@ -215,7 +207,7 @@ func sameContent(ctx context.Context, tx *sql.Tx, r *report.Report, digest strin
 	return cs, rows.Err()
 }
 
-func insertReport(ctx context.Context, tx *sql.Tx, r *report.Report, src Source, reporter, digest string, stored int64) (int64, error) {
+func insertReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.Source, reporter, digest string, stored int64) (int64, error) {
 	// RETURNING, not LastInsertId: PostgreSQL has no last insert id.
 	var id int64
 	err := tx.QueryRowContext(ctx, `INSERT INTO reports (
@@ -285,18 +277,18 @@ func resultTypes(r *report.Report) []string {
 }
 
 // Report reads back the report stored under key id with its Source.
-func (s *Store) Report(ctx context.Context, id int64) (*report.Report, Source, error) {
+func (s *Store) Report(ctx context.Context, id int64) (*report.Report, arrival.Source, error) {
 	r, src, err := s.readReport(ctx, id)
 	if err != nil {
-		return nil, Source{}, fmt.Errorf("store: reading report %d: %w", id, err)
+		return nil, arrival.Source{}, fmt.Errorf("store: reading report %d: %w", id, err)
 	}
 	return r, src, nil
 }
 
-func (s *Store) readReport(ctx context.Context, id int64) (*report.Report, Source, error) {
+func (s *Store) readReport(ctx context.Context, id int64) (*report.Report, arrival.Source, error) {
 	var (
 		r               report.Report
-		src             Source
+		src             arrival.Source
 		start, end, rcv sql.NullInt64
 	)
 	err := s.db.QueryRowContext(ctx, `SELECT org, report_id, contact, start_time, end_time,
@@ -307,15 +299,15 @@ func (s *Store) readReport(ctx context.Context, id int64) (*report.Report, Sourc
 		&src.Submitter, &src.FromDomain, &src.MessageID, &src.Transport, &rcv,
 		&src.Auth.Authenticated, &src.Auth.Method, &src.Auth.Domain, &src.Auth.Detail)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, Source{}, &kindError{kind: ErrNotFound, text: "no such report"}
+		return nil, arrival.Source{}, &kindError{kind: ErrNotFound, text: "no such report"}
 	}
 	if err != nil {
-		return nil, Source{}, err
+		return nil, arrival.Source{}, err
 	}
 	r.Start, r.End, src.Received = fromUnix(start), fromUnix(end), fromUnix(rcv)
 	pols, err := s.readPolicies(ctx, id)
 	if err != nil {
-		return nil, Source{}, err
+		return nil, arrival.Source{}, err
 	}
 	r.Policies = pols
 	return &r, src, nil

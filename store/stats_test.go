@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -40,7 +41,7 @@ func month(t testing.TB, s *Store) time.Time {
 					Details: []report.FailureDetail{{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("198.51.100.1"), ReceivingMXHostname: "mx2.example.org", FailedSessions: 1}}})
 			}
 			dom := strings.ToLower(strings.Fields(org)[0]) + ".example"
-			src := Source{Transport: "mail", Submitter: dom, Auth: Auth{Authenticated: true, Method: "dkim", Domain: dom}}
+			src := arrival.Source{Transport: "mail", Submitter: dom, Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: dom}}
 			if _, _, err := s.AddReport(ctx, r, src); err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +127,7 @@ func TestSessionStatsHostileCounts(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		r := mkReport("Org", fmt.Sprint(i), 3, detail("192.0.2.1", "certificate-expired", MaxCount))
 		r.Policies[0].Successful = MaxCount
-		if _, _, err := s.AddReport(ctx, r, Source{}); err != nil {
+		if _, _, err := s.AddReport(ctx, r, arrival.Source{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -164,7 +165,7 @@ func TestNoPerAddressStatements(t *testing.T) {
 			ds[i] = detail(netip.AddrFrom4([4]byte{10, 9, byte(i >> 8), byte(i)}).String(), "validation-failure", 1)
 		}
 		return statements(t, func() error {
-			_, _, err := s.AddReport(ctx, mkReport("Org", id, 1, ds...), Source{Submitter: "org.example"})
+			_, _, err := s.AddReport(ctx, mkReport("Org", id, 1, ds...), arrival.Source{Submitter: "org.example"})
 			return err
 		})
 	}
@@ -189,7 +190,7 @@ func sharedReports(t *testing.T, s *Store, n int) []netip.Addr {
 	}
 	for _, d := range []int{1, 5, 9} {
 		r := mkReport("Org", fmt.Sprintf("shared-%d", d), d, ds...)
-		if _, _, err := s.AddReport(context.Background(), r, Source{Submitter: "org.example"}); err != nil {
+		if _, _, err := s.AddReport(context.Background(), r, arrival.Source{Submitter: "org.example"}); err != nil {
 			t.Fatal(err)
 		}
 	}

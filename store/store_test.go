@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -103,13 +104,13 @@ func TestAddReportRoundTrip(t *testing.T) {
 			{Type: "no-policy-found", Domain: "other.example", Successful: 3},
 		},
 	}
-	src := Source{
+	src := arrival.Source{
 		Transport:  "mail",
 		Submitter:  "google.com",
 		FromDomain: "google.com",
 		MessageID:  "<abc@google.com>",
 		Received:   time.Date(2026, 11, 21, 10, 11, 12, 0, time.UTC),
-		Auth:       Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass d=google.com"},
+		Auth:       arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass d=google.com"},
 	}
 	id, dup, err := s.AddReport(ctx, r, src)
 	if err != nil {
@@ -151,8 +152,8 @@ func TestAddReportDuplicate(t *testing.T) {
 	s := openTemp(t)
 	ctx := context.Background()
 	r := mkReport("Microsoft Corporation", "133-abc", 10, detail("40.92.1.1", "starttls-not-supported", 3))
-	plain := Source{Transport: "mail", Submitter: "microsoft.com", MessageID: "<1@x>",
-		Auth: Auth{Detail: "no dkim signature"}}
+	plain := arrival.Source{Transport: "mail", Submitter: "microsoft.com", MessageID: "<1@x>",
+		Auth: arrival.Auth{Detail: "no dkim signature"}}
 	id1, dup, err := s.AddReport(ctx, r, plain)
 	if err != nil || dup {
 		t.Fatalf("first AddReport: dup %v, err %v", dup, err)
@@ -189,17 +190,17 @@ func TestAddReportAuthUpgrade(t *testing.T) {
 	s := openTemp(t)
 	ctx := context.Background()
 	r := mkReport("Google Inc.", "up-1", 10, detail("209.85.1.1", "validation-failure", 1))
-	plain := Source{Transport: "import", Submitter: "google.com", MessageID: "<plain@x>",
-		Auth: Auth{Detail: "no signature"}}
-	signed := Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com", MessageID: "<signed@x>",
-		Received: day(12), Auth: Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass"}}
-	other := Source{Transport: "https", Auth: Auth{Authenticated: true, Method: "authres", Domain: "evil.example"}}
+	plain := arrival.Source{Transport: "import", Submitter: "google.com", MessageID: "<plain@x>",
+		Auth: arrival.Auth{Detail: "no signature"}}
+	signed := arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com", MessageID: "<signed@x>",
+		Received: day(12), Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass"}}
+	other := arrival.Source{Transport: "https", Auth: arrival.Auth{Authenticated: true, Method: "authres", Domain: "evil.example"}}
 
 	id, _, err := s.AddReport(ctx, r, plain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(step string, want Source) {
+	check := func(step string, want arrival.Source) {
 		t.Helper()
 		_, got, err := s.Report(ctx, id)
 		if err != nil {
@@ -254,7 +255,7 @@ func TestFailing(t *testing.T) {
 	ctx := context.Background()
 	add := func(r *report.Report) {
 		t.Helper()
-		src := Source{Transport: "mail"}
+		src := arrival.Source{Transport: "mail"}
 		if r.OrganizationName == "Google Inc." {
 			src = signed("google.com")
 		}

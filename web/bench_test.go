@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -62,7 +63,7 @@ func yearOfReports(b *testing.B, st *store.Store, reporters, days, n, pool int) 
 			}
 			rep := &report.Report{OrganizationName: fmt.Sprintf("Reporter %02d", r), ReportID: fmt.Sprintf("%d-%d", d, r),
 				Start: start, End: start.Add(24*time.Hour - time.Second), Policies: []report.Policy{p}}
-			if _, _, err := st.AddReport(context.Background(), rep, store.Source{Transport: "import"}); err != nil {
+			if _, _, err := st.AddReport(context.Background(), rep, arrival.Source{Transport: "import"}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // TestAddressTableForgedOrganization attacks who the failing-address
@@ -27,7 +27,7 @@ func TestAddressTableForgedOrganization(t *testing.T) {
 	const org = "<b>Google</b> Inc."
 	st := storetest.Open(t)
 	start := now.AddDate(0, 0, -3).Truncate(24 * time.Hour)
-	add := func(id string, src store.Source, ips ...string) {
+	add := func(id string, src arrival.Source, ips ...string) {
 		var ds []report.FailureDetail
 		for i, ip := range ips {
 			ds = append(ds, report.FailureDetail{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: int64(10 - i)})
@@ -38,9 +38,9 @@ func TestAddressTableForgedOrganization(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	add("forged", store.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com"}, "192.0.2.1", "192.0.2.3")
-	add("real", store.Source{Transport: "mail", Submitter: "google.com",
-		Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}, "192.0.2.2", "192.0.2.3")
+	add("forged", arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com"}, "192.0.2.1", "192.0.2.3")
+	add("real", arrival.Source{Transport: "mail", Submitter: "google.com",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}, "192.0.2.2", "192.0.2.3")
 	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // TestAddressKind: the failing-address table says per address what
@@ -22,9 +22,9 @@ import (
 func TestAddressKind(t *testing.T) {
 	st := storetest.Open(t)
 	start := now.AddDate(0, 0, -3).Truncate(24 * time.Hour)
-	signed := store.Source{Transport: "mail", Submitter: "r.example", Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "r.example"}}
-	forged := store.Source{Transport: "mail", Submitter: "r.example"}
-	add := func(id string, src store.Source, domain, ip string, types ...string) {
+	signed := arrival.Source{Transport: "mail", Submitter: "r.example", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "r.example"}}
+	forged := arrival.Source{Transport: "mail", Submitter: "r.example"}
+	add := func(id string, src arrival.Source, domain, ip string, types ...string) {
 		var ds []report.FailureDetail
 		for _, typ := range types {
 			ds = append(ds, report.FailureDetail{ResultType: typ, SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 1})

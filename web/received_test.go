@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // TestReportersReceivedTime: a report received on 18 November and
@@ -25,8 +25,8 @@ func TestReportersReceivedTime(t *testing.T) {
 	start := time.Date(2026, 11, 17, 0, 0, 0, 0, time.UTC)
 	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
 		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 9}}}
-	src := store.Source{Transport: "import", Submitter: "mail.example", Received: received,
-		Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "mail.example"}}
+	src := arrival.Source{Transport: "import", Submitter: "mail.example", Received: received,
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "mail.example"}}
 	if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
@@ -49,7 +50,7 @@ func TestRedeemedTable(t *testing.T) {
 			r.Policies[0].Details = append(r.Policies[0].Details, report.FailureDetail{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 2})
 			r.Policies[0].Failed += 2
 		}
-		src := store.Source{Transport: "mail", Submitter: "google.example", Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}}
+		src := arrival.Source{Transport: "mail", Submitter: "google.example", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}}
 		if _, _, err := st.AddReport(ctx, r, src); err != nil {
 			t.Fatal(err)
 		}

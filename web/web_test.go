@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
@@ -59,9 +60,9 @@ func fillMonth(t testing.TB, st *store.Store) {
 						Details: []report.FailureDetail{{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("198.51.100.7"),
 							ReceivingMXHostname: "mx2.example.org", FailedSessions: 2}}},
 				}}
-			src := store.Source{Transport: "mail", Submitter: fmt.Sprint("r", i, ".example")}
+			src := arrival.Source{Transport: "mail", Submitter: fmt.Sprint("r", i, ".example")}
 			if i != 1 {
-				src.Auth = store.Auth{Authenticated: true, Method: "dkim", Domain: src.Submitter}
+				src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: src.Submitter}
 			}
 			if _, _, err := st.AddReport(ctx, r, src); err != nil {
 				t.Fatal(err)
@@ -345,7 +346,7 @@ func TestAddressesInSpan(t *testing.T) {
 	r := &report.Report{OrganizationName: "Google Inc.", ReportID: "old", Start: old, End: old.Add(24*time.Hour - time.Second),
 		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 10, Failed: 7,
 			Details: []report.FailureDetail{{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr("203.0.113.99"), FailedSessions: 7}}}}}
-	if _, _, err := st.AddReport(context.Background(), r, store.Source{Transport: "mail"}); err != nil {
+	if _, _, err := st.AddReport(context.Background(), r, arrival.Source{Transport: "mail"}); err != nil {
 		t.Fatal(err)
 	}
 	h, err := New(Options{Store: st, Now: func() time.Time { return now }, Days: 90})

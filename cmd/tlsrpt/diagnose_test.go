@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/root"
 	"github.com/tlsrpt/tlsrpt/internal/netnstest"
 	"github.com/tlsrpt/tlsrpt/internal/probetest"
@@ -49,8 +50,8 @@ func TestDiagnoseEndToEnd(t *testing.T) {
 	rep := &report.Report{OrganizationName: "Reporter", ReportID: "1", Start: end.Add(-24 * time.Hour), End: end,
 		Policies: []report.Policy{{Type: "sts", Domain: "e2e.test", Failed: 3, Details: []report.FailureDetail{
 			{ResultType: "sts-policy-fetch-error", ReceivingMXHostname: "victim.test", FailedSessions: 3}}}}}
-	if _, _, err := st.AddReport(context.Background(), rep, store.Source{Transport: "mail",
-		Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"}}); err != nil {
+	if _, _, err := st.AddReport(context.Background(), rep, arrival.Source{Transport: "mail",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"}}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -52,8 +52,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"freeport": cmdFreePort,
-			"waitport": cmdWaitPort,
+			"freeport":    cmdFreePort,
+			"waitport":    cmdWaitPort,
+			"storereport": cmdStoreReport,
 		},
 		Condition: condNeed,
 	})

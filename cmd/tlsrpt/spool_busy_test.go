@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/spool"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -68,7 +69,7 @@ func TestFilterBusyStoreWaitsOnce(t *testing.T) {
 	}
 	st.Close()
 	sp := spool.Spool{Dir: filepath.Join(dir, "spool")}
-	if err := sp.Add(spooledReport("waiting"), store.Source{Transport: "mail", Submitter: "google.com"}); err != nil {
+	if err := sp.Add(spooledReport("waiting"), arrival.Source{Transport: "mail", Submitter: "google.com"}); err != nil {
 		t.Fatal(err)
 	}
 	holdExclusive(t, db)
@@ -109,7 +110,7 @@ func TestImportCreatesNoEmptyStore(t *testing.T) {
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Fatalf("import with nothing to store created the database: %v", err)
 	}
-	if err := (spool.Spool{Dir: spoolDir}).Add(spooledReport("first"), store.Source{Transport: "mail", Submitter: "google.com"}); err != nil {
+	if err := (spool.Spool{Dir: spoolDir}).Add(spooledReport("first"), arrival.Source{Transport: "mail", Submitter: "google.com"}); err != nil {
 		t.Fatal(err)
 	}
 	r := tlsrptOK(t, env, nil, "import", "--spool", "--spool-dir", spoolDir)

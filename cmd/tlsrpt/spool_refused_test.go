@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/spool"
@@ -51,7 +52,7 @@ func TestSpoolRefusedPostgres(t *testing.T) {
 	long := make([]byte, 15000)
 	rand.Read(long) // incompressible: PostgreSQL compresses a long index row first
 	for _, id := range []string{base64.StdEncoding.EncodeToString(long), "refuse-me", "after-1", "after-2"} {
-		if err := sp.Add(spooledReport(id), store.Source{Transport: "mail", Submitter: "google.com"}); err != nil {
+		if err := sp.Add(spooledReport(id), arrival.Source{Transport: "mail", Submitter: "google.com"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -58,8 +59,8 @@ func (t *TrustOptions) Verifier(cache allowlist.Cache) *allowlist.Verifier {
 }
 
 // Authenticate judges whether a report message comes from its reporter.
-func (t *TrustOptions) Authenticate(ctx context.Context, cache allowlist.Cache, raw []byte, msg *report.Message) store.Auth {
-	return store.Auth(t.Verifier(cache).Authenticate(ctx, raw, ReporterOf(msg)))
+func (t *TrustOptions) Authenticate(ctx context.Context, cache allowlist.Cache, raw []byte, msg *report.Message) arrival.Auth {
+	return t.Verifier(cache).Authenticate(ctx, raw, ReporterOf(msg))
 }
 
 // ReporterOf names the reporter of a message for authentication.
@@ -76,8 +77,8 @@ func ReporterOf(msg *report.Message) allowlist.Reporter {
 
 // AuthenticateDMARC judges whether a message holding DMARC aggregate
 // reports comes from its reporter, as Authenticate does for TLS reports.
-func (t *TrustOptions) AuthenticateDMARC(ctx context.Context, cache allowlist.Cache, raw []byte, msg *dmarc.Message) store.Auth {
-	return store.Auth(t.Verifier(cache).Authenticate(ctx, raw, DMARCReporterOf(msg)))
+func (t *TrustOptions) AuthenticateDMARC(ctx context.Context, cache allowlist.Cache, raw []byte, msg *dmarc.Message) arrival.Auth {
+	return arrival.Auth(t.Verifier(cache).Authenticate(ctx, raw, DMARCReporterOf(msg)))
 }
 
 // DMARCReporterOf names the reporter of a DMARC report message for

@@ -4,19 +4,13 @@ package dashboard
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +21,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/clientip"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/httpserve"
 	"github.com/tlsrpt/tlsrpt/metrics"
 	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -35,10 +30,10 @@ import (
 
 // Options are dashboard's options.
 type Options struct {
-	F          *cmdutil.Factory
-	Listen     string
-	Auth       string
-	Cert, Key  string
+	F      *cmdutil.Factory
+	Listen string
+	Auth   string
+	cmdutil.TLSOptions
 	Days       int
 	QuietAfter time.Duration
 	NoBans     bool
@@ -89,8 +84,8 @@ other sites. Ban status is asked of the backends at most every 30 seconds.`,
 			if err := web.CheckListen(opts.Listen, opts.Auth != ""); err != nil {
 				return cmdutil.UsageErrorf("%w", err)
 			}
-			if (opts.Cert == "") != (opts.Key == "") {
-				return cmdutil.UsageErrorf("give both --tls-cert and --tls-key, or neither")
+			if err := opts.TLSOptions.Check(); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -101,12 +96,11 @@ other sites. Ban status is asked of the backends at most every 30 seconds.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8461", "`address` to listen on, host:port (loopback unless --auth)")
 	fl.StringVar(&opts.Auth, "auth", "", "htpasswd `file` of bcrypt hashes: ask for a user and password (needed off loopback)")
-	fl.StringVar(&opts.Cert, "tls-cert", "", "serve HTTPS with this PEM certificate chain `file`")
-	fl.StringVar(&opts.Key, "tls-key", "", "PEM private key `file` of --tls-cert")
+	opts.TLSOptions.AddFlags(fl)
 	fl.IntVar(&opts.Days, "days", 90, "span of the charts in days")
 	cmdutil.DurationVar(fl, &opts.QuietAfter, "quiet-after", 72*time.Hour, "a regular reporter silent this long is shown as gone quiet")
 	fl.BoolVar(&opts.NoBans, "no-bans", false, "do not consult any ban backend")
-	fl.StringVar(&opts.Host, "host", "", "this host's name, whose redeem count /metrics shows (default the host name)")
+	cmdutil.HostVar(fl, &opts.Host)
 	fl.StringArrayVar(&opts.AllowHosts, "allow-host", nil, "also answer requests naming this host `name` (a reverse proxy's, this host's; repeatable)")
 	fl.BoolVar(&opts.BehindTLSProxy, "behind-tls-proxy", false, "a TLS reverse proxy is in front: allow --auth off loopback without --tls-cert")
 	fl.StringArrayVar(&opts.TrustProxy, "trust-proxy", nil, "a reverse proxy's `address or CIDR` range: from it, the password limit counts the client in --proxy-header's rightmost untrusted address (repeatable)")
@@ -122,10 +116,8 @@ func (o *Options) handler(st *store.Store, backends []redeem.Backend, auth *web.
 	if err != nil {
 		return nil, err
 	}
-	if o.Host == "" {
-		if o.Host, err = os.Hostname(); err != nil {
-			return nil, fmt.Errorf("the host name: %w (give --host NAME)", err)
-		}
+	if o.Host, err = cmdutil.HostName(o.Host); err != nil {
+		return nil, err
 	}
 	redeemArgs, err := o.redeemArgs()
 	if err != nil {
@@ -195,10 +187,8 @@ func (o *Options) check() (*web.Auth, error) {
 		}
 		auth = a
 	}
-	if o.Cert != "" {
-		if _, err := tls.LoadX509KeyPair(o.Cert, o.Key); err != nil {
-			return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
-		}
+	if err := o.TLSOptions.Load(); err != nil {
+		return nil, err
 	}
 	for _, h := range o.AllowHosts {
 		if _, err := web.HostName(h); err != nil {
@@ -308,7 +298,7 @@ func absPath(p string) string {
 	return p
 }
 
-// Run serves until SIGTERM or SIGINT.
+// Run serves until ctx is done or SIGTERM or SIGINT arrives.
 func Run(ctx context.Context, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -336,36 +326,25 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	log := o.F.Logger()
-	scheme := "http"
-	if o.Cert != "" {
-		scheme = "https"
-	}
-	log.Info("dashboard: listening", slog.String("url", scheme+"://"+ln.Addr().String()+"/"))
-	if o.Ready != nil {
-		o.Ready(ln.Addr().String())
-	}
-	errc := make(chan error, 1)
-	go func() {
+	return httpserve.Run(ctx, ln, handler, o.server(log), func(addr net.Addr) {
+		scheme := "http"
 		if o.Cert != "" {
-			errc <- srv.ServeTLS(ln, o.Cert, o.Key)
-		} else {
-			errc <- srv.Serve(ln)
+			scheme = "https"
 		}
-	}()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+		log.Info("dashboard: listening", slog.String("url", scheme+"://"+addr.String()+"/"))
+		if o.Ready != nil {
+			o.Ready(addr.String())
+		}
+	})
+}
+
+// server is the dashboard's TLS files and time-outs: a page and its API
+// answer in well under a minute; a request in flight gets 10 seconds to
+// finish at shutdown.
+func (o *Options) server(log *slog.Logger) httpserve.Options {
+	return httpserve.Options{CertFile: o.Cert, KeyFile: o.Key,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
+		IdleTimeout: 2 * time.Minute, ShutdownTimeout: 10 * time.Second,
+		MaxHeaderBytes: http.DefaultMaxHeaderBytes, Logger: log}
 }

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/metrics"
 	"github.com/tlsrpt/tlsrpt/report"
@@ -40,7 +41,7 @@ func newStore(t *testing.T, path, host string) {
 	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
 		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 90, Failed: 3,
 			Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr("198.51.100.7"), FailedSessions: 3}}}}}
-	if _, _, err := st.AddReport(ctx, r, store.Source{Transport: "mail"}); err != nil {
+	if _, _, err := st.AddReport(ctx, r, arrival.Source{Transport: "mail"}); err != nil {
 		t.Fatal(err)
 	}
 	if host != "" {

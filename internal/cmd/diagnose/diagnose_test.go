@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/internal/probetest"
 	"github.com/tlsrpt/tlsrpt/probe"
@@ -132,16 +133,16 @@ func TestFromReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := time.Now().Add(-24 * time.Hour)
-	add := func(id, domain, mx string, auth store.Auth) {
+	add := func(id, domain, mx string, auth arrival.Auth) {
 		rep := &report.Report{OrganizationName: "Reporter", ReportID: id, Start: end.Add(-24 * time.Hour), End: end,
 			Policies: []report.Policy{{Type: "sts", Domain: domain, Failed: 1,
 				Details: []report.FailureDetail{{ResultType: probe.StartTLSNotSupported, ReceivingMXHostname: mx, FailedSessions: 1}}}}}
-		if _, _, err := st.AddReport(context.Background(), rep, store.Source{Transport: "mail", Auth: auth}); err != nil {
+		if _, _, err := st.AddReport(context.Background(), rep, arrival.Source{Transport: "mail", Auth: auth}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	add("1", "ours.test", "victim.test\x1b[2J", store.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"})
-	add("2", "victim.test", "victim.test", store.Auth{})
+	add("1", "ours.test", "victim.test\x1b[2J", arrival.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"})
+	add("2", "victim.test", "victim.test", arrival.Auth{})
 	st.Close()
 
 	r := runCmd(t, w, dnstest.Start(t, w.Rec), db)
@@ -192,8 +193,8 @@ func TestOurDomains(t *testing.T) {
 	rep := &report.Report{OrganizationName: "Reporter", ReportID: "1", Start: end.Add(-24 * time.Hour), End: end,
 		Policies: []report.Policy{{Type: "sts", Domain: "reported.test", Failed: 1,
 			Details: []report.FailureDetail{{ResultType: probe.StartTLSNotSupported, FailedSessions: 1}}}}}
-	if _, _, err := st.AddReport(context.Background(), rep, store.Source{Transport: "mail",
-		Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"}}); err != nil {
+	if _, _, err := st.AddReport(context.Background(), rep, arrival.Source{Transport: "mail",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"}}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

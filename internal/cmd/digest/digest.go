@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -76,7 +75,7 @@ does not exist yet is never created: nothing is notable then.`,
 	fl.BoolVar(&opts.Always, "always", false, "print even when nothing is notable")
 	fl.BoolVar(&opts.NoPlan, "no-plan", false, "leave out the redeem plan (and consult no ban backend)")
 	fl.BoolVar(&opts.NoRecord, "no-record", false, "do not record this digest as the last one")
-	fl.StringVar(&opts.Host, "host", "", "whose last digest to start from (default the host name)")
+	cmdutil.HostVar(fl, &opts.Host)
 	fl.BoolVar(&opts.NoProbe, "no-probe", false, "run no checks of tlsrpt diagnose (connect to no MX host or policy server)")
 	fl.StringVar(&opts.CAFile, "ca-file", "", "for the checks, trust the roots in this PEM `file` too (a private CA)")
 	fl.DurationVar(&opts.Timeout, "probe-timeout", probe.DefaultTimeout, "bound each DNS query, SMTP session and policy fetch of the checks by this `DURATION`")
@@ -89,12 +88,9 @@ func Run(ctx context.Context, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.Host == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("naming this host: %w (give --host)", err)
-		}
-		o.Host = h
+	var err error
+	if o.Host, err = cmdutil.HostName(o.Host); err != nil {
+		return err
 	}
 	now := o.F.Now().UTC()
 	since, err := cmdutil.ParseSince(o.Since, now)

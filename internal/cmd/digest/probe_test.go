@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/internal/probetest"
 	"github.com/tlsrpt/tlsrpt/probe"
@@ -40,7 +41,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // add stores a report of domain failing with typ at the given time.
-func (x *fixture) add(t *testing.T, id, domain, typ string, auth store.Auth, at time.Time) {
+func (x *fixture) add(t *testing.T, id, domain, typ string, auth arrival.Auth, at time.Time) {
 	t.Helper()
 	st, err := store.Open(x.db)
 	if err != nil {
@@ -51,12 +52,12 @@ func (x *fixture) add(t *testing.T, id, domain, typ string, auth store.Auth, at 
 	rep := &report.Report{OrganizationName: "Reporter", ReportID: id, Start: at.Add(-24 * time.Hour), End: at.Add(-time.Hour),
 		Policies: []report.Policy{{Type: "sts", Domain: domain, Failed: 3,
 			Details: []report.FailureDetail{{ResultType: typ, FailedSessions: 3}}}}}
-	if _, _, err := st.AddReport(context.Background(), rep, store.Source{Transport: "mail", Auth: auth}); err != nil {
+	if _, _, err := st.AddReport(context.Background(), rep, arrival.Source{Transport: "mail", Auth: auth}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-var signed = store.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"}
+var signed = arrival.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"}
 
 // run runs tlsrpt digest at now against the fixture's world.
 func (x *fixture) run(t *testing.T, now time.Time, args ...string) string {
@@ -133,7 +134,7 @@ func TestDigestForgedNotProbed(t *testing.T) {
 	victim := probetest.StartSMTP(t, probetest.SMTPStartTLS, probetest.NoCert())
 	x.w.Route("mx.victim.test", 25, victim.Listener.Addr().String())
 	x.w.Rec.MX["victim.test"] = []string{"mx.victim.test"}
-	x.add(t, "1", "victim.test", probe.StartTLSNotSupported, store.Auth{}, x.base.Add(-time.Hour))
+	x.add(t, "1", "victim.test", probe.StartTLSNotSupported, arrival.Auth{}, x.base.Add(-time.Hour))
 	out := x.run(t, x.base, "--always")
 	if victim.Connections() != 0 || x.w.Dialed != nil || strings.Contains(out, checksHeading) {
 		t.Errorf("the domain of a forged report was probed (%d connections, dialed %v):\n%s", victim.Connections(), x.w.Dialed, out)

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/filter"
@@ -29,15 +30,13 @@ import (
 
 // Options are the filter's options.
 type Options struct {
-	F               *cmdutil.Factory
-	File            string // read the message from FILE instead of stdin
-	MaxMessage      int64
-	MaxDecompressed int64
-	MaxDetails      int
-	MaxPolicies     int
-	Spool           string // folder of reports kept while the database is away
-	SpoolDrain      int    // spooled reports stored per run once the database is back
-	SpoolMax        int64  // bound of the spool's files, all told
+	F    *cmdutil.Factory
+	File string // read the message from FILE instead of stdin
+	// Limits are --max-message and cmdutil.LimitFlags'.
+	report.Limits
+	Spool      string // folder of reports kept while the database is away
+	SpoolDrain int    // spooled reports stored per run once the database is back
+	SpoolMax   int64  // bound of the spool's files, all told
 }
 
 // NewCmdFilter returns the filter command; runF, when not nil, replaces
@@ -64,7 +63,10 @@ report waits in the spool folder until a later run, or tlsrpt import --spool.`,
   xfilter "/usr/local/bin/tlsrpt filter --syslog"     # in ~/.mailfilter`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return passThrough(opts, fmt.Sprintf("tlsrpt filter misconfigured: %d arguments, want at most one FILE", len(args)))
+				if err := passThrough(opts, fmt.Sprintf("tlsrpt filter misconfigured: %d arguments, want at most one FILE", len(args))); err != nil {
+					return err
+				}
+				return cmdutil.Silent(cmdutil.ExitOK) // delivered: nothing more to run
 			}
 			return nil
 		},
@@ -80,9 +82,7 @@ report waits in the spool folder until a later run, or tlsrpt import --spool.`,
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&opts.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message in `bytes` to check; larger ones pass unchecked")
-	fl.Int64Var(&opts.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
-	fl.IntVar(&opts.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one message; a report past it is refused")
-	fl.IntVar(&opts.MaxPolicies, "max-policies", report.DefaultLimits.MaxPolicies, "most policies in one message; a report past it is refused")
+	cmdutil.LimitFlags(fl, &opts.Limits)
 	fl.StringVar(&opts.Spool, "spool", "", "keep reports here while the database is away (default $XDG_STATE_HOME/tlsrpt/spool)")
 	fl.Int64Var(&opts.SpoolMax, "spool-max", spool.DefaultMax, "keep at most this many `bytes` of reports in the spool (-1: no bound); past it a report is only in the delivered message (tlsrpt import recovers it)")
 	fl.IntVar(&opts.SpoolDrain, "spool-drain", 100, "store at most this many spooled reports per run once the database is back")
@@ -123,19 +123,19 @@ func Run(ctx context.Context, o *Options) error {
 	if isReport {
 		defer log.Warn("filter: the input is a report file, not a mail message: tlsrpt import takes report files")
 	}
-	if err := checkLimits(o); err != nil {
+	if err := cmdutil.CheckLimits(o.Limits); err != nil {
 		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())
 	}
 	rec, err := newRecorder(o)
 	if err != nil {
 		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())
 	}
-	defer rec.close()
+	defer rec.Close()
 	budget, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
 	defer cancel()
 	opt := filter.Options{
 		Limits: report.Limits{MaxMessage: o.MaxMessage, MaxDecompressed: o.MaxDecompressed, MaxDetails: o.MaxDetails, MaxPolicies: o.MaxPolicies},
-		Record: func() (filter.Recorder, error) { return rec, nil },
+		Record: func() (arrival.Recorder, error) { return rec, nil },
 	}
 	if err := configureTrust(o.F, &opt, budget, rec); err != nil {
 		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())
@@ -144,7 +144,7 @@ func Run(ctx context.Context, o *Options) error {
 	for _, p := range res.Problems {
 		log.Warn("filter: " + p)
 	}
-	for _, n := range rec.notes {
+	for _, n := range rec.Notes() {
 		log.Warn("filter: " + n)
 	}
 	if err != nil {
@@ -170,34 +170,22 @@ func openFile(name string) (*os.File, error) {
 	return fh, nil
 }
 
-// checkLimits refuses zero and negative counts, which the decoder would
-// silently take for its defaults.
-func checkLimits(o *Options) error {
-	if o.MaxDetails <= 0 {
-		return fmt.Errorf("--max-details %d must be above 0; leave it out for the default", o.MaxDetails)
-	}
-	if o.MaxPolicies <= 0 {
-		return fmt.Errorf("--max-policies %d must be above 0; leave it out for the default", o.MaxPolicies)
-	}
-	return nil
-}
-
 // configureTrust sets the filter's authentication and advice. All DNS
 // lookups for the message share the budget (allowlist.DefaultBudget): a
 // dead resolver delays a message by about 2 s at most.
-func configureTrust(f *cmdutil.Factory, opt *filter.Options, budget context.Context, rec *recorder) error {
+func configureTrust(f *cmdutil.Factory, opt *filter.Options, budget context.Context, rec *spool.Recorder) error {
 	checker, err := f.Trust.Checker(nil)
 	if err != nil {
 		return err
 	}
-	opt.Authenticate = func(_ context.Context, raw []byte, msg *report.Message) store.Auth {
-		return f.Trust.Authenticate(budget, cmdutil.CacheOf(rec.store()), raw, msg)
+	opt.Authenticate = func(_ context.Context, raw []byte, msg *report.Message) arrival.Auth {
+		return f.Trust.Authenticate(budget, cmdutil.CacheOf(storeOf(rec)), raw, msg)
 	}
-	opt.AuthenticateDMARC = func(_ context.Context, raw []byte, msg *dmarc.Message) store.Auth {
-		return f.Trust.AuthenticateDMARC(budget, cmdutil.CacheOf(rec.store()), raw, msg)
+	opt.AuthenticateDMARC = func(_ context.Context, raw []byte, msg *dmarc.Message) arrival.Auth {
+		return f.Trust.AuthenticateDMARC(budget, cmdutil.CacheOf(storeOf(rec)), raw, msg)
 	}
 	opt.Advise = func(ctx context.Context, ips []netip.Addr) []string {
-		st := rec.store()
+		st := storeOf(rec)
 		if st == nil {
 			return nil
 		}
@@ -231,26 +219,10 @@ func passThroughFrom(o *Options, in io.Reader, problem string) error {
 	return nil
 }
 
-// recorder stores reports, opening the database on first use, and keeps
-// them in the spool whenever the database cannot take them: away, busy,
-// not this user's to write, read-only, full, or not there at all. Only a
-// report the store refuses for good (store.Refused) is not spooled: it
-// would be refused again. After the first failure that may go away (the
-// database busy past its wait, say), whether in the drain or for a
-// report, the run tries the store no more: the rest of the message goes
-// to the spool at once, so that one message waits for a busy database
-// once (store.BusyTimeout), however many reports it carries.
-type recorder struct {
-	o      *Options
-	sp     spool.Spool
-	st     *store.Store
-	err    error
-	down   error // the store's first failure that may go away, this run
-	opened bool
-	notes  []string
-}
-
-func newRecorder(o *Options) (*recorder, error) {
+// newRecorder returns the store-or-spool recorder of one run: the
+// database opened on first use, the spool (--spool, else the state
+// folder's) when the database cannot take a report.
+func newRecorder(o *Options) (*spool.Recorder, error) {
 	dir := o.Spool
 	if dir == "" {
 		state, err := cmdutil.StateDir()
@@ -259,85 +231,28 @@ func newRecorder(o *Options) (*recorder, error) {
 		}
 		dir = state + "/spool"
 	}
-	return &recorder{o: o, sp: spool.Spool{Dir: dir, Max: o.SpoolMax}}, nil
+	return &spool.Recorder{
+		Spool:   spool.Spool{Dir: dir, Max: o.SpoolMax, Refused: store.Refused},
+		Open:    func() (arrival.Recorder, error) { return openStore(o.F) },
+		Drain:   o.SpoolDrain,
+		Later:   "tlsrpt import --spool, or the next filter",
+		Recover: "the delivered message still carries the report: tlsrpt import recovers it",
+	}, nil
 }
 
-// store opens the database once; nil when it cannot be opened.
-func (r *recorder) store() *store.Store {
-	if !r.opened {
-		r.opened = true
-		r.st, r.err = r.o.F.OpenStore()
-		if r.err == nil {
-			r.drain()
-		}
-	}
-	return r.st
-}
-
-// tryStore stores rep, and remembers a failure that may go away: the
-// store is not tried again this run.
-func (r *recorder) tryStore(ctx context.Context, rep *report.Report, src store.Source) (int64, bool, error) {
-	id, dup, err := r.st.AddReport(ctx, rep, src)
-	if err != nil && !store.Refused(err) {
-		r.down = err
-	}
-	return id, dup, err
-}
-
-// drainer is the recorder as the spool's drain sees it.
-type drainer struct{ r *recorder }
-
-func (d drainer) AddReport(ctx context.Context, rep *report.Report, src store.Source) (int64, bool, error) {
-	return d.r.tryStore(ctx, rep, src)
-}
-
-// drain stores reports spooled by earlier runs, a bounded number per run.
-func (r *recorder) drain() {
-	d, err := r.sp.Drain(context.Background(), drainer{r}, r.o.SpoolDrain)
-	if d.Stored+d.Dups > 0 {
-		r.notes = append(r.notes, fmt.Sprintf("stored %s from the spool %s", cmdutil.Plural(int64(d.Stored+d.Dups), "report", "reports"), r.sp.Dir))
-	}
-	if d.Bad > 0 {
-		r.notes = append(r.notes, fmt.Sprintf("%d unreadable spool files renamed *.bad in %s", d.Bad, r.sp.Dir))
-	}
-	if d.Refused > 0 {
-		r.notes = append(r.notes, fmt.Sprintf("%s the database refuses for good renamed *.refused in %s, the reason beside each in *.refused.why",
-			cmdutil.Plural(int64(d.Refused), "spooled report", "spooled reports"), r.sp.Dir))
-	}
+// openStore opens the database; no store at all (not a nil *store.Store)
+// when it cannot be opened.
+func openStore(f *cmdutil.Factory) (arrival.Recorder, error) {
+	st, err := f.OpenStore()
 	if err != nil {
-		r.notes = append(r.notes, err.Error()) // "spool: ..." already
+		return nil, err
 	}
+	return st, nil
 }
 
-// AddReport stores r, or spools it when the database cannot take it.
-func (r *recorder) AddReport(ctx context.Context, rep *report.Report, src store.Source) (int64, bool, error) {
-	st := r.store()
-	var why string
-	switch {
-	case st == nil:
-		why = strings.TrimPrefix(r.err.Error(), "store: ")
-	case r.down != nil:
-		why = "the database failed earlier in this run, not tried again"
-	default:
-		id, dup, err := r.tryStore(ctx, rep, src)
-		if err == nil || store.Refused(err) {
-			return id, dup, err
-		}
-		why = strings.TrimPrefix(err.Error(), "store: ")
-	}
-	if serr := r.sp.Add(rep, src); serr != nil {
-		// One line (the filter logs it after "not recorded: "), the way to
-		// recover first, before the reasons, which may be long.
-		return 0, false, fmt.Errorf("not kept in the spool either (the delivered message still carries the report: tlsrpt import recovers it): %s; %s",
-			strings.TrimPrefix(serr.Error(), "spool: "), why)
-	}
-	r.notes = append(r.notes, fmt.Sprintf("%s; report %q kept in the spool %s until the database takes it (tlsrpt import --spool, or the next filter)",
-		why, neutral.LogAttr(rep.ReportID), r.sp.Dir))
-	return 0, false, nil
-}
-
-func (r *recorder) close() {
-	if r.st != nil {
-		r.st.Close()
-	}
+// storeOf is the recorder's database, opened on first use; nil when it
+// cannot be opened.
+func storeOf(rec *spool.Recorder) *store.Store {
+	st, _ := rec.Store().(*store.Store)
+	return st
 }

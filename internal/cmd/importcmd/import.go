@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/ingest"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
@@ -71,9 +72,7 @@ the filter kept while the database was away.`,
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&opts.Limits.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message or report file in `bytes`; larger ones are skipped as errors")
-	fl.Int64Var(&opts.Limits.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
-	fl.IntVar(&opts.Limits.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one file or message; a report past it is refused")
-	fl.IntVar(&opts.Limits.MaxPolicies, "max-policies", report.DefaultLimits.MaxPolicies, "most policies in one file or message; a report past it is refused")
+	cmdutil.LimitFlags(fl, &opts.Limits)
 	fl.StringVar(&opts.Progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
 	fl.BoolVar(&opts.Spool, "spool", false, "store the reports the filter kept in its spool while the database was away")
 	fl.StringVar(&opts.SpoolDir, "spool-dir", "", "the filter's spool `folder` (default $XDG_STATE_HOME/tlsrpt/spool)")
@@ -88,7 +87,7 @@ func Run(ctx context.Context, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := checkLimits(o.Limits); err != nil {
+	if err := cmdutil.CheckLimits(o.Limits); err != nil {
 		return err
 	}
 	bar, err := newProgressBar(o.Progress, o.F.IO.ErrOut)
@@ -115,12 +114,12 @@ func Run(ctx context.Context, o *Options) error {
 	opt := ingest.Options{Limits: o.Limits}
 	// Messages are authenticated as the filter does, each with its own DNS
 	// budget, so that backfilled signed reports count for trust.
-	opt.Authenticate = func(ctx context.Context, raw []byte, msg *report.Message) store.Auth {
+	opt.Authenticate = func(ctx context.Context, raw []byte, msg *report.Message) arrival.Auth {
 		ctx, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
 		defer cancel()
 		return o.F.Trust.Authenticate(ctx, cmdutil.CacheOf(st.st), raw, msg)
 	}
-	opt.AuthenticateDMARC = func(ctx context.Context, raw []byte, msg *dmarc.Message) store.Auth {
+	opt.AuthenticateDMARC = func(ctx context.Context, raw []byte, msg *dmarc.Message) arrival.Auth {
 		ctx, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
 		defer cancel()
 		return o.F.Trust.AuthenticateDMARC(ctx, cmdutil.CacheOf(st.st), raw, msg)
@@ -141,10 +140,14 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	fmt.Fprintf(o.F.IO.Out, "read %d, stored %d%s, duplicates %d, not reports %d, errors %d\n",
 		sum.Read, sum.Stored, upgraded, sum.Duplicates, sum.NotReports, len(sum.Errors))
-	if sum.DMARCStored+sum.DMARCDuplicates > 0 {
+	if sum.DMARCStored+sum.DMARCDuplicates+sum.DMARCUpgraded > 0 {
 		// A line of its own: scripts that read the first keep reading
 		// TLS reports' figures there.
-		fmt.Fprintf(o.F.IO.Out, "stored %d DMARC reports, duplicates %d\n", sum.DMARCStored, sum.DMARCDuplicates)
+		upgraded := ""
+		if sum.DMARCUpgraded > 0 {
+			upgraded = fmt.Sprintf(", upgraded %d", sum.DMARCUpgraded)
+		}
+		fmt.Fprintf(o.F.IO.Out, "stored %d DMARC reports%s, duplicates %d\n", sum.DMARCStored, upgraded, sum.DMARCDuplicates)
 	}
 	for _, e := range sum.Errors {
 		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: %s\n", store.RedactText(neutral.Error(e)))
@@ -154,18 +157,6 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	if len(sum.Errors) > 0 {
 		return cmdutil.Silent(cmdutil.ExitFailure)
-	}
-	return nil
-}
-
-// checkLimits refuses zero and negative counts, which the decoder would
-// silently take for its defaults.
-func checkLimits(l report.Limits) error {
-	if l.MaxDetails <= 0 {
-		return cmdutil.UsageErrorf("--max-details %d must be above 0; leave it out for the default", l.MaxDetails)
-	}
-	if l.MaxPolicies <= 0 {
-		return cmdutil.UsageErrorf("--max-policies %d must be above 0; leave it out for the default", l.MaxPolicies)
 	}
 	return nil
 }
@@ -202,7 +193,7 @@ func (l *lazyStore) open() (*store.Store, error) {
 }
 
 // AddReportResult stores r, creating the database first when needed.
-func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src store.Source) (int64, store.Added, error) {
+func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (int64, store.Added, error) {
 	st, err := l.open()
 	if err != nil {
 		return 0, 0, err
@@ -212,12 +203,32 @@ func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src s
 
 // AddReport stores r, creating the database first when needed (the
 // spool's drain).
-func (l *lazyStore) AddReport(ctx context.Context, r *report.Report, src store.Source) (int64, bool, error) {
+func (l *lazyStore) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
 	st, err := l.open()
 	if err != nil {
 		return 0, false, err
 	}
 	return st.AddReport(ctx, r, src)
+}
+
+// AddDMARCResult stores a DMARC aggregate report, creating the database
+// first when needed.
+func (l *lazyStore) AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival.Source) (int64, store.Added, error) {
+	st, err := l.open()
+	if err != nil {
+		return 0, 0, err
+	}
+	return st.AddDMARCResult(ctx, r, src)
+}
+
+// AddDMARC stores a DMARC aggregate report, creating the database first
+// when needed (the spool's drain).
+func (l *lazyStore) AddDMARC(ctx context.Context, r *dmarc.Report, src arrival.Source) (int64, bool, error) {
+	st, err := l.open()
+	if err != nil {
+		return 0, false, err
+	}
+	return st.AddDMARC(ctx, r, src)
 }
 
 func (l *lazyStore) close() {
@@ -243,7 +254,7 @@ func drainSpool(ctx context.Context, o *Options, st *lazyStore) error {
 		}
 		return fmt.Errorf("--spool-dir %s: %w: name the filter's spool folder (the filter's --spool)", neutral.TerminalCell(dir), errors.Unwrap(err))
 	}
-	d, err := spool.Spool{Dir: dir}.Drain(ctx, st, 0)
+	d, err := spool.Spool{Dir: dir, Refused: store.Refused}.Drain(ctx, st, 0)
 	if st.err != nil {
 		return st.err
 	}

@@ -4,11 +4,13 @@ package prune
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // Options are prune's options.
@@ -89,9 +91,11 @@ func Run(ctx context.Context, o *Options) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "would remove %s ended before %s (%s, %s); the audit log is kept\nRun again with --apply to remove them.\n",
+		fmt.Fprintf(w, "would remove %s ended before %s (%s, %s); the audit log is kept\n",
 			cmdutil.Plural(p.Reports, "report", "reports"), before.Format("2006-01-02"),
 			cmdutil.Plural(p.Policies, "policy", "policies"), cmdutil.Plural(p.Details, "failure detail", "failure details"))
+		dmarcLine(w, "would remove", p)
+		fmt.Fprintln(w, "Run again with --apply to remove them.")
 		return nil
 	}
 	sizeBefore, _ := st.Size(ctx)
@@ -102,6 +106,7 @@ func Run(ctx context.Context, o *Options) error {
 	fmt.Fprintf(w, "removed %s ended before %s (%s, %s); the audit log is kept\n",
 		cmdutil.Plural(p.Reports, "report", "reports"), before.Format("2006-01-02"),
 		cmdutil.Plural(p.Policies, "policy", "policies"), cmdutil.Plural(p.Details, "failure detail", "failure details"))
+	dmarcLine(w, "removed", p)
 	if err := pruneCaches(ctx, o, st); err != nil {
 		return err
 	}
@@ -114,4 +119,15 @@ func Run(ctx context.Context, o *Options) error {
 		fmt.Fprintf(w, "vacuumed in %v: %d bytes before, %d after\n", time.Since(start).Round(time.Millisecond), sizeBefore, after)
 	}
 	return nil
+}
+
+// dmarcLine says what the prune does to DMARC aggregate reports, when
+// there are any to prune.
+func dmarcLine(w io.Writer, verb string, p store.Pruned) {
+	if p.DMARCReports == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s %s ended before %s (%s)\n", verb,
+		cmdutil.Plural(p.DMARCReports, "DMARC report", "DMARC reports"), p.Before.Format("2006-01-02"),
+		cmdutil.Plural(p.DMARCRecords, "record", "records"))
 }

@@ -79,7 +79,7 @@ ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly
 	fl.BoolVar(&opts.ShowLog, "log", false, "print the audit log, as tlsrpt redeem log does, and exit")
 	fl.StringArrayVar(&opts.IPs, "ip", nil, "also redeem this `address`, trusted or not (repeatable)")
 	fl.StringVar(&opts.Since, "since", "", "only consider reports whose range ends after this `DATE|DURATION`")
-	fl.StringVar(&opts.Host, "host", "", "name of this host in the audit log (default the host name)")
+	cmdutil.HostVar(fl, &opts.Host)
 	f.Backends.AddFlags(fl)
 	review.AddOutcomeFlags(fl, &opts.ConfirmReports, &opts.QuietAfter)
 	cmd.AddCommand(newCmdLog(f, runF))
@@ -118,12 +118,9 @@ func Run(ctx context.Context, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.Host == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("naming this host: %w (give --host)", err)
-		}
-		o.Host = h
+	var err error
+	if o.Host, err = cmdutil.HostName(o.Host); err != nil {
+		return err
 	}
 	if o.ShowLog {
 		return printLog(ctx, o)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -29,7 +30,7 @@ func forgedStore(t *testing.T, db string) {
 	}
 	defer st.Close()
 	day := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-	add := func(id string, src store.Source, ips ...string) {
+	add := func(id string, src arrival.Source, ips ...string) {
 		var ds []report.FailureDetail
 		for i, ip := range ips {
 			ds = append(ds, report.FailureDetail{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: int64(10 - i)})
@@ -40,10 +41,10 @@ func forgedStore(t *testing.T, db string) {
 			t.Fatal(err)
 		}
 	}
-	add("forged", store.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com",
-		Auth: store.Auth{Detail: "no DKIM signature"}}, "192.0.2.1", "192.0.2.3")
-	add("real", store.Source{Transport: "mail", Submitter: "google.com",
-		Auth: store.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com"}}, "192.0.2.2", "192.0.2.3")
+	add("forged", arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com",
+		Auth: arrival.Auth{Detail: "no DKIM signature"}}, "192.0.2.1", "192.0.2.3")
+	add("real", arrival.Source{Transport: "mail", Submitter: "google.com",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com"}}, "192.0.2.2", "192.0.2.3")
 }
 
 // review runs tlsrpt review with args on db and returns its output.

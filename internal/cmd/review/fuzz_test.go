@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -55,7 +56,7 @@ func FuzzReviewPipeline(f *testing.F) {
 		}
 		r.ReportID = fmt.Sprintf("%s-%d", r.ReportID, n.Add(1))
 		for _, reporter := range []string{"a.example", "b.example"} {
-			if _, _, err := st.AddReport(ctx, r, store.Source{Transport: "mail", Submitter: reporter}); err != nil {
+			if _, _, err := st.AddReport(ctx, r, arrival.Source{Transport: "mail", Submitter: reporter}); err != nil {
 				return // refused (counts out of range): nothing stored
 			}
 		}

@@ -22,6 +22,9 @@ func check(o *Options) error {
 	if o.Handler.ProxyHeader, err = clientip.ParseHeader(o.ProxyHeader); err != nil {
 		return cmdutil.UsageErrorf("%w", err)
 	}
+	if err := cmdutil.CheckLimits(o.Handler.Limits); err != nil {
+		return err
+	}
 	if err := positive(o); err != nil {
 		return err
 	}
@@ -35,8 +38,7 @@ func positive(o *Options) error {
 		flag string
 		v    int64
 	}{
-		{"--max-body", o.Handler.MaxBody}, {"--max-decompressed", o.Handler.Limits.MaxDecompressed},
-		{"--max-details", int64(o.Handler.Limits.MaxDetails)}, {"--max-policies", int64(o.Handler.Limits.MaxPolicies)},
+		{"--max-body", o.Handler.MaxBody},
 		{"--max-concurrent", int64(o.Handler.MaxConcurrent)}, {"--max-reading", int64(o.Handler.MaxReading)},
 		{"--max-per-client", int64(o.Handler.MaxPerClient)}, {"--max-in-flight", o.Handler.MaxInFlightBytes},
 		{"--store-wait", int64(o.Handler.StoreWait)},

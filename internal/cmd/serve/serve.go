@@ -4,29 +4,25 @@ package serve
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/httpserve"
 	"github.com/tlsrpt/tlsrpt/metrics"
-	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/serve"
 )
 
 // Options are serve's options.
 type Options struct {
-	F       *cmdutil.Factory
-	Listen  string
-	Cert    string
-	Key     string
+	F      *cmdutil.Factory
+	Listen string
+	cmdutil.TLSOptions
 	LogJSON bool
 	// TrustProxy and ProxyHeader are the flags check parses into Handler.
 	TrustProxy    []string
@@ -34,7 +30,9 @@ type Options struct {
 	MetricsListen string
 	Handler       serve.Options
 	Server        serve.ServerOptions
-	listener      func(network, addr string) (net.Listener, error)
+	// listener opens the listeners (net.Listen); tests wrap it to learn
+	// the addresses bound.
+	listener func(network, addr string) (net.Listener, error)
 }
 
 // NewCmdServe returns the serve command; runF, when not nil, replaces the
@@ -57,8 +55,8 @@ exit 0. See docs/serve-import.md.`,
   tlsrpt serve --listen :443 --tls-cert fullchain.pem --tls-key privkey.pem --metrics-listen 127.0.0.1:9460`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (opts.Cert == "") != (opts.Key == "") {
-				return cmdutil.UsageErrorf("give both --tls-cert and --tls-key, or neither")
+			if err := opts.TLSOptions.Check(); err != nil {
+				return err
 			}
 			if err := check(opts); err != nil {
 				return err
@@ -71,16 +69,13 @@ exit 0. See docs/serve-import.md.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8460", "`address` to listen on, host:port")
-	fl.StringVar(&opts.Cert, "tls-cert", "", "serve HTTPS with this PEM certificate chain `file` (needs --tls-key)")
-	fl.StringVar(&opts.Key, "tls-key", "", "PEM private key `file` of --tls-cert")
+	opts.TLSOptions.AddFlags(fl)
 	fl.BoolVar(&opts.LogJSON, "log-json", false, "log JSON lines instead of key=value text")
 	fl.StringArrayVar(&opts.TrustProxy, "trust-proxy", nil, "a reverse proxy's `address or CIDR` range: from it, the client is the rightmost untrusted address of --proxy-header (repeatable)")
 	fl.StringVar(&opts.ProxyHeader, "proxy-header", serve.HeaderXForwardedFor, "`header` a trusted proxy names the client in: X-Forwarded-For or Forwarded (RFC 7239); the other is ignored")
 	fl.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve /metrics on this `address`, host:port, apart from the reports (default: no metrics)")
 	fl.Int64Var(&opts.Handler.MaxBody, "max-body", serve.DefaultMaxBody, "largest request body in `bytes`, as sent")
-	fl.Int64Var(&opts.Handler.Limits.MaxDecompressed, "max-decompressed", report.DefaultLimits.MaxDecompressed, "largest decompressed report in `bytes`")
-	fl.IntVar(&opts.Handler.Limits.MaxDetails, "max-details", report.DefaultLimits.MaxDetails, "most failure details in one POST; a report past it gets 413")
-	fl.IntVar(&opts.Handler.Limits.MaxPolicies, "max-policies", report.DefaultLimits.MaxPolicies, "most policies in one POST; a report past it gets 413")
+	cmdutil.LimitFlags(fl, &opts.Handler.Limits)
 	fl.IntVar(&opts.Handler.MaxConcurrent, "max-concurrent", serve.DefaultMaxConcurrent, "report bodies decoded and stored at once, once received (store slots)")
 	fl.IntVar(&opts.Handler.MaxReading, "max-reading", serve.DefaultMaxReading, "report bodies being received at once (read slots); more get 503 with Retry-After")
 	fl.IntVar(&opts.Handler.MaxPerClient, "max-per-client", serve.DefaultMaxPerClient, "report POSTs of one client (an address, an IPv6 /64) at once; more wait up to --store-wait, then get 503")
@@ -94,30 +89,21 @@ exit 0. See docs/serve-import.md.`,
 	return cmd
 }
 
-// Run serves until SIGTERM or SIGINT.
+// Run serves until ctx is done or SIGTERM or SIGINT arrives.
 func Run(ctx context.Context, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var logger *slog.Logger
-	if o.LogJSON {
-		logger = slog.New(cmdutil.RedactHandler(slog.NewJSONHandler(o.F.IO.ErrOut, nil)))
-	} else if o.F.Syslog != "" {
-		logger = o.F.Logger()
-	} else {
-		logger = slog.New(cmdutil.RedactHandler(slog.NewTextHandler(o.F.IO.ErrOut, nil)))
-	}
+	logger := o.logger()
 	st, err := o.F.OpenStore()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if o.Cert != "" {
-		// Load it before listening, so that "listening" is never logged
-		// by a server that cannot serve.
-		if _, err := tls.LoadX509KeyPair(o.Cert, o.Key); err != nil {
-			return fmt.Errorf("--tls-cert %s, --tls-key %s: %w", o.Cert, o.Key, err)
-		}
+	// Load the pair before listening, so that "listening" is never
+	// logged by a server that cannot serve.
+	if err := o.TLSOptions.Load(); err != nil {
+		return err
 	}
 	ln, err := o.listener("tcp", o.Listen)
 	if err != nil {
@@ -130,18 +116,19 @@ func Run(ctx context.Context, o *Options) error {
 			return fmt.Errorf("--metrics-listen: %w", err)
 		}
 	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	o.Handler.Logger, o.Handler.Stats = logger, st.Stats
 	host, _ := os.Hostname()
 	o.Handler.Collectors = append(o.Handler.Collectors, metrics.NewCache(metrics.NewCollector(st, host), metrics.DefaultCacheTTL))
 	o.Server.Logger, o.Server.CertFile, o.Server.KeyFile = logger, o.Cert, o.Key
 	h := serve.NewHandler(st, o.Handler)
-	metricsDone := serveMetrics(ctx, mln, h, logger)
-	logger.Info("listening", "addr", ln.Addr().String(), "tls", o.Cert != "", "db", st.File(),
-		"trust_proxy", fmt.Sprint(o.Handler.TrustProxy), "metrics", metricsAddr(mln))
-	err = serve.Serve(ctx, ln, h, o.Server)
-	stop() // the intake is done: so is the metrics listener
+	mctx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	metricsDone := serveMetrics(mctx, mln, h, logger)
+	err = httpserve.Run(ctx, ln, h, o.Server, func(addr net.Addr) {
+		logger.Info("listening", "addr", addr.String(), "tls", o.Cert != "", "db", st.File(),
+			"trust_proxy", fmt.Sprint(o.Handler.TrustProxy), "metrics", metricsAddr(mln))
+	})
+	stopMetrics() // the intake is done: so is the metrics listener
 	if merr := <-metricsDone; err == nil {
 		err = merr
 	}
@@ -152,6 +139,18 @@ func Run(ctx context.Context, o *Options) error {
 	return nil
 }
 
+// logger is the log of requests: JSON lines with --log-json, else syslog
+// with --syslog, else key=value text on standard error.
+func (o *Options) logger() *slog.Logger {
+	switch {
+	case o.LogJSON:
+		return slog.New(cmdutil.RedactHandler(slog.NewJSONHandler(o.F.IO.ErrOut, nil)))
+	case o.F.Syslog != "":
+		return o.F.Logger()
+	}
+	return slog.New(cmdutil.RedactHandler(slog.NewTextHandler(o.F.IO.ErrOut, nil)))
+}
+
 // serveMetrics serves h's metrics on ln, plain HTTP with the default
 // time-outs, until ctx ends; nil ln serves nothing.
 func serveMetrics(ctx context.Context, ln net.Listener, h *serve.Handler, logger *slog.Logger) <-chan error {
@@ -160,7 +159,7 @@ func serveMetrics(ctx context.Context, ln net.Listener, h *serve.Handler, logger
 		done <- nil
 		return done
 	}
-	go func() { done <- serve.Serve(ctx, ln, h.MetricsHandler(), serve.ServerOptions{Logger: logger}) }()
+	go func() { done <- httpserve.Serve(ctx, ln, h.MetricsHandler(), httpserve.Options{Logger: logger}) }()
 	return done
 }
 

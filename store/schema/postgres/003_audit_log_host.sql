@@ -1,0 +1,3 @@
+-- name: audit log names the host
+
+ALTER TABLE actions ADD COLUMN host TEXT NOT NULL DEFAULT '';
