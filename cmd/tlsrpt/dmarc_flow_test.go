@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // The DMARC corpus, and its Google mail: one message from 92.53.116.102
@@ -41,7 +43,7 @@ func dmarcMessage(fromAddr, org, email, id, ip string, failing int) []byte {
 // signed by google.com (authenticated), signed by evil.example, from and
 // signed by evil.example (forged reporter names: evil.example vouches
 // for itself, never for google.com), unsigned (not authenticated). The
-// summary says so for each.
+// summary says so for each, and each is stored marked as such.
 func TestDMARCForgedReporter(t *testing.T) {
 	dns := dnstest.Start(t, chainRecords(t))
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
@@ -64,6 +66,23 @@ func TestDMARCForgedReporter(t *testing.T) {
 				t.Fatalf("header or authentication verdict wrong, want %q:\n%s\n%s", tc.want, r.stdout, r.stderr)
 			}
 		})
+	}
+	// Stored, each marked as the summary said: only the first is
+	// google.com's.
+	st, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for id := int64(1); id <= 4; id++ {
+		rep, src, err := st.DMARCReport(context.Background(), id)
+		if err != nil {
+			t.Fatalf("report %d not stored: %v", id, err)
+		}
+		genuine := rep.Metadata.ReportID == "dmarc-signed-by-google.com"
+		if src.Auth.Authenticated != genuine || (genuine && src.Auth.Domain != "google.com") || src.Transport != "mail" {
+			t.Errorf("%s stored with %+v (transport %q)", rep.Metadata.ReportID, src.Auth, src.Transport)
+		}
 	}
 }
 
@@ -124,5 +143,59 @@ func TestMaildropRuleDMARC(t *testing.T) {
 	if len(inbox) != 1 || bytes.Contains(inbox[0], []byte("Report-Has-Failures")) ||
 		!bytes.Contains(inbox[0], []byte("DMARC aggregate report summary")) {
 		t.Fatalf("clean DMARC report: %d in ~/Maildir, or header/summary wrong", len(inbox))
+	}
+	st, err := store.Open(a.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for id, want := range map[int64]string{1: "949348866075514174", 2: "clean-1"} {
+		if rep, _, err := st.DMARCReport(context.Background(), id); err != nil || rep.Metadata.ReportID != want {
+			t.Errorf("the store the rule names lacks DMARC report %s: %v", want, err)
+		}
+	}
+}
+
+// TestDMARCSpooledAndDrained gives the filter a database it cannot open
+// (a folder): the DMARC report is kept in the spool, marked as a DMARC
+// report, the message delivered annotated; import --spool stores it
+// into a real database, and the spool is empty.
+func TestDMARCSpooledAndDrained(t *testing.T) {
+	dir := t.TempDir()
+	spoolDir := filepath.Join(dir, "spool")
+	away := filepath.Join(dir, "folder")
+	if err := os.Mkdir(away, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := os.ReadFile(dmarcGoogleSample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tlsrptOK(t, nil, msg, "filter", "--no-config", "--db", away, "--spool", spoolDir, "--resolver", "127.0.0.1:9")
+	if !strings.HasPrefix(r.stdout, "DMARC-Report-Has-Failures: 1\r\n") || !strings.Contains(r.stderr, `DMARC report "949348866075514174" kept in the spool `+spoolDir) {
+		t.Fatalf("filter with the database away: the report is not spooled, or the message not annotated:\n%.300s\n%s", r.stdout, r.stderr)
+	}
+	spooled, _ := filepath.Glob(filepath.Join(spoolDir, "*.tlsrpt-spool.json"))
+	if len(spooled) != 1 {
+		t.Fatalf("%d spool files, want 1", len(spooled))
+	}
+	if b, _ := os.ReadFile(spooled[0]); !bytes.Contains(b, []byte(`"kind":"dmarc"`)) {
+		t.Fatalf("the spool file is not marked as a DMARC report: %.200s", b)
+	}
+	db := filepath.Join(dir, "tlsrpt.db")
+	r = tlsrptOK(t, nil, nil, "import", "--no-config", "--db", db, "--spool", "--spool-dir", spoolDir)
+	if !strings.Contains(r.stdout, "stored 1, duplicates 0, unreadable 0, refused 0") {
+		t.Fatalf("import --spool: %s%s", r.stdout, r.stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(spoolDir, "*")); len(left) != 0 {
+		t.Fatalf("spool not drained: %v", left)
+	}
+	st, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if rep, src, err := st.DMARCReport(context.Background(), 1); err != nil || rep.Metadata.ReportID != "949348866075514174" || src.Transport != "mail" {
+		t.Fatalf("drained report: %v %+v", err, src)
 	}
 }
