@@ -22,6 +22,16 @@ import (
 // DMARC, absent when none did, or a short description of a problem.
 const DMARCHeaderName = "DMARC-Report-Has-Failures"
 
+// DefaultDMARCRecords bounds the records of the DMARC reports of one
+// message (or file) that the filter and import read, when
+// Options.DMARCLimits leaves MaxRecords zero: ten times a 1 MB report,
+// well above the largest real ones. Reading a record costs about 50 µs
+// and 1 KB while it is checked, so a small gzip-packed message of
+// 100,000 records (the dmarc package's own bound) would cost seconds
+// and 140 MiB to refuse; at this bound the refusal stays within what a
+// 1 MB report may cost.
+const DefaultDMARCRecords = 20_000
+
 // readDMARC reads the DMARC reports of a message in which no TLS report
 // could be read; ok says whether the message is to be treated as a DMARC
 // report message (PreferDMARC).

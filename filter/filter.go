@@ -44,7 +44,8 @@ type Options struct {
 	Authenticate func(ctx context.Context, raw []byte, msg *report.Message) arrival.Auth
 
 	// DMARCLimits bound the reading of DMARC aggregate reports (zero
-	// fields take dmarc.DefaultLimits; MaxInput is Limits.MaxMessage).
+	// fields take dmarc.DefaultLimits, MaxRecords DefaultDMARCRecords;
+	// MaxInput is Limits.MaxMessage).
 	DMARCLimits dmarc.Limits
 
 	// AuthenticateDMARC judges whether a message holding DMARC reports
@@ -178,6 +179,9 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 	if len(reports) == 0 && len(raw) > 0 {
 		dlim := opt.DMARCLimits
 		dlim.MaxInput = lim.MaxMessage
+		if dlim.MaxRecords <= 0 {
+			dlim.MaxRecords = DefaultDMARCRecords
+		}
 		if dm, derr, ok := readDMARC(raw, msg, dlim); ok {
 			return annotateDMARC(ctx, raw, dm, derr, opt, res)
 		}

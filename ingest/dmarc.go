@@ -14,9 +14,14 @@ import (
 )
 
 // dmarcLimits bounds a DMARC report file or message as the TLS ones are
-// (MaxMessage); the rest are dmarc.DefaultLimits.
+// (MaxMessage), and its records as the filter does.
 func (im *importer) dmarcLimits() dmarc.Limits {
-	return dmarc.Limits{MaxInput: im.lim.MaxMessage}
+	l := im.opt.DMARCLimits
+	l.MaxInput = im.lim.MaxMessage
+	if l.MaxRecords <= 0 {
+		l.MaxRecords = filter.DefaultDMARCRecords
+	}
+	return l
 }
 
 // dmarcMessage reads the DMARC reports of a message in which no TLS

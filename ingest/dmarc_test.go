@@ -159,7 +159,7 @@ func TestImportDMARCBounds(t *testing.T) {
 	if err != nil || sum.DMARCStored != 0 || len(sum.Errors) != 2 {
 		t.Fatalf("%+v %v\n%s", sum, err, errorLines(sum))
 	}
-	if e := sum.Errors[0]; !strings.HasSuffix(e.Path, "big.xml.gz") || !errors.Is(e, dmarc.ErrTooLarge) || !strings.Contains(e.Error(), "more than 100000 records") {
+	if e := sum.Errors[0]; !strings.HasSuffix(e.Path, "big.xml.gz") || !errors.Is(e, dmarc.ErrTooLarge) || !strings.Contains(e.Error(), "more than 20000 records") {
 		t.Errorf("50 MB of records: %v", e)
 	}
 	if e := sum.Errors[1]; !strings.HasSuffix(e.Path, "laughs.xml") || !errors.Is(e, dmarc.ErrDTD) {

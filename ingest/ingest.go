@@ -59,6 +59,11 @@ type Options struct {
 	// as "imported, not checked". Report files are never authenticated.
 	Authenticate func(ctx context.Context, raw []byte, msg *report.Message) arrival.Auth
 
+	// DMARCLimits bound each DMARC report file or message as the
+	// filter's do (MaxInput is Limits.MaxMessage; MaxRecords zero is
+	// filter.DefaultDMARCRecords).
+	DMARCLimits dmarc.Limits
+
 	// AuthenticateDMARC is Authenticate for a message holding DMARC
 	// aggregate reports.
 	AuthenticateDMARC func(ctx context.Context, raw []byte, msg *dmarc.Message) arrival.Auth

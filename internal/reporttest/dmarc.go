@@ -57,15 +57,25 @@ func DMARCMail(id string, xml []byte) []byte {
 	zw := gzip.NewWriter(&gz)
 	zw.Write(xml) // writes to a bytes.Buffer do not fail
 	zw.Close()
+	return dmarcMail(id, gz.Bytes(), "application/gzip", ".xml.gz")
+}
+
+// DMARCMailPlain is DMARCMail with the XML attached uncompressed.
+func DMARCMailPlain(id string, xml []byte) []byte {
+	return dmarcMail(id, xml, "text/xml", ".xml")
+}
+
+// dmarcMail attaches data in base64.
+func dmarcMail(id string, data []byte, ctype, ext string) []byte {
 	var m bytes.Buffer
 	fmt.Fprintf(&m, "From: noreply-dmarc@reporter.example\r\nTo: dmarc@example.net\r\n"+
 		"Subject: Report domain: example.net Submitter: reporter.example Report-ID: %s\r\n"+
 		"Message-ID: <%s@reporter.example>\r\nMIME-Version: 1.0\r\n"+
 		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"+
 		"--b\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThis is an aggregate report.\r\n"+
-		"--b\r\nContent-Type: application/gzip\r\nContent-Transfer-Encoding: base64\r\n"+
-		"Content-Disposition: attachment; filename=\"reporter.example!example.net!%s.xml.gz\"\r\n\r\n", id, id, id)
-	enc := base64.StdEncoding.EncodeToString(gz.Bytes())
+		"--b\r\nContent-Type: %s\r\nContent-Transfer-Encoding: base64\r\n"+
+		"Content-Disposition: attachment; filename=\"reporter.example!example.net!%s%s\"\r\n\r\n", id, id, ctype, id, ext)
+	enc := base64.StdEncoding.EncodeToString(data)
 	for len(enc) > 76 {
 		m.WriteString(enc[:76] + "\r\n")
 		enc = enc[76:]
