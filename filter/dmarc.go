@@ -35,12 +35,12 @@ const DefaultDMARCRecords = 20_000
 // readDMARC reads the DMARC reports of a message in which no TLS report
 // could be read; ok says whether the message is to be treated as a DMARC
 // report message (PreferDMARC).
-func readDMARC(raw []byte, tls *report.Message, lim dmarc.Limits) (dm *dmarc.Message, derr error, ok bool) {
+func readDMARC(raw []byte, tls *report.Message, lim dmarc.Limits) (dm *dmarc.Message, ok bool, derr error) {
 	dm, derr = dmarc.FromMessage(bytes.NewReader(raw), lim)
 	if dm == nil {
 		dm = &dmarc.Message{}
 	}
-	return dm, derr, PreferDMARC(tls, dm)
+	return dm, PreferDMARC(tls, dm), derr
 }
 
 // PreferDMARC tells whether a message is a DMARC report message rather

@@ -182,7 +182,7 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 		if dlim.MaxRecords <= 0 {
 			dlim.MaxRecords = DefaultDMARCRecords
 		}
-		if dm, derr, ok := readDMARC(raw, msg, dlim); ok {
+		if dm, ok, derr := readDMARC(raw, msg, dlim); ok {
 			return annotateDMARC(ctx, raw, dm, derr, opt, res)
 		}
 	}
