@@ -13,6 +13,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
@@ -180,5 +181,32 @@ func TestImportTLSFilesStayTLS(t *testing.T) {
 	if err != nil || sum.Stored != 1 || sum.DMARCStored != 0 || len(sum.Errors) != 1 ||
 		strings.Contains(sum.Errors[0].Error(), "dmarc") {
 		t.Fatalf("%+v %v\n%s", sum, err, errorLines(sum))
+	}
+}
+
+// TestImportFilteredDMARC imports a DMARC report message as the filter
+// delivered it: the reports are read from, and authentication is given,
+// the message as it came before the filter (its DKIM signature covers
+// those bytes).
+func TestImportFilteredDMARC(t *testing.T) {
+	orig := dmarcCorpus(t)["Report domain- borschow.com Submitter- google.com Report-ID- 949348866075514174.eml"]
+	var out bytes.Buffer
+	res, err := filter.Run(context.Background(), bytes.NewReader(orig), &out, filter.Options{})
+	if err != nil || !res.DMARC || res.Header != "1" {
+		t.Fatalf("filter: %+v %v", res, err)
+	}
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "filtered.eml"), out.Bytes())
+	var given []byte
+	opt := Options{AuthenticateDMARC: func(_ context.Context, raw []byte, _ *dmarc.Message) arrival.Auth {
+		given = raw
+		return arrival.Auth{Detail: "checked"}
+	}}
+	sum, err := Import(context.Background(), storetest.Open(t), []string{dir}, opt)
+	if err != nil || sum.DMARCStored != 1 || len(sum.Errors) != 0 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if !bytes.Equal(given, orig) {
+		t.Fatal("authentication was not given the message as it came before the filter")
 	}
 }
