@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -370,4 +371,26 @@ func TestDMARCInReportLimits(t *testing.T) {
 	if !res.DMARC || !strings.Contains(res.Header, "more than 1 records") {
 		t.Fatalf("header %q: the DMARC limits given were not applied", res.Header)
 	}
+}
+
+// TestDMARCBrokenZipIsDMARC sends the broken corpus file zipped, as
+// Google sends reports: the TLS reader fails on the zip too (no JSON in
+// it), but the DMARC reader's failure is in the XML, so the message is a
+// DMARC report message and the header names the element and line.
+func TestDMARCBrokenZipIsDMARC(t *testing.T) {
+	xml, err := os.ReadFile(filepath.Join(dmarcCorpusDir, "invalid_xml.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, _ := zw.Create("invalid_xml.xml")
+	w.Write(xml)
+	zw.Close()
+	raw := wrapDMARC("invalid.zip", zb.Bytes(), "b")
+	out, res := runFilter(t, raw, nil)
+	if !res.DMARC || !strings.Contains(res.Header, "feedback/report_metadata/email: XML syntax error on line 5") {
+		t.Fatalf("DMARC %v, header %q", res.DMARC, res.Header)
+	}
+	checkDMARCOutput(t, raw, out, res)
 }
