@@ -34,12 +34,14 @@ import (
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
-// Recorder stores reports; *store.Store implements it.
+// Recorder stores reports and says how each was added (new, a
+// duplicate, or an upgrade of unauthenticated copies), which the import's
+// summary counts: arrival.Recorder and a little more. *store.Store
+// implements it.
 type Recorder interface {
-	AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, added store.Added, err error)
+	AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, added arrival.Added, err error)
 }
 
 // Options configure Import. The zero value imports with
@@ -61,7 +63,7 @@ type Options struct {
 	// Now is the clock; nil means time.Now. A message's reports are
 	// received when the message says it arrived (its Maildir file name,
 	// else its top Received header, else its Date; never later than Now
-	// plus store.ClockSkew), else at Now; report files at Now.
+	// plus arrival.ClockSkew), else at Now; report files at Now.
 	Now func() time.Time
 }
 
@@ -332,9 +334,9 @@ func (im *importer) store(ctx context.Context, path, item string, reports []*rep
 		switch {
 		case err != nil:
 			im.fail(path, item, fmt.Errorf("storing report %q: %w", r.ReportID, err))
-		case added == store.Upgraded:
+		case added == arrival.Upgraded:
 			im.sum.Upgraded++
-		case added == store.Duplicate:
+		case added == arrival.Duplicate:
 			im.sum.Duplicates++
 		default:
 			im.sum.Stored++

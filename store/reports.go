@@ -54,14 +54,16 @@ func (s *Store) AddReport(ctx context.Context, r *report.Report, src arrival.Sou
 	return id, added != New, err
 }
 
-// Added is what AddReportResult did with a report.
-type Added int
+// Added is what AddReportResult did with a report: arrival.Added, under
+// the name the store's code uses.
+type Added = arrival.Added
 
-// The outcomes of AddReportResult.
+// The outcomes of AddReportResult (arrival's), under the names the
+// store's code uses.
 const (
-	New       Added = iota // stored: no copy of it was
-	Duplicate              // a copy was stored already; nothing changed
-	Upgraded               // stored in place of unauthenticated copies of it
+	New       = arrival.New
+	Duplicate = arrival.Duplicate
+	Upgraded  = arrival.Upgraded
 )
 
 // AddReportResult is AddReport, saying whether the report was new, a

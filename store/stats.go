@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 // Period is the length of the periods SessionStats adds sessions up by.
@@ -188,7 +190,7 @@ func periodStart(day time.Time, by Period) time.Time {
 // be believed: a day. A report whose range ends later (a forged report
 // dated 2099, a reporter with a broken clock) is counted but says nothing
 // of when its reporter was last active.
-const ClockSkew = 24 * time.Hour
+const ClockSkew = arrival.ClockSkew
 
 // Unauthenticated marks, wherever a reporter is shown by name, the
 // organization-name of reports that no signature vouches for: anyone can

@@ -177,7 +177,7 @@ func (l *lazyStore) open() (*store.Store, error) {
 }
 
 // AddReportResult stores r, creating the database first when needed.
-func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (int64, store.Added, error) {
+func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (int64, arrival.Added, error) {
 	st, err := l.open()
 	if err != nil {
 		return 0, 0, err
