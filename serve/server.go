@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Default time-outs for the zero values of ServerOptions.
@@ -91,7 +93,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opt ServerOptio
 	srv := NewServer(h, opt)
 	if (opt.CertFile == "") != (opt.KeyFile == "") {
 		ln.Close()
-		return errors.New("serve: a TLS certificate needs its key and a key its certificate")
+		return pkgerr.New("serve", "a TLS certificate needs its key and a key its certificate")
 	}
 	done := make(chan error, 1)
 	go func() {

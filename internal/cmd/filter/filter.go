@@ -131,8 +131,9 @@ func Run(ctx context.Context, o *Options) error {
 	budget, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
 	defer cancel()
 	opt := filter.Options{
-		Limits: report.Limits{MaxMessage: o.MaxMessage, MaxDecompressed: o.MaxDecompressed, MaxDetails: o.MaxDetails, MaxPolicies: o.MaxPolicies},
-		Record: func() (filter.Recorder, error) { return rec, nil },
+		Limits:  report.Limits{MaxMessage: o.MaxMessage, MaxDecompressed: o.MaxDecompressed, MaxDetails: o.MaxDetails, MaxPolicies: o.MaxPolicies},
+		Record:  func() (filter.Recorder, error) { return rec, nil },
+		Explain: cmdutil.Explain,
 	}
 	if err := configureTrust(o.F, &opt, budget, rec); err != nil {
 		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())
@@ -323,7 +324,7 @@ func (r *recorder) AddReport(ctx context.Context, rep *report.Report, src store.
 		// One line (the filter logs it after "not recorded: "), the way to
 		// recover first, before the reasons, which may be long.
 		return 0, false, fmt.Errorf("not kept in the spool either (the delivered message still carries the report: tlsrpt import recovers it): %s; %s",
-			strings.TrimPrefix(serr.Error(), "spool: "), why)
+			strings.TrimPrefix(cmdutil.Describe(serr), "spool: "), why)
 	}
 	r.notes = append(r.notes, fmt.Sprintf("%s; report %q kept in the spool %s until the database takes it (tlsrpt import --spool, or the next filter)",
 		why, neutral.LogAttr(rep.ReportID), r.sp.Dir))
