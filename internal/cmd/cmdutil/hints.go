@@ -7,6 +7,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/ingest"
+	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/spool"
@@ -48,6 +49,7 @@ var hints = []hint{
 	{listen(web.ListenClearAuth), text(": give --tls-cert and --tls-key, or --behind-tls-proxy when a TLS reverse proxy is in front"), ExitUsage},
 	{listen(web.ListenBadAddress), text(""), ExitUsage},
 	{as[*redeem.ProbeError](), probeFix, 0},
+	{as[*probe.NameServerError](), text(" (give --resolver)"), 0},
 	{is(filter.ErrOutput), text(""), ExitTempFail},
 }
 

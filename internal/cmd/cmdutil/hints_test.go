@@ -11,6 +11,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/ingest"
+	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/spool"
@@ -31,7 +32,7 @@ func TestHints(t *testing.T) {
 	_, tooManyDetails := report.ParseJSON(details, report.Limits{MaxDetails: 1})
 	policies := bytesOf(`{"organization-name":"O","report-id":"r","policies":[{"policy":{"policy-type":"sts","policy-domain":"a"},"summary":{}},{"policy":{"policy-type":"sts","policy-domain":"b"},"summary":{}}]}`)
 	_, tooManyPolicies := report.ParseJSON(policies, report.Limits{MaxPolicies: 1})
-	probe := &redeem.ProbeError{Missing: []redeem.MissingOption{{Program: "/bin/ibd-del", Option: "--list", Command: "list-blocked", Source: "f:1"}}}
+	probeErr := &redeem.ProbeError{Missing: []redeem.MissingOption{{Program: "/bin/ibd-del", Option: "--list", Command: "list-blocked", Source: "f:1"}}}
 	probeNoHelp := &redeem.ProbeError{NoHelp: []redeem.HelpFailure{{Program: "/bin/ibd-del", Err: errors.New("exit status 1")}}}
 	for _, tc := range []struct {
 		name string
@@ -58,10 +59,12 @@ func TestHints(t *testing.T) {
 			`web: refusing to listen on "8461": want host:port (127.0.0.1:8461): address 8461: missing port in address`, ExitUsage},
 		{"password in clear", web.CheckClearAuth("192.0.2.1:8461", false, false),
 			`web: refusing to listen on "192.0.2.1:8461" with a password file over plain HTTP: passwords would cross the network in clear: give --tls-cert and --tls-key, or --behind-tls-proxy when a TLS reverse proxy is in front`, ExitUsage},
-		{"probe", fmt.Errorf("ipqbdb: %w", probe),
+		{"probe", fmt.Errorf("ipqbdb: %w", probeErr),
 			"ipqbdb: probing the tools with --help: /bin/ibd-del --help does not list --list, which list-blocked uses (f:1): nothing else was run; give the command lines your ipqbdb takes with --ipqbdb-commands FILE (see docs/ipqbdb.md)", 1},
 		{"probe, no --help", probeNoHelp,
 			"probing the tools with --help: /bin/ibd-del --help failed: exit status 1: nothing else was run; give the command lines your ipqbdb takes with --ipqbdb-commands FILE (see docs/ipqbdb.md), or skip the probe with --ipqbdb-no-probe if your tools have no --help (unsafe)", 1},
+		{"no name server", fmt.Errorf("probe: %w", &probe.NameServerError{File: "/etc/resolv.conf", Err: errors.New("open /etc/resolv.conf: no such file or directory")}),
+			"probe: reading the name servers of /etc/resolv.conf: open /etc/resolv.conf: no such file or directory (give --resolver)", 1},
 		{"store busy", fmt.Errorf("store: vacuuming x: %w", store.ErrBusy), "store: vacuuming x: store: database is busy (another tlsrpt holds the database; try again)", 1},
 		{"no database", fmt.Errorf("store: opening database %q to read: %w", "x.db", store.ErrNoDatabase),
 			`store: opening database "x.db" to read: store: no database (nothing is recorded yet: tlsrpt filter or tlsrpt import creates it; or choose another with --db)`, 1},
@@ -105,7 +108,7 @@ func TestHintsKnowNoFlag(t *testing.T) {
 		web.CheckListen(":8461", false), web.CheckListen("mx.example.com:1", false), web.CheckListen("192.0.2.1:1", false),
 		web.CheckClearAuth("192.0.2.1:8461", false, false),
 		&redeem.ProbeError{NoHelp: []redeem.HelpFailure{{Program: "p", Err: errors.New("x")}}},
-		&spool.FullError{Used: 1, Adding: 1, Max: 1}, &ingest.FileTooLargeError{Max: 1}, &filter.MessageTooLargeError{Max: 1},
+		&spool.FullError{Used: 1, Adding: 1, Max: 1}, &probe.NameServerError{File: "/etc/resolv.conf"}, &ingest.FileTooLargeError{Max: 1}, &filter.MessageTooLargeError{Max: 1},
 	} {
 		if s := err.Error(); strings.Contains(strings.ReplaceAll(s, " --help", ""), "--") || strings.Contains(s, "$") {
 			t.Errorf("domain error %q names a flag or a variable", s)
@@ -162,3 +165,13 @@ func TestOpenStoreHintOnce(t *testing.T) {
 }
 
 func bytesOf(s string) *strings.Reader { return strings.NewReader(s) }
+
+// TestExplainSilent: an error the command has reported itself stays
+// silent, whatever the table knows of it (the filter's output error).
+func TestExplainSilent(t *testing.T) {
+	err := &ExitError{Code: ExitTempFail, Err: fmt.Errorf("%w: writing", filter.ErrOutput), Silent: true}
+	var ee *ExitError
+	if got := Explain(err); !errors.As(got, &ee) || !ee.Silent || ExitCode(got) != ExitTempFail {
+		t.Errorf("Explain of a silent error: %#v", got)
+	}
+}
