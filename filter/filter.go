@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 )
@@ -31,7 +32,7 @@ const HeaderName = "TLS-Report-Has-Failures"
 // ErrOutput marks the errors after which the message may not have been
 // written whole; the caller must make the delivery fail temporarily (exit
 // 75 for maildrop) rather than let a truncated message through.
-var ErrOutput = errors.New("filter: message not written whole")
+var ErrOutput = pkgerr.New("filter", "message not written whole")
 
 // Options configure Run. The zero value annotates with report.DefaultLimits,
 // records nothing and authenticates nothing.
@@ -56,6 +57,18 @@ type Options struct {
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Explain adds to an error the fix the caller knows (the option that
+	// raises a bound), for the header and the problems; nil adds none.
+	Explain func(error) error
+}
+
+// explain is err with the fix the caller knows.
+func (o Options) explain(err error) error {
+	if o.Explain == nil || err == nil {
+		return err
+	}
+	return o.Explain(err)
 }
 
 // now reads the clock.
@@ -89,7 +102,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opt Options) (Result,
 	}
 	raw, readErr := io.ReadAll(io.LimitReader(in, lim.MaxMessage+1))
 	if int64(len(raw)) > lim.MaxMessage {
-		return passLarge(raw, in, out, lim.MaxMessage)
+		return passLarge(raw, in, out, lim.MaxMessage, opt)
 	}
 	if readErr != nil {
 		// A message not read whole is never delivered cut: the caller
@@ -118,10 +131,19 @@ func splitFromLine(raw []byte) (from, msg []byte) {
 	return raw[:at], raw[at:]
 }
 
+// A MessageTooLargeError is a message over the bound of one message
+// (report.Limits.MaxMessage), passed on unexamined.
+type MessageTooLargeError struct{ Max int64 }
+
+func (e *MessageTooLargeError) Error() string {
+	return fmt.Sprintf("message too large to check (over %d bytes)", e.Max)
+}
+
 // passLarge writes a message over the size bound unexamined.
-func passLarge(head []byte, rest io.Reader, out io.Writer, max int64) (Result, error) {
-	res := Result{Header: fmt.Sprintf("message too large to check (over %d bytes)", max)}
-	res.Problems = []string{res.Header + "; raise --max-message to check it"}
+func passLarge(head []byte, rest io.Reader, out io.Writer, max int64, opt Options) (Result, error) {
+	tooLarge := &MessageTooLargeError{Max: max}
+	res := Result{Header: tooLarge.Error()}
+	res.Problems = []string{opt.explain(tooLarge).Error()}
 	return res, passOn(head, rest, out, res.Header)
 }
 
@@ -160,6 +182,10 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 	msg, perr := report.ReadMessage(raw, lim)
 	if msg == nil {
 		msg = &report.Message{}
+	}
+	perr = opt.explain(perr)
+	for i := range msg.Found {
+		msg.Found[i].Err = opt.explain(msg.Found[i].Err)
 	}
 	reports := msg.Reports()
 	res.Reports = len(reports)

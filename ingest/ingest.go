@@ -216,9 +216,18 @@ func readBounded(r io.Reader, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > max {
-		return nil, fmt.Errorf("file over %d bytes, skipped (raise the bound with --max-message): %w", max, report.ErrTooLarge)
+		return nil, fmt.Errorf("%w: %w", &FileTooLargeError{Max: max}, report.ErrTooLarge)
 	}
 	return data, nil
+}
+
+// A FileTooLargeError is a file over the bound of one message
+// (report.Limits.MaxMessage), skipped unread; it comes wrapped with
+// report.ErrTooLarge.
+type FileTooLargeError struct{ Max int64 }
+
+func (e *FileTooLargeError) Error() string {
+	return fmt.Sprintf("file over %d bytes, skipped", e.Max)
 }
 
 // looksLikeReportFile tells a report file from a mail message by its

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/tlsrpt/tlsrpt/internal/oneline"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // format is how a report is packed.
@@ -157,18 +158,18 @@ func decodeFound(data []byte, name, mediaType string, b *budget) []Found {
 	case formatZip:
 		return decodeZip(data, name, mediaType, b)
 	}
-	return one(nil, fmt.Errorf("report: %q is not a TLS report (no JSON, gzip or zip content): %w", name, ErrNoReport))
+	return one(nil, pkgerr.Errorf("report", "%q is not a TLS report (no JSON, gzip or zip content): %w", name, ErrNoReport))
 }
 
 // decodeJSON parses plain JSON. Its bytes are either the caller's input
 // or already charged to the budget when they were decompressed.
 func decodeJSON(data []byte, name string, b *budget) (*Report, error) {
 	if int64(len(data)) > b.lim.MaxDecompressed {
-		return nil, fmt.Errorf("report: reading JSON report %q: more than %d bytes: %w", name, b.lim.MaxDecompressed, ErrTooLarge)
+		return nil, pkgerr.Errorf("report", "reading JSON report %q: more than %d bytes: %w", name, b.lim.MaxDecompressed, ErrTooLarge)
 	}
 	r, err := parseJSON(data, b)
 	if err != nil {
-		return nil, fmt.Errorf("report: parsing JSON report %q: %w", name, err)
+		return nil, pkgerr.Errorf("report", "parsing JSON report %q: %w", name, err)
 	}
 	return r, nil
 }
@@ -182,20 +183,20 @@ func decodeJSON(data []byte, name string, b *budget) (*Report, error) {
 func decodeGzip(data []byte, name string, b *budget) (*Report, error) {
 	n, err := gunzip(data, io.Discard, b.left)
 	if err != nil {
-		return nil, fmt.Errorf("report: decoding gzip report %q: %w", name, gzipError(err))
+		return nil, pkgerr.Errorf("report", "decoding gzip report %q: %w", name, gzipError(err))
 	}
 	b.left -= n
 	gz, err := newGzipStream(data)
 	if err != nil {
-		return nil, fmt.Errorf("report: decoding gzip report %q: %w", name, gzipError(err))
+		return nil, pkgerr.Errorf("report", "decoding gzip report %q: %w", name, gzipError(err))
 	}
 	br := bufio.NewReaderSize(io.LimitReader(gz, n), 32<<10)
 	if !skipToObject(br) {
-		return nil, fmt.Errorf("report: decoding gzip report %q: content is not JSON: %w", name, ErrNoReport)
+		return nil, pkgerr.Errorf("report", "decoding gzip report %q: content is not JSON: %w", name, ErrNoReport)
 	}
 	r, err := parseJSONFrom(br, b)
 	if err != nil {
-		return nil, fmt.Errorf("report: parsing JSON in gzip report %q: %w", name, err)
+		return nil, pkgerr.Errorf("report", "parsing JSON in gzip report %q: %w", name, err)
 	}
 	return r, nil
 }
@@ -312,7 +313,7 @@ func decodeZip(data []byte, name, mediaType string, b *budget) []Found {
 	mt := baseMediaType(mediaType)
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return []Found{{Name: name, MediaType: mt, Err: fmt.Errorf("report: opening zip %q: %w", name, err)}}
+		return []Found{{Name: name, MediaType: mt, Err: pkgerr.Errorf("report", "opening zip %q: %w", name, err)}}
 	}
 	var found []Found
 	for _, f := range zr.File {
@@ -322,12 +323,12 @@ func decodeZip(data []byte, name, mediaType string, b *budget) []Found {
 		entry := name + "/" + f.Name
 		if len(found) >= b.lim.MaxReports {
 			found = append(found, Found{Name: entry, MediaType: mt,
-				Err: fmt.Errorf("report: zip %q has more than %d entries: %w", name, b.lim.MaxReports, ErrTooLarge)})
+				Err: pkgerr.Errorf("report", "zip %q has more than %d entries: %w", name, b.lim.MaxReports, ErrTooLarge)})
 			break
 		}
 		content, err := readZipEntry(f, b)
 		if err != nil {
-			found = append(found, Found{Name: entry, MediaType: mt, Err: fmt.Errorf("report: reading zip entry %q: %w", entry, err)})
+			found = append(found, Found{Name: entry, MediaType: mt, Err: pkgerr.Errorf("report", "reading zip entry %q: %w", entry, err)})
 			continue
 		}
 		if formatOf(content, f.Name, "") == formatUnknown {
@@ -339,7 +340,7 @@ func decodeZip(data []byte, name, mediaType string, b *budget) []Found {
 		}
 	}
 	if len(found) == 0 {
-		return []Found{{Name: name, MediaType: mt, Err: fmt.Errorf("report: zip %q holds no JSON or gzip entry: %w", name, ErrNoReport)}}
+		return []Found{{Name: name, MediaType: mt, Err: pkgerr.Errorf("report", "zip %q holds no JSON or gzip entry: %w", name, ErrNoReport)}}
 	}
 	return found
 }

@@ -399,7 +399,8 @@ func TestDetailsBound(t *testing.T) {
 	t.Logf("attack: %d bytes of gzip", len(attack))
 	var err error
 	_, alloc := measure(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
-	wantErr(t, err, ErrTooLarge, "more than 50000 failure details in one input (--max-details)")
+	wantErr(t, err, ErrTooLarge, "more than 50000 failure details in one input")
+	wantLimit(t, err, "MaxDetails")
 	if alloc > 64<<20 {
 		t.Errorf("refusing 5 million empty details allocated %d MiB", alloc>>20)
 	}
@@ -455,18 +456,20 @@ func TestBoundsExact(t *testing.T) {
 		t.Fatalf("a report of exactly %d failure details: %v", details, err)
 	}
 	_, err = read("details-over-bound", emptyDetails("d", details+1))
-	wantErr(t, err, ErrTooLarge, "more than 50000 failure details in one input (--max-details)")
+	wantErr(t, err, ErrTooLarge, "more than 50000 failure details in one input")
+	wantLimit(t, err, "MaxDetails")
 	_, err = ParseJSON(bytes.NewReader(emptyDetails("d", details+1)), Limits{})
-	wantErr(t, err, ErrTooLarge, "--max-details")
+	wantLimit(t, err, "MaxDetails")
 
 	r, err = read("policies-at-bound", emptyPolicies("p", policies))
 	if err != nil || len(r.Policies) != policies {
 		t.Fatalf("a report of exactly %d policies: %v", policies, err)
 	}
 	_, err = read("policies-over-bound", emptyPolicies("p", policies+1))
-	wantErr(t, err, ErrTooLarge, "more than 10000 policies in one input (--max-policies)")
+	wantErr(t, err, ErrTooLarge, "more than 10000 policies in one input")
+	wantLimit(t, err, "MaxPolicies")
 	_, err = ParseJSON(bytes.NewReader(emptyPolicies("p", policies+1)), Limits{})
-	wantErr(t, err, ErrTooLarge, "--max-policies")
+	wantLimit(t, err, "MaxPolicies")
 
 	// Both bounds at once, in one report: each counts apart.
 	both := []byte(`{"report-id":"b","policies":[` + strings.Repeat("{},", policies-1) +
@@ -584,5 +587,19 @@ func TestNamesBound(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// wantLimit checks that err is ErrTooLarge with a *LimitError of the
+// field limit of Limits, and that its text names no flag: the command
+// layer says how to raise the bound.
+func wantLimit(t *testing.T, err error, limit string) {
+	t.Helper()
+	var le *LimitError
+	if !errors.Is(err, ErrTooLarge) || !errors.As(err, &le) || le.Limit != limit {
+		t.Errorf("error %v: want ErrTooLarge with a LimitError of %s", err, limit)
+	}
+	if err != nil && strings.Contains(err.Error(), "--") {
+		t.Errorf("error %q names a flag", err)
 	}
 }

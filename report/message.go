@@ -16,6 +16,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/mimewalk"
 	"github.com/tlsrpt/tlsrpt/internal/oneline"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 )
 
@@ -45,11 +46,11 @@ func ReadMessage(raw []byte, lim Limits) (*Message, error) {
 	m := &Message{}
 	e, err := message.Read(bytes.NewReader(raw))
 	if err != nil && !mimewalk.IsLenient(err) {
-		return m, fmt.Errorf("report: reading message header: %w: %w", printable{err}, ErrNoReport)
+		return m, pkgerr.Errorf("report", "reading message header: %w: %w", printable{err}, ErrNoReport)
 	}
 	m.readHeader(mail.Header{Header: e.Header})
 	if int64(len(raw)) > lim.MaxMessage {
-		return m, fmt.Errorf("report: message of %d bytes exceeds %d: %w", len(raw), lim.MaxMessage, ErrTooLarge)
+		return m, pkgerr.Errorf("report", "message of %d bytes exceeds %d: %w", len(raw), lim.MaxMessage, ErrTooLarge)
 	}
 	w := walker{m: m, b: newBudget(lim)}
 	w.problems = append(w.problems, mimewalk.Walk(e, maxDepth, w.leaf)...)
@@ -150,7 +151,7 @@ func (w *walker) visit(e *message.Entity, path string, whole bool) {
 func (w *walker) candidate(body io.Reader, label, mt string) {
 	data, err := readBody(body)
 	if err != nil {
-		w.add(Found{Name: label, MediaType: mt, Err: fmt.Errorf("report: reading part %q: %w", label, err)})
+		w.add(Found{Name: label, MediaType: mt, Err: pkgerr.Errorf("report", "reading part %q: %w", label, err)})
 		return
 	}
 	for _, f := range decodeFound(data, label, mt, w.b) {
@@ -223,7 +224,7 @@ func wrapJSONErr(err error, label string) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("report: parsing JSON report %q: %w", label, err)
+	return pkgerr.Errorf("report", "parsing JSON report %q: %w", label, err)
 }
 
 // add records a Found, up to lim.MaxReports of them.
@@ -249,7 +250,7 @@ func readBody(r io.Reader) ([]byte, error) {
 // result is the error ReadMessage returns: nil when a report was read.
 func (w *walker) result() error {
 	if w.tooMany {
-		return fmt.Errorf("report: message has more than %d report parts: %w", w.b.lim.MaxReports, ErrTooLarge)
+		return pkgerr.Errorf("report", "message has more than %d report parts: %w", w.b.lim.MaxReports, ErrTooLarge)
 	}
 	if len(w.m.Reports()) > 0 {
 		return nil
@@ -263,7 +264,7 @@ func (w *walker) result() error {
 			}
 			why += " (" + strings.Join(texts, "; ") + ")"
 		}
-		return fmt.Errorf("report: message %s: %s: %w", w.messageLabel(), why, ErrNoReport)
+		return pkgerr.Errorf("report", "message %s: %s: %w", w.messageLabel(), why, ErrNoReport)
 	}
 	errs := make([]error, 0, len(w.m.Found))
 	for _, f := range w.m.Found {

@@ -44,6 +44,9 @@ type Recorder struct {
 	// spooled, how to recover it (the filter: the delivered message
 	// still carries it).
 	Recover string
+	// Explain, if set, adds the command's fix to the spool's own error
+	// (the spool knows no flags).
+	Explain func(error) error
 
 	target arrival.Recorder
 	err    error // why the store could not be opened
@@ -105,6 +108,9 @@ func (r *Recorder) AddReport(ctx context.Context, rep *report.Report, src arriva
 		why = strings.TrimPrefix(err.Error(), "store: ")
 	}
 	if serr := r.Spool.Add(rep, src); serr != nil {
+		if r.Explain != nil {
+			serr = r.Explain(serr)
+		}
 		// One line (the filter logs it after "not recorded: "), the way to
 		// recover first, before the reasons, which may be long.
 		return 0, false, fmt.Errorf("not kept in the spool either (%s): %s; %s",

@@ -4,11 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // MaxPolicyStrings bounds the distinct policy-strings kept per domain.
@@ -31,7 +32,7 @@ type DomainFailures struct {
 func (s *Store) FailingDomains(ctx context.Context, since time.Time) ([]DomainFailures, error) {
 	out, err := s.failingDomains(ctx, "r.end_time >= ?", since.Unix())
 	if err != nil {
-		return nil, fmt.Errorf("store: listing failing policy domains: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "listing failing policy domains: %w", s.classify(err))
 	}
 	return out, nil
 }
@@ -41,7 +42,7 @@ func (s *Store) FailingDomains(ctx context.Context, since time.Time) ([]DomainFa
 func (s *Store) FailingDomainsStored(ctx context.Context, from, to time.Time) ([]DomainFailures, error) {
 	out, err := s.failingDomains(ctx, "r.stored >= ? AND r.stored < ?", from.Unix(), to.Unix())
 	if err != nil {
-		return nil, fmt.Errorf("store: listing failing policy domains: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "listing failing policy domains: %w", s.classify(err))
 	}
 	return out, nil
 }
@@ -157,7 +158,7 @@ const MaxAddressDomains = 3
 func (s *Store) AddressDomains(ctx context.Context, since time.Time) (map[netip.Addr][]string, error) {
 	out, err := s.addressDomains(ctx, since.Unix())
 	if err != nil {
-		return nil, fmt.Errorf("store: listing the policy domains of failing addresses: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "listing the policy domains of failing addresses: %w", s.classify(err))
 	}
 	return out, nil
 }

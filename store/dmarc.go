@@ -9,6 +9,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // AddDMARC stores the DMARC aggregate report r with its records in one
@@ -43,11 +44,11 @@ func (s *Store) AddDMARC(ctx context.Context, r *dmarc.Report, src arrival.Sourc
 // duplicate, or an authenticated copy that replaced unauthenticated ones.
 func (s *Store) AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival.Source) (int64, Added, error) {
 	if r == nil {
-		return 0, New, errors.New("store: adding DMARC report: nil report")
+		return 0, New, pkgerr.New("store", "adding DMARC report: nil report")
 	}
 	md := &r.Metadata
 	fail := func(err error) (int64, Added, error) {
-		return 0, New, fmt.Errorf("store: adding DMARC report %s from %s: %w", quoted(md.ReportID), quoted(md.Reporter), err)
+		return 0, New, pkgerr.Errorf("store", "adding DMARC report %s from %s: %w", quoted(md.ReportID), quoted(md.Reporter), err)
 	}
 	messages, failed, err := dmarcTotals(r)
 	if err != nil {

@@ -1,11 +1,12 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Engine names a database engine the store runs on.
@@ -21,7 +22,7 @@ const (
 // ErrUnknownScheme is returned for a database location that is a URL of a
 // scheme the store does not know: it is refused, never taken for a file
 // name.
-var ErrUnknownScheme = errors.New("store: unknown database URL scheme")
+var ErrUnknownScheme = pkgerr.New("store", "unknown database URL scheme")
 
 // urlScheme matches the scheme of a URL (RFC 3986 section 3.1) followed by
 // "//", as in postgres://host/db.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -70,10 +71,10 @@ const (
 // duplicate, or an authenticated copy that replaced unauthenticated ones.
 func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, dup Added, err error) {
 	if r == nil {
-		return 0, New, errors.New("store: adding report: nil report")
+		return 0, New, pkgerr.New("store", "adding report: nil report")
 	}
 	fail := func(err error) (int64, Added, error) {
-		return 0, New, fmt.Errorf("store: adding report %s from %s: %w", quoted(r.ReportID), quoted(r.OrganizationName), err)
+		return 0, New, pkgerr.Errorf("store", "adding report %s from %s: %w", quoted(r.ReportID), quoted(r.OrganizationName), err)
 	}
 	if err := checkCounts(r); err != nil {
 		return fail(err)
@@ -282,7 +283,7 @@ func resultTypes(r *report.Report) []string {
 func (s *Store) Report(ctx context.Context, id int64) (*report.Report, arrival.Source, error) {
 	r, src, err := s.readReport(ctx, id)
 	if err != nil {
-		return nil, arrival.Source{}, fmt.Errorf("store: reading report %d: %w", id, err)
+		return nil, arrival.Source{}, pkgerr.Errorf("store", "reading report %d: %w", id, err)
 	}
 	return r, src, nil
 }

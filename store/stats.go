@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Period is the length of the periods SessionStats adds sessions up by.
@@ -72,7 +73,7 @@ func (r SessionRow) FailureRate() float64 {
 func (s *Store) SessionStats(ctx context.Context, since time.Time, by Period, group Group) ([]SessionRow, error) {
 	rows, err := s.sessionStats(ctx, since, by, group)
 	if err != nil {
-		return nil, fmt.Errorf("store: adding up sessions by %s and %q: %w", by, group, err)
+		return nil, pkgerr.Errorf("store", "adding up sessions by %s and %q: %w", by, group, err)
 	}
 	return rows, nil
 }
@@ -282,7 +283,7 @@ func (s *Store) Reporters(ctx context.Context) ([]ReporterActivity, error) {
 func (s *Store) ReportersAsOf(ctx context.Context, now time.Time) ([]ReporterActivity, error) {
 	as, err := s.reporters(ctx, now.Add(ClockSkew).Unix())
 	if err != nil {
-		return nil, fmt.Errorf("store: listing reporters: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "listing reporters: %w", s.classify(err))
 	}
 	return as, nil
 }
@@ -412,7 +413,7 @@ func (s *Store) SessionsStoredSince(ctx context.Context, since time.Time) (perDo
 			WHERE r.stored >= ? GROUP BY 1, 2, 3, 4`, since)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: adding up recent sessions: %w", s.classify(err))
+		return nil, nil, pkgerr.Errorf("store", "adding up recent sessions: %w", s.classify(err))
 	}
 	return perDomain, perType, nil
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,11 +8,13 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // ErrHostName is returned by HostName for a name the dashboard cannot
 // be told to answer to.
-var ErrHostName = errors.New("web: bad host name")
+var ErrHostName = pkgerr.New("web", "bad host name")
 
 // hostNameRE is a DNS host name: labels of letters, digits and hyphens.
 var hostNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/stats"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -136,11 +137,11 @@ type handler struct {
 // New returns the dashboard's handler.
 func New(opt Options) (http.Handler, error) {
 	if opt.Store == nil {
-		return nil, errors.New("web: no store")
+		return nil, pkgerr.New("web", "no store")
 	}
 	tmpl, err := template.New("page.html").Funcs(funcs).ParseFS(files, "templates/page.html")
 	if err != nil {
-		return nil, fmt.Errorf("web: parsing the page template: %w", err)
+		return nil, pkgerr.Errorf("web", "parsing the page template: %w", err)
 	}
 	sub, err := fs.Sub(files, "assets")
 	if err != nil {

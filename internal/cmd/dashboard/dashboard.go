@@ -82,7 +82,7 @@ other sites. Ban status is asked of the backends at most every 30 seconds.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := web.CheckListen(opts.Listen, opts.Auth != ""); err != nil {
-				return cmdutil.UsageErrorf("%w", err)
+				return cmdutil.Explain(err) // a usage error, with the fix
 			}
 			if err := opts.TLSOptions.Check(); err != nil {
 				return err
@@ -180,7 +180,7 @@ func (o *Options) check() (*web.Auth, error) {
 			return nil, err // exit 1: a file, not the command line, is wrong
 		}
 		if err := web.CheckClearAuth(o.Listen, o.Cert != "", o.BehindTLSProxy); err != nil {
-			return nil, cmdutil.UsageErrorf("%w", err)
+			return nil, cmdutil.Explain(err) // a usage error, with the fix
 		}
 		if err := o.trustProxy(a); err != nil {
 			return nil, err

@@ -131,8 +131,9 @@ func Run(ctx context.Context, o *Options) error {
 	budget, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
 	defer cancel()
 	opt := filter.Options{
-		Limits: report.Limits{MaxMessage: o.MaxMessage, MaxDecompressed: o.MaxDecompressed, MaxDetails: o.MaxDetails, MaxPolicies: o.MaxPolicies},
-		Record: func() (arrival.Recorder, error) { return rec, nil },
+		Limits:  report.Limits{MaxMessage: o.MaxMessage, MaxDecompressed: o.MaxDecompressed, MaxDetails: o.MaxDetails, MaxPolicies: o.MaxPolicies},
+		Record:  func() (arrival.Recorder, error) { return rec, nil },
+		Explain: cmdutil.Explain,
 	}
 	if err := configureTrust(o.F, &opt, budget, rec); err != nil {
 		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())
@@ -229,6 +230,7 @@ func newRecorder(o *Options) (*spool.Recorder, error) {
 		Spool:   spool.Spool{Dir: dir, Max: o.SpoolMax, Refused: store.Refused},
 		Open:    func() (arrival.Recorder, error) { return openStore(o.F) },
 		Drain:   o.SpoolDrain,
+		Explain: cmdutil.Explain,
 		Later:   "tlsrpt import --spool, or the next filter",
 		Recover: "the delivered message still carries the report: tlsrpt import recovers it",
 	}, nil

@@ -134,7 +134,7 @@ func Run(ctx context.Context, o *Options) error {
 	fmt.Fprintf(o.F.IO.Out, "read %d, stored %d%s, duplicates %d, not reports %d, errors %d\n",
 		sum.Read, sum.Stored, upgraded, sum.Duplicates, sum.NotReports, len(sum.Errors))
 	for _, e := range sum.Errors {
-		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: %s\n", store.RedactText(neutral.Error(e)))
+		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: %s\n", store.RedactText(neutral.Error(cmdutil.Explain(e))))
 	}
 	if err != nil {
 		return err
