@@ -87,6 +87,7 @@ var readmeWorld = map[string]readmeExpect{
 	"tlsrpt stats --by week":                           {[]int{0}, `(?m)^PERIOD +SUCCESSFUL +FAILED`},
 	"tlsrpt stats --since 30d --group reporter --json": {[]int{0}, `^\[`},
 	"tlsrpt stats --by month --group domain --csv":     {[]int{0}, `^period_start,policy_domain,`},
+	"tlsrpt stats --source both --by week":             {[]int{0}, `(?m)^PERIOD +reporter +SUCCESSFUL +FAILED +MESSAGES +DMARC PASS +DMARC FAIL$|^no reports recorded`},
 	"tlsrpt dashboard":                                 {[]int{0}, ``},
 	"tlsrpt digest":                                    {[]int{0}, `new failing address`},
 	"tlsrpt prune --older-than 400d":                   {[]int{0}, `^would remove \d+ reports`},
