@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -258,7 +259,9 @@ func (o *Options) redeemArgs() ([]string, error) {
 
 // keywordPassword matches a password in a libpq key=value connection
 // string, quoted or not, with the white space before it.
-var keywordPassword = regexp.MustCompile(`(?i)(^|\s+)(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)`)
+var keywordPassword = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(^|\s+)(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)`)
+})
 
 // withoutPassword is a database location with its passwords left out (a
 // URL's user password, password= and sslpassword= in its query or in a
@@ -267,7 +270,7 @@ var keywordPassword = regexp.MustCompile(`(?i)(^|\s+)(?:ssl)?password\s*=\s*('(?
 // password. store.Redact runs last, so nothing secret can stay.
 func withoutPassword(loc string) string {
 	if !strings.Contains(loc, "://") {
-		return store.Redact(strings.TrimSpace(keywordPassword.ReplaceAllString(loc, "")))
+		return store.Redact(strings.TrimSpace(keywordPassword().ReplaceAllString(loc, "")))
 	}
 	u, err := url.Parse(loc)
 	if err != nil {
