@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/tally"
 	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -349,22 +350,9 @@ func ordered(by map[string]*series, sum map[string]int64) []series {
 	return out
 }
 
+// biggest keeps the n keys of sum with the most sessions.
 func biggest(sum map[string]int64, n int) map[string]bool {
-	keys := make([]string, 0, len(sum))
-	for k := range sum {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if c := cmp.Compare(sum[b], sum[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	keep := map[string]bool{}
-	for _, k := range keys[:min(n, len(keys))] {
-		keep[k] = true
-	}
-	return keep
+	return tally.Top(sum, n, func(a, b int64) int { return cmp.Compare(b, a) })
 }
 
 func mxRows(rows []store.SessionRow) []mxRow {
@@ -441,9 +429,4 @@ func shellQuote(s string) string {
 }
 
 // satAdd adds two non-negative counts, saturating at store.MaxSum.
-func satAdd(a, b int64) int64 {
-	if a > store.MaxSum-b {
-		return store.MaxSum
-	}
-	return a + b
-}
+func satAdd(a, b int64) int64 { return tally.Add(a, b, store.MaxSum) }
