@@ -265,32 +265,13 @@ func addressRows(ctx context.Context, st *store.Store, since time.Time, rows []R
 // maxDomainCharts, the rest as one), with the failure rate per day, and
 // adds the totals up.
 func domainSeries(rows []store.SessionRow, index map[int64]int, n int, t *totals) []series {
-	by := map[string]*series{}
 	sum := map[string]int64{}
 	for _, r := range rows {
 		sum[r.Key] = satAdd(sum[r.Key], satAdd(r.Successful, r.Failed))
 		t.Successful = satAdd(t.Successful, r.Successful)
 		t.Failed = satAdd(t.Failed, r.Failed)
 	}
-	keep := biggest(sum, maxDomainCharts)
-	for _, r := range rows {
-		i, ok := index[r.Start.Unix()]
-		if !ok {
-			continue
-		}
-		name := r.Key
-		if !keep[name] {
-			name = otherLabel
-		}
-		s := by[name]
-		if s == nil {
-			s = &series{Name: name, Successful: make([]int64, n), Failed: make([]int64, n)}
-			by[name] = s
-		}
-		s.Successful[i] = satAdd(s.Successful[i], r.Successful)
-		s.Failed[i] = satAdd(s.Failed[i], r.Failed)
-	}
-	out := ordered(by, sum)
+	out := ordered(fold(rows, index, n, biggest(sum, maxDomainCharts), true), sum)
 	for i := range out {
 		out[i].Rate = make([]any, n)
 		for d := range n {
@@ -304,12 +285,18 @@ func domainSeries(rows []store.SessionRow, index map[int64]int, n int, t *totals
 
 // typeSeries makes one series of failed sessions per result-type.
 func typeSeries(rows []store.SessionRow, index map[int64]int, n int) []series {
-	by := map[string]*series{}
 	sum := map[string]int64{}
 	for _, r := range rows {
 		sum[r.Key] = satAdd(sum[r.Key], r.Failed)
 	}
-	keep := biggest(sum, maxTypeSeries)
+	return ordered(fold(rows, index, n, biggest(sum, maxTypeSeries), false), sum)
+}
+
+// fold adds rows up per day of index into one series per key of keep and
+// one, otherLabel, for the rest: failed sessions, and successful ones too
+// when successful is set.
+func fold(rows []store.SessionRow, index map[int64]int, n int, keep map[string]bool, successful bool) map[string]*series {
+	by := map[string]*series{}
 	for _, r := range rows {
 		i, ok := index[r.Start.Unix()]
 		if !ok {
@@ -322,11 +309,17 @@ func typeSeries(rows []store.SessionRow, index map[int64]int, n int) []series {
 		s := by[name]
 		if s == nil {
 			s = &series{Name: name, Failed: make([]int64, n)}
+			if successful {
+				s.Successful = make([]int64, n)
+			}
 			by[name] = s
+		}
+		if successful {
+			s.Successful[i] = satAdd(s.Successful[i], r.Successful)
 		}
 		s.Failed[i] = satAdd(s.Failed[i], r.Failed)
 	}
-	return ordered(by, sum)
+	return by
 }
 
 // ordered lists series biggest first, "(other)" last.
