@@ -5,7 +5,8 @@
 // directly. The commands alternate within each round (the order rotates
 // from round to round), so that the machine's drift and other load fall on
 // all of them alike; it prints the median wall time of each and the ratios
-// measured in the same run.
+// measured in the same run. Beside the wall time it prints the CPU time
+// (user and system) of each, which a loaded machine disturbs less.
 //
 //	go run ./bench/startup -tlsrpt BIN -hello BIN -msgs DIR [-runs 200] [-old BIN]
 //
@@ -32,7 +33,8 @@ type command struct {
 	name  string
 	args  func(i int) []string
 	stdin func(i int) string
-	times []time.Duration
+	times []time.Duration // wall
+	cpu   []time.Duration // user + system
 }
 
 func main() {
@@ -65,44 +67,52 @@ func main() {
 	for i := 0; i < *runs; i++ {
 		for k := range cmds {
 			c := cmds[(i+k)%len(cmds)]
-			d, err := run(c.args(i), c.stdin(i))
+			d, cpu, err := run(c.args(i), c.stdin(i))
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "startup: %s: %v\n", c.name, err)
 				os.Exit(1)
 			}
 			c.times = append(c.times, d)
+			c.cpu = append(c.cpu, cpu)
 		}
 	}
 	med := make([]time.Duration, len(cmds))
+	cpu := make([]time.Duration, len(cmds))
+	fmt.Printf("%-48s %s\n", fmt.Sprintf("%d rounds", *runs), "wall median (p10, p90)      CPU median")
 	for k, c := range cmds {
-		med[k] = median(c.times)
-		fmt.Printf("%-48s median %6.2f ms  (p10 %6.2f, p90 %6.2f)\n", c.name, ms(med[k]),
-			ms(quantile(c.times, 0.1)), ms(quantile(c.times, 0.9)))
+		med[k], cpu[k] = median(c.times), median(c.cpu)
+		fmt.Printf("%-48s %6.2f ms (%6.2f, %6.2f)  %6.2f ms\n", c.name, ms(med[k]),
+			ms(quantile(c.times, 0.1)), ms(quantile(c.times, 0.9)), ms(cpu[k]))
 	}
-	fmt.Printf("tlsrpt --version - hello-world: %+.2f ms\n", ms(med[1]-med[0]))
-	fmt.Printf("seed / filter: %.1fx\n", float64(med[3])/float64(med[2]))
+	fmt.Printf("tlsrpt --version - hello-world: wall %+.2f ms, CPU %+.2f ms\n", ms(med[1]-med[0]), ms(cpu[1]-cpu[0]))
+	fmt.Printf("seed / filter: wall %.1fx, CPU %.1fx\n", ratio(med[3], med[2]), ratio(cpu[3], cpu[2]))
 	if *old != "" {
-		fmt.Printf("old tlsrpt --version - hello-world: %+.2f ms\n", ms(med[4]-med[0]))
-		fmt.Printf("seed / old filter: %.1fx\n", float64(med[3])/float64(med[5]))
+		fmt.Printf("old tlsrpt --version - hello-world: wall %+.2f ms, CPU %+.2f ms\n", ms(med[4]-med[0]), ms(cpu[4]-cpu[0]))
+		fmt.Printf("seed / old filter: wall %.1fx, CPU %.1fx\n", ratio(med[3], med[5]), ratio(cpu[3], cpu[5]))
 	}
 }
 
 // run runs args with stdin (or nothing) as input and output thrown away,
-// and returns its wall time from start to exit.
-func run(args []string, stdin string) (time.Duration, error) {
+// and returns its wall time from start to exit and its CPU time.
+func run(args []string, stdin string) (time.Duration, time.Duration, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	if stdin != "" {
 		f, err := os.Open(stdin)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		defer f.Close()
 		cmd.Stdin = f
 	}
 	start := time.Now()
-	err := cmd.Run()
-	return time.Since(start), err
+	if err := cmd.Run(); err != nil {
+		return 0, 0, err
+	}
+	wall := time.Since(start)
+	return wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
 
 func median(d []time.Duration) time.Duration { return quantile(d, 0.5) }
 
