@@ -49,7 +49,7 @@ func TestMemberErrors(t *testing.T) {
 	whole := member(t, "hello, world")
 	for _, tc := range []struct {
 		name, in, want string
-		is         error
+		is             error
 	}{
 		{"junk after the member", whole + "junk that is not gzip", "gzip member after 12 bytes", gzip.ErrHeader},
 		{"a broken second header", whole + "\n\x1f\x8b\x08junk", "gzip member after 12 bytes", nil},
