@@ -4,11 +4,12 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/tlsrpt/tlsrpt/internal/gzmembers"
 )
 
 var (
@@ -177,70 +178,25 @@ type gzipErr struct{ err error }
 func (g gzipErr) Error() string { return "bad gzip: " + g.err.Error() }
 func (g gzipErr) Unwrap() error { return g.err }
 
-// gzipStream reads every gzip member in turn. White space or NUL bytes
-// after the last member (a binary part before a MIME boundary) end it
-// like the end of input does.
-type gzipStream struct {
-	br  *bufio.Reader
-	zr  *gzip.Reader
-	eof bool
-	err error
-}
+// gzipStream reads every gzip member in turn (gzmembers: padding between
+// and after members is passed over), marking its errors as the gzip
+// stream's unless a bound was passed.
+type gzipStream struct{ r *gzmembers.Reader }
 
 func newGzipStream(br *bufio.Reader) (*gzipStream, error) {
-	zr, err := gzip.NewReader(br)
+	r, err := gzmembers.NewReader(br)
 	if err != nil {
 		return nil, err
 	}
-	zr.Multistream(false)
-	return &gzipStream{br: br, zr: zr}, nil
+	return &gzipStream{r}, nil
 }
 
 func (g *gzipStream) Read(p []byte) (int, error) {
-	for {
-		switch {
-		case g.err != nil:
-			return 0, g.err
-		case g.eof:
-			return 0, io.EOF
-		}
-		n, err := g.zr.Read(p)
-		switch {
-		case err == io.EOF:
-			g.next()
-		case err != nil && errors.Is(err, ErrTooLarge):
-			g.err = err
-		case err != nil:
-			g.err = gzipErr{err}
-		}
-		if n > 0 || len(p) == 0 {
-			return n, nil
-		}
+	n, err := g.r.Read(p)
+	if err != nil && err != io.EOF && !errors.Is(err, ErrTooLarge) {
+		err = gzipErr{err}
 	}
-}
-
-// next starts the member after the one just ended, or ends the stream.
-func (g *gzipStream) next() {
-	for {
-		c, err := g.br.ReadByte()
-		if err == io.EOF {
-			g.eof = true
-			return
-		}
-		if err != nil {
-			g.err = err
-			return
-		}
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != 0 {
-			_ = g.br.UnreadByte()
-			break
-		}
-	}
-	if err := g.zr.Reset(g.br); err != nil {
-		g.err = gzipErr{fmt.Errorf("member after the first: %w", err)}
-		return
-	}
-	g.zr.Multistream(false)
+	return n, err
 }
 
 // parseZip reads a zip archive: it must hold exactly one member that is a

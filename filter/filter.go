@@ -297,24 +297,6 @@ func advise(ctx context.Context, reports []*report.Report, opt Options) []string
 	return opt.Advise(ctx, ips)
 }
 
-// FailingAddrs returns the distinct sending-mta-ip addresses of the failure
-// details of reports, in order of first appearance.
-func FailingAddrs(reports []*report.Report) []netip.Addr {
-	seen := map[netip.Addr]bool{}
-	var ips []netip.Addr
-	for _, r := range reports {
-		for _, p := range r.Policies {
-			for _, d := range p.Details {
-				if d.SendingMTAIP.IsValid() && !seen[d.SendingMTAIP] {
-					seen[d.SendingMTAIP] = true
-					ips = append(ips, d.SendingMTAIP)
-				}
-			}
-		}
-	}
-	return ips
-}
-
 // OriginalPrefix is put before the name of a TLS-Report-Has-Failures field
 // that arrives with the message, so that only the filter's own field routes
 // mail: X-Original-TLS-Report-Has-Failures keeps what the sender wrote.

@@ -32,6 +32,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/tally"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -365,30 +366,13 @@ func top(rs []store.RecentSessions) (reporters, domains labels) {
 // biggest keeps the n keys of m with the most (first, then second)
 // sessions.
 func biggest(m map[string][2]int64, n int) labels {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if c := cmp.Compare(m[b][0], m[a][0]); c != 0 {
+	return tally.Top(m, n, func(a, b [2]int64) int {
+		if c := cmp.Compare(b[0], a[0]); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(m[b][1], m[a][1]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
+		return cmp.Compare(b[1], a[1])
 	})
-	l := labels{}
-	for _, k := range keys[:min(n, len(keys))] {
-		l[k] = true
-	}
-	return l
 }
 
 // sat adds two non-negative counts, saturating at store.MaxSum.
-func sat(a, b int64) int64 {
-	if a > store.MaxSum-b {
-		return store.MaxSum
-	}
-	return a + b
-}
+func sat(a, b int64) int64 { return tally.Add(a, b, store.MaxSum) }

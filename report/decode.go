@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/tlsrpt/tlsrpt/internal/gzmembers"
 	"github.com/tlsrpt/tlsrpt/internal/oneline"
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
@@ -225,64 +225,11 @@ const utf8BOM = "\xef\xbb\xbf"
 // jsonSpace is JSON's white space (RFC 8259 section 2).
 const jsonSpace = " \t\r\n"
 
-// gzipStream reads the decompressed content of every gzip member of data
-// in turn. White space or NUL bytes after the last member (a binary part
-// before a MIME boundary) end the stream like its end does.
-type gzipStream struct {
-	data   []byte
-	br     *bytes.Reader
-	zr     *gzip.Reader
-	total  int64 // bytes decompressed so far
-	eof    bool
-	failed error // the first decompression error, never io.EOF
-}
-
-func newGzipStream(data []byte) (*gzipStream, error) {
-	br := bytes.NewReader(data)
-	zr, err := gzip.NewReader(br)
-	if err != nil {
-		return nil, err
-	}
-	zr.Multistream(false)
-	return &gzipStream{data: data, br: br, zr: zr}, nil
-}
-
-// Read reads from the current member and moves on to the next one at its
-// end.
-func (g *gzipStream) Read(p []byte) (int, error) {
-	for {
-		switch {
-		case g.failed != nil:
-			return 0, g.failed
-		case g.eof:
-			return 0, io.EOF
-		}
-		n, err := g.zr.Read(p)
-		g.total += int64(n)
-		switch {
-		case err == io.EOF:
-			g.nextMember()
-		case err != nil:
-			g.failed = err
-		}
-		if n > 0 || len(p) == 0 {
-			return n, nil
-		}
-	}
-}
-
-// nextMember starts reading the member after the one just ended, or
-// marks the end of the stream.
-func (g *gzipStream) nextMember() {
-	if onlyPadding(g.data[len(g.data)-g.br.Len():]) {
-		g.eof = true
-		return
-	}
-	if err := g.zr.Reset(g.br); err != nil {
-		g.failed = fmt.Errorf("gzip member after %d bytes: %w", g.total, err)
-		return
-	}
-	g.zr.Multistream(false)
+// newGzipStream reads the decompressed content of every gzip member of
+// data in turn (gzmembers: padding between and after members is passed
+// over).
+func newGzipStream(data []byte) (*gzmembers.Reader, error) {
+	return gzmembers.NewReader(bytes.NewReader(data))
 }
 
 // gunzip writes the decompressed content of data to w, reading every
@@ -300,11 +247,6 @@ func gunzip(data []byte, w io.Writer, max int64) (int64, error) {
 		return n, fmt.Errorf("more than %d bytes decompressed: %w", max, ErrTooLarge)
 	}
 	return n, nil
-}
-
-// onlyPadding reports whether rest holds nothing but white space or NULs.
-func onlyPadding(rest []byte) bool {
-	return len(bytes.Trim(rest, " \t\r\n\x00")) == 0
 }
 
 // decodeZip reads every JSON or .json.gz entry of a zip archive, at most

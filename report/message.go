@@ -70,40 +70,8 @@ func (p printable) Unwrap() error { return p.err }
 func (m *Message) readHeader(h mail.Header) {
 	m.Submitter = strings.TrimSpace(h.Get("TLS-Report-Submitter"))
 	m.Domain = strings.TrimSpace(h.Get("TLS-Report-Domain"))
-	m.From = fromAddress(h)
-	if at := strings.LastIndexByte(m.From, '@'); at >= 0 {
-		m.FromDomain = m.From[at+1:]
-	}
-	if s, err := h.Subject(); err == nil {
-		m.Subject = s
-	} else {
-		m.Subject = h.Get("Subject")
-	}
-	if id, err := h.MessageID(); err == nil && id != "" {
-		m.MessageID = id
-	} else {
-		m.MessageID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
-	}
-}
-
-// fromAddress returns the first address of From, lower-cased; when From
-// does not parse, the first <...> or word holding an @.
-func fromAddress(h mail.Header) string {
-	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
-		return strings.ToLower(list[0].Address)
-	}
-	v := h.Get("From")
-	if i := strings.IndexByte(v, '<'); i >= 0 {
-		if j := strings.IndexByte(v[i:], '>'); j > 0 {
-			return strings.ToLower(strings.TrimSpace(v[i+1 : i+j]))
-		}
-	}
-	for _, f := range strings.Fields(v) {
-		if strings.Contains(f, "@") {
-			return strings.ToLower(strings.Trim(f, `<>"(),;`))
-		}
-	}
-	return ""
+	e := mimewalk.ReadEnvelope(h)
+	m.From, m.FromDomain, m.Subject, m.MessageID = e.From, e.FromDomain, e.Subject, e.MessageID
 }
 
 // walker visits the parts of one message.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"net/netip"
@@ -82,13 +83,7 @@ func (s *Store) addressChanges(ctx context.Context, since, until int64) ([]Addre
 		out = append(out, *c)
 	}
 	slices.SortFunc(out, func(a, b AddressChange) int {
-		if a.Since != b.Since {
-			if a.Since > b.Since {
-				return -1
-			}
-			return 1
-		}
-		return a.IP.Compare(b.IP)
+		return cmp.Or(cmp.Compare(b.Since, a.Since), a.IP.Compare(b.IP))
 	})
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -71,13 +72,7 @@ func (s *Store) failingDomains(ctx context.Context, cond string, args ...any) ([
 		out = append(out, *d)
 	}
 	slices.SortFunc(out, func(a, b DomainFailures) int {
-		if a.FailedSessions != b.FailedSessions {
-			if a.FailedSessions > b.FailedSessions {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Domain, b.Domain)
+		return cmp.Or(cmp.Compare(b.FailedSessions, a.FailedSessions), strings.Compare(a.Domain, b.Domain))
 	})
 	return out, nil
 }

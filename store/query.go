@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -63,13 +64,7 @@ func (s *Store) failing(ctx context.Context, since time.Time) ([]FailingAddress,
 		return nil, err
 	}
 	slices.SortFunc(fs, func(a, b FailingAddress) int {
-		if a.FailedSessions != b.FailedSessions {
-			if a.FailedSessions > b.FailedSessions {
-				return -1
-			}
-			return 1
-		}
-		return a.IP.Compare(b.IP)
+		return cmp.Or(cmp.Compare(b.FailedSessions, a.FailedSessions), a.IP.Compare(b.IP))
 	})
 	return fs, nil
 }

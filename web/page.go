@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/tally"
 	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -264,32 +265,13 @@ func addressRows(ctx context.Context, st *store.Store, since time.Time, rows []R
 // maxDomainCharts, the rest as one), with the failure rate per day, and
 // adds the totals up.
 func domainSeries(rows []store.SessionRow, index map[int64]int, n int, t *totals) []series {
-	by := map[string]*series{}
 	sum := map[string]int64{}
 	for _, r := range rows {
 		sum[r.Key] = satAdd(sum[r.Key], satAdd(r.Successful, r.Failed))
 		t.Successful = satAdd(t.Successful, r.Successful)
 		t.Failed = satAdd(t.Failed, r.Failed)
 	}
-	keep := biggest(sum, maxDomainCharts)
-	for _, r := range rows {
-		i, ok := index[r.Start.Unix()]
-		if !ok {
-			continue
-		}
-		name := r.Key
-		if !keep[name] {
-			name = otherLabel
-		}
-		s := by[name]
-		if s == nil {
-			s = &series{Name: name, Successful: make([]int64, n), Failed: make([]int64, n)}
-			by[name] = s
-		}
-		s.Successful[i] = satAdd(s.Successful[i], r.Successful)
-		s.Failed[i] = satAdd(s.Failed[i], r.Failed)
-	}
-	out := ordered(by, sum)
+	out := ordered(fold(rows, index, n, biggest(sum, maxDomainCharts), true), sum)
 	for i := range out {
 		out[i].Rate = make([]any, n)
 		for d := range n {
@@ -303,12 +285,18 @@ func domainSeries(rows []store.SessionRow, index map[int64]int, n int, t *totals
 
 // typeSeries makes one series of failed sessions per result-type.
 func typeSeries(rows []store.SessionRow, index map[int64]int, n int) []series {
-	by := map[string]*series{}
 	sum := map[string]int64{}
 	for _, r := range rows {
 		sum[r.Key] = satAdd(sum[r.Key], r.Failed)
 	}
-	keep := biggest(sum, maxTypeSeries)
+	return ordered(fold(rows, index, n, biggest(sum, maxTypeSeries), false), sum)
+}
+
+// fold adds rows up per day of index into one series per key of keep and
+// one, otherLabel, for the rest: failed sessions, and successful ones too
+// when successful is set.
+func fold(rows []store.SessionRow, index map[int64]int, n int, keep map[string]bool, successful bool) map[string]*series {
+	by := map[string]*series{}
 	for _, r := range rows {
 		i, ok := index[r.Start.Unix()]
 		if !ok {
@@ -321,11 +309,17 @@ func typeSeries(rows []store.SessionRow, index map[int64]int, n int) []series {
 		s := by[name]
 		if s == nil {
 			s = &series{Name: name, Failed: make([]int64, n)}
+			if successful {
+				s.Successful = make([]int64, n)
+			}
 			by[name] = s
+		}
+		if successful {
+			s.Successful[i] = satAdd(s.Successful[i], r.Successful)
 		}
 		s.Failed[i] = satAdd(s.Failed[i], r.Failed)
 	}
-	return ordered(by, sum)
+	return by
 }
 
 // ordered lists series biggest first, "(other)" last.
@@ -349,22 +343,9 @@ func ordered(by map[string]*series, sum map[string]int64) []series {
 	return out
 }
 
+// biggest keeps the n keys of sum with the most sessions.
 func biggest(sum map[string]int64, n int) map[string]bool {
-	keys := make([]string, 0, len(sum))
-	for k := range sum {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if c := cmp.Compare(sum[b], sum[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	keep := map[string]bool{}
-	for _, k := range keys[:min(n, len(keys))] {
-		keep[k] = true
-	}
-	return keep
+	return tally.Top(sum, n, func(a, b int64) int { return cmp.Compare(b, a) })
 }
 
 func mxRows(rows []store.SessionRow) []mxRow {
@@ -441,9 +422,4 @@ func shellQuote(s string) string {
 }
 
 // satAdd adds two non-negative counts, saturating at store.MaxSum.
-func satAdd(a, b int64) int64 {
-	if a > store.MaxSum-b {
-		return store.MaxSum
-	}
-	return a + b
-}
+func satAdd(a, b int64) int64 { return tally.Add(a, b, store.MaxSum) }

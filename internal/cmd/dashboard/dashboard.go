@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -248,7 +249,9 @@ func (o *Options) redeemArgs() ([]string, error) {
 
 // keywordPassword matches a password in a libpq key=value connection
 // string, quoted or not, with the white space before it.
-var keywordPassword = regexp.MustCompile(`(?i)(^|\s+)(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)`)
+var keywordPassword = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(^|\s+)(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)`)
+})
 
 // withoutPassword is a database location with its passwords left out (a
 // URL's user password, password= and sslpassword= in its query or in a
@@ -257,7 +260,7 @@ var keywordPassword = regexp.MustCompile(`(?i)(^|\s+)(?:ssl)?password\s*=\s*('(?
 // password. store.Redact runs last, so nothing secret can stay.
 func withoutPassword(loc string) string {
 	if !strings.Contains(loc, "://") {
-		return store.Redact(strings.TrimSpace(keywordPassword.ReplaceAllString(loc, "")))
+		return store.Redact(strings.TrimSpace(keywordPassword().ReplaceAllString(loc, "")))
 	}
 	u, err := url.Parse(loc)
 	if err != nil {
