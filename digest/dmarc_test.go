@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
+	"github.com/tlsrpt/tlsrpt/internal/pgtest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -16,12 +17,18 @@ import (
 // dmarcNow is the digests' clock in the DMARC tests.
 var dmarcNow = time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
 
-// googleDays stores Google's signed DMARC reports of example.net for
-// November 20 to 29, each stored at noon of the next day: 990 messages
-// passing from 192.0.2.1, 10 failing from 192.0.2.2 (1%).
+// googleDays stores, in a new SQLite store, Google's signed DMARC
+// reports of example.net for November 20 to 29, each stored at noon of
+// the next day: 990 messages passing from 192.0.2.1, 10 failing from
+// 192.0.2.2 (1%).
 func googleDays(t *testing.T) *store.Store {
 	t.Helper()
-	st := storetest.Open(t)
+	return googleDaysIn(t, storetest.Open(t))
+}
+
+// googleDaysIn stores googleDays' reports in st.
+func googleDaysIn(t *testing.T, st *store.Store) *store.Store {
+	t.Helper()
 	for d := 20; d <= 29; d++ {
 		day := time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC)
 		dmarctest.Add(t, st, day.Add(36*time.Hour), dmarctest.Report("google.com", fmt.Sprint(d), "example.net", day,
@@ -48,8 +55,22 @@ func badDay(t *testing.T, st *store.Store, begin time.Time) {
 // ours). Recorded, the next digest, whose reports fail as much and whose
 // window still holds 203.0.113.5's first report, says neither again.
 func TestDigestDMARC(t *testing.T) {
+	digestDMARC(t, googleDays(t))
+}
+
+// TestDigestDMARCPostgres is TestDigestDMARC on a real PostgreSQL server.
+func TestDigestDMARCPostgres(t *testing.T) {
+	srv := pgtest.Start(t)
+	st, err := store.Open(srv.NewDatabase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	digestDMARC(t, googleDaysIn(t, st))
+}
+
+func digestDMARC(t *testing.T, st *store.Store) {
 	ctx := context.Background()
-	st := googleDays(t)
 	badDay(t, st, time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))
 	d, err := Compute(ctx, st, Options{Now: dmarcNow, Host: "mx1"})
 	if err != nil {

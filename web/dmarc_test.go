@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
+	"github.com/tlsrpt/tlsrpt/internal/pgtest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -66,7 +67,12 @@ func fillDMARC(t testing.TB, st *store.Store) {
 // span.
 func dmarcServer(t testing.TB, days int) *httptest.Server {
 	t.Helper()
-	st := storetest.Open(t)
+	return dmarcServerOn(t, storetest.Open(t), days)
+}
+
+// dmarcServerOn is dmarcServer over st.
+func dmarcServerOn(t testing.TB, st *store.Store, days int) *httptest.Server {
+	t.Helper()
 	fillDMARC(t, st)
 	h, err := New(Options{Store: st, Now: func() time.Time { return now }, Days: days})
 	if err != nil {
@@ -98,7 +104,22 @@ func sections(t *testing.T, body string) map[string]string {
 // adds nothing to google.com's; the hostile strings are escaped, the
 // page's scripts are its three, and no report string is in its JSON.
 func TestDMARCSection(t *testing.T) {
-	srv := dmarcServer(t, 0)
+	checkDMARCSection(t, dmarcServer(t, 0))
+}
+
+// TestDMARCSectionPostgres is TestDMARCSection over a real PostgreSQL
+// server.
+func TestDMARCSectionPostgres(t *testing.T) {
+	srv := pgtest.Start(t)
+	st, err := store.Open(srv.NewDatabase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	checkDMARCSection(t, dmarcServerOn(t, st, 0))
+}
+
+func checkDMARCSection(t *testing.T, srv *httptest.Server) {
 	_, body := get(t, srv.URL+"/")
 	secs := sections(t, body)
 	forgedName := "google.com (unauthenticated)"
