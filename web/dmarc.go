@@ -47,20 +47,78 @@ type sectionKey struct {
 // first, authenticated ones before any unauthenticated one so that
 // forged reports can take only the sections authenticated ones leave.
 // Unauthenticated reports keep the name they claim, marked, apart from
-// an authenticated reporter of the same name. Two grouped statements
-// (SideBySide's) and one for the failing sources.
+// an authenticated reporter of the same name. It returns the sections
+// and how many reporters "(other reporters)" adds up. SideBySide's two
+// grouped statements, and one for the failing sources.
 func dmarcSections(ctx context.Context, st *store.Store, side []store.SideRow, since time.Time, index map[int64]int, n int) ([]reporterSection, int, error) {
+	by := sideByReporter(side, index, n)
+	keys := rankSections(by)
+	keep := keys[:min(len(keys), maxReporterSections)]
+	out := make([]reporterSection, 0, len(keep)+1)
+	kept := map[sectionKey]int{}
+	for _, k := range keep {
+		kept[k] = len(out)
+		out = append(out, *by[k])
+	}
+	rest := keys[len(keep):]
+	if len(rest) > 0 {
+		o := newSection(otherReporters, false, n)
+		for _, k := range rest {
+			o.add(by[k])
+		}
+		out = append(out, *o)
+	}
+	if len(keep) == 0 {
+		return out, 0, nil
+	}
+	fs, err := st.DMARCFailingSources(ctx, since, maxFailingSources+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, f := range fs {
+		if i, ok := kept[sectionKey{f.Reporter, !f.Unauthenticated}]; ok {
+			out[i].addSource(f)
+		}
+	}
+	return out, len(rest), nil
+}
+
+func newSection(name string, authed bool, n int) *reporterSection {
+	return &reporterSection{Name: name, Authenticated: authed,
+		Successful: make([]int64, n), Failed: make([]int64, n), Pass: make([]int64, n), Fail: make([]int64, n)}
+}
+
+// add adds the days of o to s.
+func (s *reporterSection) add(o *reporterSection) {
+	for i := range s.Successful {
+		s.Successful[i] = satAdd(s.Successful[i], o.Successful[i])
+		s.Failed[i] = satAdd(s.Failed[i], o.Failed[i])
+		s.Pass[i] = satAdd(s.Pass[i], o.Pass[i])
+		s.Fail[i] = satAdd(s.Fail[i], o.Fail[i])
+	}
+}
+
+// addSource lists f, up to maxFailingSources, and notes there are more.
+func (s *reporterSection) addSource(f store.DMARCFailingSource) {
+	if len(s.Sources) == maxFailingSources {
+		s.MoreSources = true
+		return
+	}
+	s.Sources = append(s.Sources, f)
+}
+
+// sideByReporter sorts the rows into a section per reporter, with their
+// days in index and their total over all days.
+func sideByReporter(side []store.SideRow, index map[int64]int, n int) map[sectionKey]*reporterSection {
 	by := map[sectionKey]*reporterSection{}
 	for _, r := range side {
 		k := sectionKey{r.Key, !r.Unauthenticated}
 		s := by[k]
 		if s == nil {
-			s = &reporterSection{Name: store.ReporterName(k.authed, k.name, k.name), Authenticated: k.authed,
-				Successful: make([]int64, n), Failed: make([]int64, n), Pass: make([]int64, n), Fail: make([]int64, n)}
+			s = newSection(store.ReporterName(k.authed, k.name, k.name), k.authed, n)
 			by[k] = s
 		}
-		v := satAdd(satAdd(r.Successful, r.Failed), r.Messages)
-		s.total = satAdd(s.total, v)
+		s.total = satAdd(s.total, satAdd(satAdd(r.Successful, r.Failed), r.Messages))
 		if i, ok := index[r.Start.Unix()]; ok {
 			s.Successful[i] = satAdd(s.Successful[i], r.Successful)
 			s.Failed[i] = satAdd(s.Failed[i], r.Failed)
@@ -68,6 +126,12 @@ func dmarcSections(ctx context.Context, st *store.Store, side []store.SideRow, s
 			s.Fail[i] = satAdd(s.Fail[i], r.DMARCFail)
 		}
 	}
+	return by
+}
+
+// rankSections orders the reporters: authenticated ones first, then by
+// sessions and messages, most first, then by name.
+func rankSections(by map[sectionKey]*reporterSection) []sectionKey {
 	keys := make([]sectionKey, 0, len(by))
 	for k := range by {
 		keys = append(keys, k)
@@ -84,44 +148,7 @@ func dmarcSections(ctx context.Context, st *store.Store, side []store.SideRow, s
 		}
 		return cmp.Compare(a.name, b.name)
 	})
-	out := make([]reporterSection, 0, min(len(keys), maxReporterSections+1))
-	kept := map[sectionKey]int{}
-	for _, k := range keys[:min(len(keys), maxReporterSections)] {
-		kept[k] = len(out)
-		out = append(out, *by[k])
-	}
-	if rest := keys[min(len(keys), maxReporterSections):]; len(rest) > 0 {
-		o := reporterSection{Name: otherReporters, Successful: make([]int64, n), Failed: make([]int64, n), Pass: make([]int64, n), Fail: make([]int64, n)}
-		for _, k := range rest {
-			s := by[k]
-			for i := range n {
-				o.Successful[i] = satAdd(o.Successful[i], s.Successful[i])
-				o.Failed[i] = satAdd(o.Failed[i], s.Failed[i])
-				o.Pass[i] = satAdd(o.Pass[i], s.Pass[i])
-				o.Fail[i] = satAdd(o.Fail[i], s.Fail[i])
-			}
-		}
-		out = append(out, o)
-	}
-	if len(kept) == 0 {
-		return out, len(keys) - len(kept), nil
-	}
-	fs, err := st.DMARCFailingSources(ctx, since, maxFailingSources+1)
-	if err != nil {
-		return nil, 0, err
-	}
-	for _, f := range fs {
-		i, ok := kept[sectionKey{f.Reporter, !f.Unauthenticated}]
-		if !ok {
-			continue
-		}
-		if len(out[i].Sources) == maxFailingSources {
-			out[i].MoreSources = true
-			continue
-		}
-		out[i].Sources = append(out[i].Sources, f)
-	}
-	return out, len(keys) - len(kept), nil
+	return keys
 }
 
 // firstDay is the first day the charts show: the first day with a TLS or
