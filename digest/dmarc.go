@@ -102,20 +102,9 @@ func sourceKey(f store.DMARCFailingSource) string {
 // the span or since, that no earlier authenticated report had failing,
 // and that the last digest of opt.Host did not name.
 func newDMARCSources(ctx context.Context, st *store.Store, opt Options, d *Digest) error {
-	domains := opt.Domains
-	if len(domains) == 0 {
-		all, err := st.DMARCStoredSince(ctx, time.Time{})
-		if err != nil {
-			return err
-		}
-		for _, r := range all {
-			if r.Authenticated && r.Domain != "" && !slices.Contains(domains, r.Domain) {
-				domains = append(domains, r.Domain)
-			}
-		}
-		if len(domains) == 0 {
-			return nil // no authenticated DMARC report: nothing is ours yet
-		}
+	domains, err := ourDomains(ctx, st, opt.Domains)
+	if err != nil || len(domains) == 0 {
+		return err // none: no authenticated DMARC report, nothing is ours yet
 	}
 	from := opt.Since.Add(-DMARCLateness)
 	fs, err := st.NewDMARCFailingSources(ctx, from, time.Time{}, domains)
@@ -126,16 +115,39 @@ func newDMARCSources(ctx context.Context, st *store.Store, opt Options, d *Diges
 	if err != nil {
 		return err
 	}
+	seen := map[string]bool{}
 	for _, f := range fs {
 		k := sourceKey(f)
-		if !slices.Contains(d.DMARCSeen, k) {
+		if !seen[k] {
+			seen[k] = true
 			d.DMARCSeen = append(d.DMARCSeen, k)
 		}
 		if !sent[k] {
 			d.DMARCNew = append(d.DMARCNew, f)
 		}
 	}
+	slices.Sort(d.DMARCSeen)
 	return nil
+}
+
+// ourDomains are the domains given, else the policy domains of the
+// authenticated DMARC reports: reporters send DMARC reports only to the
+// addresses our domains' DMARC records name.
+func ourDomains(ctx context.Context, st *store.Store, given []string) ([]string, error) {
+	if len(given) > 0 {
+		return given, nil
+	}
+	all, err := st.DMARCStoredSince(ctx, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	var domains []string
+	for _, r := range all {
+		if r.Authenticated && r.Domain != "" && !slices.Contains(domains, r.Domain) {
+			domains = append(domains, r.Domain)
+		}
+	}
+	return domains, nil
 }
 
 // sentSources reads the sources the last digest of host named.
