@@ -2,7 +2,9 @@
 // sessions of the last day per policy domain, reporter and result-type,
 // when each reporter's latest report period ended (so that an alert can
 // fire on a reporter gone quiet), how many trusted addresses wait for
-// redeem, and the redeemed addresses per outcome.
+// redeem, the redeemed addresses per outcome, and the messages of the
+// DMARC aggregate reports of the last day that passed or failed DMARC
+// per policy domain and reporter, with the same labels and bounds.
 //
 // The Collector reads the store at scrape time, as node_exporter's
 // collectors read the system: there is no state to keep in step. Label
@@ -157,7 +159,7 @@ func WaitingKey(host string) string { return WaitingSetting + ":" + host }
 
 // Describe sends the descriptions of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sessionsDesc, failuresDesc, lastReportDesc, waitingDesc, waitingTimeDesc, redeemedDesc, upDesc} {
+	for _, d := range []*prometheus.Desc{sessionsDesc, failuresDesc, lastReportDesc, waitingDesc, waitingTimeDesc, redeemedDesc, dmarcDesc, upDesc} {
 		ch <- d
 	}
 }
@@ -192,6 +194,9 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 	}
 	for rep, at := range reporterSeries(as, c.listed) {
 		ch <- prometheus.MustNewConstMetric(lastReportDesc, prometheus.GaugeValue, float64(at.Unix()), rep)
+	}
+	if err := c.collectDMARC(ctx, ch); err != nil {
+		return err
 	}
 	if err := c.collectRedeemed(ctx, ch); err != nil {
 		return err

@@ -35,6 +35,7 @@ type page struct {
 	Addresses  []addressRow
 	MoreAddrs  int
 	MXs        []mxRow
+	MoreSides  int // reporters added up as "(other reporters)" in Charts.Reporters
 	Redeemed   []redeemedRow
 	MoreRedeem int
 	QuietAfter string
@@ -55,6 +56,10 @@ type charts struct {
 	Days    []int64  `json:"days"`
 	Domains []series `json:"domains"` // successful and failed per day per domain
 	Types   []series `json:"types"`   // failed per day per result-type
+
+	// Reporters are TLS sessions beside DMARC messages per day per
+	// reporter, numbers only.
+	Reporters []reporterSection `json:"reporters"`
 }
 
 type series struct {
@@ -171,10 +176,13 @@ func (h *handler) build(ctx context.Context) (*page, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The charts start at the first day with a report, within the span.
-	if len(byDomain) > 0 && byDomain[0].Start.After(from) {
-		from = byDomain[0].Start
+	side, err := st.SideBySide(ctx, from, store.Day, store.ByReporter)
+	if err != nil {
+		return nil, err
 	}
+	// The charts start at the first day with a report, TLS or DMARC,
+	// within the span.
+	from = firstDay(from, byDomain, side)
 	p.From = from
 	days := make([]int64, 0, h.opt.Days)
 	index := map[int64]int{}
@@ -189,6 +197,9 @@ func (h *handler) build(ctx context.Context) (*page, error) {
 		return nil, err
 	}
 	p.Charts.Types = typeSeries(byType, index, len(days))
+	if p.Charts.Reporters, p.MoreSides, err = dmarcSections(ctx, st, side, span, index, len(days)); err != nil {
+		return nil, err
+	}
 	byMX, err := st.SessionStats(ctx, from, store.Month, store.ByMX)
 	if err != nil {
 		return nil, err

@@ -2,8 +2,9 @@
 // shows the state of a domain's TLS at a glance (sessions and failure
 // rates per policy domain, result-types over time, reporters and the ones
 // gone quiet, failing addresses with trust, ban status and the redeem
-// command to copy, failures per receiving MX), and the JSON behind it
-// under /api/v1/.
+// command to copy, failures per receiving MX; per reporter, its TLS
+// sessions beside the DMARC messages from our domains it saw, and the
+// sources failing DMARC), and the JSON behind it under /api/v1/.
 //
 // Everything it serves is embedded in the binary (the page, its script
 // and style, the uPlot chart library): it loads nothing from outside and
