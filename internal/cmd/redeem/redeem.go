@@ -27,8 +27,10 @@ import (
 
 // Options are redeem's options.
 type Options struct {
-	F       *cmdutil.Factory
-	Apply   bool
+	F     *cmdutil.Factory
+	Apply bool
+	// ShowLog prints the audit log instead of planning: redeem log, or
+	// the deprecated --log.
 	ShowLog bool
 	IPs     []string
 	Since   string
@@ -77,6 +79,11 @@ ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Apply, "apply", false, "carry out the plan (without it, nothing is changed)")
 	fl.BoolVar(&opts.ShowLog, "log", false, "print the audit log, as tlsrpt redeem log does, and exit")
+	// --log came before redeem log. It still works, hidden, with a note
+	// on standard error pointing to redeem log (cobra would print the
+	// note to the standard output, which redeem's output owns).
+	_ = fl.MarkDeprecated("log", "use tlsrpt redeem log instead (--log goes in the next release)")
+	fl.SetOutput(f.IO.ErrOut)
 	fl.StringArrayVar(&opts.IPs, "ip", nil, "also redeem this `address`, trusted or not (repeatable)")
 	fl.StringVar(&opts.Since, "since", "", "only consider reports whose range ends after this `DATE|DURATION`")
 	cmdutil.HostVar(fl, &opts.Host)
