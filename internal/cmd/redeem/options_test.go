@@ -33,7 +33,7 @@ func TestLogDeprecated(t *testing.T) {
 	if err != nil || !o.ShowLog {
 		t.Fatalf("--log: %v, %+v", err, o)
 	}
-	if got := e.Err.String(); !strings.Contains(got, "--log") || !strings.Contains(got, "tlsrpt redeem log") || strings.Count(got, "\n") != 1 {
+	if got := e.Err.String(); !strings.HasPrefix(got, "tlsrpt: redeem: --log ") || !strings.Contains(got, "run tlsrpt redeem log") || strings.Count(got, "\n") != 1 {
 		t.Errorf("standard error %q: want one line naming --log and tlsrpt redeem log", got)
 	}
 	if e.Out.Len() != 0 {
