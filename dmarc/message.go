@@ -176,7 +176,7 @@ func mediaType(e *message.Entity) string {
 func (w *walker) result() error {
 	switch {
 	case w.tooMany:
-		return tooLarge("dmarc: message has more than %d report parts", w.b.lim.MaxReports)
+		return packageTooLarge("message has more than %d report parts", w.b.lim.MaxReports)
 	case len(w.m.Reports()) > 0:
 		return nil
 	case len(w.m.Found) > 0:

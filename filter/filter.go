@@ -17,7 +17,6 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
@@ -222,9 +221,9 @@ func headerValue(msg *report.Message, perr error, failures int64, size int) (val
 	case len(msg.Found) == 0:
 		return "no TLS report found in message", true
 	case hasUnreadable(msg):
-		return "unreadable report: " + neutral.HeaderValue(strings.TrimPrefix(firstErr(msg).Error(), "report: ")), true
+		return "unreadable report: " + neutral.HeaderValue(trimmed(firstErr(msg))), true
 	case errors.Is(perr, report.ErrTooLarge):
-		return "too many reports in one message: " + neutral.HeaderValue(strings.TrimPrefix(perr.Error(), "report: ")), true
+		return "too many reports in one message: " + neutral.HeaderValue(trimmed(perr)), true
 	case failures > 0:
 		return strconv.FormatInt(failures, 10), false
 	}
@@ -243,6 +242,10 @@ func problemLine(msg *report.Message, perr error) string {
 }
 
 func hasUnreadable(msg *report.Message) bool { return firstErr(msg) != nil }
+
+// trimmed is err's text without the name of the package that made it
+// ("report: "): the header names the problem already.
+func trimmed(err error) string { return pkgerr.TrimPackage(err, err.Error()) }
 
 func firstErr(msg *report.Message) error {
 	for _, f := range msg.Found {

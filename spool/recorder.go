@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 )
@@ -97,7 +97,7 @@ func (r *Recorder) AddReport(ctx context.Context, rep *report.Report, src arriva
 	var why string
 	switch {
 	case st == nil:
-		why = strings.TrimPrefix(r.err.Error(), "store: ")
+		why = pkgerr.TrimPackage(r.err, r.err.Error())
 	case r.down != nil:
 		why = "the database failed earlier in this run, not tried again"
 	default:
@@ -105,7 +105,7 @@ func (r *Recorder) AddReport(ctx context.Context, rep *report.Report, src arriva
 		if err == nil || r.Spool.refused(err) {
 			return id, dup, err
 		}
-		why = strings.TrimPrefix(err.Error(), "store: ")
+		why = pkgerr.TrimPackage(err, err.Error())
 	}
 	if serr := r.Spool.Add(rep, src); serr != nil {
 		if r.Explain != nil {
@@ -114,7 +114,7 @@ func (r *Recorder) AddReport(ctx context.Context, rep *report.Report, src arriva
 		// One line (the filter logs it after "not recorded: "), the way to
 		// recover first, before the reasons, which may be long.
 		return 0, false, fmt.Errorf("not kept in the spool either (%s): %s; %s",
-			r.Recover, strings.TrimPrefix(serr.Error(), "spool: "), why)
+			r.Recover, pkgerr.TrimPackage(serr, serr.Error()), why)
 	}
 	r.notes = append(r.notes, fmt.Sprintf("%s; report %q kept in the spool %s until the database takes it (%s)",
 		why, neutral.LogAttr(rep.ReportID), r.Spool.Dir, r.Later))

@@ -48,33 +48,21 @@ const MaxCount = 1_000_000_000_000
 // report-id and organization-name cut short, and a statement PostgreSQL
 // refused by its SQLSTATE first.
 //
-// AddReport counts an upgrade (Upgraded) as a duplicate; AddReportResult
+// AddReport counts an upgrade (arrival.Upgraded) as a duplicate; AddReportResult
 // tells the three outcomes apart.
 func (s *Store) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (id int64, dup bool, err error) {
 	id, added, err := s.AddReportResult(ctx, r, src)
-	return id, added != New, err
+	return id, added != arrival.New, err
 }
-
-// Added is what AddReportResult did with a report: arrival.Added, under
-// the name the store's code uses.
-type Added = arrival.Added
-
-// The outcomes of AddReportResult (arrival's), under the names the
-// store's code uses.
-const (
-	New       = arrival.New
-	Duplicate = arrival.Duplicate
-	Upgraded  = arrival.Upgraded
-)
 
 // AddReportResult is AddReport, saying whether the report was new, a
 // duplicate, or an authenticated copy that replaced unauthenticated ones.
-func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, dup Added, err error) {
+func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, dup arrival.Added, err error) {
 	if r == nil {
-		return 0, New, pkgerr.New("store", "adding report: nil report")
+		return 0, arrival.New, pkgerr.New("store", "adding report: nil report")
 	}
-	fail := func(err error) (int64, Added, error) {
-		return 0, New, pkgerr.Errorf("store", "adding report %s from %s: %w", quoted(r.ReportID), quoted(r.OrganizationName), err)
+	fail := func(err error) (int64, arrival.Added, error) {
+		return 0, arrival.New, pkgerr.Errorf("store", "adding report %s from %s: %w", quoted(r.ReportID), quoted(r.OrganizationName), err)
 	}
 	if err := checkCounts(r); err != nil {
 		return fail(err)
@@ -94,7 +82,7 @@ func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src arriv
 
 // addChecked stores r, whose counts and lengths are checked, from
 // reporter.
-func (s *Store) addChecked(ctx context.Context, r *report.Report, src arrival.Source, reporter string) (id int64, dup Added, err error) {
+func (s *Store) addChecked(ctx context.Context, r *report.Report, src arrival.Source, reporter string) (id int64, dup arrival.Added, err error) {
 	digest, stored := digestOf(r), s.now().Unix()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		id, dup, err = addReport(ctx, tx, r, src, reporter, digest, stored)
@@ -133,7 +121,7 @@ func checkCounts(r *report.Report) error {
 }
 
 // addReport is AddReport's transaction.
-func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.Source, reporter, digest string, stored int64) (int64, Added, error) {
+func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.Source, reporter, digest string, stored int64) (int64, arrival.Added, error) {
 	authed := src.Auth.Authenticated
 	var (
 		id       int64
@@ -144,21 +132,21 @@ func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.So
 		reporter, r.OrganizationName, r.ReportID).Scan(&id, &idAuthed)
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, New, err
+		return 0, arrival.New, err
 	}
 	if found && (idAuthed || !authed) {
-		return id, Duplicate, nil
+		return id, arrival.Duplicate, nil
 	}
 	copies, err := sameContent(ctx, tx, r, digest)
 	if err != nil {
-		return 0, New, err
+		return 0, arrival.New, err
 	}
 	if !authed { // and not found
 		if len(copies) > 0 {
-			return copies[0].id, Duplicate, nil
+			return copies[0].id, arrival.Duplicate, nil
 		}
 		id, err := insertReport(ctx, tx, r, src, reporter, digest, stored)
-		return id, New, err
+		return id, arrival.New, err
 	}
 	// An authenticated copy replaces the same reporter's unauthenticated
 	// copy and every unauthenticated word-for-word copy.
@@ -173,14 +161,14 @@ func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.So
 	}
 	for _, d := range drop {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM reports WHERE id = ?`, d); err != nil {
-			return 0, New, err
+			return 0, arrival.New, err
 		}
 	}
 	id, err = insertReport(ctx, tx, r, src, reporter, digest, stored)
 	if len(drop) > 0 {
-		return id, Upgraded, err
+		return id, arrival.Upgraded, err
 	}
-	return id, New, err
+	return id, arrival.New, err
 }
 
 // storedCopy is a stored report found by sameContent.

@@ -187,12 +187,6 @@ func periodStart(day time.Time, by Period) time.Time {
 	return day
 }
 
-// ClockSkew is how far in the future a report's range may end and still
-// be believed: a day. A report whose range ends later (a forged report
-// dated 2099, a reporter with a broken clock) is counted but says nothing
-// of when its reporter was last active.
-const ClockSkew = arrival.ClockSkew
-
 // Unauthenticated marks, wherever a reporter is shown by name, the
 // organization-name of reports that no signature vouches for: anyone can
 // write it.
@@ -269,7 +263,7 @@ func (a ReporterActivity) Quiet(now time.Time, after time.Duration) bool {
 }
 
 // Reporters lists every reporter with its activity, most recent first,
-// believing report ranges that end at most ClockSkew after the store's
+// believing report ranges that end at most arrival.ClockSkew after the store's
 // clock (see ReportersAsOf).
 func (s *Store) Reporters(ctx context.Context) ([]ReporterActivity, error) {
 	return s.ReportersAsOf(ctx, s.now())
@@ -278,10 +272,10 @@ func (s *Store) Reporters(ctx context.Context) ([]ReporterActivity, error) {
 // ReportersAsOf lists every reporter with its activity at now, most
 // recent first: authenticated reporters by identity, unauthenticated
 // reports by the organization-name they claim (trimmed, white space
-// collapsed, case folded). Reports whose range ends more than ClockSkew
+// collapsed, case folded). Reports whose range ends more than arrival.ClockSkew
 // after now count in Reports but not in Days, First or Last.
 func (s *Store) ReportersAsOf(ctx context.Context, now time.Time) ([]ReporterActivity, error) {
-	as, err := s.reporters(ctx, now.Add(ClockSkew).Unix())
+	as, err := s.reporters(ctx, now.Add(arrival.ClockSkew).Unix())
 	if err != nil {
 		return nil, pkgerr.Errorf("store", "listing reporters: %w", s.classify(err))
 	}

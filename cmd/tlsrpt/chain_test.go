@@ -380,11 +380,11 @@ func TestRedeemChain(t *testing.T) {
 	}
 
 	// The audit log: the three actions planned, then applied.
-	logOut := tlsrptOK(t, nil, nil, "redeem", "--db", w.db, "--log").stdout
+	logOut := tlsrptOK(t, nil, nil, "redeem", "log", "--db", w.db).stdout
 	if strings.Contains(logOut, forgedIP) ||
 		strings.Count(logOut, " planned ") != 3 || strings.Count(logOut, " applied ok ") != 4 ||
 		!regexp.MustCompile(`(?m)^\S+ applied ok +\S+ +fail2ban unban +`+regexp.QuoteMeta(googleIP)+` +`+regexp.QuoteMeta(client)+` set mailjail unbanip `+regexp.QuoteMeta(googleIP)+` -> 1$`).MatchString(logOut) {
-		t.Errorf("redeem --log:\n%s", logOut)
+		t.Errorf("redeem log:\n%s", logOut)
 	}
 
 	// Named with --ip, the forged report's address is redeemed too.
@@ -416,7 +416,7 @@ func TestRedeemChain(t *testing.T) {
 	if got := s.Banned(mailJail); slices.Contains(got, third) {
 		t.Errorf("%s still banned", third)
 	}
-	if logOut := tlsrptOK(t, nil, nil, "redeem", "--db", w.db, "--log").stdout; !regexp.MustCompile(` applied FAILED +\S+ +fail2ban keep `).MatchString(logOut) {
+	if logOut := tlsrptOK(t, nil, nil, "redeem", "log", "--db", w.db).stdout; !regexp.MustCompile(` applied FAILED +\S+ +fail2ban keep `).MatchString(logOut) {
 		t.Errorf("the failure is not in the audit log:\n%s", logOut)
 	}
 

@@ -244,7 +244,7 @@ func TestReviewReadOnlyAsNobody(t *testing.T) {
 		{"review", "--db", db, "--no-bans"},
 		{"review", "--db", db, "--json", "--no-bans"},
 		{"stats", "--db", db},
-		{"redeem", "--db", db, "--log"},
+		{"redeem", "log", "--db", db},
 	} {
 		out, errOut, err := run(args...)
 		// The table's one hint (its address failed in a way no ban

@@ -180,7 +180,7 @@ func TestFleetRedeemTwoHosts(t *testing.T) {
 			}
 		}
 	}
-	log := tlsrptOK(t, nil, nil, "redeem", "--db", db, "--log").stdout
+	log := tlsrptOK(t, nil, nil, "redeem", "log", "--db", db).stdout
 	for _, host := range []string{"mx1", "mx2"} {
 		if !strings.Contains(log, " applied ok     "+host+" ") {
 			t.Errorf("the audit log lacks %s's steps:\n%s", host, log)

@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -21,6 +20,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/spool"
@@ -146,7 +146,7 @@ func Run(ctx context.Context, o *Options) error {
 		log.Warn("filter: " + n)
 	}
 	if err != nil {
-		log.Error("filter: " + strings.TrimPrefix(err.Error(), "filter: "))
+		log.Error("filter: " + pkgerr.TrimPackage(err, err.Error()))
 		if errors.Is(err, filter.ErrOutput) {
 			return &cmdutil.ExitError{Code: cmdutil.ExitTempFail, Err: err, Silent: true}
 		}
