@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 )
 
 var google = Reporter{Submitter: "google.com", ContactInfo: "smtp-tls-reporting@google.com"}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 )
 
 func TestResolverAgainstDnsmasq(t *testing.T) {

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 	"github.com/tlsrpt/tlsrpt/internal/netnstest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
-	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
 
 // TestTrustChain runs report messages through the real tlsrpt filter and

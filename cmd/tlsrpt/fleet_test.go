@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
-	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
 
 // The fleet: several MX hosts sharing one store on a real PostgreSQL

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
+	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 )
 
 // outcomeRow is what TestRedeemOutcomes reads of review --json.
