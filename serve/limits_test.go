@@ -87,9 +87,12 @@ func postFrom(t *testing.T, url, from string, body []byte, extra ...string) int 
 
 // TestTricklersDoNotTurnAReporterAway: 40 clients, each from its own
 // address, send a byte a second; a reporter's POST is still stored at
-// once, because slow bodies hold read slots, not store slots. With as few
-// read slots as tricklers (what taking a slot before the body amounted
-// to), the reporter is turned away: the test can fail.
+// once, because slow bodies hold read slots, not store slots. "At once"
+// needs no clock: a POST that had to wait for a slot a trickler holds
+// would be turned away with 503 after StoreWait, so 201 shows it waited
+// for none. With as few read slots as tricklers (what taking a slot
+// before the body amounted to), the reporter is turned away: the test can
+// fail.
 func TestTricklersDoNotTurnAReporterAway(t *testing.T) {
 	body := reporttest.Gzip(t, corpusJSON(t)["05-parsedmarc-google-failures-2024.json"])
 	for _, tt := range []struct {
@@ -104,12 +107,8 @@ func TestTricklersDoNotTurnAReporterAway(t *testing.T) {
 				defer trickle(t, srv.addr, fmt.Sprintf("127.0.0.%d", 2+i))()
 			}
 			waitFor(t, "40 bodies being read", func() bool { return len(h.reading) == 40 })
-			begin := time.Now()
 			if code := postFrom(t, srv.url, "127.0.0.1", body); code != tt.want {
 				t.Fatalf("reporter's POST: %d, want %d", code, tt.want)
-			}
-			if d := time.Since(begin); d > 5*time.Second {
-				t.Fatalf("reporter answered after %v", d)
 			}
 		})
 	}
