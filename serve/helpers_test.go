@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -88,7 +89,7 @@ func start(t testing.TB, h http.Handler, opt ServerOptions) *running {
 		cancel()
 		select {
 		case <-r.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(testenv.Patience):
 			t.Errorf("server did not stop")
 		}
 	})

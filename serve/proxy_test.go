@@ -16,6 +16,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -194,7 +195,7 @@ func TestFiftyFromOneAddress(t *testing.T) {
 	h := NewHandler(rec, Options{})
 	in := &entered{Handler: h}
 	rec.hold = func() { // in a handler's goroutine: no t.Fatal
-		for deadline := time.Now().Add(10 * time.Second); in.n.Load() < n || h.clients.waiters() < n-DefaultMaxPerClient; time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(testenv.Patience); in.n.Load() < n || h.clients.waiters() < n-DefaultMaxPerClient; time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Errorf("%d requests in, %d waiting for their client's slot; want %d and %d", in.n.Load(), h.clients.waiters(), n, n-DefaultMaxPerClient)
 				return

@@ -66,7 +66,7 @@ func TestWaitsForLock(t *testing.T) {
 	if _, err := tx.Exec(`INSERT INTO dns_cache (key, value, expires) VALUES ('held', x'', 0)`); err != nil {
 		t.Fatal(err)
 	}
-	committed := releaseWhenWaiting(t, WriteBudget, func() { tx.Commit() })
+	committed := releaseWhenWaiting(t, WriteBudget, waitInSQLite, func() { tx.Commit() })
 	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "waited", 1), Source{}); err != nil {
 		t.Fatalf("AddReport while another writer holds the lock: %v", err)
 	}

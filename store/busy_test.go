@@ -194,7 +194,7 @@ func TestBusyWaitsWithinBudget(t *testing.T) {
 	sqliteOnly(t, "SQLite's file lock, held by another process (TestPostgresBusy covers the advisory lock)")
 	s := openTemp(t)
 	release := holdWriteLock(t, s.File())
-	released := releaseWhenWaiting(t, time.Hour, release)
+	released := releaseWhenWaiting(t, time.Hour, waitInSQLite, release)
 	var err error
 	testenv.Returns(t, "AddReport waiting for the lock", func() {
 		_, _, err = s.AddReport(context.Background(), mkReport("Org", "waited", 1), Source{})
@@ -208,12 +208,12 @@ func TestBusyWaitsWithinBudget(t *testing.T) {
 }
 
 // releaseWhenWaiting sets the write budget and, once the first attempt of
-// a write has begun and a goroutine is seen inside SQLite (waiting for the
-// lock, as no other goroutine of the test calls it), calls release. The
-// result turns true just before release is called. At the end of the test
-// it checks that there was exactly one attempt: the write waited for the
-// lock within that attempt rather than failing and trying again.
-func releaseWhenWaiting(t *testing.T, budget time.Duration, release func()) *atomic.Bool {
+// a write has begun and waiting returns (it sees the write wait for the
+// lock), calls release. The result turns true just before release is
+// called. At the end of the test it checks that there was exactly one
+// attempt: the write waited for the lock within that attempt rather than
+// failing and trying again.
+func releaseWhenWaiting(t *testing.T, budget time.Duration, waiting func(*testing.T), release func()) *atomic.Bool {
 	t.Helper()
 	var attempts atomic.Int32
 	var released atomic.Bool
@@ -221,7 +221,7 @@ func releaseWhenWaiting(t *testing.T, budget time.Duration, release func()) *ato
 	attemptHook = func(int, time.Duration) {
 		if attempts.Add(1) == 1 {
 			go func() {
-				waitInSQLite(t)
+				waiting(t)
 				released.Store(true)
 				release()
 			}()
@@ -237,8 +237,9 @@ func releaseWhenWaiting(t *testing.T, budget time.Duration, release func()) *ato
 }
 
 // waitInSQLite polls the goroutines' stacks until one is inside a call
-// into SQLite (a cgo call, shown as a system call): SQLite's busy handler
-// gives no other sign that a writer waits. It gives up after
+// into SQLite (a cgo call, shown as a system call): the writer waiting for
+// the lock, as no other goroutine of these tests calls SQLite meanwhile;
+// SQLite's busy handler gives no other sign. It gives up after
 // testenv.Patience.
 func waitInSQLite(t *testing.T) {
 	buf := make([]byte, 1<<20)

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,19 +111,15 @@ func TestPostgresBusy(t *testing.T) {
 			conn.Close()
 		}
 	}
-	var waited atomic.Bool
 	unlock := hold()
-	go func() {
-		waited.Store(waitForLockWaiter(t, s))
-		unlock()
-	}()
+	released := releaseWhenWaiting(t, WriteBudget, func(t *testing.T) { waitForLockWaiter(t, s) }, unlock)
 	if _, _, err := s.AddReport(ctx, mkReport("Org", "waited", 1), Source{}); err != nil {
 		t.Fatalf("AddReport while the lock is held briefly: %v", err)
 	}
-	if !waited.Load() {
-		t.Errorf("AddReport did not wait for the lock")
+	if !released.Load() {
+		t.Errorf("AddReport succeeded while the lock was held")
 	}
-	defer func(b time.Duration) { writeBudget = b }(writeBudget)
+	attemptHook = nil
 	writeBudget = 300 * time.Millisecond
 	unlock = hold()
 	_, _, err := s.AddReport(ctx, mkReport("Org", "busy", 1), Source{})
@@ -138,21 +133,21 @@ func TestPostgresBusy(t *testing.T) {
 }
 
 // waitForLockWaiter polls pg_locks until a session waits for the store's
-// advisory lock, and reports whether one did within testenv.Patience:
-// PostgreSQL gives no other sign that a writer waits.
-func waitForLockWaiter(t *testing.T, s *Store) bool {
+// advisory lock, for at most testenv.Patience: PostgreSQL gives no other
+// sign that a writer waits.
+func waitForLockWaiter(t *testing.T, s *Store) {
 	const q = `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`
 	for deadline := time.Now().Add(testenv.Patience); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		var n int
 		if err := s.db.QueryRowContext(context.Background(), q).Scan(&n); err != nil {
 			t.Errorf("reading pg_locks: %v", err)
-			return false
+			return
 		}
 		if n > 0 {
-			return true
+			return
 		}
 	}
-	return false
+	t.Errorf("no session waited for the advisory lock within %v", testenv.Patience)
 }
 
 // TestPostgresMigrationIsAtomic fails a migration step half-way: nothing of
