@@ -79,7 +79,7 @@ func postFrom(t *testing.T, url, from string, body []byte, extra ...string) int 
 		k, v, _ := strings.Cut(h, ": ")
 		req.Header.Add(k, v)
 	}
-	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	resp, err := (&http.Client{Transport: tr, Timeout: testenv.Patience}).Do(req)
 	if err != nil {
 		t.Fatalf("post from %s: %v", from, err)
 	}

@@ -213,7 +213,7 @@ func TestFiftyFromOneAddress(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i], _ = post(t, &http.Client{Transport: tr, Timeout: 60 * time.Second}, srv.url, MediaTypeGzip, body)
+			codes[i], _ = post(t, &http.Client{Transport: tr, Timeout: testenv.Patience}, srv.url, MediaTypeGzip, body)
 		}()
 	}
 	wg.Wait()

@@ -40,7 +40,7 @@ import (
 func TestPostCorpus(t *testing.T) {
 	st := storetest.Open(t)
 	srv := start(t, NewHandler(st, Options{}), ServerOptions{})
-	c := &http.Client{Timeout: 10 * time.Second}
+	c := &http.Client{Timeout: testenv.Patience}
 	corpus := corpusJSON(t)
 	for _, name := range sortedNames(corpus) {
 		js := corpus[name]
@@ -240,7 +240,7 @@ func TestConcurrentPosters(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &http.Client{Timeout: 30 * time.Second, Transport: tr}
+			c := &http.Client{Timeout: testenv.Patience, Transport: tr}
 			codes[i], _ = post(t, c, srv.url, MediaTypeGzip, body)
 		}()
 	}
@@ -422,7 +422,7 @@ func TestMetrics(t *testing.T) {
 	st := storetest.Open(t)
 	h := NewHandler(st, Options{Stats: st.Stats})
 	srv := start(t, h, ServerOptions{})
-	c := &http.Client{Timeout: 5 * time.Second}
+	c := &http.Client{Timeout: testenv.Patience}
 	js := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
 	post(t, c, srv.url, MediaTypeJSON, js)
 	post(t, c, srv.url, MediaTypeGzip, reporttest.Gzip(t, js))
@@ -544,7 +544,7 @@ func TestTLS(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t)
 	st := storetest.Open(t)
 	srv := start(t, NewHandler(st, Options{}), ServerOptions{CertFile: certFile, KeyFile: keyFile})
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	c := &http.Client{Timeout: testenv.Patience, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	code, body := post(t, c, srv.url+"/v1/report", MediaTypeGzip, reporttest.Gzip(t, corpusJSON(t)["04-parsedmarc-mailru-2024.json"]))
 	if code != http.StatusCreated {
 		t.Errorf("HTTPS POST: %d %q", code, body)
@@ -602,7 +602,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 func TestBombDefaultLimits(t *testing.T) {
 	srv := start(t, NewHandler(&memRecorder{}, Options{}), ServerOptions{})
 	bomb := reporttest.Gzip(t, make([]byte, report.DefaultLimits.MaxDecompressed+1))
-	c := &http.Client{Timeout: 10 * time.Second}
+	c := &http.Client{Timeout: testenv.Patience}
 	begin := time.Now()
 	code, body := post(t, c, srv.url, MediaTypeGzip, bomb)
 	t.Logf("%d-byte bomb refused in %v", len(bomb), time.Since(begin).Round(time.Millisecond))
