@@ -28,7 +28,7 @@ MANDOCS = -e 's|docs/\([a-z\\-]*\.md\)|$(PREFIX)/share/doc/tlsrpt/\1|g' \
 UNITS = $(wildcard contrib/systemd/*.service contrib/systemd/*.timer)
 EXAMPLES = maildrop/mailfilter fail2ban/tlsrpt.local ipqbdb/commands.conf postgresql/grants.sql
 
-.PHONY: build install deb test test-deps demo bench bench-compare bench-scale fuzz vet
+.PHONY: build install deb test test-deps demo bench bench-compare bench-scale bench-startup fuzz vet
 
 # The binary is stamped with the release or commit it is built from (git
 # describe: v1.2.0, v1.2.0-3-gabc1234, abc1234-dirty), which tlsrpt
@@ -136,6 +136,11 @@ bench-compare: build test-deps
 # BIG=1 adds the 1M-row year; PG_URL=postgres://... adds PostgreSQL.
 bench-scale: test-deps
 	./bench/scale.sh
+
+# Start-up side by side: a Go hello-world, tlsrpt --version, and the filter
+# storing one new small report against the seed script, alternating.
+bench-startup:
+	./bench/startup.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzFilter -fuzztime 60s ./filter

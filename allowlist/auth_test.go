@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 var google = Reporter{Submitter: "google.com", ContactInfo: "smtp-tls-reporting@google.com"}
@@ -140,30 +141,33 @@ func TestAuthenticateCorpusGoogle(t *testing.T) {
 	}
 }
 
+// TestAuthenticateDNSDown: with the DNS server down (its port refuses) or
+// silent (it takes queries and never answers), the key is unavailable and
+// the message is not authenticated. The per-query time-out is an hour, so
+// against the silent server only the 400ms budget can end the wait: a
+// verifier that ignored its budget would still be waiting when
+// testenv.Returns gives up.
 func TestAuthenticateDNSDown(t *testing.T) {
 	raw := sign(t, reportMessage("google.com", "google.com"), "google.com", "rsa", time.Time{})
 	port, err := dnstest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A server that takes queries and never answers: only the budget ends it.
 	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silent.Close()
 	for _, server := range []string{fmt.Sprintf("127.0.0.1:%d", port), silent.LocalAddr().String()} {
-		v := &Verifier{Resolver: &Resolver{Server: server, Budget: 400 * time.Millisecond}}
-		start := time.Now()
-		a := v.Authenticate(context.Background(), raw, google)
-		took := time.Since(start)
+		v := &Verifier{Resolver: &Resolver{Server: server, Timeout: time.Hour, Budget: 400 * time.Millisecond}}
+		var a arrival.Auth
+		testenv.Returns(t, "Authenticate against "+server+" with a 400ms budget", func() {
+			a = v.Authenticate(context.Background(), raw, google)
+		})
 		if a.Authenticated || !strings.Contains(a.Detail, "key unavailable") {
 			t.Errorf("server %s: %+v; want not authenticated, key unavailable", server, a)
 		}
-		if took > time.Second {
-			t.Errorf("server %s: Authenticate took %v with a 400ms budget", server, took)
-		}
-		t.Logf("server %s: %v: %s", server, took.Round(time.Millisecond), a.Detail)
+		t.Logf("server %s: %s", server, a.Detail)
 	}
 }
 

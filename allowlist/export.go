@@ -9,13 +9,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // maxSPFLookups is RFC 7208's limit on DNS-querying terms per check.
 const maxSPFLookups = 10
 
 // ErrFormat is returned by Export for an unknown format.
-var ErrFormat = errors.New("allowlist: unknown export format (want fail2ban, postscreen or cidr)")
+var ErrFormat = pkgerr.New("allowlist", "unknown export format (want fail2ban, postscreen or cidr)")
 
 // Export writes the address ranges of l's senders, for keeping them from
 // being banned at all: each entry's ip: ranges and the ranges its spf:
@@ -53,7 +55,7 @@ func (l *List) Export(ctx context.Context, format string, r *Resolver, w io.Writ
 		b.WriteString("ignoreip = " + strings.Join(fields, " ") + "\n")
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
-		return fmt.Errorf("allowlist: writing %s export: %w", format, err)
+		return pkgerr.Errorf("allowlist", "writing %s export: %w", format, err)
 	}
 	return expandErr
 }
@@ -71,7 +73,7 @@ func (l *List) Prefixes(ctx context.Context, r *Resolver) ([]netip.Prefix, error
 				err := x.expand(ctx, d, 0)
 				out = append(out, x.prefixes...)
 				if err != nil {
-					errs = append(errs, fmt.Errorf("allowlist: expanding spf:%s of %s: %w", d, e.Domain, err))
+					errs = append(errs, pkgerr.Errorf("allowlist", "expanding spf:%s of %s: %w", d, e.Domain, err))
 				}
 			}
 		}

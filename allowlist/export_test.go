@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 )
 
 func TestExport(t *testing.T) {

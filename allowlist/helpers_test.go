@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 )
 
 // Test keys, made once per run.

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // SyntaxError is the error Parse returns for a malformed line.
@@ -28,6 +30,9 @@ func (e *SyntaxError) Error() string {
 
 // Unwrap returns the reason.
 func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// Package is the package whose name the text starts with.
+func (e *SyntaxError) Package() string { return "allowlist" }
 
 //go:embed default.list
 var defaultList string
@@ -94,7 +99,7 @@ func Load(paths []string, noDefault bool) (*List, error) {
 	for _, path := range paths {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, fmt.Errorf("allowlist: %w", err)
+			return nil, pkgerr.Errorf("allowlist", "%w", err)
 		}
 		entries, err := Parse(f, path)
 		f.Close()
@@ -179,7 +184,7 @@ func Parse(r io.Reader, name string) ([]Entry, error) {
 		entries = append(entries, e)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("allowlist: reading %s after line %d: %w", name, n, err)
+		return nil, pkgerr.Errorf("allowlist", "reading %s after line %d: %w", name, n, err)
 	}
 	return entries, nil
 }

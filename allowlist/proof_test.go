@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 const testList = `
@@ -157,6 +158,11 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestCheckDNSDownServesCache: with the DNS server down (its port
+// refuses), a stale cache entry still proves the address, and without the
+// cache the address is not trusted. Both checks end on the refusal: every
+// timer of the offline resolver is an hour, so a check that waited for a
+// time-out instead would still be waiting when testenv.Returns gives up.
 func TestCheckDNSDownServesCache(t *testing.T) {
 	cache := &MemCache{}
 	c := testChecker(t, dnstest.Start(t, testRecords(t)))
@@ -170,17 +176,19 @@ func TestCheckDNSDownServesCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	off := &Checker{List: c.List, Resolver: &Resolver{Server: fmt.Sprintf("127.0.0.1:%d", port), Cache: cache,
+		Timeout: time.Hour, Budget: time.Hour,
 		Now: func() time.Time { return time.Now().Add(48 * time.Hour) }}}
-	start := time.Now()
-	if v := off.Check(context.Background(), ip); !v.Trusted {
-		t.Errorf("offline with a stale cache: %s", v.Why)
+	var stale, none Verdict
+	testenv.Returns(t, "offline checks", func() {
+		stale = off.Check(context.Background(), ip)
+		off.Resolver.Cache = nil
+		none = off.Check(context.Background(), ip)
+	})
+	if !stale.Trusted {
+		t.Errorf("offline with a stale cache: %s", stale.Why)
 	}
-	off.Resolver.Cache = nil
-	if v := off.Check(context.Background(), ip); v.Trusted {
-		t.Errorf("offline without cache: trusted: %s", v.Why)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("offline checks took %v", d)
+	if none.Trusted {
+		t.Errorf("offline without cache: trusted: %s", none.Why)
 	}
 }
 

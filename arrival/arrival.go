@@ -42,3 +42,19 @@ type Auth struct {
 	Domain        string // authenticated domain, e.g. "google.com"
 	Detail        string // one line: why / why not
 }
+
+// Added tells what storing a report did.
+type Added int
+
+// The outcomes of storing a report (store.Store.AddReportResult).
+const (
+	New       Added = iota // stored: no copy of it was
+	Duplicate              // a copy was stored already; nothing changed
+	Upgraded               // stored in place of unauthenticated copies of it
+)
+
+// ClockSkew is how far in the future a time a report or its message
+// claims (the end of its date range, when it was received) may be and
+// still be believed: a day. A later one (a forged report dated 2099, a
+// reporter with a broken clock) is not believed.
+const ClockSkew = 24 * time.Hour

@@ -331,15 +331,3 @@ func Candidates(named []netip.Addr, rows []Row) []Candidate {
 	}
 	return out
 }
-
-// Waiting counts the trusted addresses banned somewhere: what redeem
-// would undo.
-func Waiting(rows []Row) int {
-	n := 0
-	for _, r := range rows {
-		if r.Trusted && len(r.Bans) > 0 {
-			n++
-		}
-	}
-	return n
-}

@@ -3,19 +3,24 @@
 // addresses whose failures grew, reporters gone quiet, failure rates that
 // moved per policy domain, the outcomes of redeemed addresses that
 // changed, the failing checks of tlsrpt diagnose for the
-// result types new since the last digest, and the redeem plan.
+// result types new since the last digest, and the redeem plan; and of
+// DMARC aggregate reports, the reporters whose share of messages failing
+// DMARC rose (by the rule of the TLS failure rates) and the sources newly
+// failing DMARC for our domains.
 //
 // Reporters are named as the store names them (store.ReporterName): an
 // authenticated reporter by the domain that signed its reports, any other
 // by the organization-name it claims, marked "(unauthenticated)". Only an
-// authenticated reporter can go quiet, and only on the periods its
-// reports cover: a forged report cannot silence the alert or raise it, and
-// a backfill of old reports does not make a silent reporter look alive. When nothing is notable
+// authenticated reporter can go quiet (judged on the periods its reports
+// cover) or raise a DMARC alert: a forged report cannot silence an alert
+// or raise one, and a backfill of old reports does not make a silent
+// reporter look alive. When nothing is notable
 // there is no text at all, so that cron and the systemd timer mail only
 // when there is news.
 //
-// The state between digests (when the last one was made, and the failing
-// result types per policy domain of its span) is kept in the store, one
+// The state between digests (when the last one was made, the failing
+// result types per policy domain of its span, the outcomes and the DMARC
+// failing sources it named) is kept in the store, one
 // setting per host, so that each MX of a fleet has its own. With a Prober,
 // the checks of tlsrpt diagnose run for the result types of authenticated
 // reports that the last digest did not have, within a time budget; a
@@ -68,6 +73,10 @@ type Options struct {
 	// Bans is where each address is banned now (the ban backends were
 	// consulted), for the banned-again outcome; nil leaves it out.
 	Bans map[netip.Addr][]redeem.Ban
+	// Domains are our domains: a source failing DMARC is named when the
+	// From domain of its messages is one of them or under one; nil takes
+	// the policy domains of the authenticated DMARC reports.
+	Domains []string
 }
 
 // RateChange is a policy domain whose failure rate moved between the span
@@ -89,11 +98,15 @@ type Digest struct {
 	Probes     []Probe             // the checks of the result types new since the last digest
 	Changed    []assess.Outcome    // redeemed addresses whose outcome the last digest did not send, worst first
 	Outcomes   map[string]string   // the outcome of every redeemed address, by address (RecordOutcomes)
+
+	DMARCRises []DMARCRise                // authenticated reporters whose DMARC failures rose
+	DMARCNew   []store.DMARCFailingSource // sources newly failing DMARC for our domains, in authenticated reports
+	DMARCSeen  []string                   // the new failing sources of the window, named now or before (RecordDMARC)
 }
 
 // Notable reports whether the digest has anything to say.
 func (d Digest) Notable() bool {
-	return len(d.New)+len(d.Grown)+len(d.Quiet)+len(d.Rates)+len(d.Changed) > 0 || strings.TrimSpace(d.Plan) != "" ||
+	return len(d.New)+len(d.Grown)+len(d.Quiet)+len(d.Rates)+len(d.Changed)+len(d.DMARCRises)+len(d.DMARCNew) > 0 || strings.TrimSpace(d.Plan) != "" ||
 		slices.ContainsFunc(d.Probes, Probe.Failed)
 }
 
@@ -136,6 +149,12 @@ func Compute(ctx context.Context, st *store.Store, opt Options) (Digest, error) 
 		return Digest{}, err
 	}
 	if err := changedOutcomes(ctx, st, opt, &d); err != nil {
+		return Digest{}, err
+	}
+	if d.DMARCRises, err = dmarcRises(ctx, st, opt); err != nil {
+		return Digest{}, err
+	}
+	if err := newDMARCSources(ctx, st, opt, &d); err != nil {
 		return Digest{}, err
 	}
 	return d, nil
@@ -186,16 +205,34 @@ func rateChanges(ctx context.Context, st *store.Store, opt Options) ([]RateChang
 	var out []RateChange
 	for _, n := range now {
 		b := prev[n.Domain]
-		if n.Successful+n.Failed == 0 {
-			continue
-		}
-		delta := 100 * (n.FailureRate() - b.FailureRate())
-		newFailures := b.Failed == 0 && n.Failed > 0 && b.Successful+b.Failed > 0
-		if math.Abs(delta) >= opt.RateChange || newFailures {
+		if rateMoved(rate{b.Failed, b.Successful + b.Failed}, rate{n.Failed, n.Successful + n.Failed}, opt.RateChange) {
 			out = append(out, RateChange{Domain: n.Domain, Before: b, Now: n})
 		}
 	}
 	return out, nil
+}
+
+// rate is a count of failures among a total (sessions, messages).
+type rate struct{ failed, total int64 }
+
+// percent is the failures in percent of the total, 0 without any.
+func (r rate) percent() float64 {
+	if r.total <= 0 {
+		return 0
+	}
+	return 100 * float64(r.failed) / float64(r.total)
+}
+
+// rateMoved is the baseline rule of the digest's failure rates: with
+// something in the span, the rate moved by at least points percentage
+// points from the span before, or there are failures where the span
+// before had traffic and none failed.
+func rateMoved(before, now rate, points float64) bool {
+	if now.total <= 0 {
+		return false
+	}
+	newFailures := before.failed == 0 && now.failed > 0 && before.total > 0
+	return math.Abs(now.percent()-before.percent()) >= points || newFailures
 }
 
 // Until is the end of a digest's span made at now: the next whole second,
@@ -243,6 +280,7 @@ func (d Digest) WriteText(w io.Writer) error {
 				100*c.Before.FailureRate(), c.Before.Failed, c.Before.Successful+c.Before.Failed)
 		})
 	}
+	writeDMARC(bw, d.DMARCRises, d.DMARCNew)
 	writeOutcomes(bw, d.Changed, d.Now)
 	writeProbes(bw, d.Probes)
 	if p := strings.TrimSpace(d.Plan); p != "" {

@@ -4,11 +4,12 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
+
+	"github.com/tlsrpt/tlsrpt/internal/gzmembers"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 var (
@@ -82,7 +83,7 @@ func readError(err error) error {
 	if errors.Is(err, ErrTooLarge) {
 		return err
 	}
-	return fmt.Errorf("dmarc: reading input: %w", err)
+	return pkgerr.Errorf("dmarc", "reading input: %w", err)
 }
 
 // inputLimit fails with ErrTooLarge after left bytes.
@@ -102,7 +103,7 @@ func (l *inputLimit) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	if l.left < 0 {
-		return 0, tooLarge("dmarc: input of more than %d bytes", l.max)
+		return 0, packageTooLarge("input of more than %d bytes", l.max)
 	}
 	return n, err
 }
@@ -142,7 +143,7 @@ func (l *xmlLimit) Read(p []byte) (int, error) {
 func parseGzip(br *bufio.Reader, b *budget) (*Report, error) {
 	gz, err := newGzipStream(br)
 	if err != nil {
-		return nil, fmt.Errorf("dmarc: bad gzip: %w", err)
+		return nil, pkgerr.Errorf("dmarc", "bad gzip: %w", err)
 	}
 	xr := bufio.NewReaderSize(&xmlLimit{r: gz, b: b}, 16<<10)
 	head, err := sniffHead(xr)
@@ -166,7 +167,7 @@ func parseGzip(br *bufio.Reader, b *budget) (*Report, error) {
 func gzipError(err error) error {
 	var ge gzipErr
 	if errors.As(err, &ge) {
-		return fmt.Errorf("dmarc: bad gzip: %w", ge.err)
+		return pkgerr.Errorf("dmarc", "bad gzip: %w", ge.err)
 	}
 	return err
 }
@@ -177,70 +178,25 @@ type gzipErr struct{ err error }
 func (g gzipErr) Error() string { return "bad gzip: " + g.err.Error() }
 func (g gzipErr) Unwrap() error { return g.err }
 
-// gzipStream reads every gzip member in turn. White space or NUL bytes
-// after the last member (a binary part before a MIME boundary) end it
-// like the end of input does.
-type gzipStream struct {
-	br  *bufio.Reader
-	zr  *gzip.Reader
-	eof bool
-	err error
-}
+// gzipStream reads every gzip member in turn (gzmembers: padding between
+// and after members is passed over), marking its errors as the gzip
+// stream's unless a bound was passed.
+type gzipStream struct{ r *gzmembers.Reader }
 
 func newGzipStream(br *bufio.Reader) (*gzipStream, error) {
-	zr, err := gzip.NewReader(br)
+	r, err := gzmembers.NewReader(br)
 	if err != nil {
 		return nil, err
 	}
-	zr.Multistream(false)
-	return &gzipStream{br: br, zr: zr}, nil
+	return &gzipStream{r}, nil
 }
 
 func (g *gzipStream) Read(p []byte) (int, error) {
-	for {
-		switch {
-		case g.err != nil:
-			return 0, g.err
-		case g.eof:
-			return 0, io.EOF
-		}
-		n, err := g.zr.Read(p)
-		switch {
-		case err == io.EOF:
-			g.next()
-		case err != nil && errors.Is(err, ErrTooLarge):
-			g.err = err
-		case err != nil:
-			g.err = gzipErr{err}
-		}
-		if n > 0 || len(p) == 0 {
-			return n, nil
-		}
+	n, err := g.r.Read(p)
+	if err != nil && err != io.EOF && !errors.Is(err, ErrTooLarge) {
+		err = gzipErr{err}
 	}
-}
-
-// next starts the member after the one just ended, or ends the stream.
-func (g *gzipStream) next() {
-	for {
-		c, err := g.br.ReadByte()
-		if err == io.EOF {
-			g.eof = true
-			return
-		}
-		if err != nil {
-			g.err = err
-			return
-		}
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != 0 {
-			_ = g.br.UnreadByte()
-			break
-		}
-	}
-	if err := g.zr.Reset(g.br); err != nil {
-		g.err = gzipErr{fmt.Errorf("member after the first: %w", err)}
-		return
-	}
-	g.zr.Multistream(false)
+	return n, err
 }
 
 // parseZip reads a zip archive: it must hold exactly one member that is a
@@ -252,10 +208,10 @@ func parseZip(br *bufio.Reader, b *budget) (*Report, error) {
 	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return nil, fmt.Errorf("dmarc: bad zip: %w", err)
+		return nil, pkgerr.Errorf("dmarc", "bad zip: %w", err)
 	}
 	if len(zr.File) > b.lim.MaxZipMembers {
-		return nil, tooLarge("dmarc: zip of %d members, more than %d", len(zr.File), b.lim.MaxZipMembers)
+		return nil, packageTooLarge("zip of %d members, more than %d", len(zr.File), b.lim.MaxZipMembers)
 	}
 	var found []*zip.File
 	for _, f := range zr.File {
@@ -264,7 +220,7 @@ func parseZip(br *bufio.Reader, b *budget) (*Report, error) {
 		}
 		ok, err := zipCandidate(f)
 		if err != nil {
-			return nil, fmt.Errorf("dmarc: zip member %.80q: %w", f.Name, err)
+			return nil, pkgerr.Errorf("dmarc", "zip member %.80q: %w", f.Name, err)
 		}
 		if ok {
 			found = append(found, f)
@@ -276,7 +232,7 @@ func parseZip(br *bufio.Reader, b *budget) (*Report, error) {
 	case 1:
 		return parseZipMember(found[0], b)
 	}
-	return nil, fmt.Errorf("dmarc: zip holds %d DMARC reports (%.80q, %.80q...), want one", len(found), found[0].Name, found[1].Name)
+	return nil, pkgerr.Errorf("dmarc", "zip holds %d DMARC reports (%.80q, %.80q...), want one", len(found), found[0].Name, found[1].Name)
 }
 
 // zipCandidate reports whether a member looks like a DMARC report: XML,
@@ -312,11 +268,11 @@ func zipCandidate(f *zip.File) (bool, error) {
 // size over it is refused before anything is decompressed.
 func parseZipMember(f *zip.File, b *budget) (*Report, error) {
 	if f.UncompressedSize64 > uint64(b.bytesLeft) {
-		return nil, tooLarge("dmarc: zip member %.80q declares %d bytes, more than %d", f.Name, f.UncompressedSize64, b.bytesLeft)
+		return nil, packageTooLarge("zip member %.80q declares %d bytes, more than %d", f.Name, f.UncompressedSize64, b.bytesLeft)
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("dmarc: zip member %.80q: %w", f.Name, err)
+		return nil, pkgerr.Errorf("dmarc", "zip member %.80q: %w", f.Name, err)
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 16<<10)
@@ -333,7 +289,7 @@ func parseZipMember(f *zip.File, b *budget) (*Report, error) {
 		return nil, err
 	}
 	if _, err := io.Copy(io.Discard, xr); err != nil { // the checksum
-		return nil, fmt.Errorf("dmarc: zip member %.80q: %w", f.Name, err)
+		return nil, pkgerr.Errorf("dmarc", "zip member %.80q: %w", f.Name, err)
 	}
 	return rep, nil
 }

@@ -3,6 +3,8 @@ package dmarc
 import (
 	"fmt"
 	"strings"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // PathError is a problem at one element of a report: Path names it from
@@ -15,6 +17,9 @@ type PathError struct {
 
 func (e *PathError) Error() string { return "dmarc: " + e.Path + ": " + e.Err.Error() }
 
+// Package says that the text starts with the package's name, "dmarc".
+func (e *PathError) Package() string { return "dmarc" }
+
 // Unwrap returns the problem.
 func (e *PathError) Unwrap() error { return e.Err }
 
@@ -25,14 +30,21 @@ func (k kindError) Error() string        { return k.err.Error() }
 func (k kindError) Unwrap() error        { return k.err }
 func (k kindError) Is(target error) bool { return target == k.kind }
 
-// tooLarge is a bound that was reached.
+// tooLarge is a bound that was reached, inside an error that names the
+// package (a PathError).
 func tooLarge(format string, args ...any) error {
 	return kindError{ErrTooLarge, fmt.Errorf(format, args...)}
 }
 
+// packageTooLarge is a bound that was reached, said on its own: "dmarc: "
+// and the text.
+func packageTooLarge(format string, args ...any) error {
+	return kindError{ErrTooLarge, pkgerr.Errorf("dmarc", format, args...)}
+}
+
 // notDMARC says why the input is not a DMARC report.
 func notDMARC(format string, args ...any) error {
-	return kindError{ErrNotDMARC, fmt.Errorf("dmarc: not a DMARC aggregate report: "+format, args...)}
+	return kindError{ErrNotDMARC, pkgerr.Errorf("dmarc", "not a DMARC aggregate report: "+format, args...)}
 }
 
 // dtdError is a refused DOCTYPE. When it declares a root other than
@@ -48,6 +60,11 @@ func (e dtdError) Error() string {
 	return s
 }
 
+// Package says that the text starts with the package's name, "dmarc".
+func (e dtdError) Package() string { return "dmarc" }
+
+// Is reports whether target is ErrDTD, or ErrNotDMARC for a DOCTYPE of
+// another root.
 func (e dtdError) Is(target error) bool {
 	return target == ErrDTD || (target == ErrNotDMARC && e.root != "feedback")
 }

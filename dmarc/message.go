@@ -90,22 +90,11 @@ func FromMessage(r io.Reader, lim Limits) (*Message, error) {
 	return m, w.result()
 }
 
-// readHeader fills in the header fields of m, keeping whatever parses.
+// readHeader fills in the header fields of m, read as the TLS report
+// parser reads them (mimewalk.ReadEnvelope).
 func (m *Message) readHeader(h mail.Header) {
-	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
-		m.From = strings.ToLower(list[0].Address)
-	}
-	if at := strings.LastIndexByte(m.From, '@'); at >= 0 {
-		m.FromDomain = m.From[at+1:]
-	}
-	if s, err := h.Subject(); err == nil {
-		m.Subject = s
-	} else {
-		m.Subject = h.Get("Subject")
-	}
-	if id, err := h.MessageID(); err == nil {
-		m.MessageID = id
-	}
+	e := mimewalk.ReadEnvelope(h)
+	m.From, m.FromDomain, m.Subject, m.MessageID = e.From, e.FromDomain, e.Subject, e.MessageID
 }
 
 // walker visits the parts of one message.
@@ -187,7 +176,7 @@ func mediaType(e *message.Entity) string {
 func (w *walker) result() error {
 	switch {
 	case w.tooMany:
-		return tooLarge("dmarc: message has more than %d report parts", w.b.lim.MaxReports)
+		return packageTooLarge("message has more than %d report parts", w.b.lim.MaxReports)
 	case len(w.m.Reports()) > 0:
 		return nil
 	case len(w.m.Found) > 0:

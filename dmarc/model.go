@@ -1,22 +1,23 @@
 package dmarc
 
 import (
-	"errors"
 	"net/netip"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // ErrNotDMARC is returned when the input is not a DMARC aggregate report
 // at all: neither XML, gzip nor zip, XML whose root element is not
 // feedback, or a message with no part holding a report.
-var ErrNotDMARC = errors.New("dmarc: not a DMARC aggregate report")
+var ErrNotDMARC = pkgerr.New("dmarc", "not a DMARC aggregate report")
 
 // ErrTooLarge is returned when the input exceeds one of the Limits.
-var ErrTooLarge = errors.New("dmarc: input exceeds a limit")
+var ErrTooLarge = pkgerr.New("dmarc", "input exceeds a limit")
 
 // ErrDTD is returned for XML carrying a DOCTYPE: DTDs, and so entity
 // declarations, internal or external, are never read.
-var ErrDTD = errors.New("dmarc: DOCTYPE refused (DTDs and entities are never read)")
+var ErrDTD = pkgerr.New("dmarc", "DOCTYPE refused (DTDs and entities are never read)")
 
 // Report is one DMARC aggregate report in a clean internal form.
 type Report struct {

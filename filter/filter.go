@@ -17,11 +17,11 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 )
@@ -32,7 +32,7 @@ const HeaderName = "TLS-Report-Has-Failures"
 // ErrOutput marks the errors after which the message may not have been
 // written whole; the caller must make the delivery fail temporarily (exit
 // 75 for maildrop) rather than let a truncated message through.
-var ErrOutput = errors.New("filter: message not written whole")
+var ErrOutput = pkgerr.New("filter", "message not written whole")
 
 // Options configure Run. The zero value annotates with report.DefaultLimits,
 // records nothing and authenticates nothing.
@@ -66,6 +66,18 @@ type Options struct {
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Explain adds to an error the fix the caller knows (the option that
+	// raises a bound), for the header and the problems; nil adds none.
+	Explain func(error) error
+}
+
+// explain is err with the fix the caller knows.
+func (o Options) explain(err error) error {
+	if o.Explain == nil || err == nil {
+		return err
+	}
+	return o.Explain(err)
 }
 
 // now reads the clock.
@@ -103,7 +115,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, opt Options) (Result,
 	}
 	raw, readErr := io.ReadAll(io.LimitReader(in, lim.MaxMessage+1))
 	if int64(len(raw)) > lim.MaxMessage {
-		return passLarge(raw, in, out, lim.MaxMessage)
+		return passLarge(raw, in, out, lim.MaxMessage, opt)
 	}
 	if readErr != nil {
 		// A message not read whole is never delivered cut: the caller
@@ -132,10 +144,19 @@ func splitFromLine(raw []byte) (from, msg []byte) {
 	return raw[:at], raw[at:]
 }
 
+// A MessageTooLargeError is a message over the bound of one message
+// (report.Limits.MaxMessage), passed on unexamined.
+type MessageTooLargeError struct{ Max int64 }
+
+func (e *MessageTooLargeError) Error() string {
+	return fmt.Sprintf("message too large to check (over %d bytes)", e.Max)
+}
+
 // passLarge writes a message over the size bound unexamined.
-func passLarge(head []byte, rest io.Reader, out io.Writer, max int64) (Result, error) {
-	res := Result{Header: fmt.Sprintf("message too large to check (over %d bytes)", max)}
-	res.Problems = []string{res.Header + "; raise --max-message to check it"}
+func passLarge(head []byte, rest io.Reader, out io.Writer, max int64, opt Options) (Result, error) {
+	tooLarge := &MessageTooLargeError{Max: max}
+	res := Result{Header: tooLarge.Error()}
+	res.Problems = []string{opt.explain(tooLarge).Error()}
 	return res, passOn(head, rest, out, res.Header)
 }
 
@@ -174,6 +195,10 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 	msg, perr := report.ReadMessage(raw, lim)
 	if msg == nil {
 		msg = &report.Message{}
+	}
+	perr = opt.explain(perr)
+	for i := range msg.Found {
+		msg.Found[i].Err = opt.explain(msg.Found[i].Err)
 	}
 	reports := msg.Reports()
 	if len(reports) == 0 && len(raw) > 0 {
@@ -220,9 +245,9 @@ func headerValue(msg *report.Message, perr error, failures int64, size int) (val
 	case len(msg.Found) == 0:
 		return "no TLS report found in message", true
 	case hasUnreadable(msg):
-		return "unreadable report: " + neutral.HeaderValue(strings.TrimPrefix(firstErr(msg).Error(), "report: ")), true
+		return "unreadable report: " + neutral.HeaderValue(trimmed(firstErr(msg))), true
 	case errors.Is(perr, report.ErrTooLarge):
-		return "too many reports in one message: " + neutral.HeaderValue(strings.TrimPrefix(perr.Error(), "report: ")), true
+		return "too many reports in one message: " + neutral.HeaderValue(trimmed(perr)), true
 	case failures > 0:
 		return strconv.FormatInt(failures, 10), false
 	}
@@ -241,6 +266,10 @@ func problemLine(msg *report.Message, perr error) string {
 }
 
 func hasUnreadable(msg *report.Message) bool { return firstErr(msg) != nil }
+
+// trimmed is err's text without the name of the package that made it
+// ("report: "): the header names the problem already.
+func trimmed(err error) string { return pkgerr.TrimPackage(err, err.Error()) }
 
 func firstErr(msg *report.Message) error {
 	for _, f := range msg.Found {
@@ -293,24 +322,6 @@ func advise(ctx context.Context, reports []*report.Report, opt Options) []string
 		return nil
 	}
 	return opt.Advise(ctx, ips)
-}
-
-// FailingAddrs returns the distinct sending-mta-ip addresses of the failure
-// details of reports, in order of first appearance.
-func FailingAddrs(reports []*report.Report) []netip.Addr {
-	seen := map[netip.Addr]bool{}
-	var ips []netip.Addr
-	for _, r := range reports {
-		for _, p := range r.Policies {
-			for _, d := range p.Details {
-				if d.SendingMTAIP.IsValid() && !seen[d.SendingMTAIP] {
-					seen[d.SendingMTAIP] = true
-					ips = append(ips, d.SendingMTAIP)
-				}
-			}
-		}
-	}
-	return ips
 }
 
 // OriginalPrefix is put before the name of a TLS-Report-Has-Failures field

@@ -2,10 +2,11 @@ package filter
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // AnnotationName is the header field that says how the filter changed the
@@ -63,7 +64,7 @@ func annotationField(value, eol string) string {
 
 // ErrNoAnnotation is returned by Original for a message the filter did not
 // annotate in a way it can undo.
-var ErrNoAnnotation = errors.New("filter: no annotation to undo")
+var ErrNoAnnotation = pkgerr.New("filter", "no annotation to undo")
 
 // Original returns the message as it was before the filter annotated it:
 // the filter's TLS-Report-Has-Failures (or DMARC-Report-Has-Failures) and

@@ -3,7 +3,6 @@ package filter
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"mime/quotedprintable"
 	"strings"
@@ -11,6 +10,8 @@ import (
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/ianaindex"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // appendText returns the encoded body of a text/plain part with text added
@@ -114,7 +115,7 @@ func appendQP(body, add []byte, eol string) []byte {
 
 // errBadBase64 is returned when a base64 text part cannot be decoded; the
 // filter then adds its summary as a part of its own.
-var errBadBase64 = errors.New("filter: text part is not valid base64")
+var errBadBase64 = pkgerr.New("filter", "text part is not valid base64")
 
 // appendBase64 decodes the part, appends add and encodes it again in lines
 // of 76 characters.

@@ -10,7 +10,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // dmarcLimits bounds a DMARC report file or message as the TLS ones are
@@ -84,9 +83,9 @@ func (im *importer) storeDMARC(ctx context.Context, path, item string, reports [
 		switch {
 		case err != nil:
 			im.fail(path, item, fmt.Errorf("storing DMARC report %q: %w", r.Metadata.ReportID, err))
-		case added == store.Upgraded:
+		case added == arrival.Upgraded:
 			im.sum.DMARCUpgraded++
-		case added == store.Duplicate:
+		case added == arrival.Duplicate:
 			im.sum.DMARCDuplicates++
 		default:
 			im.sum.DMARCStored++

@@ -37,14 +37,16 @@ import (
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
-// Recorder stores reports; *store.Store implements it.
+// Recorder stores reports and says how each was added (new, a
+// duplicate, or an upgrade of unauthenticated copies), which the import's
+// summary counts: arrival.Recorder and a little more. *store.Store
+// implements it.
 type Recorder interface {
-	AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, added store.Added, err error)
+	AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, added arrival.Added, err error)
 	// AddDMARCResult is AddReportResult for a DMARC aggregate report.
-	AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival.Source) (id int64, added store.Added, err error)
+	AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival.Source) (id int64, added arrival.Added, err error)
 }
 
 // Options configure Import. The zero value imports with
@@ -75,7 +77,7 @@ type Options struct {
 	// Now is the clock; nil means time.Now. A message's reports are
 	// received when the message says it arrived (its Maildir file name,
 	// else its top Received header, else its Date; never later than Now
-	// plus store.ClockSkew), else at Now; report files at Now.
+	// plus arrival.ClockSkew), else at Now; report files at Now.
 	Now func() time.Time
 }
 
@@ -232,9 +234,18 @@ func readBounded(r io.Reader, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > max {
-		return nil, fmt.Errorf("file over %d bytes, skipped (raise the bound with --max-message): %w", max, report.ErrTooLarge)
+		return nil, fmt.Errorf("%w: %w", &FileTooLargeError{Max: max}, report.ErrTooLarge)
 	}
 	return data, nil
+}
+
+// A FileTooLargeError is a file over the bound of one message
+// (report.Limits.MaxMessage), skipped unread; it comes wrapped with
+// report.ErrTooLarge.
+type FileTooLargeError struct{ Max int64 }
+
+func (e *FileTooLargeError) Error() string {
+	return fmt.Sprintf("file over %d bytes, skipped", e.Max)
 }
 
 // looksLikeReportFile tells a report file from a mail message by its
@@ -370,9 +381,9 @@ func (im *importer) store(ctx context.Context, path, item string, reports []*rep
 		switch {
 		case err != nil:
 			im.fail(path, item, fmt.Errorf("storing report %q: %w", r.ReportID, err))
-		case added == store.Upgraded:
+		case added == arrival.Upgraded:
 			im.sum.Upgraded++
-		case added == store.Duplicate:
+		case added == arrival.Duplicate:
 			im.sum.Duplicates++
 		default:
 			im.sum.Stored++

@@ -9,13 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/store"
+	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
 // arrivalTime is when a message arrived, from what the message and its file
 // say, for the Received time of its reports: a backfill must not make old
 // reports look as if they had just come. In order, the first that gives a
-// time no later than now plus store.ClockSkew (a later one is not
+// time no later than now plus arrival.ClockSkew (a later one is not
 // believed):
 //
 //   - the Maildir file name (maildirName, "" when the message is not a
@@ -26,7 +26,7 @@ import (
 //
 // Else now.
 func arrivalTime(maildirName string, raw []byte, now time.Time) time.Time {
-	limit := now.Add(store.ClockSkew)
+	limit := now.Add(arrival.ClockSkew)
 	believed := func(t time.Time) bool { return t.Unix() > 0 && !t.After(limit) }
 	if t, ok := maildirTime(maildirName); ok && believed(t) {
 		return t

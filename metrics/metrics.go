@@ -2,7 +2,9 @@
 // sessions of the last day per policy domain, reporter and result-type,
 // when each reporter's latest report period ended (so that an alert can
 // fire on a reporter gone quiet), how many trusted addresses wait for
-// redeem, and the redeemed addresses per outcome.
+// redeem, the redeemed addresses per outcome, and the messages of the
+// DMARC aggregate reports of the last day that passed or failed DMARC
+// per policy domain and reporter, with the same labels and bounds.
 //
 // The Collector reads the store at scrape time, as node_exporter's
 // collectors read the system: there is no state to keep in step. Label
@@ -32,6 +34,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/tally"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -156,7 +159,7 @@ func WaitingKey(host string) string { return WaitingSetting + ":" + host }
 
 // Describe sends the descriptions of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sessionsDesc, failuresDesc, lastReportDesc, waitingDesc, waitingTimeDesc, redeemedDesc, upDesc} {
+	for _, d := range []*prometheus.Desc{sessionsDesc, failuresDesc, lastReportDesc, waitingDesc, waitingTimeDesc, redeemedDesc, dmarcDesc, upDesc} {
 		ch <- d
 	}
 }
@@ -191,6 +194,9 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 	}
 	for rep, at := range reporterSeries(as, c.listed) {
 		ch <- prometheus.MustNewConstMetric(lastReportDesc, prometheus.GaugeValue, float64(at.Unix()), rep)
+	}
+	if err := c.collectDMARC(ctx, ch); err != nil {
+		return err
 	}
 	if err := c.collectRedeemed(ctx, ch); err != nil {
 		return err
@@ -365,30 +371,13 @@ func top(rs []store.RecentSessions) (reporters, domains labels) {
 // biggest keeps the n keys of m with the most (first, then second)
 // sessions.
 func biggest(m map[string][2]int64, n int) labels {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if c := cmp.Compare(m[b][0], m[a][0]); c != 0 {
+	return tally.Top(m, n, func(a, b [2]int64) int {
+		if c := cmp.Compare(b[0], a[0]); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(m[b][1], m[a][1]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
+		return cmp.Compare(b[1], a[1])
 	})
-	l := labels{}
-	for _, k := range keys[:min(n, len(keys))] {
-		l[k] = true
-	}
-	return l
 }
 
 // sat adds two non-negative counts, saturating at store.MaxSum.
-func sat(a, b int64) int64 {
-	if a > store.MaxSum-b {
-		return store.MaxSum
-	}
-	return a + b
-}
+func sat(a, b int64) int64 { return tally.Add(a, b, store.MaxSum) }

@@ -42,10 +42,25 @@ func serverOf(server string) (string, error) {
 	}
 	cc, err := dns.ClientConfigFromFile(resolvConf)
 	if err != nil || len(cc.Servers) == 0 {
-		return "", fmt.Errorf("reading the name servers of %s: %v (give --resolver)", resolvConf, err)
+		return "", &NameServerError{File: resolvConf, Err: err}
 	}
 	return net.JoinHostPort(cc.Servers[0], cc.Port), nil
 }
+
+// A NameServerError says that no DNS server was given and none could be
+// read from the system's file (File), for the caller to say how to name
+// one.
+type NameServerError struct {
+	File string
+	Err  error // nil when the file names no server
+}
+
+func (e *NameServerError) Error() string {
+	return fmt.Sprintf("reading the name servers of %s: %v", e.File, e.Err)
+}
+
+// Unwrap returns why the file could not be read.
+func (e *NameServerError) Unwrap() error { return e.Err }
 
 // query asks for name's records of type qtype: UDP first, TCP when the
 // answer is truncated. NXDOMAIN and NODATA are an empty answer; other

@@ -48,19 +48,10 @@ func (r *run) checkSTS(ctx context.Context, mxs []mxHost) *policy {
 // checkSTSRecord checks _mta-sts.DOMAIN and reports whether there is a
 // policy to fetch.
 func (r *run) checkSTSRecord(ctx context.Context) bool {
-	name := "_mta-sts." + r.domain
-	f := Finding{Check: CheckSTSRecord, Host: name}
-	txts, err := r.res.txt(ctx, name)
-	if err != nil {
-		f.Status, f.Detail, f.Advice = dnsStatus(err), err.Error(), "check the DNS server (--resolver) and the zone, then run again"
-		r.add(f, stsTypes...)
+	f := Finding{Check: CheckSTSRecord, Host: "_mta-sts." + r.domain}
+	recs, ok := r.versionRecords(ctx, f, "v=STSv1", stsTypes...)
+	if !ok {
 		return false
-	}
-	var recs []string
-	for _, t := range txts {
-		if strings.HasPrefix(t, "v=STSv1") {
-			recs = append(recs, t)
-		}
 	}
 	switch {
 	case len(recs) == 0:

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Status is the verdict of one finding.
@@ -136,7 +138,7 @@ type Request struct {
 }
 
 // ErrDomain is returned for a domain that is no domain name.
-var ErrDomain = errors.New("probe: not a domain name")
+var ErrDomain = pkgerr.New("probe", "not a domain name")
 
 // ErrNonPublic says a host resolves only to addresses that are not
 // probed for a domain a report chose.
@@ -184,7 +186,7 @@ func (p *Prober) Diagnose(ctx context.Context, req Request) ([]Finding, error) {
 	}
 	server, err := serverOf(p.Resolver)
 	if err != nil {
-		return nil, fmt.Errorf("probe: %w", err)
+		return nil, pkgerr.Errorf("probe", "%w", err)
 	}
 	r := &run{p: p, domain: domain, req: req, res: &resolver{server: server, timeout: p.timeout()}}
 	r.groups = groupsFor(req)

@@ -8,22 +8,34 @@ import (
 	"strings"
 )
 
+// versionRecords looks up the TXT records at f.Host and returns those that
+// start with version (v=STSv1, v=TLSRPTv1). When the lookup fails it adds
+// f as the failure, explaining the result-types explains, and returns
+// false.
+func (r *run) versionRecords(ctx context.Context, f Finding, version string, explains ...string) ([]string, bool) {
+	txts, err := r.res.txt(ctx, f.Host)
+	if err != nil {
+		f.Status, f.Detail, f.Advice = dnsStatus(err), err.Error(), "check the DNS server (--resolver) and the zone, then run again"
+		r.add(f, explains...)
+		return nil, false
+	}
+	var recs []string
+	for _, t := range txts {
+		if strings.HasPrefix(t, version) {
+			recs = append(recs, t)
+		}
+	}
+	return recs, true
+}
+
 // checkTLSRPT checks the TLSRPT record: one record at _smtp._tls.DOMAIN,
 // v=TLSRPTv1, a valid rua.
 func (r *run) checkTLSRPT(ctx context.Context) {
 	name := "_smtp._tls." + r.domain
 	f := Finding{Check: CheckTLSRPT, Host: name}
-	txts, err := r.res.txt(ctx, name)
-	if err != nil {
-		f.Status, f.Detail, f.Advice = dnsStatus(err), err.Error(), "check the DNS server (--resolver) and the zone, then run again"
-		r.add(f)
+	recs, ok := r.versionRecords(ctx, f, "v=TLSRPTv1")
+	if !ok {
 		return
-	}
-	var recs []string
-	for _, t := range txts {
-		if strings.HasPrefix(t, "v=TLSRPTv1") {
-			recs = append(recs, t)
-		}
 	}
 	switch {
 	case len(recs) == 0:

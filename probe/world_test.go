@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/probetest"
 )
 

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Fail2banOptions configures the fail2ban backend. The zero value talks to
@@ -580,7 +582,7 @@ func (f *Fail2ban) check(a Action) error {
 // ErrConfigTest reports that fail2ban's own configuration test
 // (fail2ban-client -t) failed once the drop-in was written; the drop-in
 // was then undone.
-var ErrConfigTest = errors.New("redeem: fail2ban configuration test failed")
+var ErrConfigTest = pkgerr.New("redeem", "fail2ban configuration test failed")
 
 // writeDropIn adds ip to jail's list in the drop-in at path, then runs
 // fail2ban's configuration test on the configuration that reads it. When

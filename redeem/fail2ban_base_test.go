@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
+	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 )
 
 // operatorIgnoreIP is the [DEFAULT] ignoreip an operator adds after the

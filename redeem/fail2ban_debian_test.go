@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
-	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
 
 // stockDebian is the copy of Debian's stock /etc/fail2ban (fail2ban

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
+	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 )
 
 // startFail2ban starts a real fail2ban-server with two jails on the same

@@ -37,8 +37,8 @@ type ProbeError struct {
 	NoHelp  []HelpFailure
 }
 
-// Error names each program and option, and how to give other command
-// lines (--ipqbdb-commands) or, for tools without --help, skip the probe.
+// Error names each program and option; the caller says how to give other
+// command lines or, for tools without --help (NoHelp), skip the probe.
 func (e *ProbeError) Error() string {
 	var parts []string
 	for _, m := range e.Missing {
@@ -51,12 +51,7 @@ func (e *ProbeError) Error() string {
 	for _, h := range e.NoHelp {
 		parts = append(parts, fmt.Sprintf("%s --help failed: %v", h.Program, h.Err))
 	}
-	msg := "probing the tools with --help: " + strings.Join(parts, "; ") +
-		": nothing else was run; give the command lines your ipqbdb takes with --ipqbdb-commands FILE (see docs/ipqbdb.md)"
-	if len(e.NoHelp) > 0 {
-		msg += ", or skip the probe with --ipqbdb-no-probe if your tools have no --help (unsafe)"
-	}
-	return msg
+	return "probing the tools with --help: " + strings.Join(parts, "; ") + ": nothing else was run"
 }
 
 // Is reports whether target is ErrProbe.

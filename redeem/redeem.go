@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 )
 
@@ -18,33 +19,33 @@ import (
 // address \"x\"", not "...: redeem: invalid address".
 var (
 	// ErrInvalidAddr reports an address that is not a valid IP address.
-	ErrInvalidAddr = errors.New("redeem: invalid address")
+	ErrInvalidAddr = pkgerr.New("redeem", "invalid address")
 	// ErrZonedAddr reports an IPv6 address with a zone (fe80::1%eth0),
 	// which no backend can ban or unban.
-	ErrZonedAddr = errors.New("redeem: address has a zone")
+	ErrZonedAddr = pkgerr.New("redeem", "address has a zone")
 	// ErrUnknownBackend reports an action for a backend that was not given.
-	ErrUnknownBackend = errors.New("redeem: unknown backend")
+	ErrUnknownBackend = pkgerr.New("redeem", "unknown backend")
 	// ErrForeignAction reports an action that the backend asked to apply
 	// did not plan (another backend's, or a command it would not run).
-	ErrForeignAction = errors.New("redeem: action not planned by this backend")
+	ErrForeignAction = pkgerr.New("redeem", "action not planned by this backend")
 	// ErrUnavailable reports a backend that cannot be used on this machine.
-	ErrUnavailable = errors.New("redeem: backend unavailable")
+	ErrUnavailable = pkgerr.New("redeem", "backend unavailable")
 	// ErrNotInstalled reports a backend whose program is not installed;
 	// it also matches ErrUnavailable. A backend that is unavailable but
 	// installed (fail2ban-client present, its server down) does not match
 	// it: its ban status is unknown, not absent.
-	ErrNotInstalled = errors.New("redeem: backend not installed")
+	ErrNotInstalled = pkgerr.New("redeem", "backend not installed")
 	// ErrCommandsFile reports an ipqbdb commands file that cannot be used;
 	// its message is "FILE:LINE: reason".
-	ErrCommandsFile = errors.New("redeem: bad ipqbdb commands file")
+	ErrCommandsFile = pkgerr.New("redeem", "bad ipqbdb commands file")
 	// ErrProbe reports that the installed ipqbdb tools do not take the
 	// command lines of the commands file (the --help probe failed).
-	ErrProbe = errors.New("redeem: ipqbdb command lines do not fit the installed tools")
+	ErrProbe = pkgerr.New("redeem", "ipqbdb command lines do not fit the installed tools")
 	// ErrIPv6Refused reports an IPv6 address that the ipqbdb commands are
 	// not declared to take.
-	ErrIPv6Refused = errors.New("redeem: ipqbdb commands take no IPv6 address")
+	ErrIPv6Refused = pkgerr.New("redeem", "ipqbdb commands take no IPv6 address")
 	// ErrListing reports a backend's listing that could not be read.
-	ErrListing = errors.New("redeem: unreadable listing")
+	ErrListing = pkgerr.New("redeem", "unreadable listing")
 )
 
 // kindError is an error whose message is its own but which matches a

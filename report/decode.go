@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,9 @@ import (
 	"path"
 	"strings"
 
+	"github.com/tlsrpt/tlsrpt/internal/gzmembers"
 	"github.com/tlsrpt/tlsrpt/internal/oneline"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // format is how a report is packed.
@@ -157,18 +158,18 @@ func decodeFound(data []byte, name, mediaType string, b *budget) []Found {
 	case formatZip:
 		return decodeZip(data, name, mediaType, b)
 	}
-	return one(nil, fmt.Errorf("report: %q is not a TLS report (no JSON, gzip or zip content): %w", name, ErrNoReport))
+	return one(nil, pkgerr.Errorf("report", "%q is not a TLS report (no JSON, gzip or zip content): %w", name, ErrNoReport))
 }
 
 // decodeJSON parses plain JSON. Its bytes are either the caller's input
 // or already charged to the budget when they were decompressed.
 func decodeJSON(data []byte, name string, b *budget) (*Report, error) {
 	if int64(len(data)) > b.lim.MaxDecompressed {
-		return nil, fmt.Errorf("report: reading JSON report %q: more than %d bytes: %w", name, b.lim.MaxDecompressed, ErrTooLarge)
+		return nil, pkgerr.Errorf("report", "reading JSON report %q: more than %d bytes: %w", name, b.lim.MaxDecompressed, ErrTooLarge)
 	}
 	r, err := parseJSON(data, b)
 	if err != nil {
-		return nil, fmt.Errorf("report: parsing JSON report %q: %w", name, err)
+		return nil, pkgerr.Errorf("report", "parsing JSON report %q: %w", name, err)
 	}
 	return r, nil
 }
@@ -182,20 +183,20 @@ func decodeJSON(data []byte, name string, b *budget) (*Report, error) {
 func decodeGzip(data []byte, name string, b *budget) (*Report, error) {
 	n, err := gunzip(data, io.Discard, b.left)
 	if err != nil {
-		return nil, fmt.Errorf("report: decoding gzip report %q: %w", name, gzipError(err))
+		return nil, pkgerr.Errorf("report", "decoding gzip report %q: %w", name, gzipError(err))
 	}
 	b.left -= n
 	gz, err := newGzipStream(data)
 	if err != nil {
-		return nil, fmt.Errorf("report: decoding gzip report %q: %w", name, gzipError(err))
+		return nil, pkgerr.Errorf("report", "decoding gzip report %q: %w", name, gzipError(err))
 	}
 	br := bufio.NewReaderSize(io.LimitReader(gz, n), 32<<10)
 	if !skipToObject(br) {
-		return nil, fmt.Errorf("report: decoding gzip report %q: content is not JSON: %w", name, ErrNoReport)
+		return nil, pkgerr.Errorf("report", "decoding gzip report %q: content is not JSON: %w", name, ErrNoReport)
 	}
 	r, err := parseJSONFrom(br, b)
 	if err != nil {
-		return nil, fmt.Errorf("report: parsing JSON in gzip report %q: %w", name, err)
+		return nil, pkgerr.Errorf("report", "parsing JSON in gzip report %q: %w", name, err)
 	}
 	return r, nil
 }
@@ -224,64 +225,11 @@ const utf8BOM = "\xef\xbb\xbf"
 // jsonSpace is JSON's white space (RFC 8259 section 2).
 const jsonSpace = " \t\r\n"
 
-// gzipStream reads the decompressed content of every gzip member of data
-// in turn. White space or NUL bytes after the last member (a binary part
-// before a MIME boundary) end the stream like its end does.
-type gzipStream struct {
-	data   []byte
-	br     *bytes.Reader
-	zr     *gzip.Reader
-	total  int64 // bytes decompressed so far
-	eof    bool
-	failed error // the first decompression error, never io.EOF
-}
-
-func newGzipStream(data []byte) (*gzipStream, error) {
-	br := bytes.NewReader(data)
-	zr, err := gzip.NewReader(br)
-	if err != nil {
-		return nil, err
-	}
-	zr.Multistream(false)
-	return &gzipStream{data: data, br: br, zr: zr}, nil
-}
-
-// Read reads from the current member and moves on to the next one at its
-// end.
-func (g *gzipStream) Read(p []byte) (int, error) {
-	for {
-		switch {
-		case g.failed != nil:
-			return 0, g.failed
-		case g.eof:
-			return 0, io.EOF
-		}
-		n, err := g.zr.Read(p)
-		g.total += int64(n)
-		switch {
-		case err == io.EOF:
-			g.nextMember()
-		case err != nil:
-			g.failed = err
-		}
-		if n > 0 || len(p) == 0 {
-			return n, nil
-		}
-	}
-}
-
-// nextMember starts reading the member after the one just ended, or
-// marks the end of the stream.
-func (g *gzipStream) nextMember() {
-	if onlyPadding(g.data[len(g.data)-g.br.Len():]) {
-		g.eof = true
-		return
-	}
-	if err := g.zr.Reset(g.br); err != nil {
-		g.failed = fmt.Errorf("gzip member after %d bytes: %w", g.total, err)
-		return
-	}
-	g.zr.Multistream(false)
+// newGzipStream reads the decompressed content of every gzip member of
+// data in turn (gzmembers: padding between and after members is passed
+// over).
+func newGzipStream(data []byte) (*gzmembers.Reader, error) {
+	return gzmembers.NewReader(bytes.NewReader(data))
 }
 
 // gunzip writes the decompressed content of data to w, reading every
@@ -301,18 +249,13 @@ func gunzip(data []byte, w io.Writer, max int64) (int64, error) {
 	return n, nil
 }
 
-// onlyPadding reports whether rest holds nothing but white space or NULs.
-func onlyPadding(rest []byte) bool {
-	return len(bytes.Trim(rest, " \t\r\n\x00")) == 0
-}
-
 // decodeZip reads every JSON or .json.gz entry of a zip archive, at most
 // lim.MaxReports of them, each bounded by the budget.
 func decodeZip(data []byte, name, mediaType string, b *budget) []Found {
 	mt := baseMediaType(mediaType)
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return []Found{{Name: name, MediaType: mt, Err: fmt.Errorf("report: opening zip %q: %w", name, err)}}
+		return []Found{{Name: name, MediaType: mt, Err: pkgerr.Errorf("report", "opening zip %q: %w", name, err)}}
 	}
 	var found []Found
 	for _, f := range zr.File {
@@ -322,12 +265,12 @@ func decodeZip(data []byte, name, mediaType string, b *budget) []Found {
 		entry := name + "/" + f.Name
 		if len(found) >= b.lim.MaxReports {
 			found = append(found, Found{Name: entry, MediaType: mt,
-				Err: fmt.Errorf("report: zip %q has more than %d entries: %w", name, b.lim.MaxReports, ErrTooLarge)})
+				Err: pkgerr.Errorf("report", "zip %q has more than %d entries: %w", name, b.lim.MaxReports, ErrTooLarge)})
 			break
 		}
 		content, err := readZipEntry(f, b)
 		if err != nil {
-			found = append(found, Found{Name: entry, MediaType: mt, Err: fmt.Errorf("report: reading zip entry %q: %w", entry, err)})
+			found = append(found, Found{Name: entry, MediaType: mt, Err: pkgerr.Errorf("report", "reading zip entry %q: %w", entry, err)})
 			continue
 		}
 		if formatOf(content, f.Name, "") == formatUnknown {
@@ -339,7 +282,7 @@ func decodeZip(data []byte, name, mediaType string, b *budget) []Found {
 		}
 	}
 	if len(found) == 0 {
-		return []Found{{Name: name, MediaType: mt, Err: fmt.Errorf("report: zip %q holds no JSON or gzip entry: %w", name, ErrNoReport)}}
+		return []Found{{Name: name, MediaType: mt, Err: pkgerr.Errorf("report", "zip %q holds no JSON or gzip entry: %w", name, ErrNoReport)}}
 	}
 	return found
 }

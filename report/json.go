@@ -13,6 +13,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // decodeOptions make the decoder as lenient as encoding/json was, for the
@@ -109,15 +111,15 @@ func (b *budget) takeDetail() bool {
 var errTooManyEntries = errors.New("too many policies or failure details")
 
 // decodeError is err from decoding a report against b; past one of b's
-// bounds it says which and names the option that raises it.
+// bounds it is a *LimitError saying which.
 func (b *budget) decodeError(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case b.detailsLeft < 0:
-		return fmt.Errorf("more than %d failure details in one input (--max-details): %w", b.lim.MaxDetails, ErrTooLarge)
+		return fmt.Errorf("%w: %w", &LimitError{Limit: "MaxDetails", Max: b.lim.MaxDetails, What: "failure details"}, ErrTooLarge)
 	case b.policiesLeft < 0:
-		return fmt.Errorf("more than %d policies in one input (--max-policies): %w", b.lim.MaxPolicies, ErrTooLarge)
+		return fmt.Errorf("%w: %w", &LimitError{Limit: "MaxPolicies", Max: b.lim.MaxPolicies, What: "policies"}, ErrTooLarge)
 	}
 	return err
 }
@@ -450,14 +452,14 @@ func ParseJSON(r io.Reader, lim Limits) (*Report, error) {
 	lim = lim.orDefault()
 	data, err := io.ReadAll(io.LimitReader(r, lim.MaxDecompressed+1))
 	if err != nil {
-		return nil, fmt.Errorf("report: reading JSON: %w", err)
+		return nil, pkgerr.Errorf("report", "reading JSON: %w", err)
 	}
 	if int64(len(data)) > lim.MaxDecompressed {
-		return nil, fmt.Errorf("report: reading JSON: more than %d bytes: %w", lim.MaxDecompressed, ErrTooLarge)
+		return nil, pkgerr.Errorf("report", "reading JSON: more than %d bytes: %w", lim.MaxDecompressed, ErrTooLarge)
 	}
 	rep, err := parseJSON(data, newBudget(lim))
 	if err != nil {
-		return nil, fmt.Errorf("report: parsing JSON: %w", err)
+		return nil, pkgerr.Errorf("report", "parsing JSON: %w", err)
 	}
 	return rep, nil
 }

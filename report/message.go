@@ -16,6 +16,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/mimewalk"
 	"github.com/tlsrpt/tlsrpt/internal/oneline"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 )
 
@@ -45,11 +46,11 @@ func ReadMessage(raw []byte, lim Limits) (*Message, error) {
 	m := &Message{}
 	e, err := message.Read(bytes.NewReader(raw))
 	if err != nil && !mimewalk.IsLenient(err) {
-		return m, fmt.Errorf("report: reading message header: %w: %w", printable{err}, ErrNoReport)
+		return m, pkgerr.Errorf("report", "reading message header: %w: %w", printable{err}, ErrNoReport)
 	}
 	m.readHeader(mail.Header{Header: e.Header})
 	if int64(len(raw)) > lim.MaxMessage {
-		return m, fmt.Errorf("report: message of %d bytes exceeds %d: %w", len(raw), lim.MaxMessage, ErrTooLarge)
+		return m, pkgerr.Errorf("report", "message of %d bytes exceeds %d: %w", len(raw), lim.MaxMessage, ErrTooLarge)
 	}
 	w := walker{m: m, b: newBudget(lim)}
 	w.problems = append(w.problems, mimewalk.Walk(e, maxDepth, w.leaf)...)
@@ -69,40 +70,8 @@ func (p printable) Unwrap() error { return p.err }
 func (m *Message) readHeader(h mail.Header) {
 	m.Submitter = strings.TrimSpace(h.Get("TLS-Report-Submitter"))
 	m.Domain = strings.TrimSpace(h.Get("TLS-Report-Domain"))
-	m.From = fromAddress(h)
-	if at := strings.LastIndexByte(m.From, '@'); at >= 0 {
-		m.FromDomain = m.From[at+1:]
-	}
-	if s, err := h.Subject(); err == nil {
-		m.Subject = s
-	} else {
-		m.Subject = h.Get("Subject")
-	}
-	if id, err := h.MessageID(); err == nil && id != "" {
-		m.MessageID = id
-	} else {
-		m.MessageID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
-	}
-}
-
-// fromAddress returns the first address of From, lower-cased; when From
-// does not parse, the first <...> or word holding an @.
-func fromAddress(h mail.Header) string {
-	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
-		return strings.ToLower(list[0].Address)
-	}
-	v := h.Get("From")
-	if i := strings.IndexByte(v, '<'); i >= 0 {
-		if j := strings.IndexByte(v[i:], '>'); j > 0 {
-			return strings.ToLower(strings.TrimSpace(v[i+1 : i+j]))
-		}
-	}
-	for _, f := range strings.Fields(v) {
-		if strings.Contains(f, "@") {
-			return strings.ToLower(strings.Trim(f, `<>"(),;`))
-		}
-	}
-	return ""
+	e := mimewalk.ReadEnvelope(h)
+	m.From, m.FromDomain, m.Subject, m.MessageID = e.From, e.FromDomain, e.Subject, e.MessageID
 }
 
 // walker visits the parts of one message.
@@ -150,7 +119,7 @@ func (w *walker) visit(e *message.Entity, path string, whole bool) {
 func (w *walker) candidate(body io.Reader, label, mt string) {
 	data, err := readBody(body)
 	if err != nil {
-		w.add(Found{Name: label, MediaType: mt, Err: fmt.Errorf("report: reading part %q: %w", label, err)})
+		w.add(Found{Name: label, MediaType: mt, Err: pkgerr.Errorf("report", "reading part %q: %w", label, err)})
 		return
 	}
 	for _, f := range decodeFound(data, label, mt, w.b) {
@@ -223,7 +192,7 @@ func wrapJSONErr(err error, label string) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("report: parsing JSON report %q: %w", label, err)
+	return pkgerr.Errorf("report", "parsing JSON report %q: %w", label, err)
 }
 
 // add records a Found, up to lim.MaxReports of them.
@@ -249,7 +218,7 @@ func readBody(r io.Reader) ([]byte, error) {
 // result is the error ReadMessage returns: nil when a report was read.
 func (w *walker) result() error {
 	if w.tooMany {
-		return fmt.Errorf("report: message has more than %d report parts: %w", w.b.lim.MaxReports, ErrTooLarge)
+		return pkgerr.Errorf("report", "message has more than %d report parts: %w", w.b.lim.MaxReports, ErrTooLarge)
 	}
 	if len(w.m.Reports()) > 0 {
 		return nil
@@ -263,7 +232,7 @@ func (w *walker) result() error {
 			}
 			why += " (" + strings.Join(texts, "; ") + ")"
 		}
-		return fmt.Errorf("report: message %s: %s: %w", w.messageLabel(), why, ErrNoReport)
+		return pkgerr.Errorf("report", "message %s: %s: %w", w.messageLabel(), why, ErrNoReport)
 	}
 	errs := make([]error, 0, len(w.m.Found))
 	for _, f := range w.m.Found {

@@ -1,26 +1,42 @@
 package report
 
 import (
-	"errors"
+	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // ErrNoReport is returned when the input holds no TLS report at all: a
 // message with no report part, or bytes that are not a report.
-var ErrNoReport = errors.New("report: no TLS report found")
+var ErrNoReport = pkgerr.New("report", "no TLS report found")
 
 // ErrTooLarge is returned when a message, an attachment or its decompressed
 // content exceeds the configured Limits.
-var ErrTooLarge = errors.New("report: input exceeds size limit")
+var ErrTooLarge = pkgerr.New("report", "input exceeds size limit")
 
 // ErrGzip marks an error decompressing a gzip report: the input is not
 // gzip, or is cut short.
-var ErrGzip = errors.New("report: bad gzip")
+var ErrGzip = pkgerr.New("report", "bad gzip")
 
 // ErrJSON marks an error parsing a JSON report: bad syntax, a member of the
 // wrong type, an invalid address or count.
-var ErrJSON = errors.New("report: bad JSON report")
+var ErrJSON = pkgerr.New("report", "bad JSON report")
+
+// A LimitError is an input past one of the Limits that count things: the
+// field of Limits it passed (Limit: "MaxDetails", "MaxPolicies") and its
+// value, for the caller to say how to raise it. It comes wrapped with
+// ErrTooLarge.
+type LimitError struct {
+	Limit string // the field of Limits
+	Max   int    // its value
+	What  string // what was counted, in words: "failure details", "policies"
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("more than %d %s in one input", e.Max, e.What)
+}
 
 // kindError marks err as one of the kinds above without changing its text.
 type kindError struct{ kind, err error }

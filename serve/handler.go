@@ -47,6 +47,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -344,7 +345,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, outc
 
 // decodeRejection turns a decoding error into a 4xx answer.
 func decodeRejection(err error) outcome {
-	msg := neutral.LogAttr(strings.TrimPrefix(err.Error(), "report: "))
+	msg := neutral.LogAttr(pkgerr.TrimPackage(err, err.Error()))
 	switch {
 	case errors.Is(err, report.ErrTooLarge):
 		return reject(http.StatusRequestEntityTooLarge, "too_large", msg, err)

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -52,6 +54,21 @@ type running struct {
 	addr string
 	stop context.CancelFunc
 	done chan error
+	// closed is closed when Serve closes the listener: shutdown has begun
+	// and new connections are refused.
+	closed chan struct{}
+}
+
+// signalClose is a listener that closes a channel when it is closed.
+type signalClose struct {
+	net.Listener
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *signalClose) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
 }
 
 // start runs Serve on 127.0.0.1:0 and stops it at the end of the test.
@@ -62,18 +79,19 @@ func start(t testing.TB, h http.Handler, opt ServerOptions) *running {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{addr: ln.Addr().String(), stop: cancel, done: make(chan error, 1)}
+	r := &running{addr: ln.Addr().String(), stop: cancel, done: make(chan error, 1), closed: make(chan struct{})}
 	scheme := "http"
 	if opt.CertFile != "" {
 		scheme = "https"
 	}
 	r.url = scheme + "://" + r.addr
-	go func() { r.done <- Serve(ctx, ln, h, opt) }()
+	sln := &signalClose{Listener: ln, closed: r.closed}
+	go func() { r.done <- Serve(ctx, sln, h, opt) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case <-r.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(testenv.Patience):
 			t.Errorf("server did not stop")
 		}
 	})
@@ -108,11 +126,13 @@ type gate struct {
 	arrival.Recorder
 	entered chan struct{}
 	release chan struct{}
+	stored  atomic.Bool // the report released has been stored
 }
 
 func (g *gate) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
 	g.entered <- struct{}{}
 	<-g.release
+	defer g.stored.Store(true)
 	return g.Recorder.AddReport(ctx, r, src)
 }
 

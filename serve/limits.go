@@ -2,16 +2,17 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"io"
 	"math"
 	"sync"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // errBudget is returned by budget.readAll when the bytes in flight across
 // requests would pass the bound.
-var errBudget = errors.New("serve: bytes in flight over the bound")
+var errBudget = pkgerr.New("serve", "bytes in flight over the bound")
 
 // firstRead is the buffer a body is first read into.
 const firstRead = 16 << 10

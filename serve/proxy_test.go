@@ -17,6 +17,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -194,7 +195,7 @@ func TestFiftyFromOneAddress(t *testing.T) {
 	h := NewHandler(rec, Options{})
 	in := &entered{Handler: h}
 	rec.hold = func() { // in a handler's goroutine: no t.Fatal
-		for deadline := time.Now().Add(10 * time.Second); in.n.Load() < n || h.clients.waiters() < n-DefaultMaxPerClient; time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(testenv.Patience); in.n.Load() < n || h.clients.waiters() < n-DefaultMaxPerClient; time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Errorf("%d requests in, %d waiting for their client's slot; want %d and %d", in.n.Load(), h.clients.waiters(), n, n-DefaultMaxPerClient)
 				return
@@ -212,7 +213,7 @@ func TestFiftyFromOneAddress(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i], _ = post(t, &http.Client{Transport: tr, Timeout: 60 * time.Second}, srv.url, MediaTypeGzip, body)
+			codes[i], _ = post(t, &http.Client{Transport: tr, Timeout: testenv.Patience}, srv.url, MediaTypeGzip, body)
 		}()
 	}
 	wg.Wait()

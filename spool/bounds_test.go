@@ -101,8 +101,9 @@ func TestFull(t *testing.T) {
 			t.Fatalf("report %d under the bound: %v", i+1, err)
 		}
 	}
-	if err := sp.Add(hostile(1<<20), src); !errors.Is(err, ErrFull) || !strings.Contains(err.Error(), "--spool-max") {
-		t.Errorf("report past the bound: %v, want ErrFull naming --spool-max", err)
+	var full *FullError
+	if err := sp.Add(hostile(1<<20), src); !errors.Is(err, ErrFull) || !errors.As(err, &full) || full.Max != sp.Max || strings.Contains(err.Error(), "--") {
+		t.Errorf("report past the bound: %v, want ErrFull with a FullError of the bound, naming no flag", err)
 	}
 	if files, _ := sp.Files(); len(files) != 2 {
 		t.Errorf("%d files, want the 2 under the bound", len(files))

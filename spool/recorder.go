@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 )
@@ -45,6 +45,9 @@ type Recorder struct {
 	// spooled, how to recover it (the filter: the delivered message
 	// still carries it).
 	Recover string
+	// Explain, if set, adds the command's fix to the spool's own error
+	// (the spool knows no flags).
+	Explain func(error) error
 
 	target arrival.Recorder
 	err    error // why the store could not be opened
@@ -111,7 +114,7 @@ func (r *Recorder) add(label string, store func(arrival.Recorder) (int64, bool, 
 	var why string
 	switch {
 	case st == nil:
-		why = strings.TrimPrefix(r.err.Error(), "store: ")
+		why = pkgerr.TrimPackage(r.err, r.err.Error())
 	case r.down != nil:
 		why = "the database failed earlier in this run, not tried again"
 	default:
@@ -119,13 +122,16 @@ func (r *Recorder) add(label string, store func(arrival.Recorder) (int64, bool, 
 		if err == nil || r.Spool.refused(err) {
 			return id, dup, err
 		}
-		why = strings.TrimPrefix(err.Error(), "store: ")
+		why = pkgerr.TrimPackage(err, err.Error())
 	}
 	if serr := keep(); serr != nil {
+		if r.Explain != nil {
+			serr = r.Explain(serr)
+		}
 		// One line (the filter logs it after "not recorded: "), the way to
 		// recover first, before the reasons, which may be long.
 		return 0, false, fmt.Errorf("not kept in the spool either (%s): %s; %s",
-			r.Recover, strings.TrimPrefix(serr.Error(), "spool: "), why)
+			r.Recover, pkgerr.TrimPackage(serr, serr.Error()), why)
 	}
 	r.notes = append(r.notes, fmt.Sprintf("%s; %s kept in the spool %s until the database takes it (%s)",
 		why, label, r.Spool.Dir, r.Later))

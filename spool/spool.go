@@ -34,6 +34,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 )
@@ -47,15 +48,15 @@ const suffix = ".tlsrpt-spool.json"
 
 // ErrBadFile marks a spool file that cannot be read back; Drain moves it
 // aside (NAME.bad) instead of retrying it for ever.
-var ErrBadFile = errors.New("spool: unreadable spool file")
+var ErrBadFile = pkgerr.New("spool", "unreadable spool file")
 
 // ErrTooLarge is returned by Add for a report whose spool file would be
 // over MaxFile: Drain could not read it back.
-var ErrTooLarge = errors.New("spool: report too large to keep")
+var ErrTooLarge = pkgerr.New("spool", "report too large to keep")
 
 // ErrFull is returned by Add when the report would take the spool's files
 // past Spool.Max.
-var ErrFull = errors.New("spool: spool full")
+var ErrFull = pkgerr.New("spool", "spool full")
 
 // DefaultMax is the default bound of a spool's files, all told.
 const DefaultMax = 256 << 20
@@ -99,7 +100,7 @@ const kindDMARC = "dmarc"
 // 0700) when needed. The file is readable by its owner only.
 func (s Spool) Add(r *report.Report, src arrival.Source) error {
 	if err := s.add(r, src); err != nil {
-		return fmt.Errorf("spool: keeping report %q in %s: %w", r.ReportID, s.Dir, err)
+		return pkgerr.Errorf("spool", "keeping report %q in %s: %w", r.ReportID, s.Dir, err)
 	}
 	return nil
 }
@@ -178,9 +179,17 @@ func (s Spool) room(n int64) error {
 		return err
 	}
 	if used+n > max {
-		return fmt.Errorf("%w: its files take %d bytes, this report %d more, the bound is %d (--spool-max)", ErrFull, used, n, max)
+		return fmt.Errorf("%w: %w", ErrFull, &FullError{Used: used, Adding: n, Max: max})
 	}
 	return nil
+}
+
+// A FullError says how full the spool is when it refuses a report
+// (ErrFull): the bytes its files take, the report's and the bound.
+type FullError struct{ Used, Adding, Max int64 }
+
+func (e *FullError) Error() string {
+	return fmt.Sprintf("its files take %d bytes, this report %d more, the bound is %d", e.Used, e.Adding, e.Max)
 }
 
 // Size returns the bytes of the spool folder's regular files, all told; a
@@ -191,7 +200,7 @@ func (s Spool) Size() (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("spool: listing %s: %w", s.Dir, err)
+		return 0, pkgerr.Errorf("spool", "listing %s: %w", s.Dir, err)
 	}
 	var n int64
 	for _, de := range des {
@@ -220,7 +229,7 @@ func (s Spool) Files() ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("spool: listing %s: %w", s.Dir, err)
+		return nil, pkgerr.Errorf("spool", "listing %s: %w", s.Dir, err)
 	}
 	var files []string
 	for _, de := range des {
@@ -268,13 +277,13 @@ func (s Spool) Drain(ctx context.Context, rec arrival.Recorder, max int) (Draine
 		dup, err := e.store(ctx, rec)
 		if s.refused(err) {
 			if merr := setAside(f, err); merr != nil {
-				return d, fmt.Errorf("spool: moving aside %s, which the store refuses: %w", filepath.Base(f), merr)
+				return d, pkgerr.Errorf("spool", "moving aside %s, which the store refuses: %w", filepath.Base(f), merr)
 			}
 			d.Refused++
 			continue
 		}
 		if err != nil {
-			return d, fmt.Errorf("spool: storing %s: %w", filepath.Base(f), err)
+			return d, pkgerr.Errorf("spool", "storing %s: %w", filepath.Base(f), err)
 		}
 		if dup {
 			d.Dups++
@@ -282,7 +291,7 @@ func (s Spool) Drain(ctx context.Context, rec arrival.Recorder, max int) (Draine
 			d.Stored++
 		}
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return d, fmt.Errorf("spool: removing %s: %w", f, err)
+			return d, pkgerr.Errorf("spool", "removing %s: %w", f, err)
 		}
 	}
 	return d, nil

@@ -3,10 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"math"
 	"net/netip"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Action is one entry of the redeem audit log.
@@ -38,7 +39,7 @@ func (s *Store) LogAction(ctx context.Context, a Action) (int64, error) {
 			a.Time.Unix(), nullIP(a.IP), a.Host, a.Backend, a.Kind, a.Target, a.Command, a.Applied, a.OK, a.Result).Scan(&id)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: logging %s action on %s: %w", a.Kind, a.IP, err)
+		return 0, pkgerr.Errorf("store", "logging %s action on %s: %w", a.Kind, a.IP, err)
 	}
 	return id, nil
 }
@@ -48,7 +49,7 @@ func (s *Store) LogAction(ctx context.Context, a Action) (int64, error) {
 func (s *Store) Actions(ctx context.Context, limit int) ([]Action, error) {
 	as, err := s.actions(ctx, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: reading the audit log: %w", err)
+		return nil, pkgerr.Errorf("store", "reading the audit log: %w", err)
 	}
 	return as, nil
 }

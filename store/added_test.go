@@ -27,8 +27,8 @@ func TestAddReportResult(t *testing.T) {
 	ctx := context.Background()
 	for i, step := range []struct {
 		src  arrival.Source
-		want Added
-	}{{unsigned, New}, {unsigned, Duplicate}, {signed, Upgraded}, {signed, Duplicate}, {unsigned, Duplicate}} {
+		want arrival.Added
+	}{{unsigned, arrival.New}, {unsigned, arrival.Duplicate}, {signed, arrival.Upgraded}, {signed, arrival.Duplicate}, {unsigned, arrival.Duplicate}} {
 		if _, got, err := st.AddReportResult(ctx, r, step.src); err != nil || got != step.want {
 			t.Errorf("step %d: %v, %v; want %v", i+1, got, err, step.want)
 		}

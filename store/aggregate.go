@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"slices"
 	"strconv"
+
+	"github.com/tlsrpt/tlsrpt/internal/tally"
 )
 
 // MaxSum is where stored and computed sums of session counts saturate:
@@ -22,12 +24,7 @@ var maxSum = strconv.FormatInt(MaxSum, 10)
 func clampCount(n int64) int64 { return min(max(n, 0), MaxCount) }
 
 // satAdd adds two counts in [0, MaxSum], saturating at MaxSum.
-func satAdd(a, b int64) int64 {
-	if a > MaxSum-b {
-		return MaxSum
-	}
-	return a + b
-}
+func satAdd(a, b int64) int64 { return tally.Add(a, b, MaxSum) }
 
 // The per-address aggregate, what Failing reads for all time: one row per
 // sending-mta-ip in addresses, with its failed sessions (saturating at

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -42,7 +43,7 @@ const MaxIndexed = 800
 // ErrTooLong is returned by AddReport for a report with a string longer
 // than MaxIndexed that would land in an indexed column: refused on both
 // engines, for good (storing it again gives the same answer).
-var ErrTooLong = errors.New("store: string too long to index")
+var ErrTooLong = pkgerr.New("store", "string too long to index")
 
 // indexedLen is the length of s as PostgreSQL stores it.
 func indexedLen(s string) int {

@@ -4,8 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // CacheGet returns the cached value under key (e.g. "TXT example.com.") and
@@ -19,7 +20,7 @@ func (s *Store) CacheGet(ctx context.Context, key string) (value []byte, expires
 		return nil, time.Time{}, false, nil
 	}
 	if err != nil {
-		return nil, time.Time{}, false, fmt.Errorf("store: reading cache entry %q: %w", key, err)
+		return nil, time.Time{}, false, pkgerr.Errorf("store", "reading cache entry %q: %w", key, err)
 	}
 	if value == nil {
 		value = []byte{}
@@ -53,7 +54,7 @@ func (s *Store) CachePut(ctx context.Context, key string, value []byte, ttl time
 		return evictCache(ctx, tx, maxCacheEntries)
 	})
 	if err != nil {
-		return fmt.Errorf("store: writing cache entry %q: %w", key, err)
+		return pkgerr.Errorf("store", "writing cache entry %q: %w", key, err)
 	}
 	return nil
 }
@@ -87,7 +88,7 @@ func (s *Store) PruneCache(ctx context.Context, before time.Time) (int64, error)
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: removing DNS cache entries expired before %s: %w", before.Format(time.DateOnly), err)
+		return 0, pkgerr.Errorf("store", "removing DNS cache entries expired before %s: %w", before.Format(time.DateOnly), err)
 	}
 	return n, nil
 }
@@ -96,7 +97,7 @@ func (s *Store) PruneCache(ctx context.Context, before time.Time) (int64, error)
 func (s *Store) CacheLen(ctx context.Context) (int64, error) {
 	var n int64
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM dns_cache`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: counting DNS cache entries: %w", s.classify(err))
+		return 0, pkgerr.Errorf("store", "counting DNS cache entries: %w", s.classify(err))
 	}
 	return n, nil
 }

@@ -1,12 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
-	"fmt"
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // AddressChange is a failing address's sessions before and after a point
@@ -27,7 +29,7 @@ func (c AddressChange) New() bool { return c.Before == 0 }
 func (s *Store) AddressChanges(ctx context.Context, since, until time.Time) ([]AddressChange, error) {
 	cs, err := s.addressChanges(ctx, since.Unix(), until.Unix())
 	if err != nil {
-		return nil, fmt.Errorf("store: listing addresses reported since %s: %w", since.Format(time.RFC3339), s.classify(err))
+		return nil, pkgerr.Errorf("store", "listing addresses reported since %s: %w", since.Format(time.RFC3339), s.classify(err))
 	}
 	return cs, nil
 }
@@ -81,13 +83,7 @@ func (s *Store) addressChanges(ctx context.Context, since, until int64) ([]Addre
 		out = append(out, *c)
 	}
 	slices.SortFunc(out, func(a, b AddressChange) int {
-		if a.Since != b.Since {
-			if a.Since > b.Since {
-				return -1
-			}
-			return 1
-		}
-		return a.IP.Compare(b.IP)
+		return cmp.Or(cmp.Compare(b.Since, a.Since), a.IP.Compare(b.IP))
 	})
 	return out, nil
 }
@@ -112,7 +108,7 @@ func (s *Store) DomainSessionsStored(ctx context.Context, from, to time.Time) ([
 		FROM policies p JOIN reports r ON r.id = p.report_id
 		WHERE r.stored >= ? AND r.stored < ? GROUP BY p.domain ORDER BY p.domain`, from.Unix(), to.Unix())
 	if err != nil {
-		return nil, fmt.Errorf("store: adding up sessions per domain: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "adding up sessions per domain: %w", s.classify(err))
 	}
 	defer rows.Close()
 	var out []DomainSessions
@@ -122,7 +118,7 @@ func (s *Store) DomainSessionsStored(ctx context.Context, from, to time.Time) ([
 			succ, failed sql.NullFloat64
 		)
 		if err := rows.Scan(&d.Domain, &succ, &failed); err != nil {
-			return nil, fmt.Errorf("store: adding up sessions per domain: %w", err)
+			return nil, pkgerr.Errorf("store", "adding up sessions per domain: %w", err)
 		}
 		d.Successful, d.Failed = saturate(succ.Float64), saturate(failed.Float64)
 		out = append(out, d)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -17,7 +18,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
-// childEnv holds "DBPATH,CHILD,N,BARRIER" in a child process of
+// childEnv holds "CHILD,N,DBPATH" in a child process of
 // TestConcurrentProcesses.
 const childEnv = "TLSRPT_STORE_CHILD"
 
@@ -41,32 +42,26 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// runChild acts as one `tlsrpt filter` process: wait for the barrier, open
-// the store (perhaps creating it), add n distinct reports and the shared
-// one, close.
+// runChild acts as one `tlsrpt filter` process: wait for the barrier (the
+// end of its standard input, which the test closes for all children at
+// once), open the store (perhaps creating it), add n distinct reports and
+// the shared one, close.
 func runChild(v string) error {
-	f := strings.Split(v, ",")
-	if len(f) != 4 {
+	f := strings.SplitN(v, ",", 3)
+	if len(f) != 3 {
 		return fmt.Errorf("bad %s=%q", childEnv, v)
 	}
-	path, barrier := f[0], f[3]
-	child, err := strconv.Atoi(f[1])
+	child, err := strconv.Atoi(f[0])
 	if err != nil {
 		return err
 	}
-	n, err := strconv.Atoi(f[2])
+	n, err := strconv.Atoi(f[1])
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(barrier); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("barrier %q never appeared", barrier)
-		}
-		time.Sleep(2 * time.Millisecond)
+	path := f[2]
+	if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
+		return fmt.Errorf("waiting for the barrier: %w", err)
 	}
 	s, err := Open(path)
 	if err != nil {
@@ -112,22 +107,25 @@ func TestConcurrentProcesses(t *testing.T) {
 	if onPostgres() {
 		path = newPostgresDB(t) // an empty database: the children migrate it
 	}
-	barrier := filepath.Join(dir, "go")
-
 	cmds := make([]*exec.Cmd, children)
 	outs := make([]bytes.Buffer, children)
+	barrier := make([]io.Closer, children)
 	for i := range cmds {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,%d,%d,%s", childEnv, path, i, perChild, barrier))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%s", childEnv, i, perChild, path))
 		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		cmds[i] = cmd
+		cmds[i], barrier[i] = cmd, stdin
 	}
 	start := time.Now()
-	if err := os.WriteFile(barrier, nil, 0o600); err != nil {
-		t.Fatal(err)
+	for _, b := range barrier {
+		b.Close()
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, children)

@@ -3,17 +3,17 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
 // ErrNotEmpty is returned by Copy when the destination already holds
 // reports or audit log entries: Copy fills a new store, it does not merge.
-var ErrNotEmpty = errors.New("store: destination database is not empty")
+var ErrNotEmpty = pkgerr.New("store", "destination database is not empty")
 
 // copied are the tables Copy copies, parents before children. The
 // per-address aggregate is not copied: Copy rebuilds it on the
@@ -56,7 +56,7 @@ type Skipped struct {
 func Copy(ctx context.Context, dst, src *Store) (*Copied, error) {
 	c, err := copyStores(ctx, dst, src)
 	if err != nil {
-		return nil, fmt.Errorf("store: copying %s to %s: %w", src.path, dst.path, err)
+		return nil, pkgerr.Errorf("store", "copying %s to %s: %w", src.path, dst.path, err)
 	}
 	return c, nil
 }
@@ -215,7 +215,7 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 		var n int64
 		// table is one of our own names, never input.
 		if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
-			return nil, fmt.Errorf("store: counting %s of %s: %w", table, s.path, s.classify(err))
+			return nil, pkgerr.Errorf("store", "counting %s of %s: %w", table, s.path, s.classify(err))
 		}
 		c[table] = n
 	}

@@ -1,14 +1,16 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // MaxPolicyStrings bounds the distinct policy-strings kept per domain.
@@ -31,7 +33,7 @@ type DomainFailures struct {
 func (s *Store) FailingDomains(ctx context.Context, since time.Time) ([]DomainFailures, error) {
 	out, err := s.failingDomains(ctx, "r.end_time >= ?", since.Unix())
 	if err != nil {
-		return nil, fmt.Errorf("store: listing failing policy domains: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "listing failing policy domains: %w", s.classify(err))
 	}
 	return out, nil
 }
@@ -41,7 +43,7 @@ func (s *Store) FailingDomains(ctx context.Context, since time.Time) ([]DomainFa
 func (s *Store) FailingDomainsStored(ctx context.Context, from, to time.Time) ([]DomainFailures, error) {
 	out, err := s.failingDomains(ctx, "r.stored >= ? AND r.stored < ?", from.Unix(), to.Unix())
 	if err != nil {
-		return nil, fmt.Errorf("store: listing failing policy domains: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "listing failing policy domains: %w", s.classify(err))
 	}
 	return out, nil
 }
@@ -70,13 +72,7 @@ func (s *Store) failingDomains(ctx context.Context, cond string, args ...any) ([
 		out = append(out, *d)
 	}
 	slices.SortFunc(out, func(a, b DomainFailures) int {
-		if a.FailedSessions != b.FailedSessions {
-			if a.FailedSessions > b.FailedSessions {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Domain, b.Domain)
+		return cmp.Or(cmp.Compare(b.FailedSessions, a.FailedSessions), strings.Compare(a.Domain, b.Domain))
 	})
 	return out, nil
 }
@@ -157,7 +153,7 @@ const MaxAddressDomains = 3
 func (s *Store) AddressDomains(ctx context.Context, since time.Time) (map[netip.Addr][]string, error) {
 	out, err := s.addressDomains(ctx, since.Unix())
 	if err != nil {
-		return nil, fmt.Errorf("store: listing the policy domains of failing addresses: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "listing the policy domains of failing addresses: %w", s.classify(err))
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // AddDMARC stores the DMARC aggregate report r with its records in one
@@ -36,18 +37,18 @@ import (
 // both engines, before any statement (Refused reports all three).
 func (s *Store) AddDMARC(ctx context.Context, r *dmarc.Report, src arrival.Source) (id int64, dup bool, err error) {
 	id, added, err := s.AddDMARCResult(ctx, r, src)
-	return id, added != New, err
+	return id, added != arrival.New, err
 }
 
 // AddDMARCResult is AddDMARC, saying whether the report was new, a
 // duplicate, or an authenticated copy that replaced unauthenticated ones.
-func (s *Store) AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival.Source) (int64, Added, error) {
+func (s *Store) AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival.Source) (int64, arrival.Added, error) {
 	if r == nil {
-		return 0, New, errors.New("store: adding DMARC report: nil report")
+		return 0, arrival.New, pkgerr.New("store", "adding DMARC report: nil report")
 	}
 	md := &r.Metadata
-	fail := func(err error) (int64, Added, error) {
-		return 0, New, fmt.Errorf("store: adding DMARC report %s from %s: %w", quoted(md.ReportID), quoted(md.Reporter), err)
+	fail := func(err error) (int64, arrival.Added, error) {
+		return 0, arrival.New, pkgerr.Errorf("store", "adding DMARC report %s from %s: %w", quoted(md.ReportID), quoted(md.Reporter), err)
 	}
 	messages, failed, err := dmarcTotals(r)
 	if err != nil {
@@ -64,7 +65,7 @@ func (s *Store) AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival
 		messages: messages, failed: failed, stored: s.now().Unix()}
 	var (
 		id    int64
-		added Added
+		added arrival.Added
 	)
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		id, added, err = addDMARC(ctx, tx, &row)
@@ -123,7 +124,7 @@ func checkDMARCIndexed(r *dmarc.Report, reporter string) error {
 
 // addDMARC is AddDMARC's transaction, AddReport's rules on the DMARC
 // tables.
-func addDMARC(ctx context.Context, tx *sql.Tx, row *dmarcRow) (int64, Added, error) {
+func addDMARC(ctx context.Context, tx *sql.Tx, row *dmarcRow) (int64, arrival.Added, error) {
 	md, authed := &row.r.Metadata, row.src.Auth.Authenticated
 	var (
 		id       int64
@@ -134,21 +135,21 @@ func addDMARC(ctx context.Context, tx *sql.Tx, row *dmarcRow) (int64, Added, err
 		row.reporter, md.Reporter, md.ReportID).Scan(&id, &idAuthed)
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, New, err
+		return 0, arrival.New, err
 	}
 	if found && (idAuthed || !authed) {
-		return id, Duplicate, nil
+		return id, arrival.Duplicate, nil
 	}
 	copies, err := sameDMARC(ctx, tx, md.Reporter, md.ReportID, row.digest)
 	if err != nil {
-		return 0, New, err
+		return 0, arrival.New, err
 	}
 	if !authed { // and not found
 		if len(copies) > 0 {
-			return copies[0].id, Duplicate, nil
+			return copies[0].id, arrival.Duplicate, nil
 		}
 		id, err := insertDMARC(ctx, tx, row)
-		return id, New, err
+		return id, arrival.New, err
 	}
 	var drop []int64
 	if found {
@@ -161,14 +162,14 @@ func addDMARC(ctx context.Context, tx *sql.Tx, row *dmarcRow) (int64, Added, err
 	}
 	for _, d := range drop {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dmarc_reports WHERE id = ?`, d); err != nil {
-			return 0, New, err
+			return 0, arrival.New, err
 		}
 	}
 	id, err = insertDMARC(ctx, tx, row)
 	if len(drop) > 0 {
-		return id, Upgraded, err
+		return id, arrival.Upgraded, err
 	}
-	return id, New, err
+	return id, arrival.New, err
 }
 
 // sameDMARC lists the stored DMARC reports with the same named reporter,

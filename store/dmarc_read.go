@@ -9,6 +9,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // DMARCReport reads back the DMARC report stored under key id with its
@@ -16,7 +17,7 @@ import (
 func (s *Store) DMARCReport(ctx context.Context, id int64) (*dmarc.Report, arrival.Source, error) {
 	r, src, err := s.readDMARC(ctx, id)
 	if err != nil {
-		return nil, arrival.Source{}, fmt.Errorf("store: reading DMARC report %d: %w", id, s.classify(err))
+		return nil, arrival.Source{}, pkgerr.Errorf("store", "reading DMARC report %d: %w", id, s.classify(err))
 	}
 	return r, src, nil
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // DMARCRow is the DMARC aggregate reports of one period and group: the
@@ -61,7 +63,7 @@ var dmarcQueries = map[Group]string{
 func (s *Store) DMARCStats(ctx context.Context, since time.Time, by Period, group Group) ([]DMARCRow, error) {
 	rows, err := s.dmarcStats(ctx, since, by, group)
 	if err != nil {
-		return nil, fmt.Errorf("store: adding up DMARC messages by %s and %q: %w", by, group, s.classify(err))
+		return nil, pkgerr.Errorf("store", "adding up DMARC messages by %s and %q: %w", by, group, s.classify(err))
 	}
 	return rows, nil
 }
@@ -195,7 +197,7 @@ type SideRow struct {
 // its TLS and its DMARC reports). Two grouped statements, one per kind.
 func (s *Store) SideBySide(ctx context.Context, since time.Time, by Period, group Group) ([]SideRow, error) {
 	if group != NoGroup && group != ByReporter && group != ByDomain {
-		return nil, fmt.Errorf("store: putting TLS and DMARC reports side by side: unknown group %q (want reporter or domain)", group)
+		return nil, pkgerr.Errorf("store", "putting TLS and DMARC reports side by side: unknown group %q (want reporter or domain)", group)
 	}
 	tls, err := s.SessionStats(ctx, since, by, group)
 	if err != nil {

@@ -168,22 +168,22 @@ func TestDMARCDedupAttacks(t *testing.T) {
 }
 
 // TestDMARCUpgradeAndCopies: an authenticated copy replaces the same
-// reporter's unauthenticated copy (Upgraded) and word-for-word copies
+// reporter's unauthenticated copy (arrival.Upgraded) and word-for-word copies
 // from anyone unauthenticated; word-for-word copies are one report.
 func TestDMARCUpgradeAndCopies(t *testing.T) {
 	s := openTemp(t)
 	ctx := context.Background()
 	r := mkDMARC("google.com", "g-2", 20, dmarcRec{"209.85.220.41", 10, true}, dmarcRec{"192.0.2.1", 3, false})
 	id1, added, err := s.AddDMARCResult(ctx, r, arrival.Source{Transport: "import"})
-	if err != nil || added != New {
+	if err != nil || added != arrival.New {
 		t.Fatalf("first copy: %v, %v", added, err)
 	}
 	// The same words under another claimed From: one report.
-	if id, added, err := s.AddDMARCResult(ctx, r, dunsigned("mail.example")); err != nil || added != Duplicate || id != id1 {
+	if id, added, err := s.AddDMARCResult(ctx, r, dunsigned("mail.example")); err != nil || added != arrival.Duplicate || id != id1 {
 		t.Fatalf("word-for-word copy: %d, %v, %v; want %d, Duplicate", id, added, err, id1)
 	}
 	id2, added, err := s.AddDMARCResult(ctx, r, dsigned("google.com"))
-	if err != nil || added != Upgraded {
+	if err != nil || added != arrival.Upgraded {
 		t.Fatalf("signed copy: %d, %v, %v; want Upgraded", id2, added, err)
 	}
 	if reports, records := dmarcRows(t, s); reports != 1 || records != 2 {
@@ -193,7 +193,7 @@ func TestDMARCUpgradeAndCopies(t *testing.T) {
 		t.Errorf("the stored copy: %+v, %v; want the signed one", src, err)
 	}
 	// Later unauthenticated copies are duplicates of the signed one.
-	if id, added, err := s.AddDMARCResult(ctx, r, dunsigned("google.com")); err != nil || added != Duplicate || id != id2 {
+	if id, added, err := s.AddDMARCResult(ctx, r, dunsigned("google.com")); err != nil || added != arrival.Duplicate || id != id2 {
 		t.Errorf("unsigned copy after the signed one: %d, %v, %v; want %d, Duplicate", id, added, err, id2)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // The read side of DMARC reports beyond stats: what the dashboard, the
@@ -71,7 +73,7 @@ const dmarcFailingSQL = `SELECT CASE WHEN r.auth_authenticated <> 0 THEN r.repor
 func (s *Store) DMARCFailingSources(ctx context.Context, since time.Time, perReporter int) ([]DMARCFailingSource, error) {
 	fs, err := s.dmarcFailing(ctx, fmt.Sprintf(dmarcFailingSQL, ""), sinceUnix(since))
 	if err != nil {
-		return nil, fmt.Errorf("store: listing sources failing DMARC: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "listing sources failing DMARC: %w", s.classify(err))
 	}
 	sortDMARCFailing(fs)
 	if perReporter <= 0 {
@@ -102,7 +104,7 @@ func (s *Store) DMARCFailingSources(ctx context.Context, since time.Time, perRep
 func (s *Store) NewDMARCFailingSources(ctx context.Context, from, baseline time.Time, domains []string) ([]DMARCFailingSource, error) {
 	fs, err := s.newFailing(ctx, from, baseline, domains)
 	if err != nil {
-		return nil, fmt.Errorf("store: listing new sources failing DMARC: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "listing new sources failing DMARC: %w", s.classify(err))
 	}
 	return fs, nil
 }
@@ -244,7 +246,7 @@ type RecentDMARC struct {
 func (s *Store) DMARCStoredSince(ctx context.Context, since time.Time) ([]RecentDMARC, error) {
 	out, err := s.dmarcStored(ctx, since)
 	if err != nil {
-		return nil, fmt.Errorf("store: adding up recent DMARC messages: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "adding up recent DMARC messages: %w", s.classify(err))
 	}
 	return out, nil
 }

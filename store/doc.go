@@ -1,8 +1,9 @@
-// Package store keeps TLS reports, a per-address aggregate of them, the DNS
-// cache, settings and the redeem audit log in one database, on one of two
-// engines: SQLite, a file (the default: a path), or PostgreSQL, a server
-// that a fleet of MX hosts shares (a postgres:// URL). One schema and one
-// set of queries serve both.
+// Package store keeps TLS reports, a per-address aggregate of them, DMARC
+// aggregate reports (dmarc*.go), the DNS cache, settings and the redeem
+// audit log in one database, on one of two engines: SQLite, a file (the
+// default: a path), or PostgreSQL, a server that a fleet of MX hosts
+// shares (a postgres:// URL). One schema and one set of queries serve
+// both.
 //
 // What differs between the engines is one value, the store's dialect
 // (dialect.go), chosen once when the location is parsed (EngineOf): how

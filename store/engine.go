@@ -1,11 +1,14 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
+
+	"sync"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Engine names a database engine the store runs on.
@@ -21,11 +24,11 @@ const (
 // ErrUnknownScheme is returned for a database location that is a URL of a
 // scheme the store does not know: it is refused, never taken for a file
 // name.
-var ErrUnknownScheme = errors.New("store: unknown database URL scheme")
+var ErrUnknownScheme = pkgerr.New("store", "unknown database URL scheme")
 
 // urlScheme matches the scheme of a URL (RFC 3986 section 3.1) followed by
 // "//", as in postgres://host/db.
-var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
+var urlScheme = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`) })
 
 // EngineOf tells which engine a database location selects: a postgres:// or
 // postgresql:// URL selects PostgreSQL; any other URL, and a libpq
@@ -43,9 +46,9 @@ func EngineOf(location string) (Engine, error) {
 // dialectOf parses a database location, once, as EngineOf tells, and
 // returns the dialect of its engine.
 func dialectOf(location string) (dialect, error) {
-	m := urlScheme.FindStringSubmatch(location)
+	m := urlScheme().FindStringSubmatch(location)
 	if m == nil {
-		if keywordDSN.MatchString(location) {
+		if keywordDSN().MatchString(location) {
 			return nil, &kindError{kind: ErrUnknownScheme,
 				text: "a key=value connection string is not taken: give a postgres:// URL (keep the password in ~/.pgpass) or a file path (SQLite)"}
 		}
@@ -69,11 +72,15 @@ const mask = "xxxxx"
 
 // keywordDSN matches a libpq key=value connection string
 // ("host=db user=tlsrpt password=..."), which is not a file name.
-var keywordDSN = regexp.MustCompile(`^\s*(host|hostaddr|port|dbname|user|password|passfile|sslmode|sslpassword|service|connect_timeout)\s*=`)
+var keywordDSN = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*(host|hostaddr|port|dbname|user|password|passfile|sslmode|sslpassword|service|connect_timeout)\s*=`)
+})
 
 // keywordSecret matches a secret in key=value form, quoted or not, as in a
 // libpq connection string or a URL's query.
-var keywordSecret = regexp.MustCompile(`(?i)((?:ssl)?password)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]*)`)
+var keywordSecret = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)((?:ssl)?password)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]*)`)
+})
 
 // Redact returns a database location fit for messages and logs: a URL's
 // password, in its user information, and the value of every secret
@@ -83,9 +90,9 @@ var keywordSecret = regexp.MustCompile(`(?i)((?:ssl)?password)(\s*=\s*)('(?:[^'\
 // to "(unreadable query)". Anything else has the values of password= and
 // sslpassword= replaced, as in a key=value connection string.
 func Redact(location string) string {
-	m := urlScheme.FindStringSubmatch(location)
+	m := urlScheme().FindStringSubmatch(location)
 	if m == nil {
-		return keywordSecret.ReplaceAllString(location, "${1}${2}"+mask)
+		return keywordSecret().ReplaceAllString(location, "${1}${2}"+mask)
 	}
 	u, err := url.Parse(location)
 	if err != nil {
@@ -119,11 +126,11 @@ func redactQuery(raw string) string {
 }
 
 // textURL matches a URL in free text, up to a space or a quote.
-var textURL = regexp.MustCompile("[A-Za-z][A-Za-z0-9+.-]*://[^\\s\"'<>`]+")
+var textURL = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("[A-Za-z][A-Za-z0-9+.-]*://[^\\s\"'<>`]+") })
 
 // strandedUserinfo matches what looks like a URL's user:password@ even
 // where a quote or an escape cut the URL short.
-var strandedUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:)[^\s/@]*@`)
+var strandedUserinfo = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:)[^\s/@]*@`) })
 
 // RedactText returns text, an error or a command line argument, with
 // every URL in it redacted as Redact does and every password= or
@@ -133,7 +140,7 @@ func RedactText(text string) string {
 	if !strings.Contains(text, "://") && !strings.Contains(strings.ToLower(text), "password") {
 		return text
 	}
-	text = strandedUserinfo.ReplaceAllString(text, "${1}"+mask+"@")
-	text = textURL.ReplaceAllStringFunc(text, Redact)
-	return keywordSecret.ReplaceAllString(text, "${1}${2}"+mask)
+	text = strandedUserinfo().ReplaceAllString(text, "${1}"+mask+"@")
+	text = textURL().ReplaceAllStringFunc(text, Redact)
+	return keywordSecret().ReplaceAllString(text, "${1}${2}"+mask)
 }

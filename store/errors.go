@@ -1,24 +1,25 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // ErrBusy is returned when another process held the database's write lock
 // for the whole time a write may wait (WriteBudget): the command layer can
 // say so and, in the filter, deliver the message without storing it.
-var ErrBusy = errors.New("store: database is busy")
+var ErrBusy = pkgerr.New("store", "database is busy")
 
 // ErrCount is returned by AddReport for a report with a session count
 // below 0 or above MaxCount: no real report counts that many sessions, and
 // stored sums must not overflow.
-var ErrCount = errors.New("store: session count out of range")
+var ErrCount = pkgerr.New("store", "session count out of range")
 
 // ErrAuth is returned by AddReport for a Source marked authenticated
 // without the authenticated domain, which deduplication keys on.
-var ErrAuth = errors.New("store: authenticated source without a domain")
+var ErrAuth = pkgerr.New("store", "authenticated source without a domain")
 
 // kindError is an error of a sentinel kind (ErrBusy, ErrNotFound...) with
 // its own text, so that a "store: ..." message wrapping it does not repeat

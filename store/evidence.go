@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Evidence is one failure detail naming an address, with what trust needs
@@ -64,7 +65,7 @@ const EvidenceBatch = 500
 func (s *Store) EvidenceFor(ctx context.Context, ips []netip.Addr) (map[netip.Addr][]Evidence, error) {
 	m, err := s.evidenceFor(ctx, ips)
 	if err != nil {
-		return nil, fmt.Errorf("store: listing evidence for %d addresses: %w", len(ips), err)
+		return nil, pkgerr.Errorf("store", "listing evidence for %d addresses: %w", len(ips), err)
 	}
 	return m, nil
 }
@@ -83,7 +84,7 @@ func (s *Store) EvidenceAll(ctx context.Context, since time.Time) (map[netip.Add
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: listing evidence since %v: %w", since, err)
+		return nil, pkgerr.Errorf("store", "listing evidence since %v: %w", since, err)
 	}
 	return m, nil
 }
@@ -104,7 +105,7 @@ func (s *Store) EvidenceEach(ctx context.Context, since time.Time, fn func(netip
 		return fnErr
 	}
 	if err != nil {
-		return fmt.Errorf("store: listing evidence since %v: %w", since, err)
+		return pkgerr.Errorf("store", "listing evidence since %v: %w", since, err)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // The schema is a history of steps, the same on every engine. Step N is
@@ -83,31 +85,31 @@ func mustLoadSteps(engine string) []migration {
 func loadSteps(fsys fs.FS, dir string) ([]migration, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("store: reading schema steps: %w", err)
+		return nil, pkgerr.Errorf("store", "reading schema steps: %w", err)
 	}
 	var steps []migration
 	for _, e := range entries {
 		n, ok := stepNumber(e.Name())
 		if !ok {
-			return nil, fmt.Errorf("store: schema step %s/%s: want a name like 001_initial_schema.sql", dir, e.Name())
+			return nil, pkgerr.Errorf("store", "schema step %s/%s: want a name like 001_initial_schema.sql", dir, e.Name())
 		}
 		if n != len(steps)+1 {
-			return nil, fmt.Errorf("store: schema step %s/%s: want step %d next", dir, e.Name(), len(steps)+1)
+			return nil, pkgerr.Errorf("store", "schema step %s/%s: want step %d next", dir, e.Name(), len(steps)+1)
 		}
 		text, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
 		if err != nil {
-			return nil, fmt.Errorf("store: reading schema step %s/%s: %w", dir, e.Name(), err)
+			return nil, pkgerr.Errorf("store", "reading schema step %s/%s: %w", dir, e.Name(), err)
 		}
 		step, err := parseStep(string(text))
 		if err != nil {
-			return nil, fmt.Errorf("store: schema step %s/%s: %w", dir, e.Name(), err)
+			return nil, pkgerr.Errorf("store", "schema step %s/%s: %w", dir, e.Name(), err)
 		}
 		step.fn = stepCode[len(steps)+1]
 		steps = append(steps, step)
 	}
 	for n := range stepCode {
 		if n < 1 || n > len(steps) {
-			return nil, fmt.Errorf("store: schema steps in %s: Go code for step %d, which has no file", dir, n)
+			return nil, pkgerr.Errorf("store", "schema steps in %s: Go code for step %d, which has no file", dir, n)
 		}
 	}
 	return steps, nil

@@ -207,35 +207,6 @@ func TestActions(t *testing.T) {
 	}
 }
 
-func TestPath(t *testing.T) {
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("TLSRPT_DB", "")
-	t.Setenv("XDG_STATE_HOME", "")
-	for _, tc := range []struct {
-		flag, env, xdg, want string
-	}{
-		{want: filepath.Join(home, ".local/state/tlsrpt/tlsrpt.db")},
-		{xdg: "/var/lib/state", want: "/var/lib/state/tlsrpt/tlsrpt.db"},
-		{env: "/srv/tlsrpt.db", xdg: "/var/lib/state", want: "/srv/tlsrpt.db"},
-		{flag: "x.db", env: "/srv/tlsrpt.db", xdg: "/var/lib/state", want: "x.db"},
-	} {
-		t.Setenv("TLSRPT_DB", tc.env)
-		t.Setenv("XDG_STATE_HOME", tc.xdg)
-		got, err := Path(tc.flag)
-		if err != nil || got != tc.want {
-			t.Errorf("Path(%q) with TLSRPT_DB=%q XDG_STATE_HOME=%q = %q, %v; want %q",
-				tc.flag, tc.env, tc.xdg, got, err, tc.want)
-		}
-	}
-	t.Setenv("TLSRPT_DB", "")
-	t.Setenv("XDG_STATE_HOME", "")
-	t.Setenv("HOME", "")
-	if got, err := Path(""); err == nil || !strings.Contains(err.Error(), "TLSRPT_DB") {
-		t.Errorf("Path without HOME = %q, %v; want an error naming $TLSRPT_DB", got, err)
-	}
-}
-
 func TestOpenCreatesFolders(t *testing.T) {
 	sqliteOnly(t, "SQLite files and PRAGMAs")
 	dir := t.TempDir()

@@ -13,12 +13,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // ErrUnavailable is returned when the database server cannot be reached or
 // refuses the login: the filter then keeps the report in its spool, serve
 // answers 503, and allowlist check answers from its cache.
-var ErrUnavailable = errors.New("store: database server unavailable")
+var ErrUnavailable = pkgerr.New("store", "database server unavailable")
 
 // ConnectTimeout bounds a connection attempt to a PostgreSQL server when
 // the URL gives no connect_timeout.
@@ -63,7 +65,7 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 	name := Redact(url)
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("store: reading database URL %s: %w", name, redactErr(err, url))
+		return nil, pkgerr.Errorf("store", "reading database URL %s: %w", name, redactErr(err, url))
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = ConnectTimeout
@@ -77,13 +79,13 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
 		if err := s.classify(err); errors.Is(err, ErrUnavailable) {
-			return nil, fmt.Errorf("store: %w", err) // names the server
+			return nil, pkgerr.Errorf("store", "%w", err) // names the server
 		}
-		return nil, fmt.Errorf("store: opening database %s: %w", name, err)
+		return nil, pkgerr.Errorf("store", "opening database %s: %w", name, err)
 	}
 	if err := s.migrateAll(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: opening database %s: %w", name, err)
+		return nil, pkgerr.Errorf("store", "opening database %s: %w", name, err)
 	}
 	return s, nil
 }

@@ -4,8 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Pruned counts what Prune removes, or would remove.
@@ -27,7 +28,7 @@ type Pruned struct {
 func (s *Store) PrunePlan(ctx context.Context, before time.Time) (Pruned, error) {
 	p, err := countPrunable(ctx, s.db, before)
 	if err != nil {
-		return Pruned{}, fmt.Errorf("store: counting reports ended before %s: %w", before.Format(time.DateOnly), s.classify(err))
+		return Pruned{}, pkgerr.Errorf("store", "counting reports ended before %s: %w", before.Format(time.DateOnly), s.classify(err))
 	}
 	return p, nil
 }
@@ -54,7 +55,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (Pruned, error) {
 		return refreshStale(ctx, tx)
 	})
 	if err != nil {
-		return Pruned{}, fmt.Errorf("store: removing reports ended before %s: %w", before.Format(time.DateOnly), err)
+		return Pruned{}, pkgerr.Errorf("store", "removing reports ended before %s: %w", before.Format(time.DateOnly), err)
 	}
 	return p, nil
 }
@@ -66,9 +67,9 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (Pruned, error) {
 func (s *Store) Vacuum(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, s.dialect.vacuum()); err != nil {
 		if isBusy(err) {
-			return fmt.Errorf("store: vacuuming %s: %w", s.path, busyError(0, 1, err))
+			return pkgerr.Errorf("store", "vacuuming %s: %w", s.path, busyError(0, 1, err))
 		}
-		return fmt.Errorf("store: vacuuming %s: %w", s.path, s.classify(err))
+		return pkgerr.Errorf("store", "vacuuming %s: %w", s.path, s.classify(err))
 	}
 	return nil
 }
@@ -78,7 +79,7 @@ func (s *Store) Vacuum(ctx context.Context) error {
 func (s *Store) Size(ctx context.Context) (int64, error) {
 	n, err := s.dialect.size(ctx, s.db)
 	if err != nil {
-		return 0, fmt.Errorf("store: measuring %s: %w", s.path, err)
+		return 0, pkgerr.Errorf("store", "measuring %s: %w", s.path, err)
 	}
 	return n, nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -8,6 +9,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // FailingAddress is one row of `tlsrpt review`: a sending-mta-ip named by
@@ -42,7 +45,7 @@ type FailingAddress struct {
 func (s *Store) Failing(ctx context.Context, since time.Time) ([]FailingAddress, error) {
 	fs, err := s.failing(ctx, since)
 	if err != nil {
-		return nil, fmt.Errorf("store: listing failing addresses since %v: %w", since, err)
+		return nil, pkgerr.Errorf("store", "listing failing addresses since %v: %w", since, err)
 	}
 	return fs, nil
 }
@@ -61,13 +64,7 @@ func (s *Store) failing(ctx context.Context, since time.Time) ([]FailingAddress,
 		return nil, err
 	}
 	slices.SortFunc(fs, func(a, b FailingAddress) int {
-		if a.FailedSessions != b.FailedSessions {
-			if a.FailedSessions > b.FailedSessions {
-				return -1
-			}
-			return 1
-		}
-		return a.IP.Compare(b.IP)
+		return cmp.Or(cmp.Compare(b.FailedSessions, a.FailedSessions), a.IP.Compare(b.IP))
 	})
 	return fs, nil
 }
@@ -465,7 +462,7 @@ type Stats struct {
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	st, err := s.stats(ctx)
 	if err != nil {
-		return Stats{}, fmt.Errorf("store: counting %q: %w", s.path, err)
+		return Stats{}, pkgerr.Errorf("store", "counting %q: %w", s.path, err)
 	}
 	return st, nil
 }

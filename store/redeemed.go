@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Redeemed is a redeemed address: its applied, successful unbans and keeps
@@ -77,7 +79,7 @@ const redeemLaterSQL = `SELECT r.id, r.reporter, p.domain, r.start_time, r.end_t
 func (s *Store) Redeemed(ctx context.Context) ([]Redeemed, error) {
 	out, err := s.redeemed(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store: reading the redeemed addresses: %w", err)
+		return nil, pkgerr.Errorf("store", "reading the redeemed addresses: %w", err)
 	}
 	return out, nil
 }

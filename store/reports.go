@@ -9,6 +9,7 @@ import (
 	"net/netip"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -47,31 +48,21 @@ const MaxCount = 1_000_000_000_000
 // report-id and organization-name cut short, and a statement PostgreSQL
 // refused by its SQLSTATE first.
 //
-// AddReport counts an upgrade (Upgraded) as a duplicate; AddReportResult
+// AddReport counts an upgrade (arrival.Upgraded) as a duplicate; AddReportResult
 // tells the three outcomes apart.
 func (s *Store) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (id int64, dup bool, err error) {
 	id, added, err := s.AddReportResult(ctx, r, src)
-	return id, added != New, err
+	return id, added != arrival.New, err
 }
-
-// Added is what AddReportResult did with a report.
-type Added int
-
-// The outcomes of AddReportResult.
-const (
-	New       Added = iota // stored: no copy of it was
-	Duplicate              // a copy was stored already; nothing changed
-	Upgraded               // stored in place of unauthenticated copies of it
-)
 
 // AddReportResult is AddReport, saying whether the report was new, a
 // duplicate, or an authenticated copy that replaced unauthenticated ones.
-func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, dup Added, err error) {
+func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, dup arrival.Added, err error) {
 	if r == nil {
-		return 0, New, errors.New("store: adding report: nil report")
+		return 0, arrival.New, pkgerr.New("store", "adding report: nil report")
 	}
-	fail := func(err error) (int64, Added, error) {
-		return 0, New, fmt.Errorf("store: adding report %s from %s: %w", quoted(r.ReportID), quoted(r.OrganizationName), err)
+	fail := func(err error) (int64, arrival.Added, error) {
+		return 0, arrival.New, pkgerr.Errorf("store", "adding report %s from %s: %w", quoted(r.ReportID), quoted(r.OrganizationName), err)
 	}
 	if err := checkCounts(r); err != nil {
 		return fail(err)
@@ -91,7 +82,7 @@ func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src arriv
 
 // addChecked stores r, whose counts and lengths are checked, from
 // reporter.
-func (s *Store) addChecked(ctx context.Context, r *report.Report, src arrival.Source, reporter string) (id int64, dup Added, err error) {
+func (s *Store) addChecked(ctx context.Context, r *report.Report, src arrival.Source, reporter string) (id int64, dup arrival.Added, err error) {
 	digest, stored := digestOf(r), s.now().Unix()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		id, dup, err = addReport(ctx, tx, r, src, reporter, digest, stored)
@@ -130,7 +121,7 @@ func checkCounts(r *report.Report) error {
 }
 
 // addReport is AddReport's transaction.
-func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.Source, reporter, digest string, stored int64) (int64, Added, error) {
+func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.Source, reporter, digest string, stored int64) (int64, arrival.Added, error) {
 	authed := src.Auth.Authenticated
 	var (
 		id       int64
@@ -141,21 +132,21 @@ func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.So
 		reporter, r.OrganizationName, r.ReportID).Scan(&id, &idAuthed)
 	found := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, New, err
+		return 0, arrival.New, err
 	}
 	if found && (idAuthed || !authed) {
-		return id, Duplicate, nil
+		return id, arrival.Duplicate, nil
 	}
 	copies, err := sameContent(ctx, tx, r, digest)
 	if err != nil {
-		return 0, New, err
+		return 0, arrival.New, err
 	}
 	if !authed { // and not found
 		if len(copies) > 0 {
-			return copies[0].id, Duplicate, nil
+			return copies[0].id, arrival.Duplicate, nil
 		}
 		id, err := insertReport(ctx, tx, r, src, reporter, digest, stored)
-		return id, New, err
+		return id, arrival.New, err
 	}
 	// An authenticated copy replaces the same reporter's unauthenticated
 	// copy and every unauthenticated word-for-word copy.
@@ -170,14 +161,14 @@ func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.So
 	}
 	for _, d := range drop {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM reports WHERE id = ?`, d); err != nil {
-			return 0, New, err
+			return 0, arrival.New, err
 		}
 	}
 	id, err = insertReport(ctx, tx, r, src, reporter, digest, stored)
 	if len(drop) > 0 {
-		return id, Upgraded, err
+		return id, arrival.Upgraded, err
 	}
-	return id, New, err
+	return id, arrival.New, err
 }
 
 // storedCopy is a stored report found by sameContent.
@@ -280,7 +271,7 @@ func resultTypes(r *report.Report) []string {
 func (s *Store) Report(ctx context.Context, id int64) (*report.Report, arrival.Source, error) {
 	r, src, err := s.readReport(ctx, id)
 	if err != nil {
-		return nil, arrival.Source{}, fmt.Errorf("store: reading report %d: %w", id, err)
+		return nil, arrival.Source{}, pkgerr.Errorf("store", "reading report %d: %w", id, err)
 	}
 	return r, src, nil
 }

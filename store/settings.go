@@ -4,8 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Setting returns the value stored under name, when it was set, and
@@ -18,7 +19,7 @@ func (s *Store) Setting(ctx context.Context, name string) (value string, updated
 		return "", time.Time{}, false, nil
 	}
 	if err != nil {
-		return "", time.Time{}, false, fmt.Errorf("store: reading setting %q: %w", name, s.classify(err))
+		return "", time.Time{}, false, pkgerr.Errorf("store", "reading setting %q: %w", name, s.classify(err))
 	}
 	return value, time.Unix(t, 0).UTC(), true, nil
 }
@@ -32,7 +33,7 @@ func (s *Store) SetSetting(ctx context.Context, name, value string) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("store: writing setting %q: %w", name, err)
+		return pkgerr.Errorf("store", "writing setting %q: %w", name, err)
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // sqliteDialect is the store on SQLite, embedded, the default: one
@@ -37,17 +39,17 @@ func (sqliteDialect) open(ctx context.Context, path string, mode openMode) (*Sto
 	case openRead:
 		s, err := openRO(path)
 		if err != nil {
-			return nil, fmt.Errorf("store: opening database %q to read: %w", path, sqliteOpenError(err))
+			return nil, pkgerr.Errorf("store", "opening database %q to read: %w", path, sqliteOpenError(err))
 		}
 		return s, nil
 	case openExisting:
 		if err := mustExist(path); err != nil {
-			return nil, fmt.Errorf("store: opening database %q: %w", path, err)
+			return nil, pkgerr.Errorf("store", "opening database %q: %w", path, err)
 		}
 	}
 	s, err := open(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("store: opening database %q: %w", path, sqliteOpenError(err))
+		return nil, pkgerr.Errorf("store", "opening database %q: %w", path, sqliteOpenError(err))
 	}
 	return s, nil
 }

@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // Period is the length of the periods SessionStats adds sessions up by.
@@ -70,7 +73,7 @@ func (r SessionRow) FailureRate() float64 {
 func (s *Store) SessionStats(ctx context.Context, since time.Time, by Period, group Group) ([]SessionRow, error) {
 	rows, err := s.sessionStats(ctx, since, by, group)
 	if err != nil {
-		return nil, fmt.Errorf("store: adding up sessions by %s and %q: %w", by, group, err)
+		return nil, pkgerr.Errorf("store", "adding up sessions by %s and %q: %w", by, group, err)
 	}
 	return rows, nil
 }
@@ -184,12 +187,6 @@ func periodStart(day time.Time, by Period) time.Time {
 	return day
 }
 
-// ClockSkew is how far in the future a report's range may end and still
-// be believed: a day. A report whose range ends later (a forged report
-// dated 2099, a reporter with a broken clock) is counted but says nothing
-// of when its reporter was last active.
-const ClockSkew = 24 * time.Hour
-
 // Unauthenticated marks, wherever a reporter is shown by name, the
 // organization-name of reports that no signature vouches for: anyone can
 // write it.
@@ -266,7 +263,7 @@ func (a ReporterActivity) Quiet(now time.Time, after time.Duration) bool {
 }
 
 // Reporters lists every reporter with its activity, most recent first,
-// believing report ranges that end at most ClockSkew after the store's
+// believing report ranges that end at most arrival.ClockSkew after the store's
 // clock (see ReportersAsOf).
 func (s *Store) Reporters(ctx context.Context) ([]ReporterActivity, error) {
 	return s.ReportersAsOf(ctx, s.now())
@@ -275,12 +272,12 @@ func (s *Store) Reporters(ctx context.Context) ([]ReporterActivity, error) {
 // ReportersAsOf lists every reporter with its activity at now, most
 // recent first: authenticated reporters by identity, unauthenticated
 // reports by the organization-name they claim (trimmed, white space
-// collapsed, case folded). Reports whose range ends more than ClockSkew
+// collapsed, case folded). Reports whose range ends more than arrival.ClockSkew
 // after now count in Reports but not in Days, First or Last.
 func (s *Store) ReportersAsOf(ctx context.Context, now time.Time) ([]ReporterActivity, error) {
-	as, err := s.reporters(ctx, now.Add(ClockSkew).Unix())
+	as, err := s.reporters(ctx, now.Add(arrival.ClockSkew).Unix())
 	if err != nil {
-		return nil, fmt.Errorf("store: listing reporters: %w", s.classify(err))
+		return nil, pkgerr.Errorf("store", "listing reporters: %w", s.classify(err))
 	}
 	return as, nil
 }
@@ -410,7 +407,7 @@ func (s *Store) SessionsStoredSince(ctx context.Context, since time.Time) (perDo
 			WHERE r.stored >= ? GROUP BY 1, 2, 3, 4`, since)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: adding up recent sessions: %w", s.classify(err))
+		return nil, nil, pkgerr.Errorf("store", "adding up recent sessions: %w", s.classify(err))
 	}
 	return perDomain, perType, nil
 }

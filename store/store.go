@@ -4,20 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // ErrNotFound is returned when a looked-up row does not exist.
-var ErrNotFound = errors.New("store: not found")
+var ErrNotFound = pkgerr.New("store", "not found")
 
 // ErrSchemaTooNew is returned by Open when the database was written by a
 // newer tlsrpt whose schema this one does not know.
-var ErrSchemaTooNew = errors.New("store: database schema is newer than this program")
+var ErrSchemaTooNew = pkgerr.New("store", "database schema is newer than this program")
 
 // BusyTimeout is how long one SQLite call waits for a lock held by another
 // process before it reports the database busy.
@@ -52,40 +51,20 @@ func (s *Store) now() time.Time {
 	return now()
 }
 
-// Path resolves the database location: flag if non-empty, else $TLSRPT_DB,
-// else $XDG_STATE_HOME/tlsrpt/tlsrpt.db, else
-// ~/.local/state/tlsrpt/tlsrpt.db.
-func Path(flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	if p := os.Getenv("TLSRPT_DB"); p != "" {
-		return p, nil
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "tlsrpt", "tlsrpt.db"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("store: locating the database: %w; set --db or $TLSRPT_DB", err)
-	}
-	return filepath.Join(home, ".local", "state", "tlsrpt", "tlsrpt.db"), nil
-}
-
 // Errors of opening a database, for the command layer to explain. Opening
 // also fails with ErrSchemaTooNew, ErrUnknownScheme, ErrUnavailable,
 // ErrBusy, and errors matching fs.ErrPermission.
 var (
 	// ErrNotDatabase: the file is not a SQLite database.
-	ErrNotDatabase = errors.New("store: not a database")
+	ErrNotDatabase = pkgerr.New("store", "not a database")
 	// ErrNoDatabase: a read-only open found no database file.
-	ErrNoDatabase = errors.New("store: no database")
+	ErrNoDatabase = pkgerr.New("store", "no database")
 	// ErrSchemaOld: a read-only open found a database that needs a schema
 	// step this program would apply when writing.
-	ErrSchemaOld = errors.New("store: database schema is older than this program")
+	ErrSchemaOld = pkgerr.New("store", "database schema is older than this program")
 	// ErrReadOnly: the database file or its folder cannot be written by
 	// this user, and the use needs to write.
-	ErrReadOnly = errors.New("store: database is read-only for this user")
+	ErrReadOnly = pkgerr.New("store", "database is read-only for this user")
 )
 
 // Open opens the database at location for reading and writing, and
@@ -130,7 +109,7 @@ func openLocation(location string, mode openMode) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("store: closing database %q: %w", s.path, err)
+		return pkgerr.Errorf("store", "closing database %q: %w", s.path, err)
 	}
 	return nil
 }

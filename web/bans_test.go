@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/redeem"
-	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
 )
 
 // countingClient writes a fail2ban-client that records each run in a

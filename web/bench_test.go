@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -29,13 +30,16 @@ func BenchmarkPageYear(b *testing.B) {
 	}
 	defer st.Close()
 	yearOfReports(b, st, 10, 365, 55, 20000)
+	yearOfDMARC(b, st, 10, 365, 20)
 	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Host = "localhost" // a name the dashboard answers to
+		h.ServeHTTP(rec, req)
 		if rec.Code != 200 {
 			b.Fatalf("GET /: %d %s", rec.Code, rec.Body.String())
 		}
@@ -69,4 +73,24 @@ func yearOfReports(b *testing.B, st *store.Store, reporters, days, n, pool int) 
 		}
 	}
 	st.SetClock(nil)
+}
+
+// yearOfDMARC stores reporters × days signed DMARC reports of n records
+// each, a quarter of them failing, from a pool of 2,000 addresses.
+func yearOfDMARC(b *testing.B, st *store.Store, reporters, days, n int) {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	last := now.Truncate(24 * time.Hour)
+	for d := days; d >= 1; d-- {
+		start := last.AddDate(0, 0, -d)
+		for r := 0; r < reporters; r++ {
+			var recs []dmarctest.Rec
+			for i := 0; i < n; i++ {
+				k := rng.IntN(2000)
+				recs = append(recs, dmarctest.Rec{IP: netip.AddrFrom4([4]byte{198, 19, byte(k >> 8), byte(k)}).String(), N: int64(1 + rng.IntN(50)), Pass: i%4 != 0})
+			}
+			rep := fmt.Sprintf("reporter%02d.example", r)
+			dmarctest.Add(b, st, start.Add(30*time.Hour), dmarctest.Report(rep, fmt.Sprint(d), "example.com", start, recs...), dmarctest.Signed(rep))
+		}
+	}
 }

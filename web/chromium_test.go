@@ -37,36 +37,112 @@ func chromium(t *testing.T) string {
 // violation happened, and a screenshot is not blank.
 func TestDashboardInChromium(t *testing.T) {
 	srv := newServer(t)
+	ctx, seen := load(t, srv.URL, `#sessions-0 canvas`)
+	eval := func(js string) int {
+		t.Helper()
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
+		if err != nil {
+			t.Fatalf("chromium: %s: %v", js, err)
+		}
+		return n
+	}
+	drawn := eval(`document.querySelectorAll('[data-drawn="1"]').length`)
+	canvases := eval(`document.querySelectorAll('canvas').length`)
+	painted := eval(paintedJS)
+	scripts := eval(`document.querySelectorAll('script').length`)
+	images := eval(`document.querySelectorAll('img').length`)
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("chromium: screenshot: %v", err)
+	}
+	nDomains, nReporters := 2, 5
+	if want := nDomains + 2 + nReporters; drawn != want { // a chart per domain, the rates, the result-types, a chart per reporter
+		t.Errorf("%d charts drawn, want %d", drawn, want)
+	}
+	if canvases < drawn || painted < drawn {
+		t.Errorf("%d canvases, %d with pixels drawn; want at least %d", canvases, painted, drawn)
+	}
+	if scripts != 3 || images != 0 {
+		t.Errorf("%d scripts and %d images in the DOM: a report string became markup", scripts, images)
+	}
+	for _, want := range []string{"198.51.100.7", "tlsrpt redeem --ip 198.51.100.7", `<script>alert("xss")</script>`, "gone quiet"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rendered text lacks %q", want)
+		}
+	}
+	seen.check(t, srv.URL)
+	checkScreenshot(t, shot)
+}
+
+// paintedJS counts the canvases with drawn (non-transparent) pixels.
+const paintedJS = `Array.from(document.querySelectorAll('canvas')).filter(function (c) {
+	var d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+	for (var i = 3; i < d.length; i += 4) { if (d[i] !== 0) return true; }
+	return false;
+}).length`
+
+// pageEvents are what Chromium saw while it loaded a page: the requests,
+// and the script errors, console errors and CSP violations.
+type pageEvents struct {
+	mu       sync.Mutex
+	requests []string
+	problems []string
+}
+
+// check fails the test when the page asked for anything outside base or
+// had a problem.
+func (e *pageEvents) check(t *testing.T, base string) {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, u := range e.requests {
+		if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("the page asked for %s, outside the dashboard", u)
+		}
+	}
+	if len(e.requests) < 5 {
+		t.Errorf("only %d requests seen: %v", len(e.requests), e.requests)
+	}
+	for _, p := range e.problems {
+		t.Errorf("in the page: %s", p)
+	}
+}
+
+// load opens base+"/" in a new headless Chromium, listening to its
+// events from the start, and waits until sel is visible.
+func load(t *testing.T, base, sel string) (context.Context, *pageEvents) {
+	t.Helper()
 	ctx := browser(t)
 
 	// Open the tab first, so that the listener misses nothing of the page.
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
-	var (
-		mu       sync.Mutex
-		requests []string
-		problems []string
-	)
-	if err := chromedp.Listen(ctx, func(ev any) {
+	ev := &pageEvents{}
+	mu, requests, problems := &ev.mu, &ev.requests, &ev.problems
+	if err := chromedp.Listen(ctx, func(x any) {
 		mu.Lock()
 		defer mu.Unlock()
-		switch e := ev.(type) {
+		switch e := x.(type) {
 		case *network.EventRequestWillBeSent:
-			requests = append(requests, e.Request.URL)
+			*requests = append(*requests, e.Request.URL)
 		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
+			*problems = append(*problems, "exception: "+e.ExceptionDetails.Text)
 		case *runtime.EventConsoleAPICalled:
 			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
 				var parts []string
 				for _, a := range e.Args {
 					parts = append(parts, string(a.Value))
 				}
-				problems = append(problems, "console: "+strings.Join(parts, " "))
+				*problems = append(*problems, "console: "+strings.Join(parts, " "))
 			}
 		case *log.EventEntryAdded:
 			if e.Entry.Level == log.EntryLevelError || e.Entry.Level == log.EntryLevelWarning {
-				problems = append(problems, "log: "+e.Entry.Text)
+				*problems = append(*problems, "log: "+e.Entry.Text)
 			}
 		}
 	}); err != nil {
@@ -81,64 +157,10 @@ func TestDashboardInChromium(t *testing.T) {
 			t.Fatalf("chromium: enabling events: %v", err)
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#sessions-0 canvas`))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
 		t.Fatalf("chromium: loading the dashboard: %v", err)
 	}
-	eval := func(js string) int {
-		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
-		if err != nil {
-			t.Fatalf("chromium: %s: %v", js, err)
-		}
-		return n
-	}
-	drawn := eval(`document.querySelectorAll('[data-drawn="1"]').length`)
-	canvases := eval(`document.querySelectorAll('canvas').length`)
-	// Canvases with drawn (non-transparent) pixels.
-	painted := eval(`Array.from(document.querySelectorAll('canvas')).filter(function (c) {
-		var d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-		for (var i = 3; i < d.length; i += 4) { if (d[i] !== 0) return true; }
-		return false;
-	}).length`)
-	scripts := eval(`document.querySelectorAll('script').length`)
-	images := eval(`document.querySelectorAll('img').length`)
-	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("chromium: screenshot: %v", err)
-	}
-	nDomains := 2
-	if want := nDomains + 2; drawn != want { // a chart per domain, the rates, the result-types
-		t.Errorf("%d charts drawn, want %d", drawn, want)
-	}
-	if canvases < drawn || painted < drawn {
-		t.Errorf("%d canvases, %d with pixels drawn; want at least %d", canvases, painted, drawn)
-	}
-	if scripts != 3 || images != 0 {
-		t.Errorf("%d scripts and %d images in the DOM: a report string became markup", scripts, images)
-	}
-	for _, want := range []string{"198.51.100.7", "tlsrpt redeem --ip 198.51.100.7", `<script>alert("xss")</script>`, "gone quiet"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("rendered text lacks %q", want)
-		}
-	}
-	mu.Lock()
-	for _, u := range requests {
-		if !strings.HasPrefix(u, srv.URL+"/") && !strings.HasPrefix(u, "data:") {
-			t.Errorf("the page asked for %s, outside the dashboard", u)
-		}
-	}
-	if len(requests) < 5 {
-		t.Errorf("only %d requests seen: %v", len(requests), requests)
-	}
-	for _, p := range problems {
-		t.Errorf("in the page: %s", p)
-	}
-	mu.Unlock()
-	checkScreenshot(t, shot)
+	return ctx, ev
 }
 
 // browser starts a headless Chromium with extra flags and returns the

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,14 +8,20 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"sync"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // ErrHostName is returned by HostName for a name the dashboard cannot
 // be told to answer to.
-var ErrHostName = errors.New("web: bad host name")
+var ErrHostName = pkgerr.New("web", "bad host name")
 
 // hostNameRE is a DNS host name: labels of letters, digits and hyphens.
-var hostNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+var hostNameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+})
 
 // HostName checks a name the dashboard may be reached by (a reverse
 // proxy's public name, the host's own name or address) and returns it in
@@ -30,7 +35,7 @@ func HostName(name string) (string, error) {
 	if ip, err := netip.ParseAddr(h); err == nil && ip.Zone() == "" {
 		return h, nil
 	}
-	if len(h) > 253 || !hostNameRE.MatchString(h) {
+	if len(h) > 253 || !hostNameRE().MatchString(h) {
 		return "", fmt.Errorf("%w %q: want a DNS name (dash.example.com) or an IP address, without port or wildcard", ErrHostName, name)
 	}
 	return h, nil

@@ -191,7 +191,8 @@ func TestCheckClearAuth(t *testing.T) {
 		{"localhost:8461", false, false, true},
 	} {
 		err := CheckClearAuth(tc.addr, tc.tls, tc.proxy)
-		if (err == nil) != tc.ok || err != nil && (!errors.Is(err, ErrListen) || !strings.Contains(err.Error(), "--behind-tls-proxy")) {
+		var le *ListenError
+		if (err == nil) != tc.ok || err != nil && (!errors.Is(err, ErrListen) || !errors.As(err, &le) || le.Reason != ListenClearAuth || strings.Contains(err.Error(), "--")) {
 			t.Errorf("CheckClearAuth(%q, tls %v, proxy %v) = %v", tc.addr, tc.tls, tc.proxy, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/tally"
 	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -34,6 +35,7 @@ type page struct {
 	Addresses  []addressRow
 	MoreAddrs  int
 	MXs        []mxRow
+	MoreSides  int // reporters added up as "(other reporters)" in Charts.Reporters
 	Redeemed   []redeemedRow
 	MoreRedeem int
 	QuietAfter string
@@ -54,6 +56,10 @@ type charts struct {
 	Days    []int64  `json:"days"`
 	Domains []series `json:"domains"` // successful and failed per day per domain
 	Types   []series `json:"types"`   // failed per day per result-type
+
+	// Reporters are TLS sessions beside DMARC messages per day per
+	// reporter, numbers only.
+	Reporters []reporterSection `json:"reporters"`
 }
 
 type series struct {
@@ -170,10 +176,13 @@ func (h *handler) build(ctx context.Context) (*page, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The charts start at the first day with a report, within the span.
-	if len(byDomain) > 0 && byDomain[0].Start.After(from) {
-		from = byDomain[0].Start
+	side, err := st.SideBySide(ctx, from, store.Day, store.ByReporter)
+	if err != nil {
+		return nil, err
 	}
+	// The charts start at the first day with a report, TLS or DMARC,
+	// within the span.
+	from = firstDay(from, byDomain, side)
 	p.From = from
 	days := make([]int64, 0, h.opt.Days)
 	index := map[int64]int{}
@@ -188,6 +197,9 @@ func (h *handler) build(ctx context.Context) (*page, error) {
 		return nil, err
 	}
 	p.Charts.Types = typeSeries(byType, index, len(days))
+	if p.Charts.Reporters, p.MoreSides, err = dmarcSections(ctx, st, side, span, index, len(days)); err != nil {
+		return nil, err
+	}
 	byMX, err := st.SessionStats(ctx, from, store.Month, store.ByMX)
 	if err != nil {
 		return nil, err
@@ -264,32 +276,13 @@ func addressRows(ctx context.Context, st *store.Store, since time.Time, rows []R
 // maxDomainCharts, the rest as one), with the failure rate per day, and
 // adds the totals up.
 func domainSeries(rows []store.SessionRow, index map[int64]int, n int, t *totals) []series {
-	by := map[string]*series{}
 	sum := map[string]int64{}
 	for _, r := range rows {
 		sum[r.Key] = satAdd(sum[r.Key], satAdd(r.Successful, r.Failed))
 		t.Successful = satAdd(t.Successful, r.Successful)
 		t.Failed = satAdd(t.Failed, r.Failed)
 	}
-	keep := biggest(sum, maxDomainCharts)
-	for _, r := range rows {
-		i, ok := index[r.Start.Unix()]
-		if !ok {
-			continue
-		}
-		name := r.Key
-		if !keep[name] {
-			name = otherLabel
-		}
-		s := by[name]
-		if s == nil {
-			s = &series{Name: name, Successful: make([]int64, n), Failed: make([]int64, n)}
-			by[name] = s
-		}
-		s.Successful[i] = satAdd(s.Successful[i], r.Successful)
-		s.Failed[i] = satAdd(s.Failed[i], r.Failed)
-	}
-	out := ordered(by, sum)
+	out := ordered(fold(rows, index, n, biggest(sum, maxDomainCharts), true), sum)
 	for i := range out {
 		out[i].Rate = make([]any, n)
 		for d := range n {
@@ -303,12 +296,18 @@ func domainSeries(rows []store.SessionRow, index map[int64]int, n int, t *totals
 
 // typeSeries makes one series of failed sessions per result-type.
 func typeSeries(rows []store.SessionRow, index map[int64]int, n int) []series {
-	by := map[string]*series{}
 	sum := map[string]int64{}
 	for _, r := range rows {
 		sum[r.Key] = satAdd(sum[r.Key], r.Failed)
 	}
-	keep := biggest(sum, maxTypeSeries)
+	return ordered(fold(rows, index, n, biggest(sum, maxTypeSeries), false), sum)
+}
+
+// fold adds rows up per day of index into one series per key of keep and
+// one, otherLabel, for the rest: failed sessions, and successful ones too
+// when successful is set.
+func fold(rows []store.SessionRow, index map[int64]int, n int, keep map[string]bool, successful bool) map[string]*series {
+	by := map[string]*series{}
 	for _, r := range rows {
 		i, ok := index[r.Start.Unix()]
 		if !ok {
@@ -321,11 +320,17 @@ func typeSeries(rows []store.SessionRow, index map[int64]int, n int) []series {
 		s := by[name]
 		if s == nil {
 			s = &series{Name: name, Failed: make([]int64, n)}
+			if successful {
+				s.Successful = make([]int64, n)
+			}
 			by[name] = s
+		}
+		if successful {
+			s.Successful[i] = satAdd(s.Successful[i], r.Successful)
 		}
 		s.Failed[i] = satAdd(s.Failed[i], r.Failed)
 	}
-	return ordered(by, sum)
+	return by
 }
 
 // ordered lists series biggest first, "(other)" last.
@@ -349,22 +354,9 @@ func ordered(by map[string]*series, sum map[string]int64) []series {
 	return out
 }
 
+// biggest keeps the n keys of sum with the most sessions.
 func biggest(sum map[string]int64, n int) map[string]bool {
-	keys := make([]string, 0, len(sum))
-	for k := range sum {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if c := cmp.Compare(sum[b], sum[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	keep := map[string]bool{}
-	for _, k := range keys[:min(n, len(keys))] {
-		keep[k] = true
-	}
-	return keep
+	return tally.Top(sum, n, func(a, b int64) int { return cmp.Compare(b, a) })
 }
 
 func mxRows(rows []store.SessionRow) []mxRow {
@@ -441,9 +433,4 @@ func shellQuote(s string) string {
 }
 
 // satAdd adds two non-negative counts, saturating at store.MaxSum.
-func satAdd(a, b int64) int64 {
-	if a > store.MaxSum-b {
-		return store.MaxSum
-	}
-	return a + b
-}
+func satAdd(a, b int64) int64 { return tally.Add(a, b, store.MaxSum) }

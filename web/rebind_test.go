@@ -115,8 +115,8 @@ fetch("http://127.0.0.1:%s/api/v1/review", {mode: "no-cors", credentials: "inclu
 			t.Errorf("%s/: the page lacks the failing addresses", base)
 		}
 		drawn, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-drawn="1"]').length`))
-		if err != nil || drawn != 4 {
-			t.Errorf("%s/: %d charts drawn, want 4 (%v)", base, drawn, err)
+		if err != nil || drawn != 9 { // 2 domains, rates, result-types, 5 reporters
+			t.Errorf("%s/: %d charts drawn, want 9 (%v)", base, drawn, err)
 		}
 	}
 	var rebound, crossSite, ok int

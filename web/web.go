@@ -2,8 +2,9 @@
 // shows the state of a domain's TLS at a glance (sessions and failure
 // rates per policy domain, result-types over time, reporters and the ones
 // gone quiet, failing addresses with trust, ban status and the redeem
-// command to copy, failures per receiving MX), and the JSON behind it
-// under /api/v1/.
+// command to copy, failures per receiving MX; per reporter, its TLS
+// sessions beside the DMARC messages from our domains it saw, and the
+// sources failing DMARC), and the JSON behind it under /api/v1/.
 //
 // Everything it serves is embedded in the binary (the page, its script
 // and style, the uPlot chart library): it loads nothing from outside and
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/stats"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -136,11 +138,11 @@ type handler struct {
 // New returns the dashboard's handler.
 func New(opt Options) (http.Handler, error) {
 	if opt.Store == nil {
-		return nil, errors.New("web: no store")
+		return nil, pkgerr.New("web", "no store")
 	}
 	tmpl, err := template.New("page.html").Funcs(funcs).ParseFS(files, "templates/page.html")
 	if err != nil {
-		return nil, fmt.Errorf("web: parsing the page template: %w", err)
+		return nil, pkgerr.Errorf("web", "parsing the page template: %w", err)
 	}
 	sub, err := fs.Sub(files, "assets")
 	if err != nil {

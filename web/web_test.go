@@ -244,8 +244,9 @@ func TestCheckListen(t *testing.T) {
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrListen)) {
 			t.Errorf("CheckListen(%q, auth %v) = %v", tc.addr, tc.auth, err)
 		}
-		if err != nil && tc.addr != "no-port" && !strings.Contains(err.Error(), "--auth") {
-			t.Errorf("CheckListen(%q): %q does not say how to fix it", tc.addr, err)
+		var le *ListenError
+		if err != nil && (!errors.As(err, &le) || le.Addr != tc.addr || le.Reason == 0 || strings.Contains(err.Error(), "--")) {
+			t.Errorf("CheckListen(%q): %q is not a ListenError with its reason, or names a flag", tc.addr, err)
 		}
 	}
 }

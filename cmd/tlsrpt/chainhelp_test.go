@@ -19,8 +19,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-msgauth/dkim"
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
-	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 )
 
 // The DKIM key of every reporter in the chain tests, made once per run.

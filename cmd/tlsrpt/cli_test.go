@@ -49,7 +49,7 @@ func TestHelpEverywhere(t *testing.T) {
 	for _, path := range paths {
 		for _, flag := range []string{"-h", "--help"} {
 			args := append(append([]string{}, path...), flag)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
 			cmd := exec.CommandContext(ctx, bin, args...)
 			pr, pw, err := os.Pipe() // never written to, never closed while it runs
 			if err != nil {
@@ -154,7 +154,7 @@ func TestFilterTerminal(t *testing.T) {
 	defer ptmx.Close()
 	defer tty.Close()
 	bin := tlsrptBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "filter", "--db", filepath.Join(t.TempDir(), "t.db"))
 	cmd.Stdin = tty
@@ -244,7 +244,7 @@ func TestReviewReadOnlyAsNobody(t *testing.T) {
 		{"review", "--db", db, "--no-bans"},
 		{"review", "--db", db, "--json", "--no-bans"},
 		{"stats", "--db", db},
-		{"redeem", "--db", db, "--log"},
+		{"redeem", "log", "--db", db},
 	} {
 		out, errOut, err := run(args...)
 		// The table's one hint (its address failed in a way no ban

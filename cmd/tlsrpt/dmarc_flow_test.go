@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 

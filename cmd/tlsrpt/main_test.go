@@ -61,10 +61,21 @@ func TestScripts(t *testing.T) {
 }
 
 // condNeed answers a script's [need:PROG] condition: whether PROG is on
-// $PATH (or in an sbin folder), as testenv.MustHaveExec looks. A script
-// skips with "[!need:PROG] skip 'why'"; under TLSRPT_TEST_REQUIRE_ALL=1 a
-// missing PROG is an error that fails the script instead.
+// $PATH (or in an sbin folder), as testenv.MustHaveExec looks; and its
+// [root] condition: whether the test runs as root. A script skips with
+// "[!need:PROG] skip 'why'" or "[!root] skip 'why'"; under
+// TLSRPT_TEST_REQUIRE_ALL=1 a missing PROG, or a user other than root, is
+// an error that fails the script instead.
 func condNeed(cond string) (bool, error) {
+	if cond == "root" {
+		if os.Geteuid() != 0 {
+			if testenv.RequireAll() {
+				return false, fmt.Errorf("testenv: needs root (required: %s=1)", testenv.RequireAllEnv)
+			}
+			return false, nil
+		}
+		return true, nil
+	}
 	prog, ok := strings.CutPrefix(cond, "need:")
 	if !ok {
 		return false, fmt.Errorf("unknown condition %q", cond)
@@ -91,18 +102,20 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], strconv.Itoa(port))
 }
 
-// cmdWaitPort waits up to 10 s until something listens on HOST:PORT.
+// cmdWaitPort waits until something listens on HOST:PORT, polling: a
+// process the script started in the background gives no other sign. It
+// gives up after testenv.Patience.
 func cmdWaitPort(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: waitport HOST:PORT")
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(testenv.Patience)
 	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", args[0], 200*time.Millisecond); err == nil {
+		if c, err := net.DialTimeout("tcp", args[0], time.Second); err == nil {
 			c.Close()
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	ts.Fatalf("nothing listens on %s after 10 s", args[0])
+	ts.Fatalf("nothing listens on %s after %v", args[0], testenv.Patience)
 }

@@ -17,8 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // readmeCommands returns the tlsrpt command lines of the README's sh
@@ -87,6 +88,7 @@ var readmeWorld = map[string]readmeExpect{
 	"tlsrpt stats --by week":                           {[]int{0}, `(?m)^PERIOD +SUCCESSFUL +FAILED`},
 	"tlsrpt stats --since 30d --group reporter --json": {[]int{0}, `^\[`},
 	"tlsrpt stats --by month --group domain --csv":     {[]int{0}, `^period_start,policy_domain,`},
+	"tlsrpt stats --source both --by week":             {[]int{0}, `(?m)^PERIOD +reporter +SUCCESSFUL +FAILED +MESSAGES +DMARC PASS +DMARC FAIL$|^no reports recorded`},
 	"tlsrpt dashboard":                                 {[]int{0}, ``},
 	"tlsrpt digest":                                    {[]int{0}, `new failing address`},
 	"tlsrpt prune --older-than 400d":                   {[]int{0}, `^would remove \d+ reports`},
@@ -189,7 +191,7 @@ func readmeArgs(t *testing.T, line, home, pgURL, repo string) (args []string, st
 // its page from 127.0.0.1:8461, and stops it with SIGTERM: exit 0.
 func runDashboardExample(t *testing.T, env []string, repo string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testenv.Patience)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tlsrptBinary(t), "dashboard")
 	cmd.Dir = repo
@@ -199,9 +201,10 @@ func runDashboardExample(t *testing.T, env []string, repo string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	// Polling: the dashboard gives no other sign that it listens.
+	deadline := time.Now().Add(testenv.Patience)
 	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:8461", 200*time.Millisecond); err == nil {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:8461", time.Second); err == nil {
 			c.Close()
 			break
 		}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tlsrpt/tlsrpt/redeem/f2btest"
+	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -65,7 +65,7 @@ func TestRedeemStockDebianFail2ban(t *testing.T) {
 	if after, err := os.ReadFile(dropIn); err != nil || string(after) != string(before) {
 		t.Errorf("drop-in not restored:\n%s\nwant:\n%s", after, before)
 	}
-	logOut := tlsrptOK(t, nil, nil, "redeem", "--db", db, "--log").stdout
+	logOut := tlsrptOK(t, nil, nil, "redeem", "log", "--db", db).stdout
 	if !regexp.MustCompile(`(?m)^\S+ applied FAILED +\S+ +fail2ban keep +` + regexp.QuoteMeta(second) + ` .* -> .*fails after the change: .*no_such_option.*undone: restored `).MatchString(logOut) {
 		t.Errorf("the failure and its reason are not in the audit log:\n%s", logOut)
 	}

@@ -131,7 +131,7 @@ func TestRootNeverCreatesStore(t *testing.T) {
 		{[]string{"dashboard", "--listen", "127.0.0.1:0"}, 1, ""},
 		{[]string{"prune", "--older-than", "400d"}, 0, "nothing to prune"},
 		{[]string{"prune", "--older-than", "400d", "--apply"}, 0, "nothing to prune"},
-		{[]string{"redeem", "--log"}, 0, "the audit log is empty"},
+		{[]string{"redeem", "log"}, 0, "the audit log is empty"},
 		{[]string{"redeem", "--backend", "iptables", "--ip", "192.0.2.1"}, 1, ""},
 	} {
 		r := a.run(false, env, nil, c.args...)

@@ -14,6 +14,7 @@ import (
 // apt-get (it records its arguments) and an empty PATH, so that every
 // package looks missing: the machine's own policy-rc.d must be there
 // again afterwards, unchanged, and none must be left where there was none.
+// A stand-in sudo that runs its arguments lets any user run it.
 func TestTestDepsKeepsPolicyRCD(t *testing.T) {
 	script, err := filepath.Abs("../../scripts/test-deps")
 	if err != nil {
@@ -28,6 +29,7 @@ func TestTestDepsKeepsPolicyRCD(t *testing.T) {
 	apt := filepath.Join(bin, "fake-apt")
 	// The stand-in also records what policy-rc.d said while it ran.
 	os.WriteFile(apt, []byte("#!/bin/sh\necho \"$@\" >> "+calls+"\ncat "+policy+" >> "+calls+"\n"), 0o755)
+	os.WriteFile(filepath.Join(bin, "sudo"), []byte("#!/bin/sh\nexec \"$@\"\n"), 0o755)
 	for _, tool := range []string{"mktemp", "cp", "rm", "tee", "chmod", "sort", "cat", "id", "printf"} {
 		os.Symlink(testenv.MustHaveExec(t, tool, "coreutils"), filepath.Join(bin, tool))
 	}

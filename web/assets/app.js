@@ -57,6 +57,19 @@
     }), data.types.map(function (t) { return t.failed; }));
   }
 
+  // TLS sessions beside DMARC messages, per reporter: numbers only, the
+  // labels are ours; the reporter's name is in the page's HTML.
+  (data.reporters || []).forEach(function (r, i) {
+    var el = document.getElementById("dmarc-" + i);
+    if (!el) { return; }
+    plot(el, [
+      { label: "TLS successful", stroke: OK, width: 2 },
+      { label: "TLS failed", stroke: FAIL, width: 2 },
+      { label: "DMARC pass", stroke: "#009E73", dash: [6, 3], width: 2 },
+      { label: "DMARC fail", stroke: "#CC79A7", dash: [6, 3], width: 2 }
+    ], [r.successful, r.failed, r.pass, r.fail]);
+  });
+
   // Copy buttons, shown only where the clipboard can be written.
   if (navigator.clipboard && window.isSecureContext) {
     Array.prototype.forEach.call(document.querySelectorAll("button.copy"), function (b) {

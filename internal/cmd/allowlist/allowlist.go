@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -195,7 +195,7 @@ func exportErrors(w io.Writer, err error) error {
 		return fmt.Errorf("%w (the output lacks its ranges; check --resolver)", errs[0])
 	}
 	for _, e := range errs {
-		fmt.Fprintf(w, "tlsrpt: allowlist export: %s\n", neutral.TerminalLine(strings.TrimPrefix(e.Error(), "allowlist: ")))
+		fmt.Fprintf(w, "tlsrpt: allowlist export: %s\n", neutral.TerminalLine(pkgerr.TrimPackage(e, e.Error())))
 	}
 	return &cmdutil.ExitError{Code: cmdutil.ExitFailure,
 		Err: fmt.Errorf("%d SPF domains could not be expanded: the output lacks their ranges (check --resolver)", len(errs))}

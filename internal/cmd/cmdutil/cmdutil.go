@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -73,46 +72,66 @@ func (f *Factory) DBLocation() (string, error) {
 	if f.DBSet && f.DB == "" {
 		return "", UsageErrorf("--db is empty: give a file path or a postgres:// URL, or leave --db out for the default")
 	}
-	loc, err := store.Path(f.DB)
-	if err != nil {
-		return "", fmt.Errorf("%w (set --db or $TLSRPT_DB)", err)
-	}
-	return loc, nil
+	return ResolveDB(f.DB)
 }
 
-// OpenStore opens the database for reading and writing.
-func (f *Factory) OpenStore() (*store.Store, error) {
+// ErrNoDefaultDB is returned when there is no --db, no $TLSRPT_DB and no
+// home folder to put the default database in.
+var ErrNoDefaultDB = errors.New("locating the database")
+
+// ErrNoStateDir is returned when there is no $XDG_STATE_HOME and no home
+// folder to keep tlsrpt's files in.
+var ErrNoStateDir = errors.New("locating the state folder")
+
+// ResolveDB is the database a --db value names: the value if non-empty,
+// else $TLSRPT_DB, else tlsrpt.db in StateDir. This is the one place that
+// reads the environment for it: the store takes a location.
+func ResolveDB(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if p := os.Getenv("TLSRPT_DB"); p != "" {
+		return p, nil
+	}
+	state, err := stateDir()
+	if err != nil {
+		return "", Explain(fmt.Errorf("%w: %w", ErrNoDefaultDB, err))
+	}
+	return filepath.Join(state, "tlsrpt.db"), nil
+}
+
+// opening marks an error of opening the store, so that the hints for a
+// file that cannot be opened (fs.ErrPermission) are given only to it.
+type opening struct{ err error }
+
+func (e *opening) Error() string { return e.err.Error() }
+func (e *opening) Unwrap() error { return e.err }
+
+// openStore opens the database at the resolved location with open.
+func (f *Factory) openStore(open func(string) (*store.Store, error)) (*store.Store, error) {
 	loc, err := f.DBLocation()
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(loc)
-	return st, Explain(err)
+	st, err := open(loc)
+	if err != nil {
+		return nil, Explain(&opening{err})
+	}
+	return st, nil
 }
+
+// OpenStore opens the database for reading and writing.
+func (f *Factory) OpenStore() (*store.Store, error) { return f.openStore(store.Open) }
 
 // OpenStoreExisting opens the database for reading and writing, but never
 // creates it: for commands that write only beside their reading (digest,
 // redeem, prune), which root often runs first. A missing database is
 // store.ErrNoDatabase.
-func (f *Factory) OpenStoreExisting() (*store.Store, error) {
-	loc, err := f.DBLocation()
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.OpenExisting(loc)
-	return st, Explain(err)
-}
+func (f *Factory) OpenStoreExisting() (*store.Store, error) { return f.openStore(store.OpenExisting) }
 
 // OpenStoreReadOnly opens the database to read it only: commands that
 // only read work on a database the user cannot write.
-func (f *Factory) OpenStoreReadOnly() (*store.Store, error) {
-	loc, err := f.DBLocation()
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.OpenReadOnly(loc)
-	return st, Explain(err)
-}
+func (f *Factory) OpenStoreReadOnly() (*store.Store, error) { return f.openStore(store.OpenReadOnly) }
 
 // ExitError carries an exit code. A Silent one has been reported already
 // (the command printed its verdict); otherwise its error is printed.
@@ -141,9 +160,9 @@ func Silent(code int) error {
 	return &ExitError{Code: code, Silent: true}
 }
 
-// ExitCode decides the exit code of a command's error: this is the one
-// place. nil is 0; an ExitError its code; a filter output error 75
-// (maildrop defers the message); anything else 1.
+// ExitCode decides the exit code of a command's error: nil is 0; an
+// ExitError its code; an error the hint table knows the table's code (a
+// filter output error 75: maildrop defers the message); anything else 1.
 func ExitCode(err error) int {
 	var ee *ExitError
 	switch {
@@ -151,8 +170,11 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.Code
-	case errors.Is(err, filter.ErrOutput):
-		return ExitTempFail
+	}
+	for _, h := range hints {
+		if h.code != 0 && h.match(err) != nil {
+			return h.code
+		}
 	}
 	return ExitFailure
 }
@@ -169,12 +191,21 @@ func (f *Factory) Logger() *slog.Logger {
 // StateDir is where tlsrpt keeps its files by default:
 // $XDG_STATE_HOME/tlsrpt, else ~/.local/state/tlsrpt.
 func StateDir() (string, error) {
+	d, err := stateDir()
+	if err != nil {
+		return "", Explain(fmt.Errorf("%w: %w", ErrNoStateDir, err))
+	}
+	return d, nil
+}
+
+// stateDir is StateDir, failing with the home folder's error.
+func stateDir() (string, error) {
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
 		return filepath.Join(d, "tlsrpt"), nil
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("locating the state folder: %w (set $XDG_STATE_HOME)", err)
+		return "", err
 	}
 	return filepath.Join(home, ".local", "state", "tlsrpt"), nil
 }

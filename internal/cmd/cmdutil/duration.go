@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -29,7 +30,7 @@ const MaxDuration = 36500 * 24 * time.Hour
 // DurationHelp names the accepted forms, for messages and flag usage.
 const DurationHelp = "a number and a unit: 90s, 10min, 36h, 7d, 2w"
 
-var durationRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)([a-z]+)$`)
+var durationRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)([a-z]+)$`) })
 
 // ParseDuration reads a duration given on the command line: a decimal
 // number and one unit, s, min, h, d (24 h) or w (7 d). It refuses what
@@ -38,7 +39,7 @@ var durationRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)([a-z]+)$`)
 // and anything past MaxDuration. Its errors do not repeat the value.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	m := durationRE.FindStringSubmatch(s)
+	m := durationRE().FindStringSubmatch(s)
 	if m == nil {
 		return 0, badDuration(s)
 	}

@@ -23,7 +23,7 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 	if err == nil {
 		return now.Add(-d), nil
 	}
-	if t := strings.TrimSpace(s); durationRE.MatchString(t) || strings.HasPrefix(t, "-") {
+	if t := strings.TrimSpace(s); durationRE().MatchString(t) || strings.HasPrefix(t, "-") {
 		// A duration, but a bad one: the parser's reason is the one to give.
 		return time.Time{}, UsageErrorf("--since %q: %v", s, err)
 	}

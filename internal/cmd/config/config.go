@@ -222,7 +222,7 @@ func display(fl *pflag.Flag) []string {
 	}
 	for i, v := range vs {
 		if fl.Name == "db" {
-			if loc, err := store.Path(v); err == nil {
+			if loc, err := cmdutil.ResolveDB(v); err == nil {
 				v = loc
 			}
 		}

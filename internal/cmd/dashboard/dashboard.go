@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,7 +83,7 @@ other sites. Ban status is asked of the backends at most every 30 seconds.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := web.CheckListen(opts.Listen, opts.Auth != ""); err != nil {
-				return cmdutil.UsageErrorf("%w", err)
+				return cmdutil.Explain(err) // a usage error, with the fix
 			}
 			if err := opts.TLSOptions.Check(); err != nil {
 				return err
@@ -180,7 +181,7 @@ func (o *Options) check() (*web.Auth, error) {
 			return nil, err // exit 1: a file, not the command line, is wrong
 		}
 		if err := web.CheckClearAuth(o.Listen, o.Cert != "", o.BehindTLSProxy); err != nil {
-			return nil, cmdutil.UsageErrorf("%w", err)
+			return nil, cmdutil.Explain(err) // a usage error, with the fix
 		}
 		if err := o.trustProxy(a); err != nil {
 			return nil, err
@@ -248,7 +249,9 @@ func (o *Options) redeemArgs() ([]string, error) {
 
 // keywordPassword matches a password in a libpq key=value connection
 // string, quoted or not, with the white space before it.
-var keywordPassword = regexp.MustCompile(`(?i)(^|\s+)(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)`)
+var keywordPassword = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(^|\s+)(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)`)
+})
 
 // withoutPassword is a database location with its passwords left out (a
 // URL's user password, password= and sslpassword= in its query or in a
@@ -257,7 +260,7 @@ var keywordPassword = regexp.MustCompile(`(?i)(^|\s+)(?:ssl)?password\s*=\s*('(?
 // password. store.Redact runs last, so nothing secret can stay.
 func withoutPassword(loc string) string {
 	if !strings.Contains(loc, "://") {
-		return store.Redact(strings.TrimSpace(keywordPassword.ReplaceAllString(loc, "")))
+		return store.Redact(strings.TrimSpace(keywordPassword().ReplaceAllString(loc, "")))
 	}
 	u, err := url.Parse(loc)
 	if err != nil {

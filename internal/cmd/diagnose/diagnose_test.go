@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/allowlist/dnstest"
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/probetest"
 	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/report"

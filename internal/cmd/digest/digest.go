@@ -18,6 +18,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/digest"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/diagnose"
+	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -35,6 +36,7 @@ type Options struct {
 	NoProbe    bool
 	CAFile     string
 	Timeout    time.Duration
+	Domains    []string
 
 	// dial replaces the prober's dialer in tests, which send port 25 and
 	// 443 of the test hosts to their own servers.
@@ -54,7 +56,10 @@ regularly, then nothing for --quiet-after), failure rates that moved per policy
 domain, the outcomes of redeemed addresses that changed since the last digest
 (banned again and still failing first), the checks of tlsrpt diagnose that fail for the result types new since
 the last digest (in authenticated reports only; --no-probe leaves them out),
-and the redeem plan of this host. Prints nothing and exits 0 when nothing
+the redeem plan of this host, and of DMARC aggregate reports the reporters
+whose share of messages failing DMARC rose and the sources newly failing
+DMARC for our domains (--domain, else the policy domains of the DMARC
+reports), from authenticated reports only. Prints nothing and exits 0 when nothing
 is notable (--always prints anyway), so that cron and the systemd timer in
 contrib/systemd mail only when there is news. Each run records its time for the
 next one (per --host), unless --since or --no-record is given. A database that
@@ -79,6 +84,7 @@ does not exist yet is never created: nothing is notable then.`,
 	fl.BoolVar(&opts.NoProbe, "no-probe", false, "run no checks of tlsrpt diagnose (connect to no MX host or policy server)")
 	fl.StringVar(&opts.CAFile, "ca-file", "", "for the checks, trust the roots in this PEM `file` too (a private CA)")
 	fl.DurationVar(&opts.Timeout, "probe-timeout", probe.DefaultTimeout, "bound each DNS query, SMTP session and policy fetch of the checks by this `DURATION`")
+	fl.StringArrayVar(&opts.Domains, "domain", nil, "one of our `DOMAIN`s: sources failing DMARC as it or under it are named (repeatable; default: the policy domains of the authenticated DMARC reports)")
 	f.Backends.AddFlags(fl)
 	return cmd
 }
@@ -109,7 +115,12 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 	defer st.Close()
-	opt := digest.Options{Since: since, Now: now, QuietAfter: o.QuietAfter, Host: o.Host}
+	for _, d := range o.Domains {
+		if !probe.ValidDomain(d) {
+			return cmdutil.UsageErrorf("--domain %q is not a domain name (give a domain such as example.org)", neutral.TerminalCell(d))
+		}
+	}
+	opt := digest.Options{Since: since, Now: now, QuietAfter: o.QuietAfter, Host: o.Host, Domains: o.Domains}
 	if opt.Prober, err = o.prober(); err != nil {
 		return err
 	}
@@ -143,6 +154,9 @@ func Run(ctx context.Context, o *Options) error {
 			return err
 		}
 		if err := digest.RecordOutcomes(ctx, st, o.Host, d); err != nil {
+			return err
+		}
+		if err := digest.RecordDMARC(ctx, st, o.Host, d); err != nil {
 			return err
 		}
 		return digest.Record(ctx, st, o.Host, now)

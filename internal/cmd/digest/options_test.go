@@ -19,6 +19,7 @@ func TestFlags(t *testing.T) {
 		{Args: []string{"--quiet-after", "5d", "--no-plan", "--no-probe"},
 			Want: func(o *Options) { o.QuietAfter, o.NoPlan, o.NoProbe = 5*24*time.Hour, true, true }},
 		{Args: []string{"--ca-file", "ca.pem", "--probe-timeout", "3s"}, Want: func(o *Options) { o.CAFile, o.Timeout = "ca.pem", 3*time.Second }},
+		{Args: []string{"--domain", "example.org", "--domain", "example.net"}, Want: func(o *Options) { o.Domains = []string{"example.org", "example.net"} }},
 		{Args: []string{"--quiet-after", "3m"}, Refused: []string{"--quiet-after"}},
 		{Args: []string{"today"}, Refused: []string{`unexpected argument "today"`}},
 	})

@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -22,6 +21,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/spool"
@@ -142,6 +142,7 @@ func Run(ctx context.Context, o *Options) error {
 	opt := filter.Options{
 		Limits:      report.Limits{MaxMessage: o.MaxMessage, MaxDecompressed: o.MaxDecompressed, MaxDetails: o.MaxDetails, MaxPolicies: o.MaxPolicies},
 		Record:      func() (arrival.Recorder, error) { return rec, nil },
+		Explain:     cmdutil.Explain,
 		DMARCLimits: dmarc.Limits{MaxRecords: o.DMARCRecords},
 	}
 	if err := configureTrust(o.F, &opt, budget, rec); err != nil {
@@ -155,7 +156,7 @@ func Run(ctx context.Context, o *Options) error {
 		log.Warn("filter: " + n)
 	}
 	if err != nil {
-		log.Error("filter: " + strings.TrimPrefix(err.Error(), "filter: "))
+		log.Error("filter: " + pkgerr.TrimPackage(err, err.Error()))
 		if errors.Is(err, filter.ErrOutput) {
 			return &cmdutil.ExitError{Code: cmdutil.ExitTempFail, Err: err, Silent: true}
 		}
@@ -242,6 +243,7 @@ func newRecorder(o *Options) (*spool.Recorder, error) {
 		Spool:   spool.Spool{Dir: dir, Max: o.SpoolMax, Refused: store.Refused},
 		Open:    func() (arrival.Recorder, error) { return openStore(o.F) },
 		Drain:   o.SpoolDrain,
+		Explain: cmdutil.Explain,
 		Later:   "tlsrpt import --spool, or the next filter",
 		Recover: "the delivered message still carries the report: tlsrpt import recovers it",
 	}, nil

@@ -158,7 +158,7 @@ func Run(ctx context.Context, o *Options) error {
 		fmt.Fprintf(o.F.IO.Out, "stored %d DMARC reports%s, duplicates %d\n", sum.DMARCStored, upgraded, sum.DMARCDuplicates)
 	}
 	for _, e := range sum.Errors {
-		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: %s\n", store.RedactText(neutral.Error(e)))
+		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: import: %s\n", store.RedactText(neutral.Error(cmdutil.Explain(e))))
 	}
 	if err != nil {
 		return err
@@ -201,7 +201,7 @@ func (l *lazyStore) open() (*store.Store, error) {
 }
 
 // AddReportResult stores r, creating the database first when needed.
-func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (int64, store.Added, error) {
+func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (int64, arrival.Added, error) {
 	st, err := l.open()
 	if err != nil {
 		return 0, 0, err
@@ -221,7 +221,7 @@ func (l *lazyStore) AddReport(ctx context.Context, r *report.Report, src arrival
 
 // AddDMARCResult stores a DMARC aggregate report, creating the database
 // first when needed.
-func (l *lazyStore) AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival.Source) (int64, store.Added, error) {
+func (l *lazyStore) AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival.Source) (int64, arrival.Added, error) {
 	st, err := l.open()
 	if err != nil {
 		return 0, 0, err

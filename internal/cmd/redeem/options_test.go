@@ -24,6 +24,30 @@ func TestFlags(t *testing.T) {
 	})
 }
 
+// TestLogDeprecated: the old --log still prints the log, hidden from the
+// help, and says on standard error (never the standard output, which the
+// log owns) that redeem log replaces it.
+func TestLogDeprecated(t *testing.T) {
+	e := cmdtest.New(t)
+	o, err := cmdtest.Parse(e.F, NewCmdRedeem, "--log")
+	if err != nil || !o.ShowLog {
+		t.Fatalf("--log: %v, %+v", err, o)
+	}
+	if got := e.Err.String(); !strings.HasPrefix(got, "tlsrpt: redeem: --log ") || !strings.Contains(got, "run tlsrpt redeem log") || strings.Count(got, "\n") != 1 {
+		t.Errorf("standard error %q: want one line naming --log and tlsrpt redeem log", got)
+	}
+	if e.Out.Len() != 0 {
+		t.Errorf("standard output %q: want nothing", e.Out)
+	}
+	if fl := NewCmdRedeem(e.F, nil).Flags().Lookup("log"); !fl.Hidden || fl.Deprecated == "" {
+		t.Errorf("--log: hidden %v, deprecated %q", fl.Hidden, fl.Deprecated)
+	}
+	e.Err.Reset()
+	if _, err := cmdtest.Parse(e.F, newCmdLog); err != nil || e.Err.Len() != 0 {
+		t.Errorf("redeem log: %v, standard error %q", err, e.Err)
+	}
+}
+
 // TestLogFlags: redeem log's command line into Options: the log, with
 // the outcome flags.
 func TestLogFlags(t *testing.T) {

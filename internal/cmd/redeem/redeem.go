@@ -27,8 +27,10 @@ import (
 
 // Options are redeem's options.
 type Options struct {
-	F       *cmdutil.Factory
-	Apply   bool
+	F     *cmdutil.Factory
+	Apply bool
+	// ShowLog prints the audit log instead of planning: redeem log, or
+	// the deprecated --log.
 	ShowLog bool
 	IPs     []string
 	Since   string
@@ -68,6 +70,9 @@ ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("log") {
+				fmt.Fprintln(f.IO.ErrOut, deprecatedLog)
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -77,6 +82,12 @@ ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Apply, "apply", false, "carry out the plan (without it, nothing is changed)")
 	fl.BoolVar(&opts.ShowLog, "log", false, "print the audit log, as tlsrpt redeem log does, and exit")
+	// --log came before redeem log. It still works, hidden from the help
+	// and the completion, with deprecatedLog on standard error. pflag's
+	// own note is dropped: cobra prints it on the standard output, which
+	// the log owns, and not in tlsrpt's voice.
+	_ = fl.MarkDeprecated("log", "use tlsrpt redeem log")
+	fl.SetOutput(io.Discard)
 	fl.StringArrayVar(&opts.IPs, "ip", nil, "also redeem this `address`, trusted or not (repeatable)")
 	fl.StringVar(&opts.Since, "since", "", "only consider reports whose range ends after this `DATE|DURATION`")
 	cmdutil.HostVar(fl, &opts.Host)
@@ -85,6 +96,9 @@ ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly
 	cmd.AddCommand(newCmdLog(f, runF))
 	return cmd
 }
+
+// deprecatedLog is the note redeem --log prints on standard error.
+const deprecatedLog = "tlsrpt: redeem: --log is deprecated: run tlsrpt redeem log (--log goes in the next release)"
 
 // newCmdLog returns redeem log, which prints the audit log with the
 // outcomes.

@@ -147,7 +147,7 @@ func reportUnknown(w io.Writer, rows []assess.Row) {
 	seen := map[string]bool{}
 	for _, r := range rows {
 		for _, u := range r.Unknown {
-			line := fmt.Sprintf("tlsrpt: review: %s: ban status unknown (? in BANNED): %s", u.Backend, neutral.Error(u.Err))
+			line := fmt.Sprintf("tlsrpt: review: %s: ban status unknown (? in BANNED): %s", u.Backend, neutral.Error(cmdutil.Explain(u.Err)))
 			if !seen[line] {
 				seen[line] = true
 				fmt.Fprintln(w, line)

@@ -28,6 +28,7 @@ import (
 	cmdreview "github.com/tlsrpt/tlsrpt/internal/cmd/review"
 	cmdserve "github.com/tlsrpt/tlsrpt/internal/cmd/serve"
 	cmdstats "github.com/tlsrpt/tlsrpt/internal/cmd/stats"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -164,20 +165,17 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	root.SetOut(out)
 	root.SetErr(errOut)
 	c, err := root.ExecuteContextC(context.Background())
+	err = cmdutil.Explain(err)
 	if err != nil {
 		printError(errOut, c, err)
 	}
 	return cmdutil.ExitCode(err)
 }
 
-// packagePrefixes are the prefixes of tlsrpt's packages' errors: the
-// command's name says where the error comes from, so they are not
-// repeated after it.
-var packagePrefixes = []string{"store: ", "redeem: ", "report: ", "allowlist: ", "filter: ", "serve: ",
-	"ingest: ", "spool: ", "web: ", "digest: ", "metrics: "}
-
 // printError prints one line: "tlsrpt: COMMAND: what failed: why (fix)",
-// with every secret a URL or connection string in it holds masked.
+// with every secret a URL or connection string in it holds masked. The
+// command's name says where the error comes from: the name of the package
+// that made it is not repeated after it.
 func printError(w io.Writer, c *cobra.Command, err error) {
 	var ee *cmdutil.ExitError
 	if errors.As(err, &ee) && ee.Silent {
@@ -187,10 +185,7 @@ func printError(w io.Writer, c *cobra.Command, err error) {
 	if c != nil {
 		name = c.CommandPath()
 	}
-	msg := store.RedactText(strings.Join(strings.Fields(err.Error()), " "))
-	msg = strings.TrimPrefix(msg, "tlsrpt: ")
-	for _, p := range packagePrefixes {
-		msg = strings.TrimPrefix(msg, p)
-	}
+	msg := pkgerr.TrimPackage(err, strings.TrimPrefix(err.Error(), "tlsrpt: "))
+	msg = store.RedactText(strings.Join(strings.Fields(msg), " "))
 	fmt.Fprintf(w, "%s: %s\n", strings.Replace(name, "tlsrpt ", "tlsrpt: ", 1), msg)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/clientip"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/tally"
 	"github.com/tlsrpt/tlsrpt/serve"
 )
 
@@ -59,7 +60,7 @@ func checkLimits(h serve.Options, s serve.ServerOptions) error {
 	// A POST holds its body's read buffer and, while it decodes,
 	// --max-decompressed of the byte budget: below both, a body the size
 	// bounds admit gets 503 "server busy" on an idle server, forever.
-	if need := addSat(serve.BodyBudget(h.MaxBody), h.Limits.MaxDecompressed); h.MaxInFlightBytes < need {
+	if need := tally.Add(serve.BodyBudget(h.MaxBody), h.Limits.MaxDecompressed, math.MaxInt64); h.MaxInFlightBytes < need {
 		return cmdutil.UsageErrorf("--max-in-flight %d is below one --max-body %d body (%d with its read buffer) plus one --max-decompressed %d decoding: such POSTs would get 503 forever; give --max-in-flight %d or more, or lower the others",
 			h.MaxInFlightBytes, h.MaxBody, serve.BodyBudget(h.MaxBody), h.Limits.MaxDecompressed, need)
 	}
@@ -83,12 +84,4 @@ func checkLimits(h serve.Options, s serve.ServerOptions) error {
 // secs writes d in seconds, a form every duration flag takes back.
 func secs(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
-}
-
-// addSat adds two non-negative sizes, saturating.
-func addSat(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }

@@ -133,12 +133,13 @@ func FreePort() (int, error) {
 // errExited is waitReady's error when dnsmasq exited.
 var errExited = errors.New("dnsmasq exited")
 
-// waitReady polls the server until it answers or its process exits.
+// waitReady polls the server until it answers or its process exits (dnsmasq
+// gives no other sign that it is ready), for at most testenv.Patience.
 func waitReady(addr string, exited <-chan error) error {
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
 	m := new(dns.Msg)
 	m.SetQuestion("dnstest.ready.invalid.", dns.TypeA)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testenv.Patience)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
@@ -150,7 +151,7 @@ func waitReady(addr string, exited <-chan error) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return errors.New("dnsmasq did not answer within 5s")
+	return fmt.Errorf("dnsmasq did not answer within %v", testenv.Patience)
 }
 
 // config renders records as a dnsmasq configuration file.

@@ -84,8 +84,10 @@ func (s *Server) Restart() {
 	s.run()
 }
 
-// WaitTimeout is how long WaitFor and Start wait.
-const WaitTimeout = 15 * time.Second
+// WaitTimeout is how long WaitFor and Start wait: testenv.Patience, far
+// beyond what fail2ban-server needs even on a loaded machine, so that it
+// only ever catches a server that will not come.
+const WaitTimeout = testenv.Patience
 
 // Start writes the configuration, starts fail2ban-server in the foreground
 // and waits for it to answer ping. The server is stopped and its directory

@@ -1,0 +1,70 @@
+package serve
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
+	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
+	"github.com/tlsrpt/tlsrpt/store"
+)
+
+// TestMetricsDMARC: serve's --metrics-listen shows the DMARC messages of
+// the reports stored in the last day per reporter, a signed reporter by
+// name and an unsigned report claiming the same name under
+// "unauthenticated" only.
+func TestMetricsDMARC(t *testing.T) {
+	e := cmdtest.New(t)
+	st, err := store.Open(e.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
+	dmarctest.Add(t, st, time.Now(), dmarctest.Report("google.com", "1", "example.net", day,
+		dmarctest.Rec{IP: "192.0.2.1", N: 90, Pass: true}, dmarctest.Rec{IP: "192.0.2.2", N: 7}), dmarctest.Signed("google.com"))
+	dmarctest.Add(t, st, time.Now(), dmarctest.Report("google.com", "2", "example.net", day,
+		dmarctest.Rec{IP: "198.51.100.66", N: 5000}), dmarctest.Unsigned("google.com"))
+	st.Close()
+	o, err := cmdtest.Parse(e.F, NewCmdServe, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := make(chan string, 2)
+	o.listener = func(network, addr string) (net.Listener, error) {
+		ln, err := net.Listen(network, addr)
+		if err == nil {
+			addrs <- ln.Addr().String()
+		}
+		return ln, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, o) }()
+	_, metricsAt := <-addrs, <-addrs
+	resp, err := http.Get("http://" + metricsAt + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after its context ended: %v", err)
+	}
+	for _, re := range []string{`(?m)^tlsrpt_dmarc_messages\{policy_domain="example.net",reporter="google.com",result="pass"\} 90$`,
+		`(?m)^tlsrpt_dmarc_messages\{policy_domain="example.net",reporter="google.com",result="fail"\} 7$`,
+		`(?m)^tlsrpt_dmarc_messages\{policy_domain="other",reporter="unauthenticated",result="fail"\} 5000$`} {
+		if !regexp.MustCompile(re).Match(b) {
+			t.Errorf("serve's metrics lack %s", re)
+		}
+	}
+	if n := strings.Count(string(b), "tlsrpt_dmarc_messages{"); n != 4 {
+		t.Errorf("%d DMARC series, want 4:\n%s", n, b)
+	}
+}
