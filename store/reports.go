@@ -133,81 +133,11 @@ func checkCounts(r *report.Report) error {
 }
 
 // addReport is AddReport's transaction.
-func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.Source, reporter, digest string, stored int64) (int64, Added, error) {
-	authed := src.Auth.Authenticated
-	var (
-		id       int64
-		idAuthed bool
-	)
-	err := tx.QueryRowContext(ctx,
-		`SELECT id, auth_authenticated FROM reports WHERE reporter = ? AND org = ? AND report_id = ?`,
-		reporter, r.OrganizationName, r.ReportID).Scan(&id, &idAuthed)
-	found := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, New, err
-	}
-	if found && (idAuthed || !authed) {
-		return id, Duplicate, nil
-	}
-	copies, err := sameContent(ctx, tx, r, digest)
-	if err != nil {
-		return 0, New, err
-	}
-	if !authed { // and not found
-		if len(copies) > 0 {
-			return copies[0].id, Duplicate, nil
-		}
-		id, err := insertReport(ctx, tx, r, src, reporter, digest, stored)
-		return id, New, err
-	}
-	// An authenticated copy replaces the same reporter's unauthenticated
-	// copy and every unauthenticated word-for-word copy.
-	var drop []int64
-	if found {
-		drop = append(drop, id)
-	}
-	for _, c := range copies {
-		if !c.authed && c.id != id {
-			drop = append(drop, c.id)
-		}
-	}
-	for _, d := range drop {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM reports WHERE id = ?`, d); err != nil {
-			return 0, New, err
-		}
-	}
-	id, err = insertReport(ctx, tx, r, src, reporter, digest, stored)
-	if len(drop) > 0 {
-		return id, Upgraded, err
-	}
-	return id, New, err
-}
-
-// storedCopy is a stored report found by sameContent.
-type storedCopy struct {
-	id     int64
-	authed bool
-}
-
-// sameContent lists the stored reports with r's content (its digest),
-// whoever sent them, authenticated ones first.
-func sameContent(ctx context.Context, tx *sql.Tx, r *report.Report, digest string) ([]storedCopy, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, auth_authenticated FROM reports
-		WHERE org = ? AND report_id = ? AND digest = ? ORDER BY auth_authenticated DESC, id`,
-		r.OrganizationName, r.ReportID, digest)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cs []storedCopy
-	for rows.Next() {
-		var c storedCopy
-		if err := rows.Scan(&c.id, &c.authed); err != nil {
-			return nil, err
-		}
-		cs = append(cs, c)
-	}
-	return cs, rows.Err()
+func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.Source, reporter, digest string, stored int64) (int64, arrival.Added, error) {
+	k := copyKey{table: "reports", reporter: reporter, org: r.OrganizationName, reportID: r.ReportID, digest: digest}
+	return addOnce(ctx, tx, k, src.Auth.Authenticated, func() (int64, error) {
+		return insertReport(ctx, tx, r, src, reporter, digest, stored)
+	})
 }
 
 func insertReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.Source, reporter, digest string, stored int64) (int64, error) {
