@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden from the current output")
@@ -132,20 +134,7 @@ func TestCorpusGolden(t *testing.T) {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
 			got := readSample(t, path).golden(path)
-			golden := filepath.Join("testdata", "golden", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("dump differs from %s (go test -update rewrites it):\n%s", golden, got)
-			}
+			golden.Compare(t, *update, filepath.Join("testdata", "golden", name+".golden"), got)
 		})
 	}
 }
@@ -155,22 +144,7 @@ func TestCorpusGolden(t *testing.T) {
 // element. A file without an entry fails, so that every new sample gets
 // its assertions.
 func TestCorpusFacts(t *testing.T) {
-	seen := map[string]bool{}
-	for _, path := range corpusFiles(t) {
-		name := filepath.Base(path)
-		check, ok := facts[name]
-		if !ok {
-			t.Errorf("%s: no entry in facts", name)
-			continue
-		}
-		seen[name] = true
-		t.Run(name, func(t *testing.T) { check(t, readSample(t, path)) })
-	}
-	for name := range facts {
-		if !seen[name] {
-			t.Errorf("facts names %s, which is not a corpus file", name)
-		}
-	}
+	golden.Facts(t, corpusFiles(t), readSample, facts)
 }
 
 func eq[T comparable](t *testing.T, what string, got, want T) {

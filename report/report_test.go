@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden from the current output")
@@ -139,20 +141,7 @@ func TestSamplesGolden(t *testing.T) {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
 			got := readSample(t, path).golden()
-			golden := filepath.Join("testdata", "golden", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("dump differs from %s (go test -update rewrites it):\n%s", golden, got)
-			}
+			golden.Compare(t, *update, filepath.Join("testdata", "golden", name+".golden"), got)
 		})
 	}
 }
@@ -160,22 +149,7 @@ func TestSamplesGolden(t *testing.T) {
 // TestSamplesFacts checks specific facts about every sample; a sample
 // without a check fails, so that every new quirk gets its assertion.
 func TestSamplesFacts(t *testing.T) {
-	seen := map[string]bool{}
-	for _, path := range sampleFiles(t) {
-		name := filepath.Base(path)
-		check, ok := facts[name]
-		if !ok {
-			t.Errorf("%s: no entry in facts", name)
-			continue
-		}
-		seen[name] = true
-		t.Run(name, func(t *testing.T) { check(t, readSample(t, path)) })
-	}
-	for name := range facts {
-		if !seen[name] {
-			t.Errorf("facts names %s, which is not a sample file", name)
-		}
-	}
+	golden.Facts(t, sampleFiles(t), readSample, facts)
 }
 
 // Helpers for the facts table.
