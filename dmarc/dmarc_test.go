@@ -1,8 +1,6 @@
 package dmarc
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"net/netip"
@@ -117,26 +115,13 @@ func (r result) golden(path string) []byte {
 			g.Found = append(g.Found, gf)
 		}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "\t")
-	if err := enc.Encode(g); err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
+	return golden.JSON(g)
 }
 
 // TestCorpusGolden reads every corpus file and compares a dump of the
 // model with testdata/golden/<file>.golden; -update rewrites them.
 func TestCorpusGolden(t *testing.T) {
-	for _, path := range corpusFiles(t) {
-		name := filepath.Base(path)
-		t.Run(name, func(t *testing.T) {
-			got := readSample(t, path).golden(path)
-			golden.Compare(t, *update, filepath.Join("testdata", "golden", name+".golden"), got)
-		})
-	}
+	golden.Files(t, *update, corpusFiles(t), func(t *testing.T, path string) []byte { return readSample(t, path).golden(path) })
 }
 
 // TestCorpusFacts checks facts about every corpus file: each is read, or,

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"net/netip"
@@ -124,26 +122,13 @@ func (r result) golden() []byte {
 			g.Found = append(g.Found, goldenFound{f.Name, f.MediaType, f.Report, errString(f.Err)})
 		}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "\t")
-	if err := enc.Encode(g); err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
+	return golden.JSON(g)
 }
 
 // TestSamplesGolden reads every sample and compares a dump of the result
 // with testdata/golden/<file>.golden; run with -update to rewrite them.
 func TestSamplesGolden(t *testing.T) {
-	for _, path := range sampleFiles(t) {
-		name := filepath.Base(path)
-		t.Run(name, func(t *testing.T) {
-			got := readSample(t, path).golden()
-			golden.Compare(t, *update, filepath.Join("testdata", "golden", name+".golden"), got)
-		})
-	}
+	golden.Files(t, *update, sampleFiles(t), func(t *testing.T, path string) []byte { return readSample(t, path).golden() })
 }
 
 // TestSamplesFacts checks specific facts about every sample; a sample

@@ -5,6 +5,7 @@ package golden
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,6 +28,31 @@ func Compare(t testing.TB, update bool, path string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("dump differs from %s (go test -update rewrites it):\n%s", path, got)
 	}
+}
+
+// Files compares, for every sample file of paths, what dump makes of it
+// with testdata/golden/<its base name>.golden (Compare).
+func Files(t *testing.T, update bool, paths []string, dump func(*testing.T, string) []byte) {
+	t.Helper()
+	for _, path := range paths {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			Compare(t, update, filepath.Join("testdata", "golden", name+".golden"), dump(t, path))
+		})
+	}
+}
+
+// JSON is v as the golden files hold it: indented with tabs, with <, >
+// and & as they are.
+func JSON(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "\t")
+	if err := enc.Encode(v); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
 }
 
 // Facts runs, for every sample file of paths, the check facts holds under
