@@ -82,20 +82,13 @@ func addOnce(ctx context.Context, tx *sql.Tx, k copyKey, authed bool, insert fun
 // organisation, report id and digest), whoever sent them, authenticated
 // ones first.
 func sameContent(ctx context.Context, tx *sql.Tx, k copyKey) ([]storedCopy, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, auth_authenticated FROM `+k.table+`
+	return queryAll(ctx, tx, scanCopy, `SELECT id, auth_authenticated FROM `+k.table+`
 		WHERE org = ? AND report_id = ? AND digest = ? ORDER BY auth_authenticated DESC, id`,
 		k.org, k.reportID, k.digest)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cs []storedCopy
-	for rows.Next() {
-		var c storedCopy
-		if err := rows.Scan(&c.id, &c.authed); err != nil {
-			return nil, err
-		}
-		cs = append(cs, c)
-	}
-	return cs, rows.Err()
+}
+
+// scanCopy reads a stored copy of sameContent.
+func scanCopy(rows *sql.Rows) (c storedCopy, err error) {
+	err = rows.Scan(&c.id, &c.authed)
+	return c, err
 }

@@ -291,33 +291,26 @@ func (s *Store) readPolicies(ctx context.Context, id int64) ([]report.Policy, er
 }
 
 func (s *Store) readDetails(ctx context.Context, pid int64) ([]report.FailureDetail, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT result_type, sending_ip, receiving_mx, receiving_helo,
+	return queryAll(ctx, s.db, scanDetail, `SELECT result_type, sending_ip, receiving_mx, receiving_helo,
 		receiving_ip, sessions, reason, additional_info
 		FROM failure_details WHERE policy_id = ? ORDER BY id`, pid)
-	if err != nil {
-		return nil, err
+}
+
+// scanDetail reads a failure detail of readDetails.
+func scanDetail(rows *sql.Rows) (d report.FailureDetail, err error) {
+	var sip, rip sql.NullString
+	if err := rows.Scan(&d.ResultType, &sip, &d.ReceivingMXHostname, &d.ReceivingMXHelo,
+		&rip, &d.FailedSessions, &d.FailureReasonCode, &d.AdditionalInformation); err != nil {
+		return d, err
 	}
-	defer rows.Close()
-	var ds []report.FailureDetail
-	for rows.Next() {
-		var (
-			d        report.FailureDetail
-			sip, rip sql.NullString
-		)
-		if err := rows.Scan(&d.ResultType, &sip, &d.ReceivingMXHostname, &d.ReceivingMXHelo,
-			&rip, &d.FailedSessions, &d.FailureReasonCode, &d.AdditionalInformation); err != nil {
-			return nil, err
-		}
-		d.FailedSessions = clampCount(d.FailedSessions)
-		if d.SendingMTAIP, err = parseIP(sip); err != nil {
-			return nil, err
-		}
-		if d.ReceivingIP, err = parseIP(rip); err != nil {
-			return nil, err
-		}
-		ds = append(ds, d)
+	d.FailedSessions = clampCount(d.FailedSessions)
+	if d.SendingMTAIP, err = parseIP(sip); err != nil {
+		return d, err
 	}
-	return ds, rows.Err()
+	if d.ReceivingIP, err = parseIP(rip); err != nil {
+		return d, err
+	}
+	return d, nil
 }
 
 // jsonList encodes a string list as a JSON array (never null).

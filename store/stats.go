@@ -464,24 +464,19 @@ func (s *Store) SessionsStoredSince(ctx context.Context, since time.Time) (perDo
 }
 
 func (s *Store) recent(ctx context.Context, q string, since time.Time) ([]RecentSessions, error) {
-	rows, err := s.db.QueryContext(ctx, q, since.Unix())
-	if err != nil {
-		return nil, err
+	return queryAll(ctx, s.db, scanRecent, q, since.Unix())
+}
+
+// scanRecent reads a row of recent.
+func scanRecent(rows *sql.Rows) (r RecentSessions, err error) {
+	var (
+		authed       int64
+		succ, failed sql.NullFloat64
+	)
+	if err := rows.Scan(&r.Reporter, &authed, &r.Domain, &r.ResultType, &succ, &failed); err != nil {
+		return r, err
 	}
-	defer rows.Close()
-	var out []RecentSessions
-	for rows.Next() {
-		var (
-			r            RecentSessions
-			authed       int64
-			succ, failed sql.NullFloat64
-		)
-		if err := rows.Scan(&r.Reporter, &authed, &r.Domain, &r.ResultType, &succ, &failed); err != nil {
-			return nil, err
-		}
-		r.Authenticated = authed != 0
-		r.Successful, r.Failed = saturate(succ.Float64), saturate(failed.Float64)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	r.Authenticated = authed != 0
+	r.Successful, r.Failed = saturate(succ.Float64), saturate(failed.Float64)
+	return r, nil
 }
