@@ -1,8 +1,6 @@
 package dmarc
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"net/netip"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden from the current output")
@@ -115,39 +115,13 @@ func (r result) golden(path string) []byte {
 			g.Found = append(g.Found, gf)
 		}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "\t")
-	if err := enc.Encode(g); err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
+	return golden.JSON(g)
 }
 
 // TestCorpusGolden reads every corpus file and compares a dump of the
 // model with testdata/golden/<file>.golden; -update rewrites them.
 func TestCorpusGolden(t *testing.T) {
-	for _, path := range corpusFiles(t) {
-		name := filepath.Base(path)
-		t.Run(name, func(t *testing.T) {
-			got := readSample(t, path).golden(path)
-			golden := filepath.Join("testdata", "golden", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("dump differs from %s (go test -update rewrites it):\n%s", golden, got)
-			}
-		})
-	}
+	golden.Files(t, *update, corpusFiles(t), func(t *testing.T, path string) []byte { return readSample(t, path).golden(path) })
 }
 
 // TestCorpusFacts checks facts about every corpus file: each is read, or,
@@ -155,22 +129,7 @@ func TestCorpusGolden(t *testing.T) {
 // element. A file without an entry fails, so that every new sample gets
 // its assertions.
 func TestCorpusFacts(t *testing.T) {
-	seen := map[string]bool{}
-	for _, path := range corpusFiles(t) {
-		name := filepath.Base(path)
-		check, ok := facts[name]
-		if !ok {
-			t.Errorf("%s: no entry in facts", name)
-			continue
-		}
-		seen[name] = true
-		t.Run(name, func(t *testing.T) { check(t, readSample(t, path)) })
-	}
-	for name := range facts {
-		if !seen[name] {
-			t.Errorf("facts names %s, which is not a corpus file", name)
-		}
-	}
+	golden.Facts(t, corpusFiles(t), readSample, facts)
 }
 
 func eq[T comparable](t *testing.T, what string, got, want T) {

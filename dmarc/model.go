@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
+	"github.com/tlsrpt/tlsrpt/internal/tally"
 )
 
 // ErrNotDMARC is returned when the input is not a DMARC aggregate report
@@ -168,33 +169,15 @@ var DefaultLimits = Limits{
 // orDefault fills in zero fields from DefaultLimits.
 func (l Limits) orDefault() Limits {
 	d := DefaultLimits
-	if l.MaxInput <= 0 {
-		l.MaxInput = d.MaxInput
-	}
-	if l.MaxDecompressed <= 0 {
-		l.MaxDecompressed = d.MaxDecompressed
-	}
-	if l.MaxZipMembers <= 0 {
-		l.MaxZipMembers = d.MaxZipMembers
-	}
-	if l.MaxReports <= 0 {
-		l.MaxReports = d.MaxReports
-	}
-	if l.MaxRecords <= 0 {
-		l.MaxRecords = d.MaxRecords
-	}
-	if l.MaxElements <= 0 {
-		l.MaxElements = d.MaxElements
-	}
-	if l.MaxChildElems <= 0 {
-		l.MaxChildElems = d.MaxChildElems
-	}
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = d.MaxDepth
-	}
-	if l.MaxText <= 0 {
-		l.MaxText = d.MaxText
-	}
+	l.MaxInput = tally.OrDefault(l.MaxInput, d.MaxInput)
+	l.MaxDecompressed = tally.OrDefault(l.MaxDecompressed, d.MaxDecompressed)
+	l.MaxZipMembers = tally.OrDefault(l.MaxZipMembers, d.MaxZipMembers)
+	l.MaxReports = tally.OrDefault(l.MaxReports, d.MaxReports)
+	l.MaxRecords = tally.OrDefault(l.MaxRecords, d.MaxRecords)
+	l.MaxElements = tally.OrDefault(l.MaxElements, d.MaxElements)
+	l.MaxChildElems = tally.OrDefault(l.MaxChildElems, d.MaxChildElems)
+	l.MaxDepth = tally.OrDefault(l.MaxDepth, d.MaxDepth)
+	l.MaxText = tally.OrDefault(l.MaxText, d.MaxText)
 	return l
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
+	"github.com/tlsrpt/tlsrpt/internal/tally"
 )
 
 // ErrNoReport is returned when the input holds no TLS report at all: a
@@ -130,21 +131,12 @@ var DefaultLimits = Limits{
 
 // orDefault fills in zero fields from DefaultLimits.
 func (l Limits) orDefault() Limits {
-	if l.MaxMessage <= 0 {
-		l.MaxMessage = DefaultLimits.MaxMessage
-	}
-	if l.MaxDecompressed <= 0 {
-		l.MaxDecompressed = DefaultLimits.MaxDecompressed
-	}
-	if l.MaxReports <= 0 {
-		l.MaxReports = DefaultLimits.MaxReports
-	}
-	if l.MaxDetails <= 0 {
-		l.MaxDetails = DefaultLimits.MaxDetails
-	}
-	if l.MaxPolicies <= 0 {
-		l.MaxPolicies = DefaultLimits.MaxPolicies
-	}
+	d := DefaultLimits
+	l.MaxMessage = tally.OrDefault(l.MaxMessage, d.MaxMessage)
+	l.MaxDecompressed = tally.OrDefault(l.MaxDecompressed, d.MaxDecompressed)
+	l.MaxReports = tally.OrDefault(l.MaxReports, d.MaxReports)
+	l.MaxDetails = tally.OrDefault(l.MaxDetails, d.MaxDetails)
+	l.MaxPolicies = tally.OrDefault(l.MaxPolicies, d.MaxPolicies)
 	return l
 }
 

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"net/netip"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden from the current output")
@@ -122,60 +122,19 @@ func (r result) golden() []byte {
 			g.Found = append(g.Found, goldenFound{f.Name, f.MediaType, f.Report, errString(f.Err)})
 		}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "\t")
-	if err := enc.Encode(g); err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
+	return golden.JSON(g)
 }
 
 // TestSamplesGolden reads every sample and compares a dump of the result
 // with testdata/golden/<file>.golden; run with -update to rewrite them.
 func TestSamplesGolden(t *testing.T) {
-	for _, path := range sampleFiles(t) {
-		name := filepath.Base(path)
-		t.Run(name, func(t *testing.T) {
-			got := readSample(t, path).golden()
-			golden := filepath.Join("testdata", "golden", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("dump differs from %s (go test -update rewrites it):\n%s", golden, got)
-			}
-		})
-	}
+	golden.Files(t, *update, sampleFiles(t), func(t *testing.T, path string) []byte { return readSample(t, path).golden() })
 }
 
 // TestSamplesFacts checks specific facts about every sample; a sample
 // without a check fails, so that every new quirk gets its assertion.
 func TestSamplesFacts(t *testing.T) {
-	seen := map[string]bool{}
-	for _, path := range sampleFiles(t) {
-		name := filepath.Base(path)
-		check, ok := facts[name]
-		if !ok {
-			t.Errorf("%s: no entry in facts", name)
-			continue
-		}
-		seen[name] = true
-		t.Run(name, func(t *testing.T) { check(t, readSample(t, path)) })
-	}
-	for name := range facts {
-		if !seen[name] {
-			t.Errorf("facts names %s, which is not a sample file", name)
-		}
-	}
+	golden.Facts(t, sampleFiles(t), readSample, facts)
 }
 
 // Helpers for the facts table.

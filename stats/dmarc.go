@@ -25,27 +25,6 @@ const (
 	Both  Source = "both"
 )
 
-// groupFields is the group's key of a JSON row: the reporter (named as
-// Reporter names it, with whether a signature vouches for it) or the
-// policy domain, absent without a group.
-type groupFields struct {
-	Reporter      *string `json:"reporter,omitempty"`
-	Authenticated *bool   `json:"authenticated,omitempty"`
-	Domain        *string `json:"domain,omitempty"`
-}
-
-func keyFields(group store.Group, key string, unauth bool) groupFields {
-	var g groupFields
-	switch group {
-	case store.ByReporter:
-		name, authed := store.ReporterName(!unauth, key, key), !unauth
-		g.Reporter, g.Authenticated = &name, &authed
-	case store.ByDomain:
-		g.Domain = &key
-	}
-	return g
-}
-
 // DMARCRow is one period (and group) of DMARC reports as JSON: the
 // messages reporters saw from our domains, those that passed DMARC
 // (aligned DKIM or SPF pass, as the reporter evaluated it) and those that
@@ -53,6 +32,12 @@ func keyFields(group store.Group, key string, unauth bool) groupFields {
 type DMARCRow struct {
 	Day string `json:"day"`
 	groupFields
+	dmarcFields
+}
+
+// dmarcFields are the DMARC columns of a JSON row: the messages from our
+// domains reporters saw.
+type dmarcFields struct {
 	Messages  int64 `json:"messages"`
 	DMARCPass int64 `json:"dmarc_pass"`
 	DMARCFail int64 `json:"dmarc_fail"`
@@ -63,7 +48,7 @@ func DMARCRows(rs []store.DMARCRow, group store.Group) []DMARCRow {
 	out := make([]DMARCRow, 0, len(rs))
 	for _, r := range rs {
 		out = append(out, DMARCRow{Day: r.Start.Format("2006-01-02"), groupFields: keyFields(group, r.Key, r.Unauthenticated),
-			Messages: r.Messages, DMARCPass: r.Pass, DMARCFail: r.Fail})
+			dmarcFields: dmarcFields{Messages: r.Messages, DMARCPass: r.Pass, DMARCFail: r.Fail}})
 	}
 	return out
 }
@@ -74,12 +59,8 @@ func DMARCRows(rs []store.DMARCRow, group store.Group) []DMARCRow {
 type SideRow struct {
 	Day string `json:"day"`
 	groupFields
-	Successful  int64   `json:"successful"`
-	Failed      int64   `json:"failed"`
-	FailureRate float64 `json:"failure_rate"`
-	Messages    int64   `json:"messages"`
-	DMARCPass   int64   `json:"dmarc_pass"`
-	DMARCFail   int64   `json:"dmarc_fail"`
+	tlsFields
+	dmarcFields
 }
 
 // SideRows turns the store's rows into JSON rows for group.
@@ -88,8 +69,8 @@ func SideRows(rs []store.SideRow, group store.Group) []SideRow {
 	for _, r := range rs {
 		rate := store.SessionRow{Successful: r.Successful, Failed: r.Failed}.FailureRate()
 		out = append(out, SideRow{Day: r.Start.Format("2006-01-02"), groupFields: keyFields(group, r.Key, r.Unauthenticated),
-			Successful: r.Successful, Failed: r.Failed, FailureRate: round(rate),
-			Messages: r.Messages, DMARCPass: r.DMARCPass, DMARCFail: r.DMARCFail})
+			tlsFields:   tlsFields{Successful: r.Successful, Failed: r.Failed, FailureRate: round(rate)},
+			dmarcFields: dmarcFields{Messages: r.Messages, DMARCPass: r.DMARCPass, DMARCFail: r.DMARCFail}})
 	}
 	return out
 }
@@ -124,16 +105,22 @@ type grid struct {
 	keyed  bool
 }
 
-func newGrid(group store.Group, counts ...string) *grid {
+// newGrid starts a grid with its header: the period, the group's column
+// when columns names one for group, then the given columns.
+func newGrid(group store.Group, columns map[store.Group]string, cells ...string) *grid {
 	g := &grid{header: []string{"period_start"}}
-	if c, ok := csvColumn[group]; ok && group != store.ByMX && group != store.ByResultType {
+	if c, ok := columns[group]; ok {
 		g.header, g.keyed = append(g.header, c), true
 	}
-	g.header = append(g.header, counts...)
+	g.header = append(g.header, cells...)
 	return g
 }
 
-func (g *grid) addRow(day, key string, unauth bool, group store.Group, counts ...int64) {
+// dmarcColumn names the group's column of DMARC rows: DMARC reports have
+// no receiving MX nor result type.
+var dmarcColumn = map[store.Group]string{store.ByReporter: csvColumn[store.ByReporter], store.ByDomain: csvColumn[store.ByDomain]}
+
+func (g *grid) addRow(day, key string, unauth bool, group store.Group, cells ...string) {
 	rec := []string{day}
 	if g.keyed {
 		if group == store.ByReporter {
@@ -141,25 +128,24 @@ func (g *grid) addRow(day, key string, unauth bool, group store.Group, counts ..
 		}
 		rec = append(rec, key)
 	}
-	for _, n := range counts {
-		rec = append(rec, strconv.FormatInt(n, 10))
-	}
-	g.rows = append(g.rows, rec)
+	g.rows = append(g.rows, append(rec, cells...))
 }
 
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
 func dmarcGrid(rs []store.DMARCRow, group store.Group) *grid {
-	g := newGrid(group, "messages", "dmarc_pass", "dmarc_fail")
+	g := newGrid(group, dmarcColumn, "messages", "dmarc_pass", "dmarc_fail")
 	for _, r := range rs {
-		g.addRow(r.Start.Format("2006-01-02"), r.Key, r.Unauthenticated, group, r.Messages, r.Pass, r.Fail)
+		g.addRow(r.Start.Format("2006-01-02"), r.Key, r.Unauthenticated, group, itoa(r.Messages), itoa(r.Pass), itoa(r.Fail))
 	}
 	return g
 }
 
 func sideGrid(rs []store.SideRow, group store.Group) *grid {
-	g := newGrid(group, "successful_sessions", "failed_sessions", "messages", "dmarc_pass", "dmarc_fail")
+	g := newGrid(group, dmarcColumn, "successful_sessions", "failed_sessions", "messages", "dmarc_pass", "dmarc_fail")
 	for _, r := range rs {
 		g.addRow(r.Start.Format("2006-01-02"), r.Key, r.Unauthenticated, group,
-			r.Successful, r.Failed, r.Messages, r.DMARCPass, r.DMARCFail)
+			itoa(r.Successful), itoa(r.Failed), itoa(r.Messages), itoa(r.DMARCPass), itoa(r.DMARCFail))
 	}
 	return g
 }
@@ -209,7 +195,7 @@ func (g *grid) writeTable(w io.Writer, none string) error {
 // tableHead names the columns in a table.
 var tableHead = map[string]string{
 	"period_start": "PERIOD", "successful_sessions": "SUCCESSFUL", "failed_sessions": "FAILED",
-	"messages": "MESSAGES", "dmarc_pass": "DMARC PASS", "dmarc_fail": "DMARC FAIL",
+	"failure_rate": "FAILURE RATE", "messages": "MESSAGES", "dmarc_pass": "DMARC PASS", "dmarc_fail": "DMARC FAIL",
 }
 
 func writeCells(tw *tabwriter.Writer, cells []string) {

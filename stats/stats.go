@@ -6,15 +6,10 @@
 package stats
 
 import (
-	"bufio"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
 
-	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -23,37 +18,53 @@ import (
 // result_type), absent without a group. A reporter is named as Reporter
 // names it, and authenticated says whether a signature vouches for it.
 type Row struct {
-	Day           string  `json:"day"`
+	Day string `json:"day"`
+	groupFields
+	tlsFields
+}
+
+// tlsFields are the TLS columns of a JSON row: the sessions reporters'
+// servers made to ours.
+type tlsFields struct {
+	Successful  int64   `json:"successful"`
+	Failed      int64   `json:"failed"`
+	FailureRate float64 `json:"failure_rate"`
+}
+
+// groupFields is the group's key of a JSON row: the reporter (named as
+// Reporter names it, with whether a signature vouches for it), the
+// policy domain, the receiving MX or the result type, absent without a
+// group.
+type groupFields struct {
 	Reporter      *string `json:"reporter,omitempty"`
 	Authenticated *bool   `json:"authenticated,omitempty"`
 	Domain        *string `json:"domain,omitempty"`
 	MX            *string `json:"mx,omitempty"`
 	ResultType    *string `json:"result_type,omitempty"`
-	Successful    int64   `json:"successful"`
-	Failed        int64   `json:"failed"`
-	FailureRate   float64 `json:"failure_rate"`
+}
+
+func keyFields(group store.Group, key string, unauth bool) groupFields {
+	var g groupFields
+	switch group {
+	case store.ByReporter:
+		name, authed := store.ReporterName(!unauth, key, key), !unauth
+		g.Reporter, g.Authenticated = &name, &authed
+	case store.ByDomain:
+		g.Domain = &key
+	case store.ByMX:
+		g.MX = &key
+	case store.ByResultType:
+		g.ResultType = &key
+	}
+	return g
 }
 
 // Rows turns the store's rows into JSON rows for group.
 func Rows(rs []store.SessionRow, group store.Group) []Row {
 	out := make([]Row, 0, len(rs))
 	for _, r := range rs {
-		row := Row{Day: r.Start.Format("2006-01-02"), Successful: r.Successful, Failed: r.Failed,
-			FailureRate: round(r.FailureRate())}
-		key := r.Key
-		switch group {
-		case store.ByReporter:
-			key = Reporter(r)
-			authed := !r.Unauthenticated
-			row.Reporter, row.Authenticated = &key, &authed
-		case store.ByDomain:
-			row.Domain = &key
-		case store.ByMX:
-			row.MX = &key
-		case store.ByResultType:
-			row.ResultType = &key
-		}
-		out = append(out, row)
+		out = append(out, Row{Day: r.Start.Format("2006-01-02"), groupFields: keyFields(group, r.Key, r.Unauthenticated),
+			tlsFields: tlsFields{Successful: r.Successful, Failed: r.Failed, FailureRate: round(r.FailureRate())}})
 	}
 	return out
 }
@@ -66,15 +77,6 @@ func Reporter(r store.SessionRow) string {
 	return store.ReporterName(!r.Unauthenticated, r.Key, r.Key)
 }
 
-// key is the group's value of a row as shown: the reporter's name for
-// ByReporter, else the key.
-func key(r store.SessionRow, group store.Group) string {
-	if group == store.ByReporter {
-		return Reporter(r)
-	}
-	return r.Key
-}
-
 // round keeps four decimals of a rate: enough for a percentage with two.
 func round(f float64) float64 {
 	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', 4, 64), 64)
@@ -83,13 +85,7 @@ func round(f float64) float64 {
 
 // WriteJSON writes the rows as a JSON array.
 func WriteJSON(w io.Writer, rs []store.SessionRow, group store.Group) error {
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(Rows(rs, group)); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return writeJSON(w, Rows(rs, group))
 }
 
 // csvColumn names the group's column in the CSV, as parsedmarc names
@@ -103,22 +99,18 @@ var csvColumn = map[store.Group]string{
 // failed_sessions, failure_rate. Fields that a spreadsheet would take for a
 // formula (starting with =, +, - or @) are prefixed with a quote.
 func WriteCSV(w io.Writer, rs []store.SessionRow, group store.Group) error {
-	cw := csv.NewWriter(w)
-	header := []string{"period_start"}
-	if c, ok := csvColumn[group]; ok {
-		header = append(header, c)
-	}
-	cw.Write(append(header, "successful_sessions", "failed_sessions", "failure_rate"))
+	return sessionGrid(rs, group, func(rate float64) string { return strconv.FormatFloat(rate, 'f', 4, 64) }).writeCSV(w)
+}
+
+// sessionGrid is the grid of the TLS rows, the failure rate written by
+// rate.
+func sessionGrid(rs []store.SessionRow, group store.Group, rate func(float64) string) *grid {
+	g := newGrid(group, csvColumn, "successful_sessions", "failed_sessions", "failure_rate")
 	for _, r := range rs {
-		rec := []string{r.Start.Format("2006-01-02")}
-		if _, ok := csvColumn[group]; ok {
-			rec = append(rec, spreadsheetSafe(key(r, group)))
-		}
-		cw.Write(append(rec, strconv.FormatInt(r.Successful, 10), strconv.FormatInt(r.Failed, 10),
-			strconv.FormatFloat(r.FailureRate(), 'f', 4, 64)))
+		g.addRow(r.Start.Format("2006-01-02"), r.Key, r.Unauthenticated, group,
+			itoa(r.Successful), itoa(r.Failed), rate(r.FailureRate()))
 	}
-	cw.Flush()
-	return cw.Error()
+	return g
 }
 
 // spreadsheetSafe defuses CSV formula injection (OWASP): a report string
@@ -133,26 +125,8 @@ func spreadsheetSafe(s string) string {
 // WriteTable writes the rows for a terminal: every report string through
 // neutral.TerminalCell, one line per row.
 func WriteTable(w io.Writer, rs []store.SessionRow, group store.Group) error {
-	bw := bufio.NewWriter(w)
-	if len(rs) == 0 {
-		fmt.Fprintln(bw, "no sessions recorded in that span")
-		return bw.Flush()
-	}
-	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
-	head := "PERIOD"
-	if c, ok := csvColumn[group]; ok {
-		head += "\t" + c
-	}
-	fmt.Fprintln(tw, head+"\tSUCCESSFUL\tFAILED\tFAILURE RATE")
-	for _, r := range rs {
-		line := r.Start.Format("2006-01-02")
-		if _, ok := csvColumn[group]; ok {
-			line += "\t" + neutral.TerminalCell(orNone(key(r, group)))
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f%%\n", line, r.Successful, r.Failed, 100*r.FailureRate())
-	}
-	tw.Flush()
-	return bw.Flush()
+	g := sessionGrid(rs, group, func(rate float64) string { return fmt.Sprintf("%.2f%%", 100*rate) })
+	return g.writeTable(w, "no sessions recorded in that span")
 }
 
 func orNone(s string) string {

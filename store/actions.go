@@ -58,27 +58,22 @@ func (s *Store) actions(ctx context.Context, limit int) ([]Action, error) {
 	if limit <= 0 {
 		limit = math.MaxInt64 // no limit, in words both engines take
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time, ip, host, backend, kind, target, command, applied, ok, result
+	return queryAll(ctx, s.db, scanAction, `SELECT id, time, ip, host, backend, kind, target, command, applied, ok, result
 		FROM actions ORDER BY time DESC, id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
+}
+
+// scanAction reads a row of actions.
+func scanAction(rows *sql.Rows) (a Action, err error) {
+	var (
+		t  sql.NullInt64
+		ip sql.NullString
+	)
+	if err := rows.Scan(&a.ID, &t, &ip, &a.Host, &a.Backend, &a.Kind, &a.Target, &a.Command, &a.Applied, &a.OK, &a.Result); err != nil {
+		return a, err
 	}
-	defer rows.Close()
-	var as []Action
-	for rows.Next() {
-		var (
-			a  Action
-			t  sql.NullInt64
-			ip sql.NullString
-		)
-		if err := rows.Scan(&a.ID, &t, &ip, &a.Host, &a.Backend, &a.Kind, &a.Target, &a.Command, &a.Applied, &a.OK, &a.Result); err != nil {
-			return nil, err
-		}
-		a.Time = fromUnix(t)
-		if a.IP, err = parseIP(ip); err != nil {
-			return nil, err
-		}
-		as = append(as, a)
+	a.Time = fromUnix(t)
+	if a.IP, err = parseIP(ip); err != nil {
+		return a, err
 	}
-	return as, rows.Err()
+	return a, nil
 }

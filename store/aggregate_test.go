@@ -99,19 +99,27 @@ func randomSource(rnd *rand.Rand, org string) arrival.Source {
 	return arrival.Source{Transport: "mail", Submitter: dom, Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: dom}}
 }
 
+// failingDirect is review's rows computed from the failure details
+// alone, without the aggregate tables.
+func failingDirect(t *testing.T, s *Store) []FailingAddress {
+	t.Helper()
+	conn, done, err := s.read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	direct, err := failingFromDetails(context.Background(), conn, -1<<62)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return direct
+}
+
 // checkAggregate compares the ways of computing review's rows.
 func checkAggregate(t *testing.T, s *Store, step int) {
 	t.Helper()
 	ctx := context.Background()
-	conn, done, err := s.read(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	direct, err := failingFromDetails(ctx, conn, -1<<62)
-	done()
-	if err != nil {
-		t.Fatal(err)
-	}
+	direct := failingDirect(t, s)
 	sortFailing(direct)
 	var stale int
 	s.db.QueryRow(`SELECT COUNT(*) FROM addresses_stale`).Scan(&stale)

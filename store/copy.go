@@ -192,20 +192,13 @@ func unindexableTypes(ctx context.Context, src *Store, found map[int64]*Skipped)
 
 // queryStrings runs a query of one text column and returns its values.
 func queryStrings(ctx context.Context, db *sql.DB, query string) ([]string, error) {
-	rows, err := db.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var l []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		l = append(l, s)
-	}
-	return l, rows.Err()
+	return queryAll(ctx, db, scanString, query)
+}
+
+// scanString reads a row of one text column.
+func scanString(rows *sql.Rows) (s string, err error) {
+	err = rows.Scan(&s)
+	return s, err
 }
 
 // Count counts the rows of the tables Copy copies.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
@@ -125,72 +124,11 @@ func checkDMARCIndexed(r *dmarc.Report, reporter string) error {
 // addDMARC is AddDMARC's transaction, AddReport's rules on the DMARC
 // tables.
 func addDMARC(ctx context.Context, tx *sql.Tx, row *dmarcRow) (int64, arrival.Added, error) {
-	md, authed := &row.r.Metadata, row.src.Auth.Authenticated
-	var (
-		id       int64
-		idAuthed bool
-	)
-	err := tx.QueryRowContext(ctx,
-		`SELECT id, auth_authenticated FROM dmarc_reports WHERE reporter = ? AND org = ? AND report_id = ?`,
-		row.reporter, md.Reporter, md.ReportID).Scan(&id, &idAuthed)
-	found := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, arrival.New, err
-	}
-	if found && (idAuthed || !authed) {
-		return id, arrival.Duplicate, nil
-	}
-	copies, err := sameDMARC(ctx, tx, md.Reporter, md.ReportID, row.digest)
-	if err != nil {
-		return 0, arrival.New, err
-	}
-	if !authed { // and not found
-		if len(copies) > 0 {
-			return copies[0].id, arrival.Duplicate, nil
-		}
-		id, err := insertDMARC(ctx, tx, row)
-		return id, arrival.New, err
-	}
-	var drop []int64
-	if found {
-		drop = append(drop, id)
-	}
-	for _, c := range copies {
-		if !c.authed && c.id != id {
-			drop = append(drop, c.id)
-		}
-	}
-	for _, d := range drop {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dmarc_reports WHERE id = ?`, d); err != nil {
-			return 0, arrival.New, err
-		}
-	}
-	id, err = insertDMARC(ctx, tx, row)
-	if len(drop) > 0 {
-		return id, arrival.Upgraded, err
-	}
-	return id, arrival.New, err
-}
-
-// sameDMARC lists the stored DMARC reports with the same named reporter,
-// report_id and content digest, whoever sent them, authenticated first.
-func sameDMARC(ctx context.Context, tx *sql.Tx, org, reportID, digest string) ([]storedCopy, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, auth_authenticated FROM dmarc_reports
-		WHERE org = ? AND report_id = ? AND digest = ? ORDER BY auth_authenticated DESC, id`,
-		org, reportID, digest)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cs []storedCopy
-	for rows.Next() {
-		var c storedCopy
-		if err := rows.Scan(&c.id, &c.authed); err != nil {
-			return nil, err
-		}
-		cs = append(cs, c)
-	}
-	return cs, rows.Err()
+	md := &row.r.Metadata
+	k := copyKey{table: "dmarc_reports", reporter: row.reporter, org: md.Reporter, reportID: md.ReportID, digest: row.digest}
+	return addOnce(ctx, tx, k, row.src.Auth.Authenticated, func() (int64, error) {
+		return insertDMARC(ctx, tx, row)
+	})
 }
 
 func insertDMARC(ctx context.Context, tx *sql.Tx, row *dmarcRow) (int64, error) {

@@ -60,34 +60,29 @@ func (s *Store) readDMARC(ctx context.Context, id int64) (*dmarc.Report, arrival
 }
 
 func (s *Store) readDMARCRecords(ctx context.Context, id int64) ([]dmarc.Record, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT source_ip, count, disposition, dkim, spf,
+	return queryAll(ctx, s.db, scanDMARCRecord, `SELECT source_ip, count, disposition, dkim, spf,
 		header_from, envelope_from, envelope_to, reasons, auth_results
 		FROM dmarc_records WHERE report_id = ? ORDER BY id`, id)
-	if err != nil {
-		return nil, err
+}
+
+// scanDMARCRecord reads a record of readDMARCRecords.
+func scanDMARCRecord(rows *sql.Rows) (rec dmarc.Record, err error) {
+	var (
+		ip            sql.NullString
+		reasons, auth string
+	)
+	if err := rows.Scan(&ip, &rec.Count, &rec.Disposition, &rec.DKIM, &rec.SPF,
+		&rec.HeaderFrom, &rec.EnvelopeFrom, &rec.EnvelopeTo, &reasons, &auth); err != nil {
+		return rec, err
 	}
-	defer rows.Close()
-	var recs []dmarc.Record
-	for rows.Next() {
-		var (
-			rec           dmarc.Record
-			ip            sql.NullString
-			reasons, auth string
-		)
-		if err := rows.Scan(&ip, &rec.Count, &rec.Disposition, &rec.DKIM, &rec.SPF,
-			&rec.HeaderFrom, &rec.EnvelopeFrom, &rec.EnvelopeTo, &reasons, &auth); err != nil {
-			return nil, err
-		}
-		rec.Count = clampCount(rec.Count)
-		if rec.SourceIP, err = parseIP(ip); err != nil {
-			return nil, err
-		}
-		if err := parseStoredRecord(&rec, reasons, auth); err != nil {
-			return nil, err
-		}
-		recs = append(recs, rec)
+	rec.Count = clampCount(rec.Count)
+	if rec.SourceIP, err = parseIP(ip); err != nil {
+		return rec, err
 	}
-	return recs, rows.Err()
+	if err := parseStoredRecord(&rec, reasons, auth); err != nil {
+		return rec, err
+	}
+	return rec, nil
 }
 
 // parseStoredRecord fills in a record's reasons and auth results from

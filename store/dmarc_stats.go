@@ -2,11 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"math"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
@@ -68,103 +64,21 @@ func (s *Store) DMARCStats(ctx context.Context, since time.Time, by Period, grou
 	return rows, nil
 }
 
-// statsKey is the key rows are added up by.
-type statsKey struct {
-	start  time.Time
-	key    string
-	authed bool
-}
-
 func (s *Store) dmarcStats(ctx context.Context, since time.Time, by Period, group Group) ([]DMARCRow, error) {
 	q, ok := dmarcQueries[group]
 	if !ok {
 		return nil, fmt.Errorf("unknown group %q for DMARC reports (want reporter or domain)", group)
 	}
-	if err := checkPeriod(by); err != nil {
-		return nil, err
-	}
-	rows, err := s.db.QueryContext(ctx, q, sinceUnix(since))
+	sums, err := s.daySums(ctx, q, since, by)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	sums := map[statsKey]*DMARCRow{}
-	for rows.Next() {
-		var (
-			day, authed    int64
-			k              string
-			messages, fail sql.NullFloat64
-		)
-		if err := rows.Scan(&day, &k, &authed, &messages, &fail); err != nil {
-			return nil, err
-		}
-		sk := foldKey(day, k, authed != 0, by)
-		r := sums[sk]
-		if r == nil {
-			r = &DMARCRow{Start: sk.start, Key: sk.key, Unauthenticated: !sk.authed}
-			sums[sk] = r
-		}
-		r.Messages = satAdd(r.Messages, saturate(messages.Float64))
-		r.Fail = satAdd(r.Fail, saturate(fail.Float64))
+	out := make([]DMARCRow, len(sums))
+	for i, d := range sums {
+		fail := min(d.b, d.a)
+		out[i] = DMARCRow{Start: d.start, Key: d.key, Unauthenticated: !d.authed, Messages: d.a, Fail: fail, Pass: d.a - fail}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]DMARCRow, 0, len(sums))
-	for _, r := range sums {
-		r.Fail = min(r.Fail, r.Messages)
-		r.Pass = r.Messages - r.Fail
-		out = append(out, *r)
-	}
-	slices.SortFunc(out, func(a, b DMARCRow) int {
-		return compareRows(a.Start, b.Start, a.Key, b.Key, a.Unauthenticated, b.Unauthenticated)
-	})
 	return out, nil
-}
-
-// checkPeriod refuses an unknown period.
-func checkPeriod(by Period) error {
-	if by != Day && by != Week && by != Month {
-		return fmt.Errorf("unknown period %q (want day, week or month)", by)
-	}
-	return nil
-}
-
-// sinceUnix is since as the lower bound of end_time; the zero since
-// takes everything.
-func sinceUnix(since time.Time) int64 {
-	if since.IsZero() {
-		return math.MinInt64 / 2
-	}
-	return since.Unix()
-}
-
-// foldKey is the key a per-day row of a grouped statement adds up under:
-// its period, and its key with white space collapsed when no signature
-// vouches for it ("Google Inc. " is "Google Inc.").
-func foldKey(day int64, k string, authed bool, by Period) statsKey {
-	if !authed {
-		k = strings.Join(strings.Fields(k), " ")
-	}
-	return statsKey{start: periodStart(time.Unix(day*secondsInOneDay, 0).UTC(), by), key: k, authed: authed}
-}
-
-// compareRows orders rows by period, then key, an authenticated reporter
-// before unauthenticated reports of the same name.
-func compareRows(as, bs time.Time, ak, bk string, au, bu bool) int {
-	if c := as.Compare(bs); c != 0 {
-		return c
-	}
-	if c := strings.Compare(ak, bk); c != 0 {
-		return c
-	}
-	switch {
-	case !au && bu:
-		return -1
-	case au && !bu:
-		return 1
-	}
-	return 0
 }
 
 // SideRow is one period and group of TLS and DMARC reports side by side:

@@ -161,35 +161,30 @@ func underAny(domain string, domains []string) bool {
 
 // dmarcFailing runs a dmarcFailingSQL statement.
 func (s *Store) dmarcFailing(ctx context.Context, q string, since int64) ([]DMARCFailingSource, error) {
-	rows, err := s.db.QueryContext(ctx, q, since)
-	if err != nil {
-		return nil, err
+	return queryAll(ctx, s.db, scanDMARCFailing, q, since)
+}
+
+// scanDMARCFailing reads a source of dmarcFailing.
+func scanDMARCFailing(rows *sql.Rows) (f DMARCFailingSource, err error) {
+	var (
+		authed      int64
+		ip          sql.NullString
+		messages    sql.NullFloat64
+		first, last sql.NullInt64
+	)
+	if err := rows.Scan(&f.Reporter, &authed, &ip, &f.HeaderFrom, &f.Disposition, &f.DKIM, &f.SPF,
+		&messages, &f.Reports, &first, &last); err != nil {
+		return f, err
 	}
-	defer rows.Close()
-	var out []DMARCFailingSource
-	for rows.Next() {
-		var (
-			f           DMARCFailingSource
-			authed      int64
-			ip          sql.NullString
-			messages    sql.NullFloat64
-			first, last sql.NullInt64
-		)
-		if err := rows.Scan(&f.Reporter, &authed, &ip, &f.HeaderFrom, &f.Disposition, &f.DKIM, &f.SPF,
-			&messages, &f.Reports, &first, &last); err != nil {
-			return nil, err
-		}
-		f.Unauthenticated = authed == 0
-		if f.Unauthenticated {
-			f.Reporter = strings.Join(strings.Fields(f.Reporter), " ")
-		}
-		if f.SourceIP, err = parseIP(ip); err != nil {
-			return nil, err
-		}
-		f.Messages, f.First, f.Last = saturate(messages.Float64), fromUnix(first), fromUnix(last)
-		out = append(out, f)
+	f.Unauthenticated = authed == 0
+	if f.Unauthenticated {
+		f.Reporter = strings.Join(strings.Fields(f.Reporter), " ")
 	}
-	return out, rows.Err()
+	if f.SourceIP, err = parseIP(ip); err != nil {
+		return f, err
+	}
+	f.Messages, f.First, f.Last = saturate(messages.Float64), fromUnix(first), fromUnix(last)
+	return f, nil
 }
 
 // sortDMARCFailing orders sources by reporter, then most messages first, then
@@ -252,32 +247,12 @@ func (s *Store) DMARCStoredSince(ctx context.Context, since time.Time) ([]Recent
 }
 
 func (s *Store) dmarcStored(ctx context.Context, since time.Time) ([]RecentDMARC, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT CASE WHEN auth_authenticated <> 0 THEN 1 ELSE 0 END,
+	out, err := queryAll(ctx, s.db, scanRecentDMARC, `SELECT CASE WHEN auth_authenticated <> 0 THEN 1 ELSE 0 END,
 		CASE WHEN auth_authenticated <> 0 THEN reporter ELSE '' END,
 		CASE WHEN auth_authenticated <> 0 THEN domain ELSE '' END,
 		SUM(CAST(messages AS DOUBLE PRECISION)), SUM(CAST(failed AS DOUBLE PRECISION))
 		FROM dmarc_reports WHERE stored >= ? GROUP BY 1, 2, 3`, since.Unix())
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []RecentDMARC
-	for rows.Next() {
-		var (
-			r              RecentDMARC
-			authed         int64
-			messages, fail sql.NullFloat64
-		)
-		if err := rows.Scan(&authed, &r.Reporter, &r.Domain, &messages, &fail); err != nil {
-			return nil, err
-		}
-		r.Authenticated = authed != 0
-		r.Messages = saturate(messages.Float64)
-		r.Fail = min(saturate(fail.Float64), r.Messages)
-		r.Pass = r.Messages - r.Fail
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	// Authenticated reporters by name and domain, the nameless row last.
@@ -291,4 +266,20 @@ func (s *Store) dmarcStored(ctx context.Context, since time.Time) ([]RecentDMARC
 		return strings.Compare(a.Reporter+"\x00"+a.Domain, b.Reporter+"\x00"+b.Domain)
 	})
 	return out, nil
+}
+
+// scanRecentDMARC reads a row of dmarcStored.
+func scanRecentDMARC(rows *sql.Rows) (r RecentDMARC, err error) {
+	var (
+		authed         int64
+		messages, fail sql.NullFloat64
+	)
+	if err := rows.Scan(&authed, &r.Reporter, &r.Domain, &messages, &fail); err != nil {
+		return r, err
+	}
+	r.Authenticated = authed != 0
+	r.Messages = saturate(messages.Float64)
+	r.Fail = min(saturate(fail.Float64), r.Messages)
+	r.Pass = r.Messages - r.Fail
+	return r, nil
 }

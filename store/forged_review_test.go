@@ -44,15 +44,7 @@ func checkForgedGoogle(t *testing.T, s *Store) {
 		"192.0.2.2": {{"Google Inc."}, {"Google Inc."}},
 		"192.0.2.3": {{"Google Inc."}, {"Google Inc."}},
 	}
-	conn, done, err := s.read(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	direct, err := failingFromDetails(ctx, conn, -1<<62)
-	done()
-	if err != nil {
-		t.Fatal(err)
-	}
+	direct := failingDirect(t, s)
 	agg, err := s.failingAggregate(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -90,6 +90,16 @@ func (d *digester) ip(v sql.NullString) {
 	d.str(v.String)
 }
 
+// ipOr feeds an address given as stored text (stored.Valid) or else as
+// an address.
+func (d *digester) ipOr(stored sql.NullString, a netip.Addr) {
+	if stored.Valid {
+		d.ip(stored)
+	} else {
+		d.addr(a)
+	}
+}
+
 // addr feeds an address as ip feeds its stored form, without making a
 // string of it.
 func (d *digester) addr(a netip.Addr) {
@@ -131,18 +141,10 @@ func (d *digester) detail(result string, sending sql.NullString, sendingAddr net
 	receiving sql.NullString, receivingAddr netip.Addr, sessions int64, reason, info string) {
 	d.tag('D')
 	d.str(result)
-	if sending.Valid {
-		d.ip(sending)
-	} else {
-		d.addr(sendingAddr)
-	}
+	d.ipOr(sending, sendingAddr)
 	d.str(mx)
 	d.str(helo)
-	if receiving.Valid {
-		d.ip(receiving)
-	} else {
-		d.addr(receivingAddr)
-	}
+	d.ipOr(receiving, receivingAddr)
 	d.num(sessions)
 	d.str(reason)
 	d.str(info)

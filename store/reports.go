@@ -122,80 +122,10 @@ func checkCounts(r *report.Report) error {
 
 // addReport is AddReport's transaction.
 func addReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.Source, reporter, digest string, stored int64) (int64, arrival.Added, error) {
-	authed := src.Auth.Authenticated
-	var (
-		id       int64
-		idAuthed bool
-	)
-	err := tx.QueryRowContext(ctx,
-		`SELECT id, auth_authenticated FROM reports WHERE reporter = ? AND org = ? AND report_id = ?`,
-		reporter, r.OrganizationName, r.ReportID).Scan(&id, &idAuthed)
-	found := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, arrival.New, err
-	}
-	if found && (idAuthed || !authed) {
-		return id, arrival.Duplicate, nil
-	}
-	copies, err := sameContent(ctx, tx, r, digest)
-	if err != nil {
-		return 0, arrival.New, err
-	}
-	if !authed { // and not found
-		if len(copies) > 0 {
-			return copies[0].id, arrival.Duplicate, nil
-		}
-		id, err := insertReport(ctx, tx, r, src, reporter, digest, stored)
-		return id, arrival.New, err
-	}
-	// An authenticated copy replaces the same reporter's unauthenticated
-	// copy and every unauthenticated word-for-word copy.
-	var drop []int64
-	if found {
-		drop = append(drop, id)
-	}
-	for _, c := range copies {
-		if !c.authed && c.id != id {
-			drop = append(drop, c.id)
-		}
-	}
-	for _, d := range drop {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM reports WHERE id = ?`, d); err != nil {
-			return 0, arrival.New, err
-		}
-	}
-	id, err = insertReport(ctx, tx, r, src, reporter, digest, stored)
-	if len(drop) > 0 {
-		return id, arrival.Upgraded, err
-	}
-	return id, arrival.New, err
-}
-
-// storedCopy is a stored report found by sameContent.
-type storedCopy struct {
-	id     int64
-	authed bool
-}
-
-// sameContent lists the stored reports with r's content (its digest),
-// whoever sent them, authenticated ones first.
-func sameContent(ctx context.Context, tx *sql.Tx, r *report.Report, digest string) ([]storedCopy, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, auth_authenticated FROM reports
-		WHERE org = ? AND report_id = ? AND digest = ? ORDER BY auth_authenticated DESC, id`,
-		r.OrganizationName, r.ReportID, digest)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cs []storedCopy
-	for rows.Next() {
-		var c storedCopy
-		if err := rows.Scan(&c.id, &c.authed); err != nil {
-			return nil, err
-		}
-		cs = append(cs, c)
-	}
-	return cs, rows.Err()
+	k := copyKey{table: "reports", reporter: reporter, org: r.OrganizationName, reportID: r.ReportID, digest: digest}
+	return addOnce(ctx, tx, k, src.Auth.Authenticated, func() (int64, error) {
+		return insertReport(ctx, tx, r, src, reporter, digest, stored)
+	})
 }
 
 func insertReport(ctx context.Context, tx *sql.Tx, r *report.Report, src arrival.Source, reporter, digest string, stored int64) (int64, error) {
@@ -349,33 +279,26 @@ func (s *Store) readPolicies(ctx context.Context, id int64) ([]report.Policy, er
 }
 
 func (s *Store) readDetails(ctx context.Context, pid int64) ([]report.FailureDetail, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT result_type, sending_ip, receiving_mx, receiving_helo,
+	return queryAll(ctx, s.db, scanDetail, `SELECT result_type, sending_ip, receiving_mx, receiving_helo,
 		receiving_ip, sessions, reason, additional_info
 		FROM failure_details WHERE policy_id = ? ORDER BY id`, pid)
-	if err != nil {
-		return nil, err
+}
+
+// scanDetail reads a failure detail of readDetails.
+func scanDetail(rows *sql.Rows) (d report.FailureDetail, err error) {
+	var sip, rip sql.NullString
+	if err := rows.Scan(&d.ResultType, &sip, &d.ReceivingMXHostname, &d.ReceivingMXHelo,
+		&rip, &d.FailedSessions, &d.FailureReasonCode, &d.AdditionalInformation); err != nil {
+		return d, err
 	}
-	defer rows.Close()
-	var ds []report.FailureDetail
-	for rows.Next() {
-		var (
-			d        report.FailureDetail
-			sip, rip sql.NullString
-		)
-		if err := rows.Scan(&d.ResultType, &sip, &d.ReceivingMXHostname, &d.ReceivingMXHelo,
-			&rip, &d.FailedSessions, &d.FailureReasonCode, &d.AdditionalInformation); err != nil {
-			return nil, err
-		}
-		d.FailedSessions = clampCount(d.FailedSessions)
-		if d.SendingMTAIP, err = parseIP(sip); err != nil {
-			return nil, err
-		}
-		if d.ReceivingIP, err = parseIP(rip); err != nil {
-			return nil, err
-		}
-		ds = append(ds, d)
+	d.FailedSessions = clampCount(d.FailedSessions)
+	if d.SendingMTAIP, err = parseIP(sip); err != nil {
+		return d, err
 	}
-	return ds, rows.Err()
+	if d.ReceivingIP, err = parseIP(rip); err != nil {
+		return d, err
+	}
+	return d, nil
 }
 
 // jsonList encodes a string list as a JSON array (never null).

@@ -100,68 +100,113 @@ func (s *Store) sessionStats(ctx context.Context, since time.Time, by Period, gr
 	if !ok {
 		return nil, fmt.Errorf("unknown group %q (want reporter, domain, mx or result-type)", group)
 	}
-	if by != Day && by != Week && by != Month {
-		return nil, fmt.Errorf("unknown period %q (want day, week or month)", by)
+	sums, err := s.daySums(ctx, q, since, by)
+	if err != nil {
+		return nil, err
 	}
-	var from int64 = math.MinInt64 / 2
-	if !since.IsZero() {
-		from = since.Unix()
+	out := make([]SessionRow, len(sums))
+	for i, d := range sums {
+		out[i] = SessionRow{Start: d.start, Key: d.key, Unauthenticated: !d.authed, Successful: d.a, Failed: d.b}
 	}
-	rows, err := s.db.QueryContext(ctx, q, from)
+	return out, nil
+}
+
+// statsKey is the key rows are added up by.
+type statsKey struct {
+	start  time.Time
+	key    string
+	authed bool
+}
+
+// daySum is the two sums of one period and key.
+type daySum struct {
+	statsKey
+	a, b int64 // saturating at MaxSum
+}
+
+// daySums runs q, a per-day grouped statement of (day, key, authed, sum,
+// sum) over the reports whose range ends at or after since, and adds its
+// two sums up per period of by and key. The sums come in compareRows'
+// order.
+func (s *Store) daySums(ctx context.Context, q string, since time.Time, by Period) ([]daySum, error) {
+	if err := checkPeriod(by); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, q, sinceUnix(since))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	type key struct {
-		start  time.Time
-		key    string
-		authed bool
-	}
-	sums := map[key]*SessionRow{}
+	sums := map[statsKey][2]int64{}
 	for rows.Next() {
 		var (
-			day, authed  int64
-			k            string
-			succ, failed sql.NullFloat64
+			day, authed int64
+			k           string
+			a, b        sql.NullFloat64
 		)
-		if err := rows.Scan(&day, &k, &authed, &succ, &failed); err != nil {
+		if err := rows.Scan(&day, &k, &authed, &a, &b); err != nil {
 			return nil, err
 		}
-		if authed == 0 {
-			k = strings.Join(strings.Fields(k), " ") // "Google Inc. " is "Google Inc."
-		}
-		start := periodStart(time.Unix(day*secondsInOneDay, 0).UTC(), by)
-		r := sums[key{start, k, authed != 0}]
-		if r == nil {
-			r = &SessionRow{Start: start, Key: k, Unauthenticated: authed == 0}
-			sums[key{start, k, authed != 0}] = r
-		}
-		r.Successful = satAdd(r.Successful, saturate(succ.Float64))
-		r.Failed = satAdd(r.Failed, saturate(failed.Float64))
+		sk := foldKey(day, k, authed != 0, by)
+		v := sums[sk]
+		sums[sk] = [2]int64{satAdd(v[0], saturate(a.Float64)), satAdd(v[1], saturate(b.Float64))}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	out := make([]SessionRow, 0, len(sums))
-	for _, r := range sums {
-		out = append(out, *r)
+	out := make([]daySum, 0, len(sums))
+	for k, v := range sums {
+		out = append(out, daySum{statsKey: k, a: v[0], b: v[1]})
 	}
-	slices.SortFunc(out, func(a, b SessionRow) int {
-		if c := a.Start.Compare(b.Start); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.Key, b.Key); c != 0 {
-			return c
-		}
-		switch {
-		case !a.Unauthenticated && b.Unauthenticated:
-			return -1
-		case a.Unauthenticated && !b.Unauthenticated:
-			return 1
-		}
-		return 0
+	slices.SortFunc(out, func(x, y daySum) int {
+		return compareRows(x.start, y.start, x.key, y.key, !x.authed, !y.authed)
 	})
 	return out, nil
+}
+
+// checkPeriod refuses an unknown period.
+func checkPeriod(by Period) error {
+	if by != Day && by != Week && by != Month {
+		return fmt.Errorf("unknown period %q (want day, week or month)", by)
+	}
+	return nil
+}
+
+// sinceUnix is since as the lower bound of end_time; the zero since
+// takes everything.
+func sinceUnix(since time.Time) int64 {
+	if since.IsZero() {
+		return math.MinInt64 / 2
+	}
+	return since.Unix()
+}
+
+// foldKey is the key a per-day row of a grouped statement adds up under:
+// its period, and its key with white space collapsed when no signature
+// vouches for it ("Google Inc. " is "Google Inc.").
+func foldKey(day int64, k string, authed bool, by Period) statsKey {
+	if !authed {
+		k = strings.Join(strings.Fields(k), " ")
+	}
+	return statsKey{start: periodStart(time.Unix(day*secondsInOneDay, 0).UTC(), by), key: k, authed: authed}
+}
+
+// compareRows orders rows by period, then key, an authenticated reporter
+// before unauthenticated reports of the same name.
+func compareRows(as, bs time.Time, ak, bk string, au, bu bool) int {
+	if c := as.Compare(bs); c != 0 {
+		return c
+	}
+	if c := strings.Compare(ak, bk); c != 0 {
+		return c
+	}
+	switch {
+	case !au && bu:
+		return -1
+	case au && !bu:
+		return 1
+	}
+	return 0
 }
 
 // saturate converts a floating-point sum to a count in [0, MaxSum].
@@ -413,24 +458,19 @@ func (s *Store) SessionsStoredSince(ctx context.Context, since time.Time) (perDo
 }
 
 func (s *Store) recent(ctx context.Context, q string, since time.Time) ([]RecentSessions, error) {
-	rows, err := s.db.QueryContext(ctx, q, since.Unix())
-	if err != nil {
-		return nil, err
+	return queryAll(ctx, s.db, scanRecent, q, since.Unix())
+}
+
+// scanRecent reads a row of recent.
+func scanRecent(rows *sql.Rows) (r RecentSessions, err error) {
+	var (
+		authed       int64
+		succ, failed sql.NullFloat64
+	)
+	if err := rows.Scan(&r.Reporter, &authed, &r.Domain, &r.ResultType, &succ, &failed); err != nil {
+		return r, err
 	}
-	defer rows.Close()
-	var out []RecentSessions
-	for rows.Next() {
-		var (
-			r            RecentSessions
-			authed       int64
-			succ, failed sql.NullFloat64
-		)
-		if err := rows.Scan(&r.Reporter, &authed, &r.Domain, &r.ResultType, &succ, &failed); err != nil {
-			return nil, err
-		}
-		r.Authenticated = authed != 0
-		r.Successful, r.Failed = saturate(succ.Float64), saturate(failed.Float64)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	r.Authenticated = authed != 0
+	r.Successful, r.Failed = saturate(succ.Float64), saturate(failed.Float64)
+	return r, nil
 }

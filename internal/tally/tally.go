@@ -1,5 +1,6 @@
 // Package tally holds what counting code shares: an addition of counts
-// that saturates instead of wrapping, and the top n keys of a ranking.
+// that saturates instead of wrapping, the top n keys of a ranking, and
+// the default of a bound left unset.
 package tally
 
 import (
@@ -35,4 +36,13 @@ func Top[K cmp.Ordered, V any](m map[K]V, n int, rank func(a, b V) int) map[K]bo
 		top[k] = true
 	}
 	return top
+}
+
+// OrDefault returns limit, or def when limit is zero or negative: the
+// value of a bound whose zero value means its default.
+func OrDefault[T int | int64](limit, def T) T {
+	if limit <= 0 {
+		return def
+	}
+	return limit
 }

@@ -56,3 +56,16 @@ func ExampleTop() {
 	fmt.Println(Top(failed, 2, func(a, b int64) int { return cmp.Compare(b, a) }))
 	// Output: map[example.net:true google.com:true]
 }
+
+func TestOrDefault(t *testing.T) {
+	for _, tc := range []struct{ limit, want int64 }{
+		{0, 7}, {-1, 7}, {math.MinInt64, 7}, {1, 1}, {9, 9}, {math.MaxInt64, math.MaxInt64},
+	} {
+		if got := OrDefault(tc.limit, 7); got != tc.want {
+			t.Errorf("OrDefault(%d, 7) = %d, want %d", tc.limit, got, tc.want)
+		}
+	}
+	if got := OrDefault(0, 3); got != 3 { // an int bound
+		t.Errorf("OrDefault(0, 3) = %d, want 3", got)
+	}
+}

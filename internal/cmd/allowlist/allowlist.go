@@ -86,12 +86,11 @@ func RunCheck(ctx context.Context, o *CheckOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cache, done := checkCache(o.F)
-	defer done()
-	c, err := o.F.Trust.Checker(cache)
+	c, done, err := cachedChecker(o.F)
 	if err != nil {
 		return err // a file that cannot be read: exit 1, not a usage error
 	}
+	defer done()
 	ctx, cancel := c.Resolver.WithBudget(ctx)
 	defer cancel()
 	v := c.Check(ctx, o.IP)
@@ -110,6 +109,17 @@ func RunCheck(ctx context.Context, o *CheckOptions) error {
 		return cmdutil.Silent(cmdutil.ExitDNS)
 	}
 	return cmdutil.Silent(cmdutil.ExitNotTrusted)
+}
+
+// cachedChecker is the trust checker of check and export, on their DNS
+// cache (checkCache); done closes the cache.
+func cachedChecker(f *cmdutil.Factory) (c *allowlist.Checker, done func(), err error) {
+	cache, done := checkCache(f)
+	if c, err = f.Trust.Checker(cache); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return c, done, nil
 }
 
 // checkCache opens the DNS cache of check and export: a file of its own
@@ -167,12 +177,11 @@ func RunExport(ctx context.Context, o *ExportOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cache, done := checkCache(o.F)
-	defer done()
-	c, err := o.F.Trust.Checker(cache)
+	c, done, err := cachedChecker(o.F)
 	if err != nil {
 		return err // a file that cannot be read: exit 1, not a usage error
 	}
+	defer done()
 	ctx, cancel := context.WithTimeout(ctx, 10*allowlist.DefaultBudget)
 	defer cancel()
 	w := bufio.NewWriter(o.F.IO.Out)

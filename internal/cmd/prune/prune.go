@@ -91,10 +91,7 @@ func Run(ctx context.Context, o *Options) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "would remove %s ended before %s (%s, %s); the audit log is kept\n",
-			cmdutil.Plural(p.Reports, "report", "reports"), before.Format("2006-01-02"),
-			cmdutil.Plural(p.Policies, "policy", "policies"), cmdutil.Plural(p.Details, "failure detail", "failure details"))
-		dmarcLine(w, "would remove", p)
+		prunedLines(w, "would remove", p)
 		fmt.Fprintln(w, "Run again with --apply to remove them.")
 		return nil
 	}
@@ -103,10 +100,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "removed %s ended before %s (%s, %s); the audit log is kept\n",
-		cmdutil.Plural(p.Reports, "report", "reports"), before.Format("2006-01-02"),
-		cmdutil.Plural(p.Policies, "policy", "policies"), cmdutil.Plural(p.Details, "failure detail", "failure details"))
-	dmarcLine(w, "removed", p)
+	prunedLines(w, "removed", p)
 	if err := pruneCaches(ctx, o, st); err != nil {
 		return err
 	}
@@ -121,9 +115,12 @@ func Run(ctx context.Context, o *Options) error {
 	return nil
 }
 
-// dmarcLine says what the prune does to DMARC aggregate reports, when
-// there are any to prune.
-func dmarcLine(w io.Writer, verb string, p store.Pruned) {
+// prunedLines says what the prune does to TLS reports, and to DMARC
+// aggregate reports when there are any to prune.
+func prunedLines(w io.Writer, verb string, p store.Pruned) {
+	fmt.Fprintf(w, "%s %s ended before %s (%s, %s); the audit log is kept\n", verb,
+		cmdutil.Plural(p.Reports, "report", "reports"), p.Before.Format("2006-01-02"),
+		cmdutil.Plural(p.Policies, "policy", "policies"), cmdutil.Plural(p.Details, "failure detail", "failure details"))
 	if p.DMARCReports == 0 {
 		return
 	}

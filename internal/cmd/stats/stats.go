@@ -6,6 +6,7 @@ package stats
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -95,24 +96,33 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 	defer st.Close()
-	group := store.Group(o.Group)
 	switch stats.Source(o.Source) {
 	case stats.DMARC:
-		return runDMARC(ctx, o, st, since, group)
+		return show(ctx, o, since, st.DMARCStats, stats.WriteDMARCJSON, stats.WriteDMARCCSV, stats.WriteDMARCTable)
 	case stats.Both:
-		return runBoth(ctx, o, st, since, group)
+		return show(ctx, o, since, st.SideBySide, stats.WriteSideJSON, stats.WriteSideCSV, stats.WriteSideTable)
 	}
-	rows, err := st.SessionStats(ctx, since, store.Period(o.By), group)
+	return show(ctx, o, since, st.SessionStats, stats.WriteJSON, stats.WriteCSV, stats.WriteTable)
+}
+
+// show adds up the rows of one source with query and prints them as
+// --json or --csv ask, else as a table, with that source's writers.
+func show[R any](ctx context.Context, o *Options, since time.Time,
+	query func(context.Context, time.Time, store.Period, store.Group) ([]R, error),
+	asJSON, asCSV, asTable func(io.Writer, []R, store.Group) error) error {
+	group := store.Group(o.Group)
+	rows, err := query(ctx, since, store.Period(o.By), group)
 	if err != nil {
 		return err
 	}
-	switch {
+	switch w := o.F.IO.Out; {
 	case o.JSON:
-		return stats.WriteJSON(o.F.IO.Out, rows, group)
+		return asJSON(w, rows, group)
 	case o.CSV:
-		return stats.WriteCSV(o.F.IO.Out, rows, group)
+		return asCSV(w, rows, group)
+	default:
+		return asTable(w, rows, group)
 	}
-	return stats.WriteTable(o.F.IO.Out, rows, group)
 }
 
 // checkSourceGroup checks --source and --group together: DMARC reports
@@ -137,34 +147,4 @@ func checkSourceGroup(o *Options, groupGiven bool) error {
 		return cmdutil.UsageErrorf("--group %q with --source %s: want reporter or domain (mx and result-type are TLS only)", o.Group, o.Source)
 	}
 	return cmdutil.UsageErrorf("--source %q: want tls, dmarc or both", o.Source)
-}
-
-// runDMARC prints the DMARC statistics.
-func runDMARC(ctx context.Context, o *Options, st *store.Store, since time.Time, group store.Group) error {
-	rows, err := st.DMARCStats(ctx, since, store.Period(o.By), group)
-	if err != nil {
-		return err
-	}
-	switch {
-	case o.JSON:
-		return stats.WriteDMARCJSON(o.F.IO.Out, rows, group)
-	case o.CSV:
-		return stats.WriteDMARCCSV(o.F.IO.Out, rows, group)
-	}
-	return stats.WriteDMARCTable(o.F.IO.Out, rows, group)
-}
-
-// runBoth prints TLS and DMARC statistics side by side.
-func runBoth(ctx context.Context, o *Options, st *store.Store, since time.Time, group store.Group) error {
-	rows, err := st.SideBySide(ctx, since, store.Period(o.By), group)
-	if err != nil {
-		return err
-	}
-	switch {
-	case o.JSON:
-		return stats.WriteSideJSON(o.F.IO.Out, rows, group)
-	case o.CSV:
-		return stats.WriteSideCSV(o.F.IO.Out, rows, group)
-	}
-	return stats.WriteSideTable(o.F.IO.Out, rows, group)
 }
