@@ -148,33 +148,8 @@ func dmarcFirstErr(dm *dmarc.Message) error {
 // recordDMARC stores every DMARC report; a failure is a problem, never a
 // lost message.
 func recordDMARC(ctx context.Context, dm *dmarc.Message, reports []*dmarc.Report, opt Options, res Result) Result {
-	if len(reports) == 0 || opt.Record == nil {
-		return res
-	}
-	rec, err := opt.Record()
-	if err != nil {
-		res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))
-		return res
-	}
-	src := arrival.Source{
-		Transport:  "mail",
-		FromDomain: dm.FromDomain,
-		MessageID:  dm.MessageID,
-		Received:   opt.now().UTC(),
-		Auth:       res.Auth,
-	}
-	for _, r := range reports {
-		_, dup, err := rec.AddDMARC(ctx, r, src)
-		switch {
-		case err != nil:
-			res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))
-		case dup:
-			res.Dups++
-		default:
-			res.Stored++
-		}
-	}
-	return res
+	src := arrival.Source{Transport: "mail", FromDomain: dm.FromDomain, MessageID: dm.MessageID}
+	return recordAll(ctx, reports, src, opt, res, arrival.Recorder.AddDMARC)
 }
 
 // looksReport reports whether a text part is in fact a report: the JSON

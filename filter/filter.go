@@ -280,8 +280,18 @@ func firstErr(msg *report.Message) error {
 	return nil
 }
 
-// record stores every report; a failure is a problem, never a lost message.
+// record stores every TLS report; a failure is a problem, never a lost
+// message.
 func record(ctx context.Context, msg *report.Message, reports []*report.Report, opt Options, res Result) Result {
+	src := arrival.Source{Transport: "mail", Submitter: msg.Submitter, FromDomain: msg.FromDomain, MessageID: msg.MessageID}
+	return recordAll(ctx, reports, src, opt, res, arrival.Recorder.AddReport)
+}
+
+// recordAll stores every report of one message with add, the recorder's
+// method for its kind, and counts what was stored and what was known
+// already; a failure is a problem, never a lost message.
+func recordAll[R any](ctx context.Context, reports []R, src arrival.Source, opt Options, res Result,
+	add func(arrival.Recorder, context.Context, R, arrival.Source) (int64, bool, error)) Result {
 	if len(reports) == 0 || opt.Record == nil {
 		return res
 	}
@@ -290,16 +300,10 @@ func record(ctx context.Context, msg *report.Message, reports []*report.Report, 
 		res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))
 		return res
 	}
-	src := arrival.Source{
-		Transport:  "mail",
-		Submitter:  msg.Submitter,
-		FromDomain: msg.FromDomain,
-		MessageID:  msg.MessageID,
-		Received:   opt.now().UTC(),
-		Auth:       res.Auth,
-	}
+	src.Received = opt.now().UTC()
+	src.Auth = res.Auth
 	for _, r := range reports {
-		_, dup, err := rec.AddReport(ctx, r, src)
+		_, dup, err := add(rec, ctx, r, src)
 		switch {
 		case err != nil:
 			res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))
