@@ -6,6 +6,7 @@
 package cmdutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -132,6 +134,25 @@ func (f *Factory) OpenStoreExisting() (*store.Store, error) { return f.openStore
 // OpenStoreReadOnly opens the database to read it only: commands that
 // only read work on a database the user cannot write.
 func (f *Factory) OpenStoreReadOnly() (*store.Store, error) { return f.openStore(store.OpenReadOnly) }
+
+// ReadWithBans opens what review and the dashboard read: this host's ban
+// backends (none with noBans), then the store read-only. The backends are
+// opened first, so that a wrong backend flag is named before the store is
+// looked for.
+func (f *Factory) ReadWithBans(ctx context.Context, noBans bool) ([]redeem.Backend, *store.Store, error) {
+	var backends []redeem.Backend
+	if !noBans {
+		var err error
+		if backends, err = f.Backends.Open(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	st, err := f.OpenStoreReadOnly()
+	if err != nil {
+		return nil, nil, err
+	}
+	return backends, st, nil
+}
 
 // ExitError carries an exit code. A Silent one has been reported already
 // (the command printed its verdict); otherwise its error is printed.

@@ -310,13 +310,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	var backends []redeem.Backend
-	if !o.NoBans {
-		if backends, err = o.F.Backends.Open(ctx); err != nil {
-			return err
-		}
-	}
-	st, err := o.F.OpenStoreReadOnly()
+	backends, st, err := o.F.ReadWithBans(ctx, o.NoBans)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/neutral"
-	"github.com/tlsrpt/tlsrpt/redeem"
 )
 
 // Options are review's options.
@@ -95,13 +94,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	var backends []redeem.Backend
-	if !o.NoBans {
-		if backends, err = o.F.Backends.Open(ctx); err != nil {
-			return err
-		}
-	}
-	st, err := o.F.OpenStoreReadOnly()
+	backends, st, err := o.F.ReadWithBans(ctx, o.NoBans)
 	if err != nil {
 		return err
 	}
