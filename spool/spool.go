@@ -109,7 +109,7 @@ func (s Spool) Add(r *report.Report, src arrival.Source) error {
 // spool, as Add does.
 func (s Spool) AddDMARC(r *dmarc.Report, src arrival.Source) error {
 	if err := s.write(entry{Version: 1, Kind: kindDMARC, Spooled: time.Now().UTC(), DMARC: r, Source: src}); err != nil {
-		return fmt.Errorf("spool: keeping DMARC report %q in %s: %w", r.Metadata.ReportID, s.Dir, err)
+		return pkgerr.Errorf("spool", "keeping DMARC report %q in %s: %w", r.Metadata.ReportID, s.Dir, err)
 	}
 	return nil
 }
