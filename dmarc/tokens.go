@@ -128,11 +128,11 @@ func (t *tokenReader) pathError(err error) error {
 	if errors.As(err, &se) {
 		// The decoder above reports line 0: it reads tokens, not text.
 		line, _ := t.d.InputPos()
-		err = kindError{syntaxKind, fmt.Errorf("XML syntax error on line %d: %s", line, oneLine(se.Msg))}
+		err = kindError{errSyntax, fmt.Errorf("XML syntax error on line %d: %s", line, oneLine(se.Msg))}
 	}
 	return &PathError{Path: t.path(), Err: err}
 }
 
-// syntaxKind marks XML syntax errors, so that those before the root
+// errSyntax marks XML syntax errors, so that those before the root
 // element can tell "not XML" (not a report) from a broken report.
-var syntaxKind = errors.New("xml syntax")
+var errSyntax = errors.New("xml syntax")

@@ -293,7 +293,7 @@ func TestTLSRPTRecord(t *testing.T) {
 	}{
 		{"missing", nil, Fail, "no TXT record", "publish"},
 		{"two", []string{"v=TLSRPTv1; rua=mailto:a@x.test", "v=TLSRPTv1; rua=mailto:b@x.test"}, Fail, "2 TLSRPT records", "keep one"},
-		{"bad rua", []string{"v=TLSRPTv1; rua=ftp://x.test/"}, Fail, "", "neither mailto: nor https:"},
+		{"bad rua", []string{"v=TLSRPTv1; rua=ftp://x.test/"}, Fail, "", "neither a mailto: nor an https: URI"},
 		{"no rua", []string{"v=TLSRPTv1;"}, Fail, "", "no rua field"},
 		{"https", []string{"v=TLSRPTv1; rua=https://reports.x.test/tlsrpt,mailto:r@x.test"}, OK, "https://reports.x.test", ""},
 	} {

@@ -101,7 +101,7 @@ func checkURI(s string) error {
 			return fmt.Errorf("rua %q has no host", s)
 		}
 	default:
-		return fmt.Errorf("rua %q is neither mailto: nor https:", s)
+		return fmt.Errorf("rua %q is neither a mailto: nor an https: URI", s)
 	}
 	return nil
 }
