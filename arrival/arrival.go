@@ -14,15 +14,18 @@ import (
 )
 
 // Recorder takes reports with how they arrived: the one interface the
-// filter, import, serve and the spool hand reports to. *store.Store
-// implements it, and so does spool.Recorder, which keeps a report in the
-// spool when the store cannot take it.
+// filter, import, serve and the spool hand reports to. Each method
+// returns the report's key and what storing it did: New, Duplicate, or
+// Upgraded (an authenticated copy stored in place of unauthenticated
+// ones). *store.Store implements it, and so does spool.Recorder, which
+// keeps a report in the spool when the store cannot take it (and returns
+// New for it: the report is kept, to be stored later).
 type Recorder interface {
-	// AddReport stores r and returns its key, with dup=true when the same
-	// report was already stored.
-	AddReport(ctx context.Context, r *report.Report, src Source) (id int64, dup bool, err error)
-	// AddDMARC stores a DMARC aggregate report as AddReport does.
-	AddDMARC(ctx context.Context, r *dmarc.Report, src Source) (id int64, dup bool, err error)
+	// AddReportResult stores a TLS report and says how it was added.
+	AddReportResult(ctx context.Context, r *report.Report, src Source) (id int64, added Added, err error)
+	// AddDMARCResult stores a DMARC aggregate report as AddReportResult
+	// does.
+	AddDMARCResult(ctx context.Context, r *dmarc.Report, src Source) (id int64, added Added, err error)
 }
 
 // Source says how a report arrived and whether it is authenticated.
@@ -46,7 +49,7 @@ type Auth struct {
 // Added tells what storing a report did.
 type Added int
 
-// The outcomes of storing a report (store.Store.AddReportResult).
+// The outcomes of storing a report (Recorder.AddReportResult).
 const (
 	New       Added = iota // stored: no copy of it was
 	Duplicate              // a copy was stored already; nothing changed

@@ -149,7 +149,7 @@ func dmarcFirstErr(dm *dmarc.Message) error {
 // lost message.
 func recordDMARC(ctx context.Context, dm *dmarc.Message, reports []*dmarc.Report, opt Options, res Result) Result {
 	src := arrival.Source{Transport: "mail", FromDomain: dm.FromDomain, MessageID: dm.MessageID}
-	return recordAll(ctx, reports, src, opt, res, arrival.Recorder.AddDMARC)
+	return recordAll(ctx, reports, src, opt, res, arrival.Recorder.AddDMARCResult)
 }
 
 // looksReport reports whether a text part is in fact a report: the JSON

@@ -97,7 +97,7 @@ type Result struct {
 	Header   string // value of the added header, "" when none was added
 	Failures int64  // failed sessions over all reports read
 	Reports  int    // reports read
-	Stored   int    // reports newly recorded
+	Stored   int    // reports newly recorded, or in place of unauthenticated copies
 	Dups     int    // reports already recorded
 	Auth     arrival.Auth
 	Problems []string // one line each, for the log
@@ -284,14 +284,15 @@ func firstErr(msg *report.Message) error {
 // message.
 func record(ctx context.Context, msg *report.Message, reports []*report.Report, opt Options, res Result) Result {
 	src := arrival.Source{Transport: "mail", Submitter: msg.Submitter, FromDomain: msg.FromDomain, MessageID: msg.MessageID}
-	return recordAll(ctx, reports, src, opt, res, arrival.Recorder.AddReport)
+	return recordAll(ctx, reports, src, opt, res, arrival.Recorder.AddReportResult)
 }
 
 // recordAll stores every report of one message with add, the recorder's
-// method for its kind, and counts what was stored and what was known
-// already; a failure is a problem, never a lost message.
+// method for its kind, and counts what was stored (an authenticated copy
+// stored in place of unauthenticated ones, arrival.Upgraded, too) and
+// what was known already; a failure is a problem, never a lost message.
 func recordAll[R any](ctx context.Context, reports []R, src arrival.Source, opt Options, res Result,
-	add func(arrival.Recorder, context.Context, R, arrival.Source) (int64, bool, error)) Result {
+	add func(arrival.Recorder, context.Context, R, arrival.Source) (int64, arrival.Added, error)) Result {
 	if len(reports) == 0 || opt.Record == nil {
 		return res
 	}
@@ -303,11 +304,11 @@ func recordAll[R any](ctx context.Context, reports []R, src arrival.Source, opt 
 	src.Received = opt.now().UTC()
 	src.Auth = res.Auth
 	for _, r := range reports {
-		_, dup, err := add(rec, ctx, r, src)
+		_, added, err := add(rec, ctx, r, src)
 		switch {
 		case err != nil:
 			res.Problems = append(res.Problems, "not recorded: "+neutral.Error(err))
-		case dup:
+		case added == arrival.Duplicate:
 			res.Dups++
 		default:
 			res.Stored++

@@ -39,16 +39,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
-// Recorder stores reports and says how each was added (new, a
-// duplicate, or an upgrade of unauthenticated copies), which the import's
-// summary counts: arrival.Recorder and a little more. *store.Store
-// implements it.
-type Recorder interface {
-	AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (id int64, added arrival.Added, err error)
-	// AddDMARCResult is AddReportResult for a DMARC aggregate report.
-	AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival.Source) (id int64, added arrival.Added, err error)
-}
-
 // Options configure Import. The zero value imports with
 // report.DefaultLimits, authenticates nothing and reports no progress.
 type Options struct {
@@ -123,11 +113,12 @@ func (e *FileError) Error() string {
 // Unwrap returns the problem, for errors.Is and errors.As.
 func (e *FileError) Unwrap() error { return e.Err }
 
-// Import reads every path and stores the reports found through rec. It
+// Import reads every path and stores the reports found through rec,
+// counting new reports, duplicates and upgrades apart (arrival.Added). It
 // returns an error only when ctx ends before it is done; the Summary then
 // counts what was done until then. Problems with files are in
 // Summary.Errors.
-func Import(ctx context.Context, rec Recorder, paths []string, opt Options) (Summary, error) {
+func Import(ctx context.Context, rec arrival.Recorder, paths []string, opt Options) (Summary, error) {
 	im := newImporter(rec, opt)
 	items, errs := plan(paths)
 	im.sum.Errors = errs
@@ -148,7 +139,7 @@ func Import(ctx context.Context, rec Recorder, paths []string, opt Options) (Sum
 
 // importer carries the state of one Import.
 type importer struct {
-	rec  Recorder
+	rec  arrival.Recorder
 	opt  Options
 	lim  report.Limits
 	sum  Summary
@@ -156,7 +147,7 @@ type importer struct {
 	done int64 // bytes of finished files
 }
 
-func newImporter(rec Recorder, opt Options) *importer {
+func newImporter(rec arrival.Recorder, opt Options) *importer {
 	lim := opt.Limits
 	if lim.MaxMessage <= 0 {
 		lim.MaxMessage = report.DefaultLimits.MaxMessage

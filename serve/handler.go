@@ -373,7 +373,8 @@ func (h *Handler) store(ctx context.Context, w http.ResponseWriter, reps []*repo
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
 	for _, r := range reps {
-		id, dup, err := h.rec.AddReport(ctx, r, src)
+		id, added, err := h.rec.AddReportResult(ctx, r, src)
+		dup := added != arrival.New // an upgrade needs authentication: never over https
 		if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy) {
 			h.retryAfter(w)
 			return outcome{status: http.StatusServiceUnavailable, reason: "unavailable", reports: len(reps),

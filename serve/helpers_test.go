@@ -129,16 +129,16 @@ type gate struct {
 	stored  atomic.Bool // the report released has been stored
 }
 
-func (g *gate) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
+func (g *gate) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (int64, arrival.Added, error) {
 	g.entered <- struct{}{}
 	<-g.release
 	defer g.stored.Store(true)
-	return g.Recorder.AddReport(ctx, r, src)
+	return g.Recorder.AddReportResult(ctx, r, src)
 }
 
-// AddDMARC refuses: DMARC reports do not come through serve.
-func (m *memRecorder) AddDMARC(context.Context, *dmarc.Report, arrival.Source) (int64, bool, error) {
-	return 0, false, errors.New("no DMARC reports here")
+// AddDMARCResult refuses: DMARC reports do not come through serve.
+func (m *memRecorder) AddDMARCResult(context.Context, *dmarc.Report, arrival.Source) (int64, arrival.Added, error) {
+	return 0, arrival.New, errors.New("no DMARC reports here")
 }
 
 // memRecorder keeps reports in memory, keyed like the store.
@@ -149,22 +149,22 @@ type memRecorder struct {
 	fail bool
 }
 
-func (m *memRecorder) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
+func (m *memRecorder) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (int64, arrival.Added, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail {
-		return 0, false, errors.New("disk full")
+		return 0, arrival.New, errors.New("disk full")
 	}
 	if m.keys == nil {
 		m.keys = map[string]int64{}
 	}
 	k := r.OrganizationName + "\x00" + r.ReportID
 	if id, ok := m.keys[k]; ok {
-		return id, true, nil
+		return id, arrival.Duplicate, nil
 	}
 	m.keys[k] = int64(len(m.keys) + 1)
 	m.srcs = append(m.srcs, src)
-	return m.keys[k], false, nil
+	return m.keys[k], arrival.New, nil
 }
 
 func reportCount(t testing.TB, st *store.Store) int64 {

@@ -140,12 +140,12 @@ func TestPerClientLimit(t *testing.T) {
 // unavailable is a store that is away.
 type unavailable struct{ err error }
 
-func (u unavailable) AddReport(context.Context, *report.Report, arrival.Source) (int64, bool, error) {
-	return 0, false, u.err
+func (u unavailable) AddReportResult(context.Context, *report.Report, arrival.Source) (int64, arrival.Added, error) {
+	return 0, arrival.New, u.err
 }
 
-func (u unavailable) AddDMARC(context.Context, *dmarc.Report, arrival.Source) (int64, bool, error) {
-	return 0, false, u.err
+func (u unavailable) AddDMARCResult(context.Context, *dmarc.Report, arrival.Source) (int64, arrival.Added, error) {
+	return 0, arrival.New, u.err
 }
 
 // TestDatabaseAway503: a store away or busy is a 503 with Retry-After,

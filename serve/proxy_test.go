@@ -177,9 +177,9 @@ type holdFirst struct {
 	hold func()
 }
 
-func (h *holdFirst) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
+func (h *holdFirst) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (int64, arrival.Added, error) {
 	h.once.Do(h.hold)
-	return h.Recorder.AddReport(ctx, r, src)
+	return h.Recorder.AddReportResult(ctx, r, src)
 }
 
 // TestFiftyFromOneAddress: 50 small POSTs at once from one address, with

@@ -17,9 +17,11 @@ import (
 // cannot take them: away, busy, not this user's to write, read-only,
 // full, or not there at all. Only a report the store refuses for good
 // (Spool.Refused) is not spooled: it would be refused again, and the
-// refusal is returned. So AddReport returns nil only for a report stored
-// or kept, and an error for one that is neither: a report is never lost
-// unseen.
+// refusal is returned. So AddReportResult returns nil only for a report
+// stored or kept, and an error for one that is neither: a report is never
+// lost unseen. A report kept in the spool is arrival.New (id 0): new to
+// this run, stored later; the filter counts it as stored, as it always
+// has.
 //
 // Once the store opens, Recorder first stores reports spooled before, at
 // most Drain of them. After the first failure that may go away (the
@@ -56,6 +58,12 @@ type Recorder struct {
 	notes  []string
 }
 
+// Recorder and its drain hand reports on as arrival.Recorder says.
+var (
+	_ arrival.Recorder = (*Recorder)(nil)
+	_ arrival.Recorder = drainer{}
+)
+
 // Store opens the store once, stores what earlier runs spooled, and
 // returns the store; nil when it cannot be opened (OpenErr says why).
 func (r *Recorder) Store() arrival.Recorder {
@@ -89,27 +97,27 @@ func (r *Recorder) Close() error {
 	return nil
 }
 
-// AddReport stores rep, or keeps it in the spool when the store cannot
-// take it (id 0, dup false, nil error). An error means rep is neither
-// stored nor kept: the store refuses it for good, or the spool cannot
-// take it either.
-func (r *Recorder) AddReport(ctx context.Context, rep *report.Report, src arrival.Source) (int64, bool, error) {
+// AddReportResult stores rep, or keeps it in the spool when the store
+// cannot take it (id 0, arrival.New, nil error). An error means rep is
+// neither stored nor kept: the store refuses it for good, or the spool
+// cannot take it either.
+func (r *Recorder) AddReportResult(ctx context.Context, rep *report.Report, src arrival.Source) (int64, arrival.Added, error) {
 	return r.add(fmt.Sprintf("report %q", neutral.LogAttr(rep.ReportID)),
-		func(st arrival.Recorder) (int64, bool, error) { return st.AddReport(ctx, rep, src) },
+		func(st arrival.Recorder) (int64, arrival.Added, error) { return st.AddReportResult(ctx, rep, src) },
 		func() error { return r.Spool.Add(rep, src) })
 }
 
-// AddDMARC stores a DMARC aggregate report, or keeps it in the spool, as
-// AddReport does.
-func (r *Recorder) AddDMARC(ctx context.Context, rep *dmarc.Report, src arrival.Source) (int64, bool, error) {
+// AddDMARCResult stores a DMARC aggregate report, or keeps it in the
+// spool, as AddReportResult does.
+func (r *Recorder) AddDMARCResult(ctx context.Context, rep *dmarc.Report, src arrival.Source) (int64, arrival.Added, error) {
 	return r.add(fmt.Sprintf("DMARC report %q", neutral.LogAttr(rep.Metadata.ReportID)),
-		func(st arrival.Recorder) (int64, bool, error) { return st.AddDMARC(ctx, rep, src) },
+		func(st arrival.Recorder) (int64, arrival.Added, error) { return st.AddDMARCResult(ctx, rep, src) },
 		func() error { return r.Spool.AddDMARC(rep, src) })
 }
 
-// add is AddReport and AddDMARC: store hands the report to the store,
-// keep to the spool; label names the report in the note.
-func (r *Recorder) add(label string, store func(arrival.Recorder) (int64, bool, error), keep func() error) (int64, bool, error) {
+// add is AddReportResult and AddDMARCResult: store hands the report to
+// the store, keep to the spool; label names the report in the note.
+func (r *Recorder) add(label string, store func(arrival.Recorder) (int64, arrival.Added, error), keep func() error) (int64, arrival.Added, error) {
 	st := r.Store()
 	var why string
 	switch {
@@ -118,9 +126,9 @@ func (r *Recorder) add(label string, store func(arrival.Recorder) (int64, bool, 
 	case r.down != nil:
 		why = "the database failed earlier in this run, not tried again"
 	default:
-		id, dup, err := r.try(store)
+		id, added, err := r.try(store)
 		if err == nil || r.Spool.refused(err) {
-			return id, dup, err
+			return id, added, err
 		}
 		why = pkgerr.TrimPackage(err, err.Error())
 	}
@@ -130,34 +138,34 @@ func (r *Recorder) add(label string, store func(arrival.Recorder) (int64, bool, 
 		}
 		// One line (the filter logs it after "not recorded: "), the way to
 		// recover first, before the reasons, which may be long.
-		return 0, false, fmt.Errorf("not kept in the spool either (%s): %s; %s",
+		return 0, arrival.New, fmt.Errorf("not kept in the spool either (%s): %s; %s",
 			r.Recover, pkgerr.TrimPackage(serr, serr.Error()), why)
 	}
 	r.notes = append(r.notes, fmt.Sprintf("%s; %s kept in the spool %s until the database takes it (%s)",
 		why, label, r.Spool.Dir, r.Later))
-	return 0, false, nil
+	return 0, arrival.New, nil
 }
 
 // try hands a report to the store, and remembers a failure that may go
 // away: the store is not tried again this run.
-func (r *Recorder) try(store func(arrival.Recorder) (int64, bool, error)) (int64, bool, error) {
-	id, dup, err := store(r.target)
+func (r *Recorder) try(store func(arrival.Recorder) (int64, arrival.Added, error)) (int64, arrival.Added, error) {
+	id, added, err := store(r.target)
 	if err != nil && !r.Spool.refused(err) {
 		r.down = err
 	}
-	return id, dup, err
+	return id, added, err
 }
 
 // drainer is the recorder as the spool's drain sees it: the store,
 // with a failure remembered.
 type drainer struct{ r *Recorder }
 
-func (d drainer) AddReport(ctx context.Context, rep *report.Report, src arrival.Source) (int64, bool, error) {
-	return d.r.try(func(st arrival.Recorder) (int64, bool, error) { return st.AddReport(ctx, rep, src) })
+func (d drainer) AddReportResult(ctx context.Context, rep *report.Report, src arrival.Source) (int64, arrival.Added, error) {
+	return d.r.try(func(st arrival.Recorder) (int64, arrival.Added, error) { return st.AddReportResult(ctx, rep, src) })
 }
 
-func (d drainer) AddDMARC(ctx context.Context, rep *dmarc.Report, src arrival.Source) (int64, bool, error) {
-	return d.r.try(func(st arrival.Recorder) (int64, bool, error) { return st.AddDMARC(ctx, rep, src) })
+func (d drainer) AddDMARCResult(ctx context.Context, rep *dmarc.Report, src arrival.Source) (int64, arrival.Added, error) {
+	return d.r.try(func(st arrival.Recorder) (int64, arrival.Added, error) { return st.AddDMARCResult(ctx, rep, src) })
 }
 
 // drain stores reports spooled by earlier runs, at most r.Drain of them.

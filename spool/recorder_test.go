@@ -21,9 +21,9 @@ type counting struct {
 	n int
 }
 
-func (c *counting) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
+func (c *counting) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (int64, arrival.Added, error) {
 	c.n++
-	return c.Recorder.AddReport(ctx, r, src)
+	return c.Recorder.AddReportResult(ctx, r, src)
 }
 
 // newStore creates a SQLite store at path, closed again.
@@ -72,7 +72,7 @@ func storedReports(t *testing.T, path string) int64 {
 
 // TestRecorderUnwritableStore hands reports to a real SQLite store this
 // process cannot write (opened read-only, as the filter finds a store
-// that is not its user's): each report is kept in the spool, AddReport
+// that is not its user's): each report is kept in the spool, AddReportResult
 // says nil, the store is tried once, and the log notes say why. A later
 // recorder on the writable store drains them: nothing is lost.
 func TestRecorderUnwritableStore(t *testing.T) {
@@ -83,8 +83,8 @@ func TestRecorderUnwritableStore(t *testing.T) {
 	c := &counting{}
 	rec := recorderOn(t, spoolDir, c, store.OpenReadOnly, path)
 	for _, id := range []string{"ro-1", "ro-2"} {
-		if id, dup, err := rec.AddReport(context.Background(), sample(id), src); err != nil || id != 0 || dup {
-			t.Fatalf("AddReport on an unwritable store: %d, %v, %v; want the report spooled", id, dup, err)
+		if id, added, err := rec.AddReportResult(context.Background(), sample(id), src); err != nil || id != 0 || added != arrival.New {
+			t.Fatalf("AddReportResult on an unwritable store: %d, %v, %v; want the report spooled (0, New, nil)", id, added, err)
 		}
 	}
 	if c.n != 1 {
@@ -102,7 +102,7 @@ func TestRecorderUnwritableStore(t *testing.T) {
 
 	c2 := &counting{}
 	rec2 := recorderOn(t, spoolDir, c2, store.Open, path)
-	if _, _, err := rec2.AddReport(context.Background(), sample("rw-3"), src); err != nil {
+	if _, _, err := rec2.AddReportResult(context.Background(), sample("rw-3"), src); err != nil {
 		t.Fatal(err)
 	}
 	if files, _ := (Spool{Dir: spoolDir}).Files(); len(files) != 0 {
@@ -148,7 +148,7 @@ func holdExclusive(t *testing.T, path string) (release func()) {
 // it three reports, one report of an earlier run waiting in the spool.
 // The drain meets the busy store first; from then on the store is not
 // tried again: it is tried once (one busy wait per run, not four), all
-// four reports are in the spool, and AddReport said nil for each. Once
+// four reports are in the spool, and AddReportResult said nil for each. Once
 // the store is free, the next run stores all four.
 func TestRecorderBusyStore(t *testing.T) {
 	dir := t.TempDir()
@@ -162,8 +162,8 @@ func TestRecorderBusyStore(t *testing.T) {
 	c := &counting{}
 	rec := recorderOn(t, spoolDir, c, store.Open, path)
 	for _, id := range []string{"busy-1", "busy-2", "busy-3"} {
-		if _, _, err := rec.AddReport(context.Background(), sample(id), src); err != nil {
-			t.Fatalf("AddReport on a busy store: %v; want the report spooled", err)
+		if _, _, err := rec.AddReportResult(context.Background(), sample(id), src); err != nil {
+			t.Fatalf("AddReportResult on a busy store: %v; want the report spooled", err)
 		}
 	}
 	if c.n != 1 {
@@ -195,10 +195,10 @@ func TestRecorderBusyStore(t *testing.T) {
 }
 
 // TestRecorderNowhere: a store that cannot be opened (its folder is a
-// file) and a spool that cannot take the report either: AddReport
+// file) and a spool that cannot take the report either: AddReportResult
 // returns an error naming how to recover and both reasons, never nil, so
 // the caller knows the report is not kept. With room in the spool the
-// same report is kept, and AddReport says nil.
+// same report is kept, and AddReportResult says nil.
 func TestRecorderNowhere(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
@@ -208,17 +208,17 @@ func TestRecorderNowhere(t *testing.T) {
 	path := filepath.Join(file, "tlsrpt.db")
 	rec := recorderOn(t, filepath.Join(dir, "spool"), &counting{}, store.Open, path)
 	rec.Spool.Max = 1
-	_, _, err := rec.AddReport(context.Background(), sample("nowhere"), src)
+	_, _, err := rec.AddReportResult(context.Background(), sample("nowhere"), src)
 	if err == nil || !strings.HasPrefix(err.Error(), "not kept in the spool either (the message still carries it): ") ||
 		!strings.Contains(err.Error(), "spool full") || !strings.Contains(err.Error(), path) {
-		t.Errorf("AddReport with neither store nor spool: %v", err)
+		t.Errorf("AddReportResult with neither store nor spool: %v", err)
 	}
 	if files, _ := rec.Spool.Files(); len(files) != 0 {
 		t.Errorf("files in a full spool: %v", files)
 	}
 	rec.Spool.Max = 0
-	if _, _, err := rec.AddReport(context.Background(), sample("kept"), src); err != nil {
-		t.Errorf("AddReport with room in the spool: %v", err)
+	if _, _, err := rec.AddReportResult(context.Background(), sample("kept"), src); err != nil {
+		t.Errorf("AddReportResult with room in the spool: %v", err)
 	}
 	if files, _ := rec.Spool.Files(); len(files) != 1 {
 		t.Errorf("%d files in the spool, want the kept report", len(files))
@@ -226,7 +226,7 @@ func TestRecorderNowhere(t *testing.T) {
 }
 
 // TestRecorderRefused: a report the store refuses for good is neither
-// spooled (it would be refused again) nor silent: AddReport returns the
+// spooled (it would be refused again) nor silent: AddReportResult returns the
 // refusal. The store is not taken for down: the next report is stored.
 func TestRecorderRefused(t *testing.T) {
 	dir := t.TempDir()
@@ -234,11 +234,11 @@ func TestRecorderRefused(t *testing.T) {
 	newStore(t, path)
 	refuseReport(t, path, "refuse-me")
 	rec := recorderOn(t, filepath.Join(dir, "spool"), &counting{}, store.Open, path)
-	if _, _, err := rec.AddReport(context.Background(), sample("refuse-me"), src); err == nil || !store.Refused(err) {
-		t.Errorf("AddReport of a refused report: %v, want the refusal", err)
+	if _, _, err := rec.AddReportResult(context.Background(), sample("refuse-me"), src); err == nil || !store.Refused(err) {
+		t.Errorf("AddReportResult of a refused report: %v, want the refusal", err)
 	}
-	if _, _, err := rec.AddReport(context.Background(), sample("fine"), src); err != nil {
-		t.Errorf("AddReport after a refusal: %v", err)
+	if _, _, err := rec.AddReportResult(context.Background(), sample("fine"), src); err != nil {
+		t.Errorf("AddReportResult after a refusal: %v", err)
 	}
 	if files, _ := rec.Spool.Files(); len(files) != 0 {
 		t.Errorf("spooled: %v", files)

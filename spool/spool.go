@@ -242,8 +242,10 @@ func (s Spool) Files() ([]string, error) {
 }
 
 // Drained tells what Drain did: reports stored, duplicates of stored
-// ones, unreadable files renamed NAME.bad, and reports the store refused
-// for good, renamed NAME.refused beside NAME.refused.why.
+// ones (an authenticated copy stored in place of unauthenticated ones,
+// arrival.Upgraded, counts here too), unreadable files renamed NAME.bad,
+// and reports the store refused for good, renamed NAME.refused beside
+// NAME.refused.why.
 type Drained struct {
 	Stored, Dups, Bad, Refused int
 }
@@ -352,12 +354,14 @@ func read(path string) (*entry, error) {
 	return &e, nil
 }
 
-// store hands the entry's report to rec.
+// store hands the entry's report to rec; dup is true unless it was new
+// (an upgrade is a duplicate here, as Drained counts it).
 func (e *entry) store(ctx context.Context, rec arrival.Recorder) (dup bool, err error) {
+	var added arrival.Added
 	if e.Kind == kindDMARC {
-		_, dup, err = rec.AddDMARC(ctx, e.DMARC, e.Source)
+		_, added, err = rec.AddDMARCResult(ctx, e.DMARC, e.Source)
 	} else {
-		_, dup, err = rec.AddReport(ctx, e.Report, e.Source)
+		_, added, err = rec.AddReportResult(ctx, e.Report, e.Source)
 	}
-	return dup, err
+	return added != arrival.New, err
 }

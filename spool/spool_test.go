@@ -107,14 +107,14 @@ func TestDrain(t *testing.T) {
 
 type failing struct{ n int }
 
-func (f *failing) AddDMARC(context.Context, *dmarc.Report, arrival.Source) (int64, bool, error) {
+func (f *failing) AddDMARCResult(context.Context, *dmarc.Report, arrival.Source) (int64, arrival.Added, error) {
 	f.n++
-	return 0, false, errors.New("connection refused")
+	return 0, arrival.New, errors.New("connection refused")
 }
 
-func (f *failing) AddReport(context.Context, *report.Report, arrival.Source) (int64, bool, error) {
+func (f *failing) AddReportResult(context.Context, *report.Report, arrival.Source) (int64, arrival.Added, error) {
 	f.n++
-	return 0, false, errors.New("connection refused")
+	return 0, arrival.New, errors.New("connection refused")
 }
 
 // TestDrainStopsWhileAway keeps every file when the store fails, and tries
@@ -193,5 +193,29 @@ func TestConcurrentDrains(t *testing.T) {
 	}
 	if files, _ := sp.Files(); len(files) != 0 {
 		t.Errorf("%d files left", len(files))
+	}
+}
+
+// TestDrainCountsUpgradeAsDuplicate: a spooled authenticated report
+// whose unauthenticated copy the store holds already replaces it
+// (arrival.Upgraded), and Drain counts it among the duplicates, as
+// tlsrpt import --spool has always printed it.
+func TestDrainCountsUpgradeAsDuplicate(t *testing.T) {
+	st := storetest.Open(t)
+	plain := src
+	plain.Auth = arrival.Auth{Detail: "no DKIM signature"}
+	if _, added, err := st.AddReportResult(context.Background(), sample("up"), plain); err != nil || added != arrival.New {
+		t.Fatalf("storing the unauthenticated copy: %v, %v", added, err)
+	}
+	sp := Spool{Dir: t.TempDir()}
+	if err := sp.Add(sample("up"), src); err != nil {
+		t.Fatal(err)
+	}
+	d, err := sp.Drain(context.Background(), st, 0)
+	if err != nil || d != (Drained{Dups: 1}) {
+		t.Errorf("drain of an upgrade: %+v, %v; want 1 duplicate", d, err)
+	}
+	if _, added, err := st.AddReportResult(context.Background(), sample("up"), src); err != nil || added != arrival.Duplicate {
+		t.Errorf("the authenticated copy again: %v, %v; want a duplicate (the drain stored it)", added, err)
 	}
 }

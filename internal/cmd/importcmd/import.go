@@ -209,16 +209,6 @@ func (l *lazyStore) AddReportResult(ctx context.Context, r *report.Report, src a
 	return st.AddReportResult(ctx, r, src)
 }
 
-// AddReport stores r, creating the database first when needed (the
-// spool's drain).
-func (l *lazyStore) AddReport(ctx context.Context, r *report.Report, src arrival.Source) (int64, bool, error) {
-	st, err := l.open()
-	if err != nil {
-		return 0, false, err
-	}
-	return st.AddReport(ctx, r, src)
-}
-
 // AddDMARCResult stores a DMARC aggregate report, creating the database
 // first when needed.
 func (l *lazyStore) AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival.Source) (int64, arrival.Added, error) {
@@ -227,16 +217,6 @@ func (l *lazyStore) AddDMARCResult(ctx context.Context, r *dmarc.Report, src arr
 		return 0, 0, err
 	}
 	return st.AddDMARCResult(ctx, r, src)
-}
-
-// AddDMARC stores a DMARC aggregate report, creating the database first
-// when needed (the spool's drain).
-func (l *lazyStore) AddDMARC(ctx context.Context, r *dmarc.Report, src arrival.Source) (int64, bool, error) {
-	st, err := l.open()
-	if err != nil {
-		return 0, false, err
-	}
-	return st.AddDMARC(ctx, r, src)
 }
 
 func (l *lazyStore) close() {
