@@ -305,7 +305,36 @@ func parseXML(r io.Reader, b *budget) (*Report, error) {
 		return nil, err
 	}
 	p := &feedbackParser{d: d, tr: tr, b: b, rep: &Report{Records: []Record{}, Policy: PolicyPublished{Pct: -1}}}
-	return p.run()
+	rep, err := p.run()
+	if err != nil {
+		return nil, err
+	}
+	if err := afterRoot(d); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// afterRoot reads what follows the report's root element: white space,
+// comments and processing instructions are passed over, and so is junk
+// that is no XML (padding some reporters leave); an element (a second
+// report in the same file, part or gzip stream) is refused, so that no
+// report is dropped unsaid behind the first.
+func afterRoot(d *xml.Decoder) error {
+	for {
+		tok, err := d.Token()
+		var ge gzipErr
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrTooLarge), errors.As(err, &ge):
+			return err
+		default:
+			return nil
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			return pkgerr.Errorf("dmarc", "element %.40q after the end of the report: one report per file or part (split them to import each)", se.Name.Local)
+		}
+	}
 }
 
 // findRoot reads up to the root element, which must be feedback. Errors

@@ -184,3 +184,31 @@ func TestDMARCPass(t *testing.T) {
 	eq(t, "Messages", rep.Messages(), want)
 	eq(t, "Failed", rep.Failed(), 1+8)
 }
+
+// TestSecondReportRefused: a file, gzip stream or part holding a second
+// report after the first (concatenated XML documents, or gzip members
+// each a whole report) is refused with a line that says so, never read
+// as its first report with the others dropped unsaid. What may follow
+// the root (white space, comments, processing instructions, trailing
+// junk some reporters leave) is still passed over.
+func TestSecondReportRefused(t *testing.T) {
+	data := reportXML(2)
+	for name, in := range map[string][]byte{
+		"two XML documents":  append(append([]byte{}, data...), data...),
+		"gzip, two members":  append(gz(t, data), gz(t, data)...),
+		"element after root": append(append([]byte{}, data...), "<record/>"...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse(bytes.NewReader(in), Limits{})
+			wantErr(t, err, nil, "after the end of the report", "one report")
+		})
+	}
+	for name, in := range map[string][]byte{
+		"comment after root": append(append([]byte{}, data...), "\n<!-- sent by x -->\n<?pi x?>\n"...),
+		"junk after root":    append(append([]byte{}, data...), "\x00\x00"...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			eq(t, "records", len(mustParse(t, in).Records), 2)
+		})
+	}
+}

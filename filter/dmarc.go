@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -41,6 +42,22 @@ func readDMARC(raw []byte, tls *report.Message, lim dmarc.Limits) (dm *dmarc.Mes
 		dm = &dmarc.Message{}
 	}
 	return dm, PreferDMARC(tls, dm), derr
+}
+
+// dmarcBeside names, for the log, the DMARC reports of a message read as
+// a TLS report message: they are not recorded (import stores them), and
+// must not go unsaid.
+func dmarcBeside(raw []byte, lim dmarc.Limits) []string {
+	dm, _ := dmarc.FromMessage(bytes.NewReader(raw), lim)
+	if dm == nil || len(dm.Reports()) == 0 {
+		return nil
+	}
+	n, noun := len(dm.Reports()), "report"
+	if n > 1 {
+		noun = "reports"
+	}
+	return []string{fmt.Sprintf("%d DMARC %s beside the TLS reports not recorded: "+
+		"the filter reads a message as one kind (tlsrpt import of the message stores both)", n, noun)}
 }
 
 // PreferDMARC tells whether a message is a DMARC report message rather

@@ -394,3 +394,25 @@ func TestDMARCBrokenZipIsDMARC(t *testing.T) {
 	}
 	checkDMARCOutput(t, raw, out, res)
 }
+
+// TestDMARCBesideTLSReportSaid: a message holding a TLS report and a
+// DMARC report is annotated as a TLS report message, as before, but the
+// DMARC report it does not record is named in the problems (the log),
+// never dropped unsaid.
+func TestDMARCBesideTLSReportSaid(t *testing.T) {
+	tls, err := os.ReadFile("../testdata/corpus/05-parsedmarc-google-failures-2024.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm := wrapDMARC("beside.xml", []byte(dmarcXML("Example", "dmarc@example.net", "beside-1",
+		dmarcRecord("192.0.2.7", 3, "fail", "fail", "example.com"))), "B1")
+	raw := bytes.Replace(dm, []byte("\r\n--B1--\r\n"), []byte("\r\n--B1\r\nContent-Type: application/tlsrpt+json\r\n\r\n"+
+		strings.ReplaceAll(string(tls), "\n", "\r\n")+"\r\n--B1--\r\n"), 1)
+	out, res := runFilter(t, raw, nil)
+	if res.DMARC || !bytes.HasPrefix(out, []byte(HeaderName+": ")) {
+		t.Fatalf("not annotated as a TLS report message (header %q):\n%s", res.Header, out)
+	}
+	if !strings.Contains(strings.Join(res.Problems, "\n"), "1 DMARC report beside the TLS reports not recorded") {
+		t.Errorf("the DMARC report beside the TLS report is not named in the problems: %q", res.Problems)
+	}
+}

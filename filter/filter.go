@@ -201,15 +201,18 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 		msg.Found[i].Err = opt.explain(msg.Found[i].Err)
 	}
 	reports := msg.Reports()
+	dlim := opt.DMARCLimits
+	dlim.MaxInput = lim.MaxMessage
+	if dlim.MaxRecords <= 0 {
+		dlim.MaxRecords = DefaultDMARCRecords
+	}
 	if len(reports) == 0 && len(raw) > 0 {
-		dlim := opt.DMARCLimits
-		dlim.MaxInput = lim.MaxMessage
-		if dlim.MaxRecords <= 0 {
-			dlim.MaxRecords = DefaultDMARCRecords
-		}
 		if dm, ok, derr := readDMARC(raw, msg, dlim); ok {
 			return annotateDMARC(ctx, raw, dm, derr, opt, res)
 		}
+	}
+	if len(reports) > 0 {
+		res.Problems = append(res.Problems, dmarcBeside(raw, dlim)...)
 	}
 	res.Reports = len(reports)
 	res.Failures = msg.Failed()

@@ -31,16 +31,7 @@ func (im *importer) dmarcMessage(ctx context.Context, path, item, maildirName st
 	if dm == nil || !filter.PreferDMARC(tls, dm) {
 		return false
 	}
-	if reports := dm.Reports(); len(reports) > 0 {
-		auth := arrival.Auth{Detail: "imported, not checked"}
-		if im.opt.AuthenticateDMARC != nil {
-			auth = im.opt.AuthenticateDMARC(ctx, raw, dm)
-		}
-		im.storeDMARC(ctx, path, item, reports, arrival.Source{
-			Transport: "import", FromDomain: dm.FromDomain, MessageID: dm.MessageID,
-			Received: arrivalTime(maildirName, raw, im.opt.Now().UTC()), Auth: auth,
-		})
-	}
+	im.storeDMARCMessage(ctx, path, item, maildirName, raw, dm)
 	var errs []error
 	for _, f := range dm.Found {
 		if f.Err != nil {
@@ -54,6 +45,32 @@ func (im *importer) dmarcMessage(ctx context.Context, path, item, maildirName st
 		im.fail(path, item, errors.Join(errs...))
 	}
 	return true
+}
+
+// storeDMARCMessage authenticates and stores the DMARC reports read from
+// a message, if any.
+func (im *importer) storeDMARCMessage(ctx context.Context, path, item, maildirName string, raw []byte, dm *dmarc.Message) {
+	reports := dm.Reports()
+	if len(reports) == 0 {
+		return
+	}
+	auth := arrival.Auth{Detail: "imported, not checked"}
+	if im.opt.AuthenticateDMARC != nil {
+		auth = im.opt.AuthenticateDMARC(ctx, raw, dm)
+	}
+	im.storeDMARC(ctx, path, item, reports, arrival.Source{
+		Transport: "import", FromDomain: dm.FromDomain, MessageID: dm.MessageID,
+		Received: arrivalTime(maildirName, raw, im.opt.Now().UTC()), Auth: auth,
+	})
+}
+
+// dmarcBeside stores the DMARC reports of a message read as a TLS report
+// message, which the filter names but does not record: a backfill loses
+// neither kind. Parts that fail as DMARC are the TLS reader's to name.
+func (im *importer) dmarcBeside(ctx context.Context, path, item, maildirName string, raw []byte) {
+	if dm, _ := dmarc.FromMessage(bytes.NewReader(raw), im.dmarcLimits()); dm != nil {
+		im.storeDMARCMessage(ctx, path, item, maildirName, raw, dm)
+	}
 }
 
 // dmarcFile reads a report file as a DMARC report; ok is false when it

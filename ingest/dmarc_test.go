@@ -210,3 +210,20 @@ func TestImportFilteredDMARC(t *testing.T) {
 		t.Fatal("authentication was not given the message as it came before the filter")
 	}
 }
+
+// TestImportDMARCBesideTLS: a message holding a TLS report and a DMARC
+// report has both stored by import, the DMARC one counted on its own
+// line, so that the one the filter could not record is not lost.
+func TestImportDMARCBesideTLS(t *testing.T) {
+	xml := dmarcCorpus(t)["rfc9990-sample.xml"]
+	msg := wrapDMARC("beside.xml", xml)
+	tls := mustRead(t, "../testdata/corpus/05-parsedmarc-google-failures-2024.json")
+	msg = bytes.Replace(msg, []byte("\r\n--b--\r\n"), []byte("\r\n--b\r\nContent-Type: application/tlsrpt+json\r\n\r\n"+
+		string(tls)+"\r\n--b--\r\n"), 1)
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "both.eml"), msg)
+	sum, err := Import(context.Background(), storetest.Open(t), []string{dir}, Options{})
+	if err != nil || sum.Stored != 1 || sum.DMARCStored != 1 || len(sum.Errors) != 0 {
+		t.Fatalf("want the TLS and the DMARC report stored: %+v %v", sum, err)
+	}
+}

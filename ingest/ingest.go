@@ -326,6 +326,7 @@ func (im *importer) message(ctx context.Context, path, item, maildirName string,
 			Transport: "import", Submitter: msg.Submitter, FromDomain: msg.FromDomain,
 			MessageID: msg.MessageID, Received: arrivalTime(maildirName, raw, im.opt.Now().UTC()), Auth: auth,
 		})
+		im.dmarcBeside(ctx, path, item, maildirName, raw)
 	}
 	var errs []error
 	for _, f := range msg.Found {
