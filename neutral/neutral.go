@@ -201,3 +201,16 @@ func noBoundary(s string) string {
 	}
 	return s
 }
+
+// ShellWord returns s as one word for a POSIX shell, for a command shown
+// to be copied: as it is when it holds only characters no shell treats
+// specially, else in single quotes, each single quote in it closing the
+// quotes, escaped with a backslash, and opening them again. Written by
+// hand: the standard library has no shell quoting, and these six lines
+// are the whole rule.
+func ShellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -194,3 +194,18 @@ func Example() {
 	// Google\r\n--BOUNDARY\x1b[2J
 	//  --BOUNDARY--
 }
+
+func TestShellWord(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"/var/lib/tlsrpt/spool", "/var/lib/tlsrpt/spool"},
+		{"", "''"},
+		{"a b", "'a b'"},
+		{"it's", `'it'\''s'`},
+		{"$(rm -rf /)", "'$(rm -rf /)'"},
+		{"x;y`z`", "'x;y`z`'"},
+	} {
+		if got := ShellWord(c.in); got != c.want {
+			t.Errorf("ShellWord(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}

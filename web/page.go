@@ -14,6 +14,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/tally"
+	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -416,20 +417,9 @@ func duration(d time.Duration) string {
 func shellCommand(args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
-		q[i] = shellQuote(a)
+		q[i] = neutral.ShellWord(a)
 	}
 	return strings.Join(q, " ")
-}
-
-// shellQuote returns s as one word for a POSIX shell: as it is when it
-// holds only characters no shell treats specially, else in single
-// quotes, each single quote in it closing the quotes, escaped with a
-// backslash, and opening them again.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // satAdd adds two non-negative counts, saturating at store.MaxSum.

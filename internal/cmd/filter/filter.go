@@ -244,9 +244,18 @@ func newRecorder(o *Options) (*spool.Recorder, error) {
 		Open:    func() (arrival.Recorder, error) { return openStore(o.F) },
 		Drain:   o.SpoolDrain,
 		Explain: cmdutil.Explain,
-		Later:   "tlsrpt import --spool, or the next filter",
+		Later:   later(o.Spool),
 		Recover: "the delivered message still carries the report: tlsrpt import recovers it",
 	}, nil
+}
+
+// later says how a spooled report gets stored: the next filter, or
+// import, told the spool folder when it is not the default one.
+func later(dir string) string {
+	if dir == "" {
+		return "tlsrpt import --spool, or the next filter"
+	}
+	return "tlsrpt import --spool --spool-dir " + neutral.ShellWord(dir) + ", or the next filter"
 }
 
 // openStore opens the database; no store at all (not a nil *store.Store)
