@@ -1,10 +1,6 @@
 package serve
 
 import (
-	"context"
-	"io"
-	"net"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -35,28 +31,9 @@ func TestMetricsDMARC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addrs := make(chan string, 2)
-	o.listener = func(network, addr string) (net.Listener, error) {
-		ln, err := net.Listen(network, addr)
-		if err == nil {
-			addrs <- ln.Addr().String()
-		}
-		return ln, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, o) }()
-	_, metricsAt := <-addrs, <-addrs
-	resp, err := http.Get("http://" + metricsAt + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run after its context ended: %v", err)
-	}
+	_, metricsAt, stop := start(t, o)
+	b := scrape(t, metricsAt)
+	stop()
 	for _, re := range []string{`(?m)^tlsrpt_dmarc_messages\{policy_domain="example.net",reporter="google.com",result="pass"\} 90$`,
 		`(?m)^tlsrpt_dmarc_messages\{policy_domain="example.net",reporter="google.com",result="fail"\} 7$`,
 		`(?m)^tlsrpt_dmarc_messages\{policy_domain="other",reporter="unauthenticated",result="fail"\} 5000$`} {
