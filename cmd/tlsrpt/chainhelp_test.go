@@ -10,13 +10,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tlsrpt/tlsrpt/assess"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/assess"
 
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/tlsrpt/tlsrpt/internal/dnstest"
@@ -236,6 +237,13 @@ func tlsrpt(t *testing.T, env []string, stdin []byte, args ...string) result {
 	cmd := exec.Command(tlsrptBinary(t), args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(t.TempDir(), "state"), "TLSRPT_DB=", "TLSRPT_RESOLVER=")
 	cmd.Env = append(cmd.Env, env...)
+	return runResult(t, cmd, stdin)
+}
+
+// runResult runs cmd with stdin and returns what it gave; a command that
+// does not start fails t, one that exits non-zero gives its code.
+func runResult(t *testing.T, cmd *exec.Cmd, stdin []byte) result {
+	t.Helper()
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -248,7 +256,7 @@ func tlsrpt(t *testing.T, env []string, stdin []byte, args ...string) result {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("running tlsrpt %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("running %s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	return r
 }

@@ -79,21 +79,7 @@ func (a *asNobody) run(nobody bool, env []string, stdin []byte, args ...string) 
 	}
 	cmd := exec.Command(name, argv...)
 	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", "TLSRPT_RESOLVER=127.0.0.1:9"}, env...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	r := result{stdout: o.String(), stderr: e.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		a.t.Fatalf("running tlsrpt %s: %v", strings.Join(args, " "), err)
-	}
-	return r
+	return runResult(a.t, cmd, stdin)
 }
 
 // files lists the names in dir.
