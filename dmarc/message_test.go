@@ -2,11 +2,12 @@ package dmarc
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // part is one MIME part of a generated message.
@@ -36,12 +37,7 @@ func mailOf(parts ...part) []byte {
 			continue
 		}
 		b.WriteString("Content-Transfer-Encoding: base64\r\n\r\n")
-		enc := base64.StdEncoding.EncodeToString(p.body)
-		for len(enc) > 76 {
-			b.WriteString(enc[:76] + "\r\n")
-			enc = enc[76:]
-		}
-		b.WriteString(enc + "\r\n")
+		b.WriteString(reporttest.Base64Lines(p.body, "\r\n"))
 	}
 	b.WriteString("--b1--\r\n")
 	return b.Bytes()

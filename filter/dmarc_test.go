@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -73,21 +73,14 @@ func dmarcMediaType(name string) string {
 // wrapDMARC builds the mail a reporter sends for a DMARC report file: a
 // text part and the file attached in base64.
 func wrapDMARC(name string, data []byte, boundary string) []byte {
-	enc := base64.StdEncoding.EncodeToString(data)
-	var b64 strings.Builder
-	for len(enc) > 76 {
-		b64.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b64.WriteString(enc)
 	return []byte("From: noreply-dmarc@example.net\r\nTo: dmarc@example.com\r\n" +
 		"Subject: Report Domain: example.com Submitter: example.net\r\n" +
 		"Message-ID: <" + name + "@example.net>\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n" +
 		"--" + boundary + "\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThis is a DMARC aggregate report.\r\n" +
 		"--" + boundary + "\r\nContent-Type: " + dmarcMediaType(name) + "\r\nContent-Transfer-Encoding: base64\r\n" +
-		"Content-Disposition: attachment; filename=\"" + name + "\"\r\n\r\n" + b64.String() +
-		"\r\n--" + boundary + "--\r\n")
+		"Content-Disposition: attachment; filename=\"" + name + "\"\r\n\r\n" + reporttest.Base64Lines(data, "\r\n") +
+		"--" + boundary + "--\r\n")
 }
 
 // TestDMARCCorpus runs every file of the DMARC corpus, in a mail, through

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // gzipBomb returns gzip data that decompresses to size bytes: a JSON
@@ -114,24 +115,13 @@ func TestDecodeGzipBomb(t *testing.T) {
 func TestDecodeGzipBombInMessage(t *testing.T) {
 	bomb := gzipBomb(t, 8<<20)
 	raw := "From: x@example.org\r\nContent-Type: application/tlsrpt+gzip\r\n" +
-		"Content-Transfer-Encoding: base64\r\n\r\n" + b64Lines(bomb)
+		"Content-Transfer-Encoding: base64\r\n\r\n" + reporttest.Base64Lines(bomb, "\r\n")
 	m, err := ReadMessage([]byte(raw), Limits{MaxDecompressed: 1 << 20})
 	wantErr(t, err, ErrTooLarge, `"1"`)
 	eq(t, "From", m.From, "x@example.org")
 	if len(m.Found) != 1 || !errors.Is(m.Found[0].Err, ErrTooLarge) {
 		t.Errorf("Found = %+v", m.Found)
 	}
-}
-
-func b64Lines(data []byte) string {
-	var sb strings.Builder
-	enc := base64.StdEncoding.EncodeToString(data)
-	for len(enc) > 76 {
-		sb.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	sb.WriteString(enc + "\r\n")
-	return sb.String()
 }
 
 // makeZip builds a zip archive from name/content pairs.

@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // Hostile lengths through the real binary on both engines:
@@ -47,17 +48,10 @@ func messageWith(submitter string, data []byte) []byte {
 	w := gzip.NewWriter(&gz)
 	w.Write(data)
 	w.Close()
-	b64 := base64.StdEncoding.EncodeToString(gz.Bytes())
-	var lines []string
-	for len(b64) > 76 {
-		lines = append(lines, b64[:76])
-		b64 = b64[76:]
-	}
-	lines = append(lines, b64)
 	msg := "From: noreply-smtp-tls-reporting@example.org\nTo: tlsrpt@example.net\nSubject: Report Domain: example.net\n" +
 		"Message-ID: <r1@example.org>\nTLS-Report-Domain: example.net\nTLS-Report-Submitter: " + submitter + "\n" +
 		"MIME-Version: 1.0\nContent-Type: application/tlsrpt+gzip; name=\"r.json.gz\"\n" +
-		"Content-Transfer-Encoding: base64\n\n" + strings.Join(lines, "\n") + "\n"
+		"Content-Transfer-Encoding: base64\n\n" + reporttest.Base64Lines(gz.Bytes(), "\n")
 	return []byte(strings.ReplaceAll(msg, "\n", "\r\n"))
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/f2btest"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // The DKIM key of every reporter in the chain tests, made once per run.
@@ -165,13 +166,6 @@ func reportMessageAt(submitter, reportID, start, end string, fails []failure) []
 	w := gzip.NewWriter(&gz)
 	w.Write(reportJSONAt(orgName(submitter), "smtp-tls-reporting@"+submitter, reportID, start, end, fails))
 	w.Close()
-	b64 := base64.StdEncoding.EncodeToString(gz.Bytes())
-	var lines []string
-	for len(b64) > 76 {
-		lines = append(lines, b64[:76])
-		b64 = b64[76:]
-	}
-	lines = append(lines, b64)
 	file := fmt.Sprintf("%s!example.net!1795219200!1795305599!%s.json.gz", submitter, strings.ReplaceAll(reportID, " ", ""))
 	msg := fmt.Sprintf(`From: noreply-smtp-tls-reporting@%[1]s
 To: tlsrpt@example.net
@@ -193,9 +187,8 @@ Content-Type: application/tlsrpt+gzip; name="%[4]s"
 Content-Disposition: attachment; filename="%[4]s"
 Content-Transfer-Encoding: base64
 
-%[5]s
---000000000000f00dfeed--
-`, submitter, reportID, strings.NewReplacer("@", ".", " ", "", ":", "").Replace(reportID), file, strings.Join(lines, "\n"))
+%[5]s--000000000000f00dfeed--
+`, submitter, reportID, strings.NewReplacer("@", ".", " ", "", ":", "").Replace(reportID), file, reporttest.Base64Lines(gz.Bytes(), "\n"))
 	return []byte(strings.ReplaceAll(msg, "\n", "\r\n"))
 }
 

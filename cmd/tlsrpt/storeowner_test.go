@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -251,12 +251,7 @@ func hostileMessage(t *testing.T, n int) []byte {
 		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=tlsrpt; boundary=b\r\n\r\n"+
 		"--b\r\nContent-Type: text/plain\r\n\r\nreport\r\n--b\r\nContent-Type: application/tlsrpt+gzip\r\n"+
 		"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=r.json.gz\r\n\r\n")
-	enc := base64.StdEncoding.EncodeToString(gz.Bytes())
-	for len(enc) > 76 {
-		m.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	m.WriteString(enc + "\r\n--b--\r\n")
+	m.WriteString(reporttest.Base64Lines(gz.Bytes(), "\r\n") + "--b--\r\n")
 	return m.Bytes()
 }
 

@@ -6,6 +6,7 @@ package reporttest
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -25,6 +26,19 @@ func Gzip(t testing.TB, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// Base64Lines is b in base64 as a MIME body carries it: lines of 76
+// characters, each ended by eol.
+func Base64Lines(b []byte, eol string) string {
+	var sb strings.Builder
+	enc := base64.StdEncoding.EncodeToString(b)
+	for len(enc) > 76 {
+		sb.WriteString(enc[:76] + eol)
+		enc = enc[76:]
+	}
+	sb.WriteString(enc + eol)
+	return sb.String()
 }
 
 // WithReportID returns the JSON report js with its report-id replaced.
