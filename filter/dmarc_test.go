@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/golden"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/report"
 )
@@ -104,7 +105,7 @@ func TestDMARCCorpus(t *testing.T) {
 			}
 			checkDMARCOutput(t, s.raw, out, res)
 			dm, _ := dmarc.FromMessage(bytes.NewReader(s.raw), dmarc.Limits{})
-			checkGolden(t, filepath.Join("testdata", "golden", "dmarc", s.name+".summary"),
+			golden.Compare(t, *update, filepath.Join("testdata", "golden", "dmarc", s.name+".summary"),
 				[]byte(DMARCSummary(dm, res.Auth, fixedNow())))
 		})
 	}
@@ -134,25 +135,6 @@ func checkDMARCOutput(t testing.TB, in, out []byte, res Result) {
 		t.Fatal("no summary in the output")
 	}
 	checkStructure(t, in, out)
-}
-
-// checkGolden compares got with the golden file, rewriting it with
-// -update.
-func checkGolden(t testing.TB, golden string, got []byte) {
-	t.Helper()
-	if *update {
-		os.MkdirAll(filepath.Dir(golden), 0o755)
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./filter -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("differs from %s (run go test ./filter -update and review the diff):\n%s", golden, got)
-	}
 }
 
 // TestDMARCTextXMLGetsNoSummary sends the XML inline as the only

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/golden"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
@@ -159,20 +160,7 @@ func TestGolden(t *testing.T) {
 			if res.Stored != res.Reports {
 				t.Errorf("stored %d of %d reports", res.Stored, res.Reports)
 			}
-			golden := filepath.Join("testdata", "golden", s.name+".golden")
-			if *update {
-				os.MkdirAll(filepath.Dir(golden), 0o755)
-				if err := os.WriteFile(golden, out, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			g, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./filter -update)", err)
-			}
-			if !bytes.Equal(out, g) {
-				t.Errorf("output differs from %s (run go test ./filter -update and review the diff)", golden)
-			}
+			golden.Compare(t, *update, filepath.Join("testdata", "golden", s.name+".golden"), out)
 		})
 	}
 }
