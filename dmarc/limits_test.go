@@ -1,7 +1,6 @@
 package dmarc
 
 import (
-	"archive/zip"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // wantErr asserts an error wrapping target (when not nil) and mentioning
@@ -146,7 +147,7 @@ func TestElementsBound(t *testing.T) {
 
 func TestDecompressedBound(t *testing.T) {
 	comment := "<!--" + strings.Repeat(" ", 1000) + "-->"
-	bomb := gz(t, []byte(head+strings.Repeat(comment, (100<<20)/len(comment))))
+	bomb := reporttest.Gzip(t, []byte(head+strings.Repeat(comment, (100<<20)/len(comment))))
 	t.Logf("bomb: %d bytes of gzip, 100 MiB of XML", len(bomb))
 	var err error
 	alloc := allocated(func() { _, err = Parse(bytes.NewReader(bomb), Limits{}) })
@@ -160,7 +161,7 @@ func TestDecompressedBound(t *testing.T) {
 }
 
 func TestTextBound(t *testing.T) {
-	bomb := gz(t, append([]byte(head), bytes.Repeat([]byte(" "), 60<<20)...))
+	bomb := reporttest.Gzip(t, append([]byte(head), bytes.Repeat([]byte(" "), 60<<20)...))
 	var err error
 	alloc := allocated(func() { _, err = Parse(bytes.NewReader(bomb), Limits{}) })
 	wantErr(t, err, ErrTooLarge, "more than 1048576 bytes of text without markup", "feedback")
@@ -178,29 +179,9 @@ func TestInputBound(t *testing.T) {
 	wantErr(t, err, ErrTooLarge, "input of more than 10000 bytes")
 	// Empty gzip members decompress to nothing: only the input bound
 	// stops an endless run of them.
-	empty := gz(t, nil)
+	empty := reporttest.Gzip(t, nil)
 	_, err = Parse(bytes.NewReader(bytes.Repeat(empty, 10_000)), Limits{MaxInput: 100_000})
 	wantErr(t, err, ErrTooLarge, "input of more than 100000 bytes")
-}
-
-// zipOf builds a zip archive of the named members.
-func zipOf(t *testing.T, members ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for i := 0; i < len(members); i += 2 {
-		w, err := zw.Create(members[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte(members[i+1])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 func TestZipBounds(t *testing.T) {
@@ -210,28 +191,28 @@ func TestZipBounds(t *testing.T) {
 		for i := range 17 {
 			members = append(members, fmt.Sprintf("README%d.txt", i), "hello")
 		}
-		_, err := Parse(bytes.NewReader(zipOf(t, members...)), Limits{})
+		_, err := Parse(bytes.NewReader(reporttest.Zip(t, members...)), Limits{})
 		wantErr(t, err, ErrTooLarge, "zip of 17 members, more than 16")
 	})
 	t.Run("decompressed", func(t *testing.T) {
 		big := head + strings.Repeat(" ", 2<<20) + tail
-		_, err := Parse(bytes.NewReader(zipOf(t, "r.xml", big)), Limits{MaxDecompressed: 1 << 20})
+		_, err := Parse(bytes.NewReader(reporttest.Zip(t, "r.xml", big)), Limits{MaxDecompressed: 1 << 20})
 		wantErr(t, err, ErrTooLarge, `"r.xml" declares`, "more than 1048576")
 	})
 	t.Run("two reports", func(t *testing.T) {
-		_, err := Parse(bytes.NewReader(zipOf(t, "a.xml", report, "b.xml", report)), Limits{})
+		_, err := Parse(bytes.NewReader(reporttest.Zip(t, "a.xml", report, "b.xml", report)), Limits{})
 		wantErr(t, err, nil, "zip holds 2 DMARC reports", `"a.xml"`, "want one")
 	})
 	t.Run("readme and report", func(t *testing.T) {
-		rep, err := Parse(bytes.NewReader(zipOf(t, "README", "hello", "r.xml", report)), Limits{})
+		rep, err := Parse(bytes.NewReader(reporttest.Zip(t, "README", "hello", "r.xml", report)), Limits{})
 		if err != nil || len(rep.Records) != 3 {
 			t.Fatalf("report beside a README not read: %v", err)
 		}
 	})
 	t.Run("no report", func(t *testing.T) {
-		_, err := Parse(bytes.NewReader(zipOf(t, "README", "hello")), Limits{})
+		_, err := Parse(bytes.NewReader(reporttest.Zip(t, "README", "hello")), Limits{})
 		wantErr(t, err, ErrNotDMARC, "zip holds no XML member")
-		_, err = Parse(bytes.NewReader(zipOf(t, "a.xml", "<Types/>", "b.xml", "<w:document/>")), Limits{})
+		_, err = Parse(bytes.NewReader(reporttest.Zip(t, "a.xml", "<Types/>", "b.xml", "<w:document/>")), Limits{})
 		wantErr(t, err, ErrNotDMARC, "zip holds no XML member with root feedback")
 	})
 }

@@ -1,9 +1,7 @@
 package filter
 
 import (
-	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 	"os"
@@ -264,17 +262,6 @@ func TestDMARCSummaryStaysShort(t *testing.T) {
 	}
 }
 
-// gzipped compresses b.
-func gzipped(t testing.TB, b []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	zw.Close()
-	return buf.Bytes()
-}
-
 // TestDMARCBombsRefused sends XML bombs as DMARC reports: billion laughs
 // (nested internal entities), an external entity naming /etc/passwd, a
 // parameter entity fetching a URL, 100,000 nested elements, and a 50 MB
@@ -312,7 +299,7 @@ func TestDMARCBombsRefused(t *testing.T) {
 		{"parameter entity", "param.xml", []byte(param), "DOCTYPE refused"},
 		{"undeclared entity", "undeclared.xml", []byte(undeclared), "invalid character entity &x;"},
 		{"deep nesting", "deep.xml", []byte(deep), "nest"},
-		{"50 MB record list", "list.xml.gz", gzipped(t, []byte(list.String())), "more than 20000 records"},
+		{"50 MB record list", "list.xml.gz", reporttest.Gzip(t, []byte(list.String())), "more than 20000 records"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := wrapDMARC(tc.file, tc.data, "b")
@@ -357,12 +344,7 @@ func TestDMARCBrokenZipIsDMARC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var zb bytes.Buffer
-	zw := zip.NewWriter(&zb)
-	w, _ := zw.Create("invalid_xml.xml")
-	w.Write(xml)
-	zw.Close()
-	raw := wrapDMARC("invalid.zip", zb.Bytes(), "b")
+	raw := wrapDMARC("invalid.zip", reporttest.Zip(t, "invalid_xml.xml", string(xml)), "b")
 	out, res := runFilter(t, raw, nil)
 	if !res.DMARC || !strings.Contains(res.Header, "feedback/report_metadata/email: XML syntax error on line 5") {
 		t.Fatalf("DMARC %v, header %q", res.DMARC, res.Header)

@@ -124,26 +124,6 @@ func TestDecodeGzipBombInMessage(t *testing.T) {
 	}
 }
 
-// makeZip builds a zip archive from name/content pairs.
-func makeZip(t *testing.T, entries ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for i := 0; i < len(entries); i += 2 {
-		w, err := zw.Create(entries[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(w, entries[i+1]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func sampleJSON(t *testing.T) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(corpusDir(t), "05-parsedmarc-google-failures-2024.json"))
@@ -159,17 +139,17 @@ func TestDecodeZipLimits(t *testing.T) {
 
 	t.Run("declared size", func(t *testing.T) {
 		big := strings.Repeat(" ", 2<<20)
-		_, err := Decode(makeZip(t, "big.json", big), "a.zip", "", lim)
+		_, err := Decode(reporttest.Zip(t, "big.json", big), "a.zip", "", lim)
 		wantErr(t, err, ErrTooLarge, "declared size")
 	})
 	t.Run("total over entries", func(t *testing.T) {
 		part := strings.Repeat(" ", 400<<10) + rep
-		reps, err := Decode(makeZip(t, "1.json", part, "2.json", part, "3.json", part), "a.zip", "", lim)
+		reps, err := Decode(reporttest.Zip(t, "1.json", part, "2.json", part, "3.json", part), "a.zip", "", lim)
 		wantErr(t, err, ErrTooLarge, "a.zip/3.json")
 		eq(t, "reports before the budget ran out", len(reps), 2)
 	})
 	t.Run("too many entries", func(t *testing.T) {
-		reps, err := Decode(makeZip(t, "1.json", rep, "2.json", rep, "3.json", rep, "4.json", rep), "a.zip", "", lim)
+		reps, err := Decode(reporttest.Zip(t, "1.json", rep, "2.json", rep, "3.json", rep, "4.json", rep), "a.zip", "", lim)
 		wantErr(t, err, ErrTooLarge, "more than 3 entries")
 		eq(t, "reports", len(reps), 3)
 	})
@@ -183,11 +163,11 @@ func TestDecodeZipLimits(t *testing.T) {
 		wantErr(t, err, ErrTooLarge, `"a.zip/r.json.gz"`)
 	})
 	t.Run("no report entries", func(t *testing.T) {
-		_, err := Decode(makeZip(t, "README", "hello"), "a.zip", "", lim)
+		_, err := Decode(reporttest.Zip(t, "README", "hello"), "a.zip", "", lim)
 		wantErr(t, err, ErrNoReport, `zip "a.zip" holds no JSON or gzip entry`)
 	})
 	t.Run("two bad entries", func(t *testing.T) {
-		reps, err := Decode(makeZip(t, "a.json", "{}", "b.json", `{"report-id": "x", "policies": [{"summary": {"total-failure-session-count": -1}}]}`), "a.zip", "", lim)
+		reps, err := Decode(reporttest.Zip(t, "a.json", "{}", "b.json", `{"report-id": "x", "policies": [{"summary": {"total-failure-session-count": -1}}]}`), "a.zip", "", lim)
 		wantErr(t, err, ErrNoReport, `"a.zip/a.json"`, `; report: parsing JSON report "a.zip/b.json": policies[0].summary.total-failure-session-count: negative count -1`)
 		eq(t, "reports", len(reps), 0)
 	})

@@ -4,11 +4,13 @@
 package reporttest
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,6 +41,27 @@ func Base64Lines(b []byte, eol string) string {
 	}
 	sb.WriteString(enc + eol)
 	return sb.String()
+}
+
+// Zip returns a zip archive of members, given as name and content in
+// turn.
+func Zip(t testing.TB, members ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i+1 < len(members); i += 2 {
+		w, err := zw.Create(members[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, members[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // WithReportID returns the JSON report js with its report-id replaced.
