@@ -74,13 +74,7 @@ func dmarcServer(t testing.TB, days int) *httptest.Server {
 func dmarcServerOn(t testing.TB, st *store.Store, days int) *httptest.Server {
 	t.Helper()
 	fillDMARC(t, st)
-	h, err := New(Options{Store: st, Now: func() time.Time { return now }, Days: days})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
+	return serveDashboard(t, Options{Store: st, Days: days})
 }
 
 // sections splits the page's per-reporter section by reporter: the HTML
@@ -208,12 +202,7 @@ func TestDMARCSectionForgedFlood(t *testing.T) {
 		dmarctest.Add(t, st, now.Add(-time.Hour), dmarctest.Report(fmt.Sprintf("Forged%02d", i), "f", "example.net", day,
 			dmarctest.Rec{IP: "198.51.100.1", N: 100000}), dmarctest.Unsigned(fmt.Sprintf("forged%d.example", i)))
 	}
-	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveDashboard(t, Options{Store: st})
 	_, body := get(t, srv.URL+"/")
 	secs := sections(t, body)
 	for i := range maxReporterSections {
