@@ -226,21 +226,13 @@ func TestDMARCSectionForgedFlood(t *testing.T) {
 func TestDMARCSectionInChromium(t *testing.T) {
 	srv := dmarcServer(t, 0)
 	ctx, seen := load(t, srv.URL, `#dmarc-0 canvas`)
-	eval := func(js string) int {
-		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
-		if err != nil {
-			t.Fatalf("chromium: %s: %v", js, err)
-		}
-		return n
-	}
-	if n := eval(`document.querySelectorAll('[data-kind="dmarc"][data-drawn="1"] canvas').length`); n < 4 {
+	if n := evalInt(t, ctx, `document.querySelectorAll('[data-kind="dmarc"][data-drawn="1"] canvas').length`); n < 4 {
 		t.Errorf("%d reporter charts drawn, want 4", n)
 	}
-	if n := eval(paintedJS); n < 4 {
+	if n := evalInt(t, ctx, paintedJS); n < 4 {
 		t.Errorf("%d canvases with pixels", n)
 	}
-	if s, i := eval(`document.querySelectorAll('script').length`), eval(`document.querySelectorAll('img').length`); s != 3 || i != 0 {
+	if s, i := evalInt(t, ctx, `document.querySelectorAll('script').length`), evalInt(t, ctx, `document.querySelectorAll('img').length`); s != 3 || i != 0 {
 		t.Errorf("%d scripts and %d images in the DOM: a report string became markup", s, i)
 	}
 	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('dmarc').innerText`))
