@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // wantErr asserts an error wrapping target (when not nil) and mentioning
@@ -88,7 +88,7 @@ func TestDeepNestingRefused(t *testing.T) {
 	const levels = 100_000
 	doc := withBody("<record>" + strings.Repeat("<x>", levels) + strings.Repeat("</x>", levels) + "</record>")
 	var err error
-	alloc := allocated(func() { _, err = parseString(doc, Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = parseString(doc, Limits{}) })
 	wantErr(t, err, ErrTooLarge, "nested deeper than 32", "feedback/record[1]/x/x")
 	t.Logf("100,000 levels refused, %d KiB allocated", alloc>>10)
 }
@@ -110,7 +110,7 @@ func TestRecordListOverBoundRefused(t *testing.T) {
 	rec := "<record><row><source_ip>192.0.2.1</source_ip><count>1</count></row></record>\n"
 	in := &countingReader{r: newGenReader(rec, size)}
 	var err error
-	alloc := allocated(func() { _, err = Parse(in, Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Parse(in, Limits{}) })
 	wantErr(t, err, ErrTooLarge, "feedback/record[100001]", "more than 100000 records")
 	if in.n >= size {
 		t.Errorf("read all %d bytes before refusing", in.n)
@@ -132,7 +132,7 @@ func TestElementsPerRecordBound(t *testing.T) {
 	many := "<record><row><source_ip>192.0.2.1</source_ip><count>1</count></row><auth_results>" +
 		strings.Repeat("<dkim/>", 1_000_000) + "</auth_results></record>"
 	var err error
-	alloc := allocated(func() { _, err = parseString(withBody(many), Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = parseString(withBody(many), Limits{}) })
 	wantErr(t, err, ErrTooLarge, "more than 1000 elements in one record", "feedback/record[1]/auth_results/dkim")
 	t.Logf("a million auth_results refused, %d MiB allocated", alloc>>20)
 	// Outside records too: an unknown child of feedback is bounded.
@@ -150,7 +150,7 @@ func TestDecompressedBound(t *testing.T) {
 	bomb := reporttest.Gzip(t, []byte(head+strings.Repeat(comment, (100<<20)/len(comment))))
 	t.Logf("bomb: %d bytes of gzip, 100 MiB of XML", len(bomb))
 	var err error
-	alloc := allocated(func() { _, err = Parse(bytes.NewReader(bomb), Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Parse(bytes.NewReader(bomb), Limits{}) })
 	wantErr(t, err, ErrTooLarge, "more than 67108864 bytes of XML")
 	if alloc > 16<<20 {
 		t.Errorf("refusing the bomb allocated %d MiB: the XML was held", alloc>>20)
@@ -163,7 +163,7 @@ func TestDecompressedBound(t *testing.T) {
 func TestTextBound(t *testing.T) {
 	bomb := reporttest.Gzip(t, append([]byte(head), bytes.Repeat([]byte(" "), 60<<20)...))
 	var err error
-	alloc := allocated(func() { _, err = Parse(bytes.NewReader(bomb), Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Parse(bytes.NewReader(bomb), Limits{}) })
 	wantErr(t, err, ErrTooLarge, "more than 1048576 bytes of text without markup", "feedback")
 	if alloc > 16<<20 {
 		t.Errorf("refusing 60 MiB of text allocated %d MiB: the text was held", alloc>>20)
@@ -215,14 +215,4 @@ func TestZipBounds(t *testing.T) {
 		_, err = Parse(bytes.NewReader(reporttest.Zip(t, "a.xml", "<Types/>", "b.xml", "<w:document/>")), Limits{})
 		wantErr(t, err, ErrNotDMARC, "zip holds no XML member with root feedback")
 	})
-}
-
-// allocated returns the bytes f allocated.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }

@@ -10,13 +10,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // gzipBomb returns gzip data that decompresses to size bytes: a JSON
@@ -58,16 +58,6 @@ func gibBomb(tb testing.TB) []byte {
 	return bigBomb
 }
 
-// measure runs f and returns how many bytes it allocated.
-func measure(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // cutBomb returns bomb cut short, and how many bytes the cut stream still
 // decompresses to before it ends unexpectedly. A reader that goes past
 // that point fails with io.ErrUnexpectedEOF, never ErrTooLarge.
@@ -97,7 +87,7 @@ func TestDecodeGzipBomb(t *testing.T) {
 	}
 	t.Logf("bomb: %d bytes compressed, %d MiB decompressed before the cut", len(bomb), left>>20)
 	var err error
-	alloc := measure(func() { _, err = Decode(bomb, "bomb.json.gz", "application/tlsrpt+gzip", Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Decode(bomb, "bomb.json.gz", "application/tlsrpt+gzip", Limits{}) })
 	wantErr(t, err, ErrTooLarge, `"bomb.json.gz"`, "16777216")
 	t.Logf("refused, %d KiB allocated", alloc>>10)
 	if alloc > 4<<20 {
@@ -387,7 +377,7 @@ func TestDetailsBound(t *testing.T) {
 	attack := gzipMembers(t, emptyDetails("attack", 5_000_000), nil, "")
 	t.Logf("attack: %d bytes of gzip", len(attack))
 	var err error
-	alloc := measure(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
 	wantErr(t, err, ErrTooLarge, "more than 50000 failure details in one input")
 	wantLimit(t, err, "MaxDetails")
 	if alloc > 64<<20 {
@@ -502,7 +492,7 @@ func emptyStrings(n int) string {
 func TestStringsBound(t *testing.T) {
 	attack := gzipMembers(t, policyWith(emptyStrings(5_000_000), `"mx.example"`), nil, "")
 	var err error
-	alloc := measure(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
 	wantErr(t, err, ErrTooLarge, "policy-string: more than 1000 strings")
 	if alloc > 16<<20 {
 		t.Errorf("refusing five million empty strings allocated %d MiB", alloc>>20)

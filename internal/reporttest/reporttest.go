@@ -7,6 +7,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -62,6 +63,16 @@ func Zip(t testing.TB, members ...string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// Noise returns n bytes of text no compressor shrinks (lower-case
+// letters, digits, - and _): PostgreSQL compresses an index entry before
+// it checks its size, so a repeated letter would pass where a real
+// attacker's string does not.
+func Noise(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return strings.ToLower(base64.RawURLEncoding.EncodeToString(b)[:n])
 }
 
 // WithReportID returns the JSON report js with its report-id replaced.
