@@ -75,10 +75,7 @@ func TestFail2banBaseRemovedForOperatorIgnoreIP(t *testing.T) {
 			s.Client("set", "sshd", "banip", second)
 			ctx := context.Background()
 			f := NewFail2ban(fail2banOpts(s))
-			plan, err := MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(second)})
-			if err != nil || plan.Err() != nil {
-				t.Fatalf("MakePlan: %v %v", err, plan.Err())
-			}
+			plan := mustPlan(t, "", f, netip.MustParseAddr(second))
 			acts := plan.Actions()
 			if len(acts) == 0 || acts[0].Target != base || acts[0].Argv[0] != "remove-default-ignoreip" {
 				t.Fatalf("plan does not remove %s first:\n%s", base, strings.Join(actionSummary(acts), "\n"))
@@ -103,9 +100,8 @@ func TestFail2banBaseRemovedForOperatorIgnoreIP(t *testing.T) {
 			}
 			wantIgnoredNotBanned(t, s, ip, second, "10.6.1.2")
 			// Removed: the next plan has nothing to do.
-			plan, err = MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(second)})
-			if err != nil || len(plan.Actions()) != 0 {
-				t.Errorf("plan after the removal: %v\n%s", err, strings.Join(actionSummary(plan.Actions()), "\n"))
+			if acts := mustPlan(t, "after the removal", f, netip.MustParseAddr(second)).Actions(); len(acts) != 0 {
+				t.Errorf("plan after the removal:\n%s", strings.Join(actionSummary(acts), "\n"))
 			}
 		})
 	}
@@ -122,10 +118,7 @@ func TestFail2banBaseKeptWhileNeeded(t *testing.T) {
 	ctx := context.Background()
 	f := NewFail2ban(fail2banOpts(s))
 	s.Client("set", "sshd", "banip", second)
-	plan, err := MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(second)})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan: %v %v", err, plan.Err())
-	}
+	plan := mustPlan(t, "", f, netip.MustParseAddr(second))
 	for _, a := range plan.Actions() {
 		if a.Target == base {
 			t.Fatalf("plan touches %s, still needed:\n%s", base, strings.Join(actionSummary(plan.Actions()), "\n"))
@@ -134,10 +127,7 @@ func TestFail2banBaseKeptWhileNeeded(t *testing.T) {
 
 	admin := filepath.Join(s.Dir, "jail.d", "00-admin.conf")
 	addOperatorIgnoreIP(t, s.Dir, "jail.d/00-admin.conf")
-	plan, err = MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(second)})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan: %v %v", err, plan.Err())
-	}
+	plan = mustPlan(t, "", f, netip.MustParseAddr(second))
 	acts := plan.Actions()
 	if len(acts) == 0 || acts[0].Target != base {
 		t.Fatalf("plan does not remove %s first:\n%s", base, strings.Join(actionSummary(acts), "\n"))
