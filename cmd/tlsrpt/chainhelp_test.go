@@ -369,3 +369,14 @@ func startF2B(t *testing.T, files func(dir string) map[string]string) *f2btest.S
 		Files: files,
 	})
 }
+
+// startStockF2B starts a fail2ban-server on the copy of Debian's stock
+// /etc/fail2ban in redeem/testdata, where nothing sets ignoreip.
+func startStockF2B(t *testing.T) *f2btest.Server {
+	t.Helper()
+	base, err := filepath.Abs("../../redeem/testdata/fail2ban-debian")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f2btest.Start(t, f2btest.Options{Base: base})
+}
