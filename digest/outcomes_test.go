@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -26,21 +24,9 @@ func TestDigestOutcomes(t *testing.T) {
 	day := func(d int) time.Time { return now.Add(time.Duration(d-10) * 24 * time.Hour) }
 	add := func(id string, start time.Time, signed bool, ips ...string) {
 		t.Helper()
-		r := &report.Report{OrganizationName: "Google Inc.", ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
-			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100}}}
-		for _, ip := range ips {
-			r.Policies[0].Details = append(r.Policies[0].Details, report.FailureDetail{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 2})
-			r.Policies[0].Failed += 2
-		}
-		src := arrival.Source{Transport: "mail", Submitter: "google.example"}
-		if signed {
-			src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}
-		}
 		st.SetClock(func() time.Time { return start.Add(25 * time.Hour) })
 		defer st.SetClock(nil)
-		if _, _, err := st.AddReport(ctx, r, src); err != nil {
-			t.Fatal(err)
-		}
+		storetest.AddGoogleReport(t, st, id, start, signed, ips...)
 	}
 	add("before", day(3), true, "192.0.2.7", "192.0.2.8")
 	for _, ip := range []string{"192.0.2.7", "192.0.2.8"} {

@@ -3,6 +3,8 @@ package dmarc
 import (
 	"bytes"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // benchReport is a generated aggregate report of about 1 MB: 2,000
@@ -32,7 +34,7 @@ func BenchmarkParse(b *testing.B) {
 // arrives.
 func BenchmarkParseGzip(b *testing.B) {
 	data := benchReport(b)
-	packed := gz(b, data)
+	packed := reporttest.Gzip(b, data)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // fuzzLimits keep fuzzing fast while still exercising the bounds.
@@ -70,7 +72,7 @@ func checkErr(t *testing.T, err error) {
 func FuzzParse(f *testing.F) {
 	seedCorpus(f, false)
 	f.Add(reportXML(2))
-	f.Add(gz(f, reportXML(2)))
+	f.Add(reporttest.Gzip(f, reportXML(2)))
 	f.Add([]byte(withBody(`<Record><row><source_ip>::ffff:192.0.2.1</source_ip><count>1</count></row></Record>`)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Parse(bytes.NewReader(data), fuzzLimits)

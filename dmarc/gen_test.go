@@ -2,11 +2,9 @@ package dmarc
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"strings"
-	"testing"
 )
 
 // The helpers here generate reports for the tests and the benchmark.
@@ -62,20 +60,6 @@ func reportXML(n int) []byte {
 
 // withBody is a report whose records are body.
 func withBody(body string) string { return head + body + tail }
-
-// gz compresses data into one gzip member.
-func gz(tb testing.TB, data []byte) []byte {
-	tb.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(data); err != nil {
-		tb.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // genReader produces head, then rec repeated until size bytes, then
 // tail, without ever holding more than one record: a report too large to

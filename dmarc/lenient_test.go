@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 func mustParse(t *testing.T, data []byte) *Report {
@@ -82,23 +84,23 @@ func TestMissingOptionalElements(t *testing.T) {
 func TestGzipQuirks(t *testing.T) {
 	data := reportXML(3)
 	for name, in := range map[string][]byte{
-		"leading CRLF":     append([]byte("\r\n\r\n"), gz(t, data)...),
-		"leading LF":       append([]byte("\n"), gz(t, data)...),
-		"trailing padding": append(gz(t, data), "\r\n\x00\x00"...),
-		"two members":      append(gz(t, data[:100]), gz(t, data[100:])...),
-		"BOM in content":   gz(t, append([]byte("\xef\xbb\xbf"), data...)),
-		"zipped gzip":      zipOf(t, "r.xml.gz", string(gz(t, data))),
+		"leading CRLF":     append([]byte("\r\n\r\n"), reporttest.Gzip(t, data)...),
+		"leading LF":       append([]byte("\n"), reporttest.Gzip(t, data)...),
+		"trailing padding": append(reporttest.Gzip(t, data), "\r\n\x00\x00"...),
+		"two members":      append(reporttest.Gzip(t, data[:100]), reporttest.Gzip(t, data[100:])...),
+		"BOM in content":   reporttest.Gzip(t, append([]byte("\xef\xbb\xbf"), data...)),
+		"zipped gzip":      reporttest.Zip(t, "r.xml.gz", string(reporttest.Gzip(t, data))),
 	} {
 		t.Run(name, func(t *testing.T) {
 			eq(t, "records", len(mustParse(t, in).Records), 3)
 		})
 	}
-	_, err := Parse(bytes.NewReader(append(gz(t, data), "junk"...)), Limits{})
+	_, err := Parse(bytes.NewReader(append(reporttest.Gzip(t, data), "junk"...)), Limits{})
 	wantErr(t, err, nil, "bad gzip")
-	cut := gz(t, data)
+	cut := reporttest.Gzip(t, data)
 	_, err = Parse(bytes.NewReader(cut[:len(cut)-6]), Limits{})
 	wantErr(t, err, nil)
-	bad := gz(t, data)
+	bad := reporttest.Gzip(t, data)
 	bad[len(bad)-8] ^= 0xff // the CRC-32, read only after the report
 	_, err = Parse(bytes.NewReader(bad), Limits{})
 	wantErr(t, err, nil, "bad gzip", "checksum")
@@ -119,7 +121,7 @@ func TestNotDMARC(t *testing.T) {
 		"other xml": "<?xml version=\"1.0\"?><rss><channel/></rss>",
 		"text":      "hello",
 		"broken <":  "< not xml",
-		"gzip text": string(gz(t, []byte("hello"))),
+		"gzip text": string(reporttest.Gzip(t, []byte("hello"))),
 	} {
 		t.Run(name, func(t *testing.T) {
 			rep, err := parseString(in, Limits{})

@@ -1,14 +1,15 @@
 package dmarc
 
 import (
-	"archive/zip"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // wantErr asserts an error wrapping target (when not nil) and mentioning
@@ -87,7 +88,7 @@ func TestDeepNestingRefused(t *testing.T) {
 	const levels = 100_000
 	doc := withBody("<record>" + strings.Repeat("<x>", levels) + strings.Repeat("</x>", levels) + "</record>")
 	var err error
-	alloc := allocated(func() { _, err = parseString(doc, Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = parseString(doc, Limits{}) })
 	wantErr(t, err, ErrTooLarge, "nested deeper than 32", "feedback/record[1]/x/x")
 	t.Logf("100,000 levels refused, %d KiB allocated", alloc>>10)
 }
@@ -109,7 +110,7 @@ func TestRecordListOverBoundRefused(t *testing.T) {
 	rec := "<record><row><source_ip>192.0.2.1</source_ip><count>1</count></row></record>\n"
 	in := &countingReader{r: newGenReader(rec, size)}
 	var err error
-	alloc := allocated(func() { _, err = Parse(in, Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Parse(in, Limits{}) })
 	wantErr(t, err, ErrTooLarge, "feedback/record[100001]", "more than 100000 records")
 	if in.n >= size {
 		t.Errorf("read all %d bytes before refusing", in.n)
@@ -131,7 +132,7 @@ func TestElementsPerRecordBound(t *testing.T) {
 	many := "<record><row><source_ip>192.0.2.1</source_ip><count>1</count></row><auth_results>" +
 		strings.Repeat("<dkim/>", 1_000_000) + "</auth_results></record>"
 	var err error
-	alloc := allocated(func() { _, err = parseString(withBody(many), Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = parseString(withBody(many), Limits{}) })
 	wantErr(t, err, ErrTooLarge, "more than 1000 elements in one record", "feedback/record[1]/auth_results/dkim")
 	t.Logf("a million auth_results refused, %d MiB allocated", alloc>>20)
 	// Outside records too: an unknown child of feedback is bounded.
@@ -146,10 +147,10 @@ func TestElementsBound(t *testing.T) {
 
 func TestDecompressedBound(t *testing.T) {
 	comment := "<!--" + strings.Repeat(" ", 1000) + "-->"
-	bomb := gz(t, []byte(head+strings.Repeat(comment, (100<<20)/len(comment))))
+	bomb := reporttest.Gzip(t, []byte(head+strings.Repeat(comment, (100<<20)/len(comment))))
 	t.Logf("bomb: %d bytes of gzip, 100 MiB of XML", len(bomb))
 	var err error
-	alloc := allocated(func() { _, err = Parse(bytes.NewReader(bomb), Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Parse(bytes.NewReader(bomb), Limits{}) })
 	wantErr(t, err, ErrTooLarge, "more than 67108864 bytes of XML")
 	if alloc > 16<<20 {
 		t.Errorf("refusing the bomb allocated %d MiB: the XML was held", alloc>>20)
@@ -160,9 +161,9 @@ func TestDecompressedBound(t *testing.T) {
 }
 
 func TestTextBound(t *testing.T) {
-	bomb := gz(t, append([]byte(head), bytes.Repeat([]byte(" "), 60<<20)...))
+	bomb := reporttest.Gzip(t, append([]byte(head), bytes.Repeat([]byte(" "), 60<<20)...))
 	var err error
-	alloc := allocated(func() { _, err = Parse(bytes.NewReader(bomb), Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Parse(bytes.NewReader(bomb), Limits{}) })
 	wantErr(t, err, ErrTooLarge, "more than 1048576 bytes of text without markup", "feedback")
 	if alloc > 16<<20 {
 		t.Errorf("refusing 60 MiB of text allocated %d MiB: the text was held", alloc>>20)
@@ -178,29 +179,9 @@ func TestInputBound(t *testing.T) {
 	wantErr(t, err, ErrTooLarge, "input of more than 10000 bytes")
 	// Empty gzip members decompress to nothing: only the input bound
 	// stops an endless run of them.
-	empty := gz(t, nil)
+	empty := reporttest.Gzip(t, nil)
 	_, err = Parse(bytes.NewReader(bytes.Repeat(empty, 10_000)), Limits{MaxInput: 100_000})
 	wantErr(t, err, ErrTooLarge, "input of more than 100000 bytes")
-}
-
-// zipOf builds a zip archive of the named members.
-func zipOf(t *testing.T, members ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for i := 0; i < len(members); i += 2 {
-		w, err := zw.Create(members[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte(members[i+1])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 func TestZipBounds(t *testing.T) {
@@ -210,38 +191,28 @@ func TestZipBounds(t *testing.T) {
 		for i := range 17 {
 			members = append(members, fmt.Sprintf("README%d.txt", i), "hello")
 		}
-		_, err := Parse(bytes.NewReader(zipOf(t, members...)), Limits{})
+		_, err := Parse(bytes.NewReader(reporttest.Zip(t, members...)), Limits{})
 		wantErr(t, err, ErrTooLarge, "zip of 17 members, more than 16")
 	})
 	t.Run("decompressed", func(t *testing.T) {
 		big := head + strings.Repeat(" ", 2<<20) + tail
-		_, err := Parse(bytes.NewReader(zipOf(t, "r.xml", big)), Limits{MaxDecompressed: 1 << 20})
+		_, err := Parse(bytes.NewReader(reporttest.Zip(t, "r.xml", big)), Limits{MaxDecompressed: 1 << 20})
 		wantErr(t, err, ErrTooLarge, `"r.xml" declares`, "more than 1048576")
 	})
 	t.Run("two reports", func(t *testing.T) {
-		_, err := Parse(bytes.NewReader(zipOf(t, "a.xml", report, "b.xml", report)), Limits{})
+		_, err := Parse(bytes.NewReader(reporttest.Zip(t, "a.xml", report, "b.xml", report)), Limits{})
 		wantErr(t, err, nil, "zip holds 2 DMARC reports", `"a.xml"`, "want one")
 	})
 	t.Run("readme and report", func(t *testing.T) {
-		rep, err := Parse(bytes.NewReader(zipOf(t, "README", "hello", "r.xml", report)), Limits{})
+		rep, err := Parse(bytes.NewReader(reporttest.Zip(t, "README", "hello", "r.xml", report)), Limits{})
 		if err != nil || len(rep.Records) != 3 {
 			t.Fatalf("report beside a README not read: %v", err)
 		}
 	})
 	t.Run("no report", func(t *testing.T) {
-		_, err := Parse(bytes.NewReader(zipOf(t, "README", "hello")), Limits{})
+		_, err := Parse(bytes.NewReader(reporttest.Zip(t, "README", "hello")), Limits{})
 		wantErr(t, err, ErrNotDMARC, "zip holds no XML member")
-		_, err = Parse(bytes.NewReader(zipOf(t, "a.xml", "<Types/>", "b.xml", "<w:document/>")), Limits{})
+		_, err = Parse(bytes.NewReader(reporttest.Zip(t, "a.xml", "<Types/>", "b.xml", "<w:document/>")), Limits{})
 		wantErr(t, err, ErrNotDMARC, "zip holds no XML member with root feedback")
 	})
-}
-
-// allocated returns the bytes f allocated.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }

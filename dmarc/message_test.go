@@ -2,11 +2,12 @@ package dmarc
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // part is one MIME part of a generated message.
@@ -36,12 +37,7 @@ func mailOf(parts ...part) []byte {
 			continue
 		}
 		b.WriteString("Content-Transfer-Encoding: base64\r\n\r\n")
-		enc := base64.StdEncoding.EncodeToString(p.body)
-		for len(enc) > 76 {
-			b.WriteString(enc[:76] + "\r\n")
-			enc = enc[76:]
-		}
-		b.WriteString(enc + "\r\n")
+		b.WriteString(reporttest.Base64Lines(p.body, "\r\n"))
 	}
 	b.WriteString("--b1--\r\n")
 	return b.Bytes()
@@ -60,11 +56,11 @@ func fromMessage(t *testing.T, raw []byte, lim Limits) (*Message, error) {
 func TestFromMessageByContent(t *testing.T) {
 	data := reportXML(3)
 	for name, p := range map[string]part{
-		"zip as octet-stream": {ctype: "application/octet-stream", body: zipOf(t, "r.xml", string(data))},
-		"gzip as text/plain":  {ctype: "text/plain", body: gz(t, data)},
+		"zip as octet-stream": {ctype: "application/octet-stream", body: reporttest.Zip(t, "r.xml", string(data))},
+		"gzip as text/plain":  {ctype: "text/plain", body: reporttest.Gzip(t, data)},
 		"xml as text/plain":   {ctype: "text/plain; charset=utf-8", body: data, plain: true},
 		"xml as pdf, named":   {ctype: "application/pdf", filename: "report.pdf", body: data},
-		"gzip, CRLF first":    {ctype: "application/gzip", body: append([]byte("\r\n"), gz(t, data)...)},
+		"gzip, CRLF first":    {ctype: "application/gzip", body: append([]byte("\r\n"), reporttest.Gzip(t, data)...)},
 		"xml unlabelled":      {ctype: "", body: data, plain: true},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -95,7 +91,7 @@ func TestFromMessageWholeBody(t *testing.T) {
 func TestFromMessageNoReport(t *testing.T) {
 	html := part{ctype: "text/html", body: []byte("<!DOCTYPE html>\n<html><body><p>Hi</p></body></html>"), plain: true}
 	office := part{ctype: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-		filename: "a.docx", body: zipOf(t, "[Content_Types].xml", "<Types/>", "word/document.xml", "<w:document/>")}
+		filename: "a.docx", body: reporttest.Zip(t, "[Content_Types].xml", "<Types/>", "word/document.xml", "<w:document/>")}
 	lolz := part{ctype: "application/xml", body: []byte(billionLaughs("lolz") + "<lolz>&lol9;</lolz>")}
 	tls := part{ctype: "application/tlsrpt+json", body: []byte(`{"organization-name":"x"}`)}
 	m, err := fromMessage(t, mailOf(html, office, lolz, tls), Limits{})
@@ -110,7 +106,7 @@ func TestFromMessageGoodAndBad(t *testing.T) {
 		body: []byte(withBody("<record><row><source_ip>300.1.1.1</source_ip><count>1</count></row></record>"))}
 	dtd := part{ctype: "application/xml", filename: "xxe.xml",
 		body: []byte(`<!DOCTYPE feedback [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>` + withBody(""))}
-	good := part{ctype: "application/gzip", filename: "good.xml.gz", body: gz(t, reportXML(2))}
+	good := part{ctype: "application/gzip", filename: "good.xml.gz", body: reporttest.Gzip(t, reportXML(2))}
 	m, err := fromMessage(t, mailOf(bad, dtd, good), Limits{})
 	if err != nil {
 		t.Fatalf("a readable report beside broken ones: %v", err)
@@ -126,7 +122,7 @@ func TestFromMessageGoodAndBad(t *testing.T) {
 }
 
 func TestFromMessageSharedBudget(t *testing.T) {
-	p := part{ctype: "application/gzip", body: gz(t, reportXML(3))}
+	p := part{ctype: "application/gzip", body: reporttest.Gzip(t, reportXML(3))}
 	m, err := fromMessage(t, mailOf(p, p), Limits{MaxRecords: 5})
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +145,7 @@ func TestFromMessageSharedBudget(t *testing.T) {
 }
 
 func TestFromMessageMissingClosingBoundary(t *testing.T) {
-	raw := mailOf(part{ctype: "application/zip", body: zipOf(t, "r.xml", string(reportXML(2)))})
+	raw := mailOf(part{ctype: "application/zip", body: reporttest.Zip(t, "r.xml", string(reportXML(2)))})
 	raw = bytes.TrimSuffix(raw, []byte("--b1--\r\n"))
 	m, err := fromMessage(t, raw, Limits{})
 	if err != nil || len(m.Reports()) != 1 {

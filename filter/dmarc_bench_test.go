@@ -3,13 +3,10 @@ package filter
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"testing"
 
-	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
-	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
 // BenchmarkFilterDMARC measures a mail carrying a 1 MB DMARC aggregate
@@ -17,24 +14,14 @@ import (
 // write included: each round is a new report (made with the timer
 // stopped), so that every round stores its 2,000 records.
 func BenchmarkFilterDMARC(b *testing.B) {
-	st := storetest.Open(b)
-	opt := Options{Now: fixedNow, Record: func() (arrival.Recorder, error) { return st, nil }}
-	b.ReportAllocs()
-	round := 0
-	for b.Loop() {
-		b.StopTimer()
-		round++
-		id := fmt.Sprint("round-", round)
-		raw := reporttest.DMARCMail(id, reporttest.DMARC(id, 2000))
-		b.StartTimer()
-		res, err := Run(context.Background(), bytes.NewReader(raw), io.Discard, opt)
+	benchStoring(b, func(id string) []byte { return reporttest.DMARCMail(id, reporttest.DMARC(id, 2000)) }, func(res Result, err error) {
 		if err != nil || !res.DMARC || res.Reports != 1 {
 			b.Fatalf("%+v %v", res, err)
 		}
 		if res.Stored != 1 {
 			b.Fatalf("not stored: %q", res.Problems)
 		}
-	}
+	})
 }
 
 // BenchmarkFilterDMARCPacked measures the refusal of a 1 MB mail whose

@@ -1,11 +1,8 @@
 package filter
 
 import (
-	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/golden"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -73,21 +72,14 @@ func dmarcMediaType(name string) string {
 // wrapDMARC builds the mail a reporter sends for a DMARC report file: a
 // text part and the file attached in base64.
 func wrapDMARC(name string, data []byte, boundary string) []byte {
-	enc := base64.StdEncoding.EncodeToString(data)
-	var b64 strings.Builder
-	for len(enc) > 76 {
-		b64.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b64.WriteString(enc)
 	return []byte("From: noreply-dmarc@example.net\r\nTo: dmarc@example.com\r\n" +
 		"Subject: Report Domain: example.com Submitter: example.net\r\n" +
 		"Message-ID: <" + name + "@example.net>\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n" +
 		"--" + boundary + "\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThis is a DMARC aggregate report.\r\n" +
 		"--" + boundary + "\r\nContent-Type: " + dmarcMediaType(name) + "\r\nContent-Transfer-Encoding: base64\r\n" +
-		"Content-Disposition: attachment; filename=\"" + name + "\"\r\n\r\n" + b64.String() +
-		"\r\n--" + boundary + "--\r\n")
+		"Content-Disposition: attachment; filename=\"" + name + "\"\r\n\r\n" + reporttest.Base64Lines(data, "\r\n") +
+		"--" + boundary + "--\r\n")
 }
 
 // TestDMARCCorpus runs every file of the DMARC corpus, in a mail, through
@@ -111,7 +103,7 @@ func TestDMARCCorpus(t *testing.T) {
 			}
 			checkDMARCOutput(t, s.raw, out, res)
 			dm, _ := dmarc.FromMessage(bytes.NewReader(s.raw), dmarc.Limits{})
-			checkGolden(t, filepath.Join("testdata", "golden", "dmarc", s.name+".summary"),
+			golden.Compare(t, *update, filepath.Join("testdata", "golden", "dmarc", s.name+".summary"),
 				[]byte(DMARCSummary(dm, res.Auth, fixedNow())))
 		})
 	}
@@ -141,25 +133,6 @@ func checkDMARCOutput(t testing.TB, in, out []byte, res Result) {
 		t.Fatal("no summary in the output")
 	}
 	checkStructure(t, in, out)
-}
-
-// checkGolden compares got with the golden file, rewriting it with
-// -update.
-func checkGolden(t testing.TB, golden string, got []byte) {
-	t.Helper()
-	if *update {
-		os.MkdirAll(filepath.Dir(golden), 0o755)
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./filter -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("differs from %s (run go test ./filter -update and review the diff):\n%s", golden, got)
-	}
 }
 
 // TestDMARCTextXMLGetsNoSummary sends the XML inline as the only
@@ -289,17 +262,6 @@ func TestDMARCSummaryStaysShort(t *testing.T) {
 	}
 }
 
-// gzipped compresses b.
-func gzipped(t testing.TB, b []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	zw.Close()
-	return buf.Bytes()
-}
-
 // TestDMARCBombsRefused sends XML bombs as DMARC reports: billion laughs
 // (nested internal entities), an external entity naming /etc/passwd, a
 // parameter entity fetching a URL, 100,000 nested elements, and a 50 MB
@@ -337,7 +299,7 @@ func TestDMARCBombsRefused(t *testing.T) {
 		{"parameter entity", "param.xml", []byte(param), "DOCTYPE refused"},
 		{"undeclared entity", "undeclared.xml", []byte(undeclared), "invalid character entity &x;"},
 		{"deep nesting", "deep.xml", []byte(deep), "nest"},
-		{"50 MB record list", "list.xml.gz", gzipped(t, []byte(list.String())), "more than 20000 records"},
+		{"50 MB record list", "list.xml.gz", reporttest.Gzip(t, []byte(list.String())), "more than 20000 records"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := wrapDMARC(tc.file, tc.data, "b")
@@ -382,12 +344,7 @@ func TestDMARCBrokenZipIsDMARC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var zb bytes.Buffer
-	zw := zip.NewWriter(&zb)
-	w, _ := zw.Create("invalid_xml.xml")
-	w.Write(xml)
-	zw.Close()
-	raw := wrapDMARC("invalid.zip", zb.Bytes(), "b")
+	raw := wrapDMARC("invalid.zip", reporttest.Zip(t, "invalid_xml.xml", string(xml)), "b")
 	out, res := runFilter(t, raw, nil)
 	if !res.DMARC || !strings.Contains(res.Header, "feedback/report_metadata/email: XML syntax error on line 5") {
 		t.Fatalf("DMARC %v, header %q", res.DMARC, res.Header)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/golden"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -117,21 +119,14 @@ func wrapJSON(name string, js []byte) []byte {
 	zw := gzip.NewWriter(&gz)
 	zw.Write(js)
 	zw.Close()
-	enc := base64.StdEncoding.EncodeToString(gz.Bytes())
-	var b64 strings.Builder
-	for len(enc) > 76 {
-		b64.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b64.WriteString(enc)
 	return []byte("From: reporter@example.net\r\nTo: tlsrpt@example.com\r\n" +
 		"Subject: Report Domain: example.com Submitter: example.net\r\n" +
 		"Message-ID: <" + name + "@example.net>\r\nTLS-Report-Submitter: example.net\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=\"tlsrpt\"; boundary=\"b\"\r\n\r\n" +
 		"--b\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThis is a TLS report.\r\n" +
 		"--b\r\nContent-Type: application/tlsrpt+gzip\r\nContent-Transfer-Encoding: base64\r\n" +
-		"Content-Disposition: attachment; filename=\"" + name + ".gz\"\r\n\r\n" + b64.String() +
-		"\r\n--b--\r\n")
+		"Content-Disposition: attachment; filename=\"" + name + ".gz\"\r\n\r\n" + reporttest.Base64Lines(gz.Bytes(), "\r\n") +
+		"--b--\r\n")
 }
 
 // openStore opens a real SQLite store in a temporary folder.
@@ -165,20 +160,7 @@ func TestGolden(t *testing.T) {
 			if res.Stored != res.Reports {
 				t.Errorf("stored %d of %d reports", res.Stored, res.Reports)
 			}
-			golden := filepath.Join("testdata", "golden", s.name+".golden")
-			if *update {
-				os.MkdirAll(filepath.Dir(golden), 0o755)
-				if err := os.WriteFile(golden, out, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			g, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./filter -update)", err)
-			}
-			if !bytes.Equal(out, g) {
-				t.Errorf("output differs from %s (run go test ./filter -update and review the diff)", golden)
-			}
+			golden.Compare(t, *update, filepath.Join("testdata", "golden", s.name+".golden"), out)
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -21,7 +22,7 @@ func FuzzFilter(f *testing.F) {
 	f.Add(wrapJSONBoundary("hostile.json", hostileJSON("BOUNDARY"), "BOUNDARY"))
 	f.Add(append([]byte("From r@example.net Mon Nov 23 10:00:00 2026\n"), raw...))
 	f.Add(append([]byte("TLS-Report-Has-Failures: 0\r\n"), raw...))
-	f.Add(append([]byte("From: r@example.net\nContent-Type: application/tlsrpt+gzip\n\n"), gzipBytes(f, hostileJSON("x"))...))
+	f.Add(append([]byte("From: r@example.net\nContent-Type: application/tlsrpt+gzip\n\n"), reporttest.Gzip(f, hostileJSON("x"))...))
 	for _, s := range dmarcSamples(f) {
 		f.Add(s.raw)
 	}

@@ -2,7 +2,6 @@ package filter
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset"
 
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 )
@@ -154,7 +154,7 @@ func wrapJSONBoundary(name string, js []byte, boundary string) []byte {
 }
 
 func TestWrapKeepsEveryByteOfTheBody(t *testing.T) {
-	gz := gzipBytes(t, hostileJSON("x"))
+	gz := reporttest.Gzip(t, hostileJSON("x"))
 	for _, tail := range []string{"", "\n", "\n\n", "\r\n\r\n"} {
 		body := append(append([]byte{}, gz...), tail...)
 		raw := append([]byte("From: r@example.net\nContent-Type: application/tlsrpt+gzip\nContent-Transfer-Encoding: binary\n\n"), body...)
@@ -289,19 +289,6 @@ func readSample(t testing.TB, name string) ([]byte, error) {
 		t.Fatal(err)
 	}
 	return raw, nil
-}
-
-// gzipBytes compresses b.
-func gzipBytes(t testing.TB, b []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // TestIncomingAnnotationIsNotOurs: an annotation field that comes with the

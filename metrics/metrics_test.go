@@ -196,30 +196,14 @@ func TestRedeemedOutcomes(t *testing.T) {
 	st := storetest.Open(t)
 	ctx := context.Background()
 	day := func(d int) time.Time { return now.Add(time.Duration(d-10) * 24 * time.Hour) }
-	add := func(id string, start time.Time, signed bool, ips ...string) {
-		t.Helper()
-		r := &report.Report{OrganizationName: "Google Inc.", ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
-			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100}}}
-		for _, ip := range ips {
-			r.Policies[0].Details = append(r.Policies[0].Details, report.FailureDetail{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 2})
-			r.Policies[0].Failed += 2
-		}
-		src := arrival.Source{Transport: "mail", Submitter: "google.example"}
-		if signed {
-			src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}
-		}
-		if _, _, err := st.AddReport(ctx, r, src); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add("before", day(5), true, "192.0.2.1", "192.0.2.2")
+	storetest.AddGoogleReport(t, st, "before", day(5), true, "192.0.2.1", "192.0.2.2")
 	for _, ip := range []string{"192.0.2.1", "192.0.2.2"} {
 		if _, err := st.LogAction(ctx, store.Action{Time: day(6).Add(12 * time.Hour), IP: netip.MustParseAddr(ip), Backend: "fail2ban", Kind: "unban", Target: "postfix", Applied: true, OK: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	add("after", day(7), true, "192.0.2.2")
-	add("forged", day(8), false, "192.0.2.1")
+	storetest.AddGoogleReport(t, st, "after", day(7), true, "192.0.2.2")
+	storetest.AddGoogleReport(t, st, "forged", day(8), false, "192.0.2.1")
 	c := NewCollector(st, "")
 	c.now = func() time.Time { return now }
 	mfs := scrape(t, c)

@@ -4,12 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tlsrpt/tlsrpt/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -72,19 +73,7 @@ func TestGolden(t *testing.T) {
 			for _, h := range hostile {
 				fmt.Fprintf(&b, "%s: %s\n", h.name, fn.f(h.in))
 			}
-			path := filepath.Join("testdata", fn.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if b.String() != string(want) {
-				t.Errorf("output differs from %s (go test -update, then read the diff):\n%s", path, b.String())
-			}
+			golden.Compare(t, *update, filepath.Join("testdata", fn.name+".golden"), []byte(b.String()))
 		})
 	}
 }

@@ -3,6 +3,7 @@ package redeem
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -54,17 +55,8 @@ func addOperatorIgnoreIP(t *testing.T, dir, name string) {
 func TestFail2banBaseRemovedForOperatorIgnoreIP(t *testing.T) {
 	for _, name := range []string{"jail.conf", "jail.d/00-admin.conf", "jail.d/!admin.conf"} {
 		t.Run(name, func(t *testing.T) {
-			s := startStock(t, f2btest.Options{})
 			const ip, second = "192.0.2.7", "192.0.2.8"
-			wantAllOK(t, redeemIn(t, s, ip))
-			base := filepath.Join(s.Dir, "jail.d", BaseDropIn)
-			before, err := os.ReadFile(base)
-			if err != nil {
-				t.Fatalf("the stock apply wrote no %s: %v", BaseDropIn, err)
-			}
-			if err := os.Chmod(base, 0o640); err != nil {
-				t.Fatal(err)
-			}
+			s, base, before := stockRedeemed(t, ip)
 			addOperatorIgnoreIP(t, s.Dir, name)
 
 			// Before the next redeem run: the base file's name sorts before
@@ -83,17 +75,13 @@ func TestFail2banBaseRemovedForOperatorIgnoreIP(t *testing.T) {
 			s.Client("set", "sshd", "banip", second)
 			ctx := context.Background()
 			f := NewFail2ban(fail2banOpts(s))
-			plan, err := MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(second)})
-			if err != nil || plan.Err() != nil {
-				t.Fatalf("MakePlan: %v %v", err, plan.Err())
-			}
+			plan := mustPlan(t, "", f, netip.MustParseAddr(second))
 			acts := plan.Actions()
 			if len(acts) == 0 || acts[0].Target != base || acts[0].Argv[0] != "remove-default-ignoreip" {
 				t.Fatalf("plan does not remove %s first:\n%s", base, strings.Join(actionSummary(acts), "\n"))
 			}
-			after, err := os.ReadFile(base)
-			if fi, serr := os.Stat(base); err != nil || serr != nil || string(after) != string(before) || fi.Mode().Perm() != 0o640 {
-				t.Fatalf("the plan changed %s: %q %v %v", base, after, err, serr)
+			if why := baseChanged(base, before); why != "" {
+				t.Fatalf("the plan changed %s: %s", base, why)
 			}
 			results := ApplyAll(ctx, []Backend{f}, acts)
 			wantAllOK(t, results)
@@ -112,9 +100,8 @@ func TestFail2banBaseRemovedForOperatorIgnoreIP(t *testing.T) {
 			}
 			wantIgnoredNotBanned(t, s, ip, second, "10.6.1.2")
 			// Removed: the next plan has nothing to do.
-			plan, err = MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(second)})
-			if err != nil || len(plan.Actions()) != 0 {
-				t.Errorf("plan after the removal: %v\n%s", err, strings.Join(actionSummary(plan.Actions()), "\n"))
+			if acts := mustPlan(t, "after the removal", f, netip.MustParseAddr(second)).Actions(); len(acts) != 0 {
+				t.Errorf("plan after the removal:\n%s", strings.Join(actionSummary(acts), "\n"))
 			}
 		})
 	}
@@ -126,24 +113,12 @@ func TestFail2banBaseRemovedForOperatorIgnoreIP(t *testing.T) {
 // fails, with the base file restored: same bytes, same mode, and
 // fail2ban's test passes.
 func TestFail2banBaseKeptWhileNeeded(t *testing.T) {
-	s := startStock(t, f2btest.Options{})
 	const ip, second = "192.0.2.7", "192.0.2.8"
-	wantAllOK(t, redeemIn(t, s, ip))
-	base := filepath.Join(s.Dir, "jail.d", BaseDropIn)
-	before, err := os.ReadFile(base)
-	if err != nil {
-		t.Fatalf("the stock apply wrote no %s: %v", BaseDropIn, err)
-	}
-	if err := os.Chmod(base, 0o640); err != nil {
-		t.Fatal(err)
-	}
+	s, base, before := stockRedeemed(t, ip)
 	ctx := context.Background()
 	f := NewFail2ban(fail2banOpts(s))
 	s.Client("set", "sshd", "banip", second)
-	plan, err := MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(second)})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan: %v %v", err, plan.Err())
-	}
+	plan := mustPlan(t, "", f, netip.MustParseAddr(second))
 	for _, a := range plan.Actions() {
 		if a.Target == base {
 			t.Fatalf("plan touches %s, still needed:\n%s", base, strings.Join(actionSummary(plan.Actions()), "\n"))
@@ -152,10 +127,7 @@ func TestFail2banBaseKeptWhileNeeded(t *testing.T) {
 
 	admin := filepath.Join(s.Dir, "jail.d", "00-admin.conf")
 	addOperatorIgnoreIP(t, s.Dir, "jail.d/00-admin.conf")
-	plan, err = MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(second)})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan: %v %v", err, plan.Err())
-	}
+	plan = mustPlan(t, "", f, netip.MustParseAddr(second))
 	acts := plan.Actions()
 	if len(acts) == 0 || acts[0].Target != base {
 		t.Fatalf("plan does not remove %s first:\n%s", base, strings.Join(actionSummary(acts), "\n"))
@@ -167,11 +139,49 @@ func TestFail2banBaseKeptWhileNeeded(t *testing.T) {
 	if r.OK || !errors.Is(r.Err, ErrConfigTest) || !strings.Contains(r.Err.Error(), "restored "+base) {
 		t.Fatalf("removal step with the base file needed: %+v", r)
 	}
-	after, err := os.ReadFile(base)
-	if fi, serr := os.Stat(base); err != nil || serr != nil || string(after) != string(before) || fi.Mode().Perm() != 0o640 {
-		t.Fatalf("%s not restored: %q %v %v", base, after, err, serr)
+	if why := baseChanged(base, before); why != "" {
+		t.Fatalf("%s not restored: %s", base, why)
 	}
 	if err := configTest(t, s.Dir); err != nil {
 		t.Fatalf("fail2ban-client -t after the failed removal: %s", err)
 	}
+}
+
+// stockRedeemed starts fail2ban on the stock configuration and redeems
+// ip, which writes the base file; it makes the base file mode 0640, so
+// that a restore that loses the mode shows, and returns the server, the
+// base file and its bytes.
+func stockRedeemed(t *testing.T, ip string) (s *f2btest.Server, base string, before []byte) {
+	t.Helper()
+	s = startStock(t, f2btest.Options{})
+	wantAllOK(t, redeemIn(t, s, ip))
+	base = filepath.Join(s.Dir, "jail.d", BaseDropIn)
+	before, err := os.ReadFile(base)
+	if err != nil {
+		t.Fatalf("the stock apply wrote no %s: %v", BaseDropIn, err)
+	}
+	if err := os.Chmod(base, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return s, base, before
+}
+
+// baseChanged says how the base file differs from before and mode 0640
+// (stockRedeemed), "" when it does not.
+func baseChanged(base string, before []byte) string {
+	after, err := os.ReadFile(base)
+	if err != nil {
+		return err.Error()
+	}
+	if string(after) != string(before) {
+		return fmt.Sprintf("its bytes are now %q", after)
+	}
+	fi, err := os.Stat(base)
+	if err != nil {
+		return err.Error()
+	}
+	if fi.Mode().Perm() != 0o640 {
+		return fmt.Sprintf("its mode is now %v", fi.Mode().Perm())
+	}
+	return ""
 }

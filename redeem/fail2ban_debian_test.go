@@ -38,10 +38,7 @@ func redeemIn(t *testing.T, s *f2btest.Server, ip string) []Result {
 	s.Client("set", "sshd", "banip", ip)
 	ctx := context.Background()
 	f := NewFail2ban(fail2banOpts(s))
-	plan, err := MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(ip)})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan: %v %v", err, plan.Err())
-	}
+	plan := mustPlan(t, "", f, netip.MustParseAddr(ip))
 	return ApplyAll(ctx, []Backend{f}, plan.Actions())
 }
 
@@ -284,10 +281,7 @@ func TestFail2banRepairsEarlierDropIn(t *testing.T) {
 	}
 	ctx := context.Background()
 	f := NewFail2ban(fail2banOpts(s))
-	plan, err := MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(ip)})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan: %v %v", err, plan.Err())
-	}
+	plan := mustPlan(t, "", f, netip.MustParseAddr(ip))
 	acts := plan.Actions()
 	base := filepath.Join(s.Dir, "jail.d", BaseDropIn)
 	if len(acts) == 0 || acts[0].Op != OpWrite || acts[0].Target != base {
@@ -305,9 +299,8 @@ func TestFail2banRepairsEarlierDropIn(t *testing.T) {
 		t.Errorf("after a restart, sshd ignores %v", got)
 	}
 	// Repaired: the next plan has nothing to do.
-	plan, err = MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr(ip)})
-	if err != nil || len(plan.Actions()) != 0 {
-		t.Errorf("plan after the repair: %v\n%s", err, strings.Join(actionSummary(plan.Actions()), "\n"))
+	if acts := mustPlan(t, "after the repair", f, netip.MustParseAddr(ip)).Actions(); len(acts) != 0 {
+		t.Errorf("plan after the repair:\n%s", strings.Join(actionSummary(acts), "\n"))
 	}
 }
 

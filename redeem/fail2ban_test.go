@@ -40,6 +40,21 @@ func actionSummary(acts []Action) []string {
 	return out
 }
 
+// mustPlan makes the plan of b for ips, and fails t, naming when, if
+// making it fails or the plan holds an error.
+func mustPlan(t *testing.T, when string, b Backend, ips ...netip.Addr) Plan {
+	t.Helper()
+	what := strings.TrimSpace("MakePlan " + when)
+	plan, err := MakePlan(context.Background(), []Backend{b}, ips)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if err := plan.Err(); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return plan
+}
+
 func TestFail2banRedeem(t *testing.T) {
 	s := startFail2ban(t)
 	ctx := context.Background()
@@ -87,10 +102,7 @@ func TestFail2banRedeem(t *testing.T) {
 	}
 
 	// Plan: keep at runtime, keep in the drop-in, then unban, jail by jail.
-	plan, err := MakePlan(ctx, []Backend{f}, []netip.Addr{logged, manual})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan: %v %v", err, plan.Err())
-	}
+	plan := mustPlan(t, "", f, logged, manual)
 	got := actionSummary(plan.Actions())
 	base := "fail2ban-client -c " + s.Dir + " -s " + s.Socket
 	drop := f.DropInPath()
@@ -170,10 +182,7 @@ func TestFail2banRedeem(t *testing.T) {
 	checkRedeemed("after reload")
 
 	// Second run: nothing to do.
-	plan, err = MakePlan(ctx, []Backend{f}, []netip.Addr{logged, manual})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan again: %v %v", err, plan.Err())
-	}
+	plan = mustPlan(t, "again", f, logged, manual)
 	if acts := plan.Actions(); len(acts) != 0 {
 		t.Fatalf("second plan not empty:\n%s", strings.Join(actionSummary(acts), "\n"))
 	}
@@ -190,10 +199,7 @@ func TestFail2banRedeem(t *testing.T) {
 
 	// A manual ban ignores ignoreip: the plan unbans it again, and only that.
 	s.Client("set", "testjail", "banip", logged.String())
-	plan, err = MakePlan(ctx, []Backend{f}, []netip.Addr{logged})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan after manual ban: %v %v", err, plan.Err())
-	}
+	plan = mustPlan(t, "after manual ban", f, logged)
 	got = actionSummary(plan.Actions())
 	want = []string{"unban exec testjail " + base + " set testjail unbanip 203.0.113.5"}
 	if !slices.Equal(got, want) {
@@ -209,10 +215,7 @@ func TestFail2banRedeem(t *testing.T) {
 	// A runtime list that lost the address (a restart without the
 	// drop-in would) is repaired from the drop-in even without a ban.
 	s.Client("set", "testjail", "delignoreip", logged.String())
-	plan, err = MakePlan(ctx, []Backend{f}, []netip.Addr{logged})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan after delignoreip: %v %v", err, plan.Err())
-	}
+	plan = mustPlan(t, "after delignoreip", f, logged)
 	got = actionSummary(plan.Actions())
 	want = []string{"keep exec testjail " + base + " set testjail addignoreip 203.0.113.5"}
 	if !slices.Equal(got, want) {
@@ -232,10 +235,7 @@ func TestFail2banReloadOptionAndWiderIgnore(t *testing.T) {
 	// ban is only unbanned, no keep steps.
 	s.Client("set", "testjail", "banip", "127.0.0.5")
 	s.Client("set", "otherjail", "banip", "192.0.2.201")
-	plan, err := MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr("127.0.0.5"), netip.MustParseAddr("192.0.2.201")})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan: %v %v", err, plan.Err())
-	}
+	plan := mustPlan(t, "", f, netip.MustParseAddr("127.0.0.5"), netip.MustParseAddr("192.0.2.201"))
 	var kinds []string
 	for _, a := range plan.Actions() {
 		kinds = append(kinds, a.Kind+" "+strings.Join(a.Argv[len(a.Argv)-3:], " "))
@@ -247,10 +247,7 @@ func TestFail2banReloadOptionAndWiderIgnore(t *testing.T) {
 	}
 
 	s.Client("set", "testjail", "banip", "198.51.100.1")
-	plan, err = MakePlan(ctx, []Backend{f}, []netip.Addr{netip.MustParseAddr("198.51.100.1")})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan: %v %v", err, plan.Err())
-	}
+	plan = mustPlan(t, "", f, netip.MustParseAddr("198.51.100.1"))
 	acts := plan.Actions()
 	if len(acts) != 4 || !slices.Equal(acts[2].Argv[len(acts[2].Argv)-2:], []string{"reload", "testjail"}) {
 		t.Fatalf("with Reload, plan is:\n%s", strings.Join(actionSummary(acts), "\n"))

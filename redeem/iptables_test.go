@@ -62,10 +62,7 @@ func TestIPTablesInNetns(t *testing.T) {
 		t.Fatalf("Banned(%s) = %v", v6, bans)
 	}
 
-	plan, err := MakePlan(ctx, []Backend{b}, []netip.Addr{v4, v6})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan: %v %v", err, plan.Err())
-	}
+	plan := mustPlan(t, "", b, v4, v6)
 	got := actionSummary(plan.Actions())
 	want := []string{
 		"keep iptables filter/TLSRPT-REDEEMED iptables -t filter -N TLSRPT-REDEEMED",
@@ -126,10 +123,7 @@ func TestIPTablesInNetns(t *testing.T) {
 	}
 	check("after re-applying")
 
-	plan, err = MakePlan(ctx, []Backend{b}, []netip.Addr{v4, v6})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan again: %v %v", err, plan.Err())
-	}
+	plan = mustPlan(t, "again", b, v4, v6)
 	if acts := plan.Actions(); len(acts) != 0 {
 		t.Fatalf("second plan not empty:\n%s", strings.Join(actionSummary(acts), "\n"))
 	}
@@ -138,10 +132,7 @@ func TestIPTablesInNetns(t *testing.T) {
 	// the plan moves our jump back first and deletes the ban.
 	netnstest.IPTables(t, "iptables", "-I", "INPUT", "1", "-p", "tcp", "-m", "multiport", "--dports", "25", "-j", "f2b-sshd")
 	netnstest.IPTables(t, "iptables", "-I", "f2b-sshd", "1", "-s", "203.0.113.5/32", "-j", "REJECT", "--reject-with", "icmp-port-unreachable")
-	plan, err = MakePlan(ctx, []Backend{b}, []netip.Addr{v4})
-	if err != nil || plan.Err() != nil {
-		t.Fatalf("MakePlan after rebanning: %v %v", err, plan.Err())
-	}
+	plan = mustPlan(t, "after rebanning", b, v4)
 	got = actionSummary(plan.Actions())
 	want = []string{
 		"keep iptables filter/INPUT iptables -t filter -D INPUT -j TLSRPT-REDEEMED",

@@ -4,18 +4,19 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
 
 // gzipBomb returns gzip data that decompresses to size bytes: a JSON
@@ -57,16 +58,6 @@ func gibBomb(tb testing.TB) []byte {
 	return bigBomb
 }
 
-// measure runs f and returns how many bytes it allocated.
-func measure(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // cutBomb returns bomb cut short, and how many bytes the cut stream still
 // decompresses to before it ends unexpectedly. A reader that goes past
 // that point fails with io.ErrUnexpectedEOF, never ErrTooLarge.
@@ -96,7 +87,7 @@ func TestDecodeGzipBomb(t *testing.T) {
 	}
 	t.Logf("bomb: %d bytes compressed, %d MiB decompressed before the cut", len(bomb), left>>20)
 	var err error
-	alloc := measure(func() { _, err = Decode(bomb, "bomb.json.gz", "application/tlsrpt+gzip", Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Decode(bomb, "bomb.json.gz", "application/tlsrpt+gzip", Limits{}) })
 	wantErr(t, err, ErrTooLarge, `"bomb.json.gz"`, "16777216")
 	t.Logf("refused, %d KiB allocated", alloc>>10)
 	if alloc > 4<<20 {
@@ -114,44 +105,13 @@ func TestDecodeGzipBomb(t *testing.T) {
 func TestDecodeGzipBombInMessage(t *testing.T) {
 	bomb := gzipBomb(t, 8<<20)
 	raw := "From: x@example.org\r\nContent-Type: application/tlsrpt+gzip\r\n" +
-		"Content-Transfer-Encoding: base64\r\n\r\n" + b64Lines(bomb)
+		"Content-Transfer-Encoding: base64\r\n\r\n" + reporttest.Base64Lines(bomb, "\r\n")
 	m, err := ReadMessage([]byte(raw), Limits{MaxDecompressed: 1 << 20})
 	wantErr(t, err, ErrTooLarge, `"1"`)
 	eq(t, "From", m.From, "x@example.org")
 	if len(m.Found) != 1 || !errors.Is(m.Found[0].Err, ErrTooLarge) {
 		t.Errorf("Found = %+v", m.Found)
 	}
-}
-
-func b64Lines(data []byte) string {
-	var sb strings.Builder
-	enc := base64.StdEncoding.EncodeToString(data)
-	for len(enc) > 76 {
-		sb.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	sb.WriteString(enc + "\r\n")
-	return sb.String()
-}
-
-// makeZip builds a zip archive from name/content pairs.
-func makeZip(t *testing.T, entries ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for i := 0; i < len(entries); i += 2 {
-		w, err := zw.Create(entries[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(w, entries[i+1]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 func sampleJSON(t *testing.T) string {
@@ -169,17 +129,17 @@ func TestDecodeZipLimits(t *testing.T) {
 
 	t.Run("declared size", func(t *testing.T) {
 		big := strings.Repeat(" ", 2<<20)
-		_, err := Decode(makeZip(t, "big.json", big), "a.zip", "", lim)
+		_, err := Decode(reporttest.Zip(t, "big.json", big), "a.zip", "", lim)
 		wantErr(t, err, ErrTooLarge, "declared size")
 	})
 	t.Run("total over entries", func(t *testing.T) {
 		part := strings.Repeat(" ", 400<<10) + rep
-		reps, err := Decode(makeZip(t, "1.json", part, "2.json", part, "3.json", part), "a.zip", "", lim)
+		reps, err := Decode(reporttest.Zip(t, "1.json", part, "2.json", part, "3.json", part), "a.zip", "", lim)
 		wantErr(t, err, ErrTooLarge, "a.zip/3.json")
 		eq(t, "reports before the budget ran out", len(reps), 2)
 	})
 	t.Run("too many entries", func(t *testing.T) {
-		reps, err := Decode(makeZip(t, "1.json", rep, "2.json", rep, "3.json", rep, "4.json", rep), "a.zip", "", lim)
+		reps, err := Decode(reporttest.Zip(t, "1.json", rep, "2.json", rep, "3.json", rep, "4.json", rep), "a.zip", "", lim)
 		wantErr(t, err, ErrTooLarge, "more than 3 entries")
 		eq(t, "reports", len(reps), 3)
 	})
@@ -193,11 +153,11 @@ func TestDecodeZipLimits(t *testing.T) {
 		wantErr(t, err, ErrTooLarge, `"a.zip/r.json.gz"`)
 	})
 	t.Run("no report entries", func(t *testing.T) {
-		_, err := Decode(makeZip(t, "README", "hello"), "a.zip", "", lim)
+		_, err := Decode(reporttest.Zip(t, "README", "hello"), "a.zip", "", lim)
 		wantErr(t, err, ErrNoReport, `zip "a.zip" holds no JSON or gzip entry`)
 	})
 	t.Run("two bad entries", func(t *testing.T) {
-		reps, err := Decode(makeZip(t, "a.json", "{}", "b.json", `{"report-id": "x", "policies": [{"summary": {"total-failure-session-count": -1}}]}`), "a.zip", "", lim)
+		reps, err := Decode(reporttest.Zip(t, "a.json", "{}", "b.json", `{"report-id": "x", "policies": [{"summary": {"total-failure-session-count": -1}}]}`), "a.zip", "", lim)
 		wantErr(t, err, ErrNoReport, `"a.zip/a.json"`, `; report: parsing JSON report "a.zip/b.json": policies[0].summary.total-failure-session-count: negative count -1`)
 		eq(t, "reports", len(reps), 0)
 	})
@@ -417,7 +377,7 @@ func TestDetailsBound(t *testing.T) {
 	attack := gzipMembers(t, emptyDetails("attack", 5_000_000), nil, "")
 	t.Logf("attack: %d bytes of gzip", len(attack))
 	var err error
-	alloc := measure(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
 	wantErr(t, err, ErrTooLarge, "more than 50000 failure details in one input")
 	wantLimit(t, err, "MaxDetails")
 	if alloc > 64<<20 {
@@ -532,7 +492,7 @@ func emptyStrings(n int) string {
 func TestStringsBound(t *testing.T) {
 	attack := gzipMembers(t, policyWith(emptyStrings(5_000_000), `"mx.example"`), nil, "")
 	var err error
-	alloc := measure(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
+	alloc := testenv.Allocated(func() { _, err = Decode(attack, "r.json.gz", "", Limits{}) })
 	wantErr(t, err, ErrTooLarge, "policy-string: more than 1000 strings")
 	if alloc > 16<<20 {
 		t.Errorf("refusing five million empty strings allocated %d MiB", alloc>>20)

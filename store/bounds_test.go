@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 )
@@ -20,15 +19,6 @@ import (
 // The tests of this file run on both engines (see engines_test.go): the
 // same hostile report must have the same outcome on SQLite and on
 // PostgreSQL.
-
-// noise returns n bytes of text no compressor shrinks: PostgreSQL
-// compresses an index entry before it checks its size, so a repeated
-// letter would pass where a real attacker's string does not.
-func noise(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return strings.ToLower(base64.RawURLEncoding.EncodeToString(b)[:n])
-}
 
 // TestIndexedBounds sends strings longer than MaxIndexed in every field
 // that lands in an indexed column: each is refused with ErrTooLong naming
@@ -38,7 +28,7 @@ func noise(n int) string {
 func TestIndexedBounds(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
-	long := noise(20000)
+	long := reporttest.Noise(20000)
 	signed := func(domain string) arrival.Source {
 		return arrival.Source{Transport: "mail", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: domain}}
 	}
@@ -71,7 +61,7 @@ func TestIndexedBounds(t *testing.T) {
 
 	// At the bound: reporter, organization-name and report-id of 800
 	// bytes each (the widest index), a result-type of 800.
-	org, id, typ, submitter := noise(MaxIndexed), noise(MaxIndexed), noise(MaxIndexed), noise(MaxIndexed)
+	org, id, typ, submitter := reporttest.Noise(MaxIndexed), reporttest.Noise(MaxIndexed), reporttest.Noise(MaxIndexed), reporttest.Noise(MaxIndexed)
 	r := mkReport(org, id, 1, detail("192.0.2.7", typ, 3))
 	key, dup, err := s.AddReport(ctx, r, arrival.Source{Submitter: submitter})
 	if err != nil || dup {
@@ -102,7 +92,7 @@ func TestIndexedBounds(t *testing.T) {
 func TestEnginesDifferWithoutTheBound(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
-	long := noise(20000)
+	long := reporttest.Noise(20000)
 	_, _, err := s.addChecked(ctx, mkReport("Org", long, 1, detail("192.0.2.1", "certificate-expired", 1)), arrival.Source{}, "org")
 	if !onPostgres() {
 		if err != nil {
@@ -149,7 +139,7 @@ func TestCopyLeavesOutUnindexable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	long := noise(20000)
+	long := reporttest.Noise(20000)
 	add(mkReport("Google Inc.", "g1", 1, detail("192.0.2.1", "certificate-expired", 2)))
 	add(mkReport("Org", long, 1, detail("192.0.2.2", "certificate-expired", 1)))
 	add(mkReport(long[:1000], "o1", 1, detail("192.0.2.3", "certificate-expired", 1)))

@@ -174,25 +174,14 @@ func TestReportTotalBound(t *testing.T) {
 func TestMigrateClampsCounts(t *testing.T) {
 	sqliteOnly(t, "a version-1 SQLite file")
 	path := filepath.Join(t.TempDir(), "v1.db")
-	db := v1Database(t, path)
-	for _, q := range []string{
+	s := openFromV1(t, path, []string{
 		`INSERT INTO reports (id, org, report_id, start_time, end_time, stored) VALUES (1, 'Evil', 'e1', 100, 200, 300), (2, 'Evil', 'e2', 100, 200, 300)`,
 		`INSERT INTO policies (id, report_id, type, successful, failed) VALUES (1, 1, 'sts', -4, 9223372036854775807), (2, 2, 'sts', 9223372036854775807, 0)`,
 		`INSERT INTO failure_details (policy_id, report_id, result_type, sending_ip, sessions) VALUES
 			(1, 1, 'validation-failure', '192.0.2.1', 9223372036854775807),
 			(2, 2, 'validation-failure', '192.0.2.1', 9223372036854775807),
 			(2, 2, 'validation-failure', '192.0.2.2', -9)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	})
 	ctx := context.Background()
 	fs, err := s.Failing(ctx, time.Time{})
 	if err != nil {
@@ -219,4 +208,24 @@ func v1Database(t *testing.T, path string) *sql.DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// openFromV1 makes a version 1 SQLite file at path (v1Database), runs
+// stmts in it, each with args, and opens it with Open, which migrates
+// it; the store is closed when t ends.
+func openFromV1(t *testing.T, path string, stmts []string, args ...any) *Store {
+	t.Helper()
+	db := v1Database(t, path)
+	for _, q := range stmts {
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+	}
+	db.Close()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -18,9 +18,8 @@ import (
 func TestMigrateV1Data(t *testing.T) {
 	sqliteOnly(t, "a version-1 SQLite file; PostgreSQL stores start at the current schema")
 	path := filepath.Join(t.TempDir(), "v1.db")
-	db := v1Database(t, path)
 	start, end := day(20).Unix(), day(21).Unix()-1
-	for _, q := range []string{
+	s := openFromV1(t, path, []string{
 		`INSERT INTO reports (id, org, report_id, contact, start_time, end_time, submitter, from_domain,
 			transport, auth_authenticated, auth_method, auth_domain, auth_detail, stored) VALUES
 			(1, 'Google Inc.', 'g1', 'smtp-tls-reporting@google.example', ?1, ?2, 'google.com', 'google.com',
@@ -38,18 +37,7 @@ func TestMigrateV1Data(t *testing.T) {
 			(1, 1, 'certificate-expired', '2607:f8b0:4864:20::b2a', 'mx.example.net', '198.51.100.25', 2),
 			(2, 2, 'starttls-not-supported', '40.92.1.1', 'mx.example.net', '198.51.100.25', 3),
 			(3, 3, 'made-up-type', '209.85.220.41', 'mx.example.net', '198.51.100.25', 1)`,
-	} {
-		if _, err := db.Exec(q, start, end); err != nil {
-			t.Fatalf("%v\n%s", err, q)
-		}
-	}
-	db.Close()
-
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	}, start, end)
 	ctx := context.Background()
 
 	// Keys and digests as AddReport computes them.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"net/netip"
 	"os"
@@ -349,25 +348,9 @@ func TestMigrateFromVersion1(t *testing.T) {
 	sqliteOnly(t, "a version-1 SQLite file")
 	path := filepath.Join(t.TempDir(), "v1.db")
 	ctx := context.Background()
-	// Build a database at version 1 by hand, as the first release wrote it.
-	db, err := sql.Open("sqlite3", dsn(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(sqliteSteps()[0].sql + "; PRAGMA user_version = 1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`INSERT INTO reports (org, report_id, start_time, end_time, stored)
-		VALUES ('Old Org', 'old-1', 100, 200, 300)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	// A database at version 1, as the first release wrote it.
+	s := openFromV1(t, path, []string{`INSERT INTO reports (org, report_id, start_time, end_time, stored)
+		VALUES ('Old Org', 'old-1', 100, 200, 300)`})
 	var v int
 	if err := s.db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion {
 		t.Fatalf("user_version after Open = %d, %v; want %d", v, err, SchemaVersion)

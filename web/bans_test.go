@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +52,7 @@ func TestBanCacheOneProbe(t *testing.T) {
 	cache := NewBanCache([]redeem.Backend{backend}, 30*time.Second, func() time.Time { mu.Lock(); defer mu.Unlock(); return clock })
 	st := storetest.Open(t)
 	fillMonth(t, st)
-	h, err := New(Options{Store: st, Now: func() time.Time { return now },
+	srv := serveDashboard(t, Options{Store: st,
 		Review: func(ctx context.Context, since time.Time) ([]ReviewRow, error) {
 			rows, err := assess.Review(ctx, st, assess.Options{Since: since})
 			if err == nil {
@@ -61,11 +60,6 @@ func TestBanCacheOneProbe(t *testing.T) {
 			}
 			return assess.Records(rows), err
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
 
 	review := func() []ReviewRow {
 		code, body := do(t, srv, "", "/api/v1/review")

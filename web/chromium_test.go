@@ -38,19 +38,11 @@ func chromium(t *testing.T) string {
 func TestDashboardInChromium(t *testing.T) {
 	srv := newServer(t)
 	ctx, seen := load(t, srv.URL, `#sessions-0 canvas`)
-	eval := func(js string) int {
-		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
-		if err != nil {
-			t.Fatalf("chromium: %s: %v", js, err)
-		}
-		return n
-	}
-	drawn := eval(`document.querySelectorAll('[data-drawn="1"]').length`)
-	canvases := eval(`document.querySelectorAll('canvas').length`)
-	painted := eval(paintedJS)
-	scripts := eval(`document.querySelectorAll('script').length`)
-	images := eval(`document.querySelectorAll('img').length`)
+	drawn := evalInt(t, ctx, `document.querySelectorAll('[data-drawn="1"]').length`)
+	canvases := evalInt(t, ctx, `document.querySelectorAll('canvas').length`)
+	painted := evalInt(t, ctx, paintedJS)
+	scripts := evalInt(t, ctx, `document.querySelectorAll('script').length`)
+	images := evalInt(t, ctx, `document.querySelectorAll('img').length`)
 	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +102,17 @@ func (e *pageEvents) check(t *testing.T, base string) {
 	for _, p := range e.problems {
 		t.Errorf("in the page: %s", p)
 	}
+}
+
+// evalInt runs js in the page of ctx and returns its number; an error
+// fails t.
+func evalInt(t *testing.T, ctx context.Context, js string) int {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
+	if err != nil {
+		t.Fatalf("chromium: %s: %v", js, err)
+	}
+	return n
 }
 
 // load opens base+"/" in a new headless Chromium, listening to its

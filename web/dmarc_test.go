@@ -74,13 +74,7 @@ func dmarcServer(t testing.TB, days int) *httptest.Server {
 func dmarcServerOn(t testing.TB, st *store.Store, days int) *httptest.Server {
 	t.Helper()
 	fillDMARC(t, st)
-	h, err := New(Options{Store: st, Now: func() time.Time { return now }, Days: days})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
+	return serveDashboard(t, Options{Store: st, Days: days})
 }
 
 // sections splits the page's per-reporter section by reporter: the HTML
@@ -208,12 +202,7 @@ func TestDMARCSectionForgedFlood(t *testing.T) {
 		dmarctest.Add(t, st, now.Add(-time.Hour), dmarctest.Report(fmt.Sprintf("Forged%02d", i), "f", "example.net", day,
 			dmarctest.Rec{IP: "198.51.100.1", N: 100000}), dmarctest.Unsigned(fmt.Sprintf("forged%d.example", i)))
 	}
-	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveDashboard(t, Options{Store: st})
 	_, body := get(t, srv.URL+"/")
 	secs := sections(t, body)
 	for i := range maxReporterSections {
@@ -237,21 +226,13 @@ func TestDMARCSectionForgedFlood(t *testing.T) {
 func TestDMARCSectionInChromium(t *testing.T) {
 	srv := dmarcServer(t, 0)
 	ctx, seen := load(t, srv.URL, `#dmarc-0 canvas`)
-	eval := func(js string) int {
-		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
-		if err != nil {
-			t.Fatalf("chromium: %s: %v", js, err)
-		}
-		return n
-	}
-	if n := eval(`document.querySelectorAll('[data-kind="dmarc"][data-drawn="1"] canvas').length`); n < 4 {
+	if n := evalInt(t, ctx, `document.querySelectorAll('[data-kind="dmarc"][data-drawn="1"] canvas').length`); n < 4 {
 		t.Errorf("%d reporter charts drawn, want 4", n)
 	}
-	if n := eval(paintedJS); n < 4 {
+	if n := evalInt(t, ctx, paintedJS); n < 4 {
 		t.Errorf("%d canvases with pixels", n)
 	}
-	if s, i := eval(`document.querySelectorAll('script').length`), eval(`document.querySelectorAll('img').length`); s != 3 || i != 0 {
+	if s, i := evalInt(t, ctx, `document.querySelectorAll('script').length`), evalInt(t, ctx, `document.querySelectorAll('img').length`); s != 3 || i != 0 {
 		t.Errorf("%d scripts and %d images in the DOM: a report string became markup", s, i)
 	}
 	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('dmarc').innerText`))

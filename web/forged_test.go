@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -41,12 +40,7 @@ func TestAddressTableForgedOrganization(t *testing.T) {
 	add("forged", arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com"}, "192.0.2.1", "192.0.2.3")
 	add("real", arrival.Source{Transport: "mail", Submitter: "google.com",
 		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}, "192.0.2.2", "192.0.2.3")
-	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveDashboard(t, Options{Store: st})
 
 	escaped := "&lt;b&gt;Google&lt;/b&gt; Inc."
 	want := map[string]string{

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"net/http/httptest"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -40,12 +39,7 @@ func TestAddressKind(t *testing.T) {
 	add("3", forged, "victim.test", "192.0.2.3", "certificate-expired")
 	add("4", signed, "ours.test", "192.0.2.4", "starttls-not-supported")
 	add("5", signed, "ours.test", "192.0.2.5", "starttls-not-supported", "sts-policy-invalid")
-	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveDashboard(t, Options{Store: st})
 	_, body := get(t, srv.URL+"/")
 
 	kinds := map[string]string{}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -141,12 +140,7 @@ fetch("http://127.0.0.1:%s/api/v1/review", {mode: "no-cors", credentials: "inclu
 		t.Errorf("requests seen: %d rebound, %d cross-site, %d answered: %q", rebound, crossSite, ok, log.all())
 	}
 
-	empty, err := New(Options{Store: storetest.Open(t), Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	esrv := httptest.NewServer(empty)
-	defer esrv.Close()
+	esrv := serveDashboard(t, Options{Store: storetest.Open(t)})
 	got := text(esrv.URL+"/", "#rates p.empty")
 	for _, want := range []string{"No report in this span.", "No report in this span: no failure rate to draw.", "No failed session in this span."} {
 		if !strings.Contains(got, want) {

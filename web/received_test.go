@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -31,12 +30,7 @@ func TestReportersReceivedTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.SetClock(nil)
-	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveDashboard(t, Options{Store: st})
 	resp, body := get(t, srv.URL+"/api/v1/reporters")
 	var reps []map[string]any
 	if err := json.Unmarshal([]byte(body), &reps); err != nil || resp.StatusCode != 200 || len(reps) != 1 {

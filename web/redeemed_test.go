@@ -8,10 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -42,25 +40,12 @@ func TestRedeemedTable(t *testing.T) {
 		t.Errorf("empty store, no empty-state text: %s", sec)
 	}
 	ctx := context.Background()
-	add := func(id string, start time.Time, ips ...string) {
-		t.Helper()
-		r := &report.Report{OrganizationName: "Google Inc.", ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
-			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100}}}
-		for _, ip := range ips {
-			r.Policies[0].Details = append(r.Policies[0].Details, report.FailureDetail{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 2})
-			r.Policies[0].Failed += 2
-		}
-		src := arrival.Source{Transport: "mail", Submitter: "google.example", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}}
-		if _, _, err := st.AddReport(ctx, r, src); err != nil {
-			t.Fatal(err)
-		}
-	}
 	at := now.Add(-72 * time.Hour)
-	add("before", at.Add(-48*time.Hour), "192.0.2.7")
+	storetest.AddGoogleReport(t, st, "before", at.Add(-48*time.Hour), true, "192.0.2.7")
 	if _, err := st.LogAction(ctx, store.Action{Time: at, IP: netip.MustParseAddr("192.0.2.7"), Backend: "fail2ban", Kind: "unban", Target: "postfix", Applied: true, OK: true}); err != nil {
 		t.Fatal(err)
 	}
-	add("after", at.Add(time.Hour))
+	storetest.AddGoogleReport(t, st, "after", at.Add(time.Hour), true)
 	sec := redeemedSection(t, Options{Store: st, Now: func() time.Time { return now }})
 	want := `<td class="ip">192.0.2.7</td><td>` + at.UTC().Format("2006-01-02 15:04 UTC") + `</td><td>fail2ban</td><td>confirmed</td><td>google.example: no failure for this address in 1 report with 100 successful sessions (example.net)</td>`
 	if !strings.Contains(sec, want) {

@@ -79,7 +79,7 @@ func newServer(t testing.TB) *httptest.Server {
 	t.Helper()
 	st := storetest.Open(t)
 	fillMonth(t, st)
-	h, err := New(Options{Store: st, Now: func() time.Time { return now },
+	return serveDashboard(t, Options{Store: st,
 		Review: func(ctx context.Context, since time.Time) ([]ReviewRow, error) {
 			rows, err := storeRows(ctx, st, since)
 			for i := range rows {
@@ -92,6 +92,16 @@ func newServer(t testing.TB) *httptest.Server {
 			}
 			return rows, err
 		}})
+}
+
+// serveDashboard serves the dashboard of o, at the tests' now when o
+// sets no clock, on a real listener closed when t ends.
+func serveDashboard(t testing.TB, o Options) *httptest.Server {
+	t.Helper()
+	if o.Now == nil {
+		o.Now = func() time.Time { return now }
+	}
+	h, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,12 +360,7 @@ func TestAddressesInSpan(t *testing.T) {
 	if _, _, err := st.AddReport(context.Background(), r, arrival.Source{Transport: "mail"}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Options{Store: st, Now: func() time.Time { return now }, Days: 90})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveDashboard(t, Options{Store: st, Days: 90})
 	_, body := get(t, srv.URL+"/")
 	if strings.Contains(body, "203.0.113.99") {
 		t.Error("the page lists 203.0.113.99, whose only report is from before the span")
@@ -379,12 +384,7 @@ func TestAddressesInSpan(t *testing.T) {
 // is on the page.
 func TestEmptyCharts(t *testing.T) {
 	st := storetest.Open(t)
-	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveDashboard(t, Options{Store: st})
 	_, body := get(t, srv.URL+"/")
 	for _, id := range []string{"sessions", "rates", "types"} {
 		i := strings.Index(body, `<section id="`+id+`">`)
@@ -405,12 +405,7 @@ func TestRedeemCommandQuoted(t *testing.T) {
 	st := storetest.Open(t)
 	fillMonth(t, st)
 	args := []string{"--db", "/var/lib/tlsrpt/my db's $(touch pwned) `id`.db", "--allowlist", "/etc/tlsrpt/a;b&c|d>e\n*.txt", "--backend", "fail2ban"}
-	h, err := New(Options{Store: st, Now: func() time.Time { return now }, RedeemArgs: args})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveDashboard(t, Options{Store: st, RedeemArgs: args})
 	_, body := get(t, srv.URL+"/")
 	m := regexp.MustCompile(`data-copy="([^"]*--ip 198\.51\.100\.7)"`).FindStringSubmatch(body)
 	if m == nil {

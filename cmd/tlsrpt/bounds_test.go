@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,20 +16,13 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // Hostile lengths through the real binary on both engines:
 // the same report has the same outcome on a SQLite file and on a real
 // PostgreSQL server, through filter, import and serve; and the bounds on
 // failure details and policies read exactly the bound.
-
-// noiseText is n bytes of text no compressor shrinks (PostgreSQL
-// compresses an index entry before it checks its size).
-func noiseText(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return strings.ToLower(base64.RawURLEncoding.EncodeToString(b)[:n])
-}
 
 // engines are the databases of one test: a SQLite file and a fresh
 // PostgreSQL database, by engine name.
@@ -47,17 +38,10 @@ func messageWith(submitter string, data []byte) []byte {
 	w := gzip.NewWriter(&gz)
 	w.Write(data)
 	w.Close()
-	b64 := base64.StdEncoding.EncodeToString(gz.Bytes())
-	var lines []string
-	for len(b64) > 76 {
-		lines = append(lines, b64[:76])
-		b64 = b64[76:]
-	}
-	lines = append(lines, b64)
 	msg := "From: noreply-smtp-tls-reporting@example.org\nTo: tlsrpt@example.net\nSubject: Report Domain: example.net\n" +
 		"Message-ID: <r1@example.org>\nTLS-Report-Domain: example.net\nTLS-Report-Submitter: " + submitter + "\n" +
 		"MIME-Version: 1.0\nContent-Type: application/tlsrpt+gzip; name=\"r.json.gz\"\n" +
-		"Content-Transfer-Encoding: base64\n\n" + strings.Join(lines, "\n") + "\n"
+		"Content-Transfer-Encoding: base64\n\n" + reporttest.Base64Lines(gz.Bytes(), "\n")
 	return []byte(strings.ReplaceAll(msg, "\n", "\r\n"))
 }
 
@@ -110,7 +94,7 @@ func post(t *testing.T, url string, data []byte) string {
 // alike on both, before any statement.
 func TestHostileLengthsBothEngines(t *testing.T) {
 	dbs := engines(t)
-	long := noiseText(20000)
+	long := reporttest.Noise(20000)
 	ok := []failure{{"192.0.2.1", 2, "certificate-expired"}}
 	cases := []struct {
 		member string
@@ -157,7 +141,7 @@ func TestHostileLengthsBothEngines(t *testing.T) {
 	}
 	t.Run("TLS-Report-Submitter", func(t *testing.T) {
 		for engine, db := range dbs {
-			f := tlsrpt(t, nil, messageWith(noiseText(2000), reportJSON("Org", "c@example.org", "sub", ok)), "filter", "--db", db, "--resolver", "127.0.0.1:9")
+			f := tlsrpt(t, nil, messageWith(reporttest.Noise(2000), reportJSON("Org", "c@example.org", "sub", ok)), "filter", "--db", db, "--resolver", "127.0.0.1:9")
 			if f.code != 0 || !strings.Contains(f.stderr, "reporter (authenticated domain, TLS-Report-Submitter or From domain) of 2000 bytes exceeds 800") ||
 				strings.Contains(f.stderr, "SQLSTATE") {
 				t.Errorf("%s: exit %d\n%s", engine, f.code, f.stderr)
@@ -187,7 +171,7 @@ func TestMigrateDBLeavesOutUnindexable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	long := noiseText(20000)
+	long := reporttest.Noise(20000)
 	if _, err := db.Exec("UPDATE reports SET report_id = ? WHERE report_id = 'hostile'", long); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/f2btest"
+	"github.com/tlsrpt/tlsrpt/internal/golden"
 	"github.com/tlsrpt/tlsrpt/internal/netnstest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
 )
@@ -190,7 +191,8 @@ func TestCorpusThroughChain(t *testing.T) {
 	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
 	dns := dnstest.Start(t, chainRecords(t))
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
-	// The TLS-Report-Has-Failures value of each message; "" for none.
+	// The TLS-Report-Has-Failures value of each message; "" for none. A
+	// new corpus message fails the test until it has its entry here.
 	want := map[string]string{
 		"01-mox-microsoft-2023.eml":               "",
 		"02-mox-google-2022.eml":                  "",
@@ -204,39 +206,17 @@ func TestCorpusThroughChain(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no corpus messages: %v", err)
 	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		header, ok := want[name]
-		if !ok {
-			t.Errorf("%s: new corpus message; add its expected header to this test", name)
-			continue
-		}
-		msg, err := os.ReadFile(f)
+	facts := map[string]func(*testing.T, result){}
+	for name, header := range want {
+		facts[name] = func(t *testing.T, r result) { checkCorpusFiltered(t, header, r) }
+	}
+	golden.Facts(t, files, func(t *testing.T, path string) result {
+		msg, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := tlsrptOK(t, nil, msg, "filter", "--db", db, "--resolver", dns)
-		first, _, _ := strings.Cut(r.stdout, "\n")
-		first = strings.TrimSuffix(first, "\r")
-		switch {
-		case header == "" && strings.HasPrefix(first, "TLS-Report-Has-Failures"):
-			t.Errorf("%s: unexpected %s", name, first)
-		case header != "" && first != "TLS-Report-Has-Failures: "+header:
-			t.Errorf("%s: first line %q, want TLS-Report-Has-Failures: %s", name, first, header)
-		}
-		if !strings.Contains(r.stdout, "SMTP TLS report summary") {
-			t.Errorf("%s: no summary", name)
-		}
-		// The summary may be quoted-printable inside a QP text part.
-		unfolded := strings.NewReplacer("=\r\n", "", "=\n", "", "=3D", "=").Replace(r.stdout)
-		if !strings.Contains(unfolded, "Authentication: not authenticated: ") || strings.Contains(unfolded, ": trusted, ") {
-			t.Errorf("%s: authenticated or trusted against a DNS without its keys:\n%s", name, unfolded)
-		}
-		if strings.Contains(r.stderr, "tlsrpt:") && header != "" && !strings.Contains(r.stderr, "not recorded") {
-			// problems go to stderr only for messages whose header is a problem
-			t.Errorf("%s: stderr %q", name, r.stderr)
-		}
-	}
+		return tlsrptOK(t, nil, msg, "filter", "--db", db, "--resolver", dns)
+	}, facts)
 	rows := reviewJSON(t, nil, "--db", db, "--resolver", dns, "--no-bans")
 	if len(rows) == 0 {
 		t.Fatal("review lists no address from the corpus")
@@ -251,6 +231,33 @@ func TestCorpusThroughChain(t *testing.T) {
 	slices.Sort(ips)
 	if !slices.Equal(ips, []string{"123.123.123.123", "192.0.2.1"}) {
 		t.Errorf("review lists %v", ips)
+	}
+}
+
+// checkCorpusFiltered checks what the filter made of a corpus message
+// against the test DNS: header is its TLS-Report-Has-Failures value, ""
+// for none; the summary is there and says it is not authenticated.
+func checkCorpusFiltered(t *testing.T, header string, r result) {
+	t.Helper()
+	first, _, _ := strings.Cut(r.stdout, "\n")
+	first = strings.TrimSuffix(first, "\r")
+	switch {
+	case header == "" && strings.HasPrefix(first, "TLS-Report-Has-Failures"):
+		t.Errorf("unexpected %s", first)
+	case header != "" && first != "TLS-Report-Has-Failures: "+header:
+		t.Errorf("first line %q, want TLS-Report-Has-Failures: %s", first, header)
+	}
+	if !strings.Contains(r.stdout, "SMTP TLS report summary") {
+		t.Errorf("no summary")
+	}
+	// The summary may be quoted-printable inside a QP text part.
+	unfolded := strings.NewReplacer("=\r\n", "", "=\n", "", "=3D", "=").Replace(r.stdout)
+	if !strings.Contains(unfolded, "Authentication: not authenticated: ") || strings.Contains(unfolded, ": trusted, ") {
+		t.Errorf("authenticated or trusted against a DNS without its keys:\n%s", unfolded)
+	}
+	if strings.Contains(r.stderr, "tlsrpt:") && header != "" && !strings.Contains(r.stderr, "not recorded") {
+		// problems go to stderr only for messages whose header is a problem
+		t.Errorf("stderr %q", r.stderr)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tlsrpt/tlsrpt/assess"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +17,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/assess"
+
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/f2btest"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // The DKIM key of every reporter in the chain tests, made once per run.
@@ -164,13 +166,6 @@ func reportMessageAt(submitter, reportID, start, end string, fails []failure) []
 	w := gzip.NewWriter(&gz)
 	w.Write(reportJSONAt(orgName(submitter), "smtp-tls-reporting@"+submitter, reportID, start, end, fails))
 	w.Close()
-	b64 := base64.StdEncoding.EncodeToString(gz.Bytes())
-	var lines []string
-	for len(b64) > 76 {
-		lines = append(lines, b64[:76])
-		b64 = b64[76:]
-	}
-	lines = append(lines, b64)
 	file := fmt.Sprintf("%s!example.net!1795219200!1795305599!%s.json.gz", submitter, strings.ReplaceAll(reportID, " ", ""))
 	msg := fmt.Sprintf(`From: noreply-smtp-tls-reporting@%[1]s
 To: tlsrpt@example.net
@@ -192,9 +187,8 @@ Content-Type: application/tlsrpt+gzip; name="%[4]s"
 Content-Disposition: attachment; filename="%[4]s"
 Content-Transfer-Encoding: base64
 
-%[5]s
---000000000000f00dfeed--
-`, submitter, reportID, strings.NewReplacer("@", ".", " ", "", ":", "").Replace(reportID), file, strings.Join(lines, "\n"))
+%[5]s--000000000000f00dfeed--
+`, submitter, reportID, strings.NewReplacer("@", ".", " ", "", ":", "").Replace(reportID), file, reporttest.Base64Lines(gz.Bytes(), "\n"))
 	return []byte(strings.ReplaceAll(msg, "\n", "\r\n"))
 }
 
@@ -236,6 +230,13 @@ func tlsrpt(t *testing.T, env []string, stdin []byte, args ...string) result {
 	cmd := exec.Command(tlsrptBinary(t), args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(t.TempDir(), "state"), "TLSRPT_DB=", "TLSRPT_RESOLVER=")
 	cmd.Env = append(cmd.Env, env...)
+	return runResult(t, cmd, stdin)
+}
+
+// runResult runs cmd with stdin and returns what it gave; a command that
+// does not start fails t, one that exits non-zero gives its code.
+func runResult(t *testing.T, cmd *exec.Cmd, stdin []byte) result {
+	t.Helper()
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -248,7 +249,7 @@ func tlsrpt(t *testing.T, env []string, stdin []byte, args ...string) result {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("running tlsrpt %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("running %s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	return r
 }
@@ -367,4 +368,15 @@ func startF2B(t *testing.T, files func(dir string) map[string]string) *f2btest.S
 		Jails: []f2btest.Jail{{Name: mailJail, IgnoreIP: "127.0.0.1/8 192.0.2.200"}},
 		Files: files,
 	})
+}
+
+// startStockF2B starts a fail2ban-server on the copy of Debian's stock
+// /etc/fail2ban in redeem/testdata, where nothing sets ignoreip.
+func startStockF2B(t *testing.T) *f2btest.Server {
+	t.Helper()
+	base, err := filepath.Abs("../../redeem/testdata/fail2ban-debian")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f2btest.Start(t, f2btest.Options{Base: base})
 }

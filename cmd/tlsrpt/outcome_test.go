@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 )
 
 // outcomeRow is what TestRedeemOutcomes reads of review --json.
@@ -28,11 +26,7 @@ type outcomeRow struct {
 // --quiet-after). Forged later reports, one naming 192.0.2.11 and one
 // clean claiming 192.0.2.14's reporter, change no outcome.
 func TestRedeemOutcomes(t *testing.T) {
-	base, err := filepath.Abs("../../redeem/testdata/fail2ban-debian")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := f2btest.Start(t, f2btest.Options{Base: base})
+	s := startStockF2B(t)
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
 	trust := []string{"--db", db, "--trust-authserv-id", "mx.test", "--no-dkim"}
 	f2b := []string{"--backend", "fail2ban", "--fail2ban-socket", s.Socket, "--fail2ban-config", s.Dir}

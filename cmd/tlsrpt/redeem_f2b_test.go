@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -21,11 +20,7 @@ import (
 // fail2ban's test: it is undone, the apply says FAILED with fail2ban's
 // reason, exits 1, and the audit log records the failure and the reason.
 func TestRedeemStockDebianFail2ban(t *testing.T) {
-	base, err := filepath.Abs("../../redeem/testdata/fail2ban-debian")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := f2btest.Start(t, f2btest.Options{Base: base})
+	s := startStockF2B(t)
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
 	st, err := store.Open(db) // redeem never creates the store
 	if err != nil {

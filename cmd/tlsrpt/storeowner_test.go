@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -79,21 +79,7 @@ func (a *asNobody) run(nobody bool, env []string, stdin []byte, args ...string) 
 	}
 	cmd := exec.Command(name, argv...)
 	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", "TLSRPT_RESOLVER=127.0.0.1:9"}, env...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	r := result{stdout: o.String(), stderr: e.String()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		a.t.Fatalf("running tlsrpt %s: %v", strings.Join(args, " "), err)
-	}
-	return r
+	return runResult(a.t, cmd, stdin)
 }
 
 // files lists the names in dir.
@@ -265,12 +251,7 @@ func hostileMessage(t *testing.T, n int) []byte {
 		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=tlsrpt; boundary=b\r\n\r\n"+
 		"--b\r\nContent-Type: text/plain\r\n\r\nreport\r\n--b\r\nContent-Type: application/tlsrpt+gzip\r\n"+
 		"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=r.json.gz\r\n\r\n")
-	enc := base64.StdEncoding.EncodeToString(gz.Bytes())
-	for len(enc) > 76 {
-		m.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	m.WriteString(enc + "\r\n--b--\r\n")
+	m.WriteString(reporttest.Base64Lines(gz.Bytes(), "\r\n") + "--b--\r\n")
 	return m.Bytes()
 }
 

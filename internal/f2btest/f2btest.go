@@ -134,23 +134,13 @@ func (s *Server) config(opts Options) map[string]string {
 	if len(jails) == 0 {
 		jails = []Jail{{Name: "testjail"}}
 	}
-	var jail strings.Builder
-	fmt.Fprintf(&jail, "[DEFAULT]\n")
-	if opts.DefaultIgnoreIP != "" {
-		fmt.Fprintf(&jail, "ignoreip = %s\n", opts.DefaultIgnoreIP)
-	}
-	fmt.Fprintf(&jail, "backend = polling\nlogpath = %s\nfilter = test\naction = dummy\nmaxretry = 1\nfindtime = 3600\nbantime = 3600\n", s.LogPath)
-	for _, j := range jails {
-		fmt.Fprintf(&jail, "\n[%s]\nenabled = true\n", j.Name)
-		if j.IgnoreIP != "" {
-			fmt.Fprintf(&jail, "ignoreip = %s\n", j.IgnoreIP)
-		}
-	}
+	jail := jailFile(jails, opts.DefaultIgnoreIP,
+		fmt.Sprintf("backend = polling\nlogpath = %s\nfilter = test\naction = dummy\nmaxretry = 1\nfindtime = 3600\nbantime = 3600\n", s.LogPath), "")
 	return map[string]string{
 		"fail2ban.conf":       fmt.Sprintf("[Definition]\nloglevel = INFO\nlogtarget = %s\nsyslogsocket = auto\nsocket = %s\npidfile = %s/f2b.pid\ndbfile = :memory:\ndbpurgeage = 1d\nallowipv6 = auto\n", s.ServerLog, s.Socket, s.Dir),
 		"filter.d/test.conf":  "[Definition]\nfailregex = ^fail from <HOST>$\ndatepattern = {NONE}\n",
 		"action.d/dummy.conf": fmt.Sprintf("[Definition]\nactionban = echo ban <ip> >> %[1]s\nactionunban = echo unban <ip> >> %[1]s\n", s.ActionsPath),
-		"jail.conf":           jail.String(),
+		"jail.conf":           jail,
 		"jail.d/README":       "drop-ins go here\n",
 		"auth.log":            "",
 	}
@@ -163,25 +153,35 @@ func (s *Server) localConfig(opts Options) map[string]string {
 	if len(jails) == 0 {
 		jails = []Jail{{Name: "sshd"}}
 	}
-	var jail strings.Builder
-	fmt.Fprintf(&jail, "[DEFAULT]\n")
-	if opts.DefaultIgnoreIP != "" {
-		fmt.Fprintf(&jail, "ignoreip = %s\n", opts.DefaultIgnoreIP)
-	}
-	for _, j := range jails {
-		fmt.Fprintf(&jail, "\n[%s]\nenabled = true\nbackend = polling\nlogpath = %s\nfilter = f2btest\naction = f2btest\nmaxretry = 1\nfindtime = 3600\nbantime = 3600\n", j.Name, s.LogPath)
-		if j.IgnoreIP != "" {
-			fmt.Fprintf(&jail, "ignoreip = %s\n", j.IgnoreIP)
-		}
-	}
+	jail := jailFile(jails, opts.DefaultIgnoreIP, "",
+		fmt.Sprintf("backend = polling\nlogpath = %s\nfilter = f2btest\naction = f2btest\nmaxretry = 1\nfindtime = 3600\nbantime = 3600\n", s.LogPath))
 	gen := s.config(Options{})
 	return map[string]string{
 		"fail2ban.local":        gen["fail2ban.conf"],
 		"filter.d/f2btest.conf": gen["filter.d/test.conf"],
 		"action.d/f2btest.conf": gen["action.d/dummy.conf"],
-		"jail.local":            jail.String(),
+		"jail.local":            jail,
 		"auth.log":              "",
 	}
+}
+
+// jailFile is a jail configuration: a [DEFAULT] section with
+// defaultIgnoreIP and the settings defaults, then a section per jail with
+// the settings perJail and the jail's own ignoreip.
+func jailFile(jails []Jail, defaultIgnoreIP, defaults, perJail string) string {
+	var b strings.Builder
+	b.WriteString("[DEFAULT]\n")
+	if defaultIgnoreIP != "" {
+		fmt.Fprintf(&b, "ignoreip = %s\n", defaultIgnoreIP)
+	}
+	b.WriteString(defaults)
+	for _, j := range jails {
+		fmt.Fprintf(&b, "\n[%s]\nenabled = true\n%s", j.Name, perJail)
+		if j.IgnoreIP != "" {
+			fmt.Fprintf(&b, "ignoreip = %s\n", j.IgnoreIP)
+		}
+	}
+	return b.String()
 }
 
 // copyDir copies the regular files and directories under src to dst.

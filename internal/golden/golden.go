@@ -12,10 +12,13 @@ import (
 )
 
 // Compare compares got with the golden file path, or, with update set,
-// writes got to it.
+// writes got to it (and makes its folder).
 func Compare(t testing.TB, update bool, path string, got []byte) {
 	t.Helper()
 	if update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package reporttest
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/base64"
 	"fmt"
 	"strings"
 )
@@ -75,11 +74,6 @@ func dmarcMail(id string, data []byte, ctype, ext string) []byte {
 		"--b\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThis is an aggregate report.\r\n"+
 		"--b\r\nContent-Type: %s\r\nContent-Transfer-Encoding: base64\r\n"+
 		"Content-Disposition: attachment; filename=\"reporter.example!example.net!%s%s\"\r\n\r\n", id, id, ctype, id, ext)
-	enc := base64.StdEncoding.EncodeToString(data)
-	for len(enc) > 76 {
-		m.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	m.WriteString(enc + "\r\n--b--\r\n")
+	m.WriteString(Base64Lines(data, "\r\n") + "--b--\r\n")
 	return m.Bytes()
 }

@@ -4,10 +4,14 @@
 package reporttest
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,6 +29,50 @@ func Gzip(t testing.TB, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// Base64Lines is b in base64 as a MIME body carries it: lines of 76
+// characters, each ended by eol.
+func Base64Lines(b []byte, eol string) string {
+	var sb strings.Builder
+	enc := base64.StdEncoding.EncodeToString(b)
+	for len(enc) > 76 {
+		sb.WriteString(enc[:76] + eol)
+		enc = enc[76:]
+	}
+	sb.WriteString(enc + eol)
+	return sb.String()
+}
+
+// Zip returns a zip archive of members, given as name and content in
+// turn.
+func Zip(t testing.TB, members ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i+1 < len(members); i += 2 {
+		w, err := zw.Create(members[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, members[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Noise returns n bytes of text no compressor shrinks (lower-case
+// letters, digits, - and _): PostgreSQL compresses an index entry before
+// it checks its size, so a repeated letter would pass where a real
+// attacker's string does not.
+func Noise(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return strings.ToLower(base64.RawURLEncoding.EncodeToString(b)[:n])
 }
 
 // WithReportID returns the JSON report js with its report-id replaced.

@@ -3,9 +3,14 @@
 package storetest
 
 import (
+	"context"
+	"net/netip"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -19,4 +24,26 @@ func Open(tb testing.TB) *store.Store {
 	}
 	tb.Cleanup(func() { st.Close() })
 	return st
+}
+
+// AddGoogleReport stores a one-day report of "Google Inc." (submitter
+// google.example) from start, for example.net with 100 successful
+// sessions, naming each of ips with 2 sessions failing
+// starttls-not-supported; signed makes it DKIM-authenticated by
+// google.example. It fails tb when the store refuses it.
+func AddGoogleReport(tb testing.TB, st *store.Store, id string, start time.Time, signed bool, ips ...string) {
+	tb.Helper()
+	r := &report.Report{OrganizationName: "Google Inc.", ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
+		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100}}}
+	for _, ip := range ips {
+		r.Policies[0].Details = append(r.Policies[0].Details, report.FailureDetail{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 2})
+		r.Policies[0].Failed += 2
+	}
+	src := arrival.Source{Transport: "mail", Submitter: "google.example"}
+	if signed {
+		src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}
+	}
+	if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
+		tb.Fatal(err)
+	}
 }

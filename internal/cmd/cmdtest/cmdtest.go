@@ -158,17 +158,27 @@ var FailingIP = netip.MustParseAddr("198.51.100.7")
 // succeeded, 3 from FailingIP failed with certificate-expired.
 func (e *Env) Seed(t testing.TB) {
 	t.Helper()
+	e.Fill(t, func(st *store.Store) {
+		st.SetClock(func() time.Time { return Now.Add(-time.Hour) })
+		start := Now.Truncate(24*time.Hour).AddDate(0, 0, -1)
+		r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
+			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 90, Failed: 3,
+				Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: FailingIP, FailedSessions: 3}}}}}
+		if _, _, err := st.AddReport(context.Background(), r, arrival.Source{Transport: "mail"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Fill opens the database DB, creating it, hands it to fill and closes it
+// again, so that the command under test finds what fill stored and holds
+// the only connection.
+func (e *Env) Fill(t testing.TB, fill func(*store.Store)) {
+	t.Helper()
 	st, err := store.Open(e.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	st.SetClock(func() time.Time { return Now.Add(-time.Hour) })
-	start := Now.Truncate(24*time.Hour).AddDate(0, 0, -1)
-	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
-		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 90, Failed: 3,
-			Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: FailingIP, FailedSessions: 3}}}}}
-	if _, _, err := st.AddReport(context.Background(), r, arrival.Source{Transport: "mail"}); err != nil {
-		t.Fatal(err)
-	}
+	fill(st)
 }

@@ -230,17 +230,28 @@ func TestHostsThroughTheCommand(t *testing.T) {
 	}
 }
 
-// TestAuthInClear: a password file off loopback over plain HTTP is
-// refused at start with the reason; --behind-tls-proxy allows it.
-func TestAuthInClear(t *testing.T) {
+// passwordStore makes a new store and a password file of alice:s3cret,
+// and returns their paths.
+func passwordStore(t *testing.T) (db, auth string) {
+	t.Helper()
 	dir := t.TempDir()
-	db := filepath.Join(dir, "tlsrpt.db")
+	db = filepath.Join(dir, "tlsrpt.db")
 	newStore(t, db, "")
-	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	auth := filepath.Join(dir, "htpasswd")
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth = filepath.Join(dir, "htpasswd")
 	if err := os.WriteFile(auth, []byte("alice:"+string(hash)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return db, auth
+}
+
+// TestAuthInClear: a password file off loopback over plain HTTP is
+// refused at start with the reason; --behind-tls-proxy allows it.
+func TestAuthInClear(t *testing.T) {
+	db, auth := passwordStore(t)
 	o := parse(t, db, "--listen", "0.0.0.0:0", "--auth", auth)
 	ctx, cancel := context.WithCancel(context.Background())
 	o.Ready = func(addr string) {
@@ -268,14 +279,7 @@ func TestAuthInClear(t *testing.T) {
 // passwords in X-Forwarded-For use up A's tries only: client B's right
 // password gets in. A range trusting everyone is refused.
 func TestTrustProxyThroughTheCommand(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "tlsrpt.db")
-	newStore(t, db, "")
-	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	auth := filepath.Join(dir, "htpasswd")
-	if err := os.WriteFile(auth, []byte("alice:"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	db, auth := passwordStore(t)
 	addr := start(t, parse(t, db, "--listen", "127.0.0.1:0", "--auth", auth, "--trust-proxy", "127.0.0.0/8"))
 	try := func(client, pass string) int {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/healthz", nil)

@@ -17,14 +17,11 @@ import (
 // chooses our domains, and a value that is no domain is refused.
 func TestRunDMARC(t *testing.T) {
 	e := cmdtest.New(t)
-	st, err := store.Open(e.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
 	day := cmdtest.Now.Truncate(24*time.Hour).AddDate(0, 0, -1)
-	dmarctest.Add(t, st, cmdtest.Now.Add(-time.Hour), dmarctest.Report("google.com", "1", "example.net", day,
-		dmarctest.Rec{IP: "203.0.113.5", N: 40}, dmarctest.Rec{IP: "203.0.113.6", N: 2, From: "example.org"}), dmarctest.Signed("google.com"))
-	st.Close()
+	e.Fill(t, func(st *store.Store) {
+		dmarctest.Add(t, st, cmdtest.Now.Add(-time.Hour), dmarctest.Report("google.com", "1", "example.net", day,
+			dmarctest.Rec{IP: "203.0.113.5", N: 40}, dmarctest.Rec{IP: "203.0.113.6", N: 2, From: "example.org"}), dmarctest.Signed("google.com"))
+	})
 	run := func(args ...string) string {
 		t.Helper()
 		e.Out.Reset()

@@ -100,16 +100,12 @@ func TestLogOutput(t *testing.T) {
 		t.Errorf("no database: %q", got)
 	}
 	e.Seed(t)
-	st, err := store.Open(e.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = st.LogAction(context.Background(), store.Action{Time: cmdtest.Now, IP: cmdtest.FailingIP, Host: "mx1.example.net",
-		Backend: "fail2ban", Kind: "unban", Target: "postfix", Command: "fail2ban-client set postfix unbanip 198.51.100.7"})
-	st.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.Fill(t, func(st *store.Store) {
+		if _, err := st.LogAction(context.Background(), store.Action{Time: cmdtest.Now, IP: cmdtest.FailingIP, Host: "mx1.example.net",
+			Backend: "fail2ban", Kind: "unban", Target: "postfix", Command: "fail2ban-client set postfix unbanip 198.51.100.7"}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	got := run()
 	for _, want := range []string{"2024-02-10T12:00:00Z planned", "mx1.example.net", "fail2ban", "unban", "198.51.100.7", "unbanip"} {
 		if !strings.Contains(got, want) {

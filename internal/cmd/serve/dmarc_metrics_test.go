@@ -1,10 +1,6 @@
 package serve
 
 import (
-	"context"
-	"io"
-	"net"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,42 +17,20 @@ import (
 // "unauthenticated" only.
 func TestMetricsDMARC(t *testing.T) {
 	e := cmdtest.New(t)
-	st, err := store.Open(e.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
 	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
-	dmarctest.Add(t, st, time.Now(), dmarctest.Report("google.com", "1", "example.net", day,
-		dmarctest.Rec{IP: "192.0.2.1", N: 90, Pass: true}, dmarctest.Rec{IP: "192.0.2.2", N: 7}), dmarctest.Signed("google.com"))
-	dmarctest.Add(t, st, time.Now(), dmarctest.Report("google.com", "2", "example.net", day,
-		dmarctest.Rec{IP: "198.51.100.66", N: 5000}), dmarctest.Unsigned("google.com"))
-	st.Close()
+	e.Fill(t, func(st *store.Store) {
+		dmarctest.Add(t, st, time.Now(), dmarctest.Report("google.com", "1", "example.net", day,
+			dmarctest.Rec{IP: "192.0.2.1", N: 90, Pass: true}, dmarctest.Rec{IP: "192.0.2.2", N: 7}), dmarctest.Signed("google.com"))
+		dmarctest.Add(t, st, time.Now(), dmarctest.Report("google.com", "2", "example.net", day,
+			dmarctest.Rec{IP: "198.51.100.66", N: 5000}), dmarctest.Unsigned("google.com"))
+	})
 	o, err := cmdtest.Parse(e.F, NewCmdServe, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addrs := make(chan string, 2)
-	o.listener = func(network, addr string) (net.Listener, error) {
-		ln, err := net.Listen(network, addr)
-		if err == nil {
-			addrs <- ln.Addr().String()
-		}
-		return ln, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, o) }()
-	_, metricsAt := <-addrs, <-addrs
-	resp, err := http.Get("http://" + metricsAt + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run after its context ended: %v", err)
-	}
+	_, metricsAt, stop := start(t, o)
+	b := scrape(t, metricsAt)
+	stop()
 	for _, re := range []string{`(?m)^tlsrpt_dmarc_messages\{policy_domain="example.net",reporter="google.com",result="pass"\} 90$`,
 		`(?m)^tlsrpt_dmarc_messages\{policy_domain="example.net",reporter="google.com",result="fail"\} 7$`,
 		`(?m)^tlsrpt_dmarc_messages\{policy_domain="other",reporter="unauthenticated",result="fail"\} 5000$`} {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -61,18 +60,7 @@ func TestRunTLSAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addrs := make(chan string, 2)
-	o.listener = func(network, addr string) (net.Listener, error) {
-		ln, err := net.Listen(network, addr)
-		if err == nil {
-			addrs <- ln.Addr().String()
-		}
-		return ln, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, o) }()
-	intake, metricsAt := <-addrs, <-addrs
+	intake, metricsAt, stop := start(t, o)
 	js, err := os.ReadFile("../../../testdata/corpus/05-parsedmarc-google-failures-2024.json")
 	if err != nil {
 		t.Fatal(err)
@@ -86,19 +74,11 @@ func TestRunTLSAndMetrics(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Errorf("POST over HTTPS: %d, want 201", resp.StatusCode)
 	}
-	resp, err = http.Get("http://" + metricsAt + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	b := scrape(t, metricsAt)
 	if !strings.Contains(string(b), `tlsrpt_reports_received_total{transport="https"} 1`) {
 		t.Errorf("metrics lack the report received:\n%s", b)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run after its context ended: %v", err)
-	}
+	stop()
 	log := e.Err.String()
 	for _, want := range []string{"msg=listening addr=" + intake + " tls=true", "metrics=" + metricsAt, "msg=\"shut down\""} {
 		if !strings.Contains(log, want) {
