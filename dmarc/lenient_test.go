@@ -197,7 +197,7 @@ func TestSecondReportRefused(t *testing.T) {
 	data := reportXML(2)
 	for name, in := range map[string][]byte{
 		"two XML documents":  append(append([]byte{}, data...), data...),
-		"gzip, two members":  append(gz(t, data), gz(t, data)...),
+		"gzip, two members":  append(reporttest.Gzip(t, data), reporttest.Gzip(t, data)...),
 		"element after root": append(append([]byte{}, data...), "<record/>"...),
 	} {
 		t.Run(name, func(t *testing.T) {
