@@ -697,7 +697,7 @@ func TestFail2banIgnoreCommand(t *testing.T) {
 	const apple, other = "17.1.2.3", "192.0.2.1"
 	s.LogLine("fail from " + apple)
 	s.LogLine("fail from " + other)
-	f2btest.WaitFor(t, "the log line to ban "+other, func() bool { return slices.Contains(s.Banned(mailJail), other) })
+	s.WaitFor("the log line to ban "+other, func() bool { return slices.Contains(s.Banned(mailJail), other) })
 	if got := s.Banned(mailJail); !sameSet(got, other) {
 		t.Errorf("banned %v; want only %s", got, other)
 	}

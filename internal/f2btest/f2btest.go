@@ -236,6 +236,11 @@ func (s *Server) run() {
 		t.Fatalf("f2btest: %v", err)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
+	// What the server runs (an ignorecommand: tlsrpt allowlist check) keeps
+	// its state (the check's DNS cache) in this server's folder, never in
+	// the state folder of the user running the tests, which other tests
+	// and other servers running at the same time would share.
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(s.Dir, "state"))
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("f2btest: starting fail2ban-server: %v", err)
 	}
@@ -320,14 +325,34 @@ func (s *Server) LogLine(line string) {
 	}
 }
 
+// WaitFor is the package's WaitFor, and on a time-out it shows the end
+// of the server's log, which says what the server was doing.
+func (s *Server) WaitFor(what string, cond func() bool) {
+	s.t.Helper()
+	waitFor(s.t, what, cond, func() string {
+		log, _ := os.ReadFile(s.ServerLog)
+		if len(log) > 4000 {
+			log = log[len(log)-4000:]
+		}
+		return "; the end of fail2ban-server's log:\n" + string(log)
+	})
+}
+
 // WaitFor polls cond every 50ms and fails the test when it is still false
 // after WaitTimeout; what names the awaited condition.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	waitFor(t, what, cond, func() string { return "" })
+}
+
+// waitFor polls cond (fail2ban gives no event to wait on) and fails the
+// test after WaitTimeout, with what and more.
+func waitFor(t testing.TB, what string, cond func() bool, more func() string) {
+	t.Helper()
 	deadline := time.Now().Add(WaitTimeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out waiting for %s%s", what, more())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
