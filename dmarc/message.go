@@ -51,6 +51,18 @@ func (m *Message) Reports() []*Report {
 	return rs
 }
 
+// Errs returns the errors of the parts that looked like a report but
+// could not be read, in message order.
+func (m *Message) Errs() []error {
+	var errs []error
+	for _, f := range m.Found {
+		if f.Err != nil {
+			errs = append(errs, f.Err)
+		}
+	}
+	return errs
+}
+
 // Failed is the number of messages that failed DMARC over all readable
 // reports of the message.
 func (m *Message) Failed() int64 {

@@ -128,8 +128,8 @@ func annotateDMARC(ctx context.Context, raw []byte, dm *dmarc.Message, derr erro
 // (problem true), or "" when all is well.
 func dmarcHeaderValue(dm *dmarc.Message, derr error, failures int64) (value string, problem bool) {
 	switch {
-	case dmarcFirstErr(dm) != nil:
-		return "unreadable report: " + neutral.HeaderValue(dmarcText(dmarcFirstErr(dm))), true
+	case len(dm.Errs()) > 0:
+		return "unreadable report: " + neutral.HeaderValue(dmarcText(dm.Errs()[0])), true
 	case errors.Is(derr, dmarc.ErrTooLarge):
 		return "too many reports in one message: " + neutral.HeaderValue(dmarcText(derr)), true
 	case failures > 0:
@@ -147,19 +147,10 @@ func dmarcText(err error) string {
 // dmarcProblemLine describes for the log why the message is not a clean
 // DMARC report message.
 func dmarcProblemLine(dm *dmarc.Message, derr error) string {
-	if err := dmarcFirstErr(dm); err != nil {
-		return neutral.Error(err)
+	if errs := dm.Errs(); len(errs) > 0 {
+		return neutral.Error(errs[0])
 	}
 	return neutral.Error(derr)
-}
-
-func dmarcFirstErr(dm *dmarc.Message) error {
-	for _, f := range dm.Found {
-		if f.Err != nil {
-			return f.Err
-		}
-	}
-	return nil
 }
 
 // recordDMARC stores every DMARC report; a failure is a problem, never a

@@ -247,8 +247,8 @@ func headerValue(msg *report.Message, perr error, failures int64, size int) (val
 		return "message too large to check", true
 	case len(msg.Found) == 0:
 		return "no TLS report found in message", true
-	case hasUnreadable(msg):
-		return "unreadable report: " + neutral.HeaderValue(trimmed(firstErr(msg))), true
+	case len(msg.Errs()) > 0:
+		return "unreadable report: " + neutral.HeaderValue(trimmed(msg.Errs()[0])), true
 	case errors.Is(perr, report.ErrTooLarge):
 		return "too many reports in one message: " + neutral.HeaderValue(trimmed(perr)), true
 	case failures > 0:
@@ -259,8 +259,8 @@ func headerValue(msg *report.Message, perr error, failures int64, size int) (val
 
 // problemLine describes for the log why the message is not a clean report.
 func problemLine(msg *report.Message, perr error) string {
-	if err := firstErr(msg); err != nil {
-		return neutral.Error(err)
+	if errs := msg.Errs(); len(errs) > 0 {
+		return neutral.Error(errs[0])
 	}
 	if perr != nil {
 		return neutral.Error(perr)
@@ -268,20 +268,9 @@ func problemLine(msg *report.Message, perr error) string {
 	return "no TLS report found in message"
 }
 
-func hasUnreadable(msg *report.Message) bool { return firstErr(msg) != nil }
-
 // trimmed is err's text without the name of the package that made it
 // ("report: "): the header names the problem already.
 func trimmed(err error) string { return pkgerr.TrimPackage(err, err.Error()) }
-
-func firstErr(msg *report.Message) error {
-	for _, f := range msg.Found {
-		if f.Err != nil {
-			return f.Err
-		}
-	}
-	return nil
-}
 
 // record stores every TLS report; a failure is a problem, never a lost
 // message.

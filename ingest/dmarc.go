@@ -32,12 +32,7 @@ func (im *importer) dmarcMessage(ctx context.Context, path, item, maildirName st
 		return false
 	}
 	im.storeDMARCMessage(ctx, path, item, maildirName, raw, dm)
-	var errs []error
-	for _, f := range dm.Found {
-		if f.Err != nil {
-			errs = append(errs, f.Err)
-		}
-	}
+	errs := dm.Errs()
 	if errors.Is(derr, dmarc.ErrTooLarge) && len(errs) == 0 {
 		errs = append(errs, derr)
 	}
@@ -95,19 +90,9 @@ func (im *importer) dmarcFile(ctx context.Context, path string, data []byte) (ok
 // storeDMARC records DMARC reports; a store failure is an error of this
 // file.
 func (im *importer) storeDMARC(ctx context.Context, path, item string, reports []*dmarc.Report, src arrival.Source) {
-	for _, r := range reports {
-		_, added, err := im.rec.AddDMARCResult(ctx, r, src)
-		switch {
-		case err != nil:
-			im.fail(path, item, fmt.Errorf("storing DMARC report %q: %w", r.Metadata.ReportID, err))
-		case added == arrival.Upgraded:
-			im.sum.DMARCUpgraded++
-		case added == arrival.Duplicate:
-			im.sum.DMARCDuplicates++
-		default:
-			im.sum.DMARCStored++
-		}
-	}
+	storeAll(ctx, im, path, item, reports, src, im.rec.AddDMARCResult,
+		func(r *dmarc.Report) string { return fmt.Sprintf("storing DMARC report %q", r.Metadata.ReportID) },
+		tally{&im.sum.DMARCStored, &im.sum.DMARCDuplicates, &im.sum.DMARCUpgraded})
 }
 
 // looksXML tells a DMARC report file in plain XML by its first byte.

@@ -328,13 +328,7 @@ func (im *importer) message(ctx context.Context, path, item, maildirName string,
 		})
 		im.dmarcBeside(ctx, path, item, maildirName, raw)
 	}
-	var errs []error
-	for _, f := range msg.Found {
-		if f.Err != nil {
-			errs = append(errs, f.Err)
-		}
-	}
-	if len(errs) > 0 {
+	if errs := msg.Errs(); len(errs) > 0 {
 		im.fail(path, item, errors.Join(errs...))
 	}
 }
@@ -368,17 +362,30 @@ func (im *importer) reportFile(ctx context.Context, path string, data []byte) {
 
 // store records reports; a store failure is an error of this file.
 func (im *importer) store(ctx context.Context, path, item string, reports []*report.Report, src arrival.Source) {
+	storeAll(ctx, im, path, item, reports, src, im.rec.AddReportResult,
+		func(r *report.Report) string { return fmt.Sprintf("storing report %q", r.ReportID) },
+		tally{&im.sum.Stored, &im.sum.Duplicates, &im.sum.Upgraded})
+}
+
+// tally is where storeAll counts the reports of one kind.
+type tally struct{ stored, duplicates, upgraded *int }
+
+// storeAll records reports of one kind with add, counting each as new,
+// known or upgraded; a store failure is an error of this file, what
+// naming the report.
+func storeAll[R any](ctx context.Context, im *importer, path, item string, reports []R, src arrival.Source,
+	add func(context.Context, R, arrival.Source) (int64, arrival.Added, error), what func(R) string, n tally) {
 	for _, r := range reports {
-		_, added, err := im.rec.AddReportResult(ctx, r, src)
+		_, added, err := add(ctx, r, src)
 		switch {
 		case err != nil:
-			im.fail(path, item, fmt.Errorf("storing report %q: %w", r.ReportID, err))
+			im.fail(path, item, fmt.Errorf("%s: %w", what(r), err))
 		case added == arrival.Upgraded:
-			im.sum.Upgraded++
+			*n.upgraded++
 		case added == arrival.Duplicate:
-			im.sum.Duplicates++
+			*n.duplicates++
 		default:
-			im.sum.Stored++
+			*n.stored++
 		}
 	}
 }

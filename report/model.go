@@ -173,3 +173,15 @@ func (m *Message) Reports() []*Report {
 	}
 	return rs
 }
+
+// Errs returns the errors of the parts that looked like a report but
+// could not be read, in message order.
+func (m *Message) Errs() []error {
+	var errs []error
+	for _, f := range m.Found {
+		if f.Err != nil {
+			errs = append(errs, f.Err)
+		}
+	}
+	return errs
+}

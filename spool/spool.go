@@ -99,7 +99,7 @@ const kindDMARC = "dmarc"
 // Add writes r and its source into the spool, creating the folder (mode
 // 0700) when needed. The file is readable by its owner only.
 func (s Spool) Add(r *report.Report, src arrival.Source) error {
-	if err := s.add(r, src); err != nil {
+	if err := s.write(entry{Version: 1, Spooled: time.Now().UTC(), Report: r, Source: src}); err != nil {
 		return pkgerr.Errorf("spool", "keeping report %q in %s: %w", r.ReportID, s.Dir, err)
 	}
 	return nil
@@ -112,10 +112,6 @@ func (s Spool) AddDMARC(r *dmarc.Report, src arrival.Source) error {
 		return pkgerr.Errorf("spool", "keeping DMARC report %q in %s: %w", r.Metadata.ReportID, s.Dir, err)
 	}
 	return nil
-}
-
-func (s Spool) add(r *report.Report, src arrival.Source) error {
-	return s.write(entry{Version: 1, Spooled: time.Now().UTC(), Report: r, Source: src})
 }
 
 // write puts one entry into the spool.
