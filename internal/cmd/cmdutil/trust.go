@@ -78,7 +78,7 @@ func ReporterOf(msg *report.Message) allowlist.Reporter {
 // AuthenticateDMARC judges whether a message holding DMARC aggregate
 // reports comes from its reporter, as Authenticate does for TLS reports.
 func (t *TrustOptions) AuthenticateDMARC(ctx context.Context, cache allowlist.Cache, raw []byte, msg *dmarc.Message) arrival.Auth {
-	return arrival.Auth(t.Verifier(cache).Authenticate(ctx, raw, DMARCReporterOf(msg)))
+	return t.Verifier(cache).Authenticate(ctx, raw, DMARCReporterOf(msg))
 }
 
 // DMARCReporterOf names the reporter of a DMARC report message for
