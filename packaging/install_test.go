@@ -30,6 +30,7 @@ const installEnv = "TLSRPT_INSTALL_TEST"
 const (
 	sample      = "../testdata/corpus/14-tlsrptdigest-google-failure.eml"
 	cleanSample = "../testdata/corpus/02-mox-google-2022.eml" // no failures: maildrop mails no copy
+	dmarcSample = "../dmarc/testdata/corpus/Report domain- borschow.com Submitter- google.com Report-ID- 949348866075514174.eml"
 	failingIP   = "192.0.2.1"
 	appleIP     = "17.1.2.3" // in the built-in allowlist's ip: range of apple.com
 	deadDNS     = "127.0.0.1:9"
@@ -72,7 +73,7 @@ func TestDebInstall(t *testing.T) {
 		t.Errorf("tlsrpt config filter as root does not show the packaged settings:\n%s", c)
 	}
 
-	out := mail.filter(t, lines.filter)
+	out := mail.filter(t, lines.filter, sample)
 	if !strings.Contains(out, "TLS-Report-Has-Failures: 2\n") {
 		t.Fatalf("the filter run by %s did not annotate the report:\n%.400s", mail.name, out)
 	}
@@ -86,6 +87,16 @@ func TestDebInstall(t *testing.T) {
 	}
 	if stats := run(t, rootEnv, "/usr/bin/tlsrpt", "stats", "--json", "--since", "2000-01-01"); !strings.Contains(stats, `"day": "2022-09-15"`) {
 		t.Errorf("the report delivered through the package's rule is not in the store:\n%s", stats)
+	}
+	// A DMARC aggregate report (Google's, one message failing) goes
+	// through the same filter as the mail user into the shared store, and
+	// root reads it there, under the name it claims, marked.
+	if out := mail.filter(t, lines.filter, dmarcSample); !strings.HasPrefix(out, "DMARC-Report-Has-Failures: 1\r\n") {
+		t.Errorf("the filter run by %s did not annotate the DMARC report:\n%.400q", mail.name, out)
+	}
+	if stats := run(t, rootEnv, "/usr/bin/tlsrpt", "stats", "--source", "dmarc", "--json", "--since", "2000-01-01"); !strings.Contains(stats, `"reporter": "google.com (unauthenticated)"`) ||
+		!strings.Contains(stats, `"dmarc_fail": 1`) {
+		t.Errorf("the DMARC report the mail user filtered is not in the store for root:\n%s", stats)
 	}
 	ignorecommand(t, rootEnv, lines.ignore, appleIP, 0)
 	ignorecommand(t, rootEnv, lines.ignore, failingIP, 3) // not trusted; DNS is dead here: 3, banned all the same
@@ -435,10 +446,10 @@ func (m *mailUser) deliverThroughRule(t *testing.T, msg string) string {
 }
 
 // filter runs the README's filter command as the mail user, with its
-// groups, as maildrop's xfilter does, on the sample; it returns stdout.
-func (m *mailUser) filter(t *testing.T, line string) string {
+// groups, as maildrop's xfilter does, on msg; it returns stdout.
+func (m *mailUser) filter(t *testing.T, line, msg string) string {
 	command := strings.TrimSuffix(strings.TrimPrefix(line, `TLSRPT="`), `"`)
-	in, err := os.Open(sample)
+	in, err := os.Open(msg)
 	if err != nil {
 		t.Fatal(err)
 	}
