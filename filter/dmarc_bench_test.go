@@ -3,6 +3,7 @@ package filter
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"testing"
 
@@ -34,5 +35,20 @@ func BenchmarkFilterDMARCPacked(b *testing.B) {
 		if err != nil || !res.DMARC || res.Reports != 0 {
 			b.Fatalf("%+v %v", res, err)
 		}
+	}
+}
+
+// BenchmarkFilterDMARCRecords is BenchmarkFilterDMARC at 500, 2,000 and
+// 8,000 records, stored: the cost per record must stay flat (linear
+// growth with the report).
+func BenchmarkFilterDMARCRecords(b *testing.B) {
+	for _, n := range []int{500, 2000, 8000} {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			benchStoring(b, func(id string) []byte { return reporttest.DMARCMail(id, reporttest.DMARC(id, n)) }, func(res Result, err error) {
+				if err != nil || !res.DMARC || res.Stored != 1 {
+					b.Fatalf("%+v %v", res, err)
+				}
+			})
+		})
 	}
 }
