@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/golden"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden from the current output")
@@ -134,9 +135,7 @@ func TestCorpusFacts(t *testing.T) {
 
 func eq[T comparable](t *testing.T, what string, got, want T) {
 	t.Helper()
-	if got != want {
-		t.Errorf("%s = %v, want %v", what, got, want)
-	}
+	reporttest.Eq(t, what, got, want)
 }
 
 func unix(s int64) time.Time { return time.Unix(s, 0).UTC() }
@@ -144,17 +143,11 @@ func unix(s int64) time.Time { return time.Unix(s, 0).UTC() }
 // one asserts exactly one report and no error.
 func one(t *testing.T, r result) *Report {
 	t.Helper()
-	if r.err != nil {
-		t.Fatalf("unexpected error: %v", r.err)
+	rep := reporttest.One(t, r.reports(), r.err)
+	if len(rep.Records) != 1 {
+		t.Fatalf("got %d records, want 1", len(rep.Records))
 	}
-	reps := r.reports()
-	if len(reps) != 1 {
-		t.Fatalf("got %d reports, want 1", len(reps))
-	}
-	if len(reps[0].Records) != 1 {
-		t.Fatalf("got %d records, want 1", len(reps[0].Records))
-	}
-	return reps[0]
+	return rep
 }
 
 var facts = map[string]func(*testing.T, result){

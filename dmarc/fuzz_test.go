@@ -61,14 +61,6 @@ func checkReport(t *testing.T, r *Report) {
 	}
 }
 
-// checkErr asserts that an error fits one line.
-func checkErr(t *testing.T, err error) {
-	t.Helper()
-	if err != nil && strings.ContainsAny(err.Error(), "\r\n") {
-		t.Fatalf("error on several lines: %q", err)
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	seedCorpus(f, false)
 	f.Add(reportXML(2))
@@ -76,7 +68,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(withBody(`<Record><row><source_ip>::ffff:192.0.2.1</source_ip><count>1</count></row></Record>`)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Parse(bytes.NewReader(data), fuzzLimits)
-		checkErr(t, err)
+		reporttest.OneLine(t, err)
 		if (r == nil) == (err == nil) {
 			t.Fatalf("report %v and error %v", r != nil, err)
 		}
@@ -90,24 +82,9 @@ func FuzzFromMessage(f *testing.F) {
 	seedCorpus(f, true)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := FromMessage(bytes.NewReader(data), fuzzLimits)
-		checkErr(t, err)
 		if m == nil {
 			t.Fatal("nil Message")
 		}
-		if err == nil && len(m.Reports()) == 0 {
-			t.Fatal("no error and no report")
-		}
-		if len(m.Found) > fuzzLimits.MaxReports {
-			t.Fatalf("%d Found over the limit", len(m.Found))
-		}
-		for _, found := range m.Found {
-			if (found.Report == nil) == (found.Err == nil) {
-				t.Fatalf("Found with both or neither Report and Err: %+v", found)
-			}
-			checkErr(t, found.Err)
-			if found.Report != nil {
-				checkReport(t, found.Report)
-			}
-		}
+		reporttest.CheckFounds(t, m.Found, err, fuzzLimits.MaxReports, func(r *Report) { checkReport(t, r) })
 	})
 }

@@ -16,20 +16,7 @@ import (
 // every fragment, on one line.
 func wantErr(t *testing.T, err, target error, fragments ...string) {
 	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one mentioning %q", fragments)
-	}
-	if target != nil && !errors.Is(err, target) {
-		t.Errorf("error %q does not wrap %v", err, target)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(err.Error(), f) {
-			t.Errorf("error %q does not mention %q", err, f)
-		}
-	}
-	if strings.ContainsAny(err.Error(), "\r\n") {
-		t.Errorf("error %q is not one line", err)
-	}
+	reporttest.WantErr(t, err, target, fragments...)
 }
 
 func parseString(s string, lim Limits) (*Report, error) {

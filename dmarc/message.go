@@ -29,39 +29,18 @@ type Message struct {
 	// Found lists every part that holds, or starts like, a DMARC
 	// report, in message order. A part that could not be read has Err
 	// set and Report nil.
-	Found []Found
+	Found mimewalk.Founds[Report]
 }
 
 // Found is one report part of a message.
-type Found struct {
-	Report    *Report
-	Name      string // file name, else a part path such as "1.2"
-	MediaType string // as declared, lower case
-	Err       error
-}
+type Found = mimewalk.Found[Report]
 
 // Reports returns the reports that could be read.
-func (m *Message) Reports() []*Report {
-	var rs []*Report
-	for _, f := range m.Found {
-		if f.Report != nil {
-			rs = append(rs, f.Report)
-		}
-	}
-	return rs
-}
+func (m *Message) Reports() []*Report { return m.Found.Reports() }
 
 // Errs returns the errors of the parts that looked like a report but
 // could not be read, in message order.
-func (m *Message) Errs() []error {
-	var errs []error
-	for _, f := range m.Found {
-		if f.Err != nil {
-			errs = append(errs, f.Err)
-		}
-	}
-	return errs
-}
+func (m *Message) Errs() []error { return m.Found.Errs() }
 
 // Failed is the number of messages that failed DMARC over all readable
 // reports of the message.
@@ -168,11 +147,7 @@ func (p partBody) Read(b []byte) (int, error) {
 
 // add records a Found, up to lim.MaxReports of them.
 func (w *walker) add(f Found) {
-	if len(w.m.Found) >= w.b.lim.MaxReports {
-		w.tooMany = true
-		return
-	}
-	w.m.Found = append(w.m.Found, f)
+	w.tooMany = w.tooMany || !w.m.Found.Add(f, w.b.lim.MaxReports)
 }
 
 // mediaType returns the declared type/subtype, lower case.
@@ -192,11 +167,7 @@ func (w *walker) result() error {
 	case len(w.m.Reports()) > 0:
 		return nil
 	case len(w.m.Found) > 0:
-		errs := make([]error, len(w.m.Found))
-		for i, f := range w.m.Found {
-			errs[i] = f.Err
-		}
-		return oneline.Join(errs)
+		return oneline.Join(w.m.Found.Errs())
 	}
 	for _, p := range w.problems {
 		if errors.Is(p, ErrTooLarge) {

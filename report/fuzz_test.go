@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 // fuzzLimits keep fuzzing fast while still exercising the bounds.
@@ -96,20 +98,7 @@ func FuzzReadMessage(f *testing.F) {
 		if m == nil {
 			t.Fatal("nil Message")
 		}
-		if err == nil && len(m.Reports()) == 0 {
-			t.Fatal("no error and no report")
-		}
-		if len(m.Found) > fuzzLimits.MaxReports {
-			t.Fatalf("%d Found over the limit", len(m.Found))
-		}
-		for _, found := range m.Found {
-			if (found.Report == nil) == (found.Err == nil) {
-				t.Fatalf("Found with both or neither Report and Err: %+v", found)
-			}
-			if found.Report != nil {
-				checkReport(t, found.Report)
-			}
-		}
+		reporttest.CheckFounds(t, m.Found, err, fuzzLimits.MaxReports, func(r *Report) { checkReport(t, r) })
 		if m.Failed() < 0 {
 			t.Fatal("negative Failed")
 		}

@@ -197,11 +197,7 @@ func wrapJSONErr(err error, label string) error {
 
 // add records a Found, up to lim.MaxReports of them.
 func (w *walker) add(f Found) {
-	if len(w.m.Found) >= w.b.lim.MaxReports {
-		w.tooMany = true
-		return
-	}
-	w.m.Found = append(w.m.Found, f)
+	w.tooMany = w.tooMany || !w.m.Found.Add(f, w.b.lim.MaxReports)
 }
 
 // readBody reads a decoded part body. A body cut short by a missing
@@ -234,11 +230,7 @@ func (w *walker) result() error {
 		}
 		return pkgerr.Errorf("report", "message %s: %s: %w", w.messageLabel(), why, ErrNoReport)
 	}
-	errs := make([]error, 0, len(w.m.Found))
-	for _, f := range w.m.Found {
-		errs = append(errs, f.Err)
-	}
-	return oneline.Join(errs)
+	return oneline.Join(w.m.Found.Errs())
 }
 
 // messageLabel names the message in errors.

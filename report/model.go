@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/mimewalk"
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/internal/tally"
 )
@@ -152,36 +153,15 @@ type Message struct {
 	// Found lists every part that is or looks like a report, in message
 	// order. A part that looked like a report but could not be read has
 	// Err set and Report nil.
-	Found []Found
+	Found mimewalk.Founds[Report]
 }
 
 // Found is one report part of a message, or one file of an archive.
-type Found struct {
-	Report    *Report
-	Name      string // file name, or a part path such as "1.2" when unnamed
-	MediaType string // as declared, lower case
-	Err       error
-}
+type Found = mimewalk.Found[Report]
 
 // Reports returns the reports that could be read.
-func (m *Message) Reports() []*Report {
-	var rs []*Report
-	for _, f := range m.Found {
-		if f.Report != nil {
-			rs = append(rs, f.Report)
-		}
-	}
-	return rs
-}
+func (m *Message) Reports() []*Report { return m.Found.Reports() }
 
 // Errs returns the errors of the parts that looked like a report but
 // could not be read, in message order.
-func (m *Message) Errs() []error {
-	var errs []error
-	for _, f := range m.Found {
-		if f.Err != nil {
-			errs = append(errs, f.Err)
-		}
-	}
-	return errs
-}
+func (m *Message) Errs() []error { return m.Found.Errs() }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/golden"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden from the current output")
@@ -152,44 +153,26 @@ func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 // one asserts that the sample gave exactly one report and no error.
 func one(t *testing.T, r result) *Report {
 	t.Helper()
-	if r.err != nil {
-		t.Fatalf("unexpected error: %v", r.err)
-	}
-	reps := r.reports()
-	if len(reps) != 1 {
-		t.Fatalf("got %d reports, want 1", len(reps))
-	}
-	if reps[0].Policies == nil {
+	rep := reporttest.One(t, r.reports(), r.err)
+	if rep.Policies == nil {
 		t.Fatal("Policies is nil")
 	}
-	return reps[0]
+	return rep
 }
 
 // wantErr asserts an error mentioning every fragment, and wrapping target
 // when target is not nil.
 func wantErr(t *testing.T, err, target error, fragments ...string) {
 	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one mentioning %q", fragments)
-	}
-	if target != nil && !errors.Is(err, target) {
-		t.Errorf("error %q does not wrap %v", err, target)
-	}
+	reporttest.WantErr(t, err, target, fragments...)
 	if target == nil && (errors.Is(err, ErrNoReport) || errors.Is(err, ErrTooLarge)) {
 		t.Errorf("error %q wraps a sentinel, want a plain error", err)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(err.Error(), f) {
-			t.Errorf("error %q does not mention %q", err, f)
-		}
 	}
 }
 
 func eq[T comparable](t *testing.T, what string, got, want T) {
 	t.Helper()
-	if got != want {
-		t.Errorf("%s = %v, want %v", what, got, want)
-	}
+	reporttest.Eq(t, what, got, want)
 }
 
 // headers checks the fields the generated testdata messages all share.

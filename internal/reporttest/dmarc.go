@@ -8,12 +8,23 @@ import (
 )
 
 // DMARC returns a DMARC aggregate report with report_id id and n records
-// of about 500 bytes each (one DKIM and one SPF result; one in seven
-// fails DMARC), as a large reporter writes them: 2,000 records make about
-// 1 MB.
+// of about 500 bytes each (DMARCRecord), as a large reporter writes them:
+// 2,000 records make about 1 MB.
 func DMARC(id string, n int) []byte {
 	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
+	b.WriteString(DMARCHead(id))
+	for i := range n {
+		b.WriteString(DMARCRecord(i))
+	}
+	b.WriteString(DMARCTail)
+	return []byte(b.String())
+}
+
+// DMARCHead is a DMARC aggregate report with report_id id up to its
+// first record: the metadata of reporter.example and the policy of
+// example.net.
+func DMARCHead(id string) string {
+	return `<?xml version="1.0" encoding="UTF-8"?>
 <feedback>
   <version>1.0</version>
   <report_metadata>
@@ -25,13 +36,21 @@ func DMARC(id string, n int) []byte {
   <policy_published>
     <domain>example.net</domain><adkim>r</adkim><aspf>r</aspf><p>reject</p><sp>reject</sp><pct>100</pct>
   </policy_published>
-`)
-	for i := range n {
-		dkim, spf, disp := "pass", "pass", "none"
-		if i%7 == 0 {
-			dkim, spf, disp = "fail", "fail", "reject"
-		}
-		fmt.Fprintf(&b, `  <record>
+`
+}
+
+// DMARCTail ends what DMARCHead begins.
+const DMARCTail = "</feedback>\n"
+
+// DMARCRecord is the XML of a realistic record: about 500 bytes, one DKIM
+// and one SPF result; i varies the source and the outcome (one in seven
+// fails DMARC and is rejected).
+func DMARCRecord(i int) string {
+	dkim, spf, disp := "pass", "pass", "none"
+	if i%7 == 0 {
+		dkim, spf, disp = "fail", "fail", "reject"
+	}
+	return fmt.Sprintf(`  <record>
     <row>
       <source_ip>198.51.%d.%d</source_ip>
       <count>%d</count>
@@ -44,9 +63,6 @@ func DMARC(id string, n int) []byte {
     </auth_results>
   </record>
 `, i/256%256, i%256, i%50+1, disp, dkim, spf, dkim, spf)
-	}
-	b.WriteString("</feedback>\n")
-	return []byte(b.String())
 }
 
 // DMARCMail returns the mail a reporter sends for the report xml: a text

@@ -1,6 +1,7 @@
 // Package reporttest holds small helpers the tests of several packages use
-// to make report inputs: gzip a report, give it another report-id, make
-// one of many failure details.
+// to make report inputs (gzip a report, give it another report-id, make
+// one of many failure details, a DMARC report of n records) and to assert
+// what the parsers of both formats promise (check.go).
 package reporttest
 
 import (
