@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
@@ -108,10 +107,10 @@ func annotateDMARC(ctx context.Context, raw []byte, dm *dmarc.Message, derr erro
 	res.Reports = len(reports)
 	res.Failures = dm.Failed()
 	var problem bool
-	res.Header, problem = dmarcHeaderValue(dm, derr, res.Failures)
+	res.Header, problem = foundValue(dm.Errs(), derr, dmarc.ErrTooLarge, res.Failures, dmarcText)
 	res.Header = neutral.HeaderValue(res.Header)
 	if problem {
-		res.Problems = append(res.Problems, dmarcProblemLine(dm, derr))
+		res.Problems = append(res.Problems, problemLine(dm.Errs(), derr, ""))
 	}
 	if len(reports) > 0 && opt.AuthenticateDMARC != nil {
 		res.Auth = opt.AuthenticateDMARC(ctx, raw, dm)
@@ -123,34 +122,10 @@ func annotateDMARC(ctx context.Context, raw []byte, dm *dmarc.Message, derr erro
 	return insertField(edited, DMARCHeaderName, res.Header, annotation(raw, appendRenamed(nil, edited))), res
 }
 
-// dmarcHeaderValue is the value of DMARC-Report-Has-Failures: the number
-// of messages that failed DMARC, a short description of a problem
-// (problem true), or "" when all is well.
-func dmarcHeaderValue(dm *dmarc.Message, derr error, failures int64) (value string, problem bool) {
-	switch {
-	case len(dm.Errs()) > 0:
-		return "unreadable report: " + neutral.HeaderValue(dmarcText(dm.Errs()[0])), true
-	case errors.Is(derr, dmarc.ErrTooLarge):
-		return "too many reports in one message: " + neutral.HeaderValue(dmarcText(derr)), true
-	case failures > 0:
-		return strconv.FormatInt(failures, 10), false
-	}
-	return "", false
-}
-
 // dmarcText is an error's text without the package prefixes that say
 // nothing to a reader of the header.
 func dmarcText(err error) string {
 	return strings.ReplaceAll(err.Error(), "dmarc: ", "")
-}
-
-// dmarcProblemLine describes for the log why the message is not a clean
-// DMARC report message.
-func dmarcProblemLine(dm *dmarc.Message, derr error) string {
-	if errs := dm.Errs(); len(errs) > 0 {
-		return neutral.Error(errs[0])
-	}
-	return neutral.Error(derr)
 }
 
 // recordDMARC stores every DMARC report; a failure is a problem, never a

@@ -1,10 +1,8 @@
 package filter
 
 import (
-	"cmp"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -32,26 +30,12 @@ func DMARCSummary(dm *dmarc.Message, auth arrival.Auth, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(DMARCSummaryTitle + "\n")
 	left := MaxDMARCSources
-	for _, f := range dm.Found {
-		if f.Err != nil {
-			fmt.Fprintf(&b, "\nUnreadable report in %s: %s\n", dmarcPartName(f), neutral.SummaryLine(f.Err.Error()))
-			continue
-		}
-		left = writeDMARCReport(&b, f.Report, left)
-	}
+	writeFound(&b, dm.Found, func(r *dmarc.Report) { left = writeDMARCReport(&b, r, left) })
 	if len(dm.Reports()) > 0 {
 		b.WriteString("\nAuthentication: " + authLine(auth) + "\n")
 	}
 	fmt.Fprintf(&b, "\n(checked by tlsrpt filter on %s)\n", now.UTC().Format("2006-01-02 15:04 MST"))
 	return b.String()
-}
-
-// dmarcPartName names a report part for people.
-func dmarcPartName(f dmarc.Found) string {
-	if f.Name != "" {
-		return `"` + neutral.SummaryLine(f.Name) + `"`
-	}
-	return "part of type " + neutral.SummaryLine(f.MediaType)
 }
 
 // writeDMARCReport writes one report's lines, at most left failing
@@ -115,24 +99,18 @@ func failingSources(r *dmarc.Report) []*source {
 		ip                     netip.Addr
 		disposition, dkim, spf string
 	}
-	byKey := make(map[key]*source)
-	var all []*source
+	var gs groups[key, source]
 	for i := range r.Records {
 		rec := &r.Records[i]
 		if rec.DMARCPass() || rec.Count == 0 {
 			continue
 		}
-		k := key{rec.SourceIP, rec.Disposition, rec.DKIM, rec.SPF}
-		s := byKey[k]
-		if s == nil {
-			s = &source{ip: rec.SourceIP, disposition: rec.Disposition, dkim: rec.DKIM, spf: rec.SPF, headerFrom: rec.HeaderFrom}
-			byKey[k] = s
-			all = append(all, s)
-		}
+		s := gs.of(key{rec.SourceIP, rec.Disposition, rec.DKIM, rec.SPF}, func() *source {
+			return &source{ip: rec.SourceIP, disposition: rec.Disposition, dkim: rec.DKIM, spf: rec.SPF, headerFrom: rec.HeaderFrom}
+		})
 		s.messages += rec.Count
 	}
-	slices.SortStableFunc(all, func(x, y *source) int { return cmp.Compare(y.messages, x.messages) })
-	return all
+	return gs.mostFirst(func(s *source) int64 { return s.messages })
 }
 
 // writeSources writes at most left of the failing sources and returns

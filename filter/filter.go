@@ -220,7 +220,7 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 	res.Header, problem = headerValue(msg, perr, res.Failures, len(raw))
 	res.Header = neutral.HeaderValue(res.Header) // Result.Header is what is written
 	if problem {
-		res.Problems = append(res.Problems, problemLine(msg, perr))
+		res.Problems = append(res.Problems, problemLine(msg.Errs(), perr, "no TLS report found in message"))
 	}
 	if len(msg.Found) == 0 {
 		return insertHeader(raw, res.Header, ""), res
@@ -247,25 +247,38 @@ func headerValue(msg *report.Message, perr error, failures int64, size int) (val
 		return "message too large to check", true
 	case len(msg.Found) == 0:
 		return "no TLS report found in message", true
-	case len(msg.Errs()) > 0:
-		return "unreadable report: " + neutral.HeaderValue(trimmed(msg.Errs()[0])), true
-	case errors.Is(perr, report.ErrTooLarge):
-		return "too many reports in one message: " + neutral.HeaderValue(trimmed(perr)), true
+	}
+	return foundValue(msg.Errs(), perr, report.ErrTooLarge, failures, trimmed)
+}
+
+// foundValue is the header value for a message in which reports of
+// either kind were found, with errs the errors of its unreadable parts
+// and perr the reader's: the first unreadable report, too many reports
+// (perr wraps tooLarge), the number of failures, or "" when all is well.
+// text is an error's text for the header.
+func foundValue(errs []error, perr, tooLarge error, failures int64, text func(error) string) (value string, problem bool) {
+	switch {
+	case len(errs) > 0:
+		return "unreadable report: " + neutral.HeaderValue(text(errs[0])), true
+	case errors.Is(perr, tooLarge):
+		return "too many reports in one message: " + neutral.HeaderValue(text(perr)), true
 	case failures > 0:
 		return strconv.FormatInt(failures, 10), false
 	}
 	return "", false
 }
 
-// problemLine describes for the log why the message is not a clean report.
-func problemLine(msg *report.Message, perr error) string {
-	if errs := msg.Errs(); len(errs) > 0 {
+// problemLine describes for the log why a message is not a clean report
+// message: its first unreadable part, else the reader's error perr, else
+// none.
+func problemLine(errs []error, perr error, none string) string {
+	if len(errs) > 0 {
 		return neutral.Error(errs[0])
 	}
 	if perr != nil {
 		return neutral.Error(perr)
 	}
-	return "no TLS report found in message"
+	return none
 }
 
 // trimmed is err's text without the name of the package that made it

@@ -1,7 +1,6 @@
 package filter
 
 import (
-	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/mimewalk"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/report"
@@ -41,13 +41,7 @@ func Summary(msg *report.Message, auth arrival.Auth, advice []string, now time.T
 	var b strings.Builder
 	b.WriteString(SummaryTitle + "\n")
 	grouped := detailCount(msg) > MaxDetailLines
-	for _, f := range msg.Found {
-		if f.Err != nil {
-			fmt.Fprintf(&b, "\nUnreadable report in %s: %s\n", partName(f), neutral.SummaryLine(f.Err.Error()))
-			continue
-		}
-		writeReport(&b, f.Report, grouped)
-	}
+	writeFound(&b, msg.Found, func(r *report.Report) { writeReport(&b, r, grouped) })
 	if grouped {
 		writeAddrs(&b, msg.Reports())
 	}
@@ -76,8 +70,21 @@ func detailCount(msg *report.Message) int {
 	return n
 }
 
+// writeFound writes the report parts of a message of either kind in
+// order: an unreadable one as a line that names it and says why, a
+// report with write.
+func writeFound[R any](b *strings.Builder, found mimewalk.Founds[R], write func(*R)) {
+	for _, f := range found {
+		if f.Err != nil {
+			fmt.Fprintf(b, "\nUnreadable report in %s: %s\n", partName(f), neutral.SummaryLine(f.Err.Error()))
+			continue
+		}
+		write(f.Report)
+	}
+}
+
 // partName names a report part for people.
-func partName(f report.Found) string {
+func partName[R any](f mimewalk.Found[R]) string {
 	if f.Name != "" {
 		return `"` + neutral.SummaryLine(f.Name) + `"`
 	}
@@ -116,29 +123,24 @@ type group struct {
 // writeGroups writes a policy's details grouped by result type and
 // receiving MX, the groups with most failed sessions first.
 func writeGroups(b *strings.Builder, details []report.FailureDetail) {
-	byKey := make(map[[2]string]*group)
-	var groups []*group
+	var gs groups[[2]string, group]
 	for _, d := range details {
 		mx := d.ReceivingMXHostname
 		if mx == "" && d.ReceivingIP.IsValid() {
 			mx = d.ReceivingIP.String()
 		}
-		k := [2]string{d.ResultType, mx}
-		g := byKey[k]
-		if g == nil {
-			g = &group{resultType: d.ResultType, mx: mx, addrs: make(map[netip.Addr]bool)}
-			byKey[k] = g
-			groups = append(groups, g)
-		}
+		g := gs.of([2]string{d.ResultType, mx}, func() *group {
+			return &group{resultType: d.ResultType, mx: mx, addrs: make(map[netip.Addr]bool)}
+		})
 		g.sessions += d.FailedSessions
 		if d.SendingMTAIP.IsValid() {
 			g.addrs[d.SendingMTAIP] = true
 		}
 	}
-	slices.SortStableFunc(groups, func(x, y *group) int { return cmp.Compare(y.sessions, x.sessions) })
-	for i, g := range groups {
+	all := gs.mostFirst(func(g *group) int64 { return g.sessions })
+	for i, g := range all {
 		if i == MaxGroups {
-			fmt.Fprintf(b, "  and %d more kinds of failure (tlsrpt review)\n", len(groups)-MaxGroups)
+			fmt.Fprintf(b, "  and %d more kinds of failure (tlsrpt review)\n", len(all)-MaxGroups)
 			break
 		}
 		line := orNone(g.resultType)
@@ -190,22 +192,15 @@ func writeTypes(b *strings.Builder, reports []*report.Report) {
 // failingTypes lists the result types of the failure details in order of
 // first appearance, each with its policy domains that are domain names.
 func failingTypes(reports []*report.Report) []*failingType {
-	byName := map[string]*failingType{}
-	var out []*failingType
+	var gs groups[string, failingType]
 	for _, r := range reports {
 		for _, p := range r.Policies {
 			for _, d := range p.Details {
-				ft := byName[d.ResultType]
-				if ft == nil {
-					ft = &failingType{name: d.ResultType}
-					byName[d.ResultType] = ft
-					out = append(out, ft)
-				}
-				ft.add(p.Domain)
+				gs.of(d.ResultType, func() *failingType { return &failingType{name: d.ResultType} }).add(p.Domain)
 			}
 		}
 	}
-	return out
+	return gs.all
 }
 
 // add adds a policy domain, lower case, when it is a domain name.
@@ -240,20 +235,14 @@ func TopAddrs(reports []*report.Report, max int) ([]netip.Addr, int) {
 
 // rankAddrs sums the failed sessions per sending-mta-ip.
 func rankAddrs(reports []*report.Report) []*addrSessions {
-	byIP := make(map[netip.Addr]*addrSessions)
-	var all []*addrSessions
+	var gs groups[netip.Addr, addrSessions]
 	for _, r := range reports {
 		for _, p := range r.Policies {
 			for _, d := range p.Details {
 				if !d.SendingMTAIP.IsValid() {
 					continue
 				}
-				a := byIP[d.SendingMTAIP]
-				if a == nil {
-					a = &addrSessions{ip: d.SendingMTAIP}
-					byIP[d.SendingMTAIP] = a
-					all = append(all, a)
-				}
+				a := gs.of(d.SendingMTAIP, func() *addrSessions { return &addrSessions{ip: d.SendingMTAIP} })
 				a.sessions += d.FailedSessions
 				if len(a.types) < 3 && !slices.Contains(a.types, d.ResultType) {
 					a.types = append(a.types, d.ResultType)
@@ -261,8 +250,7 @@ func rankAddrs(reports []*report.Report) []*addrSessions {
 			}
 		}
 	}
-	slices.SortStableFunc(all, func(x, y *addrSessions) int { return cmp.Compare(y.sessions, x.sessions) })
-	return all
+	return gs.mostFirst(func(a *addrSessions) int64 { return a.sessions })
 }
 
 // writeAddrs writes the failing addresses with most failed sessions.

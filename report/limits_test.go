@@ -386,24 +386,21 @@ func TestDetailsBound(t *testing.T) {
 
 	// Two reports of 60 details in one zip: the second is past the
 	// input's bound.
-	lim := Limits{MaxDetails: 100}
-	var zbuf bytes.Buffer
-	zw := zip.NewWriter(&zbuf)
-	for _, id := range []string{"first", "second"} {
-		w, err := zw.Create(id + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(emptyDetails(id, 60))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	reps, err := Decode(zbuf.Bytes(), "r.zip", "", lim)
+	wantSecondRefused(t, emptyDetails, Limits{MaxDetails: 100}, "failure details")
+}
+
+// wantSecondRefused reads a zip of two reports of 60 things each, made
+// by mk, under lim that allows 100 of them: the first is read, the second
+// is past the input's bound and refused, naming its file and what it had
+// too many of.
+func wantSecondRefused(t *testing.T, mk func(id string, n int) []byte, lim Limits, what string) {
+	t.Helper()
+	zipped := reporttest.Zip(t, "first.json", string(mk("first", 60)), "second.json", string(mk("second", 60)))
+	reps, err := Decode(zipped, "r.zip", "", lim)
 	if len(reps) != 1 || reps[0].ReportID != "first" {
-		t.Errorf("zip of two reports of 60 details, bound 100: %d reports read", len(reps))
+		t.Errorf("zip of two reports of 60 %s, bound 100: %d reports read", what, len(reps))
 	}
-	wantErr(t, err, ErrTooLarge, "second.json", "more than 100 failure details")
+	wantErr(t, err, ErrTooLarge, "second.json", "more than 100 "+what)
 }
 
 // TestBoundsExact reads a report of exactly the documented bounds with
@@ -430,47 +427,37 @@ func TestBoundsExact(t *testing.T) {
 		}
 		return reps[0], nil
 	}
-	r, err := read("details-at-bound", emptyDetails("d", details))
-	if err != nil || len(r.Policies[0].Details) != details {
-		t.Fatalf("a report of exactly %d failure details: %v", details, err)
+	for _, tc := range []struct {
+		limit string // the field of Limits
+		bound int
+		what  string // what is counted, as errors say it
+		mk    func(id string, n int) []byte
+		count func(*Report) int
+	}{
+		{"MaxDetails", details, "failure details", emptyDetails, func(r *Report) int { return len(r.Policies[0].Details) }},
+		{"MaxPolicies", policies, "policies", emptyPolicies, func(r *Report) int { return len(r.Policies) }},
+	} {
+		r, err := read(tc.limit+" at bound", tc.mk("b", tc.bound))
+		if err != nil || tc.count(r) != tc.bound {
+			t.Fatalf("a report of exactly %d %s: %v", tc.bound, tc.what, err)
+		}
+		_, err = read(tc.limit+" over bound", tc.mk("b", tc.bound+1))
+		wantErr(t, err, ErrTooLarge, fmt.Sprintf("more than %d %s in one input", tc.bound, tc.what))
+		wantLimit(t, err, tc.limit)
+		_, err = ParseJSON(bytes.NewReader(tc.mk("b", tc.bound+1)), Limits{})
+		wantLimit(t, err, tc.limit)
 	}
-	_, err = read("details-over-bound", emptyDetails("d", details+1))
-	wantErr(t, err, ErrTooLarge, "more than 50000 failure details in one input")
-	wantLimit(t, err, "MaxDetails")
-	_, err = ParseJSON(bytes.NewReader(emptyDetails("d", details+1)), Limits{})
-	wantLimit(t, err, "MaxDetails")
-
-	r, err = read("policies-at-bound", emptyPolicies("p", policies))
-	if err != nil || len(r.Policies) != policies {
-		t.Fatalf("a report of exactly %d policies: %v", policies, err)
-	}
-	_, err = read("policies-over-bound", emptyPolicies("p", policies+1))
-	wantErr(t, err, ErrTooLarge, "more than 10000 policies in one input")
-	wantLimit(t, err, "MaxPolicies")
-	_, err = ParseJSON(bytes.NewReader(emptyPolicies("p", policies+1)), Limits{})
-	wantLimit(t, err, "MaxPolicies")
 
 	// Both bounds at once, in one report: each counts apart.
 	both := []byte(`{"report-id":"b","policies":[` + strings.Repeat("{},", policies-1) +
 		`{"failure-details":[` + strings.TrimSuffix(strings.Repeat("{},", details), ",") + `]}]}`)
-	if r, err = read("both-at-bound", both); err != nil || len(r.Policies) != policies {
+	if r, err := read("both-at-bound", both); err != nil || len(r.Policies) != policies {
 		t.Fatalf("%d policies and %d details: %v", policies, details, err)
 	}
 
 	// The bounds hold across the reports of one input: two reports of
 	// 60 policies, bound 100.
-	var zbuf bytes.Buffer
-	zw := zip.NewWriter(&zbuf)
-	for _, id := range []string{"first", "second"} {
-		w, _ := zw.Create(id + ".json")
-		w.Write(emptyPolicies(id, 60))
-	}
-	zw.Close()
-	reps, err := Decode(zbuf.Bytes(), "r.zip", "", Limits{MaxPolicies: 100})
-	if len(reps) != 1 || reps[0].ReportID != "first" {
-		t.Errorf("zip of two reports of 60 policies, bound 100: %d reports read", len(reps))
-	}
-	wantErr(t, err, ErrTooLarge, "second.json", "more than 100 policies")
+	wantSecondRefused(t, emptyPolicies, Limits{MaxPolicies: 100}, "policies")
 }
 
 // policyWith is a report whose one policy has the given policy-string and
