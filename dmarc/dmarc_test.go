@@ -2,7 +2,6 @@ package dmarc
 
 import (
 	"errors"
-	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,26 +13,11 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden from the current output")
-
 // corpusFiles lists the corpus of real reports (testdata/corpus, byte for
 // byte the shared corpus-dmarc), without its README.
 func corpusFiles(t testing.TB) []string {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join("testdata", "corpus"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []string
-	for _, e := range entries {
-		if !e.IsDir() && !strings.HasSuffix(e.Name(), ".md") {
-			files = append(files, filepath.Join("testdata", "corpus", e.Name()))
-		}
-	}
-	if len(files) < 6 {
-		t.Fatalf("only %d corpus files found", len(files))
-	}
-	return files
+	return golden.Samples(t, 6, nil, filepath.Join("testdata", "corpus"))
 }
 
 // result is what reading one sample gave.
@@ -122,7 +106,7 @@ func (r result) golden(path string) []byte {
 // TestCorpusGolden reads every corpus file and compares a dump of the
 // model with testdata/golden/<file>.golden; -update rewrites them.
 func TestCorpusGolden(t *testing.T) {
-	golden.Files(t, *update, corpusFiles(t), func(t *testing.T, path string) []byte { return readSample(t, path).golden(path) })
+	golden.Files(t, corpusFiles(t), func(t *testing.T, path string) []byte { return readSample(t, path).golden(path) })
 }
 
 // TestCorpusFacts checks facts about every corpus file: each is read, or,

@@ -21,26 +21,16 @@ const maxNesting = 16
 // Message is what a mail message tells about the DMARC reports it
 // carries.
 type Message struct {
-	From       string // address in From, lower case
-	FromDomain string
-	Subject    string
-	MessageID  string
-
-	// Found lists every part that holds, or starts like, a DMARC
-	// report, in message order. A part that could not be read has Err
-	// set and Report nil.
-	Found mimewalk.Founds[Report]
+	// The fields From (address in From, lower case), FromDomain,
+	// Subject, MessageID and Found, every part that holds or starts
+	// like a DMARC report in message order (a part that could not be
+	// read has Err set and Report nil), and the methods Reports and
+	// Errs, as the TLS report parser has them.
+	mimewalk.Message[Report]
 }
 
 // Found is one report part of a message.
 type Found = mimewalk.Found[Report]
-
-// Reports returns the reports that could be read.
-func (m *Message) Reports() []*Report { return m.Found.Reports() }
-
-// Errs returns the errors of the parts that looked like a report but
-// could not be read, in message order.
-func (m *Message) Errs() []error { return m.Found.Errs() }
 
 // Failed is the number of messages that failed DMARC over all readable
 // reports of the message.
@@ -75,17 +65,10 @@ func FromMessage(r io.Reader, lim Limits) (*Message, error) {
 		}
 		return m, notDMARC("reading message header: %s", oneLine(err.Error()))
 	}
-	m.readHeader(mail.Header{Header: e.Header})
+	m.Envelope = mimewalk.ReadEnvelope(mail.Header{Header: e.Header})
 	w := walker{m: m, b: b}
 	w.problems = append(w.problems, mimewalk.Walk(e, maxNesting, w.leaf)...)
 	return m, w.result()
-}
-
-// readHeader fills in the header fields of m, read as the TLS report
-// parser reads them (mimewalk.ReadEnvelope).
-func (m *Message) readHeader(h mail.Header) {
-	e := mimewalk.ReadEnvelope(h)
-	m.From, m.FromDomain, m.Subject, m.MessageID = e.From, e.FromDomain, e.Subject, e.MessageID
 }
 
 // walker visits the parts of one message.

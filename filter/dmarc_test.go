@@ -103,7 +103,7 @@ func TestDMARCCorpus(t *testing.T) {
 			}
 			checkDMARCOutput(t, s.raw, out, res)
 			dm, _ := dmarc.FromMessage(bytes.NewReader(s.raw), dmarc.Limits{})
-			golden.Compare(t, *update, filepath.Join("testdata", "golden", "dmarc", s.name+".summary"),
+			golden.Compare(t, filepath.Join("testdata", "golden", "dmarc", s.name+".summary"),
 				[]byte(DMARCSummary(dm, res.Auth, fixedNow())))
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,8 +21,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // fixedNow is the clock of every test, so that golden files are stable.
 func fixedNow() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
@@ -86,28 +83,15 @@ type sample struct {
 // Google sends them) and the own test data.
 func samples(t testing.TB) []sample {
 	var out []sample
-	for _, dir := range []string{corpusDir, "testdata"} {
-		files, err := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range golden.Samples(t, 30, []string{".eml", ".json"}, corpusDir, "testdata") {
+		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range files {
-			ext := filepath.Ext(f)
-			if ext != ".eml" && ext != ".json" {
-				continue
-			}
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ext == ".json" {
-				raw = wrapJSON(filepath.Base(f), raw)
-			}
-			out = append(out, sample{filepath.Base(f), raw})
+		if filepath.Ext(f) == ".json" {
+			raw = wrapJSON(filepath.Base(f), raw)
 		}
-	}
-	if len(out) < 30 {
-		t.Fatalf("found only %d samples in %s and testdata", len(out), corpusDir)
+		out = append(out, sample{filepath.Base(f), raw})
 	}
 	return out
 }
@@ -160,7 +144,7 @@ func TestGolden(t *testing.T) {
 			if res.Stored != res.Reports {
 				t.Errorf("stored %d of %d reports", res.Stored, res.Reports)
 			}
-			golden.Compare(t, *update, filepath.Join("testdata", "golden", s.name+".golden"), out)
+			golden.Compare(t, filepath.Join("testdata", "golden", s.name+".golden"), out)
 		})
 	}
 }

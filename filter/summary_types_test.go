@@ -17,7 +17,9 @@ func typesMessage(pairs ...[2]string) *report.Message {
 		r.Policies = append(r.Policies, report.Policy{Type: "sts", Domain: p[0], Failed: 1,
 			Details: []report.FailureDetail{{ResultType: p[1], FailedSessions: 1}}})
 	}
-	return &report.Message{Found: []report.Found{{Report: r}}}
+	m := &report.Message{}
+	m.Found = []report.Found{{Report: r}}
+	return m
 }
 
 // TestSummaryDiagnoseHint: per failing result type, its meaning and the

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/internal/golden"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -23,28 +23,16 @@ const corpusDir = "../testdata/corpus"
 // message with a gzipped attachment.
 func corpusMessages(t testing.TB) (names []string, msgs [][]byte) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(corpusDir, "*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		ext := filepath.Ext(f)
-		if ext != ".eml" && ext != ".json" {
-			continue
-		}
+	for _, f := range golden.Samples(t, 10, []string{".eml", ".json"}, corpusDir) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ext == ".json" {
+		if filepath.Ext(f) == ".json" {
 			b = wrapReport(filepath.Base(f)+".gz", reporttest.Gzip(t, b))
 		}
 		names = append(names, filepath.Base(f))
 		msgs = append(msgs, b)
-	}
-	if len(msgs) < 10 {
-		t.Fatalf("only %d corpus files in %s", len(msgs), corpusDir)
 	}
 	return names, msgs
 }

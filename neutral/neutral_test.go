@@ -2,7 +2,6 @@ package neutral
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // hostile are values an attacker can put in a report, a header, a DNS
 // answer or a request, each named for the attack.
@@ -73,7 +70,7 @@ func TestGolden(t *testing.T) {
 			for _, h := range hostile {
 				fmt.Fprintf(&b, "%s: %s\n", h.name, fn.f(h.in))
 			}
-			golden.Compare(t, *update, filepath.Join("testdata", fn.name+".golden"), []byte(b.String()))
+			golden.Compare(t, filepath.Join("testdata", fn.name+".golden"), []byte(b.String()))
 		})
 	}
 }

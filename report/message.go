@@ -70,8 +70,7 @@ func (p printable) Unwrap() error { return p.err }
 func (m *Message) readHeader(h mail.Header) {
 	m.Submitter = strings.TrimSpace(h.Get("TLS-Report-Submitter"))
 	m.Domain = strings.TrimSpace(h.Get("TLS-Report-Domain"))
-	e := mimewalk.ReadEnvelope(h)
-	m.From, m.FromDomain, m.Subject, m.MessageID = e.From, e.FromDomain, e.Subject, e.MessageID
+	m.Envelope = mimewalk.ReadEnvelope(h)
 }
 
 // walker visits the parts of one message.

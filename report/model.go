@@ -143,25 +143,16 @@ func (l Limits) orDefault() Limits {
 
 // Message is what a mail message tells about the reports it carries.
 type Message struct {
-	Submitter  string // TLS-Report-Submitter header, as given
-	Domain     string // TLS-Report-Domain header, as given
-	From       string // address in From
-	FromDomain string
-	Subject    string
-	MessageID  string
+	Submitter string // TLS-Report-Submitter header, as given
+	Domain    string // TLS-Report-Domain header, as given
 
-	// Found lists every part that is or looks like a report, in message
-	// order. A part that looked like a report but could not be read has
-	// Err set and Report nil.
-	Found mimewalk.Founds[Report]
+	// The fields From (address in From, lower case), FromDomain,
+	// Subject, MessageID and Found, every part that is or looks like a
+	// report in message order (a part that looked like a report but
+	// could not be read has Err set and Report nil), and the methods
+	// Reports and Errs, as the DMARC parser has them.
+	mimewalk.Message[Report]
 }
 
 // Found is one report part of a message, or one file of an archive.
 type Found = mimewalk.Found[Report]
-
-// Reports returns the reports that could be read.
-func (m *Message) Reports() []*Report { return m.Found.Reports() }
-
-// Errs returns the errors of the parts that looked like a report but
-// could not be read, in message order.
-func (m *Message) Errs() []error { return m.Found.Errs() }

@@ -2,7 +2,6 @@ package report
 
 import (
 	"errors"
-	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/golden"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/golden/*.golden from the current output")
 
 // corpusDir is the corpus of real reports: the repository's copy
 // (testdata/corpus, byte for byte the shared corpus), overridable with
@@ -35,23 +32,7 @@ func corpusDir(t testing.TB) string {
 // sampleFiles lists every sample: the shared corpus, then testdata.
 func sampleFiles(t testing.TB) []string {
 	t.Helper()
-	var files []string
-	for _, dir := range []string{corpusDir(t), "testdata"} {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			if e.IsDir() || strings.HasSuffix(e.Name(), ".md") {
-				continue
-			}
-			files = append(files, filepath.Join(dir, e.Name()))
-		}
-	}
-	if len(files) < 20 {
-		t.Fatalf("only %d sample files found", len(files))
-	}
-	return files
+	return golden.Samples(t, 20, nil, corpusDir(t), "testdata")
 }
 
 // result is what reading one sample gave.
@@ -129,7 +110,7 @@ func (r result) golden() []byte {
 // TestSamplesGolden reads every sample and compares a dump of the result
 // with testdata/golden/<file>.golden; run with -update to rewrite them.
 func TestSamplesGolden(t *testing.T) {
-	golden.Files(t, *update, sampleFiles(t), func(t *testing.T, path string) []byte { return readSample(t, path).golden() })
+	golden.Files(t, sampleFiles(t), func(t *testing.T, path string) []byte { return readSample(t, path).golden() })
 }
 
 // TestSamplesFacts checks specific facts about every sample; a sample

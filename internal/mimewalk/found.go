@@ -45,3 +45,18 @@ func (fs *Founds[R]) Add(f Found[R], max int) bool {
 	*fs = append(*fs, f)
 	return true
 }
+
+// Message is what a mail message tells about the reports of one kind it
+// carries: where it comes from (ReadEnvelope) and every part that is or
+// looks like a report, in message order.
+type Message[R any] struct {
+	Envelope
+	Found Founds[R]
+}
+
+// Reports returns the reports that could be read.
+func (m *Message[R]) Reports() []*R { return m.Found.Reports() }
+
+// Errs returns the errors of the parts that looked like a report but
+// could not be read, in message order.
+func (m *Message[R]) Errs() []error { return m.Found.Errs() }
