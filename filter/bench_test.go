@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
@@ -18,12 +16,8 @@ import (
 // write included (a duplicate after the first round, as when a report is
 // delivered twice).
 func BenchmarkFilter(b *testing.B) {
-	raw, err := os.ReadFile("testdata/two-reports.eml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	st := storetest.Open(b)
-	opt := Options{Now: fixedNow, Record: func() (arrival.Recorder, error) { return st, nil }}
+	raw := readSample(b, "two-reports.eml")
+	opt := storing(storetest.Open(b))
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
@@ -73,8 +67,7 @@ func BenchmarkFilterDetails(b *testing.B) {
 // SQLite store, so that every round stores its report; check judges what
 // each run returned.
 func benchStoring(b *testing.B, message func(id string) []byte, check func(Result, error)) {
-	st := storetest.Open(b)
-	opt := Options{Now: fixedNow, Record: func() (arrival.Recorder, error) { return st, nil }}
+	opt := storing(storetest.Open(b))
 	b.ReportAllocs()
 	round := 0
 	for b.Loop() {

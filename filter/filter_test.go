@@ -113,13 +113,17 @@ func wrapJSON(name string, js []byte) []byte {
 		"--b--\r\n")
 }
 
-// openStore opens a real SQLite store in a temporary folder.
+// storing is the options of a run that records into st.
+func storing(st *store.Store) Options {
+	return Options{Now: fixedNow, Record: func() (arrival.Recorder, error) { return st, nil }}
+}
 
+// runFilter runs the filter on raw, recording into st when not nil.
 func runFilter(t testing.TB, raw []byte, st *store.Store) ([]byte, Result) {
 	var out bytes.Buffer
 	opt := Options{Now: fixedNow}
 	if st != nil {
-		opt.Record = func() (arrival.Recorder, error) { return st, nil }
+		opt = storing(st)
 	}
 	res, err := Run(context.Background(), bytes.NewReader(raw), &out, opt)
 	if err != nil {
@@ -128,18 +132,26 @@ func runFilter(t testing.TB, raw []byte, st *store.Store) ([]byte, Result) {
 	return out.Bytes(), res
 }
 
+// runSample runs a sample through the filter, recording into st when
+// not nil, and asserts the header wants, the table named table, expects
+// for it: a prefix of the value, or no header for "".
+func runSample(t *testing.T, s sample, st *store.Store, wants map[string]string, table string) ([]byte, Result) {
+	t.Helper()
+	want, ok := wants[s.name]
+	if !ok {
+		t.Fatalf("no expected header for %s: add it to %s", s.name, table)
+	}
+	out, res := runFilter(t, s.raw, st)
+	if !strings.HasPrefix(res.Header, want) || (want == "" && res.Header != "") {
+		t.Errorf("header %q, want %q", res.Header, want)
+	}
+	return out, res
+}
+
 func TestGolden(t *testing.T) {
 	for _, s := range samples(t) {
 		t.Run(s.name, func(t *testing.T) {
-			want, ok := wantHeader[s.name]
-			if !ok {
-				t.Fatalf("no expected header for %s: add it to wantHeader", s.name)
-			}
-			st := storetest.Open(t)
-			out, res := runFilter(t, s.raw, st)
-			if !strings.HasPrefix(res.Header, want) || (want == "" && res.Header != "") {
-				t.Errorf("header %q, want %q", res.Header, want)
-			}
+			out, res := runSample(t, s, storetest.Open(t), wantHeader, "wantHeader")
 			checkPreserved(t, s.raw, out, res)
 			if res.Stored != res.Reports {
 				t.Errorf("stored %d of %d reports", res.Stored, res.Reports)
@@ -219,10 +231,7 @@ var renamed = regexp.MustCompile(`(?mi)^` + OriginalPrefix + `(` + HeaderName + 
 func unrename(b []byte) []byte { return renamed.ReplaceAll(b, []byte("$1")) }
 
 func TestLatin1QuotedPrintableStaysLatin1(t *testing.T) {
-	raw, err := os.ReadFile("testdata/latin1-qp-text.eml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := readSample(t, "latin1-qp-text.eml")
 	out, _ := runFilter(t, raw, nil)
 	if !bytes.Contains(out, []byte("agr=E9g=E9 pour example.com")) {
 		t.Fatal("the Latin-1 text lost its quoted-printable bytes")
@@ -236,7 +245,7 @@ func TestLatin1QuotedPrintableStaysLatin1(t *testing.T) {
 }
 
 func TestBase64TextPartKeepsItsText(t *testing.T) {
-	raw, _ := os.ReadFile("testdata/base64-text.eml")
+	raw := readSample(t, "base64-text.eml")
 	out, res := runFilter(t, raw, nil)
 	msg, err := report.ReadMessage(out, report.Limits{})
 	if err != nil || len(msg.Reports()) != 1 {
@@ -268,7 +277,7 @@ func TestReportsStillReadableAfterAnnotation(t *testing.T) {
 }
 
 func TestDuplicateStoredOnce(t *testing.T) {
-	raw, _ := os.ReadFile("testdata/two-reports.eml")
+	raw := readSample(t, "two-reports.eml")
 	st := storetest.Open(t)
 	_, first := runFilter(t, raw, st)
 	_, second := runFilter(t, raw, st)
@@ -290,7 +299,7 @@ func TestDuplicateStoredOnce(t *testing.T) {
 }
 
 func TestUnwritableDatabaseStillDelivers(t *testing.T) {
-	raw, _ := os.ReadFile("testdata/mt-tlsrpt-gzip.eml")
+	raw := readSample(t, "mt-tlsrpt-gzip.eml")
 	var out bytes.Buffer
 	opt := Options{Now: fixedNow, Record: func() (arrival.Recorder, error) {
 		return store.Open("/proc/no/such/dir/tlsrpt.db")
@@ -308,7 +317,7 @@ func TestUnwritableDatabaseStillDelivers(t *testing.T) {
 }
 
 func TestLargeMessagePassesUnchecked(t *testing.T) {
-	raw, _ := os.ReadFile("testdata/mt-tlsrpt-gzip.eml")
+	raw := readSample(t, "mt-tlsrpt-gzip.eml")
 	big := append(bytes.Clone(raw), bytes.Repeat([]byte("x"), 5000)...)
 	var out bytes.Buffer
 	res, err := Run(context.Background(), bytes.NewReader(big), &out, Options{Limits: report.Limits{MaxMessage: 4096}})
@@ -384,7 +393,7 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
 
 func TestWriteFailureIsErrOutput(t *testing.T) {
-	raw, _ := os.ReadFile("testdata/mt-tlsrpt-gzip.eml")
+	raw := readSample(t, "mt-tlsrpt-gzip.eml")
 	if _, err := Run(context.Background(), bytes.NewReader(raw), failWriter{}, Options{}); !errors.Is(err, ErrOutput) {
 		t.Fatalf("Run on a failing writer: %v, want ErrOutput", err)
 	}

@@ -18,7 +18,7 @@ func FuzzFilter(f *testing.F) {
 	for _, s := range samples(f) {
 		f.Add(s.raw)
 	}
-	raw, _ := readSample(f, "mt-tlsrpt-gzip.eml")
+	raw := readSample(f, "mt-tlsrpt-gzip.eml")
 	f.Add(wrapJSONBoundary("hostile.json", hostileJSON("BOUNDARY"), "BOUNDARY"))
 	f.Add(append([]byte("From r@example.net Mon Nov 23 10:00:00 2026\n"), raw...))
 	f.Add(append([]byte("TLS-Report-Has-Failures: 0\r\n"), raw...))

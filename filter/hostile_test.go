@@ -173,7 +173,7 @@ func TestWrapKeepsEveryByteOfTheBody(t *testing.T) {
 }
 
 func TestMboxFromLineReportIsRead(t *testing.T) {
-	raw, _ := readSample(t, "mt-tlsrpt-gzip.eml")
+	raw := readSample(t, "mt-tlsrpt-gzip.eml")
 	from := "From reporter@example.net Mon Nov 23 10:00:00 2026\n"
 	out, res := runFilter(t, append([]byte(from), raw...), nil)
 	if res.Reports != 1 || res.Header != "3" {
@@ -185,7 +185,7 @@ func TestMboxFromLineReportIsRead(t *testing.T) {
 }
 
 func TestIncomingHeaderRenamed(t *testing.T) {
-	raw, _ := readSample(t, "mt-tlsrpt-gzip.eml")
+	raw := readSample(t, "mt-tlsrpt-gzip.eml")
 	forged := append([]byte("tls-report-has-failures: 0\r\n"), raw...)
 	out, res := runFilter(t, forged, nil)
 	if res.Header != "3" {
@@ -218,7 +218,7 @@ func (e errReader) Read(p []byte) (int, error) {
 }
 
 func TestReadErrorDefersTheMessage(t *testing.T) {
-	raw, _ := readSample(t, "mt-tlsrpt-gzip.eml")
+	raw := readSample(t, "mt-tlsrpt-gzip.eml")
 	var out bytes.Buffer
 	_, err := Run(context.Background(), errReader{bytes.NewReader(raw[:len(raw)/2])}, &out, Options{})
 	if !errors.Is(err, ErrOutput) || !strings.Contains(err.Error(), "input/output error") {
@@ -230,7 +230,7 @@ func TestReadErrorDefersTheMessage(t *testing.T) {
 }
 
 func TestReportPastTheBoundIsAProblem(t *testing.T) {
-	one, _ := readSample(t, "mt-tlsrpt-gzip.eml")
+	one := readSample(t, "mt-tlsrpt-gzip.eml")
 	_, part, _ := bytes.Cut(one, []byte("\n\n"))
 	_ = part
 	js := []byte(`{"organization-name":"o","date-range":{"start-datetime":"2026-11-22T00:00:00Z","end-datetime":"2026-11-22T23:59:59Z"},"report-id":"r","policies":[]}`)
@@ -282,20 +282,20 @@ func TestSummaryStaysShort(t *testing.T) {
 }
 
 // readSample reads a message of testdata.
-func readSample(t testing.TB, name string) ([]byte, error) {
+func readSample(t testing.TB, name string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return raw, nil
+	return raw
 }
 
 // TestIncomingAnnotationIsNotOurs: an annotation field that comes with the
 // message is renamed like TLS-Report-Has-Failures; Original undoes our
 // edit, which includes the renaming, and gives back the input exactly.
 func TestIncomingAnnotationIsNotOurs(t *testing.T) {
-	raw, _ := readSample(t, "mt-tlsrpt-gzip.eml")
+	raw := readSample(t, "mt-tlsrpt-gzip.eml")
 	forged := append([]byte(AnnotationName+": v=1; at=0; len=0; was=QUJD\r\n"), raw...)
 	out, _ := runFilter(t, forged, nil)
 	if !bytes.Contains(out, []byte("\n"+OriginalPrefix+AnnotationName+": v=1; at=0; len=0; was=QUJD")) {

@@ -3,7 +3,6 @@ package filter
 import (
 	"bytes"
 	"context"
-	"os"
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
@@ -16,13 +15,10 @@ import (
 // of the others: arrival.Upgraded), then authenticated again, count as
 // stored, stored, known.
 func TestUpgradeCountsAsStored(t *testing.T) {
-	raw, err := os.ReadFile("testdata/two-reports.eml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := readSample(t, "two-reports.eml")
 	st := storetest.Open(t)
 	run := func(auth arrival.Auth) Result {
-		opt := Options{Now: fixedNow, Record: func() (arrival.Recorder, error) { return st, nil }}
+		opt := storing(st)
 		opt.Authenticate = func(context.Context, []byte, *report.Message) arrival.Auth { return auth }
 		res, err := Run(context.Background(), bytes.NewReader(raw), new(bytes.Buffer), opt)
 		if err != nil {

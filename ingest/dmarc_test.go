@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,20 +53,8 @@ func wrapDMARC(name string, data []byte) []byte {
 	case strings.HasSuffix(name, ".zip"):
 		ctype = "application/zip"
 	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: noreply-dmarc@reporter.example\r\nTo: dmarc@example.net\r\n"+
-		"Subject: Report Domain: example.net\r\nMessage-ID: <%s@reporter.example>\r\n"+
-		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"+
-		"--b\r\nContent-Type: text/plain\r\n\r\nThis is a DMARC aggregate report.\r\n"+
-		"--b\r\nContent-Type: %s\r\nContent-Disposition: attachment; filename=%q\r\n"+
-		"Content-Transfer-Encoding: base64\r\n\r\n", name, ctype, name)
-	enc := base64.StdEncoding.EncodeToString(data)
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b.WriteString(enc + "\r\n--b--\r\n")
-	return b.Bytes()
+	return reportMail("From: noreply-dmarc@reporter.example\r\nTo: dmarc@example.net\r\nSubject: Report Domain: example.net\r\n",
+		"multipart/mixed", "This is a DMARC aggregate report.", ctype, name, data)
 }
 
 // TestImportDMARCCorpus imports every file of the DMARC corpus as files,

@@ -3,7 +3,6 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,20 +52,22 @@ func distinctCorpusReports(t testing.TB, msgs [][]byte) int {
 
 // wrapReport builds a report message as reporters send them.
 func wrapReport(name string, gz []byte) []byte {
+	return reportMail("From: tlsrpt@reporter.example\r\nTo: tlsrpt@example.net\r\nSubject: Report Domain: example.net\r\n"+
+		"TLS-Report-Domain: example.net\r\nTLS-Report-Submitter: reporter.example\r\n",
+		`multipart/report; report-type="tlsrpt"`, "This is a TLS report.", "application/tlsrpt+gzip", name, gz)
+}
+
+// reportMail builds a report mail as reporters send it: the header
+// fields head (each ended by CRLF), Message-ID <name@reporter.example>,
+// and a multipart of type mtype holding a text part that says text and
+// data attached in base64 as the file name, of type ctype.
+func reportMail(head, mtype, text, ctype, name string, data []byte) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: tlsrpt@reporter.example\r\nTo: tlsrpt@example.net\r\n"+
-		"Subject: Report Domain: example.net\r\nTLS-Report-Domain: example.net\r\n"+
-		"TLS-Report-Submitter: reporter.example\r\nMessage-ID: <%s@reporter.example>\r\n"+
-		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=\"tlsrpt\"; boundary=\"b\"\r\n\r\n"+
-		"--b\r\nContent-Type: text/plain\r\n\r\nThis is a TLS report.\r\n"+
-		"--b\r\nContent-Type: application/tlsrpt+gzip\r\nContent-Disposition: attachment; filename=%q\r\n"+
-		"Content-Transfer-Encoding: base64\r\n\r\n", name, name)
-	enc := base64.StdEncoding.EncodeToString(gz)
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b.WriteString(enc + "\r\n--b--\r\n")
+	fmt.Fprintf(&b, "%sMessage-ID: <%s@reporter.example>\r\nMIME-Version: 1.0\r\nContent-Type: %s; boundary=\"b\"\r\n\r\n"+
+		"--b\r\nContent-Type: text/plain\r\n\r\n%s\r\n"+
+		"--b\r\nContent-Type: %s\r\nContent-Disposition: attachment; filename=%q\r\n"+
+		"Content-Transfer-Encoding: base64\r\n\r\n", head, name, mtype, text, ctype, name)
+	b.WriteString(reporttest.Base64Lines(data, "\r\n") + "--b--\r\n")
 	return b.Bytes()
 }
 
