@@ -27,31 +27,6 @@ func dmarcSample(t testing.TB) *dmarc.Report {
 	return r
 }
 
-// TestDMARCRoundTrip: a spooled DMARC report comes back exactly as it
-// went in, marked as such.
-func TestDMARCRoundTrip(t *testing.T) {
-	sp := Spool{Dir: filepath.Join(t.TempDir(), "spool")}
-	r := dmarcSample(t)
-	if err := sp.AddDMARC(r, src); err != nil {
-		t.Fatal(err)
-	}
-	files, err := sp.Files()
-	if err != nil || len(files) != 1 {
-		t.Fatalf("files = %v, %v", files, err)
-	}
-	b, _ := os.ReadFile(files[0])
-	if !bytes.Contains(b, []byte(`"kind":"dmarc"`)) {
-		t.Errorf("the spool file has no kind marker: %.200s", b)
-	}
-	e, err := read(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.Kind != kindDMARC || e.Report != nil || !reflect.DeepEqual(e.DMARC, r) || !reflect.DeepEqual(e.Source, src) {
-		t.Errorf("DMARC report changed in the spool:\n got %+v\nwant %+v", e.DMARC, r)
-	}
-}
-
 // TestOldSpoolFileIsTLS: a file written before spool files had a kind
 // reads as a TLS report; a file of an unknown kind, or a DMARC kind
 // without its report, is unreadable (renamed .bad by Drain).

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/netip"
@@ -35,31 +36,47 @@ var src = arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain:
 	Received: time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC),
 	Auth:     arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "signature verified"}}
 
-// TestRoundTrip checks that a spooled report comes back exactly as it went
-// in, hostile strings included.
+// TestRoundTrip checks that a spooled report of either kind comes back
+// exactly as it went in, hostile strings included, with how it arrived,
+// in a file only its owner reads; a DMARC report's file is marked so.
 func TestRoundTrip(t *testing.T) {
-	sp := Spool{Dir: filepath.Join(t.TempDir(), "spool")}
-	r := sample("r1")
-	if err := sp.Add(r, src); err != nil {
-		t.Fatal(err)
-	}
-	files, err := sp.Files()
-	if err != nil || len(files) != 1 {
-		t.Fatalf("files = %v, %v", files, err)
-	}
-	fi, _ := os.Stat(files[0])
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("spool file mode %v, want 0600", fi.Mode().Perm())
-	}
-	e, err := read(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(e.Report, r) {
-		t.Errorf("report changed in the spool:\n got %+v\nwant %+v", e.Report, r)
-	}
-	if !reflect.DeepEqual(e.Source, src) {
-		t.Errorf("source changed in the spool:\n got %+v\nwant %+v", e.Source, src)
+	tls, dm := sample("r1"), dmarcSample(t)
+	for _, tc := range []struct {
+		name string
+		add  func(Spool) error
+		want entry // Kind, Report and DMARC as read back
+	}{
+		{"tls", func(sp Spool) error { return sp.Add(tls, src) }, entry{Report: tls}},
+		{"dmarc", func(sp Spool) error { return sp.AddDMARC(dm, src) }, entry{Kind: kindDMARC, DMARC: dm}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := Spool{Dir: filepath.Join(t.TempDir(), "spool")}
+			if err := tc.add(sp); err != nil {
+				t.Fatal(err)
+			}
+			files, err := sp.Files()
+			if err != nil || len(files) != 1 {
+				t.Fatalf("files = %v, %v", files, err)
+			}
+			fi, _ := os.Stat(files[0])
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("spool file mode %v, want 0600", fi.Mode().Perm())
+			}
+			b, _ := os.ReadFile(files[0])
+			if marked := bytes.Contains(b, []byte(`"kind":"dmarc"`)); marked != (tc.want.Kind == kindDMARC) {
+				t.Errorf("kind marker %v, want %v: %.200s", marked, !marked, b)
+			}
+			e, err := read(files[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Kind != tc.want.Kind || !reflect.DeepEqual(e.Report, tc.want.Report) || !reflect.DeepEqual(e.DMARC, tc.want.DMARC) {
+				t.Errorf("report changed in the spool:\n got %+v\nwant %+v", e, tc.want)
+			}
+			if !reflect.DeepEqual(e.Source, src) {
+				t.Errorf("source changed in the spool:\n got %+v\nwant %+v", e.Source, src)
+			}
+		})
 	}
 }
 
