@@ -4,6 +4,8 @@
 // missing closing boundary, an unknown charset) is read the same way by
 // both. It is written by hand because go-message gives the parts one
 // multipart at a time and leaves nesting, naming and leniency to its user.
+// Both parsers return the one message model of found.go: the envelope
+// and the parts found, Message[R] for their report type R.
 package mimewalk
 
 import (
