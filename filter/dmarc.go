@@ -116,10 +116,7 @@ func annotateDMARC(ctx context.Context, raw []byte, dm *dmarc.Message, derr erro
 		res.Auth = opt.AuthenticateDMARC(ctx, raw, dm)
 	}
 	res = recordDMARC(ctx, dm, reports, opt, res)
-	summary := DMARCSummary(dm, res.Auth, opt.now())
-	edited, mode := annotate(raw, summary, looksReport)
-	res.edit = mode
-	return insertField(edited, DMARCHeaderName, res.Header, annotation(raw, appendRenamed(nil, edited))), res
+	return annotated(raw, DMARCSummary(dm, res.Auth, opt.now()), looksReport, DMARCHeaderName, res)
 }
 
 // dmarcText is an error's text without the package prefixes that say

@@ -230,10 +230,17 @@ func annotateMessage(ctx context.Context, raw []byte, opt Options, lim report.Li
 	}
 	res = record(ctx, msg, reports, opt, res)
 	advice := advise(ctx, reports, opt)
-	summary := Summary(msg, res.Auth, advice, opt.now())
-	edited, mode := annotate(raw, summary, looksJSON)
+	return annotated(raw, Summary(msg, res.Auth, advice, opt.now()), looksJSON, HeaderName, res)
+}
+
+// annotated is raw with the summary placed (looks tells a text part
+// that is in fact a report, which the summary must not be appended to)
+// and the header field name, res.Header, first, with the annotation that
+// undoes the edit.
+func annotated(raw []byte, summary string, looks func([]byte, *entity) bool, name string, res Result) ([]byte, Result) {
+	edited, mode := annotate(raw, summary, looks)
 	res.edit = mode
-	return insertHeader(edited, res.Header, annotation(raw, appendRenamed(nil, edited))), res
+	return insertField(edited, name, res.Header, annotation(raw, appendRenamed(nil, edited))), res
 }
 
 // headerValue is the value of TLS-Report-Has-Failures: the failed session
