@@ -44,10 +44,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
+	"github.com/tlsrpt/tlsrpt/internal/promtext"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -113,9 +112,9 @@ type Options struct {
 	// StoreWait is how long a received body waits for a store slot.
 	StoreWait time.Duration
 
-	// Collectors are registered on the handler's Prometheus registry and
+	// Collectors are registered on the handler's metrics registry and
 	// served on /metrics with its own counters (metrics.NewCollector).
-	Collectors []prometheus.Collector
+	Collectors []promtext.Collector
 
 	// RetryAfter is sent with 503 answers (whole seconds).
 	RetryAfter time.Duration
