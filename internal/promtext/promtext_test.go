@@ -267,7 +267,13 @@ func TestConcurrentCounts(t *testing.T) {
 				scrapes <- n
 				return
 			default:
-				parse(t, gatherText(t, r))
+				fams, err := r.Gather()
+				var b bytes.Buffer
+				Write(&b, fams)
+				p := expfmt.NewTextParser(model.LegacyValidation)
+				if _, perr := p.TextToMetricFamilies(&b); err != nil || perr != nil {
+					t.Errorf("a scrape during the counts: %v, %v", err, perr)
+				}
 				n++
 			}
 		}
