@@ -47,6 +47,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/internal/promtext"
+	"github.com/tlsrpt/tlsrpt/internal/tally"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -150,30 +151,14 @@ type Handler struct {
 
 // NewHandler returns a Handler storing reports through rec.
 func NewHandler(rec arrival.Recorder, opt Options) *Handler {
-	if opt.MaxBody <= 0 {
-		opt.MaxBody = DefaultMaxBody
-	}
-	if opt.MaxConcurrent <= 0 {
-		opt.MaxConcurrent = DefaultMaxConcurrent
-	}
-	if opt.RetryAfter <= 0 {
-		opt.RetryAfter = DefaultRetryAfter
-	}
-	if opt.MaxReading <= 0 {
-		opt.MaxReading = DefaultMaxReading
-	}
-	if opt.MaxPerClient <= 0 {
-		opt.MaxPerClient = DefaultMaxPerClient
-	}
-	if opt.MaxInFlightBytes <= 0 {
-		opt.MaxInFlightBytes = DefaultMaxInFlightBytes
-	}
-	if opt.StoreWait <= 0 {
-		opt.StoreWait = DefaultStoreWait
-	}
-	if opt.Limits.MaxDecompressed <= 0 {
-		opt.Limits.MaxDecompressed = report.DefaultLimits.MaxDecompressed
-	}
+	opt.MaxBody = tally.OrDefault(opt.MaxBody, DefaultMaxBody)
+	opt.MaxConcurrent = tally.OrDefault(opt.MaxConcurrent, DefaultMaxConcurrent)
+	opt.RetryAfter = tally.OrDefault(opt.RetryAfter, DefaultRetryAfter)
+	opt.MaxReading = tally.OrDefault(opt.MaxReading, DefaultMaxReading)
+	opt.MaxPerClient = tally.OrDefault(opt.MaxPerClient, DefaultMaxPerClient)
+	opt.MaxInFlightBytes = tally.OrDefault(opt.MaxInFlightBytes, DefaultMaxInFlightBytes)
+	opt.StoreWait = tally.OrDefault(opt.StoreWait, DefaultStoreWait)
+	opt.Limits.MaxDecompressed = tally.OrDefault(opt.Limits.MaxDecompressed, report.DefaultLimits.MaxDecompressed)
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
