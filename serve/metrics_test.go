@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -17,34 +15,39 @@ import (
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
-// scrapeMetrics GETs h's /metrics, wants 200, and parses the answer with
-// Prometheus's own text parser.
+// readMetrics GETs url (a metrics listener's /metrics), wants 200, and
+// parses the answer with Prometheus's own text parser. It may run in any
+// goroutine.
+func readMetrics(c *http.Client, url string) (map[string]*dto.MetricFamily, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s does not parse: %v", url, err)
+	}
+	return fams, nil
+}
+
+// scrapeMetrics serves h's metrics on a listener of their own, as
+// tlsrpt serve does, and reads them once.
 func scrapeMetrics(t *testing.T, h *Handler) map[string]*dto.MetricFamily {
 	t.Helper()
-	fams, err := readMetrics(h)
+	fams, err := readMetrics(http.DefaultClient, start(t, h.MetricsHandler(), ServerOptions{}).url+"/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return fams
 }
 
-// readMetrics is scrapeMetrics for any goroutine.
-func readMetrics(h *Handler) (map[string]*dto.MetricFamily, error) {
-	w := httptest.NewRecorder()
-	h.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
-	if w.Code != http.StatusOK {
-		return nil, fmt.Errorf("/metrics: %d %s", w.Code, w.Body)
-	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(w.Body)
-	if err != nil {
-		return nil, fmt.Errorf("/metrics does not parse: %v", err)
-	}
-	return fams, nil
-}
-
 // counterValue is the value of the counter of name with the label pair
-// given.
+// given, -1 when there is none.
 func counterValue(fams map[string]*dto.MetricFamily, name, label, value string) float64 {
 	for _, m := range fams[name].GetMetric() {
 		for _, l := range m.GetLabel() {
@@ -74,26 +77,26 @@ func TestMetricsStoreDown(t *testing.T) {
 	}
 }
 
-// TestMetricsCountsUnderScrapes (run with -race, as make test does):
-// requests answered by many goroutines while others scrape are all
-// counted, exactly, and every scrape parses.
+// TestMetricsCountsUnderScrapes (run with -race, as make test does): a
+// real server answers requests from many goroutines while others scrape
+// its metrics listener; every request is counted, exactly, and every
+// scrape parses.
 func TestMetricsCountsUnderScrapes(t *testing.T) {
-	h := NewHandler(&memRecorder{}, Options{})
 	const posters, each = 8, 50
+	h := NewHandler(&memRecorder{}, Options{MaxPerClient: posters})
+	intake := start(t, h, ServerOptions{})
+	metricsURL := start(t, h.MetricsHandler(), ServerOptions{}).url + "/metrics"
 	var wg sync.WaitGroup
 	for range posters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range each {
-				req := httptest.NewRequest("POST", "/", strings.NewReader("junk"))
-				req.Header.Set("Content-Type", "text/plain")
-				h.ServeHTTP(httptest.NewRecorder(), req)
+				post(t, http.DefaultClient, intake.url, "text/plain", []byte("junk"))
 			}
 		}()
 	}
-	stop := make(chan struct{})
-	scraped := make(chan struct{})
+	stop, scraped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(scraped)
 		for {
@@ -101,7 +104,7 @@ func TestMetricsCountsUnderScrapes(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				if _, err := readMetrics(h); err != nil {
+				if _, err := readMetrics(http.DefaultClient, metricsURL); err != nil {
 					t.Error(err)
 					return
 				}
@@ -111,11 +114,13 @@ func TestMetricsCountsUnderScrapes(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	<-scraped
-	fams := scrapeMetrics(t, h)
-	if got := counterValue(fams, "tlsrpt_http_requests_total", "code", "415"); got != posters*each {
-		t.Errorf("tlsrpt_http_requests_total{code=\"415\"} = %v, want %d", got, posters*each)
+	fams, err := readMetrics(http.DefaultClient, metricsURL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := counterValue(fams, "tlsrpt_requests_rejected_total", "reason", "media_type"); got != posters*each {
-		t.Errorf("tlsrpt_requests_rejected_total{reason=\"media_type\"} = %v, want %d", got, posters*each)
+	for _, c := range [][3]string{{"tlsrpt_http_requests_total", "code", "415"}, {"tlsrpt_requests_rejected_total", "reason", "media_type"}} {
+		if got := counterValue(fams, c[0], c[1], c[2]); got != posters*each {
+			t.Errorf("%s{%s=%q} = %v, want %d", c[0], c[1], c[2], got, posters*each)
+		}
 	}
 }
