@@ -1,38 +1,38 @@
 package metrics
 
 import (
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/tlsrpt/tlsrpt/internal/promtext"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
 // counted counts the collections of the collector it wraps: each is one
 // round of store queries.
 type counted struct {
-	prometheus.Collector
+	promtext.Collector
 	n atomic.Int64
 }
 
-func (c *counted) Collect(ch chan<- prometheus.Metric) {
+func (c *counted) Collect() []promtext.Sample {
 	c.n.Add(1)
-	c.Collector.Collect(ch)
+	return c.Collector.Collect()
 }
 
 // storeUp gathers reg and returns tlsrpt_store_up.
-func storeUp(t *testing.T, reg *prometheus.Registry) float64 {
+func storeUp(t *testing.T, reg *promtext.Registry) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
+	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() == "tlsrpt_store_up" {
-			return mf.Metric[0].GetGauge().GetValue()
+	for _, f := range fams {
+		if f.Desc.Name == "tlsrpt_store_up" {
+			return f.Samples[0].Value
 		}
 	}
 	t.Fatal("no tlsrpt_store_up")
@@ -52,8 +52,8 @@ func TestCacheOneQueryPerWindow(t *testing.T) {
 	clock := time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
 	c.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c)
+	reg := promtext.NewRegistry()
+	reg.Register(c)
 
 	for range 25 {
 		if up := storeUp(t, reg); up != 1 {
@@ -91,13 +91,21 @@ func TestCacheOneQueryPerWindow(t *testing.T) {
 	}
 }
 
-// TestCacheDescribe: the cache describes what it wraps, so a registry
-// checks its metrics as it would the collector's own.
-func TestCacheDescribe(t *testing.T) {
+// TestCacheSameAnswer: what the cache answers is what the collector it
+// wraps gives, and the registry checks it as it would the collector's
+// own (no duplicate series, valid values).
+func TestCacheSameAnswer(t *testing.T) {
 	st := storetest.Open(t)
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewCache(NewCollector(st, ""), 0))
-	if _, err := reg.Gather(); err != nil {
-		t.Fatalf("pedantic gather: %v", err)
+	c := NewCollector(st, "")
+	own, cached := promtext.NewRegistry(), promtext.NewRegistry()
+	own.Register(c)
+	cached.Register(NewCache(c, 0))
+	want, err := own.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cached.Gather()
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("cached gather %v (%v), want %v", got, err, want)
 	}
 }

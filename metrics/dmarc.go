@@ -3,26 +3,24 @@ package metrics
 import (
 	"context"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/tlsrpt/tlsrpt/internal/promtext"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // dmarcDesc is the DMARC messages of the last day, with the labels and
 // bounds of the session gauges.
-var dmarcDesc = prometheus.NewDesc("tlsrpt_dmarc_messages",
-	"Messages in the DMARC aggregate reports stored in the last 24 hours, by policy domain, reporter and result (pass or fail: aligned DKIM or aligned SPF passed, as the reporter evaluated it). Every unauthenticated report counts under reporter=\"unauthenticated\", policy_domain=\"other\".",
-	[]string{"policy_domain", "reporter", "result"}, nil)
+var dmarcDesc = &promtext.Desc{Name: "tlsrpt_dmarc_messages", Type: promtext.GaugeType, Labels: []string{"policy_domain", "reporter", "result"},
+	Help: "Messages in the DMARC aggregate reports stored in the last 24 hours, by policy domain, reporter and result (pass or fail: aligned DKIM or aligned SPF passed, as the reporter evaluated it). Every unauthenticated report counts under reporter=\"unauthenticated\", policy_domain=\"other\"."}
 
-// collectDMARC sends the DMARC messages of the reports stored in the
+// collectDMARC adds the DMARC messages of the reports stored in the
 // last Window, passed and failed, per policy domain and reporter.
-func (c *Collector) collectDMARC(ctx context.Context, ch chan<- prometheus.Metric) error {
+func (c *Collector) collectDMARC(ctx context.Context, out *samples) error {
 	rows, err := c.st.DMARCStoredSince(ctx, c.now().Add(-Window))
 	if err != nil {
 		return err
 	}
 	for k, v := range dmarcSeries(rows) {
-		ch <- prometheus.MustNewConstMetric(dmarcDesc, prometheus.GaugeValue, float64(v), k.domain, k.reporter, k.result)
+		out.add(dmarcDesc, float64(v), k.domain, k.reporter, k.result)
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // TestDMARCMessages scrapes the DMARC messages of the last day through a
-// real registry and Prometheus' text parser: Google's signed reports
+// registry and Prometheus' text parser: Google's signed reports
 // count under google.com by policy domain and result; a report stored
 // two days ago counts nowhere; an unsigned flood that claims Google's
 // name and a hostile policy domain counts under "unauthenticated" and
@@ -78,7 +78,7 @@ func TestDMARCBoundedLabels(t *testing.T) {
 	}
 	c := NewCollector(st, "")
 	c.now = func() time.Time { return now }
-	mf := gather(t, c)["tlsrpt_dmarc_messages"]
+	mf := scrape(t, c)["tlsrpt_dmarc_messages"]
 	reps, doms := labelValues(mf, "reporter"), labelValues(mf, "policy_domain")
 	if len(reps) != MaxReporters+1 || reps[Other] == 0 || reps["r00.example"] != 200 {
 		t.Errorf("reporter labels %v: want %d named and %s", reps, MaxReporters, Other)

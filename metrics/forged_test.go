@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
@@ -16,23 +15,6 @@ import (
 )
 
 // Issue 17, item 11: forged reports cannot bend the metrics.
-
-// gather collects c with the real registry, which refuses duplicate
-// series and invalid values.
-func gather(t *testing.T, c *Collector) map[string]*dto.MetricFamily {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	out := map[string]*dto.MetricFamily{}
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf
-	}
-	return out
-}
 
 // labelValues lists the values of label name in the family.
 func labelValues(mf *dto.MetricFamily, name string) map[string]float64 {
@@ -69,7 +51,7 @@ func TestForgedReportersTakeNoSlot(t *testing.T) {
 	fillFrom(t, st, now.Add(-2*time.Hour), now.Add(-30*time.Hour), 0, false, forged...)
 	c := NewCollector(st, "")
 	c.now = func() time.Time { return now }
-	mfs := gather(t, c)
+	mfs := scrape(t, c)
 	last := labelValues(mfs["tlsrpt_reporter_last_report_timestamp_seconds"], "reporter")
 	want := now.Add(-24*time.Hour + time.Hour - 12*time.Hour - time.Second)
 	yesterday := now.Add(-6*time.Hour - time.Second)
@@ -86,8 +68,8 @@ func TestForgedReportersTakeNoSlot(t *testing.T) {
 // "GOOGLE INC."), the reserved words as names ("other", "unauthenticated",
 // signed or not), domains in any case with or without the root dot, and a
 // hundred made-up result-types make one series each, and every
-// result_type label is a registry value or "other". The registry's Gather
-// fails on two series with the same labels.
+// result_type label is a registry value or "other". The scrape fails on
+// two series with the same labels.
 func TestLabelsNeverCollide(t *testing.T) {
 	st := storetest.Open(t)
 	st.SetClock(func() time.Time { return now.Add(-time.Hour) })
@@ -124,7 +106,7 @@ func TestLabelsNeverCollide(t *testing.T) {
 	}
 	c := NewCollector(st, "")
 	c.now = func() time.Time { return now }
-	mfs := gather(t, c)
+	mfs := scrape(t, c)
 	for ty := range labelValues(mfs["tlsrpt_failed_sessions"], "result_type") {
 		if ty != Other && !rfc8460Types[ty] {
 			t.Errorf("result_type %q is neither a registry value nor %q", ty, Other)
@@ -213,7 +195,7 @@ func TestBackdatedReportersTakeNoSlot(t *testing.T) {
 			c.WithAllowlist(nil)
 		}
 		c.now = func() time.Time { return now }
-		last := labelValues(gather(t, c)["tlsrpt_reporter_last_report_timestamp_seconds"], "reporter")
+		last := labelValues(scrape(t, c)["tlsrpt_reporter_last_report_timestamp_seconds"], "reporter")
 		if _, ok := last["google.com"]; !ok {
 			t.Errorf("%s: google.com has no series of its own: %v", tc.name, last)
 		}

@@ -30,10 +30,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tlsrpt/tlsrpt/allowlist"
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/promtext"
 	"github.com/tlsrpt/tlsrpt/internal/tally"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -93,29 +92,23 @@ func ResultType(t string) string {
 }
 
 var (
-	sessionsDesc = prometheus.NewDesc("tlsrpt_sessions",
-		"Sessions in the reports stored in the last 24 hours, by policy domain, reporter and result (successful or failed).",
-		[]string{"policy_domain", "reporter", "result"}, nil)
-	failuresDesc = prometheus.NewDesc("tlsrpt_failed_sessions",
-		"Failed sessions in the failure details of the reports stored in the last 24 hours, by policy domain, reporter and result-type.",
-		[]string{"policy_domain", "reporter", "result_type"}, nil)
-	lastReportDesc = prometheus.NewDesc("tlsrpt_reporter_last_report_timestamp_seconds",
-		"When the period of each authenticated reporter's latest report ended (Unix time; ends more than a day ahead are not believed; reporter=\"unauthenticated\" for every unauthenticated report): alert on time() minus this.",
-		[]string{"reporter"}, nil)
-	waitingDesc = prometheus.NewDesc("tlsrpt_redeem_waiting_addresses",
-		"Trusted addresses banned on this host and waiting for tlsrpt redeem, as review or redeem last found them.",
-		nil, nil)
-	waitingTimeDesc = prometheus.NewDesc("tlsrpt_redeem_waiting_timestamp_seconds",
-		"When review or redeem last counted the addresses waiting for redeem (Unix time).",
-		nil, nil)
-	redeemedDesc = prometheus.NewDesc("tlsrpt_redeemed_addresses",
-		"Redeemed addresses (applied unbans and keeps) by their outcome today, as tlsrpt review judges it from the authenticated reports since; every outcome is always present. banned-again needs the ban backends: the dashboard counts it from its ban cache, serve (which has none) leaves it 0.",
-		[]string{"outcome"}, nil)
-	upDesc = prometheus.NewDesc("tlsrpt_store_up",
-		"1 when the store could be read at this scrape, else 0.", nil, nil)
+	sessionsDesc = &promtext.Desc{Name: "tlsrpt_sessions", Type: promtext.GaugeType, Labels: []string{"policy_domain", "reporter", "result"},
+		Help: "Sessions in the reports stored in the last 24 hours, by policy domain, reporter and result (successful or failed)."}
+	failuresDesc = &promtext.Desc{Name: "tlsrpt_failed_sessions", Type: promtext.GaugeType, Labels: []string{"policy_domain", "reporter", "result_type"},
+		Help: "Failed sessions in the failure details of the reports stored in the last 24 hours, by policy domain, reporter and result-type."}
+	lastReportDesc = &promtext.Desc{Name: "tlsrpt_reporter_last_report_timestamp_seconds", Type: promtext.GaugeType, Labels: []string{"reporter"},
+		Help: "When the period of each authenticated reporter's latest report ended (Unix time; ends more than a day ahead are not believed; reporter=\"unauthenticated\" for every unauthenticated report): alert on time() minus this."}
+	waitingDesc = &promtext.Desc{Name: "tlsrpt_redeem_waiting_addresses", Type: promtext.GaugeType,
+		Help: "Trusted addresses banned on this host and waiting for tlsrpt redeem, as review or redeem last found them."}
+	waitingTimeDesc = &promtext.Desc{Name: "tlsrpt_redeem_waiting_timestamp_seconds", Type: promtext.GaugeType,
+		Help: "When review or redeem last counted the addresses waiting for redeem (Unix time)."}
+	redeemedDesc = &promtext.Desc{Name: "tlsrpt_redeemed_addresses", Type: promtext.GaugeType, Labels: []string{"outcome"},
+		Help: "Redeemed addresses (applied unbans and keeps) by their outcome today, as tlsrpt review judges it from the authenticated reports since; every outcome is always present. banned-again needs the ban backends: the dashboard counts it from its ban cache, serve (which has none) leaves it 0."}
+	upDesc = &promtext.Desc{Name: "tlsrpt_store_up", Type: promtext.GaugeType,
+		Help: "1 when the store could be read at this scrape, else 0."}
 )
 
-// Collector is a prometheus.Collector over a store.
+// Collector is a promtext.Collector over a store.
 type Collector struct {
 	st      *store.Store
 	now     func() time.Time
@@ -157,26 +150,30 @@ func (c *Collector) WithAllowlist(l *allowlist.List) *Collector {
 // for redeem is kept.
 func WaitingKey(host string) string { return WaitingSetting + ":" + host }
 
-// Describe sends the descriptions of every metric.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sessionsDesc, failuresDesc, lastReportDesc, waitingDesc, waitingTimeDesc, redeemedDesc, dmarcDesc, upDesc} {
-		ch <- d
-	}
-}
-
-// Collect reads the store and sends the metrics.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+// Collect reads the store and returns the metrics, tlsrpt_store_up 0
+// (after what could be read) when the store fails to answer.
+func (c *Collector) Collect() []promtext.Sample {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	err := c.collect(ctx, ch)
+	var out samples
+	err := c.collect(ctx, &out)
 	up := 1.0
 	if err != nil {
 		up = 0
 	}
-	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)
+	out.add(upDesc, up)
+	return out
 }
 
-func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
+// samples gathers what a collection gives.
+type samples []promtext.Sample
+
+// add appends the sample of d with value v and the label values.
+func (s *samples) add(d *promtext.Desc, v float64, labels ...string) {
+	*s = append(*s, d.Sample(v, labels...))
+}
+
+func (c *Collector) collect(ctx context.Context, out *samples) error {
 	perDomain, perType, err := c.st.SessionsStoredSince(ctx, c.now().Add(-Window))
 	if err != nil {
 		return err
@@ -186,27 +183,27 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 		if k.failures {
 			desc = failuresDesc
 		}
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(v), k.domain, k.reporter, k.result)
+		out.add(desc, float64(v), k.domain, k.reporter, k.result)
 	}
 	as, err := c.st.ReportersAsOf(ctx, c.now())
 	if err != nil {
 		return err
 	}
 	for rep, at := range reporterSeries(as, c.listed) {
-		ch <- prometheus.MustNewConstMetric(lastReportDesc, prometheus.GaugeValue, float64(at.Unix()), rep)
+		out.add(lastReportDesc, float64(at.Unix()), rep)
 	}
-	if err := c.collectDMARC(ctx, ch); err != nil {
+	if err := c.collectDMARC(ctx, out); err != nil {
 		return err
 	}
-	if err := c.collectRedeemed(ctx, ch); err != nil {
+	if err := c.collectRedeemed(ctx, out); err != nil {
 		return err
 	}
-	return c.collectWaiting(ctx, ch)
+	return c.collectWaiting(ctx, out)
 }
 
-// collectRedeemed sends the redeemed addresses per outcome, every
+// collectRedeemed adds the redeemed addresses per outcome, every
 // outcome present (0 when none), judged with the default thresholds.
-func (c *Collector) collectRedeemed(ctx context.Context, ch chan<- prometheus.Metric) error {
+func (c *Collector) collectRedeemed(ctx context.Context, out *samples) error {
 	var os []assess.Outcome
 	var err error
 	if c.outcomes != nil {
@@ -222,7 +219,7 @@ func (c *Collector) collectRedeemed(ctx context.Context, ch chan<- prometheus.Me
 		n[o.Outcome]++
 	}
 	for _, w := range assess.OutcomeWords {
-		ch <- prometheus.MustNewConstMetric(redeemedDesc, prometheus.GaugeValue, float64(n[w]), w)
+		out.add(redeemedDesc, float64(n[w]), w)
 	}
 	return nil
 }
@@ -308,9 +305,9 @@ func reporterSeries(as []store.ReporterActivity, listed func(string) bool) map[s
 	return out
 }
 
-// collectWaiting sends the recorded count of addresses waiting for
+// collectWaiting adds the recorded count of addresses waiting for
 // redeem, when one was recorded.
-func (c *Collector) collectWaiting(ctx context.Context, ch chan<- prometheus.Metric) error {
+func (c *Collector) collectWaiting(ctx context.Context, out *samples) error {
 	v, at, ok, err := c.st.Setting(ctx, WaitingKey(c.host))
 	if err != nil || !ok {
 		return err
@@ -319,8 +316,8 @@ func (c *Collector) collectWaiting(ctx context.Context, ch chan<- prometheus.Met
 	if err != nil || n < 0 {
 		return nil // not ours to show
 	}
-	ch <- prometheus.MustNewConstMetric(waitingDesc, prometheus.GaugeValue, float64(n))
-	ch <- prometheus.MustNewConstMetric(waitingTimeDesc, prometheus.GaugeValue, float64(at.Unix()))
+	out.add(waitingDesc, float64(n))
+	out.add(waitingTimeDesc, float64(at.Unix()))
 	return nil
 }
 

@@ -10,14 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/promtext"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -60,13 +59,14 @@ func fillFrom(t *testing.T, st *store.Store, storedAt, start time.Time, failed i
 	}
 }
 
-// scrape serves the collector through promhttp on a real listener and
+// scrape serves the collector on a real listener, through a registry
+// that fails the scrape on duplicate series and invalid values, and
 // parses the exposition with Prometheus' own text parser.
-func scrape(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFamily {
+func scrape(t *testing.T, c promtext.Collector) map[string]*dto.MetricFamily {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c)
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	reg := promtext.NewRegistry()
+	reg.Register(c)
+	srv := httptest.NewServer(reg.Handler(promtext.HandlerOpts{}))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {

@@ -44,10 +44,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
+	"github.com/tlsrpt/tlsrpt/internal/promtext"
+	"github.com/tlsrpt/tlsrpt/internal/tally"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -113,9 +113,9 @@ type Options struct {
 	// StoreWait is how long a received body waits for a store slot.
 	StoreWait time.Duration
 
-	// Collectors are registered on the handler's Prometheus registry and
+	// Collectors are registered on the handler's metrics registry and
 	// served on /metrics with its own counters (metrics.NewCollector).
-	Collectors []prometheus.Collector
+	Collectors []promtext.Collector
 
 	// RetryAfter is sent with 503 answers (whole seconds).
 	RetryAfter time.Duration
@@ -151,30 +151,14 @@ type Handler struct {
 
 // NewHandler returns a Handler storing reports through rec.
 func NewHandler(rec arrival.Recorder, opt Options) *Handler {
-	if opt.MaxBody <= 0 {
-		opt.MaxBody = DefaultMaxBody
-	}
-	if opt.MaxConcurrent <= 0 {
-		opt.MaxConcurrent = DefaultMaxConcurrent
-	}
-	if opt.RetryAfter <= 0 {
-		opt.RetryAfter = DefaultRetryAfter
-	}
-	if opt.MaxReading <= 0 {
-		opt.MaxReading = DefaultMaxReading
-	}
-	if opt.MaxPerClient <= 0 {
-		opt.MaxPerClient = DefaultMaxPerClient
-	}
-	if opt.MaxInFlightBytes <= 0 {
-		opt.MaxInFlightBytes = DefaultMaxInFlightBytes
-	}
-	if opt.StoreWait <= 0 {
-		opt.StoreWait = DefaultStoreWait
-	}
-	if opt.Limits.MaxDecompressed <= 0 {
-		opt.Limits.MaxDecompressed = report.DefaultLimits.MaxDecompressed
-	}
+	opt.MaxBody = tally.OrDefault(opt.MaxBody, DefaultMaxBody)
+	opt.MaxConcurrent = tally.OrDefault(opt.MaxConcurrent, DefaultMaxConcurrent)
+	opt.RetryAfter = tally.OrDefault(opt.RetryAfter, DefaultRetryAfter)
+	opt.MaxReading = tally.OrDefault(opt.MaxReading, DefaultMaxReading)
+	opt.MaxPerClient = tally.OrDefault(opt.MaxPerClient, DefaultMaxPerClient)
+	opt.MaxInFlightBytes = tally.OrDefault(opt.MaxInFlightBytes, DefaultMaxInFlightBytes)
+	opt.StoreWait = tally.OrDefault(opt.StoreWait, DefaultStoreWait)
+	opt.Limits.MaxDecompressed = tally.OrDefault(opt.Limits.MaxDecompressed, report.DefaultLimits.MaxDecompressed)
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}

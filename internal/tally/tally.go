@@ -40,7 +40,7 @@ func Top[K cmp.Ordered, V any](m map[K]V, n int, rank func(a, b V) int) map[K]bo
 
 // OrDefault returns limit, or def when limit is zero or negative: the
 // value of a bound whose zero value means its default.
-func OrDefault[T int | int64](limit, def T) T {
+func OrDefault[T ~int | ~int64](limit, def T) T {
 	if limit <= 0 {
 		return def
 	}

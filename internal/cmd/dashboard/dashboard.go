@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/tlsrpt/tlsrpt/allowlist"
@@ -23,6 +21,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/clientip"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/internal/httpserve"
+	"github.com/tlsrpt/tlsrpt/internal/promtext"
 	"github.com/tlsrpt/tlsrpt/metrics"
 	"github.com/tlsrpt/tlsrpt/redeem"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -128,11 +127,11 @@ func (o *Options) handler(st *store.Store, backends []redeem.Backend, auth *web.
 	outcomes := func(ctx context.Context) ([]assess.Outcome, error) {
 		return redeemedOutcomes(ctx, st, backends, bans, assess.OutcomeOptions{Now: o.F.Now(), QuietAfter: o.QuietAfter})
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(st, o.Host).WithAllowlist(checker.List).WithOutcomes(outcomes))
+	reg := promtext.NewRegistry()
+	reg.Register(metrics.NewCollector(st, o.Host).WithAllowlist(checker.List).WithOutcomes(outcomes))
 	return web.New(web.Options{
 		Store: st, Days: o.Days, QuietAfter: o.QuietAfter, Now: o.F.Now,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Metrics: reg.Handler(promtext.HandlerOpts{}),
 		Review: func(ctx context.Context, since time.Time) ([]web.ReviewRow, error) {
 			dns, cancel := context.WithTimeout(ctx, 2*allowlist.DefaultBudget)
 			defer cancel()
