@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tlsrpt/tlsrpt/store"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
 // TestRedeemStockDebianFail2ban runs tlsrpt redeem --apply against a real
@@ -22,11 +22,7 @@ import (
 func TestRedeemStockDebianFail2ban(t *testing.T) {
 	s := startStockF2B(t)
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
-	st, err := store.Open(db) // redeem never creates the store
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	storetest.Create(t, db) // redeem never creates the store
 	redeem := func(ip string) result {
 		s.Client("set", "sshd", "banip", ip)
 		return tlsrpt(t, nil, nil, "redeem", "--db", db, "--apply", "--ip", ip,

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"net"
 	"os"
@@ -10,11 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	_ "github.com/mattn/go-sqlite3"
-
-	"github.com/tlsrpt/tlsrpt/arrival"
-	"github.com/tlsrpt/tlsrpt/spool"
-	"github.com/tlsrpt/tlsrpt/store"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
 // multiReportMessage is one report message carrying n reports, each its
@@ -32,26 +26,6 @@ func multiReportMessage(n int) []byte {
 	return []byte(b.String())
 }
 
-// holdExclusive holds the SQLite database at path with BEGIN EXCLUSIVE on
-// a connection of the test's own, until the test ends.
-func holdExclusive(t *testing.T, path string) {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.ExecContext(context.Background(), "ROLLBACK") })
-}
-
 // TestFilterBusyStoreWaitsOnce holds the store busy (BEGIN EXCLUSIVE from
 // another connection) while the filter takes a message of three reports,
 // with a report already waiting in the spool. The drain meets the busy
@@ -63,16 +37,9 @@ func holdExclusive(t *testing.T, path string) {
 func TestFilterBusyStoreWaitsOnce(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "tlsrpt.db")
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	sp := spool.Spool{Dir: filepath.Join(dir, "spool")}
-	if err := sp.Add(spooledReport("waiting"), arrival.Source{Transport: "mail", Submitter: "google.com"}); err != nil {
-		t.Fatal(err)
-	}
-	holdExclusive(t, db)
+	storetest.Create(t, db)
+	sp := spoolReports(t, filepath.Join(dir, "spool"), "waiting")
+	storetest.HoldExclusive(t, db)
 	msg := multiReportMessage(3)
 	r := tlsrpt(t, nil, msg, "filter", "--db", db, "--spool", sp.Dir)
 	if r.code != 0 || !strings.Contains(r.stdout, "Report-ID: <multi>") {
@@ -110,9 +77,7 @@ func TestImportCreatesNoEmptyStore(t *testing.T) {
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Fatalf("import with nothing to store created the database: %v", err)
 	}
-	if err := (spool.Spool{Dir: spoolDir}).Add(spooledReport("first"), arrival.Source{Transport: "mail", Submitter: "google.com"}); err != nil {
-		t.Fatal(err)
-	}
+	spoolReports(t, spoolDir, "first")
 	r := tlsrptOK(t, env, nil, "import", "--spool", "--spool-dir", spoolDir)
 	if !strings.Contains(r.stdout, "stored 1,") {
 		t.Errorf("import --spool: %s", r.stdout)

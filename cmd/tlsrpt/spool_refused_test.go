@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,21 +11,24 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
-	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/spool"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
-// spooledReport is a one-failure report with the given id, as the filter
-// spools it.
-func spooledReport(id string) *report.Report {
-	return &report.Report{
-		OrganizationName: "Google Inc.", ContactInfo: "smtp-tls-reporting@google.com", ReportID: id,
-		Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 1, 23, 59, 59, 0, time.UTC),
-		Policies: []report.Policy{{Type: "sts", Domain: "example.com", Successful: 1, Failed: 1,
-			Details: []report.FailureDetail{{ResultType: "certificate-expired",
-				SendingMTAIP: netip.MustParseAddr("192.0.2.1"), FailedSessions: 1}}}},
+// spoolReports adds to a spool in dir, oldest first, a one-failure report
+// for each id, as the filter spools them, and returns it. The ids are not
+// bounded: a spool may hold what an older version let through.
+func spoolReports(t *testing.T, dir string, ids ...string) spool.Spool {
+	t.Helper()
+	sp := spool.Spool{Dir: dir}
+	for _, id := range ids {
+		rep := storetest.FailingReport(storetest.Failing{ID: id, Domain: "example.com", ResultType: "certificate-expired",
+			At: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)})
+		if err := sp.Add(rep, arrival.Source{Transport: "mail", Submitter: "reporter.test"}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	return sp
 }
 
 // TestSpoolRefusedPostgres spools, oldest first, a report whose 20 KB
@@ -40,22 +42,13 @@ func spooledReport(id string) *report.Report {
 func TestSpoolRefusedPostgres(t *testing.T) {
 	srv := pgtest.Start(t)
 	db := srv.NewDatabase()
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	storetest.Create(t, db)
 	name := db[strings.LastIndex(db, "/")+1 : strings.Index(db, "?")]
 	srv.SQLIn(name, "ALTER TABLE reports ADD CONSTRAINT operator_check CHECK (report_id <> 'refuse-me')")
 	dir := filepath.Join(t.TempDir(), "spool")
-	sp := spool.Spool{Dir: dir}
 	long := make([]byte, 15000)
 	rand.Read(long) // incompressible: PostgreSQL compresses a long index row first
-	for _, id := range []string{base64.StdEncoding.EncodeToString(long), "refuse-me", "after-1", "after-2"} {
-		if err := sp.Add(spooledReport(id), arrival.Source{Transport: "mail", Submitter: "google.com"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sp := spoolReports(t, dir, base64.StdEncoding.EncodeToString(long), "refuse-me", "after-1", "after-2")
 	oldest, _ := sp.Files()
 	r := tlsrpt(t, nil, nil, "import", "--db", db, "--spool", "--spool-dir", dir)
 	if r.code != 0 || !strings.Contains(r.stdout, "stored 2, duplicates 0, unreadable 0, refused 2") {

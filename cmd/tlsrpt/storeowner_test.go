@@ -15,8 +15,8 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // asNobody runs commands of a copy of the tlsrpt binary as root and as the
@@ -174,17 +174,6 @@ func TestRootNeverCreatesStore(t *testing.T) {
 	}
 }
 
-// createStore creates an empty store at path (import creates none when
-// it stores nothing).
-func createStore(t *testing.T, path string) {
-	t.Helper()
-	st, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-}
-
 // TestFilterSpoolsUnwritableStore gives the filter, run as nobody, a store
 // it cannot write: a file root created (root:root 0600), then a file of
 // its own in a folder it cannot write (WAL needs its -wal and -shm
@@ -198,10 +187,10 @@ func TestFilterSpoolsUnwritableStore(t *testing.T) {
 
 	rootOnly := a.mkdir("root-only", false, 0o755)
 	db := filepath.Join(rootOnly, "tlsrpt.db")
-	createStore(t, db) // as root: root:root 0600
+	storetest.Create(t, db) // as root: root:root 0600
 	readOnlyDir := a.mkdir("read-only", false, 0o755)
 	db2 := filepath.Join(readOnlyDir, "tlsrpt.db")
-	createStore(t, db2)
+	storetest.Create(t, db2)
 	os.Chown(db2, a.uid, a.gid)
 	for i, loc := range []string{db, db2} {
 		env := []string{"TLSRPT_DB=" + loc, "XDG_STATE_HOME=" + state}
