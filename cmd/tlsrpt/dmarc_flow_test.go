@@ -121,7 +121,7 @@ func TestMaildropRuleDMARC(t *testing.T) {
 	}
 	a.mustDeliver(clean)
 
-	failed := maildirFiles(t, filepath.Join(a.home, "Maildir", ".DMARC-Failures"))
+	failed := maildirFiles(t, filepath.Join(a.Home, "Maildir", ".DMARC-Failures"))
 	if len(failed) != 1 {
 		t.Fatalf("%d messages in ~/Maildir/.DMARC-Failures, want 1", len(failed))
 	}

@@ -122,7 +122,7 @@ func TestReadmeExamples(t *testing.T) {
 	pg := pgtest.Start(t)
 	pgURL := pg.NewDatabase()
 	env := []string{"HOME=" + home, "TLSRPT_RESOLVER=" + dns, "XDG_STATE_HOME=", "TLSRPT_DB="}
-	repo, _ := filepath.Abs("../..")
+	repo := repoPath(t, ".")
 	for _, line := range cmds {
 		want, ok := readmeWorld[line]
 		if !ok {

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
+	"github.com/tlsrpt/tlsrpt/internal/usertest"
 )
 
 // asNobody runs commands of a copy of the tlsrpt binary as root and as the
@@ -33,25 +32,11 @@ func newAsNobody(t *testing.T) *asNobody {
 	t.Helper()
 	testenv.MustBeRoot(t) // to run commands as root and as nobody
 	testenv.MustHaveExec(t, "runuser", "util-linux")
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		t.Fatalf("no user nobody: %v", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	dir, err := os.MkdirTemp("", "tlsrpt-owner-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
+	nobody := usertest.Lookup(t, "nobody")
+	dir := usertest.SharedDir(t)
 	bin := filepath.Join(dir, "tlsrpt")
-	b, err := os.ReadFile(tlsrptBinary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(bin, b, 0o755)
-	return &asNobody{t: t, dir: dir, bin: bin, uid: uid, gid: gid}
+	installBinary(t, bin)
+	return &asNobody{t: t, dir: dir, bin: bin, uid: nobody.UID, gid: nobody.GID}
 }
 
 // mkdir makes a folder under the test's folder, owned by nobody when
@@ -82,14 +67,15 @@ func (a *asNobody) run(nobody bool, env []string, stdin []byte, args ...string) 
 	return runResult(a.t, cmd, stdin)
 }
 
-// files lists the names in dir.
+// files lists the names in dir, none when it cannot be read.
 func files(dir string) []string {
-	des, _ := os.ReadDir(dir)
-	var out []string
-	for _, de := range des {
-		out = append(out, de.Name())
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil
 	}
-	return out
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	return names
 }
 
 // TestRootNeverCreatesStore runs, as root and before any report came,
