@@ -119,8 +119,7 @@ func TestReadmeExamples(t *testing.T) {
 		_ = i
 	}
 	dns := dnstest.Start(t, chainRecords(t))
-	pg := pgtest.Start(t)
-	pgURL := pg.NewDatabase()
+	pgURL := pgtest.Database(t)
 	env := []string{"HOME=" + home, "TLSRPT_RESOLVER=" + dns, "XDG_STATE_HOME=", "TLSRPT_DB="}
 	repo := repoPath(t, ".")
 	for _, line := range cmds {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/spool"
@@ -39,9 +38,8 @@ func spoolReports(t *testing.T, dir string, ids ...string) spool.Spool {
 	t.Helper()
 	sp := spool.Spool{Dir: dir}
 	for _, id := range ids {
-		rep := storetest.FailingReport(storetest.Failing{ID: id, Domain: "example.com", ResultType: "certificate-expired",
-			At: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)})
-		if err := sp.Add(rep, arrival.Source{Transport: "mail", Submitter: "reporter.test"}); err != nil {
+		f := storetest.Failing{ID: id, Domain: "example.com", ResultType: "certificate-expired", At: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}
+		if err := sp.Add(storetest.FailingReport(f), f.Source()); err != nil {
 			t.Fatal(err)
 		}
 	}

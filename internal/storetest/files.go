@@ -70,6 +70,9 @@ func FailingReport(f Failing) *report.Report {
 			Details: []report.FailureDetail{{ResultType: f.ResultType, ReceivingMXHostname: f.MX, FailedSessions: 3}}}}}
 }
 
+// Source is how f arrived: by mail, authenticated as f.Auth says.
+func (f Failing) Source() arrival.Source { return arrival.Source{Transport: "mail", Auth: f.Auth} }
+
 // AddFailing stores f in the store at path (created when missing), the
 // store's clock at f.At; it fails tb when the store refuses it.
 func AddFailing(tb testing.TB, path string, f Failing) {
@@ -80,7 +83,7 @@ func AddFailing(tb testing.TB, path string, f Failing) {
 	}
 	defer st.Close()
 	st.SetClock(func() time.Time { return f.At })
-	if _, _, err := st.AddReport(context.Background(), FailingReport(f), arrival.Source{Transport: "mail", Auth: f.Auth}); err != nil {
+	if _, _, err := st.AddReport(context.Background(), FailingReport(f), f.Source()); err != nil {
 		tb.Fatal(err)
 	}
 }
