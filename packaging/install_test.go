@@ -2,8 +2,6 @@ package packaging
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -14,10 +12,11 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/usertest"
 )
 
 // installEnv turns the install test on: make test sets it. The test
@@ -75,7 +74,7 @@ func TestDebInstall(t *testing.T) {
 
 	out := mail.filter(t, lines.filter, sample)
 	if !strings.Contains(out, "TLS-Report-Has-Failures: 2\n") {
-		t.Fatalf("the filter run by %s did not annotate the report:\n%.400s", mail.name, out)
+		t.Fatalf("the filter run by %s did not annotate the report:\n%.400s", mail.Name, out)
 	}
 	if fi, err := os.Stat("/var/lib/tlsrpt/tlsrpt.db-wal"); err == nil && fi.Mode().Perm()&0o060 != 0o060 {
 		t.Errorf("the store's -wal file is %v: the group cannot write it", fi.Mode())
@@ -92,7 +91,7 @@ func TestDebInstall(t *testing.T) {
 	// through the same filter as the mail user into the shared store, and
 	// root reads it there, under the name it claims, marked.
 	if out := mail.filter(t, lines.filter, dmarcSample); !strings.HasPrefix(out, "DMARC-Report-Has-Failures: 1\r\n") {
-		t.Errorf("the filter run by %s did not annotate the DMARC report:\n%.400q", mail.name, out)
+		t.Errorf("the filter run by %s did not annotate the DMARC report:\n%.400q", mail.Name, out)
 	}
 	if stats := run(t, rootEnv, "/usr/bin/tlsrpt", "stats", "--source", "dmarc", "--json", "--since", "2000-01-01"); !strings.Contains(stats, `"reporter": "google.com (unauthenticated)"`) ||
 		!strings.Contains(stats, `"dmarc_fail": 1`) {
@@ -356,57 +355,19 @@ func readmeLines(t *testing.T) adminLines {
 }
 
 // mailUser is a mail-only account made for the test, as maildrop's user.
-type mailUser struct {
-	name     string
-	uid, gid string
-	home     string
-}
+type mailUser struct{ *usertest.User }
 
 // newMailUser makes a system user and adds it to group tlsrpt with the
 // README's line (vmail replaced by its name, without sudo).
 func newMailUser(t *testing.T, addLine string) *mailUser {
-	b := make([]byte, 4)
-	rand.Read(b)
-	m := &mailUser{name: "tlsrpt-it-" + hex.EncodeToString(b)}
-	dir, err := os.MkdirTemp("", "tlsrpt-it-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	m.home = filepath.Join(dir, "home")
-	run(t, nil, "useradd", "--system", "--shell", "/usr/sbin/nologin", "--no-create-home", "--home-dir", m.home, "--user-group", m.name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", m.name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v\n%s", m.name, err, out)
-		}
-	})
+	m := &mailUser{usertest.New(t, "tlsrpt-it-", filepath.Join(usertest.SharedDir(t), "home"))}
 	args := strings.Fields(strings.TrimPrefix(addLine, "sudo "))
 	if len(args) != 3 || args[0] != "adduser" || args[1] != "vmail" || args[2] != "tlsrpt" {
 		t.Fatalf("the README's line %q is not adduser vmail tlsrpt", addLine)
 	}
-	args[1] = m.name
+	args[1] = m.Name
 	run(t, nil, args[0], args[1:]...)
-	u, err := user.Lookup(m.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.uid, m.gid = u.Uid, u.Gid
-	if err := os.Mkdir(m.home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	m.chown(t, m.home)
 	return m
-}
-
-func (m *mailUser) chown(t *testing.T, p string) {
-	uid, _ := strconv.Atoi(m.uid)
-	gid, _ := strconv.Atoi(m.gid)
-	if err := os.Chown(p, uid, gid); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // deliverThroughRule installs the package's maildrop rule, unedited, as
@@ -417,24 +378,24 @@ func (m *mailUser) deliverThroughRule(t *testing.T, msg string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(m.home, ".mailfilter")
+	p := filepath.Join(m.Home, ".mailfilter")
 	if err := os.WriteFile(p, rule, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m.chown(t, p)
+	m.Chown(t, p)
 	in, err := os.Open(msg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	cmd := exec.Command("setpriv", "--reuid="+m.uid, "--regid="+m.gid, "--init-groups", "--", "maildrop", "-d", m.name)
+	cmd := m.Command("maildrop", "-d", m.Name)
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "TLSRPT_RESOLVER=" + deadDNS}
 	cmd.Stdin = in
 	cmd.Dir = "/"
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("maildrop -d %s through the package's rule: %v\n%s", m.name, err, out)
+		t.Fatalf("maildrop -d %s through the package's rule: %v\n%s", m.Name, err, out)
 	}
-	files, _ := filepath.Glob(filepath.Join(m.home, "Maildir", "new", "*"))
+	files, _ := filepath.Glob(filepath.Join(m.Home, "Maildir", "new", "*"))
 	if len(files) != 1 {
 		t.Fatalf("the package's rule filed %d messages in the inbox, want 1", len(files))
 	}
@@ -454,8 +415,8 @@ func (m *mailUser) filter(t *testing.T, line, msg string) string {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	args := append([]string{"--reuid=" + m.uid, "--regid=" + m.gid, "--init-groups", "--"}, strings.Fields(command)...)
-	cmd := exec.Command("setpriv", args...)
+	args := strings.Fields(command)
+	cmd := m.Command(args[0], args[1:]...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent", "TLSRPT_RESOLVER=" + deadDNS}
 	cmd.Stdin = in
 	cmd.Dir = "/"
@@ -463,7 +424,7 @@ func (m *mailUser) filter(t *testing.T, line, msg string) string {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s as %s: %v\n%s", command, m.name, err, stderr.String())
+		t.Fatalf("%s as %s: %v\n%s", command, m.Name, err, stderr.String())
 	}
 	return string(out)
 }

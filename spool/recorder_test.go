@@ -2,15 +2,13 @@ package spool
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	_ "github.com/mattn/go-sqlite3"
-
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -24,16 +22,6 @@ type counting struct {
 func (c *counting) AddReportResult(ctx context.Context, r *report.Report, src arrival.Source) (int64, arrival.Added, error) {
 	c.n++
 	return c.Recorder.AddReportResult(ctx, r, src)
-}
-
-// newStore creates a SQLite store at path, closed again.
-func newStore(t *testing.T, path string) {
-	t.Helper()
-	st, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
 }
 
 // recorderOn is a Recorder whose store is opened by open (counted in c)
@@ -78,7 +66,7 @@ func storedReports(t *testing.T, path string) int64 {
 func TestRecorderUnwritableStore(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tlsrpt.db")
-	newStore(t, path)
+	storetest.Create(t, path)
 	spoolDir := filepath.Join(dir, "spool")
 	c := &counting{}
 	rec := recorderOn(t, spoolDir, c, store.OpenReadOnly, path)
@@ -116,34 +104,6 @@ func TestRecorderUnwritableStore(t *testing.T) {
 	}
 }
 
-// holdExclusive holds the SQLite database at path with BEGIN EXCLUSIVE
-// on a connection of the test's own, until release is called.
-func holdExclusive(t *testing.T, path string) (release func()) {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatal(err)
-	}
-	done := false
-	release = func() {
-		if !done {
-			done = true
-			conn.ExecContext(context.Background(), "ROLLBACK")
-			conn.Close()
-		}
-	}
-	t.Cleanup(release)
-	return release
-}
-
 // TestRecorderBusyStore holds a real SQLite store busy while a run hands
 // it three reports, one report of an earlier run waiting in the spool.
 // The drain meets the busy store first; from then on the store is not
@@ -153,12 +113,12 @@ func holdExclusive(t *testing.T, path string) (release func()) {
 func TestRecorderBusyStore(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tlsrpt.db")
-	newStore(t, path)
+	storetest.Create(t, path)
 	spoolDir := filepath.Join(dir, "spool")
 	if err := (Spool{Dir: spoolDir}).Add(sample("waiting"), src); err != nil {
 		t.Fatal(err)
 	}
-	release := holdExclusive(t, path)
+	release := storetest.HoldExclusive(t, path)
 	c := &counting{}
 	rec := recorderOn(t, spoolDir, c, store.Open, path)
 	for _, id := range []string{"busy-1", "busy-2", "busy-3"} {
@@ -231,7 +191,7 @@ func TestRecorderNowhere(t *testing.T) {
 func TestRecorderRefused(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tlsrpt.db")
-	newStore(t, path)
+	storetest.Create(t, path)
 	refuseReport(t, path, "refuse-me")
 	rec := recorderOn(t, filepath.Join(dir, "spool"), &counting{}, store.Open, path)
 	if _, _, err := rec.AddReportResult(context.Background(), sample("refuse-me"), src); err == nil || !store.Refused(err) {

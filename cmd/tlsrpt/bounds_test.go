@@ -27,8 +27,7 @@ import (
 // engines are the databases of one test: a SQLite file and a fresh
 // PostgreSQL database, by engine name.
 func engines(t *testing.T) map[string]string {
-	srv := pgtest.Start(t)
-	return map[string]string{"sqlite": filepath.Join(t.TempDir(), "t.db"), "postgresql": srv.NewDatabase()}
+	return map[string]string{"sqlite": filepath.Join(t.TempDir(), "t.db"), "postgresql": pgtest.Database(t)}
 }
 
 // messageWith is a report message from submitter carrying the gzipped
@@ -160,8 +159,7 @@ func TestHostileLengthsBothEngines(t *testing.T) {
 // the rest and lists the report it left out with the reason, in one line
 // that quotes the report-id cut short; it once failed as a whole.
 func TestMigrateDBLeavesOutUnindexable(t *testing.T) {
-	srv := pgtest.Start(t)
-	dst := srv.NewDatabase()
+	dst := pgtest.Database(t)
 	src := filepath.Join(t.TempDir(), "old.db")
 	dir := t.TempDir()
 	writeFile(t, dir, "a.json", string(reportJSON("Org", "c@example.org", "keep", []failure{{"192.0.2.1", 2, "certificate-expired"}})))

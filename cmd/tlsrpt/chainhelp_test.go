@@ -20,6 +20,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/assess"
 
 	"github.com/emersion/go-msgauth/dkim"
+
 	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/f2btest"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
@@ -374,9 +375,5 @@ func startF2B(t *testing.T, files func(dir string) map[string]string) *f2btest.S
 // /etc/fail2ban in redeem/testdata, where nothing sets ignoreip.
 func startStockF2B(t *testing.T) *f2btest.Server {
 	t.Helper()
-	base, err := filepath.Abs("../../redeem/testdata/fail2ban-debian")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f2btest.Start(t, f2btest.Options{Base: base})
+	return f2btest.Start(t, f2btest.Options{Base: repoPath(t, "redeem/testdata/fail2ban-debian")})
 }

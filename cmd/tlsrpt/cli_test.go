@@ -18,6 +18,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/root"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
+	"github.com/tlsrpt/tlsrpt/internal/usertest"
 )
 
 // commandPaths lists every command and subcommand of tlsrpt, as typed.
@@ -219,19 +220,13 @@ func TestSyslog(t *testing.T) {
 func TestReviewReadOnlyAsNobody(t *testing.T) {
 	testenv.MustBeRoot(t) // to run the command as nobody
 	runuser := testenv.MustHaveExec(t, "runuser", "util-linux")
-	dir, err := os.MkdirTemp("", "tlsrpt-ro-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
+	dir := usertest.SharedDir(t)
 	db := filepath.Join(dir, "tlsrpt.db")
 	msg, _ := os.ReadFile("../../testdata/corpus/14-tlsrptdigest-google-failure.eml")
 	tlsrptOK(t, nil, msg, "filter", "--db", db, "--resolver", "127.0.0.1:9")
 	os.Chmod(db, 0o644)
 	bin := filepath.Join(dir, "tlsrpt")
-	b, _ := os.ReadFile(tlsrptBinary(t))
-	os.WriteFile(bin, b, 0o755)
+	installBinary(t, bin)
 	run := func(args ...string) (string, string, error) {
 		cmd := exec.Command(runuser, append([]string{"-u", "nobody", "--", bin}, args...)...)
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent", "TLSRPT_RESOLVER=127.0.0.1:9"}

@@ -2,21 +2,16 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"encoding/pem"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/root"
 	"github.com/tlsrpt/tlsrpt/internal/netnstest"
 	"github.com/tlsrpt/tlsrpt/internal/probetest"
-	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
 // TestDiagnoseEndToEnd runs tlsrpt diagnose as the command line does, in a
@@ -36,25 +31,10 @@ func TestDiagnoseEndToEnd(t *testing.T) {
 	w.AddMX("a.backup.e2e.test", probetest.StartSMTPOn(t, w.ListenFor("a.backup.e2e.test", 25), probetest.SMTPPlain, probetest.NoCert()))
 	victim := probetest.StartSMTPOn(t, w.ListenFor("victim.test", 25), probetest.SMTPStartTLS, probetest.NoCert())
 	resolver := w.ValidatingResolver()
-	dir := t.TempDir()
-	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.CA.Cert.Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	db := filepath.Join(dir, "tlsrpt.db")
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end := time.Now().Add(-24 * time.Hour)
-	rep := &report.Report{OrganizationName: "Reporter", ReportID: "1", Start: end.Add(-24 * time.Hour), End: end,
-		Policies: []report.Policy{{Type: "sts", Domain: "e2e.test", Failed: 3, Details: []report.FailureDetail{
-			{ResultType: "sts-policy-fetch-error", ReceivingMXHostname: "victim.test", FailedSessions: 3}}}}}
-	if _, _, err := st.AddReport(context.Background(), rep, arrival.Source{Transport: "mail",
-		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"}}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	ca := w.CA.File(t)
+	db := filepath.Join(t.TempDir(), "tlsrpt.db")
+	storetest.AddFailing(t, db, storetest.Failing{ID: "1", Domain: "e2e.test", ResultType: "sts-policy-fetch-error",
+		MX: "victim.test", Auth: storetest.Signed, At: time.Now().Add(-23 * time.Hour)})
 
 	run := func(args ...string) (int, []map[string]any) {
 		var out, errOut bytes.Buffer

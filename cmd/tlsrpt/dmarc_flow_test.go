@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/internal/dnstest"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -35,7 +35,7 @@ func dmarcMessage(fromAddr, org, email, id, ip string, failing int) []byte {
 		" Report-ID: " + id + "\r\nDate: Tue, 02 Dec 2025 10:00:00 +0000\r\nMessage-ID: <" + id + "@dmarc.example>\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nDMARC aggregate report.\r\n" +
 		"--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"" + id + ".xml\"\r\n" +
-		"Content-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString([]byte(xml)) + "\r\n--b--\r\n")
+		"Content-Transfer-Encoding: base64\r\n\r\n" + reporttest.Base64Lines([]byte(xml), "\r\n") + "--b--\r\n")
 }
 
 // TestDMARCForgedReporter files four DMARC reports that all name
@@ -121,7 +121,7 @@ func TestMaildropRuleDMARC(t *testing.T) {
 	}
 	a.mustDeliver(clean)
 
-	failed := maildirFiles(t, filepath.Join(a.home, "Maildir", ".DMARC-Failures"))
+	failed := maildirFiles(t, filepath.Join(a.Home, "Maildir", ".DMARC-Failures"))
 	if len(failed) != 1 {
 		t.Fatalf("%d messages in ~/Maildir/.DMARC-Failures, want 1", len(failed))
 	}

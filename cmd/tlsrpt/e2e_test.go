@@ -18,7 +18,7 @@ var (
 
 // tlsrptBinary builds the command once per test run and returns its path,
 // for tests that run it as a separate process (maildrop, concurrency).
-func tlsrptBinary(t *testing.T) string {
+func tlsrptBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "tlsrpt-bin-")
@@ -36,6 +36,32 @@ func tlsrptBinary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// installBinary copies the command to path (its folder made when missing),
+// where every user may run it.
+func installBinary(t testing.TB, path string) {
+	t.Helper()
+	b, err := os.ReadFile(tlsrptBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// repoPath is the absolute path of rel, a path in the repository.
+func repoPath(t testing.TB, rel string) string {
+	t.Helper()
+	abs, err := filepath.Abs(filepath.Join("../..", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }
 
 // maildirFiles returns the contents of the messages delivered to a Maildir.

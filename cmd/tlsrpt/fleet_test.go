@@ -27,8 +27,7 @@ import (
 // TestFleetFilterConcurrent runs 32 filter processes at once into one
 // PostgreSQL store: every report is stored once.
 func TestFleetFilterConcurrent(t *testing.T) {
-	srv := pgtest.Start(t)
-	db := srv.NewDatabase()
+	db := pgtest.Database(t)
 	bin := tlsrptBinary(t)
 	const n = 32
 	var wg sync.WaitGroup
@@ -155,8 +154,7 @@ func TestFleetSpool(t *testing.T) {
 // audit log names both hosts.
 func TestFleetRedeemTwoHosts(t *testing.T) {
 	testenv.MustHaveExec(t, "dnsmasq", "dnsmasq-base")
-	srv := pgtest.Start(t)
-	db := srv.NewDatabase()
+	db := pgtest.Database(t)
 	w := newChainWorld(t) // reports filed into a SQLite store, signed and forged
 	tlsrptOK(t, nil, nil, "migrate-db", "--from", w.db, "--to", db)
 	mx := map[string]*f2btest.Server{"mx1": startF2B(t, nil), "mx2": startF2B(t, nil)}
@@ -192,8 +190,7 @@ func TestFleetRedeemTwoHosts(t *testing.T) {
 // TestFleetMigrateDB copies a SQLite store built from the corpus into
 // PostgreSQL: review gives the same rows on both.
 func TestFleetMigrateDB(t *testing.T) {
-	srv := pgtest.Start(t)
-	dst := srv.NewDatabase()
+	dst := pgtest.Database(t)
 	src := filepath.Join(t.TempDir(), "t.db")
 	tlsrptOK(t, nil, nil, "import", "--db", src, "../../testdata/corpus")
 	r := tlsrptOK(t, nil, nil, "migrate-db", "--from", src, "--to", dst)

@@ -2,13 +2,10 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
+	"github.com/tlsrpt/tlsrpt/internal/usertest"
 )
 
 // The lines of contrib/maildrop/mailfilter an admin edits (the README's
@@ -38,10 +36,8 @@ const (
 // installed where every user may run it, a store folder owned by the mail
 // user, and a recording stand-in for the MTA's sendmail.
 type mailAccount struct {
+	*usertest.User
 	t        *testing.T
-	name     string
-	uid, gid int
-	home     string
 	bin      string // the installed tlsrpt
 	db       string // the shared store, in a folder owned by the mail user
 	mta      string // a folder holding the stand-in sendmail
@@ -56,75 +52,24 @@ func newMailAccount(t *testing.T) *mailAccount {
 	testenv.MustBeRoot(t) // it makes a system user and runs maildrop as that user
 	a := &mailAccount{t: t, maildrop: testenv.MustHaveExec(t, "maildrop", "maildrop")}
 	testenv.MustHaveExec(t, "maildirmake", "maildrop")
-	for _, tool := range []string{"useradd", "userdel", "unshare", "setpriv"} {
-		testenv.MustHaveExec(t, tool, "passwd and util-linux")
+	for _, tool := range []string{"unshare", "setpriv"} {
+		testenv.MustHaveExec(t, tool, "util-linux")
 	}
-	dir, err := os.MkdirTemp("", "tlsrpt-maildrop-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	a.name = "tlsrpt-md-" + hex.EncodeToString(b)
-	a.home = filepath.Join(dir, "home")
-	if err := os.Mkdir(a.home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	a.addUser(dir)
+	dir := usertest.SharedDir(t)
+	a.User = usertest.New(t, "tlsrpt-md-", filepath.Join(dir, "home"))
 	a.bin = filepath.Join(dir, "bin", "tlsrpt")
 	a.db = filepath.Join(dir, "store", "tlsrpt.db")
 	a.mta = filepath.Join(dir, "mta")
 	a.copies = filepath.Join(dir, "copies")
-	for _, d := range []string{filepath.Dir(a.bin), filepath.Dir(a.db), a.mta, a.copies} {
+	for _, d := range []string{filepath.Dir(a.db), a.mta, a.copies} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	a.chown(filepath.Dir(a.db), a.copies)
-	bin, err := os.ReadFile(tlsrptBinary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(a.bin, bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	a.Chown(t, filepath.Dir(a.db), a.copies)
+	installBinary(t, a.bin)
 	a.writeStandIn()
 	return a
-}
-
-// addUser makes the system user, nologin shell, home a.home.
-func (a *mailAccount) addUser(dir string) {
-	t := a.t
-	out, err := exec.Command("useradd", "--system", "--shell", "/usr/sbin/nologin",
-		"--home-dir", a.home, "--no-create-home", "--user-group", a.name).CombinedOutput()
-	if err != nil {
-		t.Fatalf("useradd %s: %v\n%s", a.name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", a.name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v\n%s", a.name, err, out)
-		}
-		os.Remove(filepath.Join("/var/mail", a.name)) // only if a failed run left one
-	})
-	u, err := user.Lookup(a.name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.uid, _ = strconv.Atoi(u.Uid)
-	a.gid, _ = strconv.Atoi(u.Gid)
-	a.chown(a.home)
-}
-
-func (a *mailAccount) chown(paths ...string) {
-	for _, p := range paths {
-		if err := os.Chown(p, a.uid, a.gid); err != nil {
-			a.t.Fatal(err)
-		}
-	}
 }
 
 // writeStandIn writes the recording stand-in for the MTA's sendmail: it
@@ -167,11 +112,11 @@ func (a *mailAccount) installRule(db string) {
 		}
 	}
 	s = strings.Replace(s, ruleTLSRPTLine, fmt.Sprintf(`TLSRPT="%s filter --no-config --syslog --db %s --resolver 127.0.0.1:9"`, a.bin, db), 1)
-	p := filepath.Join(a.home, ".mailfilter")
+	p := filepath.Join(a.Home, ".mailfilter")
 	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a.chown(p)
+	a.Chown(t, p)
 }
 
 // deliver delivers a sample as Postfix does for the account: maildrop -d
@@ -188,7 +133,7 @@ func (a *mailAccount) deliver(sample string) (int, string) {
 	const script = `mount -t overlay overlay -o "lowerdir=$1:/usr/sbin" /usr/sbin || exit 100
 exec setpriv --reuid="$2" --regid="$3" --init-groups "$4" -d "$5"`
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "--",
-		"/bin/sh", "-c", script, "sh", a.mta, strconv.Itoa(a.uid), strconv.Itoa(a.gid), a.maildrop, a.name)
+		"/bin/sh", "-c", script, "sh", a.mta, strconv.Itoa(a.UID), strconv.Itoa(a.GID), a.maildrop, a.Name)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Stdin = in
 	out, err := cmd.CombinedOutput()
@@ -199,7 +144,7 @@ exec setpriv --reuid="$2" --regid="$3" --init-groups "$4" -d "$5"`
 	case errors.As(err, &exit) && (exit.ExitCode() == 75 || exit.ExitCode() == 0):
 		return exit.ExitCode(), string(out)
 	}
-	t.Fatalf("maildrop -d %s < %s: %v (100: the overlay on /usr/sbin failed)\n%s", a.name, sample, err, out)
+	t.Fatalf("maildrop -d %s < %s: %v (100: the overlay on /usr/sbin failed)\n%s", a.Name, sample, err, out)
 	return 0, ""
 }
 
@@ -228,9 +173,9 @@ func (a *mailAccount) sent() []string {
 	return out
 }
 
-func (a *mailAccount) inbox() [][]byte { return maildirFiles(a.t, filepath.Join(a.home, "Maildir")) }
+func (a *mailAccount) inbox() [][]byte { return maildirFiles(a.t, filepath.Join(a.Home, "Maildir")) }
 func (a *mailAccount) failures() [][]byte {
-	return maildirFiles(a.t, filepath.Join(a.home, "Maildir", ".TLS-Failures"))
+	return maildirFiles(a.t, filepath.Join(a.Home, "Maildir", ".TLS-Failures"))
 }
 
 // TestMaildropRuleAsShipped delivers a report with failures and a clean one
@@ -241,7 +186,7 @@ func (a *mailAccount) failures() [][]byte {
 // not in the account's home.
 func TestMaildropRuleAsShipped(t *testing.T) {
 	a := newMailAccount(t)
-	if line := passwdLine(t, a.name); !strings.HasSuffix(line, ":/usr/sbin/nologin\n") {
+	if line := passwdLine(t, a.Name); !strings.HasSuffix(line, ":/usr/sbin/nologin\n") {
 		t.Fatalf("the test account must have the nologin shell: %s", line)
 	}
 	a.installRule(a.db)
@@ -260,7 +205,7 @@ func TestMaildropRuleAsShipped(t *testing.T) {
 	if !bytes.Contains(failed[0], orig[bytes.Index(orig, []byte("H4sI")):]) {
 		t.Fatal("the filed message's attachment and closing boundary are not byte for byte the original")
 	}
-	if _, err := os.Stat(filepath.Join(a.home, "Maildir", ".TLS-Failures", "maildirfolder")); err != nil {
+	if _, err := os.Stat(filepath.Join(a.Home, "Maildir", ".TLS-Failures", "maildirfolder")); err != nil {
 		t.Errorf("the rule made the failures folder without maildirmake -f: %v", err)
 	}
 	sent := a.sent()
@@ -277,10 +222,10 @@ func TestMaildropRuleAsShipped(t *testing.T) {
 	if rows := reviewJSON(t, nil, "--db", a.db, "--no-bans"); rows["192.0.2.1"].Reports != 1 {
 		t.Fatalf("the store the rule names (--db) lacks the report: %+v", rows)
 	}
-	if fi, err := os.Stat(a.db); err != nil || int(fi.Sys().(*syscall.Stat_t).Uid) != a.uid {
+	if fi, err := os.Stat(a.db); err != nil || int(fi.Sys().(*syscall.Stat_t).Uid) != a.UID {
 		t.Errorf("the store %s was not made by the mail user: %v", a.db, err)
 	}
-	if _, err := os.Stat(filepath.Join(a.home, ".local", "state", "tlsrpt", "tlsrpt.db")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(a.Home, ".local", "state", "tlsrpt", "tlsrpt.db")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the filter made a store of its own in the mail user's home: %v", err)
 	}
 }
@@ -307,7 +252,7 @@ func TestMaildropRuleDeferralSendsOneCopy(t *testing.T) {
 	}
 
 	a.mustDeliver(cleanSample) // the rule makes both folders
-	tmp := filepath.Join(a.home, "Maildir", ".TLS-Failures", "tmp")
+	tmp := filepath.Join(a.Home, "Maildir", ".TLS-Failures", "tmp")
 	if err := os.Chmod(tmp, 0o500); err != nil {
 		t.Fatal(err)
 	}

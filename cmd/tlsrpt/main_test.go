@@ -26,24 +26,12 @@ func TestMain(m *testing.M) {
 // TestScripts runs the end-to-end scripts in testdata/script: each runs
 // the real command and checks its output and files.
 func TestScripts(t *testing.T) {
-	corpus, err := filepath.Abs("../../testdata/corpus")
-	if err != nil {
-		t.Fatal(err)
-	}
-	samples, err := filepath.Abs("../../filter/testdata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	contrib, err := filepath.Abs("../../contrib")
-	if err != nil {
-		t.Fatal(err)
-	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("CORPUS", corpus)
-			env.Setenv("SAMPLES", samples)
-			env.Setenv("CONTRIB", contrib)
+			env.Setenv("CORPUS", repoPath(t, "testdata/corpus"))
+			env.Setenv("SAMPLES", repoPath(t, "filter/testdata"))
+			env.Setenv("CONTRIB", repoPath(t, "contrib"))
 			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, "state"))
 			env.Setenv("HOME", filepath.Join(env.WorkDir, "home"))
 			// No script asks the machine's resolver: port 9 on loopback

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -119,10 +118,9 @@ func TestReadmeExamples(t *testing.T) {
 		_ = i
 	}
 	dns := dnstest.Start(t, chainRecords(t))
-	pg := pgtest.Start(t)
-	pgURL := pg.NewDatabase()
+	pgURL := pgtest.Database(t)
 	env := []string{"HOME=" + home, "TLSRPT_RESOLVER=" + dns, "XDG_STATE_HOME=", "TLSRPT_DB="}
-	repo, _ := filepath.Abs("../..")
+	repo := repoPath(t, ".")
 	for _, line := range cmds {
 		want, ok := readmeWorld[line]
 		if !ok {
@@ -137,30 +135,21 @@ func TestReadmeExamples(t *testing.T) {
 		cmd := exec.Command(tlsrptBinary(t), args...)
 		cmd.Dir = repo
 		cmd.Env = append(os.Environ(), env...)
+		var in []byte
 		if stdin != "" {
-			f, err := os.Open(filepath.Join(repo, stdin))
-			if err != nil {
+			var err error
+			if in, err = os.ReadFile(filepath.Join(repo, stdin)); err != nil {
 				t.Fatal(err)
 			}
-			cmd.Stdin = f
 		}
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		r := runResult(t, cmd, in)
 		okCode := false
 		for _, c := range want.codes {
-			okCode = okCode || c == code
+			okCode = okCode || c == r.code
 		}
-		if !okCode || !regexp.MustCompile(want.stdout).MatchString(stdout.String()) {
+		if !okCode || !regexp.MustCompile(want.stdout).MatchString(r.stdout) {
 			t.Errorf("README example %q: exit %d (want %v), stdout should match %q:\n%s\nstderr:\n%s",
-				line, code, want.codes, want.stdout, stdout.String(), stderr.String())
+				line, r.code, want.codes, want.stdout, r.stdout, r.stderr)
 		}
 	}
 }

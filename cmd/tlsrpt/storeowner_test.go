@@ -7,16 +7,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
-	"github.com/tlsrpt/tlsrpt/store"
+	"github.com/tlsrpt/tlsrpt/internal/usertest"
 )
 
 // asNobody runs commands of a copy of the tlsrpt binary as root and as the
@@ -33,25 +32,11 @@ func newAsNobody(t *testing.T) *asNobody {
 	t.Helper()
 	testenv.MustBeRoot(t) // to run commands as root and as nobody
 	testenv.MustHaveExec(t, "runuser", "util-linux")
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		t.Fatalf("no user nobody: %v", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	dir, err := os.MkdirTemp("", "tlsrpt-owner-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
+	nobody := usertest.Lookup(t, "nobody")
+	dir := usertest.SharedDir(t)
 	bin := filepath.Join(dir, "tlsrpt")
-	b, err := os.ReadFile(tlsrptBinary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(bin, b, 0o755)
-	return &asNobody{t: t, dir: dir, bin: bin, uid: uid, gid: gid}
+	installBinary(t, bin)
+	return &asNobody{t: t, dir: dir, bin: bin, uid: nobody.UID, gid: nobody.GID}
 }
 
 // mkdir makes a folder under the test's folder, owned by nobody when
@@ -82,14 +67,15 @@ func (a *asNobody) run(nobody bool, env []string, stdin []byte, args ...string) 
 	return runResult(a.t, cmd, stdin)
 }
 
-// files lists the names in dir.
+// files lists the names in dir, none when it cannot be read.
 func files(dir string) []string {
-	des, _ := os.ReadDir(dir)
-	var out []string
-	for _, de := range des {
-		out = append(out, de.Name())
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil
 	}
-	return out
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	return names
 }
 
 // TestRootNeverCreatesStore runs, as root and before any report came,
@@ -174,17 +160,6 @@ func TestRootNeverCreatesStore(t *testing.T) {
 	}
 }
 
-// createStore creates an empty store at path (import creates none when
-// it stores nothing).
-func createStore(t *testing.T, path string) {
-	t.Helper()
-	st, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-}
-
 // TestFilterSpoolsUnwritableStore gives the filter, run as nobody, a store
 // it cannot write: a file root created (root:root 0600), then a file of
 // its own in a folder it cannot write (WAL needs its -wal and -shm
@@ -198,10 +173,10 @@ func TestFilterSpoolsUnwritableStore(t *testing.T) {
 
 	rootOnly := a.mkdir("root-only", false, 0o755)
 	db := filepath.Join(rootOnly, "tlsrpt.db")
-	createStore(t, db) // as root: root:root 0600
+	storetest.Create(t, db) // as root: root:root 0600
 	readOnlyDir := a.mkdir("read-only", false, 0o755)
 	db2 := filepath.Join(readOnlyDir, "tlsrpt.db")
-	createStore(t, db2)
+	storetest.Create(t, db2)
 	os.Chown(db2, a.uid, a.gid)
 	for i, loc := range []string{db, db2} {
 		env := []string{"TLSRPT_DB=" + loc, "XDG_STATE_HOME=" + state}
