@@ -96,17 +96,29 @@ var sessionQueries = map[Group]string{
 }
 
 func (s *Store) sessionStats(ctx context.Context, since time.Time, by Period, group Group) ([]SessionRow, error) {
-	q, ok := sessionQueries[group]
+	const unknown = "unknown group %q (want reporter, domain, mx or result-type)"
+	return statRows(ctx, s, sessionQueries, group, unknown, since, by, func(d daySum) SessionRow {
+		return SessionRow{Start: d.start, Key: d.key, Unauthenticated: !d.authed, Successful: d.a, Failed: d.b}
+	})
+}
+
+// statRows runs the statement of group in queries through daySums and
+// makes a row of each period and key: the one path of SessionStats and
+// DMARCStats. A group queries lacks is refused with unknown, a format
+// naming it.
+func statRows[T any](ctx context.Context, s *Store, queries map[Group]string, group Group, unknown string,
+	since time.Time, by Period, row func(daySum) T) ([]T, error) {
+	q, ok := queries[group]
 	if !ok {
-		return nil, fmt.Errorf("unknown group %q (want reporter, domain, mx or result-type)", group)
+		return nil, fmt.Errorf(unknown, group)
 	}
 	sums, err := s.daySums(ctx, q, since, by)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]SessionRow, len(sums))
+	out := make([]T, len(sums))
 	for i, d := range sums {
-		out[i] = SessionRow{Start: d.start, Key: d.key, Unauthenticated: !d.authed, Successful: d.a, Failed: d.b}
+		out[i] = row(d)
 	}
 	return out, nil
 }
