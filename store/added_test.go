@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,17 +13,13 @@ import (
 // authenticated copy replacing an unauthenticated one) apart, where
 // AddReport says dup for the last two.
 func TestAddReportResult(t *testing.T) {
-	st, err := Open(filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openAt(t, filepath.Join(t.TempDir(), "t.db"))
 	r := &report.Report{OrganizationName: "Google Inc.", ReportID: "upgrade-1",
 		Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}
 	unsigned := arrival.Source{Transport: "mail", Submitter: "google.com"}
 	signed := arrival.Source{Transport: "mail", Submitter: "google.com",
 		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}
-	ctx := context.Background()
+	ctx := t.Context()
 	for i, step := range []struct {
 		src  arrival.Source
 		want arrival.Added

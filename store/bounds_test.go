@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -26,7 +25,7 @@ import (
 // stored. Strings of exactly MaxIndexed bytes, three in the widest index,
 // are stored and found again on both: the bound is one PostgreSQL takes.
 func TestIndexedBounds(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	s := openTemp(t)
 	long := reporttest.Noise(20000)
 	signed := func(domain string) arrival.Source {
@@ -90,7 +89,7 @@ func TestIndexedBounds(t *testing.T) {
 // log line's cap when the caller quotes the whole report-id (as serve
 // does); errors.As still finds the *pgconn.PgError.
 func TestEnginesDifferWithoutTheBound(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	s := openTemp(t)
 	long := reporttest.Noise(20000)
 	_, _, err := s.addChecked(ctx, mkReport("Org", long, 1, detail("192.0.2.1", "certificate-expired", 1)), arrival.Source{}, "org")
@@ -126,12 +125,8 @@ func TestEnginesDifferWithoutTheBound(t *testing.T) {
 // PostgreSQL run) leaves those out, each with its reason, and copies the
 // rest, where it once failed as a whole.
 func TestCopyLeavesOutUnindexable(t *testing.T) {
-	ctx := context.Background()
-	src, err := Open(filepath.Join(t.TempDir(), "old.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	ctx := t.Context()
+	src := openAt(t, filepath.Join(t.TempDir(), "old.db"))
 	add := func(r *report.Report) {
 		t.Helper()
 		// Past AddReport's check, as an older tlsrpt stored them.

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"net/netip"
 	"path/filepath"
@@ -16,12 +15,8 @@ import (
 // in the PostgreSQL run): the same review rows, evidence, audit log and
 // counts come out, and the copy takes new reports after the copied keys.
 func TestCopy(t *testing.T) {
-	ctx := context.Background()
-	src, err := Open(filepath.Join(t.TempDir(), "src.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	ctx := t.Context()
+	src := openAt(t, filepath.Join(t.TempDir(), "src.db"))
 	signed := arrival.Source{Transport: "mail", Submitter: "google.com", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "ok"}}
 	for i, r := range []struct {
 		org, id string

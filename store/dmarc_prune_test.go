@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -15,7 +14,7 @@ import (
 // TLS reports are pruned by, and nothing younger.
 func TestDMARCPrune(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	for d := 1; d <= 10; d++ {
 		r := mkDMARC("google.com", "p-"+string(rune('a'+d)), d, dmarcRec{"192.0.2.1", 1, true}, dmarcRec{"192.0.2.2", 2, false})
 		if _, _, err := s.AddDMARC(ctx, r, dsigned("google.com")); err != nil {
@@ -56,12 +55,8 @@ func TestDMARCPrune(t *testing.T) {
 // TestCopyDMARC: Copy (migrate-db) carries the DMARC reports with their
 // records, keys and sources, and the copy takes new ones after them.
 func TestCopyDMARC(t *testing.T) {
-	ctx := context.Background()
-	src, err := Open(filepath.Join(t.TempDir(), "src.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	ctx := t.Context()
+	src := openAt(t, filepath.Join(t.TempDir(), "src.db"))
 	var ids []int64
 	for i, r := range []*dmarc.Report{
 		mkDMARC("google.com", "c-1", 3, dmarcRec{"192.0.2.1", 4, true}, dmarcRec{"2001:db8::1", 2, false}),

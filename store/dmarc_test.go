@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"net/netip"
 	"os"
@@ -60,7 +59,7 @@ func dunsigned(domain string) arrival.Source {
 // a duplicate.
 func TestDMARCCorpusRoundTrip(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	files, _ := filepath.Glob("../dmarc/testdata/corpus/*")
 	n := 0
 	for _, f := range files {
@@ -131,7 +130,7 @@ func TestDMARCDedupAttacks(t *testing.T) {
 		for _, forgerFirst := range []bool{true, false} {
 			t.Run(tc.name+map[bool]string{true: "/forger first", false: "/genuine first"}[forgerFirst], func(t *testing.T) {
 				s := openTemp(t)
-				ctx := context.Background()
+				ctx := t.Context()
 				add := func(r *dmarc.Report, src arrival.Source) {
 					if _, _, err := s.AddDMARC(ctx, r, src); err != nil {
 						t.Fatal(err)
@@ -172,7 +171,7 @@ func TestDMARCDedupAttacks(t *testing.T) {
 // from anyone unauthenticated; word-for-word copies are one report.
 func TestDMARCUpgradeAndCopies(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	r := mkDMARC("google.com", "g-2", 20, dmarcRec{"209.85.220.41", 10, true}, dmarcRec{"192.0.2.1", 3, false})
 	id1, added, err := s.AddDMARCResult(ctx, r, arrival.Source{Transport: "import"})
 	if err != nil || added != arrival.New {
@@ -203,7 +202,7 @@ func TestDMARCUpgradeAndCopies(t *testing.T) {
 // before any statement, with errors Refused recognises.
 func TestDMARCRefused(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	long := strings.Repeat("x", MaxIndexed+1)
 	nul := strings.Repeat("\x00", MaxIndexed/3+1) // 3 bytes each in PostgreSQL
 	for _, tc := range []struct {
@@ -247,7 +246,7 @@ func TestDMARCRefused(t *testing.T) {
 // failures, counted from the records.
 func TestDMARCTotals(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	id, _, err := s.AddDMARC(ctx, mkDMARC("google.com", "t", 20,
 		dmarcRec{"192.0.2.1", 7, true}, dmarcRec{"192.0.2.2", 5, false}, dmarcRec{"192.0.2.3", 1, false}), dsigned("google.com"))
 	if err != nil {

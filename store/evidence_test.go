@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -19,7 +18,7 @@ import (
 // (days 1 and 5) and one shared report (day 9), and returns them.
 func manyAddresses(t *testing.T, s *Store, n int) []netip.Addr {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	ips := make([]netip.Addr, n)
 	var shared []report.FailureDetail
 	for i := range ips {
@@ -41,7 +40,7 @@ func manyAddresses(t *testing.T, s *Store, n int) []netip.Addr {
 
 func TestEvidenceForBatches(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	n := 2*EvidenceBatch + 7 // three batches, the last one short
 	ips := manyAddresses(t, s, n)
 	all, err := s.EvidenceAll(ctx, time.Time{})
@@ -85,7 +84,7 @@ func TestEvidenceForBatches(t *testing.T) {
 
 func TestEvidenceEach(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	ips := manyAddresses(t, s, 20)
 	var seen []netip.Addr
 	err := s.EvidenceEach(ctx, time.Time{}, func(ip netip.Addr, ev []Evidence) error {

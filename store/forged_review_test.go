@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -21,7 +20,7 @@ import (
 // signed report naming 192.0.2.2 and 192.0.2.3.
 func forgedGoogle(t *testing.T, s *Store) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	forged := mkReport("Google Inc.", "forged", 1, detail("192.0.2.1", "certificate-expired", 50),
 		detail("192.0.2.3", "certificate-expired", 1))
 	if _, _, err := s.AddReport(ctx, forged, unsigned("google.com")); err != nil {
@@ -38,7 +37,7 @@ func forgedGoogle(t *testing.T, s *Store) {
 // of forgedGoogle's addresses.
 func checkForgedGoogle(t *testing.T, s *Store) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	want := map[string][2][]string{ // address → (Organizations, AuthenticatedOrganizations)
 		"192.0.2.1": {{"Google Inc. (unauthenticated)"}, nil},
 		"192.0.2.2": {{"Google Inc."}, {"Google Inc."}},
@@ -99,10 +98,7 @@ func TestFailingForgedOrganization(t *testing.T) {
 			if _, err := s.db.Exec(`DELETE FROM reports WHERE report_id = 'real'`); err != nil {
 				t.Fatal(err)
 			}
-			fs, err := s.Failing(context.Background(), time.Time{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			fs := mustFailing(t, s, time.Time{})
 			i := slices.IndexFunc(fs, func(f FailingAddress) bool { return f.IP == netip.MustParseAddr("192.0.2.3") })
 			if i < 0 || !slices.Equal(fs[i].Organizations, []string{"Google Inc. (unauthenticated)"}) || fs[i].AuthenticatedOrganizations != nil {
 				t.Errorf("192.0.2.3 named only by the forgery now: %+v", fs)
@@ -116,7 +112,7 @@ func floodLabels(t *testing.T, s *Store) {
 	t.Helper()
 	for i := range maxLabels {
 		r := mkReport(fmt.Sprintf("Made Up %d", i), fmt.Sprint("flood", i), 1, detail("198.51.100.1", "certificate-expired", 1))
-		if _, _, err := s.AddReport(context.Background(), r, arrival.Source{Transport: "https"}); err != nil {
+		if _, _, err := s.AddReport(t.Context(), r, arrival.Source{Transport: "https"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,20 +126,14 @@ func TestMigrateAuthenticatedOrganizations(t *testing.T) {
 	for _, flood := range []bool{false, true} {
 		t.Run(fmt.Sprintf("labels-taken=%v", flood), func(t *testing.T) {
 			loc := tempLocation(t)
-			s, err := Open(loc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := openAt(t, loc)
 			if flood {
 				floodLabels(t, s)
 			}
 			forgedGoogle(t, s)
 			toVersion4(t, s)
 			s.Close()
-			if s, err = Open(loc); err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s = openAt(t, loc)
 			checkForgedGoogle(t, s)
 		})
 	}

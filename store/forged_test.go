@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -25,7 +24,7 @@ func addAt(t *testing.T, s *Store, at time.Time, org, id string, start, end time
 	r := &report.Report{OrganizationName: org, ReportID: id, Start: start, End: end,
 		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 10, Failed: 1,
 			Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr("192.0.2.99"), FailedSessions: 1}}}}}
-	if _, _, err := s.AddReport(context.Background(), r, src); err != nil {
+	if _, _, err := s.AddReport(t.Context(), r, src); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -62,7 +61,7 @@ func TestQuietNotSilencedByForgery(t *testing.T) {
 	// Within the day of skew: believed.
 	soon := at.Add(20 * time.Hour)
 	addAt(t, s, at, "Alpha Mail", "skewed", soon.Add(-24*time.Hour), soon, signed("alpha.example"))
-	as, err := s.ReportersAsOf(context.Background(), at)
+	as, err := s.ReportersAsOf(t.Context(), at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +93,7 @@ func TestQuietAfterBackfill(t *testing.T) {
 		start := at.AddDate(0, 0, -30+d).Truncate(24 * time.Hour)
 		addAt(t, s, at, "Gamma Mail", fmt.Sprint(d), start, start.Add(24*time.Hour-time.Second), signed("gamma.example"))
 	}
-	as, err := s.ReportersAsOf(context.Background(), at)
+	as, err := s.ReportersAsOf(t.Context(), at)
 	if err != nil || len(as) != 1 {
 		t.Fatalf("%+v, %v", as, err)
 	}
@@ -112,7 +111,7 @@ func TestSessionStatsForgedReporter(t *testing.T) {
 	addAt(t, s, day.Add(30*time.Hour), "Google Inc.", "real", day, day.Add(24*time.Hour-time.Second), signed("google.com"))
 	addAt(t, s, day.Add(30*time.Hour), "Google Inc. ", "forged-1", day, day.Add(24*time.Hour-time.Second), unsigned("google.com"))
 	addAt(t, s, day.Add(30*time.Hour), "Google  Inc.", "forged-2", day, day.Add(24*time.Hour-time.Second), unsigned("google.com"))
-	rows, err := s.SessionStats(context.Background(), time.Time{}, Day, ByReporter)
+	rows, err := s.SessionStats(t.Context(), time.Time{}, Day, ByReporter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +131,7 @@ func TestAddressChangesMarked(t *testing.T) {
 	day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	addAt(t, s, day.Add(30*time.Hour), "Google Inc.", "real", day, day.Add(24*time.Hour-time.Second), signed("google.com"))
 	addAt(t, s, day.Add(30*time.Hour), "Google Inc.", "forged", day, day.Add(24*time.Hour-time.Second), unsigned("google.com"))
-	cs, err := s.AddressChanges(context.Background(), day, day.AddDate(0, 0, 3))
+	cs, err := s.AddressChanges(t.Context(), day, day.AddDate(0, 0, 3))
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("%+v, %v", cs, err)
 	}
@@ -150,7 +149,7 @@ func TestSessionsStoredSinceAuthenticated(t *testing.T) {
 	at := day.Add(30 * time.Hour)
 	addAt(t, s, at, "Google Inc.", "real", day, day.Add(24*time.Hour-time.Second), signed("google.com"))
 	addAt(t, s, at, "Google Inc.", "forged", day, day.Add(24*time.Hour-time.Second), unsigned("google.com"))
-	perDomain, perType, err := s.SessionsStoredSince(context.Background(), at.Add(-time.Hour))
+	perDomain, perType, err := s.SessionsStoredSince(t.Context(), at.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

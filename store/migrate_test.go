@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"net/netip"
 	"path/filepath"
 	"reflect"
@@ -38,7 +37,7 @@ func TestMigrateV1Data(t *testing.T) {
 			(2, 2, 'starttls-not-supported', '40.92.1.1', 'mx.example.net', '198.51.100.25', 3),
 			(3, 3, 'made-up-type', '209.85.220.41', 'mx.example.net', '198.51.100.25', 1)`,
 	}, start, end)
-	ctx := context.Background()
+	ctx := t.Context()
 
 	// Keys and digests as AddReport computes them.
 	for id, want := range map[int64]string{1: "google.com", 2: "microsoft.com", 3: "org"} {
@@ -56,10 +55,7 @@ func TestMigrateV1Data(t *testing.T) {
 	}
 
 	// The aggregate holds what the details say.
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := mustFailing(t, s, time.Time{})
 	want := []FailingAddress{
 		{IP: netip.MustParseAddr("209.85.220.41"), FailedSessions: 4, Reports: 2,
 			Organizations: []string{"Google Inc.", "Org"}, AuthenticatedOrganizations: []string{"Google Inc.", "Org"}, ResultTypes: []string{"certificate-expired", "made-up-type"},

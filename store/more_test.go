@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"net/netip"
 	"os"
@@ -17,7 +16,7 @@ import (
 
 func TestEvidence(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	g := arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com",
 		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass"}}
 	m := arrival.Source{Transport: "https", Submitter: "microsoft.com", Auth: arrival.Auth{Detail: "https, not authenticated"}}
@@ -66,7 +65,7 @@ func TestEvidence(t *testing.T) {
 
 func TestIPCanonicalForm(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	_, _, err := s.AddReport(ctx, mkReport("Org", "v6", 1,
 		detail("2001:DB8::1", "validation-failure", 1),
 		detail("2001:0db8:0000::0001", "validation-failure", 2),
@@ -93,10 +92,7 @@ func TestIPCanonicalForm(t *testing.T) {
 	if got, want := strings.Join(stored, " "), "2001:db8::1 2001:db8::1 1.2.3.4 1.2.3.4 fe80::1"; got != want {
 		t.Errorf("stored addresses %q, want %q", got, want)
 	}
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := mustFailing(t, s, time.Time{})
 	if got, want := ips(fs), "fe80::1 1.2.3.4 2001:db8::1"; got != want {
 		t.Errorf("Failing = %q, want %q", got, want)
 	}
@@ -110,7 +106,7 @@ func TestIPCanonicalForm(t *testing.T) {
 
 func TestCache(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	clock := time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC)
 	now = func() time.Time { return clock }
 	t.Cleanup(func() { now = time.Now })
@@ -155,7 +151,7 @@ func TestCache(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	if as, err := s.Actions(ctx, 0); err != nil || len(as) != 0 {
 		t.Fatalf("Actions(empty) = %+v, %v", as, err)
 	}
@@ -210,11 +206,7 @@ func TestOpenCreatesFolders(t *testing.T) {
 	sqliteOnly(t, "SQLite files and PRAGMAs")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a", "b", "c", "tlsrpt.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, path)
 	if s.File() != path {
 		t.Errorf("File() = %q, want %q", s.File(), path)
 	}
@@ -230,7 +222,7 @@ func TestOpenCreatesFolders(t *testing.T) {
 	} else if perm := fi.Mode().Perm(); perm != 0o600 {
 		t.Errorf("database file mode %v, want 0600", perm)
 	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "1", 1), arrival.Source{}); err != nil {
+	if _, _, err := s.AddReport(t.Context(), mkReport("Org", "1", 1), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Mode().Perm() != 0o600 {
@@ -256,11 +248,8 @@ func TestOpenOddPath(t *testing.T) {
 	sqliteOnly(t, "SQLite file names")
 	// Characters that mean something in a URI must reach the file name.
 	path := filepath.Join(t.TempDir(), "we?ird #name%20.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "1", 1), arrival.Source{}); err != nil {
+	s := openAt(t, path)
+	if _, _, err := s.AddReport(t.Context(), mkReport("Org", "1", 1), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -319,11 +308,8 @@ func TestOpenUnwritable(t *testing.T) {
 func TestOpenReadOnly(t *testing.T) {
 	sqliteOnly(t, "SQLite files")
 	path := filepath.Join(t.TempDir(), "t.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "r1", 3, detail("192.0.2.1", "certificate-expired", 2)), arrival.Source{}); err != nil {
+	s := openAt(t, path)
+	if _, _, err := s.AddReport(t.Context(), mkReport("Org", "r1", 3, detail("192.0.2.1", "certificate-expired", 2)), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -334,11 +320,11 @@ func TestOpenReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs, err := ro.Failing(context.Background(), time.Time{})
+	fs, err := ro.Failing(t.Context(), time.Time{})
 	if err != nil || len(fs) != 1 {
 		t.Errorf("read-only Failing: %+v, %v", fs, err)
 	}
-	if _, _, err := ro.AddReport(context.Background(), mkReport("Org", "r2", 3), arrival.Source{}); err == nil {
+	if _, _, err := ro.AddReport(t.Context(), mkReport("Org", "r2", 3), arrival.Source{}); err == nil {
 		t.Error("a read-only store took a write")
 	}
 	ro.Close()
@@ -347,7 +333,7 @@ func TestOpenReadOnly(t *testing.T) {
 func TestMigrateFromVersion1(t *testing.T) {
 	sqliteOnly(t, "a version-1 SQLite file")
 	path := filepath.Join(t.TempDir(), "v1.db")
-	ctx := context.Background()
+	ctx := t.Context()
 	// A database at version 1, as the first release wrote it.
 	s := openFromV1(t, path, []string{`INSERT INTO reports (org, report_id, start_time, end_time, stored)
 		VALUES ('Old Org', 'old-1', 100, 200, 300)`})
@@ -387,7 +373,7 @@ func TestMigrationIsAtomic(t *testing.T) {
 	s := openTemp(t)
 	bad := append(slices.Clip(sqliteSteps()), migration{
 		name: "broken", sql: `CREATE TABLE half (x); SELECT * FROM no_such_table`})
-	if err := s.migrate(context.Background(), bad); err == nil {
+	if err := s.migrate(t.Context(), bad); err == nil {
 		t.Fatal("broken migration succeeded")
 	}
 	var n int

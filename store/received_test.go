@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ import (
 // apart from LastStored.
 func TestReportersDaysReceived(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	add := func(id string, n int, storedAt, received, start time.Time) {
 		s.SetClock(func() time.Time { return storedAt })

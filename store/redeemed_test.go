@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -19,7 +18,7 @@ import (
 // nothing.
 func redeemScenario(t *testing.T, s *Store) time.Time {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	add := func(r *report.Report, src arrival.Source) {
 		t.Helper()
 		if _, _, err := s.AddReport(ctx, r, src); err != nil {
@@ -58,7 +57,7 @@ func redeemScenario(t *testing.T, s *Store) time.Time {
 func TestRedeemedFollowUp(t *testing.T) {
 	s := openTemp(t)
 	at := redeemScenario(t, s)
-	got, err := s.Redeemed(context.Background())
+	got, err := s.Redeemed(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +89,7 @@ func TestRedeemedFollowUp(t *testing.T) {
 // redeemed addresses as for 3.
 func TestRedeemedStatements(t *testing.T) {
 	sqliteOnly(t, "the statement counter wraps the SQLite driver; the queries are the same on both engines")
-	ctx := context.Background()
+	ctx := t.Context()
 	measure := func(n int) [2]int64 {
 		s := openCounting(t)
 		var ds []report.FailureDetail
@@ -127,7 +126,7 @@ func TestRedeemedStatements(t *testing.T) {
 // sessions of both.
 func TestRedeemedTwoDomains(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	two := func(id string, start int, ds ...report.FailureDetail) *report.Report {
 		r := mkReport("Google Inc.", id, start, ds...)
 		p := r.Policies[0]

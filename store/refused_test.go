@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -21,7 +20,7 @@ import (
 // which takes that, a trigger refuses the report as a CHECK would.
 func TestRefused(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	long := make([]byte, 15000)
 	rand.Read(long) // incompressible: PostgreSQL compresses a long index row first
 	r := mkReport("Google Inc.", base64.StdEncoding.EncodeToString(long), 3, detail("192.0.2.1", "certificate-expired", 1))
@@ -58,17 +57,13 @@ func TestRefused(t *testing.T) {
 func TestRefusedReadOnlyFile(t *testing.T) {
 	sqliteOnly(t, "file modes")
 	path := filepath.Join(t.TempDir(), "t.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	openAt(t, path).Close()
 	ro, err := OpenReadOnly(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	_, _, err = ro.AddReport(context.Background(), mkReport("Google Inc.", "r1", 3), arrival.Source{Transport: "mail"})
+	_, _, err = ro.AddReport(t.Context(), mkReport("Google Inc.", "r1", 3), arrival.Source{Transport: "mail"})
 	if err == nil || Refused(err) {
 		t.Errorf("AddReport on a read-only store: %v; Refused = %v, want an error that is not a refusal", err, Refused(err))
 	}
@@ -87,16 +82,12 @@ func TestOpenExisting(t *testing.T) {
 		t.Errorf("OpenExisting made the folder: %v", err)
 	}
 	path := filepath.Join(dir, "tlsrpt.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	s, err = OpenExisting(path)
+	openAt(t, path).Close()
+	s, err := OpenExisting(path)
 	if err != nil {
 		t.Fatalf("OpenExisting(existing) = %v", err)
 	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Google Inc.", "r1", 3), arrival.Source{Transport: "mail"}); err != nil {
+	if _, _, err := s.AddReport(t.Context(), mkReport("Google Inc.", "r1", 3), arrival.Source{Transport: "mail"}); err != nil {
 		t.Errorf("writing through OpenExisting: %v", err)
 	}
 	s.Close()
@@ -106,7 +97,7 @@ func TestOpenExisting(t *testing.T) {
 // bound, and the entries that expire last.
 func TestCacheBound(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	maxCacheEntries = 5
 	t.Cleanup(func() { maxCacheEntries = MaxCacheEntries })
 	for i := range 12 {
@@ -130,7 +121,7 @@ func TestCacheBound(t *testing.T) {
 // later ones, stale or fresh.
 func TestPruneCache(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	clock := time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC)
 	now = func() time.Time { return clock }
 	t.Cleanup(func() { now = time.Now })

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"net/netip"
 	"path/filepath"
@@ -22,12 +21,40 @@ func openTemp(t testing.TB) *Store {
 	if onPostgres() {
 		loc = newPostgresDB(t)
 	}
+	return openAt(t, loc)
+}
+
+// openAt opens the store at loc, closed when t ends (a close before then
+// does no harm); it fails t when the store cannot be opened.
+func openAt(t testing.TB, loc string) *Store {
+	t.Helper()
 	s, err := Open(loc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// wantEqual fails t on err, and reports got unless it is want.
+func wantEqual[T any](t testing.TB, got T, err error, want T) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// mustFailing returns s.Failing(since), failing t on an error.
+func mustFailing(t testing.TB, s *Store, since time.Time) []FailingAddress {
+	t.Helper()
+	fs, err := s.Failing(t.Context(), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
 }
 
 func day(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
@@ -72,7 +99,7 @@ func detail(ip, result string, n int64) report.FailureDetail {
 
 func TestAddReportRoundTrip(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	r := &report.Report{
 		OrganizationName: "Google Inc.",
 		ContactInfo:      "smtp-tls-reporting@google.com",
@@ -150,7 +177,7 @@ func slicesClone(p []report.Policy) []report.Policy { return append([]report.Pol
 
 func TestAddReportDuplicate(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	r := mkReport("Microsoft Corporation", "133-abc", 10, detail("40.92.1.1", "starttls-not-supported", 3))
 	plain := arrival.Source{Transport: "mail", Submitter: "microsoft.com", MessageID: "<1@x>",
 		Auth: arrival.Auth{Detail: "no dkim signature"}}
@@ -177,10 +204,7 @@ func TestAddReportDuplicate(t *testing.T) {
 	if st.Reports != 2 || st.Details != 2 {
 		t.Errorf("after duplicate: %d reports, %d details; want 2, 2", st.Reports, st.Details)
 	}
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := mustFailing(t, s, time.Time{})
 	if len(fs) != 1 || fs[0].FailedSessions != 4 {
 		t.Errorf("Failing after duplicate = %+v; want one address with 4 sessions (not 7)", fs)
 	}
@@ -188,7 +212,7 @@ func TestAddReportDuplicate(t *testing.T) {
 
 func TestAddReportAuthUpgrade(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	r := mkReport("Google Inc.", "up-1", 10, detail("209.85.1.1", "validation-failure", 1))
 	plain := arrival.Source{Transport: "import", Submitter: "google.com", MessageID: "<plain@x>",
 		Auth: arrival.Auth{Detail: "no signature"}}
@@ -252,7 +276,7 @@ func TestAddReportAuthUpgrade(t *testing.T) {
 // is marked).
 func TestFailing(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	add := func(r *report.Report) {
 		t.Helper()
 		src := arrival.Source{Transport: "mail"}
@@ -278,10 +302,7 @@ func TestFailing(t *testing.T) {
 		detail("192.0.2.30", "validation-failure", 1),
 	))
 
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := mustFailing(t, s, time.Time{})
 	want := []FailingAddress{
 		{IP: netip.MustParseAddr("192.0.2.10"), FailedSessions: 10, Reports: 3,
 			Organizations:              []string{"Google Inc.", "Microsoft Corporation (unauthenticated)"},
@@ -311,10 +332,7 @@ func TestFailing(t *testing.T) {
 
 	// since: only reports ending at or after it count. m1 ends on day 4
 	// 23:59:59, so since = that instant keeps it, one second later drops it.
-	fs, err = s.Failing(ctx, day(4).Add(-time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs = mustFailing(t, s, day(4).Add(-time.Second))
 	if got, want := ips(fs), "2001:db8::1 192.0.2.20 192.0.2.10 192.0.2.30"; got != want {
 		t.Errorf("Failing(since day 4) order = %q, want %q", got, want)
 	}
@@ -322,17 +340,11 @@ func TestFailing(t *testing.T) {
 		!reflect.DeepEqual(f.Organizations, []string{"Google Inc.", "Microsoft Corporation (unauthenticated)"}) {
 		t.Errorf("Failing(since day 4) 192.0.2.10 = %+v; want 5 sessions from 2 reports of both orgs, first seen day 3", f)
 	}
-	fs, err = s.Failing(ctx, day(4))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs = mustFailing(t, s, day(4))
 	if got, want := ips(fs), "192.0.2.10 192.0.2.30"; got != want {
 		t.Errorf("Failing(since day 4 end) = %q, want %q", got, want)
 	}
-	fs, err = s.Failing(ctx, day(7))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs = mustFailing(t, s, day(7))
 	if len(fs) != 0 {
 		t.Errorf("Failing(after all reports) = %+v, want none", fs)
 	}
