@@ -97,34 +97,33 @@ func openFixture(b *testing.B, perReport int) *Store {
 	if perReport > 100 && testing.Short() {
 		b.Skip("1M-row fixture: not with -short")
 	}
-	s := openAt(b, yearFixture(b, perReport))
-	b.Cleanup(func() { s.Close() })
-	return s
+	return openAt(b, yearFixture(b, perReport))
+}
+
+// forEachSize runs bench as a sub-benchmark per review size, on the
+// fixture of that size (perReport addresses per report).
+func forEachSize(b *testing.B, bench func(b *testing.B, s *Store, perReport int)) {
+	for _, sz := range reviewSizes {
+		b.Run(sz.name, func(b *testing.B) { bench(b, openFixture(b, sz.perReport), sz.perReport) })
+	}
 }
 
 // BenchmarkReview measures what `tlsrpt review` asks of the store: every
 // failing address, and the evidence for all of them.
 func BenchmarkReview(b *testing.B) {
-	for _, sz := range reviewSizes {
-		b.Run(sz.name, func(b *testing.B) {
-			s := openFixture(b, sz.perReport)
-			ctx := b.Context()
-			b.ReportAllocs()
-			for b.Loop() {
-				fs, err := s.Failing(ctx, time.Time{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				ev, err := s.EvidenceAll(ctx, time.Time{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(ev) != len(fs) || len(fs) != yearDays*sz.perReport {
-					b.Fatalf("%d failing addresses, evidence for %d; want %d", len(fs), len(ev), yearDays*sz.perReport)
-				}
+	forEachSize(b, func(b *testing.B, s *Store, perReport int) {
+		b.ReportAllocs()
+		for b.Loop() {
+			fs := mustFailing(b, s, time.Time{})
+			ev, err := s.EvidenceAll(b.Context(), time.Time{})
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+			if len(ev) != len(fs) || len(fs) != yearDays*perReport {
+				b.Fatalf("%d failing addresses, evidence for %d; want %d", len(fs), len(ev), yearDays*perReport)
+			}
+		}
+	})
 }
 
 // BenchmarkReviewStream is BenchmarkReview in bounded memory: Failing,
@@ -132,33 +131,26 @@ func BenchmarkReview(b *testing.B) {
 // authenticated report names it (as trust would). It reports the peak of
 // live heap objects, sampled every millisecond, as peak-heap-MB.
 func BenchmarkReviewStream(b *testing.B) {
-	for _, sz := range reviewSizes {
-		b.Run(sz.name, func(b *testing.B) {
-			s := openFixture(b, sz.perReport)
-			ctx := b.Context()
-			runtime.GC()
-			stop := samplePeakHeap()
-			b.ReportAllocs()
-			for b.Loop() {
-				fs, err := s.Failing(ctx, time.Time{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				authed := make(map[netip.Addr]bool, len(fs))
-				err = s.EvidenceEach(ctx, time.Time{}, func(ip netip.Addr, ev []Evidence) error {
-					authed[ip] = slices.ContainsFunc(ev, func(e Evidence) bool { return e.Auth.Authenticated })
-					return nil
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(authed) != len(fs) {
-					b.Fatalf("evidence for %d of %d addresses", len(authed), len(fs))
-				}
+	forEachSize(b, func(b *testing.B, s *Store, _ int) {
+		runtime.GC()
+		stop := samplePeakHeap()
+		b.ReportAllocs()
+		for b.Loop() {
+			fs := mustFailing(b, s, time.Time{})
+			authed := make(map[netip.Addr]bool, len(fs))
+			err := s.EvidenceEach(b.Context(), time.Time{}, func(ip netip.Addr, ev []Evidence) error {
+				authed[ip] = slices.ContainsFunc(ev, func(e Evidence) bool { return e.Auth.Authenticated })
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(stop())/(1<<20), "peak-heap-MB")
-		})
-	}
+			if len(authed) != len(fs) {
+				b.Fatalf("evidence for %d of %d addresses", len(authed), len(fs))
+			}
+		}
+		b.ReportMetric(float64(stop())/(1<<20), "peak-heap-MB")
+	})
 }
 
 // samplePeakHeap samples the bytes of live and unswept heap objects every
@@ -236,10 +228,7 @@ func BenchmarkReviewParts(b *testing.B) {
 // failingIPs returns the addresses Failing lists in s.
 func failingIPs(tb testing.TB, s *Store) []netip.Addr {
 	tb.Helper()
-	fs, err := s.Failing(tb.Context(), time.Time{})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	fs := mustFailing(tb, s, time.Time{})
 	ips := make([]netip.Addr, len(fs))
 	for i, f := range fs {
 		ips[i] = f.IP

@@ -152,3 +152,56 @@ func TestRedeemedTwoDomains(t *testing.T) {
 		t.Errorf("follow-up\n got %+v\nwant %+v", got, want)
 	}
 }
+
+func TestActions(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	if as, err := s.Actions(ctx, 0); err != nil || len(as) != 0 {
+		t.Fatalf("Actions(empty) = %+v, %v", as, err)
+	}
+	t0 := time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC)
+	in := []Action{
+		{Time: t0, IP: netip.MustParseAddr("192.0.2.10"), Host: "mx1.example.com", Backend: "fail2ban", Kind: "unban", Target: "postfix",
+			Command: "fail2ban-client set postfix unbanip 192.0.2.10", Applied: true, OK: true, Result: "1"},
+		{Time: t0.Add(time.Minute), IP: netip.MustParseAddr("::ffff:192.0.2.11"), Host: "mx2.example.com", Backend: "iptables", Kind: "unban",
+			Target: "tlsrpt-test", Command: "iptables -D tlsrpt-test -s 192.0.2.11 -j DROP", Applied: true,
+			Result: "iptables: Bad rule"},
+		{Time: t0.Add(time.Minute), IP: netip.MustParseAddr("2001:db8::1"), Backend: "ipqbdb", Kind: "keep",
+			Command: "ibd-del --ip 2001:db8::1"},
+	}
+	for i, a := range in {
+		id, err := s.LogAction(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in[i].ID = id
+		in[i].IP = in[i].IP.Unmap()
+	}
+	as, err := s.Actions(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Action{in[2], in[1], in[0]} // newest first; same second: last logged first
+	if !reflect.DeepEqual(as, want) {
+		t.Errorf("Actions(0):\n got %+v\nwant %+v", as, want)
+	}
+	as, err = s.Actions(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(as, want[:2]) {
+		t.Errorf("Actions(2) = %+v, want %+v", as, want[:2])
+	}
+	// Zero time means now; zero IP is stored as absent.
+	before := time.Now().Add(-time.Second)
+	if _, err := s.LogAction(ctx, Action{Backend: "fail2ban", Kind: "plan"}); err != nil {
+		t.Fatal(err)
+	}
+	as, err = s.Actions(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != 1 || as[0].Kind != "plan" || as[0].IP.IsValid() || as[0].Time.Before(before) {
+		t.Errorf("Actions(1) after zero-time entry = %+v", as)
+	}
+}
