@@ -144,26 +144,22 @@ func (s *Store) daySums(ctx context.Context, q string, since time.Time, by Perio
 	if err := checkPeriod(by); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, q, sinceUnix(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	sums := map[statsKey][2]int64{}
-	for rows.Next() {
+	err := eachRow(ctx, s.db, func(rows *sql.Rows) error {
 		var (
 			day, authed int64
 			k           string
 			a, b        sql.NullFloat64
 		)
 		if err := rows.Scan(&day, &k, &authed, &a, &b); err != nil {
-			return nil, err
+			return err
 		}
 		sk := foldKey(day, k, authed != 0, by)
 		v := sums[sk]
 		sums[sk] = [2]int64{satAdd(v[0], saturate(a.Float64)), satAdd(v[1], saturate(b.Float64))}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, q, sinceUnix(since))
+	if err != nil {
 		return nil, err
 	}
 	out := make([]daySum, 0, len(sums))
