@@ -13,7 +13,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
-// Issue 17, items 11 and 12: forged reports cannot bend who is active,
+// Forged reports cannot bend who is active,
 // and activity is judged on the periods reports cover.
 
 // addAt stores a report of org for [start, end) at the given store time,
@@ -164,7 +164,7 @@ func TestSessionsStoredSinceAuthenticated(t *testing.T) {
 	}
 }
 
-// Issue 17, item 11, for review and the dashboard: who reported an
+// For review and the dashboard: who reported an
 // address. Anyone can write an organization-name; only a name that an
 // authenticated report naming the address gives is shown as it is.
 
