@@ -66,27 +66,24 @@ type labelSet struct {
 	count map[string]int      // kind → labels of that kind
 }
 
-func readLabels(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}) (*labelSet, error) {
-	rows, err := q.QueryContext(ctx, `SELECT kind, name, mask FROM labels`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+func readLabels(ctx context.Context, q queryer) (*labelSet, error) {
 	ls := &labelSet{masks: map[[2]string]int64{}, count: map[string]int{}}
-	for rows.Next() {
+	err := eachRow(ctx, q, func(rows *sql.Rows) error {
 		var (
 			kind, name string
 			mask       int64
 		)
 		if err := rows.Scan(&kind, &name, &mask); err != nil {
-			return nil, err
+			return err
 		}
 		ls.masks[[2]string{kind, name}] = mask
 		ls.count[kind]++
+		return nil
+	}, `SELECT kind, name, mask FROM labels`)
+	if err != nil {
+		return nil, err
 	}
-	return ls, rows.Err()
+	return ls, nil
 }
 
 // ensure gives name a bit of kind if it has none and bits are left, and

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -22,7 +21,7 @@ import (
 // details, and that both agree with the evidence.
 func TestAggregateMatchesDetails(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	rnd := rand.New(rand.NewPCG(1, 2))
 	orgs := make([]string, maxLabels+8)
 	for i := range orgs {
@@ -103,12 +102,12 @@ func randomSource(rnd *rand.Rand, org string) arrival.Source {
 // alone, without the aggregate tables.
 func failingDirect(t *testing.T, s *Store) []FailingAddress {
 	t.Helper()
-	conn, done, err := s.read(context.Background())
+	conn, done, err := s.read(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer done()
-	direct, err := failingFromDetails(context.Background(), conn, -1<<62)
+	direct, err := failingFromDetails(t.Context(), conn, -1<<62)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,15 +117,12 @@ func failingDirect(t *testing.T, s *Store) []FailingAddress {
 // checkAggregate compares the ways of computing review's rows.
 func checkAggregate(t *testing.T, s *Store, step int) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	direct := failingDirect(t, s)
 	sortFailing(direct)
 	var stale int
 	s.db.QueryRow(`SELECT COUNT(*) FROM addresses_stale`).Scan(&stale)
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := mustFailing(t, s, time.Time{})
 	sortFailing(fs)
 	if !reflect.DeepEqual(fs, direct) {
 		t.Errorf("step %d (%d addresses stale): Failing differs from the details:\n got %+v\nwant %+v", step, stale, fs, direct)
@@ -146,10 +142,7 @@ func checkAggregate(t *testing.T, s *Store, step int) {
 	// Failing(since) from the details of recent reports equals what the
 	// evidence of the same addresses says about those reports.
 	since := day(1 + step%25)
-	recent, err := s.Failing(ctx, since)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recent := mustFailing(t, s, since)
 	ev, err := s.EvidenceAll(ctx, since)
 	if err != nil {
 		t.Fatal(err)

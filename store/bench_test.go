@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"net/netip"
@@ -17,7 +16,7 @@ import (
 
 func BenchmarkAddReport(b *testing.B) {
 	s := openTemp(b)
-	ctx := context.Background()
+	ctx := b.Context()
 	src := arrival.Source{Transport: "mail", Submitter: "google.com", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}
 	b.ReportAllocs()
 	i := 0
@@ -35,7 +34,7 @@ func BenchmarkAddReport(b *testing.B) {
 
 func BenchmarkAddReportDuplicate(b *testing.B) {
 	s := openTemp(b)
-	ctx := context.Background()
+	ctx := b.Context()
 	r := mkReport("Google Inc.", "dup", 1, detail("192.0.2.10", "certificate-expired", 5))
 	if _, _, err := s.AddReport(ctx, r, arrival.Source{}); err != nil {
 		b.Fatal(err)
@@ -68,13 +67,13 @@ func TestWaitsForLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	committed := releaseWhenWaiting(t, WriteBudget, waitInSQLite, func() { tx.Commit() })
-	if _, _, err := s.AddReport(context.Background(), mkReport("Org", "waited", 1), arrival.Source{}); err != nil {
+	if _, _, err := s.AddReport(t.Context(), mkReport("Org", "waited", 1), arrival.Source{}); err != nil {
 		t.Fatalf("AddReport while another writer holds the lock: %v", err)
 	}
 	if !committed.Load() {
 		t.Errorf("AddReport returned before the other writer released the lock")
 	}
-	if _, _, ok, err := s.CacheGet(context.Background(), "held"); err != nil || !ok {
+	if _, _, ok, err := s.CacheGet(t.Context(), "held"); err != nil || !ok {
 		t.Errorf("the other writer's row is missing: ok %v, err %v", ok, err)
 	}
 }
@@ -98,37 +97,33 @@ func openFixture(b *testing.B, perReport int) *Store {
 	if perReport > 100 && testing.Short() {
 		b.Skip("1M-row fixture: not with -short")
 	}
-	s, err := Open(yearFixture(b, perReport))
-	if err != nil {
-		b.Fatal(err)
+	return openAt(b, yearFixture(b, perReport))
+}
+
+// forEachSize runs bench as a sub-benchmark per review size, on the
+// fixture of that size (perReport addresses per report).
+func forEachSize(b *testing.B, bench func(b *testing.B, s *Store, perReport int)) {
+	for _, sz := range reviewSizes {
+		b.Run(sz.name, func(b *testing.B) { bench(b, openFixture(b, sz.perReport), sz.perReport) })
 	}
-	b.Cleanup(func() { s.Close() })
-	return s
 }
 
 // BenchmarkReview measures what `tlsrpt review` asks of the store: every
 // failing address, and the evidence for all of them.
 func BenchmarkReview(b *testing.B) {
-	for _, sz := range reviewSizes {
-		b.Run(sz.name, func(b *testing.B) {
-			s := openFixture(b, sz.perReport)
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				fs, err := s.Failing(ctx, time.Time{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				ev, err := s.EvidenceAll(ctx, time.Time{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(ev) != len(fs) || len(fs) != yearDays*sz.perReport {
-					b.Fatalf("%d failing addresses, evidence for %d; want %d", len(fs), len(ev), yearDays*sz.perReport)
-				}
+	forEachSize(b, func(b *testing.B, s *Store, perReport int) {
+		b.ReportAllocs()
+		for b.Loop() {
+			fs := mustFailing(b, s, time.Time{})
+			ev, err := s.EvidenceAll(b.Context(), time.Time{})
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+			if len(ev) != len(fs) || len(fs) != yearDays*perReport {
+				b.Fatalf("%d failing addresses, evidence for %d; want %d", len(fs), len(ev), yearDays*perReport)
+			}
+		}
+	})
 }
 
 // BenchmarkReviewStream is BenchmarkReview in bounded memory: Failing,
@@ -136,33 +131,26 @@ func BenchmarkReview(b *testing.B) {
 // authenticated report names it (as trust would). It reports the peak of
 // live heap objects, sampled every millisecond, as peak-heap-MB.
 func BenchmarkReviewStream(b *testing.B) {
-	for _, sz := range reviewSizes {
-		b.Run(sz.name, func(b *testing.B) {
-			s := openFixture(b, sz.perReport)
-			ctx := context.Background()
-			runtime.GC()
-			stop := samplePeakHeap()
-			b.ReportAllocs()
-			for b.Loop() {
-				fs, err := s.Failing(ctx, time.Time{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				authed := make(map[netip.Addr]bool, len(fs))
-				err = s.EvidenceEach(ctx, time.Time{}, func(ip netip.Addr, ev []Evidence) error {
-					authed[ip] = slices.ContainsFunc(ev, func(e Evidence) bool { return e.Auth.Authenticated })
-					return nil
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(authed) != len(fs) {
-					b.Fatalf("evidence for %d of %d addresses", len(authed), len(fs))
-				}
+	forEachSize(b, func(b *testing.B, s *Store, _ int) {
+		runtime.GC()
+		stop := samplePeakHeap()
+		b.ReportAllocs()
+		for b.Loop() {
+			fs := mustFailing(b, s, time.Time{})
+			authed := make(map[netip.Addr]bool, len(fs))
+			err := s.EvidenceEach(b.Context(), time.Time{}, func(ip netip.Addr, ev []Evidence) error {
+				authed[ip] = slices.ContainsFunc(ev, func(e Evidence) bool { return e.Auth.Authenticated })
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(stop())/(1<<20), "peak-heap-MB")
-		})
-	}
+			if len(authed) != len(fs) {
+				b.Fatalf("evidence for %d of %d addresses", len(authed), len(fs))
+			}
+		}
+		b.ReportMetric(float64(stop())/(1<<20), "peak-heap-MB")
+	})
 }
 
 // samplePeakHeap samples the bytes of live and unswept heap objects every
@@ -194,55 +182,58 @@ func samplePeakHeap() func() uint64 {
 // Failing (all, and since the last 7 days), EvidenceAll, and EvidenceFor
 // over all addresses (in batches: bounded memory).
 func BenchmarkReviewParts(b *testing.B) {
-	for _, sz := range reviewSizes {
-		since := yearStart.AddDate(0, 0, yearDays-7)
-		b.Run("Failing/"+sz.name, func(b *testing.B) {
-			s := openFixture(b, sz.perReport)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := s.Failing(context.Background(), time.Time{}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run("FailingSince7d/"+sz.name, func(b *testing.B) {
-			s := openFixture(b, sz.perReport)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := s.Failing(context.Background(), since); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run("EvidenceAll/"+sz.name, func(b *testing.B) {
-			s := openFixture(b, sz.perReport)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := s.EvidenceAll(context.Background(), time.Time{}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run("EvidenceFor/"+sz.name, func(b *testing.B) {
-			s := openFixture(b, sz.perReport)
-			fs, err := s.Failing(context.Background(), time.Time{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ips := make([]netip.Addr, len(fs))
-			for i, f := range fs {
-				ips[i] = f.IP
-			}
-			b.ReportAllocs()
-			for b.Loop() {
+	ctx := b.Context()
+	since := yearStart.AddDate(0, 0, yearDays-7)
+	parts := []struct {
+		name string
+		// op returns the operation to time on s, after any preparation.
+		op func(b *testing.B, s *Store) func() error
+	}{
+		{"Failing", func(_ *testing.B, s *Store) func() error {
+			return func() error { _, err := s.Failing(ctx, time.Time{}); return err }
+		}},
+		{"FailingSince7d", func(_ *testing.B, s *Store) func() error {
+			return func() error { _, err := s.Failing(ctx, since); return err }
+		}},
+		{"EvidenceAll", func(_ *testing.B, s *Store) func() error {
+			return func() error { _, err := s.EvidenceAll(ctx, time.Time{}); return err }
+		}},
+		{"EvidenceFor", func(b *testing.B, s *Store) func() error {
+			ips := failingIPs(b, s)
+			return func() error {
 				for chunk := range slices.Chunk(ips, 5000) {
-					if _, err := s.EvidenceFor(context.Background(), chunk); err != nil {
+					if _, err := s.EvidenceFor(ctx, chunk); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}},
+	}
+	for _, sz := range reviewSizes {
+		for _, p := range parts {
+			b.Run(p.name+"/"+sz.name, func(b *testing.B) {
+				op := p.op(b, openFixture(b, sz.perReport))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := op(); err != nil {
 						b.Fatal(err)
 					}
 				}
-			}
-		})
+			})
+		}
 	}
+}
+
+// failingIPs returns the addresses Failing lists in s.
+func failingIPs(tb testing.TB, s *Store) []netip.Addr {
+	tb.Helper()
+	fs := mustFailing(tb, s, time.Time{})
+	ips := make([]netip.Addr, len(fs))
+	for i, f := range fs {
+		ips[i] = f.IP
+	}
+	return ips
 }
 
 // BenchmarkAddReportDetails measures storing one report of n failure
@@ -253,7 +244,7 @@ func BenchmarkAddReportDetails(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000, 50000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			s := openTemp(b)
-			ctx := context.Background()
+			ctx := b.Context()
 			ds := make([]report.FailureDetail, n)
 			for i := range ds {
 				ds[i] = detail(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String(),

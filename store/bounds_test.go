@@ -1,10 +1,8 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,7 +24,7 @@ import (
 // stored. Strings of exactly MaxIndexed bytes, three in the widest index,
 // are stored and found again on both: the bound is one PostgreSQL takes.
 func TestIndexedBounds(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	s := openTemp(t)
 	long := reporttest.Noise(20000)
 	signed := func(domain string) arrival.Source {
@@ -90,7 +88,7 @@ func TestIndexedBounds(t *testing.T) {
 // log line's cap when the caller quotes the whole report-id (as serve
 // does); errors.As still finds the *pgconn.PgError.
 func TestEnginesDifferWithoutTheBound(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	s := openTemp(t)
 	long := reporttest.Noise(20000)
 	_, _, err := s.addChecked(ctx, mkReport("Org", long, 1, detail("192.0.2.1", "certificate-expired", 1)), arrival.Source{}, "org")
@@ -117,61 +115,5 @@ func TestEnginesDifferWithoutTheBound(t *testing.T) {
 	err = s.classify(s.db.QueryRowContext(ctx, "SELECT CAST(? AS BIGINT)", long).Scan(&n))
 	if msg := err.Error(); !strings.HasPrefix(msg, "SQLSTATE 22P02: invalid input syntax") || len(msg) > 200 || !errors.As(err, &pe) {
 		t.Errorf("error text %q", msg)
-	}
-}
-
-// TestCopyLeavesOutUnindexable copies an older SQLite store that took
-// reports with a 20 KB report-id, organization-name and result-type and
-// a DNS cache entry with a 20 KB key: the copy (into PostgreSQL in the
-// PostgreSQL run) leaves those out, each with its reason, and copies the
-// rest, where it once failed as a whole.
-func TestCopyLeavesOutUnindexable(t *testing.T) {
-	ctx := context.Background()
-	src, err := Open(filepath.Join(t.TempDir(), "old.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	add := func(r *report.Report) {
-		t.Helper()
-		// Past AddReport's check, as an older tlsrpt stored them.
-		if _, _, err := src.addChecked(ctx, r, arrival.Source{Transport: "mail"}, normName(r.OrganizationName)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	long := reporttest.Noise(20000)
-	add(mkReport("Google Inc.", "g1", 1, detail("192.0.2.1", "certificate-expired", 2)))
-	add(mkReport("Org", long, 1, detail("192.0.2.2", "certificate-expired", 1)))
-	add(mkReport(long[:1000], "o1", 1, detail("192.0.2.3", "certificate-expired", 1)))
-	add(mkReport("Org", "t1", 1, detail("192.0.2.1", "validation-failure", 1), detail("192.0.2.4", long, 1)))
-	add(mkReport("Microsoft Corporation", "m1", 2, detail("192.0.2.5", "starttls-not-supported", 4)))
-	if err := src.CachePut(ctx, "txt:"+long, []byte("x"), 3600e9); err != nil {
-		t.Fatal(err)
-	}
-	if err := src.CachePut(ctx, "txt:example.com", []byte("y"), 3600e9); err != nil {
-		t.Fatal(err)
-	}
-
-	dst := openTemp(t)
-	c, err := Copy(ctx, dst, src)
-	if err != nil {
-		t.Fatalf("copy of a store holding unindexable reports: %v", err)
-	}
-	want := []string{"report-id of 20000 bytes", "organization-name of 1000 bytes", "result-type of 20000 bytes"}
-	if len(c.Skipped) != len(want) {
-		t.Fatalf("left out %+v", c.Skipped)
-	}
-	for i, s := range c.Skipped {
-		if !strings.HasPrefix(s.Why, want[i]) {
-			t.Errorf("left out report %d: %q, want %q", s.ID, s.Why, want[i])
-		}
-	}
-	if c.Rows["reports"] != 2 || c.Left["reports"] != 3 || c.Rows["failure_details"] != 2 || c.Left["failure_details"] != 4 ||
-		c.Rows["dns_cache"] != 1 || c.Left["dns_cache"] != 1 {
-		t.Errorf("copied %v, left out %v", c.Rows, c.Left)
-	}
-	rows, err := dst.Failing(ctx, day(1))
-	if err != nil || len(rows) != 2 || rows[0].FailedSessions+rows[1].FailedSessions != 6 {
-		t.Errorf("Failing after the copy: %+v, %v", rows, err)
 	}
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -101,7 +100,7 @@ func countAttempts(t *testing.T, budget time.Duration) *[]time.Duration {
 func TestBusy(t *testing.T) {
 	sqliteOnly(t, "SQLite's file lock, held by another process (TestPostgresBusy covers the advisory lock)")
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	release := holdWriteLock(t, s.File())
 	const budget = 600 * time.Millisecond
 	waits := countAttempts(t, budget)
@@ -164,7 +163,7 @@ func TestBusyRetriesBounded(t *testing.T) {
 	for _, budget := range []time.Duration{5 * time.Second, 30 * time.Millisecond} {
 		waits := countAttempts(t, budget)
 		calls := 0
-		err := s.write(context.Background(), func(*sql.Tx) error {
+		err := s.write(t.Context(), func(*sql.Tx) error {
 			calls++
 			return sqlite3.Error{Code: sqlite3.ErrBusy}
 		})
@@ -182,7 +181,7 @@ func TestBusyRetriesBounded(t *testing.T) {
 	// Other errors are not retried.
 	calls := 0
 	boom := errors.New("boom")
-	if err := s.write(context.Background(), func(*sql.Tx) error { calls++; return boom }); !errors.Is(err, boom) || calls != 1 {
+	if err := s.write(t.Context(), func(*sql.Tx) error { calls++; return boom }); !errors.Is(err, boom) || calls != 1 {
 		t.Errorf("write with a non-busy error: %v after %d calls", err, calls)
 	}
 }
@@ -198,7 +197,7 @@ func TestBusyWaitsWithinBudget(t *testing.T) {
 	released := releaseWhenWaiting(t, time.Hour, waitInSQLite, release)
 	var err error
 	testenv.Returns(t, "AddReport waiting for the lock", func() {
-		_, _, err = s.AddReport(context.Background(), mkReport("Org", "waited", 1), arrival.Source{})
+		_, _, err = s.AddReport(t.Context(), mkReport("Org", "waited", 1), arrival.Source{})
 	})
 	if err != nil {
 		t.Fatalf("AddReport: %v", err)

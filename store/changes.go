@@ -35,18 +35,8 @@ func (s *Store) AddressChanges(ctx context.Context, since, until time.Time) ([]A
 }
 
 func (s *Store) addressChanges(ctx context.Context, since, until int64) ([]AddressChange, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT d.sending_ip, `+recentReporter+`, CASE WHEN r.stored >= ? THEN 1 ELSE 0 END,
-		SUM(CAST(d.sessions AS DOUBLE PRECISION))
-		FROM failure_details d JOIN reports r ON r.id = d.report_id
-		WHERE r.stored < ? AND d.sending_ip IN (SELECT d2.sending_ip FROM failure_details d2 JOIN reports r2 ON r2.id = d2.report_id
-			WHERE r2.stored >= ? AND r2.stored < ? AND d2.sending_ip IS NOT NULL)
-		GROUP BY 1, 2, 3, 4`, since, until, since, until)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	byIP := map[netip.Addr]*AddressChange{}
-	for rows.Next() {
+	err := eachRow(ctx, s.db, func(rows *sql.Rows) error {
 		var (
 			ip       sql.NullString
 			org      string
@@ -55,11 +45,11 @@ func (s *Store) addressChanges(ctx context.Context, since, until int64) ([]Addre
 			sessions sql.NullFloat64
 		)
 		if err := rows.Scan(&ip, &org, &authed, &recent, &sessions); err != nil {
-			return nil, err
+			return err
 		}
 		a, err := parseIP(ip)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c := byIP[a]
 		if c == nil {
@@ -72,8 +62,14 @@ func (s *Store) addressChanges(ctx context.Context, since, until int64) ([]Addre
 		} else {
 			c.Before = satAdd(c.Before, saturate(sessions.Float64))
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT d.sending_ip, `+recentReporter+`, CASE WHEN r.stored >= ? THEN 1 ELSE 0 END,
+		SUM(CAST(d.sessions AS DOUBLE PRECISION))
+		FROM failure_details d JOIN reports r ON r.id = d.report_id
+		WHERE r.stored < ? AND d.sending_ip IN (SELECT d2.sending_ip FROM failure_details d2 JOIN reports r2 ON r2.id = d2.report_id
+			WHERE r2.stored >= ? AND r2.stored < ? AND d2.sending_ip IS NOT NULL)
+		GROUP BY 1, 2, 3, 4`, since, until, since, until)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]AddressChange, 0, len(byIP))

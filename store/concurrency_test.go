@@ -140,12 +140,8 @@ func TestConcurrentProcesses(t *testing.T) {
 		}
 	}
 
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx := context.Background()
+	s := openAt(t, path)
+	ctx := t.Context()
 	st, err := s.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -120,29 +120,24 @@ func copyStores(ctx context.Context, dst, src *Store) (*Copied, error) {
 // ErrTooLong, in key order.
 func unindexable(ctx context.Context, src *Store) ([]Skipped, error) {
 	found := map[int64]*Skipped{}
-	rows, err := src.db.QueryContext(ctx, "SELECT id, reporter, org, report_id FROM reports ORDER BY id")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var ids []int64
-	for rows.Next() {
+	err := eachRow(ctx, src.db, func(rows *sql.Rows) error {
 		var (
 			id                      int64
 			reporter, org, reportID string
 		)
 		if err := rows.Scan(&id, &reporter, &org, &reportID); err != nil {
-			return nil, err
+			return err
 		}
 		if err := checkIndexed(&report.Report{OrganizationName: org, ReportID: reportID}, reporter); err != nil {
 			found[id] = &Skipped{ID: id, Org: org, ReportID: reportID, Why: err.Error()}
 		}
 		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, "SELECT id, reporter, org, report_id FROM reports ORDER BY id")
+	if err != nil {
 		return nil, err
 	}
-	rows.Close()
 	if err := unindexableTypes(ctx, src, found); err != nil {
 		return nil, err
 	}

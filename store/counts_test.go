@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"math"
@@ -20,7 +19,7 @@ import (
 // negative.
 func TestHostileCounts(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, tc := range []struct {
 		name   string
 		change func(r *report.Report)
@@ -152,7 +151,7 @@ func TestReportTotalBound(t *testing.T) {
 	}
 	// The aggregate's upsert saturates too.
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, _, err := s.AddReport(ctx, mkReport("Org", "1", 1, detail("192.0.2.1", "validation-failure", 5)), arrival.Source{}); err != nil {
 		t.Fatal(err)
 	}
@@ -182,11 +181,8 @@ func TestMigrateClampsCounts(t *testing.T) {
 			(2, 2, 'validation-failure', '192.0.2.1', 9223372036854775807),
 			(2, 2, 'validation-failure', '192.0.2.2', -9)`,
 	})
-	ctx := context.Background()
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := t.Context()
+	fs := mustFailing(t, s, time.Time{})
 	if got := ips(fs); got != "192.0.2.1 192.0.2.2" || fs[0].FailedSessions != 2*MaxCount || fs[1].FailedSessions != 0 {
 		t.Errorf("Failing after migration = %+v", fs)
 	}
@@ -222,10 +218,7 @@ func openFromV1(t *testing.T, path string, stmts []string, args ...any) *Store {
 		}
 	}
 	db.Close()
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, path)
 	t.Cleanup(func() { s.Close() })
 	return s
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"net/netip"
 	"slices"
@@ -39,11 +38,8 @@ func forged() *report.Report {
 // authenticated by domain.
 func reviewHas(t *testing.T, s *Store, domain string, ips ...string) {
 	t.Helper()
-	ctx := context.Background()
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := t.Context()
+	fs := mustFailing(t, s, time.Time{})
 	ev, err := s.EvidenceAll(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
@@ -64,11 +60,8 @@ func reviewHas(t *testing.T, s *Store, domain string, ips ...string) {
 // reviewLacks checks that review does not list ip at all.
 func reviewLacks(t *testing.T, s *Store, ip string) {
 	t.Helper()
-	ctx := context.Background()
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := t.Context()
+	fs := mustFailing(t, s, time.Time{})
 	a := netip.MustParseAddr(ip)
 	if slices.ContainsFunc(fs, func(f FailingAddress) bool { return f.IP == a }) {
 		t.Errorf("review lists %s: %v", ip, fs)
@@ -122,7 +115,7 @@ func TestDedupAttacks(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				s := openTemp(t)
-				ctx := context.Background()
+				ctx := t.Context()
 				g, gsrc := genuineGoogle()
 				steps := []struct {
 					r   *report.Report
@@ -173,7 +166,7 @@ func TestDedupAttacks(t *testing.T) {
 // report before Google sends it.
 func TestDedupNextReportID(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	evil := arrival.Source{Transport: "mail", Submitter: "evil.example", FromDomain: "evil.example",
 		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "evil.example"}}
 	if _, dup, err := s.AddReport(ctx, forged(), evil); err != nil || dup {
@@ -198,7 +191,7 @@ func TestDedupNextReportID(t *testing.T) {
 // TestDedupSameReport covers the copies that are the same report: the
 // same reporter's, and word-for-word copies from anywhere.
 func TestDedupSameReport(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	g, gsrc := genuineGoogle()
 	https := arrival.Source{Transport: "https", Auth: arrival.Auth{Detail: "https"}}
 	imported := arrival.Source{Transport: "import", Auth: arrival.Auth{Detail: "imported from a file"}}
@@ -263,13 +256,13 @@ func TestAddReportAuthWithoutDomain(t *testing.T) {
 	s := openTemp(t)
 	g, _ := genuineGoogle()
 	for _, dom := range []string{"", " ", "."} {
-		_, _, err := s.AddReport(context.Background(), g, arrival.Source{Submitter: "google.com",
+		_, _, err := s.AddReport(t.Context(), g, arrival.Source{Submitter: "google.com",
 			Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: dom}})
 		if !errors.Is(err, ErrAuth) || strings.Count(err.Error(), "store:") != 1 {
 			t.Errorf("authenticated, domain %q: error %v, want ErrAuth with one store: prefix", dom, err)
 		}
 	}
-	if st, _ := s.Stats(context.Background()); st.Reports != 0 {
+	if st, _ := s.Stats(t.Context()); st.Reports != 0 {
 		t.Errorf("%d reports stored, want none", st.Reports)
 	}
 }

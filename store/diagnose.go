@@ -80,15 +80,8 @@ func (s *Store) failingDomains(ctx context.Context, cond string, args ...any) ([
 // domainPolicies adds up the failed sessions and keeps the sts
 // policy-strings of the failing policies.
 func (s *Store) domainPolicies(ctx context.Context, cond string, args []any, get func(string) *DomainFailures) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT p.domain, p.type, p.strings, p.failed
-		FROM policies p JOIN reports r ON r.id = p.report_id
-		WHERE r.auth_authenticated = 1 AND `+cond+` AND p.failed > 0`, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	seen := map[string]bool{}
-	for rows.Next() {
+	return eachRow(ctx, s.db, func(rows *sql.Rows) error {
 		var (
 			domain, typ, strs string
 			failed            int64
@@ -100,29 +93,24 @@ func (s *Store) domainPolicies(ctx context.Context, cond string, args []any, get
 		d.FailedSessions = satAdd(d.FailedSessions, clampCount(failed))
 		key := d.Domain + "\x00" + strs
 		if typ != "sts" || seen[key] || len(d.PolicyStrings) >= MaxPolicyStrings {
-			continue
+			return nil
 		}
 		seen[key] = true
 		var lines []string
 		if json.Unmarshal([]byte(strs), &lines) == nil && len(lines) > 0 {
 			d.PolicyStrings = append(d.PolicyStrings, lines)
 		}
-	}
-	return rows.Err()
+		return nil
+	}, `SELECT p.domain, p.type, p.strings, p.failed
+		FROM policies p JOIN reports r ON r.id = p.report_id
+		WHERE r.auth_authenticated = 1 AND `+cond+` AND p.failed > 0`, args...)
 }
 
 // domainDetails collects the result types and receiving MX host names of
 // the failure details.
 func (s *Store) domainDetails(ctx context.Context, cond string, args []any, get func(string) *DomainFailures) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT p.domain, d.result_type, d.receiving_mx
-		FROM failure_details d JOIN policies p ON p.id = d.policy_id JOIN reports r ON r.id = d.report_id
-		WHERE r.auth_authenticated = 1 AND `+cond, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	seen := map[string]bool{}
-	for rows.Next() {
+	return eachRow(ctx, s.db, func(rows *sql.Rows) error {
 		var domain, typ, mx string
 		if err := rows.Scan(&domain, &typ, &mx); err != nil {
 			return err
@@ -136,8 +124,10 @@ func (s *Store) domainDetails(ctx context.Context, cond string, args []any, get 
 			seen[k] = true
 			d.ReceivingMX = append(d.ReceivingMX, mx)
 		}
-	}
-	return rows.Err()
+		return nil
+	}, `SELECT DISTINCT p.domain, d.result_type, d.receiving_mx
+		FROM failure_details d JOIN policies p ON p.id = d.policy_id JOIN reports r ON r.id = d.report_id
+		WHERE r.auth_authenticated = 1 AND `+cond, args...)
 }
 
 // MaxAddressDomains bounds the policy domains AddressDomains keeps per

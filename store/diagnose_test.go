@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -16,7 +15,7 @@ import (
 // result types and the hosts; a forged report's domain is left out.
 func TestFailingDomains(t *testing.T) {
 	st := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	end := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	add := func(id, domain string, authed bool, end time.Time, details ...report.FailureDetail) {
 		t.Helper()
@@ -37,18 +36,12 @@ func TestFailingDomains(t *testing.T) {
 	add("5", "fine.example", true, end)
 
 	got, err := st.FailingDomains(ctx, end.AddDate(0, 0, -7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []DomainFailures{{
+	wantEqual(t, got, err, []DomainFailures{{
 		Domain: "ours.example", FailedSessions: 3,
 		ResultTypes:   []string{"certificate-expired", "starttls-not-supported"},
 		ReceivingMX:   []string{"mx1.ours.example", "mx2.ours.example"},
 		PolicyStrings: [][]string{{"version: STSv1", "mode: enforce"}},
-	}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %+v\nwant %+v", got, want)
-	}
+	}})
 }
 
 func diagAuth(ok bool) arrival.Auth {
@@ -63,7 +56,7 @@ func diagAuth(ok bool) arrival.Auth {
 // are left out.
 func TestFailingDomainsStored(t *testing.T) {
 	st := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	at := time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC)
 	add := func(id, domain string, authed bool, stored time.Time) {
 		t.Helper()
@@ -94,7 +87,7 @@ func TestFailingDomainsStored(t *testing.T) {
 // adds none.
 func TestAddressDomains(t *testing.T) {
 	st := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	end := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	add := func(id, domain string, authed bool, ip string) {
 		t.Helper()
@@ -113,14 +106,8 @@ func TestAddressDomains(t *testing.T) {
 		add(fmt.Sprint("5-", i), d, true, "192.0.2.3")
 	}
 	got, err := st.AddressDomains(ctx, end.AddDate(0, 0, -7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[netip.Addr][]string{
+	wantEqual(t, got, err, map[netip.Addr][]string{
 		netip.MustParseAddr("192.0.2.1"): {"a.example", "b.example"},
 		netip.MustParseAddr("192.0.2.3"): {"c.example", "d.example", "e.example"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %v\nwant %v", got, want)
-	}
+	})
 }

@@ -53,10 +53,10 @@ func (s *Store) AddDMARCResult(ctx context.Context, r *dmarc.Report, src arrival
 	if err != nil {
 		return fail(err)
 	}
-	if src.Auth.Authenticated && normName(src.Auth.Domain) == "" {
-		return fail(&kindError{kind: ErrAuth, text: fmt.Sprintf("authenticated by %s without a domain", src.Auth.Method)})
+	reporter, err := checkedReporter(md.Reporter, src)
+	if err != nil {
+		return fail(err)
 	}
-	reporter := reporterOf(md.Reporter, src)
 	if err := checkDMARCIndexed(r, reporter); err != nil {
 		return fail(err)
 	}

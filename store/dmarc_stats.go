@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
@@ -65,20 +64,11 @@ func (s *Store) DMARCStats(ctx context.Context, since time.Time, by Period, grou
 }
 
 func (s *Store) dmarcStats(ctx context.Context, since time.Time, by Period, group Group) ([]DMARCRow, error) {
-	q, ok := dmarcQueries[group]
-	if !ok {
-		return nil, fmt.Errorf("unknown group %q for DMARC reports (want reporter or domain)", group)
-	}
-	sums, err := s.daySums(ctx, q, since, by)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]DMARCRow, len(sums))
-	for i, d := range sums {
+	const unknown = "unknown group %q for DMARC reports (want reporter or domain)"
+	return statRows(ctx, s, dmarcQueries, group, unknown, since, by, func(d daySum) DMARCRow {
 		fail := min(d.b, d.a)
-		out[i] = DMARCRow{Start: d.start, Key: d.key, Unauthenticated: !d.authed, Messages: d.a, Fail: fail, Pass: d.a - fail}
-	}
-	return out, nil
+		return DMARCRow{Start: d.start, Key: d.key, Unauthenticated: !d.authed, Messages: d.a, Fail: fail, Pass: d.a - fail}
+	})
 }
 
 // SideRow is one period and group of TLS and DMARC reports side by side:

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -21,7 +20,7 @@ import (
 func sideFixture(t *testing.T) *Store {
 	t.Helper()
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, x := range []struct {
 		r   *dmarc.Report
 		src arrival.Source
@@ -47,7 +46,7 @@ func sideFixture(t *testing.T) *Store {
 
 func TestDMARCStats(t *testing.T) {
 	s := sideFixture(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, tc := range []struct {
 		name  string
 		since time.Time
@@ -94,21 +93,15 @@ func TestDMARCStats(t *testing.T) {
 // unsigned claims stay apart under the names they claim.
 func TestSideBySide(t *testing.T) {
 	s := sideFixture(t)
-	got, err := s.SideBySide(context.Background(), time.Time{}, Day, ByReporter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []SideRow{
+	got, err := s.SideBySide(t.Context(), time.Time{}, Day, ByReporter)
+	wantEqual(t, got, err, []SideRow{
 		{Start: day(20), Key: "Yahoo", Messages: 3, DMARCPass: 3, Unauthenticated: true},
 		{Start: day(20), Key: "google.com", Successful: 100, Failed: 3, Messages: 14, DMARCPass: 10, DMARCFail: 4},
 		{Start: day(20), Key: "google.com", Messages: 100, DMARCFail: 100, Unauthenticated: true},
 		{Start: day(21), Key: "Google Inc.", Successful: 100, Failed: 7, Unauthenticated: true},
 		{Start: day(21), Key: "google.com", Messages: 5, DMARCPass: 5},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got\n%+v\nwant\n%+v", got, want)
-	}
-	month, err := s.SideBySide(context.Background(), time.Time{}, Month, NoGroup)
+	})
+	month, err := s.SideBySide(t.Context(), time.Time{}, Month, NoGroup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +112,7 @@ func TestSideBySide(t *testing.T) {
 
 func TestDMARCFailingSources(t *testing.T) {
 	s := sideFixture(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, _, err := s.AddDMARC(ctx, mkDMARC("google.com", "g22", 22, dmarcRec{"192.0.2.9", 1, false}, dmarcRec{"192.0.2.10", 2, false}), dsigned("google.com")); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +156,7 @@ func TestDMARCFailingSources(t *testing.T) {
 // reports neither add a source nor hide one.
 func TestNewDMARCFailingSources(t *testing.T) {
 	s := sideFixture(t) // 192.0.2.9 failed on day 20, signed; 203.0.113.66 unsigned
-	ctx := context.Background()
+	ctx := t.Context()
 	add := func(r *dmarc.Report, src arrival.Source) {
 		if _, _, err := s.AddDMARC(ctx, r, src); err != nil {
 			t.Fatal(err)
@@ -192,35 +185,23 @@ func TestNewDMARCFailingSources(t *testing.T) {
 	}
 }
 
+// TestDMARCFailuresPerDay: the forged 100 failures never count under
+// google.com.
 func TestDMARCFailuresPerDay(t *testing.T) {
-	s := sideFixture(t)
-	got, err := s.DMARCFailuresPerDay(context.Background(), time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []DMARCRow{
+	got, err := sideFixture(t).DMARCFailuresPerDay(t.Context(), time.Time{})
+	wantEqual(t, got, err, []DMARCRow{
 		{Start: day(20), Key: "google.com", Messages: 14, Pass: 10, Fail: 4},
 		{Start: day(21), Key: "google.com", Messages: 5, Pass: 5},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %+v\nwant %+v (the forged 100 failures never under google.com)", got, want)
-	}
+	})
 }
 
 // TestDMARCStoredSince: authenticated reporters by name and domain, the
 // unauthenticated reports as one nameless row: a forged name never
 // reaches a metric label.
 func TestDMARCStoredSince(t *testing.T) {
-	s := sideFixture(t)
-	got, err := s.DMARCStoredSince(context.Background(), time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []RecentDMARC{
+	got, err := sideFixture(t).DMARCStoredSince(t.Context(), time.Time{})
+	wantEqual(t, got, err, []RecentDMARC{
 		{Reporter: "google.com", Domain: "example.net", Authenticated: true, Messages: 19, Pass: 15, Fail: 4},
 		{Messages: 103, Pass: 3, Fail: 100},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %+v\nwant %+v", got, want)
-	}
+	})
 }

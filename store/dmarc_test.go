@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"net/netip"
 	"os"
@@ -60,7 +59,7 @@ func dunsigned(domain string) arrival.Source {
 // a duplicate.
 func TestDMARCCorpusRoundTrip(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	files, _ := filepath.Glob("../dmarc/testdata/corpus/*")
 	n := 0
 	for _, f := range files {
@@ -131,7 +130,7 @@ func TestDMARCDedupAttacks(t *testing.T) {
 		for _, forgerFirst := range []bool{true, false} {
 			t.Run(tc.name+map[bool]string{true: "/forger first", false: "/genuine first"}[forgerFirst], func(t *testing.T) {
 				s := openTemp(t)
-				ctx := context.Background()
+				ctx := t.Context()
 				add := func(r *dmarc.Report, src arrival.Source) {
 					if _, _, err := s.AddDMARC(ctx, r, src); err != nil {
 						t.Fatal(err)
@@ -172,7 +171,7 @@ func TestDMARCDedupAttacks(t *testing.T) {
 // from anyone unauthenticated; word-for-word copies are one report.
 func TestDMARCUpgradeAndCopies(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	r := mkDMARC("google.com", "g-2", 20, dmarcRec{"209.85.220.41", 10, true}, dmarcRec{"192.0.2.1", 3, false})
 	id1, added, err := s.AddDMARCResult(ctx, r, arrival.Source{Transport: "import"})
 	if err != nil || added != arrival.New {
@@ -203,7 +202,7 @@ func TestDMARCUpgradeAndCopies(t *testing.T) {
 // before any statement, with errors Refused recognises.
 func TestDMARCRefused(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	long := strings.Repeat("x", MaxIndexed+1)
 	nul := strings.Repeat("\x00", MaxIndexed/3+1) // 3 bytes each in PostgreSQL
 	for _, tc := range []struct {
@@ -247,7 +246,7 @@ func TestDMARCRefused(t *testing.T) {
 // failures, counted from the records.
 func TestDMARCTotals(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	id, _, err := s.AddDMARC(ctx, mkDMARC("google.com", "t", 20,
 		dmarcRec{"192.0.2.1", 7, true}, dmarcRec{"192.0.2.2", 5, false}, dmarcRec{"192.0.2.3", 1, false}), dsigned("google.com"))
 	if err != nil {
@@ -259,5 +258,48 @@ func TestDMARCTotals(t *testing.T) {
 	}
 	if messages != 13 || failed != 6 {
 		t.Errorf("messages %d, failed %d; want 13 and 6", messages, failed)
+	}
+}
+
+// TestDMARCPrune: PrunePlan counts and Prune removes the DMARC reports
+// whose range ended before the cutoff, with their records, by the rule
+// TLS reports are pruned by, and nothing younger.
+func TestDMARCPrune(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	for d := 1; d <= 10; d++ {
+		r := mkDMARC("google.com", "p-"+string(rune('a'+d)), d, dmarcRec{"192.0.2.1", 1, true}, dmarcRec{"192.0.2.2", 2, false})
+		if _, _, err := s.AddDMARC(ctx, r, dsigned("google.com")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.AddReport(ctx, mkReport("Google Inc.", "tls-1", 2), arrival.Source{}); err != nil {
+		t.Fatal(err)
+	}
+	// Reports of days 1 to 4 end before day 5.
+	plan, err := s.PrunePlan(ctx, day(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.DMARCReports != 4 || plan.DMARCRecords != 8 || plan.Reports != 1 {
+		t.Errorf("plan: %+v; want 4 DMARC reports, 8 records, 1 TLS report", plan)
+	}
+	if reports, records := dmarcRows(t, s); reports != 10 || records != 20 {
+		t.Fatalf("the plan removed something: %d reports, %d records", reports, records)
+	}
+	got, err := s.Prune(ctx, day(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != plan {
+		t.Errorf("Prune = %+v; plan was %+v", got, plan)
+	}
+	if reports, records := dmarcRows(t, s); reports != 6 || records != 12 {
+		t.Errorf("after the prune: %d reports, %d records; want 6 and 12", reports, records)
+	}
+	var orphans int64
+	if err := s.db.QueryRow(`SELECT COUNT(*) FROM dmarc_records c WHERE NOT EXISTS
+		(SELECT 1 FROM dmarc_reports r WHERE r.id = c.report_id)`).Scan(&orphans); err != nil || orphans != 0 {
+		t.Errorf("%d records without their report (%v)", orphans, err)
 	}
 }

@@ -99,7 +99,7 @@ func TestPostgresBusy(t *testing.T) {
 		t.Skip("PostgreSQL only: the advisory lock (TestBusy covers SQLite's lock)")
 	}
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	hold := func() (unlock func()) {
 		conn, err := s.db.Conn(ctx)
 		if err != nil {
@@ -141,7 +141,7 @@ func waitForLockWaiter(t *testing.T, s *Store) {
 	const q = `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`
 	for deadline := time.Now().Add(testenv.Patience); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		var n int
-		if err := s.db.QueryRowContext(context.Background(), q).Scan(&n); err != nil {
+		if err := s.db.QueryRowContext(t.Context(), q).Scan(&n); err != nil {
 			t.Errorf("reading pg_locks: %v", err)
 			return
 		}
@@ -159,7 +159,7 @@ func TestPostgresMigrationIsAtomic(t *testing.T) {
 		t.Skip("PostgreSQL only (TestMigrationIsAtomic covers SQLite)")
 	}
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	steps := append(slices.Clip(postgresSteps()),
 		migration{name: "half", sql: "CREATE TABLE half (x BIGINT); SELECT * FROM no_such_table"})
 	if err := s.migrate(ctx, steps); err == nil {
@@ -207,7 +207,7 @@ func TestUnknownScheme(t *testing.T) {
 // TestRedact keeps passwords out of what is shown, and what is not
 // secret readable.
 func TestRedact(t *testing.T) {
-	for in, want := range map[string]string{
+	checkMapping(t, "Redact", Redact, map[string]string{
 		"postgres://tlsrpt:s3cret@db.example:5432/tlsrpt?sslmode=verify-full":                     "postgres://tlsrpt:xxxxx@db.example:5432/tlsrpt?sslmode=verify-full",
 		"postgres://db.example/tlsrpt?password=s3cret&sslmode=require":                            "postgres://db.example/tlsrpt?password=xxxxx&sslmode=require",
 		"postgres://db.example/tlsrpt?sslmode=verify-full&sslpassword=S3CRETpw&connect_timeout=5": "postgres://db.example/tlsrpt?sslmode=verify-full&sslpassword=xxxxx&connect_timeout=5",
@@ -216,9 +216,16 @@ func TestRedact(t *testing.T) {
 		"host=db password=S3CRETpw dbname=t":                                                      "host=db password=xxxxx dbname=t",
 		"/var/lib/tlsrpt/tlsrpt.db":                                                               "/var/lib/tlsrpt/tlsrpt.db",
 		"postgres://u:p%zz@h/d":                                                                   "postgres://(unreadable URL)",
-	} {
-		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+	})
+}
+
+// checkMapping reports each input of cases that f, named name, does not
+// map to its wanted output.
+func checkMapping(t *testing.T, name string, f func(string) string, cases map[string]string) {
+	t.Helper()
+	for in, want := range cases {
+		if got := f(in); got != want {
+			t.Errorf("%s(%q) = %q, want %q", name, in, got, want)
 		}
 	}
 }
@@ -296,18 +303,14 @@ func TestKeywordDSNRefused(t *testing.T) {
 
 // TestRebind rewrites placeholders outside quotes and comments only.
 func TestRebind(t *testing.T) {
-	for in, want := range map[string]string{
+	checkMapping(t, "rebind", rebind, map[string]string{
 		"SELECT ? , ?":                             "SELECT $1 , $2",
 		"SELECT '?', \"a?\", ? -- ?\n, ?":          "SELECT '?', \"a?\", $1 -- ?\n, $2",
 		"SELECT 'it''s ?', ? /* ? */ , ?":          "SELECT 'it''s ?', $1 /* ? */ , $2",
 		"CREATE FUNCTION f() AS $$ ? $$; SELECT ?": "CREATE FUNCTION f() AS $$ ? $$; SELECT $1",
 		"SELECT 1":               "SELECT 1",
 		"SELECT 'unterminated ?": "SELECT 'unterminated ?",
-	} {
-		if got := rebind(in); got != want {
-			t.Errorf("rebind(%q) = %q, want %q", in, got, want)
-		}
-	}
+	})
 }
 
 // TestPostgresUnavailable opens with a wrong password and against a port
@@ -363,7 +366,7 @@ func TestPostgresLeastRights(t *testing.T) {
 		t.Skip("PostgreSQL only: roles and grants")
 	}
 	owner := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	grants, err := os.ReadFile("../contrib/postgresql/grants.sql")
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,28 @@ var ErrCount = pkgerr.New("store", "session count out of range")
 // without the authenticated domain, which deduplication keys on.
 var ErrAuth = pkgerr.New("store", "authenticated source without a domain")
 
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = pkgerr.New("store", "not found")
+
+// Errors of opening a database, for the command layer to explain. Opening
+// also fails with ErrUnknownScheme, ErrUnavailable, ErrBusy, and errors
+// matching fs.ErrPermission.
+var (
+	// ErrSchemaTooNew: the database was written by a newer tlsrpt whose
+	// schema this one does not know.
+	ErrSchemaTooNew = pkgerr.New("store", "database schema is newer than this program")
+	// ErrNotDatabase: the file is not a SQLite database.
+	ErrNotDatabase = pkgerr.New("store", "not a database")
+	// ErrNoDatabase: a read-only open found no database file.
+	ErrNoDatabase = pkgerr.New("store", "no database")
+	// ErrSchemaOld: a read-only open found a database that needs a schema
+	// step this program would apply when writing.
+	ErrSchemaOld = pkgerr.New("store", "database schema is older than this program")
+	// ErrReadOnly: the database file or its folder cannot be written by
+	// this user, and the use needs to write.
+	ErrReadOnly = pkgerr.New("store", "database is read-only for this user")
+)
+
 // kindError is an error of a sentinel kind (ErrBusy, ErrNotFound...) with
 // its own text, so that a "store: ..." message wrapping it does not repeat
 // the package prefix of the sentinel, while errors.Is still matches.

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -19,7 +18,7 @@ import (
 // (days 1 and 5) and one shared report (day 9), and returns them.
 func manyAddresses(t *testing.T, s *Store, n int) []netip.Addr {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	ips := make([]netip.Addr, n)
 	var shared []report.FailureDetail
 	for i := range ips {
@@ -41,7 +40,7 @@ func manyAddresses(t *testing.T, s *Store, n int) []netip.Addr {
 
 func TestEvidenceForBatches(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	n := 2*EvidenceBatch + 7 // three batches, the last one short
 	ips := manyAddresses(t, s, n)
 	all, err := s.EvidenceAll(ctx, time.Time{})
@@ -85,7 +84,7 @@ func TestEvidenceForBatches(t *testing.T) {
 
 func TestEvidenceEach(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	ips := manyAddresses(t, s, 20)
 	var seen []netip.Addr
 	err := s.EvidenceEach(ctx, time.Time{}, func(ip netip.Addr, ev []Evidence) error {
@@ -156,6 +155,55 @@ func TestQueryPlans(t *testing.T) {
 			if strings.Contains(text, w) {
 				t.Errorf("%s: plan has %q:\n%s", tc.name, w, text)
 			}
+		}
+	}
+}
+
+func TestEvidence(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	g := arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim=pass"}}
+	m := arrival.Source{Transport: "https", Submitter: "microsoft.com", Auth: arrival.Auth{Detail: "https, not authenticated"}}
+	old, _, err := s.AddReport(ctx, mkReport("Google Inc.", "g-old", 1,
+		detail("192.0.2.10", "certificate-expired", 5), detail("192.0.2.99", "validation-failure", 1)), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer, _, err := s.AddReport(ctx, mkReport("Microsoft Corporation", "m-new", 8,
+		detail("::ffff:192.0.2.10", "starttls-not-supported", 3)), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := s.Evidence(ctx, netip.MustParseAddr("192.0.2.10"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Evidence{
+		{ReportKey: newer, Organization: "Microsoft Corporation", ReportID: "m-new",
+			ContactInfo: "smtp-tls-reporting@microsoft.example", Submitter: "microsoft.com",
+			Transport: "https", Auth: m.Auth, ResultType: "starttls-not-supported", FailedSessions: 3,
+			Start: day(8), End: day(9).Add(-time.Second)},
+		{ReportKey: old, Organization: "Google Inc.", ReportID: "g-old",
+			ContactInfo: "smtp-tls-reporting@google.example", Submitter: "google.com", FromDomain: "google.com",
+			Transport: "mail", Auth: g.Auth, ResultType: "certificate-expired", FailedSessions: 5,
+			Start: day(1), End: day(2).Add(-time.Second)},
+	}
+	if !reflect.DeepEqual(es, want) {
+		t.Errorf("Evidence:\n got %+v\nwant %+v", es, want)
+	}
+	// The mapped form finds the same rows.
+	es2, err := s.Evidence(ctx, netip.MustParseAddr("::ffff:192.0.2.10"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(es2, want) {
+		t.Errorf("Evidence(mapped form) = %+v, want the same rows", es2)
+	}
+	for _, ip := range []netip.Addr{netip.MustParseAddr("192.0.2.11"), {}} {
+		es, err := s.Evidence(ctx, ip)
+		if err != nil || len(es) != 0 {
+			t.Errorf("Evidence(%v) = %+v, %v; want nothing", ip, es, err)
 		}
 	}
 }

@@ -14,18 +14,26 @@ import (
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
-func Example() {
+// exampleStore opens a store in a new temporary folder; done closes it
+// and removes the folder.
+func exampleStore() (s *store.Store, done func()) {
 	dir, err := os.MkdirTemp("", "tlsrpt-example")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-
-	s, err := store.Open(filepath.Join(dir, "tlsrpt.db"))
-	if err != nil {
+	if s, err = store.Open(filepath.Join(dir, "tlsrpt.db")); err != nil {
+		os.RemoveAll(dir)
 		log.Fatal(err)
 	}
-	defer s.Close()
+	return s, func() {
+		s.Close()
+		os.RemoveAll(dir)
+	}
+}
+
+func Example() {
+	s, done := exampleStore()
+	defer done()
 	ctx := context.Background()
 
 	r := &report.Report{
@@ -79,16 +87,8 @@ func Example() {
 // EvidenceEach walks the evidence of all of them in two statements,
 // holding one address's at a time.
 func ExampleStore_EvidenceEach() {
-	dir, err := os.MkdirTemp("", "tlsrpt-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	s, err := store.Open(filepath.Join(dir, "tlsrpt.db"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer s.Close()
+	s, done := exampleStore()
+	defer done()
 	ctx := context.Background()
 
 	day := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -63,7 +62,7 @@ func yearFixture(tb testing.TB, perReport int) string {
 		tb.Fatal(err)
 	}
 	defer s.Close()
-	ctx := context.Background()
+	ctx := tb.Context()
 	addrs := yearDays * perReport // rows / 10
 	n := 0
 	for day := range yearDays {

@@ -29,6 +29,16 @@ func reporterOf(org string, src arrival.Source) string {
 	return ""
 }
 
+// checkedReporter is reporterOf for a copy about to be stored: a source
+// marked authenticated without the domain deduplication keys on is
+// refused with ErrAuth, for TLS and DMARC reports alike.
+func checkedReporter(org string, src arrival.Source) (string, error) {
+	if src.Auth.Authenticated && normName(src.Auth.Domain) == "" {
+		return "", &kindError{kind: ErrAuth, text: fmt.Sprintf("authenticated by %s without a domain", src.Auth.Method)}
+	}
+	return reporterOf(org, src), nil
+}
+
 // authDomain is the domain a verdict vouches for, "" when it vouches for
 // none.
 func authDomain(a arrival.Auth) string {

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"context"
+	"errors"
 	"net/netip"
 	"path/filepath"
 	"reflect"
@@ -38,7 +38,7 @@ func TestMigrateV1Data(t *testing.T) {
 			(2, 2, 'starttls-not-supported', '40.92.1.1', 'mx.example.net', '198.51.100.25', 3),
 			(3, 3, 'made-up-type', '209.85.220.41', 'mx.example.net', '198.51.100.25', 1)`,
 	}, start, end)
-	ctx := context.Background()
+	ctx := t.Context()
 
 	// Keys and digests as AddReport computes them.
 	for id, want := range map[int64]string{1: "google.com", 2: "microsoft.com", 3: "org"} {
@@ -56,10 +56,7 @@ func TestMigrateV1Data(t *testing.T) {
 	}
 
 	// The aggregate holds what the details say.
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := mustFailing(t, s, time.Time{})
 	want := []FailingAddress{
 		{IP: netip.MustParseAddr("209.85.220.41"), FailedSessions: 4, Reports: 2,
 			Organizations: []string{"Google Inc.", "Org"}, AuthenticatedOrganizations: []string{"Google Inc.", "Org"}, ResultTypes: []string{"certificate-expired", "made-up-type"},
@@ -169,4 +166,59 @@ func TestOpenLockedCurrent(t *testing.T) {
 		t.Fatalf("Open while another process holds the write lock: %v", err)
 	}
 	s2.Close()
+}
+
+func TestMigrateFromVersion1(t *testing.T) {
+	sqliteOnly(t, "a version-1 SQLite file")
+	path := filepath.Join(t.TempDir(), "v1.db")
+	ctx := t.Context()
+	// A database at version 1, as the first release wrote it.
+	s := openFromV1(t, path, []string{`INSERT INTO reports (org, report_id, start_time, end_time, stored)
+		VALUES ('Old Org', 'old-1', 100, 200, 300)`})
+	var v int
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion {
+		t.Fatalf("user_version after Open = %d, %v; want %d", v, err, SchemaVersion)
+	}
+	// A next version appended to the list is applied on top, once.
+	next := append(slices.Clip(sqliteSteps()), migration{
+		name: "test step", sql: `ALTER TABLE reports ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'`})
+	for range 2 {
+		if err := s.migrate(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var note string
+	if err := s.db.QueryRow(`SELECT note FROM reports WHERE report_id = 'old-1'`).Scan(&note); err != nil || note != "migrated" {
+		t.Errorf("old row after migration: note %q, %v", note, err)
+	}
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != len(next) {
+		t.Errorf("user_version after next step = %d, %v; want %d", v, err, len(next))
+	}
+	// The old data is still usable through the API.
+	r, _, err := s.Report(ctx, 1)
+	if err != nil || r.OrganizationName != "Old Org" || !r.End.Equal(time.Unix(200, 0)) {
+		t.Errorf("Report(1) = %+v, %v", r, err)
+	}
+	// This program refuses a schema it does not know.
+	s.Close()
+	if _, err := Open(path); !errors.Is(err, ErrSchemaTooNew) {
+		t.Errorf("Open(newer schema) error = %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestMigrationIsAtomic(t *testing.T) {
+	sqliteOnly(t, "its failing step is SQLite SQL (TestPostgresMigrationIsAtomic covers PostgreSQL)")
+	s := openTemp(t)
+	bad := append(slices.Clip(sqliteSteps()), migration{
+		name: "broken", sql: `CREATE TABLE half (x); SELECT * FROM no_such_table`})
+	if err := s.migrate(t.Context(), bad); err == nil {
+		t.Fatal("broken migration succeeded")
+	}
+	var n int
+	s.db.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE name = 'half'`).Scan(&n)
+	var v int
+	s.db.QueryRow("PRAGMA user_version").Scan(&v)
+	if n != 0 || v != SchemaVersion {
+		t.Errorf("after a failed step: table half exists %v, version %d; want rolled back at %d", n == 1, v, SchemaVersion)
+	}
 }

@@ -140,38 +140,36 @@ func rebind(query string) string {
 	var b strings.Builder
 	b.Grow(len(query) + 16)
 	n := 0
-	for i := 0; i < len(query); i++ {
-		c := query[i]
-		switch {
-		case c == '?':
+	for i := 0; i < len(query); {
+		if query[i] == '?' {
 			n++
 			b.WriteByte('$')
 			b.WriteString(strconv.Itoa(n))
-			continue
-		case c == '\'' || c == '"':
-			end := closing(query, i+1, string(c))
-			b.WriteString(query[i:end])
-			i = end - 1
-			continue
-		case c == '-' && strings.HasPrefix(query[i:], "--"):
-			end := closing(query, i+2, "\n")
-			b.WriteString(query[i:end])
-			i = end - 1
-			continue
-		case c == '/' && strings.HasPrefix(query[i:], "/*"):
-			end := closing(query, i+2, "*/")
-			b.WriteString(query[i:end])
-			i = end - 1
-			continue
-		case c == '$' && strings.HasPrefix(query[i:], "$$"):
-			end := closing(query, i+2, "$$")
-			b.WriteString(query[i:end])
-			i = end - 1
+			i++
 			continue
 		}
-		b.WriteByte(c)
+		end := verbatimEnd(query, i)
+		b.WriteString(query[i:end])
+		i = end
 	}
 	return b.String()
+}
+
+// verbatim are the spans rebind copies as they stand: each opening with
+// its closing.
+var verbatim = [...]struct{ open, close string }{
+	{"'", "'"}, {`"`, `"`}, {"--", "\n"}, {"/*", "*/"}, {"$$", "$$"},
+}
+
+// verbatimEnd returns the index just past the verbatim span that opens at
+// i of query, or i+1 when none opens there.
+func verbatimEnd(query string, i int) int {
+	for _, v := range verbatim {
+		if strings.HasPrefix(query[i:], v.open) {
+			return closing(query, i+len(v.open), v.close)
+		}
+	}
+	return i + 1
 }
 
 // closing returns the index just past the first end at or after from, or

@@ -115,28 +115,23 @@ func (s *Store) failingAggregate(ctx context.Context) ([]FailingAddress, error) 
 	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM addresses`).Scan(&n); err != nil {
 		return nil, err
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT ip, sessions, reports, first_seen, last_seen, org_mask, auth_org_mask, type_mask
-		FROM addresses`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var (
 		fs        = make([]FailingAddress, 0, n)
 		orgCache  = orgCache{lists: map[[2]int64]orgLists{}, names: map[int64][]string{}, mark: markMemo()}
 		typeCache = map[int64][]string{}
 		ip        sql.RawBytes
 	)
-	for rows.Next() {
+	err = eachRow(ctx, conn, func(rows *sql.Rows) error {
 		var (
 			f                                FailingAddress
 			first, last, orgs, signed, types int64
+			err                              error
 		)
 		if err := rows.Scan(&ip, &f.FailedSessions, &f.Reports, &first, &last, &orgs, &signed, &types); err != nil {
-			return nil, err
+			return err
 		}
 		if f.IP, err = netip.ParseAddr(string(ip)); err != nil {
-			return nil, fmt.Errorf("stored address: %w", err)
+			return fmt.Errorf("stored address: %w", err)
 		}
 		f.FailedSessions = min(max(f.FailedSessions, 0), MaxSum)
 		f.FirstSeen, f.LastSeen = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()
@@ -144,11 +139,12 @@ func (s *Store) failingAggregate(ctx context.Context) ([]FailingAddress, error) 
 		f.Organizations, f.AuthenticatedOrganizations = ol.shown, ol.authed
 		f.ResultTypes = ls.names(kindType, types, typeCache)
 		fs = append(fs, f)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT ip, sessions, reports, first_seen, last_seen, org_mask, auth_org_mask, type_mask
+		FROM addresses`)
+	if err != nil {
 		return nil, err
 	}
-	rows.Close()
 	if err := addUnlabelled(ctx, conn, fs); err != nil {
 		return nil, err
 	}

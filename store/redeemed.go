@@ -128,24 +128,20 @@ type followAcc struct {
 }
 
 func redeemActions(ctx context.Context, conn *sql.Conn) (map[netip.Addr]*Redeemed, error) {
-	rows, err := conn.QueryContext(ctx, redeemActionsSQL)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	byIP := map[netip.Addr]*Redeemed{}
-	for rows.Next() {
+	err := eachRow(ctx, conn, func(rows *sql.Rows) error {
 		var (
-			a  Action
-			t  sql.NullInt64
-			ip sql.NullString
+			a   Action
+			t   sql.NullInt64
+			ip  sql.NullString
+			err error
 		)
 		if err := rows.Scan(&a.ID, &t, &ip, &a.Host, &a.Backend, &a.Kind, &a.Target, &a.Command, &a.Result); err != nil {
-			return nil, err
+			return err
 		}
 		a.Time, a.Applied, a.OK = fromUnix(t), true, true
 		if a.IP, err = parseIP(ip); err != nil {
-			return nil, err
+			return err
 		}
 		k := canonAddr(a.IP)
 		r := byIP[k]
@@ -155,8 +151,12 @@ func redeemActions(ctx context.Context, conn *sql.Conn) (map[netip.Addr]*Redeeme
 		}
 		r.Actions = append(r.Actions, a)
 		r.At = a.Time // ordered by time
+		return nil
+	}, redeemActionsSQL)
+	if err != nil {
+		return nil, err
 	}
-	return byIP, rows.Err()
+	return byIP, nil
 }
 
 func redeemNamed(ctx context.Context, conn *sql.Conn, byIP map[netip.Addr]*Redeemed) (map[netip.Addr]map[string]*followAcc, error) {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -19,7 +18,7 @@ import (
 // nothing.
 func redeemScenario(t *testing.T, s *Store) time.Time {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	add := func(r *report.Report, src arrival.Source) {
 		t.Helper()
 		if _, _, err := s.AddReport(ctx, r, src); err != nil {
@@ -58,7 +57,7 @@ func redeemScenario(t *testing.T, s *Store) time.Time {
 func TestRedeemedFollowUp(t *testing.T) {
 	s := openTemp(t)
 	at := redeemScenario(t, s)
-	got, err := s.Redeemed(context.Background())
+	got, err := s.Redeemed(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +89,7 @@ func TestRedeemedFollowUp(t *testing.T) {
 // redeemed addresses as for 3.
 func TestRedeemedStatements(t *testing.T) {
 	sqliteOnly(t, "the statement counter wraps the SQLite driver; the queries are the same on both engines")
-	ctx := context.Background()
+	ctx := t.Context()
 	measure := func(n int) [2]int64 {
 		s := openCounting(t)
 		var ds []report.FailureDetail
@@ -127,7 +126,7 @@ func TestRedeemedStatements(t *testing.T) {
 // sessions of both.
 func TestRedeemedTwoDomains(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	two := func(id string, start int, ds ...report.FailureDetail) *report.Report {
 		r := mkReport("Google Inc.", id, start, ds...)
 		p := r.Policies[0]
@@ -151,5 +150,58 @@ func TestRedeemedTwoDomains(t *testing.T) {
 		LastEnd: day(8).Add(-time.Second)}}
 	if len(got) != 1 || !reflect.DeepEqual(got[0].Reporters, want) {
 		t.Errorf("follow-up\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestActions(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	if as, err := s.Actions(ctx, 0); err != nil || len(as) != 0 {
+		t.Fatalf("Actions(empty) = %+v, %v", as, err)
+	}
+	t0 := time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC)
+	in := []Action{
+		{Time: t0, IP: netip.MustParseAddr("192.0.2.10"), Host: "mx1.example.com", Backend: "fail2ban", Kind: "unban", Target: "postfix",
+			Command: "fail2ban-client set postfix unbanip 192.0.2.10", Applied: true, OK: true, Result: "1"},
+		{Time: t0.Add(time.Minute), IP: netip.MustParseAddr("::ffff:192.0.2.11"), Host: "mx2.example.com", Backend: "iptables", Kind: "unban",
+			Target: "tlsrpt-test", Command: "iptables -D tlsrpt-test -s 192.0.2.11 -j DROP", Applied: true,
+			Result: "iptables: Bad rule"},
+		{Time: t0.Add(time.Minute), IP: netip.MustParseAddr("2001:db8::1"), Backend: "ipqbdb", Kind: "keep",
+			Command: "ibd-del --ip 2001:db8::1"},
+	}
+	for i, a := range in {
+		id, err := s.LogAction(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in[i].ID = id
+		in[i].IP = in[i].IP.Unmap()
+	}
+	as, err := s.Actions(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Action{in[2], in[1], in[0]} // newest first; same second: last logged first
+	if !reflect.DeepEqual(as, want) {
+		t.Errorf("Actions(0):\n got %+v\nwant %+v", as, want)
+	}
+	as, err = s.Actions(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(as, want[:2]) {
+		t.Errorf("Actions(2) = %+v, want %+v", as, want[:2])
+	}
+	// Zero time means now; zero IP is stored as absent.
+	before := time.Now().Add(-time.Second)
+	if _, err := s.LogAction(ctx, Action{Backend: "fail2ban", Kind: "plan"}); err != nil {
+		t.Fatal(err)
+	}
+	as, err = s.Actions(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != 1 || as[0].Kind != "plan" || as[0].IP.IsValid() || as[0].Time.Before(before) {
+		t.Errorf("Actions(1) after zero-time entry = %+v", as)
 	}
 }

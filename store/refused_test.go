@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -21,7 +20,7 @@ import (
 // which takes that, a trigger refuses the report as a CHECK would.
 func TestRefused(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	long := make([]byte, 15000)
 	rand.Read(long) // incompressible: PostgreSQL compresses a long index row first
 	r := mkReport("Google Inc.", base64.StdEncoding.EncodeToString(long), 3, detail("192.0.2.1", "certificate-expired", 1))
@@ -58,94 +57,14 @@ func TestRefused(t *testing.T) {
 func TestRefusedReadOnlyFile(t *testing.T) {
 	sqliteOnly(t, "file modes")
 	path := filepath.Join(t.TempDir(), "t.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	openAt(t, path).Close()
 	ro, err := OpenReadOnly(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	_, _, err = ro.AddReport(context.Background(), mkReport("Google Inc.", "r1", 3), arrival.Source{Transport: "mail"})
+	_, _, err = ro.AddReport(t.Context(), mkReport("Google Inc.", "r1", 3), arrival.Source{Transport: "mail"})
 	if err == nil || Refused(err) {
 		t.Errorf("AddReport on a read-only store: %v; Refused = %v, want an error that is not a refusal", err, Refused(err))
-	}
-}
-
-// TestOpenExisting: OpenExisting opens a store that is there and never
-// creates one, nor its folder.
-func TestOpenExisting(t *testing.T) {
-	sqliteOnly(t, "files")
-	dir := t.TempDir()
-	missing := filepath.Join(dir, "sub", "tlsrpt.db")
-	if _, err := OpenExisting(missing); !errors.Is(err, ErrNoDatabase) {
-		t.Errorf("OpenExisting(missing) = %v, want ErrNoDatabase", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "sub")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("OpenExisting made the folder: %v", err)
-	}
-	path := filepath.Join(dir, "tlsrpt.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	s, err = OpenExisting(path)
-	if err != nil {
-		t.Fatalf("OpenExisting(existing) = %v", err)
-	}
-	if _, _, err := s.AddReport(context.Background(), mkReport("Google Inc.", "r1", 3), arrival.Source{Transport: "mail"}); err != nil {
-		t.Errorf("writing through OpenExisting: %v", err)
-	}
-	s.Close()
-}
-
-// TestCacheBound puts more entries than the bound: the cache keeps the
-// bound, and the entries that expire last.
-func TestCacheBound(t *testing.T) {
-	s := openTemp(t)
-	ctx := context.Background()
-	maxCacheEntries = 5
-	t.Cleanup(func() { maxCacheEntries = MaxCacheEntries })
-	for i := range 12 {
-		// Later keys live longer: the first ones are evicted.
-		if err := s.CachePut(ctx, fmt.Sprintf("TXT n%02d.example.", i), []byte("v"), time.Duration(i+1)*time.Hour); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n, err := s.CacheLen(ctx); err != nil || n != 5 {
-		t.Errorf("cache holds %d entries (%v), want the bound 5", n, err)
-	}
-	for i := range 12 {
-		_, _, ok, err := s.CacheGet(ctx, fmt.Sprintf("TXT n%02d.example.", i))
-		if err != nil || ok != (i >= 7) {
-			t.Errorf("entry %d: kept %v (%v), want kept only for the 5 that expire last", i, ok, err)
-		}
-	}
-}
-
-// TestPruneCache removes entries expired before the cut-off, and keeps
-// later ones, stale or fresh.
-func TestPruneCache(t *testing.T) {
-	s := openTemp(t)
-	ctx := context.Background()
-	clock := time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC)
-	now = func() time.Time { return clock }
-	t.Cleanup(func() { now = time.Now })
-	s.CachePut(ctx, "old", []byte("v"), time.Hour)
-	clock = clock.Add(10 * 24 * time.Hour)
-	s.CachePut(ctx, "stale", []byte("v"), time.Hour)
-	clock = clock.Add(2 * time.Hour)
-	s.CachePut(ctx, "fresh", []byte("v"), time.Hour)
-	n, err := s.PruneCache(ctx, clock.Add(-7*24*time.Hour))
-	if err != nil || n != 1 {
-		t.Errorf("PruneCache = %d, %v; want 1 entry removed", n, err)
-	}
-	for key, want := range map[string]bool{"old": false, "stale": true, "fresh": true} {
-		if _, _, ok, _ := s.CacheGet(ctx, key); ok != want {
-			t.Errorf("after PruneCache, %q kept %v, want %v", key, ok, want)
-		}
 	}
 }

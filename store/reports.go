@@ -67,10 +67,10 @@ func (s *Store) AddReportResult(ctx context.Context, r *report.Report, src arriv
 	if err := checkCounts(r); err != nil {
 		return fail(err)
 	}
-	if src.Auth.Authenticated && normName(src.Auth.Domain) == "" {
-		return fail(&kindError{kind: ErrAuth, text: fmt.Sprintf("authenticated by %s without a domain", src.Auth.Method)})
+	reporter, err := checkedReporter(r.OrganizationName, src)
+	if err != nil {
+		return fail(err)
 	}
-	reporter := reporterOf(r.OrganizationName, src)
 	if err := checkIndexed(r, reporter); err != nil {
 		return fail(err)
 	}

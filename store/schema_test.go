@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"net/netip"
 	"path/filepath"
@@ -117,7 +116,7 @@ func unmigrated(t *testing.T) (*Store, string) {
 // opens it: every later step is applied, to the current version, and
 // what it held is kept and keyed as AddReport keys it today.
 func TestMigrateFromStep1File(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	old, loc := unmigrated(t)
 	if err := old.migrate(ctx, old.dialect.steps()[:1]); err != nil {
 		t.Fatal(err)
@@ -179,10 +178,7 @@ func TestMigrateFromStep1File(t *testing.T) {
 		len(r.Policies[0].Details) != 2 || !src.Auth.Authenticated || src.Auth.Domain != "google.com" {
 		t.Errorf("Google's report after migration: %+v, %+v, %v", r, src, err)
 	}
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := mustFailing(t, s, time.Time{})
 	want := []FailingAddress{
 		{IP: netip.MustParseAddr("209.85.220.41"), FailedSessions: 5, Reports: 2,
 			Organizations:              []string{"Google Inc.", "Other Org (unauthenticated)"},
@@ -229,12 +225,8 @@ func TestEnginesSameSchema(t *testing.T) {
 	if !onPostgres() {
 		t.Skip("PostgreSQL only: compares its schema with SQLite's")
 	}
-	ctx := context.Background()
-	lite, err := Open(filepath.Join(t.TempDir(), "tlsrpt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lite.Close()
+	ctx := t.Context()
+	lite := openAt(t, filepath.Join(t.TempDir(), "tlsrpt.db"))
 	pg := openTemp(t)
 	query := func(s *Store, q string) []string {
 		t.Helper()

@@ -96,17 +96,29 @@ var sessionQueries = map[Group]string{
 }
 
 func (s *Store) sessionStats(ctx context.Context, since time.Time, by Period, group Group) ([]SessionRow, error) {
-	q, ok := sessionQueries[group]
+	const unknown = "unknown group %q (want reporter, domain, mx or result-type)"
+	return statRows(ctx, s, sessionQueries, group, unknown, since, by, func(d daySum) SessionRow {
+		return SessionRow{Start: d.start, Key: d.key, Unauthenticated: !d.authed, Successful: d.a, Failed: d.b}
+	})
+}
+
+// statRows runs the statement of group in queries through daySums and
+// makes a row of each period and key: the one path of SessionStats and
+// DMARCStats. A group queries lacks is refused with unknown, a format
+// naming it.
+func statRows[T any](ctx context.Context, s *Store, queries map[Group]string, group Group, unknown string,
+	since time.Time, by Period, row func(daySum) T) ([]T, error) {
+	q, ok := queries[group]
 	if !ok {
-		return nil, fmt.Errorf("unknown group %q (want reporter, domain, mx or result-type)", group)
+		return nil, fmt.Errorf(unknown, group)
 	}
 	sums, err := s.daySums(ctx, q, since, by)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]SessionRow, len(sums))
+	out := make([]T, len(sums))
 	for i, d := range sums {
-		out[i] = SessionRow{Start: d.start, Key: d.key, Unauthenticated: !d.authed, Successful: d.a, Failed: d.b}
+		out[i] = row(d)
 	}
 	return out, nil
 }
@@ -132,26 +144,22 @@ func (s *Store) daySums(ctx context.Context, q string, since time.Time, by Perio
 	if err := checkPeriod(by); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, q, sinceUnix(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	sums := map[statsKey][2]int64{}
-	for rows.Next() {
+	err := eachRow(ctx, s.db, func(rows *sql.Rows) error {
 		var (
 			day, authed int64
 			k           string
 			a, b        sql.NullFloat64
 		)
 		if err := rows.Scan(&day, &k, &authed, &a, &b); err != nil {
-			return nil, err
+			return err
 		}
 		sk := foldKey(day, k, authed != 0, by)
 		v := sums[sk]
 		sums[sk] = [2]int64{satAdd(v[0], saturate(a.Float64)), satAdd(v[1], saturate(b.Float64))}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, q, sinceUnix(since))
+	if err != nil {
 		return nil, err
 	}
 	out := make([]daySum, 0, len(sums))

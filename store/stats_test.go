@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -22,7 +21,7 @@ import (
 // alpha.example and beta.example. It returns the clock's "now".
 func month(t testing.TB, s *Store) time.Time {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	first := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	defer func(f func() time.Time) { now = f }(now)
 	for d := 0; d < 30; d++ {
@@ -53,7 +52,7 @@ func month(t testing.TB, s *Store) time.Time {
 func TestSessionStats(t *testing.T) {
 	s := openTemp(t)
 	month(t, s)
-	ctx := context.Background()
+	ctx := t.Context()
 	// Known totals: Alpha 30 days × (150 successful, d+1 + 1 failed),
 	// Beta 25 days × (100, d+1).
 	var wantSucc, wantFail int64 = 30*150 + 25*100, 0
@@ -123,7 +122,7 @@ func TestSessionStats(t *testing.T) {
 // whatever was written into the database.
 func TestSessionStatsHostileCounts(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	for i := 0; i < 3; i++ {
 		r := mkReport("Org", fmt.Sprint(i), 3, detail("192.0.2.1", "certificate-expired", MaxCount))
 		r.Policies[0].Successful = MaxCount
@@ -149,7 +148,7 @@ func TestSessionStatsHostileCounts(t *testing.T) {
 func TestReportersQuiet(t *testing.T) {
 	s := openTemp(t)
 	at := month(t, s)
-	as, err := s.Reporters(context.Background())
+	as, err := s.Reporters(t.Context())
 	if err != nil || len(as) != 2 {
 		t.Fatalf("reporters: %+v, %v", as, err)
 	}
@@ -178,7 +177,7 @@ func TestReportersQuiet(t *testing.T) {
 func TestPrune(t *testing.T) {
 	s := openTemp(t)
 	month(t, s)
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := s.LogAction(ctx, Action{Backend: "fail2ban", Kind: "unban", IP: netip.MustParseAddr("192.0.2.1")}); err != nil {
 		t.Fatal(err)
 	}
@@ -197,10 +196,7 @@ func TestPrune(t *testing.T) {
 	if err != nil || got != plan {
 		t.Fatalf("Prune = %+v, %v; want %+v", got, err, plan)
 	}
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := mustFailing(t, s, time.Time{})
 	seen := map[netip.Addr]FailingAddress{}
 	for _, f := range fs {
 		seen[f.IP] = f
@@ -231,7 +227,7 @@ func TestPrune(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, _, ok, err := s.Setting(ctx, "digest.last"); ok || err != nil {
 		t.Fatalf("unset setting: ok %v, %v", ok, err)
 	}
@@ -250,7 +246,7 @@ func TestSettings(t *testing.T) {
 func TestAddressChanges(t *testing.T) {
 	s := openTemp(t)
 	month(t, s)
-	ctx := context.Background()
+	ctx := t.Context()
 	// Reports of days 28 to 30 (stored on the 29th to Dec 1st, at noon).
 	cs, err := s.AddressChanges(ctx, time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
 	if err != nil {
@@ -275,5 +271,47 @@ func TestAddressChanges(t *testing.T) {
 	ds, err := s.DomainSessionsStored(ctx, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC))
 	if err != nil || len(ds) != 2 || ds[0].Domain != "example.net" || ds[0].Successful != 200 || ds[0].Failed != 2 {
 		t.Errorf("domains on the 1st: %+v, %v", ds, err)
+	}
+}
+
+// TestReportersDaysReceived: eight reports dated over eight days but
+// received at once count one day received; three received on three days
+// count three; LastReceived is the latest receipt (else storage) time,
+// apart from LastStored.
+func TestReportersDaysReceived(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	add := func(id string, n int, storedAt, received, start time.Time) {
+		s.SetClock(func() time.Time { return storedAt })
+		defer s.SetClock(nil)
+		r := &report.Report{OrganizationName: id, ReportID: fmt.Sprint(id, n), Start: start, End: start.Add(24*time.Hour - time.Second),
+			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 1}}}
+		src := arrival.Source{Transport: "mail", Submitter: id, Received: received, Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: id}}
+		if _, _, err := s.AddReport(ctx, r, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for d := 1; d <= 8; d++ {
+		add("backdated.example", d, day.Add(time.Hour), day.Add(time.Hour), day.AddDate(0, 0, -d))
+	}
+	for d := 1; d <= 3; d++ {
+		at := day.AddDate(0, 0, -d).Add(8 * time.Hour)
+		add("daily.example", d, at.Add(time.Minute), at, day.AddDate(0, 0, -d-1))
+	}
+	add("daily.example", 4, day.Add(2*time.Hour), time.Time{}, day.AddDate(0, 0, -5)) // no receipt time: stored
+	as, err := s.ReportersAsOf(ctx, day.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]ReporterActivity{}
+	for _, a := range as {
+		got[a.Identity] = a
+	}
+	if b := got["backdated.example"]; b.DaysReceived != 1 || b.Days != 8 || !b.LastReceived.Equal(day.Add(time.Hour)) {
+		t.Errorf("backdated: %d days received, %d days, last received %v; want 1, 8, %v", b.DaysReceived, b.Days, b.LastReceived, day.Add(time.Hour))
+	}
+	if d := got["daily.example"]; d.DaysReceived != 4 || !d.LastReceived.Equal(day.Add(2*time.Hour)) || !d.LastStored.Equal(day.Add(2*time.Hour)) {
+		t.Errorf("daily: %d days received, last received %v, stored %v; want 4, %v", d.DaysReceived, d.LastReceived, d.LastStored, day.Add(2*time.Hour))
 	}
 }

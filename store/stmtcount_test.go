@@ -112,7 +112,7 @@ func statements(t *testing.T, fn func() error) (prepared, run int64) {
 // prepares as many statements for many details as for one.
 func TestNoPerAddressStatements(t *testing.T) {
 	sqliteOnly(t, "the statement counter wraps the SQLite driver; the queries are the same on both engines")
-	ctx := context.Background()
+	ctx := t.Context()
 	type counts struct{ prepared, run int64 }
 	measure := func(n int) map[string]counts {
 		s := openCounting(t)
@@ -191,7 +191,7 @@ func sharedReports(t *testing.T, s *Store, n int) []netip.Addr {
 	}
 	for _, d := range []int{1, 5, 9} {
 		r := mkReport("Org", fmt.Sprintf("shared-%d", d), d, ds...)
-		if _, _, err := s.AddReport(context.Background(), r, arrival.Source{Submitter: "org.example"}); err != nil {
+		if _, _, err := s.AddReport(t.Context(), r, arrival.Source{Submitter: "org.example"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,13 +11,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
-// ErrNotFound is returned when a looked-up row does not exist.
-var ErrNotFound = pkgerr.New("store", "not found")
-
-// ErrSchemaTooNew is returned by Open when the database was written by a
-// newer tlsrpt whose schema this one does not know.
-var ErrSchemaTooNew = pkgerr.New("store", "database schema is newer than this program")
-
 // BusyTimeout is how long one SQLite call waits for a lock held by another
 // process before it reports the database busy.
 const BusyTimeout = 10 * time.Second
@@ -50,22 +43,6 @@ func (s *Store) now() time.Time {
 	}
 	return now()
 }
-
-// Errors of opening a database, for the command layer to explain. Opening
-// also fails with ErrSchemaTooNew, ErrUnknownScheme, ErrUnavailable,
-// ErrBusy, and errors matching fs.ErrPermission.
-var (
-	// ErrNotDatabase: the file is not a SQLite database.
-	ErrNotDatabase = pkgerr.New("store", "not a database")
-	// ErrNoDatabase: a read-only open found no database file.
-	ErrNoDatabase = pkgerr.New("store", "no database")
-	// ErrSchemaOld: a read-only open found a database that needs a schema
-	// step this program would apply when writing.
-	ErrSchemaOld = pkgerr.New("store", "database schema is older than this program")
-	// ErrReadOnly: the database file or its folder cannot be written by
-	// this user, and the use needs to write.
-	ErrReadOnly = pkgerr.New("store", "database is read-only for this user")
-)
 
 // Open opens the database at location for reading and writing, and
 // migrates its schema to the current version. A postgres:// or

@@ -1,9 +1,9 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -22,12 +22,40 @@ func openTemp(t testing.TB) *Store {
 	if onPostgres() {
 		loc = newPostgresDB(t)
 	}
+	return openAt(t, loc)
+}
+
+// openAt opens the store at loc, closed when t ends (a close before then
+// does no harm); it fails t when the store cannot be opened.
+func openAt(t testing.TB, loc string) *Store {
+	t.Helper()
 	s, err := Open(loc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// wantEqual fails t on err, and reports got unless it is want.
+func wantEqual[T any](t testing.TB, got T, err error, want T) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// mustFailing returns s.Failing(since), failing t on an error.
+func mustFailing(t testing.TB, s *Store, since time.Time) []FailingAddress {
+	t.Helper()
+	fs, err := s.Failing(t.Context(), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
 }
 
 func day(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
@@ -72,7 +100,7 @@ func detail(ip, result string, n int64) report.FailureDetail {
 
 func TestAddReportRoundTrip(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	r := &report.Report{
 		OrganizationName: "Google Inc.",
 		ContactInfo:      "smtp-tls-reporting@google.com",
@@ -150,7 +178,7 @@ func slicesClone(p []report.Policy) []report.Policy { return append([]report.Pol
 
 func TestAddReportDuplicate(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	r := mkReport("Microsoft Corporation", "133-abc", 10, detail("40.92.1.1", "starttls-not-supported", 3))
 	plain := arrival.Source{Transport: "mail", Submitter: "microsoft.com", MessageID: "<1@x>",
 		Auth: arrival.Auth{Detail: "no dkim signature"}}
@@ -177,10 +205,7 @@ func TestAddReportDuplicate(t *testing.T) {
 	if st.Reports != 2 || st.Details != 2 {
 		t.Errorf("after duplicate: %d reports, %d details; want 2, 2", st.Reports, st.Details)
 	}
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := mustFailing(t, s, time.Time{})
 	if len(fs) != 1 || fs[0].FailedSessions != 4 {
 		t.Errorf("Failing after duplicate = %+v; want one address with 4 sessions (not 7)", fs)
 	}
@@ -188,7 +213,7 @@ func TestAddReportDuplicate(t *testing.T) {
 
 func TestAddReportAuthUpgrade(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	r := mkReport("Google Inc.", "up-1", 10, detail("209.85.1.1", "validation-failure", 1))
 	plain := arrival.Source{Transport: "import", Submitter: "google.com", MessageID: "<plain@x>",
 		Auth: arrival.Auth{Detail: "no signature"}}
@@ -252,7 +277,7 @@ func TestAddReportAuthUpgrade(t *testing.T) {
 // is marked).
 func TestFailing(t *testing.T) {
 	s := openTemp(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	add := func(r *report.Report) {
 		t.Helper()
 		src := arrival.Source{Transport: "mail"}
@@ -278,10 +303,7 @@ func TestFailing(t *testing.T) {
 		detail("192.0.2.30", "validation-failure", 1),
 	))
 
-	fs, err := s.Failing(ctx, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := mustFailing(t, s, time.Time{})
 	want := []FailingAddress{
 		{IP: netip.MustParseAddr("192.0.2.10"), FailedSessions: 10, Reports: 3,
 			Organizations:              []string{"Google Inc.", "Microsoft Corporation (unauthenticated)"},
@@ -311,10 +333,7 @@ func TestFailing(t *testing.T) {
 
 	// since: only reports ending at or after it count. m1 ends on day 4
 	// 23:59:59, so since = that instant keeps it, one second later drops it.
-	fs, err = s.Failing(ctx, day(4).Add(-time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs = mustFailing(t, s, day(4).Add(-time.Second))
 	if got, want := ips(fs), "2001:db8::1 192.0.2.20 192.0.2.10 192.0.2.30"; got != want {
 		t.Errorf("Failing(since day 4) order = %q, want %q", got, want)
 	}
@@ -322,17 +341,11 @@ func TestFailing(t *testing.T) {
 		!reflect.DeepEqual(f.Organizations, []string{"Google Inc.", "Microsoft Corporation (unauthenticated)"}) {
 		t.Errorf("Failing(since day 4) 192.0.2.10 = %+v; want 5 sessions from 2 reports of both orgs, first seen day 3", f)
 	}
-	fs, err = s.Failing(ctx, day(4))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs = mustFailing(t, s, day(4))
 	if got, want := ips(fs), "192.0.2.10 192.0.2.30"; got != want {
 		t.Errorf("Failing(since day 4 end) = %q, want %q", got, want)
 	}
-	fs, err = s.Failing(ctx, day(7))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs = mustFailing(t, s, day(7))
 	if len(fs) != 0 {
 		t.Errorf("Failing(after all reports) = %+v, want none", fs)
 	}
@@ -344,4 +357,218 @@ func ips(fs []FailingAddress) string {
 		l = append(l, f.IP.String())
 	}
 	return strings.Join(l, " ")
+}
+
+// TestAddReportResult tells a new report, a duplicate and an upgrade (an
+// authenticated copy replacing an unauthenticated one) apart, where
+// AddReport says dup for the last two.
+func TestAddReportResult(t *testing.T) {
+	st := openAt(t, filepath.Join(t.TempDir(), "t.db"))
+	r := &report.Report{OrganizationName: "Google Inc.", ReportID: "upgrade-1",
+		Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}
+	unsigned := arrival.Source{Transport: "mail", Submitter: "google.com"}
+	signed := arrival.Source{Transport: "mail", Submitter: "google.com",
+		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}
+	ctx := t.Context()
+	for i, step := range []struct {
+		src  arrival.Source
+		want arrival.Added
+	}{{unsigned, arrival.New}, {unsigned, arrival.Duplicate}, {signed, arrival.Upgraded}, {signed, arrival.Duplicate}, {unsigned, arrival.Duplicate}} {
+		if _, got, err := st.AddReportResult(ctx, r, step.src); err != nil || got != step.want {
+			t.Errorf("step %d: %v, %v; want %v", i+1, got, err, step.want)
+		}
+	}
+}
+
+func TestIPCanonicalForm(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	_, _, err := s.AddReport(ctx, mkReport("Org", "v6", 1,
+		detail("2001:DB8::1", "validation-failure", 1),
+		detail("2001:0db8:0000::0001", "validation-failure", 2),
+		detail("::ffff:1.2.3.4", "validation-failure", 4),
+		detail("1.2.3.4", "validation-failure", 8),
+		detail("fe80::1%eth0", "validation-failure", 16),
+	), arrival.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []string
+	rows, err := s.db.Query(`SELECT sending_ip FROM failure_details ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var ip string
+		if err := rows.Scan(&ip); err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, ip)
+	}
+	rows.Close()
+	if got, want := strings.Join(stored, " "), "2001:db8::1 2001:db8::1 1.2.3.4 1.2.3.4 fe80::1"; got != want {
+		t.Errorf("stored addresses %q, want %q", got, want)
+	}
+	fs := mustFailing(t, s, time.Time{})
+	if got, want := ips(fs), "fe80::1 1.2.3.4 2001:db8::1"; got != want {
+		t.Errorf("Failing = %q, want %q", got, want)
+	}
+	if fs[1].FailedSessions != 12 || fs[2].FailedSessions != 3 {
+		t.Errorf("sessions per address: %d, %d; want 12, 3", fs[1].FailedSessions, fs[2].FailedSessions)
+	}
+	if fs[1].IP.Is4In6() || fs[1].IP != netip.MustParseAddr("1.2.3.4") {
+		t.Errorf("address read back as %v, want plain IPv4", fs[1].IP)
+	}
+}
+
+func TestOpenCreatesFolders(t *testing.T) {
+	sqliteOnly(t, "SQLite files and PRAGMAs")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a", "b", "c", "tlsrpt.db")
+	s := openAt(t, path)
+	if s.File() != path {
+		t.Errorf("File() = %q, want %q", s.File(), path)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "a", "b", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o700 {
+		t.Errorf("created folder mode %v, want 0700", perm)
+	}
+	if fi, err := os.Stat(path); err != nil {
+		t.Errorf("database file not created: %v", err)
+	} else if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("database file mode %v, want 0600", perm)
+	}
+	if _, _, err := s.AddReport(t.Context(), mkReport("Org", "1", 1), arrival.Source{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("WAL file: %v, %v; want mode 0600", fi, err)
+	}
+	var mode string
+	if err := s.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	var fk, busy, sync int
+	if err := s.db.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("foreign_keys = %d, %v; want 1", fk, err)
+	}
+	if err := s.db.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 10000 {
+		t.Errorf("busy_timeout = %d, %v; want 10000", busy, err)
+	}
+	if err := s.db.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != 1 {
+		t.Errorf("synchronous = %d, %v; want 1 (NORMAL)", sync, err)
+	}
+}
+
+func TestOpenOddPath(t *testing.T) {
+	sqliteOnly(t, "SQLite file names")
+	// Characters that mean something in a URI must reach the file name.
+	path := filepath.Join(t.TempDir(), "we?ird #name%20.db")
+	s := openAt(t, path)
+	if _, _, err := s.AddReport(t.Context(), mkReport("Org", "1", 1), arrival.Source{}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not at %q: %v", path, err)
+	}
+}
+
+// TestOpenUnwritable names the path and the kind of each failure; the
+// fix is the command layer's (internal/cmd/cmdutil.Explain).
+func TestOpenUnwritable(t *testing.T) {
+	sqliteOnly(t, "SQLite file names")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plain-file")
+	if err := os.WriteFile(file, []byte("not a folder, and not a database either, but long enough to have a header"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		kind error
+	}{
+		{filepath.Join(file, "tlsrpt.db"), nil},        // folder is a regular file
+		{filepath.Join(file, "sub", "tlsrpt.db"), nil}, // deeper
+		{dir, nil},             // a folder, not a file
+		{file, ErrNotDatabase}, // a file that is not a database
+	} {
+		s, err := Open(tc.path)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded, want an error", tc.path)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, tc.path) || strings.Count(msg, "store:") != 1 {
+			t.Errorf("Open(%q) error %q should name the path, with one store: prefix", tc.path, msg)
+		}
+		if tc.kind != nil && !errors.Is(err, tc.kind) {
+			t.Errorf("Open(%q) = %v, want %v", tc.path, err, tc.kind)
+		}
+		if _, err := OpenReadOnly(tc.path); err == nil {
+			t.Errorf("OpenReadOnly(%q) succeeded", tc.path)
+		}
+	}
+	if _, err := Open(""); err == nil {
+		t.Error("Open(\"\") succeeded, want an error")
+	}
+	if _, err := OpenReadOnly(filepath.Join(dir, "missing.db")); !errors.Is(err, ErrNoDatabase) {
+		t.Errorf("OpenReadOnly(missing) = %v, want ErrNoDatabase", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.db")); err == nil {
+		t.Error("OpenReadOnly created the file")
+	}
+}
+
+// TestOpenReadOnly reads a database without writing it: no migration, no
+// -wal left, and an old schema is refused by name.
+func TestOpenReadOnly(t *testing.T) {
+	sqliteOnly(t, "SQLite files")
+	path := filepath.Join(t.TempDir(), "t.db")
+	s := openAt(t, path)
+	if _, _, err := s.AddReport(t.Context(), mkReport("Org", "r1", 3, detail("192.0.2.1", "certificate-expired", 2)), arrival.Source{}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := ro.Failing(t.Context(), time.Time{})
+	if err != nil || len(fs) != 1 {
+		t.Errorf("read-only Failing: %+v, %v", fs, err)
+	}
+	if _, _, err := ro.AddReport(t.Context(), mkReport("Org", "r2", 3), arrival.Source{}); err == nil {
+		t.Error("a read-only store took a write")
+	}
+	ro.Close()
+}
+
+// TestOpenExisting: OpenExisting opens a store that is there and never
+// creates one, nor its folder.
+func TestOpenExisting(t *testing.T) {
+	sqliteOnly(t, "files")
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "sub", "tlsrpt.db")
+	if _, err := OpenExisting(missing); !errors.Is(err, ErrNoDatabase) {
+		t.Errorf("OpenExisting(missing) = %v, want ErrNoDatabase", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sub")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("OpenExisting made the folder: %v", err)
+	}
+	path := filepath.Join(dir, "tlsrpt.db")
+	openAt(t, path).Close()
+	s, err := OpenExisting(path)
+	if err != nil {
+		t.Fatalf("OpenExisting(existing) = %v", err)
+	}
+	if _, _, err := s.AddReport(t.Context(), mkReport("Google Inc.", "r1", 3), arrival.Source{Transport: "mail"}); err != nil {
+		t.Errorf("writing through OpenExisting: %v", err)
+	}
+	s.Close()
 }

@@ -3,7 +3,6 @@
 package storetest
 
 import (
-	"context"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -43,7 +42,7 @@ func AddGoogleReport(tb testing.TB, st *store.Store, id string, start time.Time,
 	if signed {
 		src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.example"}
 	}
-	if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
+	if _, _, err := st.AddReport(tb.Context(), r, src); err != nil {
 		tb.Fatal(err)
 	}
 }
