@@ -1,16 +1,13 @@
 package digest
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
-	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -22,14 +19,8 @@ import (
 // given store time, naming ip with sessions failed sessions.
 func addReport(t *testing.T, st *store.Store, at time.Time, org, id string, start time.Time, ip string, sessions int64, src arrival.Source) {
 	t.Helper()
-	st.SetClock(func() time.Time { return at })
-	defer st.SetClock(nil)
-	r := &report.Report{OrganizationName: org, ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
-		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 10, Failed: sessions,
-			Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: sessions}}}}}
-	if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
-		t.Fatal(err)
-	}
+	storetest.AddTLS(t, st, at, storetest.TLS(org, id, start,
+		storetest.Policy("example.net", 10, storetest.Failure{IP: ip, Type: "certificate-expired", Sessions: sessions})), src)
 }
 
 // TestDigestForgedReports: Beta Mail (signed by beta-mail.example) is
@@ -44,19 +35,15 @@ func TestDigestForgedReports(t *testing.T) {
 	for d := range 10 {
 		addReport(t, st, now.Add(-time.Hour), "Gamma Mail", fmt.Sprint(d), first.AddDate(0, 0, d), "203.0.113.10", 1, arrival.Source{Transport: "https"})
 	}
-	d, err := Compute(context.Background(), st, Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := compute(t, st, Options{Now: now})
 	if len(d.Quiet) != 1 || d.Quiet[0].Name() != "beta-mail.example" {
 		t.Errorf("quiet %+v, want beta-mail.example alone", d.Quiet)
 	}
-	var b bytes.Buffer
-	d.WriteText(&b)
+	txt := mailText(t, d)
 	for _, want := range []string{"203.0.113.9: 5 failed sessions from Beta Mail (unauthenticated)",
 		"203.0.113.10: 10 failed sessions from Gamma Mail (unauthenticated)", "beta-mail.example: last report ended 2026-11-25"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("digest text lacks %q:\n%s", want, b.String())
+		if !strings.Contains(txt, want) {
+			t.Errorf("digest text lacks %q:\n%s", want, txt)
 		}
 	}
 }
@@ -70,10 +57,7 @@ func TestDigestQuietAfterBackfill(t *testing.T) {
 	for d := range 20 {
 		addReport(t, st, now.Add(-time.Hour), "Delta Mail", fmt.Sprint(d), first.AddDate(0, 0, d), "203.0.113.11", 1, src)
 	}
-	d, err := Compute(context.Background(), st, Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := compute(t, st, Options{Now: now})
 	var names []string
 	for _, q := range d.Quiet {
 		names = append(names, q.Name())

@@ -1,7 +1,6 @@
 package digest
 
 import (
-	"bytes"
 	"context"
 	"net/netip"
 	"strings"
@@ -39,21 +38,14 @@ func TestDigestOutcomes(t *testing.T) {
 
 	digest := func(at time.Time) (Digest, string) {
 		t.Helper()
-		d, err := Compute(ctx, st, Options{Now: at, Host: "mx1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		if err := d.WriteText(&b); err != nil {
-			t.Fatal(err)
-		}
+		d := compute(t, st, Options{Now: at, Host: "mx1"})
 		if err := RecordOutcomes(ctx, st, "mx1", d); err != nil {
 			t.Fatal(err)
 		}
 		if err := Record(ctx, st, "mx1", at); err != nil {
 			t.Fatal(err)
 		}
-		return d, b.String()
+		return d, mailText(t, d)
 	}
 	d, text := digest(now)
 	failing := "192.0.2.8, unbanned 3 days ago: google.example named it again in 1 report since: starttls-not-supported: still-failing"

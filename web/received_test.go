@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/report"
 )
 
 // TestReportersReceivedTime: a report received on 18 November and
@@ -20,16 +18,10 @@ func TestReportersReceivedTime(t *testing.T) {
 	st := storetest.Open(t)
 	received := time.Date(2026, 11, 18, 8, 0, 0, 0, time.UTC)
 	stored := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-	st.SetClock(func() time.Time { return stored })
 	start := time.Date(2026, 11, 17, 0, 0, 0, 0, time.UTC)
-	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
-		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 9}}}
 	src := arrival.Source{Transport: "import", Submitter: "mail.example", Received: received,
 		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "mail.example"}}
-	if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
-		t.Fatal(err)
-	}
-	st.SetClock(nil)
+	storetest.AddTLS(t, st, stored, storetest.TLS("Example Mail", "r1", start, storetest.Policy("example.net", 9)), src)
 	srv := serveDashboard(t, Options{Store: st})
 	resp, body := get(t, srv.URL+"/api/v1/reporters")
 	var reps []map[string]any

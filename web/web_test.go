@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +23,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -41,35 +39,25 @@ var hostile = []string{`<script>alert("xss")</script>`, `"><img src=x onerror=al
 // r2.example); the hostile names do not.
 func fillMonth(t testing.TB, st *store.Store) {
 	t.Helper()
-	ctx := context.Background()
 	first := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for d := 0; d < 30; d++ {
 		start := first.AddDate(0, 0, d)
-		st.SetClock(func() time.Time { return start.Add(36 * time.Hour) })
 		orgs := []string{"Google Inc.", hostile[d%len(hostile)]}
 		if d < 20 {
 			orgs = append(orgs, "Quiet Mail")
 		}
 		for i, org := range orgs {
-			r := &report.Report{OrganizationName: org, ReportID: fmt.Sprintf("%d-%d", d, i), Start: start, End: start.Add(24*time.Hour - time.Second),
-				Policies: []report.Policy{
-					{Type: "sts", Domain: "example.net", Successful: 500, Failed: int64(d % 5),
-						Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + d%7)}),
-							ReceivingMXHostname: "mx1.example.net", FailedSessions: int64(d % 5)}}},
-					{Type: "sts", Domain: "example.org", Successful: 200, Failed: 2,
-						Details: []report.FailureDetail{{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("198.51.100.7"),
-							ReceivingMXHostname: "mx2.example.org", FailedSessions: 2}}},
-				}}
+			r := storetest.TLS(org, fmt.Sprintf("%d-%d", d, i), start,
+				storetest.Policy("example.net", 500, storetest.Failure{IP: fmt.Sprintf("192.0.2.%d", 1+d%7), Type: "certificate-expired",
+					Sessions: int64(d % 5), MX: "mx1.example.net"}),
+				storetest.Policy("example.org", 200, storetest.Failure{IP: "198.51.100.7", Type: "validation-failure", Sessions: 2, MX: "mx2.example.org"}))
 			src := arrival.Source{Transport: "mail", Submitter: fmt.Sprint("r", i, ".example")}
 			if i != 1 {
 				src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: src.Submitter}
 			}
-			if _, _, err := st.AddReport(ctx, r, src); err != nil {
-				t.Fatal(err)
-			}
+			storetest.AddTLS(t, st, start.Add(36*time.Hour), r, src)
 		}
 	}
-	st.SetClock(nil)
 }
 
 // newServer serves the dashboard over a month of reports on a real
@@ -354,12 +342,8 @@ func TestAddressesInSpan(t *testing.T) {
 	st := storetest.Open(t)
 	fillMonth(t, st)
 	old := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	r := &report.Report{OrganizationName: "Google Inc.", ReportID: "old", Start: old, End: old.Add(24*time.Hour - time.Second),
-		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 10, Failed: 7,
-			Details: []report.FailureDetail{{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr("203.0.113.99"), FailedSessions: 7}}}}}
-	if _, _, err := st.AddReport(context.Background(), r, arrival.Source{Transport: "mail"}); err != nil {
-		t.Fatal(err)
-	}
+	storetest.AddTLS(t, st, time.Time{}, storetest.TLS("Google Inc.", "old", old, storetest.Policy("example.net", 10,
+		storetest.Failure{IP: "203.0.113.99", Type: "starttls-not-supported", Sessions: 7})), arrival.Source{Transport: "mail"})
 	srv := serveDashboard(t, Options{Store: st, Days: 90})
 	_, body := get(t, srv.URL+"/")
 	if strings.Contains(body, "203.0.113.99") {
