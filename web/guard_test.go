@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/httpserve/servetest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
@@ -50,13 +50,8 @@ func do(t *testing.T, srv *httptest.Server, host, path string, fields ...string)
 	for i := 0; i+1 < len(fields); i += 2 {
 		req.Header.Set(fields[i], fields[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, body := servetest.Do(t, http.DefaultClient, req)
+	return resp.StatusCode, body
 }
 
 // TestHostRebinding attacks with DNS rebinding: a page of
