@@ -10,14 +10,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
@@ -240,58 +237,6 @@ func TestCheckListen(t *testing.T) {
 		var le *ListenError
 		if err != nil && (!errors.As(err, &le) || le.Addr != tc.addr || le.Reason == 0 || strings.Contains(err.Error(), "--")) {
 			t.Errorf("CheckListen(%q): %q is not a ListenError with its reason, or names a flag", tc.addr, err)
-		}
-	}
-}
-
-func TestAuth(t *testing.T) {
-	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	dir := t.TempDir()
-	good := filepath.Join(dir, "htpasswd")
-	os.WriteFile(good, []byte("# operators\nalice:"+string(hash)+"\n"), 0o600)
-	a, err := LoadAuth(good)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "in") })))
-	defer srv.Close()
-	for _, tc := range []struct {
-		user, pass string
-		set        bool
-		want       int
-	}{
-		{"alice", "s3cret", true, 200},
-		{"alice", "wrong", true, 401},
-		{"mallory", "s3cret", true, 401},
-		{"", "", false, 401},
-	} {
-		req, _ := http.NewRequest("GET", srv.URL, nil)
-		if tc.set {
-			req.SetBasicAuth(tc.user, tc.pass)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tc.want {
-			t.Errorf("%s:%s: %s, want %d", tc.user, tc.pass, resp.Status, tc.want)
-		}
-		if tc.want == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
-			t.Errorf("401 without a Basic challenge")
-		}
-	}
-	for name, content := range map[string]string{
-		"md5":   "bob:$apr1$abc$0123456789abcdefghijkl\n",
-		"sha1":  "bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n",
-		"crypt": "bob:rl0pDgyk5nFBA\n",
-		"empty": "# nobody\n",
-		"bad":   "no colon here\n",
-	} {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(content), 0o600)
-		if _, err := LoadAuth(p); !errors.Is(err, ErrAuthFile) || !strings.Contains(err.Error(), p) {
-			t.Errorf("%s file: %v, want ErrAuthFile naming the file", name, err)
 		}
 	}
 }
