@@ -7,21 +7,11 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
-	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
-// Issue 17, items 11 and 12: forged reports cannot silence or raise the
+// Forged reports cannot silence or raise the
 // quiet alert, are marked where the digest names them, and a backfill
 // does not make a silent reporter look alive.
-
-// addReport stores one report of org over [start, start+1d) at the
-// given store time, naming ip with sessions failed sessions.
-func addReport(t *testing.T, st *store.Store, at time.Time, org, id string, start time.Time, ip string, sessions int64, src arrival.Source) {
-	t.Helper()
-	storetest.AddTLS(t, st, at, storetest.TLS(org, id, start,
-		storetest.Policy("example.net", 10, storetest.Failure{IP: ip, Type: "certificate-expired", Sessions: sessions})), src)
-}
 
 // TestDigestForgedReports: Beta Mail (signed by beta-mail.example) is
 // silent for six days. An unsigned report claiming to be Beta Mail from
