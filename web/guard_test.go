@@ -168,27 +168,3 @@ func TestHostName(t *testing.T) {
 		}
 	}
 }
-
-func TestCheckClearAuth(t *testing.T) {
-	for _, tc := range []struct {
-		addr       string
-		tls, proxy bool
-		ok         bool
-	}{
-		{"0.0.0.0:8461", false, false, false},
-		{":8461", false, false, false},
-		{"192.0.2.10:8461", false, false, false},
-		{"mx1.example.net:8461", false, false, false},
-		{"0.0.0.0:8461", true, false, true},
-		{"0.0.0.0:8461", false, true, true},
-		{"127.0.0.1:8461", false, false, true},
-		{"[::1]:8461", false, false, true},
-		{"localhost:8461", false, false, true},
-	} {
-		err := CheckClearAuth(tc.addr, tc.tls, tc.proxy)
-		var le *ListenError
-		if (err == nil) != tc.ok || err != nil && (!errors.Is(err, ErrListen) || !errors.As(err, &le) || le.Reason != ListenClearAuth || strings.Contains(err.Error(), "--")) {
-			t.Errorf("CheckClearAuth(%q, tls %v, proxy %v) = %v", tc.addr, tc.tls, tc.proxy, err)
-		}
-	}
-}

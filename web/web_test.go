@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -209,35 +208,6 @@ func TestAPI(t *testing.T) {
 	}
 	if quiet != 1 {
 		t.Errorf("%d quiet reporters, want 1", quiet)
-	}
-}
-
-func TestCheckListen(t *testing.T) {
-	for _, tc := range []struct {
-		addr string
-		auth bool
-		ok   bool
-	}{
-		{"127.0.0.1:8461", false, true},
-		{"[::1]:8461", false, true},
-		{"localhost:8461", false, true},
-		{"127.7.7.7:80", false, true},
-		{"0.0.0.0:8461", false, false},
-		{":8461", false, false},
-		{"[::]:8461", false, false},
-		{"192.0.2.10:8461", false, false},
-		{"mx.example.com:8461", false, false},
-		{"0.0.0.0:8461", true, true},
-		{"no-port", true, false},
-	} {
-		err := CheckListen(tc.addr, tc.auth)
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrListen)) {
-			t.Errorf("CheckListen(%q, auth %v) = %v", tc.addr, tc.auth, err)
-		}
-		var le *ListenError
-		if err != nil && (!errors.As(err, &le) || le.Addr != tc.addr || le.Reason == 0 || strings.Contains(err.Error(), "--")) {
-			t.Errorf("CheckListen(%q): %q is not a ListenError with its reason, or names a flag", tc.addr, err)
-		}
 	}
 }
 
