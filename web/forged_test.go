@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -56,15 +55,11 @@ func TestAddressTableForgedOrganization(t *testing.T) {
 		t.Error("the page holds the organization-name unescaped")
 	}
 
-	_, api := get(t, srv.URL+"/api/v1/review")
-	var rows []struct {
+	rows := getJSON[[]struct {
 		IP     string   `json:"ip"`
 		Orgs   []string `json:"organizations"`
 		Authed []string `json:"authenticated_organizations"`
-	}
-	if err := json.Unmarshal([]byte(api), &rows); err != nil {
-		t.Fatal(err)
-	}
+	}](t, srv.URL+"/api/v1/review")
 	for _, r := range rows {
 		shown := []string{org}
 		if r.IP == "192.0.2.1" {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -23,10 +22,9 @@ func TestReportersReceivedTime(t *testing.T) {
 		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "mail.example"}}
 	storetest.AddTLS(t, st, stored, storetest.TLS("Example Mail", "r1", start, storetest.Policy("example.net", 9)), src)
 	srv := serveDashboard(t, Options{Store: st})
-	resp, body := get(t, srv.URL+"/api/v1/reporters")
-	var reps []map[string]any
-	if err := json.Unmarshal([]byte(body), &reps); err != nil || resp.StatusCode != 200 || len(reps) != 1 {
-		t.Fatalf("reporters: %s, %v, %s", resp.Status, err, body)
+	reps := getJSON[[]map[string]any](t, srv.URL+"/api/v1/reporters")
+	if len(reps) != 1 {
+		t.Fatalf("reporters: %v, want one", reps)
 	}
 	if got := reps[0]["last_received"]; got != "2026-11-18T08:00:00Z" {
 		t.Errorf("last_received %v, want 2026-11-18T08:00:00Z (when it was received)", got)

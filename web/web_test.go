@@ -100,6 +100,18 @@ func get(t *testing.T, url string) (*http.Response, string) {
 	return servetest.Get(t, http.DefaultClient, url)
 }
 
+// getJSON GETs url and decodes its answer into a T, failing t unless
+// the answer is 200 and its JSON decodes.
+func getJSON[T any](t *testing.T, url string) T {
+	t.Helper()
+	var v T
+	resp, body := get(t, url)
+	if err := json.Unmarshal([]byte(body), &v); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s, %v: %.200s", url, resp.Status, err, body)
+	}
+	return v
+}
+
 func TestPage(t *testing.T) {
 	srv := newServer(t)
 	resp, body := get(t, srv.URL+"/")
@@ -165,21 +177,16 @@ func TestReadOnly(t *testing.T) {
 
 func TestAPI(t *testing.T) {
 	srv := newServer(t)
-	resp, body := get(t, srv.URL+"/api/v1/review")
-	var rows []map[string]any
-	if err := json.Unmarshal([]byte(body), &rows); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("review: %s %v", resp.Status, err)
-	}
+	rows := getJSON[[]map[string]any](t, srv.URL+"/api/v1/review")
 	// The contract's keys (docs/architecture.md, "Command contract": review --json).
 	for _, k := range []string{"ip", "failed_sessions", "reports", "organizations", "result_types", "first_seen", "last_seen", "trusted", "why"} {
 		if _, ok := rows[0][k]; !ok {
 			t.Errorf("review row lacks %q: %v", k, rows[0])
 		}
 	}
-	resp, body = get(t, srv.URL+"/api/v1/stats?by=week&group=domain&since=2026-11-01")
-	var srows []map[string]any
-	if err := json.Unmarshal([]byte(body), &srows); err != nil || resp.StatusCode != 200 || len(srows) == 0 {
-		t.Fatalf("stats: %s %v %s", resp.Status, err, body)
+	srows := getJSON[[]map[string]any](t, srv.URL+"/api/v1/stats?by=week&group=domain&since=2026-11-01")
+	if len(srows) == 0 {
+		t.Fatal("no stats rows")
 	}
 	if _, ok := srows[0]["domain"]; !ok || srows[0]["day"] == "" {
 		t.Errorf("stats row %v", srows[0])
@@ -189,10 +196,9 @@ func TestAPI(t *testing.T) {
 			t.Errorf("stats?%s: %s, want 400", q, resp.Status)
 		}
 	}
-	resp, body = get(t, srv.URL+"/api/v1/reporters")
-	var reps []reporterJSON
-	if err := json.Unmarshal([]byte(body), &reps); err != nil || resp.StatusCode != 200 || len(reps) != 5 {
-		t.Fatalf("reporters: %s, %v, %d", resp.Status, err, len(reps))
+	reps := getJSON[[]reporterJSON](t, srv.URL+"/api/v1/reporters")
+	if len(reps) != 5 {
+		t.Fatalf("%d reporters, want 5", len(reps))
 	}
 	quiet := 0
 	for _, r := range reps {
