@@ -9,9 +9,9 @@ import (
 	"github.com/tlsrpt/tlsrpt/arrival"
 )
 
-// Forged reports cannot silence or raise the
-// quiet alert, are marked where the digest names them, and a backfill
-// does not make a silent reporter look alive.
+// Forged reports cannot silence or raise the quiet alert, are marked
+// where the digest names them, and a backfill does not make a silent
+// reporter look alive.
 
 // TestDigestForgedReports: Beta Mail (signed by beta-mail.example) is
 // silent for six days. An unsigned report claiming to be Beta Mail from

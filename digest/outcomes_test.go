@@ -2,13 +2,11 @@ package digest
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // TestDigestOutcomes: a signed google.example report names .7 and .8,
@@ -29,9 +27,7 @@ func TestDigestOutcomes(t *testing.T) {
 	}
 	add("before", day(3), true, "192.0.2.7", "192.0.2.8")
 	for _, ip := range []string{"192.0.2.7", "192.0.2.8"} {
-		if _, err := st.LogAction(ctx, store.Action{Time: day(6).Add(12 * time.Hour), IP: netip.MustParseAddr(ip), Backend: "fail2ban", Kind: "unban", Target: "postfix", Applied: true, OK: true}); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Unbanned(t, st, ip, day(6).Add(12*time.Hour))
 	}
 	add("after", day(7), true, "192.0.2.8")
 	add("forged", day(8), false, "192.0.2.7")

@@ -67,3 +67,14 @@ func OpenAt(tb testing.TB, loc string) *store.Store {
 	tb.Cleanup(func() { st.Close() })
 	return st
 }
+
+// Unbanned logs that fail2ban unbanned ip from its postfix jail at at,
+// applied and successful, as redeem --apply does; it fails tb when the
+// store refuses the record.
+func Unbanned(tb testing.TB, st *store.Store, ip string, at time.Time) {
+	tb.Helper()
+	a := store.Action{Time: at, IP: netip.MustParseAddr(ip), Backend: "fail2ban", Kind: "unban", Target: "postfix", Applied: true, OK: true}
+	if _, err := st.LogAction(context.Background(), a); err != nil {
+		tb.Fatal(err)
+	}
+}
