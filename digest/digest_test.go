@@ -9,7 +9,7 @@ import (
 )
 
 func TestDigest(t *testing.T) {
-	st, now := month(t, "Beta Mail")
+	st := month(t, "Beta Mail")
 	ctx := context.Background()
 	d := compute(t, st, Options{Now: now}) // no digest yet: the last 24 hours
 	if !d.Since.Equal(now.Add(-24*time.Hour)) || !d.Notable() {
@@ -66,7 +66,7 @@ func TestDigest(t *testing.T) {
 // TestDigestHostileNames keeps report strings from forging lines of the
 // mail body.
 func TestDigestHostileNames(t *testing.T) {
-	st, now := month(t, "Beta\n--boundary\nX-Evil: 1\x1b[2J")
+	st := month(t, "Beta\n--boundary\nX-Evil: 1\x1b[2J")
 	d := compute(t, st, Options{Now: now})
 	txt := mailText(t, d)
 	for _, line := range strings.Split(txt, "\n") {

@@ -1,7 +1,6 @@
 package digest
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,9 +11,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
-
-// dmarcNow is the digests' clock in the DMARC tests.
-var dmarcNow = time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
 
 // googleDays stores, in a new SQLite store, Google's signed DMARC
 // reports of example.net for November 20 to 29, each stored at noon of
@@ -63,9 +59,8 @@ func TestDigestDMARCPostgres(t *testing.T) {
 }
 
 func digestDMARC(t *testing.T, st *store.Store) {
-	ctx := context.Background()
 	badDay(t, st, time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))
-	d := compute(t, st, Options{Now: dmarcNow, Host: "mx1"})
+	d := compute(t, st, Options{Now: now, Host: "mx1"})
 	if len(d.DMARCRises) != 1 || d.DMARCRises[0].Reporter != "google.com" || d.DMARCRises[0].Now.Fail != 360 || d.DMARCRises[0].Before.Fail != 10 {
 		t.Errorf("DMARC rises %+v, want google.com: 360 failing, 10 before", d.DMARCRises)
 	}
@@ -80,20 +75,15 @@ func digestDMARC(t *testing.T, st *store.Store) {
 			t.Errorf("digest text lacks %q:\n%s", want, txt)
 		}
 	}
-	if err := RecordDMARC(ctx, st, "mx1", d); err != nil {
-		t.Fatal(err)
-	}
-	if err := Record(ctx, st, "mx1", dmarcNow); err != nil {
-		t.Fatal(err)
-	}
+	recordSent(t, st, "mx1", d)
 
 	badDay(t, st, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	d = compute(t, st, Options{Now: dmarcNow.AddDate(0, 0, 1), Host: "mx1"})
+	d = compute(t, st, Options{Now: now.AddDate(0, 0, 1), Host: "mx1"})
 	if len(d.DMARCRises)+len(d.DMARCNew) != 0 {
 		t.Errorf("the next digest repeats: rises %+v, new sources %+v", d.DMARCRises, d.DMARCNew)
 	}
 	// Another host, which sent no digest, has the source named.
-	d = compute(t, st, Options{Now: dmarcNow.AddDate(0, 0, 1), Host: "mx2"})
+	d = compute(t, st, Options{Now: now.AddDate(0, 0, 1), Host: "mx2"})
 	if len(d.DMARCNew) != 1 {
 		t.Errorf("mx2: new failing sources %+v; want 203.0.113.5", d.DMARCNew)
 	}
@@ -106,7 +96,7 @@ func TestDigestDMARCOurDomains(t *testing.T) {
 	st := googleDays(t)
 	badDay(t, st, time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))
 	for domains, want := range map[string]string{"other.example": "203.0.113.6", "example.net": "203.0.113.5", "EXAMPLE.NET.": "203.0.113.5"} {
-		d := compute(t, st, Options{Now: dmarcNow, Domains: []string{domains}})
+		d := compute(t, st, Options{Now: now, Domains: []string{domains}})
 		if len(d.DMARCNew) != 1 || d.DMARCNew[0].SourceIP.String() != want {
 			t.Errorf("domains %q: new failing sources %+v, want %s alone", domains, d.DMARCNew, want)
 		}
@@ -126,17 +116,17 @@ func TestDigestDMARCForgedFlood(t *testing.T) {
 	dmarctest.Add(t, st, old.Add(36*time.Hour), dmarctest.Report("google.com", "early", "example.net", old,
 		dmarctest.Rec{IP: "203.0.113.5", N: 1}), forged)
 	for i := range 10 {
-		dmarctest.Add(t, st, dmarcNow.Add(-time.Hour), dmarctest.Report("google.com", fmt.Sprint("flood", i), "example.net", dmarcNow.AddDate(0, 0, -1),
+		dmarctest.Add(t, st, now.Add(-time.Hour), dmarctest.Report("google.com", fmt.Sprint("flood", i), "example.net", now.AddDate(0, 0, -1),
 			dmarctest.Rec{IP: "198.51.100.66", N: 10000}), forged)
 	}
-	d := compute(t, st, Options{Now: dmarcNow})
+	d := compute(t, st, Options{Now: now})
 	txt := mailText(t, d)
 	if len(d.DMARCRises)+len(d.DMARCNew) != 0 || strings.Contains(txt, "DMARC") || strings.Contains(txt, "198.51.100.66") {
 		t.Errorf("forged reports raised DMARC alerts: rises %+v, new %+v\n%s", d.DMARCRises, d.DMARCNew, txt)
 	}
 
 	badDay(t, st, time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))
-	d = compute(t, st, Options{Now: dmarcNow})
+	d = compute(t, st, Options{Now: now})
 	if len(d.DMARCNew) != 1 || d.DMARCNew[0].SourceIP.String() != "203.0.113.5" || d.DMARCNew[0].Unauthenticated {
 		t.Errorf("new failing sources %+v, want 203.0.113.5 from Google's signed report", d.DMARCNew)
 	}
@@ -153,8 +143,8 @@ func TestDigestDMARCHostile(t *testing.T) {
 	evil := "x\r\n--boundary\r\nX-Evil: 1\x1b[2J.example.net"
 	r := dmarctest.Report("google.com", "evil", "example.net", time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC),
 		dmarctest.Rec{IP: "203.0.113.7", N: 5, From: evil, Disposition: "reject\n--boundary--"})
-	dmarctest.Add(t, st, dmarcNow.Add(-time.Hour), r, dmarctest.Signed("google.com"))
-	d := compute(t, st, Options{Now: dmarcNow})
+	dmarctest.Add(t, st, now.Add(-time.Hour), r, dmarctest.Signed("google.com"))
+	d := compute(t, st, Options{Now: now})
 	if len(d.DMARCNew) != 1 {
 		t.Fatalf("new failing sources %+v, want the hostile one", d.DMARCNew)
 	}

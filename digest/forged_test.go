@@ -19,7 +19,7 @@ import (
 // quiet, and the digest line of the address it names says the name is
 // unauthenticated. A regular unsigned reporter gone silent raises nothing.
 func TestDigestForgedReports(t *testing.T) {
-	st, now := month(t, "Beta Mail")
+	st := month(t, "Beta Mail")
 	claim := arrival.Source{Transport: "mail", Submitter: identity("Beta Mail"), FromDomain: identity("Beta Mail")}
 	addReport(t, st, now.Add(-time.Hour), "Beta Mail", "forged", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), "203.0.113.9", 5, claim)
 	for d := range 10 {
@@ -42,7 +42,7 @@ func TestDigestForgedReports(t *testing.T) {
 // imported (stored) an hour ago, show a reporter silent since the 20th:
 // quiet, though its reports were stored within the hour.
 func TestDigestQuietAfterBackfill(t *testing.T) {
-	st, now := month(t, "Beta Mail")
+	st := month(t, "Beta Mail")
 	src := arrival.Source{Transport: "import", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "delta.example"}}
 	for d := range 20 {
 		addReport(t, st, now.Add(-time.Hour), "Delta Mail", fmt.Sprint(d), first.AddDate(0, 0, d), "203.0.113.11", 1, src)

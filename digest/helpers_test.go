@@ -23,6 +23,15 @@ func compute(t *testing.T, st *store.Store, opt Options) Digest {
 	return d
 }
 
+// recordSent keeps d as the last digest sent for host, failing t when it
+// cannot.
+func recordSent(t *testing.T, st *store.Store, host string, d Digest) {
+	t.Helper()
+	if err := RecordSent(context.Background(), st, host, d); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // mailText is d's text, as the digest mail carries it, failing t when
 // it cannot be written.
 func mailText(t *testing.T, d Digest) string {
@@ -34,7 +43,12 @@ func mailText(t *testing.T, d Digest) string {
 	return b.String()
 }
 
-var first = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+// first is the first day of the month of reports month stores, now the
+// digests' clock in the tests: the day after that month.
+var (
+	first = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	now   = time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
+)
 
 // month stores 30 days of reports, each stored at noon of the next day:
 // "Alpha Mail" every day, "Beta Mail" for the first 25 days. Alpha's
@@ -42,7 +56,7 @@ var first = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 // example.org failures from 198.51.100.1 (1 session a day; 40 on the
 // last day, a jump in the failure rate). Beta's report names betaName.
 // Each reporter signs its reports as identity(its name).
-func month(t *testing.T, betaName string) (*store.Store, time.Time) {
+func month(t *testing.T, betaName string) *store.Store {
 	t.Helper()
 	st := storetest.Open(t)
 	for d := 0; d < 30; d++ {
@@ -66,7 +80,7 @@ func month(t *testing.T, betaName string) (*store.Store, time.Time) {
 			storetest.AddTLS(t, st, start.Add(36*time.Hour), r, src)
 		}
 	}
-	return st, time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
+	return st
 }
 
 // identity is the domain that signs org's reports in month.

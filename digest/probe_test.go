@@ -18,7 +18,7 @@ import (
 // digest is made all the same.
 func TestProbeBudget(t *testing.T) {
 	st := storetest.Open(t)
-	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	at := now.Add(-time.Hour)
 	for _, domain := range []string{"a.test", "b.test"} {
 		r := storetest.TLS("R", domain, at.Add(-24*time.Hour),
 			storetest.Policy(domain, 0, storetest.Failure{Type: probe.CertificateExpired, Sessions: 1}))
