@@ -248,6 +248,19 @@ func Record(ctx context.Context, st *store.Store, host string, now time.Time) er
 	return st.SetSetting(ctx, settingKey(host), Until(now).UTC().Format(time.RFC3339))
 }
 
+// RecordSent keeps d as the last digest sent for host: its result types
+// (RecordTypes), outcomes (RecordOutcomes) and DMARC sources
+// (RecordDMARC), so that the next digest repeats none of them, and its
+// end (Record), where the next one starts.
+func RecordSent(ctx context.Context, st *store.Store, host string, d Digest) error {
+	for _, record := range []func(context.Context, *store.Store, string, Digest) error{RecordTypes, RecordOutcomes, RecordDMARC} {
+		if err := record(ctx, st, host, d); err != nil {
+			return err
+		}
+	}
+	return Record(ctx, st, host, d.Now)
+}
+
 // WriteText writes the digest for people, as a mail body: at most
 // MaxListed lines per list, every report string neutralised.
 func (d Digest) WriteText(w io.Writer) error {

@@ -1,78 +1,14 @@
 package digest
 
 import (
-	"bytes"
-	"context"
-	"fmt"
-	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tlsrpt/tlsrpt/arrival"
-	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
-var first = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-
-// month stores 30 days of reports, each stored at noon of the next day:
-// "Alpha Mail" every day, "Beta Mail" for the first 25 days. Alpha's
-// example.net failures come from 192.0.2.<day> (day sessions), its
-// example.org failures from 198.51.100.1 (1 session a day; 40 on the
-// last day, a jump in the failure rate). Beta's report names betaName.
-// Each reporter signs its reports as identity(its name).
-func month(t *testing.T, betaName string) (*store.Store, time.Time) {
-	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctx := context.Background()
-	for d := 0; d < 30; d++ {
-		start := first.AddDate(0, 0, d)
-		st.SetClock(func() time.Time { return start.Add(36 * time.Hour) })
-		orgFailed := int64(1)
-		if d == 29 {
-			orgFailed = 40
-		}
-		for _, org := range []string{"Alpha Mail", betaName} {
-			if org == betaName && d >= 25 {
-				continue
-			}
-			ip := netip.AddrFrom4([4]byte{192, 0, 2, byte(d + 1)})
-			r := &report.Report{OrganizationName: org, ReportID: fmt.Sprintf("%d", d), Start: start, End: start.Add(24*time.Hour - time.Second),
-				Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100, Failed: int64(d + 1),
-					Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: ip, FailedSessions: int64(d + 1)}}}}}
-			if org == "Alpha Mail" {
-				r.Policies = append(r.Policies, report.Policy{Type: "sts", Domain: "example.org", Successful: 60, Failed: orgFailed,
-					Details: []report.FailureDetail{{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("198.51.100.1"), FailedSessions: orgFailed}}})
-			}
-			src := arrival.Source{Transport: "mail", Submitter: identity(org),
-				Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: identity(org)}}
-			if _, _, err := st.AddReport(ctx, r, src); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	st.SetClock(nil)
-	return st, time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
-}
-
-// identity is the domain that signs org's reports in month.
-func identity(org string) string {
-	return strings.ReplaceAll(strings.ToLower(org), " ", "-") + ".example"
-}
-
 func TestDigest(t *testing.T) {
-	st, now := month(t, "Beta Mail")
-	ctx := context.Background()
-	d, err := Compute(ctx, st, Options{Now: now}) // no digest yet: the last 24 hours
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := month(t, "Beta Mail")
+	d := compute(t, st, Options{Now: now}) // no digest yet: the last 24 hours
 	if !d.Since.Equal(now.Add(-24*time.Hour)) || !d.Notable() {
 		t.Fatalf("digest %+v", d)
 	}
@@ -88,26 +24,18 @@ func TestDigest(t *testing.T) {
 	if len(d.Rates) != 1 || d.Rates[0].Domain != "example.org" {
 		t.Errorf("rate changes %+v, want example.org", d.Rates)
 	}
-	var b bytes.Buffer
-	if err := d.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
+	txt := mailText(t, d)
 	for _, want := range []string{"1 new failing address:", "192.0.2.30: 30 failed sessions from alpha-mail.example",
 		"198.51.100.1: 40 failed sessions more (29 before)", "Reporters gone quiet:", "beta-mail.example: last report ended 2026-11-25",
 		"example.org: 40.0% (40 of 100 sessions), was 1.6% (1 of 61)"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("digest text lacks %q:\n%s", want, b.String())
+		if !strings.Contains(txt, want) {
+			t.Errorf("digest text lacks %q:\n%s", want, txt)
 		}
 	}
 
 	// Recorded, the next digest starts there: nothing new since.
-	if err := Record(ctx, st, "mx1", now); err != nil {
-		t.Fatal(err)
-	}
-	d, err = Compute(ctx, st, Options{Now: now.Add(time.Hour), Host: "mx1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	recordSent(t, st, "mx1", d)
+	d = compute(t, st, Options{Now: now.Add(time.Hour), Host: "mx1"})
 	if !d.Since.Equal(Until(now)) || len(d.New)+len(d.Grown)+len(d.Rates) != 0 {
 		t.Errorf("after the recorded digest: %+v", d)
 	}
@@ -124,34 +52,30 @@ func TestDigest(t *testing.T) {
 		t.Error("a redeem plan is notable")
 	}
 	// Another host has its own state.
-	d, err = Compute(ctx, st, Options{Now: now.Add(time.Hour), Host: "mx2"})
-	if err != nil || !d.Since.Equal(now.Add(-23*time.Hour)) {
-		t.Errorf("mx2: since %v, %v", d.Since, err)
+	d = compute(t, st, Options{Now: now.Add(time.Hour), Host: "mx2"})
+	if !d.Since.Equal(now.Add(-23 * time.Hour)) {
+		t.Errorf("mx2: since %v", d.Since)
 	}
 }
 
 // TestDigestHostileNames keeps report strings from forging lines of the
 // mail body.
 func TestDigestHostileNames(t *testing.T) {
-	st, now := month(t, "Beta\n--boundary\nX-Evil: 1\x1b[2J")
-	d, err := Compute(context.Background(), st, Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	d.WriteText(&b)
-	for _, line := range strings.Split(b.String(), "\n") {
+	st := month(t, "Beta\n--boundary\nX-Evil: 1\x1b[2J")
+	d := compute(t, st, Options{Now: now})
+	txt := mailText(t, d)
+	for _, line := range strings.Split(txt, "\n") {
 		if strings.HasPrefix(line, "--") || strings.HasPrefix(line, "X-Evil") || strings.ContainsRune(line, 0x1b) {
 			t.Errorf("hostile name formed a line: %q", line)
 		}
 	}
-	if !strings.Contains(b.String(), `beta\n--boundary\nx-evil:-1\x1b[2j.example: last report ended`) {
-		t.Errorf("quiet reporter not shown neutralised:\n%s", b.String())
+	if !strings.Contains(txt, `beta\n--boundary\nx-evil:-1\x1b[2j.example: last report ended`) {
+		t.Errorf("quiet reporter not shown neutralised:\n%s", txt)
 	}
 }
 
 func TestListBound(t *testing.T) {
-	var b bytes.Buffer
+	var b strings.Builder
 	items := make([]int, MaxListed+5)
 	list(&b, items, func(int) string { return "x" })
 	if n := strings.Count(b.String(), "\n"); n != MaxListed+1 || !strings.Contains(b.String(), "and 5 more") {

@@ -2,7 +2,6 @@ package digest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -152,13 +151,9 @@ func ourDomains(ctx context.Context, st *store.Store, given []string) ([]string,
 
 // sentSources reads the sources the last digest of host named.
 func sentSources(ctx context.Context, st *store.Store, host string) (map[string]bool, error) {
-	v, _, ok, err := st.Setting(ctx, dmarcSourcesKey(host))
-	if err != nil || !ok {
+	keys, err := loadSetting[[]string](ctx, st, dmarcSourcesKey(host))
+	if err != nil || keys == nil {
 		return nil, err
-	}
-	var keys []string
-	if json.Unmarshal([]byte(v), &keys) != nil {
-		return nil, nil // an unreadable record: every source is news
 	}
 	sent := map[string]bool{}
 	for _, k := range keys {
@@ -175,11 +170,7 @@ func RecordDMARC(ctx context.Context, st *store.Store, host string, d Digest) er
 	if keys == nil {
 		keys = []string{}
 	}
-	v, err := json.Marshal(keys)
-	if err != nil {
-		return err
-	}
-	return st.SetSetting(ctx, dmarcSourcesKey(host), string(v))
+	return saveSetting(ctx, st, dmarcSourcesKey(host), keys)
 }
 
 // writeDMARC writes the DMARC parts of the digest, every report string

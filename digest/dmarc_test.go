@@ -1,8 +1,6 @@
 package digest
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,9 +11,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
-
-// dmarcNow is the digests' clock in the DMARC tests.
-var dmarcNow = time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
 
 // googleDays stores, in a new SQLite store, Google's signed DMARC
 // reports of example.net for November 20 to 29, each stored at noon of
@@ -60,58 +55,37 @@ func TestDigestDMARC(t *testing.T) {
 
 // TestDigestDMARCPostgres is TestDigestDMARC on a real PostgreSQL server.
 func TestDigestDMARCPostgres(t *testing.T) {
-	srv := pgtest.Start(t)
-	st, err := store.Open(srv.NewDatabase())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	digestDMARC(t, googleDaysIn(t, st))
+	digestDMARC(t, googleDaysIn(t, storetest.OpenAt(t, pgtest.Start(t).NewDatabase())))
 }
 
 func digestDMARC(t *testing.T, st *store.Store) {
-	ctx := context.Background()
 	badDay(t, st, time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))
-	d, err := Compute(ctx, st, Options{Now: dmarcNow, Host: "mx1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := compute(t, st, Options{Now: now, Host: "mx1"})
 	if len(d.DMARCRises) != 1 || d.DMARCRises[0].Reporter != "google.com" || d.DMARCRises[0].Now.Fail != 360 || d.DMARCRises[0].Before.Fail != 10 {
 		t.Errorf("DMARC rises %+v, want google.com: 360 failing, 10 before", d.DMARCRises)
 	}
 	if len(d.DMARCNew) != 1 || d.DMARCNew[0].SourceIP.String() != "203.0.113.5" {
 		t.Errorf("new failing sources %+v, want 203.0.113.5 alone", d.DMARCNew)
 	}
-	var b bytes.Buffer
-	if err := d.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
+	txt := mailText(t, d)
 	for _, want := range []string{"DMARC failures that rose", "google.com: 34.0% of messages failed DMARC (360 of 1060), was 1.0% (10 of 1000)",
 		"New sources failing DMARC for our domains:",
 		"203.0.113.5 sending as example.net: 300 messages, dkim=fail spf=fail, disposition quarantine, reported by google.com"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("digest text lacks %q:\n%s", want, b.String())
+		if !strings.Contains(txt, want) {
+			t.Errorf("digest text lacks %q:\n%s", want, txt)
 		}
 	}
-	if err := RecordDMARC(ctx, st, "mx1", d); err != nil {
-		t.Fatal(err)
-	}
-	if err := Record(ctx, st, "mx1", dmarcNow); err != nil {
-		t.Fatal(err)
-	}
+	recordSent(t, st, "mx1", d)
 
 	badDay(t, st, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	d, err = Compute(ctx, st, Options{Now: dmarcNow.AddDate(0, 0, 1), Host: "mx1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d = compute(t, st, Options{Now: now.AddDate(0, 0, 1), Host: "mx1"})
 	if len(d.DMARCRises)+len(d.DMARCNew) != 0 {
 		t.Errorf("the next digest repeats: rises %+v, new sources %+v", d.DMARCRises, d.DMARCNew)
 	}
 	// Another host, which sent no digest, has the source named.
-	d, err = Compute(ctx, st, Options{Now: dmarcNow.AddDate(0, 0, 1), Host: "mx2"})
-	if err != nil || len(d.DMARCNew) != 1 {
-		t.Errorf("mx2: new failing sources %+v, %v; want 203.0.113.5", d.DMARCNew, err)
+	d = compute(t, st, Options{Now: now.AddDate(0, 0, 1), Host: "mx2"})
+	if len(d.DMARCNew) != 1 {
+		t.Errorf("mx2: new failing sources %+v; want 203.0.113.5", d.DMARCNew)
 	}
 }
 
@@ -122,10 +96,7 @@ func TestDigestDMARCOurDomains(t *testing.T) {
 	st := googleDays(t)
 	badDay(t, st, time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))
 	for domains, want := range map[string]string{"other.example": "203.0.113.6", "example.net": "203.0.113.5", "EXAMPLE.NET.": "203.0.113.5"} {
-		d, err := Compute(context.Background(), st, Options{Now: dmarcNow, Domains: []string{domains}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := compute(t, st, Options{Now: now, Domains: []string{domains}})
 		if len(d.DMARCNew) != 1 || d.DMARCNew[0].SourceIP.String() != want {
 			t.Errorf("domains %q: new failing sources %+v, want %s alone", domains, d.DMARCNew, want)
 		}
@@ -145,23 +116,17 @@ func TestDigestDMARCForgedFlood(t *testing.T) {
 	dmarctest.Add(t, st, old.Add(36*time.Hour), dmarctest.Report("google.com", "early", "example.net", old,
 		dmarctest.Rec{IP: "203.0.113.5", N: 1}), forged)
 	for i := range 10 {
-		dmarctest.Add(t, st, dmarcNow.Add(-time.Hour), dmarctest.Report("google.com", fmt.Sprint("flood", i), "example.net", dmarcNow.AddDate(0, 0, -1),
+		dmarctest.Add(t, st, now.Add(-time.Hour), dmarctest.Report("google.com", fmt.Sprint("flood", i), "example.net", now.AddDate(0, 0, -1),
 			dmarctest.Rec{IP: "198.51.100.66", N: 10000}), forged)
 	}
-	d, err := Compute(context.Background(), st, Options{Now: dmarcNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	d.WriteText(&b)
-	if len(d.DMARCRises)+len(d.DMARCNew) != 0 || strings.Contains(b.String(), "DMARC") || strings.Contains(b.String(), "198.51.100.66") {
-		t.Errorf("forged reports raised DMARC alerts: rises %+v, new %+v\n%s", d.DMARCRises, d.DMARCNew, b.String())
+	d := compute(t, st, Options{Now: now})
+	txt := mailText(t, d)
+	if len(d.DMARCRises)+len(d.DMARCNew) != 0 || strings.Contains(txt, "DMARC") || strings.Contains(txt, "198.51.100.66") {
+		t.Errorf("forged reports raised DMARC alerts: rises %+v, new %+v\n%s", d.DMARCRises, d.DMARCNew, txt)
 	}
 
 	badDay(t, st, time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))
-	if d, err = Compute(context.Background(), st, Options{Now: dmarcNow}); err != nil {
-		t.Fatal(err)
-	}
+	d = compute(t, st, Options{Now: now})
 	if len(d.DMARCNew) != 1 || d.DMARCNew[0].SourceIP.String() != "203.0.113.5" || d.DMARCNew[0].Unauthenticated {
 		t.Errorf("new failing sources %+v, want 203.0.113.5 from Google's signed report", d.DMARCNew)
 	}
@@ -178,22 +143,18 @@ func TestDigestDMARCHostile(t *testing.T) {
 	evil := "x\r\n--boundary\r\nX-Evil: 1\x1b[2J.example.net"
 	r := dmarctest.Report("google.com", "evil", "example.net", time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC),
 		dmarctest.Rec{IP: "203.0.113.7", N: 5, From: evil, Disposition: "reject\n--boundary--"})
-	dmarctest.Add(t, st, dmarcNow.Add(-time.Hour), r, dmarctest.Signed("google.com"))
-	d, err := Compute(context.Background(), st, Options{Now: dmarcNow})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dmarctest.Add(t, st, now.Add(-time.Hour), r, dmarctest.Signed("google.com"))
+	d := compute(t, st, Options{Now: now})
 	if len(d.DMARCNew) != 1 {
 		t.Fatalf("new failing sources %+v, want the hostile one", d.DMARCNew)
 	}
-	var b bytes.Buffer
-	d.WriteText(&b)
-	for _, line := range strings.Split(b.String(), "\n") {
+	txt := mailText(t, d)
+	for _, line := range strings.Split(txt, "\n") {
 		if strings.HasPrefix(line, "--") || strings.HasPrefix(line, "X-Evil") || strings.ContainsAny(line, "\r\x1b") {
 			t.Errorf("a hostile string formed a line: %q", line)
 		}
 	}
-	if !strings.Contains(b.String(), "203.0.113.7 sending as ") {
-		t.Errorf("the hostile source is not named:\n%s", b.String())
+	if !strings.Contains(txt, "203.0.113.7 sending as ") {
+		t.Errorf("the hostile source is not named:\n%s", txt)
 	}
 }

@@ -1,36 +1,17 @@
 package digest
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
-	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
-// Issue 17, items 11 and 12: forged reports cannot silence or raise the
-// quiet alert, are marked where the digest names them, and a backfill
-// does not make a silent reporter look alive.
-
-// addReport stores one report of org over [start, start+1d) at the
-// given store time, naming ip with sessions failed sessions.
-func addReport(t *testing.T, st *store.Store, at time.Time, org, id string, start time.Time, ip string, sessions int64, src arrival.Source) {
-	t.Helper()
-	st.SetClock(func() time.Time { return at })
-	defer st.SetClock(nil)
-	r := &report.Report{OrganizationName: org, ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
-		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 10, Failed: sessions,
-			Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: sessions}}}}}
-	if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
-		t.Fatal(err)
-	}
-}
+// Forged reports cannot silence or raise the quiet alert, are marked
+// where the digest names them, and a backfill does not make a silent
+// reporter look alive.
 
 // TestDigestForgedReports: Beta Mail (signed by beta-mail.example) is
 // silent for six days. An unsigned report claiming to be Beta Mail from
@@ -38,25 +19,21 @@ func addReport(t *testing.T, st *store.Store, at time.Time, org, id string, star
 // quiet, and the digest line of the address it names says the name is
 // unauthenticated. A regular unsigned reporter gone silent raises nothing.
 func TestDigestForgedReports(t *testing.T) {
-	st, now := month(t, "Beta Mail")
+	st := month(t, "Beta Mail")
 	claim := arrival.Source{Transport: "mail", Submitter: identity("Beta Mail"), FromDomain: identity("Beta Mail")}
 	addReport(t, st, now.Add(-time.Hour), "Beta Mail", "forged", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), "203.0.113.9", 5, claim)
 	for d := range 10 {
 		addReport(t, st, now.Add(-time.Hour), "Gamma Mail", fmt.Sprint(d), first.AddDate(0, 0, d), "203.0.113.10", 1, arrival.Source{Transport: "https"})
 	}
-	d, err := Compute(context.Background(), st, Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := compute(t, st, Options{Now: now})
 	if len(d.Quiet) != 1 || d.Quiet[0].Name() != "beta-mail.example" {
 		t.Errorf("quiet %+v, want beta-mail.example alone", d.Quiet)
 	}
-	var b bytes.Buffer
-	d.WriteText(&b)
+	txt := mailText(t, d)
 	for _, want := range []string{"203.0.113.9: 5 failed sessions from Beta Mail (unauthenticated)",
 		"203.0.113.10: 10 failed sessions from Gamma Mail (unauthenticated)", "beta-mail.example: last report ended 2026-11-25"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("digest text lacks %q:\n%s", want, b.String())
+		if !strings.Contains(txt, want) {
+			t.Errorf("digest text lacks %q:\n%s", want, txt)
 		}
 	}
 }
@@ -65,15 +42,12 @@ func TestDigestForgedReports(t *testing.T) {
 // imported (stored) an hour ago, show a reporter silent since the 20th:
 // quiet, though its reports were stored within the hour.
 func TestDigestQuietAfterBackfill(t *testing.T) {
-	st, now := month(t, "Beta Mail")
+	st := month(t, "Beta Mail")
 	src := arrival.Source{Transport: "import", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "delta.example"}}
 	for d := range 20 {
 		addReport(t, st, now.Add(-time.Hour), "Delta Mail", fmt.Sprint(d), first.AddDate(0, 0, d), "203.0.113.11", 1, src)
 	}
-	d, err := Compute(context.Background(), st, Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := compute(t, st, Options{Now: now})
 	var names []string
 	for _, q := range d.Quiet {
 		names = append(names, q.Name())

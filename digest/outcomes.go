@@ -3,7 +3,6 @@ package digest
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -21,15 +20,7 @@ func outcomesKey(host string) string { return "digest.outcomes:" + host }
 
 // sentOutcomes reads the outcomes of the last digest of host, by address.
 func sentOutcomes(ctx context.Context, st *store.Store, host string) (map[string]string, error) {
-	v, _, ok, err := st.Setting(ctx, outcomesKey(host))
-	if err != nil || !ok {
-		return nil, err
-	}
-	var sent map[string]string
-	if json.Unmarshal([]byte(v), &sent) != nil {
-		return nil, nil // an unreadable record: every outcome is news
-	}
-	return sent, nil
+	return loadSetting[map[string]string](ctx, st, outcomesKey(host))
 }
 
 // changedOutcomes judges the redeemed addresses (banned-again only where
@@ -61,11 +52,7 @@ func changedOutcomes(ctx context.Context, st *store.Store, opt Options, d *Diges
 // RecordOutcomes keeps the outcomes d judged as the ones sent to host, so
 // that the next digest repeats only those that change.
 func RecordOutcomes(ctx context.Context, st *store.Store, host string, d Digest) error {
-	v, err := json.Marshal(d.Outcomes)
-	if err != nil {
-		return err
-	}
-	return st.SetSetting(ctx, outcomesKey(host), string(v))
+	return saveSetting(ctx, st, outcomesKey(host), d.Outcomes)
 }
 
 // writeOutcomes writes the outcomes that changed, one a line:

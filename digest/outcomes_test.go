@@ -1,15 +1,11 @@
 package digest
 
 import (
-	"bytes"
-	"context"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // TestDigestOutcomes: a signed google.example report names .7 and .8,
@@ -19,8 +15,6 @@ import (
 // names .7 again (confirmed to still-failing) shows it again. A forged report naming .7 moves nothing.
 func TestDigestOutcomes(t *testing.T) {
 	st := storetest.Open(t)
-	ctx := context.Background()
-	now := time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
 	day := func(d int) time.Time { return now.Add(time.Duration(d-10) * 24 * time.Hour) }
 	add := func(id string, start time.Time, signed bool, ips ...string) {
 		t.Helper()
@@ -30,30 +24,16 @@ func TestDigestOutcomes(t *testing.T) {
 	}
 	add("before", day(3), true, "192.0.2.7", "192.0.2.8")
 	for _, ip := range []string{"192.0.2.7", "192.0.2.8"} {
-		if _, err := st.LogAction(ctx, store.Action{Time: day(6).Add(12 * time.Hour), IP: netip.MustParseAddr(ip), Backend: "fail2ban", Kind: "unban", Target: "postfix", Applied: true, OK: true}); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Unbanned(t, st, ip, day(6).Add(12*time.Hour))
 	}
 	add("after", day(7), true, "192.0.2.8")
 	add("forged", day(8), false, "192.0.2.7")
 
 	digest := func(at time.Time) (Digest, string) {
 		t.Helper()
-		d, err := Compute(ctx, st, Options{Now: at, Host: "mx1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		if err := d.WriteText(&b); err != nil {
-			t.Fatal(err)
-		}
-		if err := RecordOutcomes(ctx, st, "mx1", d); err != nil {
-			t.Fatal(err)
-		}
-		if err := Record(ctx, st, "mx1", at); err != nil {
-			t.Fatal(err)
-		}
-		return d, b.String()
+		d := compute(t, st, Options{Now: at, Host: "mx1"})
+		recordSent(t, st, "mx1", d)
+		return d, mailText(t, d)
 	}
 	d, text := digest(now)
 	failing := "192.0.2.8, unbanned 3 days ago: google.example named it again in 1 report since: starttls-not-supported: still-failing"

@@ -2,7 +2,6 @@ package digest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,15 +49,7 @@ func seenKey(host string) string { return "digest.types:" + host }
 
 // seenTypes reads the result types of the last digest of host.
 func seenTypes(ctx context.Context, st *store.Store, host string) (map[string][]string, error) {
-	v, _, ok, err := st.Setting(ctx, seenKey(host))
-	if err != nil || !ok {
-		return nil, err
-	}
-	var seen map[string][]string
-	if json.Unmarshal([]byte(v), &seen) != nil {
-		return nil, nil // an unreadable record: every type is new
-	}
-	return seen, nil
+	return loadSetting[map[string][]string](ctx, st, seenKey(host))
 }
 
 // spanTypes are the failing result types per policy domain of the
@@ -159,11 +150,7 @@ func runProbe(ctx context.Context, p *probe.Prober, req probe.Request, budget ti
 // RecordTypes notes the failing result types of d's span for host, so
 // that the next digest probes only the types new since this one.
 func RecordTypes(ctx context.Context, st *store.Store, host string, d Digest) error {
-	v, err := json.Marshal(d.Types)
-	if err != nil {
-		return err
-	}
-	return st.SetSetting(ctx, seenKey(host), string(v))
+	return saveSetting(ctx, st, seenKey(host), d.Types)
 }
 
 // writeProbes writes the findings of the probes: each failing finding

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +16,8 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/httpserve/servetest"
+	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -59,34 +61,57 @@ type running struct {
 	closed chan struct{}
 }
 
-// signalClose is a listener that closes a channel when it is closed.
-type signalClose struct {
-	net.Listener
-	once   sync.Once
-	closed chan struct{}
+// get GETs url with c: the status code and the whole body.
+func get(t testing.TB, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, body := servetest.Get(t, c, url)
+	return resp.StatusCode, body
 }
 
-func (l *signalClose) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return l.Listener.Close()
+// postAllStored POSTs n distinct gzipped reports (the corpus's Google
+// report with the IDs prefix-0 to prefix-<n-1>) to url at once, each
+// from a goroutine of its own, and checks that every one is answered 201
+// and that st then holds n reports.
+func postAllStored(t *testing.T, st *store.Store, url, prefix string, n int) {
+	t.Helper()
+	base := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections() // or Shutdown waits 5 s for them
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for i := range n {
+		body := reporttest.Gzip(t, reporttest.WithReportID(t, base, fmt.Sprintf("%s-%d", prefix, i)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _ = post(t, &http.Client{Transport: tr, Timeout: testenv.Patience}, url, MediaTypeGzip, body)
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d concurrent posts in %v", n, time.Since(begin).Round(time.Millisecond))
+	for i, c := range codes {
+		if c != http.StatusCreated {
+			t.Errorf("POST %d: %d, want 201", i, c)
+		}
+	}
+	if got := reportCount(t, st); got != int64(n) {
+		t.Errorf("store holds %d reports, want %d", got, n)
+	}
 }
 
 // start runs Serve on 127.0.0.1:0 and stops it at the end of the test.
 func start(t testing.TB, h http.Handler, opt ServerOptions) *running {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := servetest.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{addr: ln.Addr().String(), stop: cancel, done: make(chan error, 1), closed: make(chan struct{})}
+	r := &running{addr: ln.Addr().String(), stop: cancel, done: make(chan error, 1), closed: ln.Closed}
 	scheme := "http"
 	if opt.CertFile != "" {
 		scheme = "https"
 	}
 	r.url = scheme + "://" + r.addr
-	sln := &signalClose{Listener: ln, closed: r.closed}
-	go func() { r.done <- Serve(ctx, sln, h, opt) }()
+	go func() { r.done <- Serve(ctx, ln, h, opt) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -203,28 +203,7 @@ func TestFiftyFromOneAddress(t *testing.T) {
 		}
 	}
 	srv := start(t, in, ServerOptions{})
-	base := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	codes := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		body := reporttest.Gzip(t, reporttest.WithReportID(t, base, fmt.Sprintf("fifty-%d", i)))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i], _ = post(t, &http.Client{Transport: tr, Timeout: testenv.Patience}, srv.url, MediaTypeGzip, body)
-		}()
-	}
-	wg.Wait()
-	for i, c := range codes {
-		if c != http.StatusCreated {
-			t.Errorf("POST %d: %d, want 201", i, c)
-		}
-	}
-	if got := reportCount(t, st); got != n {
-		t.Errorf("store holds %d reports, want %d", got, n)
-	}
+	postAllStored(t, st, srv.url, "fifty", n)
 }
 
 // TestWaitingBounded: at most MaxReading requests wait for their client's

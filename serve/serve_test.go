@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
+	"github.com/tlsrpt/tlsrpt/internal/httpserve/servetest"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
@@ -108,16 +109,11 @@ func TestBadInput(t *testing.T) {
 			if tt.mediaType != "" {
 				req.Header.Set("Content-Type", tt.mediaType)
 			}
-			resp, err := ts.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
+			resp, body := servetest.Do(t, ts.Client(), req)
 			if resp.StatusCode != tt.status {
 				t.Errorf("status %d (%q), want %d", resp.StatusCode, body, tt.status)
 			}
-			line, ok := strings.CutSuffix(string(body), "\n")
+			line, ok := strings.CutSuffix(body, "\n")
 			if !ok || strings.Contains(line, "\n") || len(line) == 0 {
 				t.Errorf("answer %q is not one line", body)
 			}
@@ -202,17 +198,6 @@ func TestBusy(t *testing.T) {
 	}
 }
 
-func get(t testing.TB, c *http.Client, url string) (int, string) {
-	t.Helper()
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // TestConcurrentPosters: 50 clients post distinct reports at once to a
 // real server and a real store; none is lost.
 func TestConcurrentPosters(t *testing.T) {
@@ -220,32 +205,7 @@ func TestConcurrentPosters(t *testing.T) {
 	// All posters share the loopback address: one client to the
 	// per-client limit.
 	srv := start(t, NewHandler(st, Options{MaxConcurrent: 64, MaxPerClient: 64}), ServerOptions{})
-	base := corpusJSON(t)["05-parsedmarc-google-failures-2024.json"]
-	const n = 50
-	var wg sync.WaitGroup
-	codes := make([]int, n)
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections() // or Shutdown waits 5 s for them
-	begin := time.Now()
-	for i := range n {
-		body := reporttest.Gzip(t, reporttest.WithReportID(t, base, fmt.Sprintf("concurrent-%d", i)))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &http.Client{Timeout: testenv.Patience, Transport: tr}
-			codes[i], _ = post(t, c, srv.url, MediaTypeGzip, body)
-		}()
-	}
-	wg.Wait()
-	t.Logf("%d concurrent posts in %v", n, time.Since(begin).Round(time.Millisecond))
-	for i, c := range codes {
-		if c != http.StatusCreated {
-			t.Errorf("poster %d: %d, want 201", i, c)
-		}
-	}
-	if got := reportCount(t, st); got != n {
-		t.Errorf("store holds %d reports, want %d", got, n)
-	}
+	postAllStored(t, st, srv.url, "concurrent", 50)
 }
 
 // TestSlowClient: a client sending its body one byte a second is cut off

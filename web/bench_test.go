@@ -1,19 +1,17 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
-	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -24,11 +22,7 @@ import (
 //
 //	go test ./web -run '^$' -bench PageYear -benchtime 5x
 func BenchmarkPageYear(b *testing.B) {
-	st, err := store.Open(filepath.Join(b.TempDir(), "year.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(b)
 	yearOfReports(b, st, 10, 365, 55, 20000)
 	yearOfDMARC(b, st, 10, 365, 20)
 	h, err := New(Options{Store: st, Now: func() time.Time { return now }})
@@ -55,24 +49,18 @@ func yearOfReports(b *testing.B, st *store.Store, reporters, days, n, pool int) 
 	last := now.Truncate(24 * time.Hour)
 	for d := days; d >= 1; d-- {
 		start := last.AddDate(0, 0, -d)
-		st.SetClock(func() time.Time { return start.Add(30 * time.Hour) })
 		for r := 0; r < reporters; r++ {
-			p := report.Policy{Type: "sts", Domain: "example.com", Successful: 1000}
-			for i := 0; i < n; i++ {
+			fs := make([]storetest.Failure, n)
+			for i := range fs {
 				k := rng.IntN(pool)
 				s := int64(1 + rng.IntN(20))
-				p.Details = append(p.Details, report.FailureDetail{ResultType: types[rng.IntN(len(types))],
-					SendingMTAIP: netip.AddrFrom4([4]byte{198, 18, byte(k >> 8), byte(k)}), ReceivingMXHostname: "mx1.example.com", FailedSessions: s})
-				p.Failed += s
+				fs[i] = storetest.Failure{IP: netip.AddrFrom4([4]byte{198, 18, byte(k >> 8), byte(k)}).String(), Type: types[rng.IntN(len(types))],
+					Sessions: s, MX: "mx1.example.com"}
 			}
-			rep := &report.Report{OrganizationName: fmt.Sprintf("Reporter %02d", r), ReportID: fmt.Sprintf("%d-%d", d, r),
-				Start: start, End: start.Add(24*time.Hour - time.Second), Policies: []report.Policy{p}}
-			if _, _, err := st.AddReport(context.Background(), rep, arrival.Source{Transport: "import"}); err != nil {
-				b.Fatal(err)
-			}
+			rep := storetest.TLS(fmt.Sprintf("Reporter %02d", r), fmt.Sprintf("%d-%d", d, r), start, storetest.Policy("example.com", 1000, fs...))
+			storetest.AddTLS(b, st, start.Add(30*time.Hour), rep, arrival.Source{Transport: "import"})
 		}
 	}
-	st.SetClock(nil)
 }
 
 // yearOfDMARC stores reporters × days signed DMARC reports of n records

@@ -1,10 +1,8 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"net/http/httptest"
-	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
 	"github.com/tlsrpt/tlsrpt/internal/pgtest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -38,7 +35,6 @@ const (
 // unsigned one under a hostile name.
 func fillDMARC(t testing.TB, st *store.Store) {
 	t.Helper()
-	ctx := context.Background()
 	g := dmarctest.Signed("google.com")
 	for d := 25; d <= 30; d++ {
 		day := time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC)
@@ -47,12 +43,8 @@ func fillDMARC(t testing.TB, st *store.Store) {
 			recs = append(recs, dmarctest.Rec{IP: "203.0.113.77", N: 3})
 		}
 		dmarctest.Add(t, st, day.Add(36*time.Hour), dmarctest.Report("Google Inc.", fmt.Sprint(d), "example.net", day, recs...), g)
-		r := &report.Report{OrganizationName: "Google Inc.", ReportID: fmt.Sprint("tls", d), Start: day, End: day.Add(24*time.Hour - time.Second),
-			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 500, Failed: 5,
-				Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr("192.0.2.9"), FailedSessions: 5}}}}}
-		if _, _, err := st.AddReport(ctx, r, g); err != nil {
-			t.Fatal(err)
-		}
+		storetest.AddTLS(t, st, time.Time{}, storetest.TLS("Google Inc.", fmt.Sprint("tls", d), day,
+			storetest.Policy("example.net", 500, storetest.Failure{IP: "192.0.2.9", Type: "certificate-expired", Sessions: 5})), g)
 	}
 	day := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	dmarctest.Add(t, st, now.Add(-time.Hour), dmarctest.Report("Evil", "e", "example.net", day,
@@ -104,13 +96,7 @@ func TestDMARCSection(t *testing.T) {
 // TestDMARCSectionPostgres is TestDMARCSection over a real PostgreSQL
 // server.
 func TestDMARCSectionPostgres(t *testing.T) {
-	srv := pgtest.Start(t)
-	st, err := store.Open(srv.NewDatabase())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	checkDMARCSection(t, dmarcServerOn(t, st, 0))
+	checkDMARCSection(t, dmarcServerOn(t, storetest.OpenAt(t, pgtest.Start(t).NewDatabase()), 0))
 }
 
 func checkDMARCSection(t *testing.T, srv *httptest.Server) {

@@ -1,9 +1,6 @@
 package web
 
 import (
-	"context"
-	"encoding/json"
-	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,7 +9,6 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/report"
 )
 
 // TestAddressTableForgedOrganization attacks who the failing-address
@@ -27,15 +23,11 @@ func TestAddressTableForgedOrganization(t *testing.T) {
 	st := storetest.Open(t)
 	start := now.AddDate(0, 0, -3).Truncate(24 * time.Hour)
 	add := func(id string, src arrival.Source, ips ...string) {
-		var ds []report.FailureDetail
+		var fs []storetest.Failure
 		for i, ip := range ips {
-			ds = append(ds, report.FailureDetail{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: int64(10 - i)})
+			fs = append(fs, storetest.Failure{IP: ip, Type: "certificate-expired", Sessions: int64(10 - i)})
 		}
-		r := &report.Report{OrganizationName: org, ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
-			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 100, Failed: 19, Details: ds}}}
-		if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
-			t.Fatal(err)
-		}
+		storetest.AddTLS(t, st, time.Time{}, storetest.TLS(org, id, start, storetest.Policy("example.net", 100, fs...)), src)
 	}
 	add("forged", arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com"}, "192.0.2.1", "192.0.2.3")
 	add("real", arrival.Source{Transport: "mail", Submitter: "google.com",
@@ -63,15 +55,11 @@ func TestAddressTableForgedOrganization(t *testing.T) {
 		t.Error("the page holds the organization-name unescaped")
 	}
 
-	_, api := get(t, srv.URL+"/api/v1/review")
-	var rows []struct {
+	rows := getJSON[[]struct {
 		IP     string   `json:"ip"`
 		Orgs   []string `json:"organizations"`
 		Authed []string `json:"authenticated_organizations"`
-	}
-	if err := json.Unmarshal([]byte(api), &rows); err != nil {
-		t.Fatal(err)
-	}
+	}](t, srv.URL+"/api/v1/review")
 	for _, r := range rows {
 		shown := []string{org}
 		if r.IP == "192.0.2.1" {

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/httpserve/servetest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
@@ -50,13 +50,8 @@ func do(t *testing.T, srv *httptest.Server, host, path string, fields ...string)
 	for i := 0; i+1 < len(fields); i += 2 {
 		req.Header.Set(fields[i], fields[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, body := servetest.Do(t, http.DefaultClient, req)
+	return resp.StatusCode, body
 }
 
 // TestHostRebinding attacks with DNS rebinding: a page of
@@ -170,30 +165,6 @@ func TestHostName(t *testing.T) {
 	for _, bad := range []string{"", "*.example.com", "a b", "exa_mple.com", "-x.example", "x..example", "http://x.example", strings.Repeat("a", 64) + ".example"} {
 		if _, err := HostName(bad); !errors.Is(err, ErrHostName) {
 			t.Errorf("HostName(%q): %v, want ErrHostName", bad, err)
-		}
-	}
-}
-
-func TestCheckClearAuth(t *testing.T) {
-	for _, tc := range []struct {
-		addr       string
-		tls, proxy bool
-		ok         bool
-	}{
-		{"0.0.0.0:8461", false, false, false},
-		{":8461", false, false, false},
-		{"192.0.2.10:8461", false, false, false},
-		{"mx1.example.net:8461", false, false, false},
-		{"0.0.0.0:8461", true, false, true},
-		{"0.0.0.0:8461", false, true, true},
-		{"127.0.0.1:8461", false, false, true},
-		{"[::1]:8461", false, false, true},
-		{"localhost:8461", false, false, true},
-	} {
-		err := CheckClearAuth(tc.addr, tc.tls, tc.proxy)
-		var le *ListenError
-		if (err == nil) != tc.ok || err != nil && (!errors.Is(err, ErrListen) || !errors.As(err, &le) || le.Reason != ListenClearAuth || strings.Contains(err.Error(), "--")) {
-			t.Errorf("CheckClearAuth(%q, tls %v, proxy %v) = %v", tc.addr, tc.tls, tc.proxy, err)
 		}
 	}
 }

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"context"
-	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,7 +8,6 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/report"
 )
 
 // TestAddressKind: the failing-address table says per address what
@@ -24,15 +21,11 @@ func TestAddressKind(t *testing.T) {
 	signed := arrival.Source{Transport: "mail", Submitter: "r.example", Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "r.example"}}
 	forged := arrival.Source{Transport: "mail", Submitter: "r.example"}
 	add := func(id string, src arrival.Source, domain, ip string, types ...string) {
-		var ds []report.FailureDetail
+		var fs []storetest.Failure
 		for _, typ := range types {
-			ds = append(ds, report.FailureDetail{ResultType: typ, SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: 1})
+			fs = append(fs, storetest.Failure{IP: ip, Type: typ, Sessions: 1})
 		}
-		r := &report.Report{OrganizationName: "R", ReportID: id, Start: start, End: start.Add(24*time.Hour - time.Second),
-			Policies: []report.Policy{{Type: "sts", Domain: domain, Successful: 1, Failed: int64(len(ds)), Details: ds}}}
-		if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
-			t.Fatal(err)
-		}
+		storetest.AddTLS(t, st, time.Time{}, storetest.TLS("R", id, start, storetest.Policy(domain, 1, fs...)), src)
 	}
 	add("1", signed, "Ours.test.", "192.0.2.1", "certificate-expired")
 	add("2", signed, "<b>x</b>.test", "192.0.2.2", "certificate-host-mismatch")

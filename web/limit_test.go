@@ -4,28 +4,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/clientip"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // rateAuth loads a password file of alice:s3cret with the clock *clock.
 func rateAuth(t *testing.T, clock *time.Time, mu *sync.Mutex) *Auth {
 	t.Helper()
-	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	p := filepath.Join(t.TempDir(), "htpasswd")
-	if err := os.WriteFile(p, []byte("alice:"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	a, err := LoadAuth(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := loadAuth(t, alice(t))
 	a.tries.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return *clock }
 	return a
 }

@@ -1,15 +1,12 @@
 package web
 
 import (
-	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/report"
 )
 
 // TestReportersReceivedTime: a report received on 18 November and
@@ -20,21 +17,14 @@ func TestReportersReceivedTime(t *testing.T) {
 	st := storetest.Open(t)
 	received := time.Date(2026, 11, 18, 8, 0, 0, 0, time.UTC)
 	stored := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-	st.SetClock(func() time.Time { return stored })
 	start := time.Date(2026, 11, 17, 0, 0, 0, 0, time.UTC)
-	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
-		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 9}}}
 	src := arrival.Source{Transport: "import", Submitter: "mail.example", Received: received,
 		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "mail.example"}}
-	if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
-		t.Fatal(err)
-	}
-	st.SetClock(nil)
+	storetest.AddTLS(t, st, stored, storetest.TLS("Example Mail", "r1", start, storetest.Policy("example.net", 9)), src)
 	srv := serveDashboard(t, Options{Store: st})
-	resp, body := get(t, srv.URL+"/api/v1/reporters")
-	var reps []map[string]any
-	if err := json.Unmarshal([]byte(body), &reps); err != nil || resp.StatusCode != 200 || len(reps) != 1 {
-		t.Fatalf("reporters: %s, %v, %s", resp.Status, err, body)
+	reps := getJSON[[]map[string]any](t, srv.URL+"/api/v1/reporters")
+	if len(reps) != 1 {
+		t.Fatalf("reporters: %v, want one", reps)
 	}
 	if got := reps[0]["last_received"]; got != "2026-11-18T08:00:00Z" {
 		t.Errorf("last_received %v, want 2026-11-18T08:00:00Z (when it was received)", got)

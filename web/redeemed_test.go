@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -16,13 +15,7 @@ import (
 // redeemedSection serves the page of o and returns its Redeemed section.
 func redeemedSection(t *testing.T, o Options) string {
 	t.Helper()
-	h, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	_, body := get(t, srv.URL+"/")
+	_, body := get(t, serveDashboard(t, o).URL+"/")
 	i := strings.Index(body, `<section id="redeemed">`)
 	if i < 0 {
 		t.Fatalf("no Redeemed section:\n%s", body)
@@ -39,12 +32,9 @@ func TestRedeemedTable(t *testing.T) {
 	if sec := redeemedSection(t, Options{Store: st, Now: func() time.Time { return now }}); !strings.Contains(sec, "No address redeemed yet") {
 		t.Errorf("empty store, no empty-state text: %s", sec)
 	}
-	ctx := context.Background()
 	at := now.Add(-72 * time.Hour)
 	storetest.AddGoogleReport(t, st, "before", at.Add(-48*time.Hour), true, "192.0.2.7")
-	if _, err := st.LogAction(ctx, store.Action{Time: at, IP: netip.MustParseAddr("192.0.2.7"), Backend: "fail2ban", Kind: "unban", Target: "postfix", Applied: true, OK: true}); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Unbanned(t, st, "192.0.2.7", at)
 	storetest.AddGoogleReport(t, st, "after", at.Add(time.Hour), true)
 	sec := redeemedSection(t, Options{Store: st, Now: func() time.Time { return now }})
 	want := `<td class="ip">192.0.2.7</td><td>` + at.UTC().Format("2006-01-02 15:04 UTC") + `</td><td>fail2ban</td><td>confirmed</td><td>google.example: no failure for this address in 1 report with 100 successful sessions (example.net)</td>`

@@ -3,28 +3,22 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/httpserve/servetest"
 	"github.com/tlsrpt/tlsrpt/internal/storetest"
-	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -41,35 +35,25 @@ var hostile = []string{`<script>alert("xss")</script>`, `"><img src=x onerror=al
 // r2.example); the hostile names do not.
 func fillMonth(t testing.TB, st *store.Store) {
 	t.Helper()
-	ctx := context.Background()
 	first := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for d := 0; d < 30; d++ {
 		start := first.AddDate(0, 0, d)
-		st.SetClock(func() time.Time { return start.Add(36 * time.Hour) })
 		orgs := []string{"Google Inc.", hostile[d%len(hostile)]}
 		if d < 20 {
 			orgs = append(orgs, "Quiet Mail")
 		}
 		for i, org := range orgs {
-			r := &report.Report{OrganizationName: org, ReportID: fmt.Sprintf("%d-%d", d, i), Start: start, End: start.Add(24*time.Hour - time.Second),
-				Policies: []report.Policy{
-					{Type: "sts", Domain: "example.net", Successful: 500, Failed: int64(d % 5),
-						Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + d%7)}),
-							ReceivingMXHostname: "mx1.example.net", FailedSessions: int64(d % 5)}}},
-					{Type: "sts", Domain: "example.org", Successful: 200, Failed: 2,
-						Details: []report.FailureDetail{{ResultType: "validation-failure", SendingMTAIP: netip.MustParseAddr("198.51.100.7"),
-							ReceivingMXHostname: "mx2.example.org", FailedSessions: 2}}},
-				}}
+			r := storetest.TLS(org, fmt.Sprintf("%d-%d", d, i), start,
+				storetest.Policy("example.net", 500, storetest.Failure{IP: fmt.Sprintf("192.0.2.%d", 1+d%7), Type: "certificate-expired",
+					Sessions: int64(d % 5), MX: "mx1.example.net"}),
+				storetest.Policy("example.org", 200, storetest.Failure{IP: "198.51.100.7", Type: "validation-failure", Sessions: 2, MX: "mx2.example.org"}))
 			src := arrival.Source{Transport: "mail", Submitter: fmt.Sprint("r", i, ".example")}
 			if i != 1 {
 				src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: src.Submitter}
 			}
-			if _, _, err := st.AddReport(ctx, r, src); err != nil {
-				t.Fatal(err)
-			}
+			storetest.AddTLS(t, st, start.Add(36*time.Hour), r, src)
 		}
 	}
-	st.SetClock(nil)
 }
 
 // newServer serves the dashboard over a month of reports on a real
@@ -110,15 +94,22 @@ func serveDashboard(t testing.TB, o Options) *httptest.Server {
 	return srv
 }
 
+// get GETs url: the response and its whole body.
 func get(t *testing.T, url string) (*http.Response, string) {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
+	return servetest.Get(t, http.DefaultClient, url)
+}
+
+// getJSON GETs url and decodes its answer into a T, failing t unless
+// the answer is 200 and its JSON decodes.
+func getJSON[T any](t *testing.T, url string) T {
+	t.Helper()
+	var v T
+	resp, body := get(t, url)
+	if err := json.Unmarshal([]byte(body), &v); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s, %v: %.200s", url, resp.Status, err, body)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return v
 }
 
 func TestPage(t *testing.T) {
@@ -186,21 +177,16 @@ func TestReadOnly(t *testing.T) {
 
 func TestAPI(t *testing.T) {
 	srv := newServer(t)
-	resp, body := get(t, srv.URL+"/api/v1/review")
-	var rows []map[string]any
-	if err := json.Unmarshal([]byte(body), &rows); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("review: %s %v", resp.Status, err)
-	}
+	rows := getJSON[[]map[string]any](t, srv.URL+"/api/v1/review")
 	// The contract's keys (docs/architecture.md, "Command contract": review --json).
 	for _, k := range []string{"ip", "failed_sessions", "reports", "organizations", "result_types", "first_seen", "last_seen", "trusted", "why"} {
 		if _, ok := rows[0][k]; !ok {
 			t.Errorf("review row lacks %q: %v", k, rows[0])
 		}
 	}
-	resp, body = get(t, srv.URL+"/api/v1/stats?by=week&group=domain&since=2026-11-01")
-	var srows []map[string]any
-	if err := json.Unmarshal([]byte(body), &srows); err != nil || resp.StatusCode != 200 || len(srows) == 0 {
-		t.Fatalf("stats: %s %v %s", resp.Status, err, body)
+	srows := getJSON[[]map[string]any](t, srv.URL+"/api/v1/stats?by=week&group=domain&since=2026-11-01")
+	if len(srows) == 0 {
+		t.Fatal("no stats rows")
 	}
 	if _, ok := srows[0]["domain"]; !ok || srows[0]["day"] == "" {
 		t.Errorf("stats row %v", srows[0])
@@ -210,10 +196,9 @@ func TestAPI(t *testing.T) {
 			t.Errorf("stats?%s: %s, want 400", q, resp.Status)
 		}
 	}
-	resp, body = get(t, srv.URL+"/api/v1/reporters")
-	var reps []reporterJSON
-	if err := json.Unmarshal([]byte(body), &reps); err != nil || resp.StatusCode != 200 || len(reps) != 5 {
-		t.Fatalf("reporters: %s, %v, %d", resp.Status, err, len(reps))
+	reps := getJSON[[]reporterJSON](t, srv.URL+"/api/v1/reporters")
+	if len(reps) != 5 {
+		t.Fatalf("%d reporters, want 5", len(reps))
 	}
 	quiet := 0
 	for _, r := range reps {
@@ -229,87 +214,6 @@ func TestAPI(t *testing.T) {
 	}
 	if quiet != 1 {
 		t.Errorf("%d quiet reporters, want 1", quiet)
-	}
-}
-
-func TestCheckListen(t *testing.T) {
-	for _, tc := range []struct {
-		addr string
-		auth bool
-		ok   bool
-	}{
-		{"127.0.0.1:8461", false, true},
-		{"[::1]:8461", false, true},
-		{"localhost:8461", false, true},
-		{"127.7.7.7:80", false, true},
-		{"0.0.0.0:8461", false, false},
-		{":8461", false, false},
-		{"[::]:8461", false, false},
-		{"192.0.2.10:8461", false, false},
-		{"mx.example.com:8461", false, false},
-		{"0.0.0.0:8461", true, true},
-		{"no-port", true, false},
-	} {
-		err := CheckListen(tc.addr, tc.auth)
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrListen)) {
-			t.Errorf("CheckListen(%q, auth %v) = %v", tc.addr, tc.auth, err)
-		}
-		var le *ListenError
-		if err != nil && (!errors.As(err, &le) || le.Addr != tc.addr || le.Reason == 0 || strings.Contains(err.Error(), "--")) {
-			t.Errorf("CheckListen(%q): %q is not a ListenError with its reason, or names a flag", tc.addr, err)
-		}
-	}
-}
-
-func TestAuth(t *testing.T) {
-	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	dir := t.TempDir()
-	good := filepath.Join(dir, "htpasswd")
-	os.WriteFile(good, []byte("# operators\nalice:"+string(hash)+"\n"), 0o600)
-	a, err := LoadAuth(good)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "in") })))
-	defer srv.Close()
-	for _, tc := range []struct {
-		user, pass string
-		set        bool
-		want       int
-	}{
-		{"alice", "s3cret", true, 200},
-		{"alice", "wrong", true, 401},
-		{"mallory", "s3cret", true, 401},
-		{"", "", false, 401},
-	} {
-		req, _ := http.NewRequest("GET", srv.URL, nil)
-		if tc.set {
-			req.SetBasicAuth(tc.user, tc.pass)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tc.want {
-			t.Errorf("%s:%s: %s, want %d", tc.user, tc.pass, resp.Status, tc.want)
-		}
-		if tc.want == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
-			t.Errorf("401 without a Basic challenge")
-		}
-	}
-	for name, content := range map[string]string{
-		"md5":   "bob:$apr1$abc$0123456789abcdefghijkl\n",
-		"sha1":  "bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n",
-		"crypt": "bob:rl0pDgyk5nFBA\n",
-		"empty": "# nobody\n",
-		"bad":   "no colon here\n",
-	} {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(content), 0o600)
-		if _, err := LoadAuth(p); !errors.Is(err, ErrAuthFile) || !strings.Contains(err.Error(), p) {
-			t.Errorf("%s file: %v, want ErrAuthFile naming the file", name, err)
-		}
 	}
 }
 
@@ -354,12 +258,8 @@ func TestAddressesInSpan(t *testing.T) {
 	st := storetest.Open(t)
 	fillMonth(t, st)
 	old := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	r := &report.Report{OrganizationName: "Google Inc.", ReportID: "old", Start: old, End: old.Add(24*time.Hour - time.Second),
-		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 10, Failed: 7,
-			Details: []report.FailureDetail{{ResultType: "starttls-not-supported", SendingMTAIP: netip.MustParseAddr("203.0.113.99"), FailedSessions: 7}}}}}
-	if _, _, err := st.AddReport(context.Background(), r, arrival.Source{Transport: "mail"}); err != nil {
-		t.Fatal(err)
-	}
+	storetest.AddTLS(t, st, time.Time{}, storetest.TLS("Google Inc.", "old", old, storetest.Policy("example.net", 10,
+		storetest.Failure{IP: "203.0.113.99", Type: "starttls-not-supported", Sessions: 7})), arrival.Source{Transport: "mail"})
 	srv := serveDashboard(t, Options{Store: st, Days: 90})
 	_, body := get(t, srv.URL+"/")
 	if strings.Contains(body, "203.0.113.99") {

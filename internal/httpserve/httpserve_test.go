@@ -8,40 +8,18 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
+	"github.com/tlsrpt/tlsrpt/internal/httpserve/servetest"
 )
-
-// closeNotifier is a listener that says when it is closed: the server
-// shutting down closes it first.
-type closeNotifier struct {
-	net.Listener
-	once   sync.Once
-	closed chan struct{}
-}
-
-func (l *closeNotifier) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return l.Listener.Close()
-}
-
-func listen(t *testing.T) *closeNotifier {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &closeNotifier{Listener: ln, closed: make(chan struct{})}
-}
 
 // TestRunTLS: with a certificate and its key, Run speaks HTTPS, tells
 // ready the address bound, and returns nil when its context ends.
 func TestRunTLS(t *testing.T) {
 	cert, key, pool := cmdtest.SelfSigned(t)
-	ln := listen(t)
+	ln := servetest.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
@@ -50,13 +28,8 @@ func TestRunTLS(t *testing.T) {
 			Options{CertFile: cert, KeyFile: key}, func(a net.Addr) { addr <- a.String() })
 	}()
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	resp, err := c.Get("https://" + <-addr + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(b) != "tls" || resp.TLS == nil {
+	resp, b := servetest.Get(t, c, "https://"+<-addr+"/")
+	if b != "tls" || resp.TLS == nil {
 		t.Errorf("answer %q, TLS %v", b, resp.TLS != nil)
 	}
 	cancel()
@@ -70,7 +43,7 @@ func TestRunTLS(t *testing.T) {
 // before Run returns nil. Without the signal context, the signal would
 // kill the test binary.
 func TestRunSignalFinishesInFlight(t *testing.T) {
-	ln := listen(t)
+	ln := servetest.Listen(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
@@ -96,7 +69,7 @@ func TestRunSignalFinishesInFlight(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	<-ln.closed // shutting down: no new connection is taken
+	<-ln.Closed // shutting down: no new connection is taken
 	close(release)
 	if got := <-answer; got != "finished" {
 		t.Errorf("the request in flight got %q, want its whole answer", got)
@@ -113,13 +86,13 @@ func TestRunSignalFinishesInFlight(t *testing.T) {
 // listener closed.
 func TestServeHalfPair(t *testing.T) {
 	cert, _, _ := cmdtest.SelfSigned(t)
-	ln := listen(t)
+	ln := servetest.Listen(t)
 	err := Serve(context.Background(), ln, http.NotFoundHandler(), Options{CertFile: cert})
 	if err == nil || !strings.Contains(err.Error(), "needs its key") {
 		t.Errorf("a certificate without its key: %v", err)
 	}
 	select {
-	case <-ln.closed:
+	case <-ln.Closed:
 	default:
 		t.Error("the listener was left open")
 	}

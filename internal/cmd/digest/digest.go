@@ -150,16 +150,7 @@ func Run(ctx context.Context, o *Options) error {
 			fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: digest: not recorded as the last digest: %s cannot be written by this user (run as its owner, or give --no-record)\n", st.File())
 			return nil
 		}
-		if err := digest.RecordTypes(ctx, st, o.Host, d); err != nil {
-			return err
-		}
-		if err := digest.RecordOutcomes(ctx, st, o.Host, d); err != nil {
-			return err
-		}
-		if err := digest.RecordDMARC(ctx, st, o.Host, d); err != nil {
-			return err
-		}
-		return digest.Record(ctx, st, o.Host, now)
+		return digest.RecordSent(ctx, st, o.Host, d)
 	}
 	return nil
 }
