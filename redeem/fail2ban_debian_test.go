@@ -284,8 +284,9 @@ func TestFail2banRepairsEarlierDropIn(t *testing.T) {
 	plan := mustPlan(t, "", f, netip.MustParseAddr(ip))
 	acts := plan.Actions()
 	base := filepath.Join(s.Dir, "jail.d", BaseDropIn)
-	if len(acts) == 0 || acts[0].Op != OpWrite || acts[0].Target != base {
-		t.Fatalf("plan does not write %s first:\n%s", base, strings.Join(actionSummary(acts), "\n"))
+	wantFirstOn(t, "write", acts, base)
+	if acts[0].Op != OpWrite {
+		t.Fatalf("first step on %s is %s, want %s", base, acts[0].Op, OpWrite)
 	}
 	if _, err := os.Stat(base); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the plan wrote %s: %v", base, err)
@@ -299,9 +300,7 @@ func TestFail2banRepairsEarlierDropIn(t *testing.T) {
 		t.Errorf("after a restart, sshd ignores %v", got)
 	}
 	// Repaired: the next plan has nothing to do.
-	if acts := mustPlan(t, "after the repair", f, netip.MustParseAddr(ip)).Actions(); len(acts) != 0 {
-		t.Errorf("plan after the repair:\n%s", strings.Join(actionSummary(acts), "\n"))
-	}
+	wantPlan(t, "after the repair", mustPlan(t, "after the repair", f, netip.MustParseAddr(ip)))
 }
 
 // TestFail2banConfigTestDir: the configuration tested is --fail2ban-config,

@@ -353,13 +353,10 @@ func TestIPQBDBRedeem(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := standinDir + "/"
-	want := []string{
-		"keep exec ipqbdb whitelist " + bin + "ibd-white -i 192.0.2.7",
-		"unban exec ipqbdb block database " + bin + "ibd-del -i 192.0.2.7",
-	}
-	if got := actionSummary(plan.Actions()); !slices.Equal(got, want) {
-		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantPlan(t, "", plan,
+		"keep exec ipqbdb whitelist "+bin+"ibd-white -i 192.0.2.7",
+		"unban exec ipqbdb block database "+bin+"ibd-del -i 192.0.2.7",
+	)
 	for _, e := range plan.Entries {
 		switch e.IP.String() {
 		case "2001:db8::5":
@@ -409,15 +406,10 @@ func TestIPQBDBRedeem(t *testing.T) {
 	}
 
 	// Second run: nothing. Banned again: only the deletion.
-	plan, err = MakePlan(ctx, []Backend{q}, addrs("192.0.2.7"))
-	if err != nil || len(plan.Actions()) != 0 || plan.Err() != nil {
-		t.Fatalf("second plan: %v %v %v", actionSummary(plan.Actions()), err, plan.Err())
-	}
+	wantPlan(t, "again", mustPlan(t, "again", q, addrs("192.0.2.7")...))
 	s.ban("-i", "192.0.2.7")
-	plan, err = MakePlan(ctx, []Backend{q}, addrs("192.0.2.7"))
-	if got := actionSummary(plan.Actions()); err != nil || !slices.Equal(got, want[1:]) {
-		t.Fatalf("plan after rebanning: %v %v", got, err)
-	}
+	plan = mustPlan(t, "after rebanning", q, addrs("192.0.2.7")...)
+	wantPlan(t, "after rebanning", plan, "unban exec ipqbdb block database "+bin+"ibd-del -i 192.0.2.7")
 
 	// Every run used exactly the built-in command lines; --help ran once
 	// per program.

@@ -107,20 +107,35 @@ func hostSpec(ip netip.Addr) string {
 	return netip.PrefixFrom(ip, ip.BitLen()).String()
 }
 
-// families groups the indexes of ips by protocol, IPv4 first; invalid
-// addresses get their error in errs.
-func families(ips []netip.Addr, errs []error) map[iptables.Protocol][]int {
+// byFamily checks each address (normalising ips in place), reads each
+// family's state once with read, IPv4 first, and hands it to each with the
+// index of every address of that family; an invalid address, or one whose
+// family could not be read, goes to fail with its error instead.
+func byFamily[S any](ips []netip.Addr, read func(iptables.Protocol) (S, error), each func(state S, i int), fail func(i int, err error)) {
 	byProto := map[iptables.Protocol][]int{}
 	for i, ip := range ips {
 		c, err := CheckAddr(ip)
 		if err != nil {
-			errs[i] = err
+			fail(i, err)
 			continue
 		}
 		ips[i] = c
 		byProto[protoOf(c)] = append(byProto[protoOf(c)], i)
 	}
-	return byProto
+	for _, proto := range []iptables.Protocol{iptables.ProtocolIPv4, iptables.ProtocolIPv6} {
+		idx := byProto[proto]
+		if len(idx) == 0 {
+			continue
+		}
+		state, err := read(proto)
+		for _, i := range idx {
+			if err != nil {
+				fail(i, err)
+				continue
+			}
+			each(state, i)
+		}
+	}
 }
 
 // Banned returns the REJECT and DROP rules for exactly each address in the
@@ -131,24 +146,11 @@ func families(ips []netip.Addr, errs []error) map[iptables.Protocol][]int {
 func (t *IPTables) Banned(ctx context.Context, ips []netip.Addr) []Lookup {
 	ips = slices.Clone(ips)
 	out := make([]Lookup, len(ips))
-	errs := make([]error, len(ips))
-	for proto, idx := range families(ips, errs) {
-		rules, err := t.banRulesOf(proto)
-		for _, i := range idx {
-			if err != nil {
-				out[i].Err = err
-				continue
-			}
-			for _, cr := range rules {
-				out[i].Bans = append(out[i].Bans, banRules(ips[i], cr.chain, cr.rules)...)
-			}
+	byFamily(ips, t.banRulesOf, func(rules []chainRules, i int) {
+		for _, cr := range rules {
+			out[i].Bans = append(out[i].Bans, banRules(ips[i], cr.chain, cr.rules)...)
 		}
-	}
-	for i, err := range errs {
-		if err != nil {
-			out[i].Err = err
-		}
-	}
+	}, func(i int, err error) { out[i].Err = err })
 	return out
 }
 
@@ -281,31 +283,13 @@ func splitRule(line string) []string {
 func (t *IPTables) Plan(ctx context.Context, ips []netip.Addr, bans [][]Ban) []Steps {
 	ips = slices.Clone(ips)
 	out := make([]Steps, len(ips))
-	errs := make([]error, len(ips))
-	byProto := families(ips, errs)
-	for _, proto := range []iptables.Protocol{iptables.ProtocolIPv4, iptables.ProtocolIPv6} {
-		idx := byProto[proto]
-		if len(idx) == 0 {
-			continue
+	byFamily(ips, t.keepSnapshot, func(snap *keepState, i int) {
+		var b []Ban
+		if i < len(bans) {
+			b = bans[i]
 		}
-		snap, err := t.keepSnapshot(proto)
-		for _, i := range idx {
-			if err != nil {
-				out[i].Err = err
-				continue
-			}
-			var b []Ban
-			if i < len(bans) {
-				b = bans[i]
-			}
-			out[i].Actions, out[i].Err = t.planOne(snap, ips[i], b)
-		}
-	}
-	for i, err := range errs {
-		if err != nil {
-			out[i].Err = err
-		}
-	}
+		out[i].Actions, out[i].Err = t.planOne(snap, ips[i], b)
+	}, func(i int, err error) { out[i].Err = err })
 	return out
 }
 

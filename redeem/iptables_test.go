@@ -63,8 +63,7 @@ func TestIPTablesInNetns(t *testing.T) {
 	}
 
 	plan := mustPlan(t, "", b, v4, v6)
-	got := actionSummary(plan.Actions())
-	want := []string{
+	wantPlan(t, "", plan,
 		"keep iptables filter/TLSRPT-REDEEMED iptables -t filter -N TLSRPT-REDEEMED",
 		"keep iptables filter/TLSRPT-REDEEMED iptables -t filter -A TLSRPT-REDEEMED -s 203.0.113.5/32 -j ACCEPT",
 		"keep iptables filter/INPUT iptables -t filter -I INPUT 1 -j TLSRPT-REDEEMED",
@@ -74,10 +73,7 @@ func TestIPTablesInNetns(t *testing.T) {
 		"keep iptables filter/TLSRPT-REDEEMED ip6tables -t filter -A TLSRPT-REDEEMED -s 2001:db8::5/128 -j ACCEPT",
 		"keep iptables filter/INPUT ip6tables -t filter -I INPUT 1 -j TLSRPT-REDEEMED",
 		"unban iptables filter/f2b-sshd ip6tables -t filter -D f2b-sshd -s 2001:db8::5/128 -j REJECT --reject-with icmp6-port-unreachable",
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	)
 	if results := ApplyAll(ctx, []Backend{b}, plan.Actions()); Failed(results) {
 		for _, r := range results {
 			t.Errorf("%s: ok=%v %v", r.Action.Describe, r.OK, r.Err)
@@ -123,25 +119,18 @@ func TestIPTablesInNetns(t *testing.T) {
 	}
 	check("after re-applying")
 
-	plan = mustPlan(t, "again", b, v4, v6)
-	if acts := plan.Actions(); len(acts) != 0 {
-		t.Fatalf("second plan not empty:\n%s", strings.Join(actionSummary(acts), "\n"))
-	}
+	wantPlan(t, "again", mustPlan(t, "again", b, v4, v6))
 
 	// fail2ban restarting puts its jump on top of INPUT and bans again:
 	// the plan moves our jump back first and deletes the ban.
 	netnstest.IPTables(t, "iptables", "-I", "INPUT", "1", "-p", "tcp", "-m", "multiport", "--dports", "25", "-j", "f2b-sshd")
 	netnstest.IPTables(t, "iptables", "-I", "f2b-sshd", "1", "-s", "203.0.113.5/32", "-j", "REJECT", "--reject-with", "icmp-port-unreachable")
 	plan = mustPlan(t, "after rebanning", b, v4)
-	got = actionSummary(plan.Actions())
-	want = []string{
+	wantPlan(t, "after rebanning", plan,
 		"keep iptables filter/INPUT iptables -t filter -D INPUT -j TLSRPT-REDEEMED",
 		"keep iptables filter/INPUT iptables -t filter -I INPUT 1 -j TLSRPT-REDEEMED",
 		"unban iptables filter/f2b-sshd iptables -t filter -D f2b-sshd -s 203.0.113.5/32 -j REJECT --reject-with icmp-port-unreachable",
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("plan after rebanning:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	)
 	if results := ApplyAll(ctx, []Backend{b}, plan.Actions()); Failed(results) {
 		t.Fatalf("apply after rebanning: %v", results)
 	}
