@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/tlsrpt/tlsrpt/internal/dnsrr"
 )
 
 // resolvConf is where the system's name servers are read from.
@@ -103,14 +105,7 @@ func (r *resolver) query(ctx context.Context, name string, qtype uint16) (answer
 // character-strings joined).
 func (r *resolver) txt(ctx context.Context, name string) ([]string, error) {
 	a, err := r.query(ctx, name, dns.TypeTXT)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, rr := range a.rrs {
-		out = append(out, strings.Join(rr.(*dns.TXT).Txt, ""))
-	}
-	return out, nil
+	return dnsrr.Map(a.rrs, func(t *dns.TXT) string { return strings.Join(t.Txt, "") }), err
 }
 
 // mxHost is one MX record.
@@ -125,11 +120,7 @@ func (r *resolver) mx(ctx context.Context, domain string) ([]mxHost, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []mxHost
-	for _, rr := range a.rrs {
-		m := rr.(*dns.MX)
-		out = append(out, mxHost{name: canonName(m.Mx), pref: m.Preference})
-	}
+	out := dnsrr.Map(a.rrs, func(m *dns.MX) mxHost { return mxHost{name: canonName(m.Mx), pref: m.Preference} })
 	sortMX(out)
 	return out, nil
 }
@@ -145,14 +136,7 @@ func (r *resolver) addrs(ctx context.Context, host string) ([]netip.Addr, error)
 			continue
 		}
 		for _, rr := range a.rrs {
-			var ip net.IP
-			switch v := rr.(type) {
-			case *dns.A:
-				ip = v.A
-			case *dns.AAAA:
-				ip = v.AAAA
-			}
-			if addr, ok := netip.AddrFromSlice(ip); ok {
+			if addr, ok := netip.AddrFromSlice(dnsrr.IP(rr)); ok {
 				out = append(out, addr.Unmap())
 			}
 		}
