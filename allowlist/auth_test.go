@@ -18,13 +18,15 @@ import (
 
 var google = Reporter{Submitter: "google.com", ContactInfo: "smtp-tls-reporting@google.com"}
 
+// arPass is a DKIM pass for google.com from our own authserv-id.
+const arPass = "Authentication-Results: mx.example.net; dkim=pass header.d=google.com header.s=rsa\r\n"
+
 func TestAuthenticate(t *testing.T) {
 	addr := dnstest.Start(t, testRecords(t))
 	v := &Verifier{Resolver: &Resolver{Server: addr}, TrustAuthservIDs: []string{"mx.example.net"}}
 	msg := reportMessage("google.com", "google.com")
 	mailru := reportMessage("corp.mail.ru", "mail.ru")
 	banner := []byte("\r\n-- \r\nScanned by GatewayGuard, have a safe day\r\n")
-	arPass := "Authentication-Results: mx.example.net; dkim=pass header.d=google.com header.s=rsa\r\n"
 	arForeign := "Authentication-Results: mx.evil.example; dkim=pass header.d=google.com header.s=rsa\r\n"
 	received := "Received: from mail-sor-f41.google.com by mx.example.net; Mon, 23 Nov 2026 10:10:07 +0000\r\n"
 
@@ -171,30 +173,41 @@ func TestAuthenticateDNSDown(t *testing.T) {
 	}
 }
 
-func TestAcceptTLSRPTService(t *testing.T) {
-	for in, want := range map[string]string{
-		"v=DKIM1; k=rsa; s=tlsrpt; p=AB==":   "v=DKIM1; k=rsa; s=tlsrpt:email; p=AB==",
-		"v=DKIM1; s = email:TLSRPT ; p=AB==": "v=DKIM1; s = email:TLSRPT :email; p=AB==",
-		"v=DKIM1; s=email; p=AB==":           "v=DKIM1; s=email; p=AB==",
-		"v=DKIM1; n=s=tlsrpt; p=AB==":        "v=DKIM1; n=s=tlsrpt; p=AB==",
-		"v=DKIM1; s=other; p=AB==":           "v=DKIM1; s=other; p=AB==",
+// TestStringRules checks the small string rules of authentication, each
+// on its own inputs: the DKIM key's service types, the domain of a
+// contact-info, the host that added a Received field.
+func TestStringRules(t *testing.T) {
+	for _, rule := range []struct {
+		name  string
+		f     func(string) string
+		cases map[string]string
+	}{
+		{"acceptTLSRPTService", acceptTLSRPTService, map[string]string{
+			"v=DKIM1; k=rsa; s=tlsrpt; p=AB==":   "v=DKIM1; k=rsa; s=tlsrpt:email; p=AB==",
+			"v=DKIM1; s = email:TLSRPT ; p=AB==": "v=DKIM1; s = email:TLSRPT :email; p=AB==",
+			"v=DKIM1; s=email; p=AB==":           "v=DKIM1; s=email; p=AB==",
+			"v=DKIM1; n=s=tlsrpt; p=AB==":        "v=DKIM1; n=s=tlsrpt; p=AB==",
+			"v=DKIM1; s=other; p=AB==":           "v=DKIM1; s=other; p=AB==",
+		}},
+		{"contactDomain", contactDomain, map[string]string{
+			"smtp-tls-reporting@google.com":               "google.com",
+			"mailto:tlsrpt@corp.mail.ru":                  "corp.mail.ru",
+			"https://support.google.com/a/answer/9276511": "support.google.com",
+			"microsoft.com":                               "microsoft.com",
+			"":                                            "",
+		}},
+		{"receivedBy", receivedBy, map[string]string{
+			"from a.example (a.example [192.0.2.1]) by MX.Example.NET. (Postfix) with ESMTPS id X; Mon, 1 Jan 2026": "mx.example.net",
+			"from a (helo by evil.example) by mx.example.net; date":                                                 "mx.example.net",
+			"from a.example; Mon, 1 Jan 2026 by x":                                                                  "",
+			"by\r\n\tmx.example.net with LMTP; date":                                                                "mx.example.net",
+			"(by nested (by deeper) x) from a":                                                                      "",
+		}},
 	} {
-		if got := acceptTLSRPTService(in); got != want {
-			t.Errorf("acceptTLSRPTService(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestContactDomain(t *testing.T) {
-	for in, want := range map[string]string{
-		"smtp-tls-reporting@google.com":               "google.com",
-		"mailto:tlsrpt@corp.mail.ru":                  "corp.mail.ru",
-		"https://support.google.com/a/answer/9276511": "support.google.com",
-		"microsoft.com":                               "microsoft.com",
-		"":                                            "",
-	} {
-		if got := contactDomain(in); got != want {
-			t.Errorf("contactDomain(%q) = %q, want %q", in, got, want)
+		for in, want := range rule.cases {
+			if got := rule.f(in); got != want {
+				t.Errorf("%s(%q) = %q, want %q", rule.name, in, got, want)
+			}
 		}
 	}
 }
@@ -205,7 +218,6 @@ func TestContactDomain(t *testing.T) {
 // same field under our own hops does.
 func TestAuthresBelowForeignHop(t *testing.T) {
 	msg := reportMessage("google.com", "google.com")
-	ar := "Authentication-Results: mx.example.net; dkim=pass header.d=google.com header.s=rsa\r\n"
 	ourHop := "Received: from mx.example.net by mailbox.example.net; Mon, 23 Nov 2026 10:10:08 +0000\r\n"
 	theirHop := "Received: from attacker.example (helo by mx.example.net) by relay.attacker.example; Mon, 23 Nov 2026 10:10:06 +0000\r\n"
 	noBy := "Received: from attacker.example; Mon, 23 Nov 2026 10:10:06 +0000\r\n"
@@ -215,12 +227,12 @@ func TestAuthresBelowForeignHop(t *testing.T) {
 		head  string
 		want  bool
 	}{
-		{"forged field under a foreign hop", nil, theirHop + ar, false},
-		{"forged field under our hop and a foreign one", []string{"mailbox.example.net"}, ourHop + theirHop + ar, false},
-		{"forged field under a Received without by", nil, noBy + ar, false},
-		{"our field under our own delivery hop", []string{"mailbox.example.net"}, ourHop + ar + theirHop, true},
-		{"our delivery hop not named: not believed", nil, ourHop + ar + theirHop, false},
-		{"our field on top", nil, ar + theirHop, true},
+		{"forged field under a foreign hop", nil, theirHop + arPass, false},
+		{"forged field under our hop and a foreign one", []string{"mailbox.example.net"}, ourHop + theirHop + arPass, false},
+		{"forged field under a Received without by", nil, noBy + arPass, false},
+		{"our field under our own delivery hop", []string{"mailbox.example.net"}, ourHop + arPass + theirHop, true},
+		{"our delivery hop not named: not believed", nil, ourHop + arPass + theirHop, false},
+		{"our field on top", nil, arPass + theirHop, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -233,20 +245,6 @@ func TestAuthresBelowForeignHop(t *testing.T) {
 				t.Fatalf("detail does not say why: %s", a.Detail)
 			}
 		})
-	}
-}
-
-func TestReceivedBy(t *testing.T) {
-	for in, want := range map[string]string{
-		"from a.example (a.example [192.0.2.1]) by MX.Example.NET. (Postfix) with ESMTPS id X; Mon, 1 Jan 2026": "mx.example.net",
-		"from a (helo by evil.example) by mx.example.net; date":                                                 "mx.example.net",
-		"from a.example; Mon, 1 Jan 2026 by x":                                                                  "",
-		"by\r\n\tmx.example.net with LMTP; date":                                                                "mx.example.net",
-		"(by nested (by deeper) x) from a":                                                                      "",
-	} {
-		if got := receivedBy(in); got != want {
-			t.Errorf("receivedBy(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 
