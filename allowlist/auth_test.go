@@ -2,7 +2,6 @@ package allowlist
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -89,7 +88,7 @@ func TestAuthenticate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := *v
 			v.NoDKIM = tt.noDKIM
-			got := v.Authenticate(context.Background(), tt.raw, tt.reporter)
+			got := v.Authenticate(t.Context(), tt.raw, tt.reporter)
 			if got != tt.want {
 				t.Errorf("Authenticate =\n\t%+v\nwant\n\t%+v", got, tt.want)
 			}
@@ -101,11 +100,11 @@ func TestAuthenticateOurClock(t *testing.T) {
 	addr := dnstest.Start(t, testRecords(t))
 	raw := sign(t, reportMessage("google.com", "google.com"), "google.com", "rsa", time.Now().Add(time.Hour))
 	v := &Verifier{Resolver: &Resolver{Server: addr}}
-	if a := v.Authenticate(context.Background(), raw, google); !a.Authenticated {
+	if a := v.Authenticate(t.Context(), raw, google); !a.Authenticated {
 		t.Fatalf("signature valid for an hour: %+v", a)
 	}
 	v.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
-	a := v.Authenticate(context.Background(), raw, google)
+	a := v.Authenticate(t.Context(), raw, google)
 	if a.Authenticated || a.Detail != "dkim fail d=google.com: signature has expired" {
 		t.Errorf("two hours later: %+v; want expired", a)
 	}
@@ -120,13 +119,13 @@ func TestAuthenticateCorpusGoogle(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := &Verifier{Resolver: &Resolver{Server: addr}}
-	a := v.Authenticate(context.Background(), orig, google)
+	a := v.Authenticate(t.Context(), orig, google)
 	if a.Authenticated || !strings.Contains(a.Detail, "dkim fail d=google.com: no key for signature") ||
 		!strings.Contains(a.Detail, "authres from untrusted authserv-id komijn.test.xmox.nl ignored") {
 		t.Errorf("original, no trusted id: %+v", a)
 	}
 	v.TrustAuthservIDs = []string{"komijn.test.xmox.nl"}
-	a = v.Authenticate(context.Background(), orig, google)
+	a = v.Authenticate(t.Context(), orig, google)
 	if !a.Authenticated || a.Method != "authres" || a.Domain != "google.com" {
 		t.Errorf("original, trusting komijn.test.xmox.nl: %+v", a)
 	}
@@ -136,7 +135,7 @@ func TestAuthenticateCorpusGoogle(t *testing.T) {
 		t.Fatal("DKIM-Signature not stripped")
 	}
 	v.TrustAuthservIDs = nil
-	a = v.Authenticate(context.Background(), sign(t, stripped, "google.com", "tlsrpt", time.Time{}), google)
+	a = v.Authenticate(t.Context(), sign(t, stripped, "google.com", "tlsrpt", time.Time{}), google)
 	want := arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com matches reporter google.com"}
 	if a != want {
 		t.Errorf("re-signed corpus message: %+v, want %+v", a, want)
@@ -151,20 +150,16 @@ func TestAuthenticateCorpusGoogle(t *testing.T) {
 // testenv.Returns gives up.
 func TestAuthenticateDNSDown(t *testing.T) {
 	raw := sign(t, reportMessage("google.com", "google.com"), "google.com", "rsa", time.Time{})
-	port, err := dnstest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	for _, server := range []string{fmt.Sprintf("127.0.0.1:%d", port), silent.LocalAddr().String()} {
+	for _, server := range []string{dnstest.Down(t), silent.LocalAddr().String()} {
 		v := &Verifier{Resolver: &Resolver{Server: server, Timeout: time.Hour, Budget: 400 * time.Millisecond}}
 		var a arrival.Auth
 		testenv.Returns(t, "Authenticate against "+server+" with a 400ms budget", func() {
-			a = v.Authenticate(context.Background(), raw, google)
+			a = v.Authenticate(t.Context(), raw, google)
 		})
 		if a.Authenticated || !strings.Contains(a.Detail, "key unavailable") {
 			t.Errorf("server %s: %+v; want not authenticated, key unavailable", server, a)
@@ -237,7 +232,7 @@ func TestAuthresBelowForeignHop(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := &Verifier{NoDKIM: true, TrustAuthservIDs: []string{"mx.example.net"}, TrustHosts: tt.hosts}
-			a := v.Authenticate(context.Background(), append([]byte(tt.head), msg...), google)
+			a := v.Authenticate(t.Context(), append([]byte(tt.head), msg...), google)
 			if a.Authenticated != tt.want {
 				t.Fatalf("authenticated = %v, want %v (%s)", a.Authenticated, tt.want, a.Detail)
 			}
@@ -269,7 +264,7 @@ func TestHeaderTooLarge(t *testing.T) {
 		t.Fatalf("the body counts as header: %s", why)
 	}
 	v := &Verifier{Resolver: &Resolver{Server: "127.0.0.1:9"}}
-	a := v.Authenticate(context.Background(), append([]byte(folded), msg...), google)
+	a := v.Authenticate(t.Context(), append([]byte(folded), msg...), google)
 	if a.Authenticated || !strings.Contains(a.Detail, "dkim not verified: a header field longer") {
 		t.Fatalf("got %+v", a)
 	}
@@ -286,7 +281,7 @@ func BenchmarkAuthenticateFolded(b *testing.B) {
 			v := &Verifier{Resolver: &Resolver{Server: "127.0.0.1:9"}}
 			b.SetBytes(int64(len(raw)))
 			for b.Loop() {
-				v.Authenticate(context.Background(), raw, google)
+				v.Authenticate(b.Context(), raw, google)
 			}
 		})
 	}
