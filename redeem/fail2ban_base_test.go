@@ -1,7 +1,6 @@
 package redeem
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -73,7 +72,7 @@ func TestFail2banBaseRemovedForOperatorIgnoreIP(t *testing.T) {
 			}
 
 			s.Client("set", "sshd", "banip", second)
-			ctx := context.Background()
+			ctx := t.Context()
 			f := NewFail2ban(fail2banOpts(s))
 			plan := mustPlan(t, "", f, netip.MustParseAddr(second))
 			acts := plan.Actions()
@@ -114,7 +113,7 @@ func TestFail2banBaseRemovedForOperatorIgnoreIP(t *testing.T) {
 func TestFail2banBaseKeptWhileNeeded(t *testing.T) {
 	const ip, second = "192.0.2.7", "192.0.2.8"
 	s, base, before := stockRedeemed(t, ip)
-	ctx := context.Background()
+	ctx := t.Context()
 	f := NewFail2ban(fail2banOpts(s))
 	s.Client("set", "sshd", "banip", second)
 	plan := mustPlan(t, "", f, netip.MustParseAddr(second))

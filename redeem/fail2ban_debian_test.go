@@ -36,7 +36,7 @@ func startStock(t *testing.T, opts f2btest.Options) *f2btest.Server {
 func redeemIn(t *testing.T, s *f2btest.Server, ip string) []Result {
 	t.Helper()
 	s.Client("set", "sshd", "banip", ip)
-	ctx := context.Background()
+	ctx := t.Context()
 	f := NewFail2ban(fail2banOpts(s))
 	plan := mustPlan(t, "", f, netip.MustParseAddr(ip))
 	return ApplyAll(ctx, []Backend{f}, plan.Actions())
@@ -279,7 +279,7 @@ func TestFail2banRepairsEarlierDropIn(t *testing.T) {
 	if err := configTest(t, s.Dir); err == nil || !strings.Contains(err.Error(), "known/ignoreip") {
 		t.Fatalf("the earlier drop-in does not break the stock configuration: %v", err)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	f := NewFail2ban(fail2banOpts(s))
 	plan := mustPlan(t, "", f, netip.MustParseAddr(ip))
 	acts := plan.Actions()
@@ -328,7 +328,7 @@ func TestFail2banConfigTestDir(t *testing.T) {
 		path := f.DropInPath()
 		a := Action{Backend: "fail2ban", Kind: KindKeep, Target: path, IP: ip, Op: OpWrite,
 			Argv: []string{"add-ignoreip", path, "sshd", ip.String()}, Describe: "add"}
-		r := f.Apply(context.Background(), a)
+		r := f.Apply(t.Context(), a)
 		if !r.OK {
 			t.Fatalf("%+v: %v", c.opts, r.Err)
 		}

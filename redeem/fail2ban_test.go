@@ -45,7 +45,7 @@ func actionSummary(acts []Action) []string {
 func mustPlan(t *testing.T, when string, b Backend, ips ...netip.Addr) Plan {
 	t.Helper()
 	what := strings.TrimSpace("MakePlan " + when)
-	plan, err := MakePlan(context.Background(), []Backend{b}, ips)
+	plan, err := MakePlan(t.Context(), []Backend{b}, ips)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
@@ -75,7 +75,7 @@ func wantFirstOn(t *testing.T, what string, acts []Action, target string) {
 
 func TestFail2banRedeem(t *testing.T) {
 	s := startFail2ban(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	f := NewFail2ban(fail2banOpts(s))
 	if err := f.Available(ctx); err != nil {
 		t.Fatalf("Available: %v", err)
@@ -228,7 +228,7 @@ func TestFail2banRedeem(t *testing.T) {
 
 func TestFail2banReloadOptionAndWiderIgnore(t *testing.T) {
 	s := startFail2ban(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	opts := fail2banOpts(s)
 	opts.Reload = true
 	opts.Jails = []string{"testjail"}
@@ -286,7 +286,7 @@ func TestFail2banApplyRefusesForeignActions(t *testing.T) {
 			Argv: []string{"add-ignoreip", "/etc/passwd", "sshd", ip.String()}},
 	}
 	for name, a := range cases {
-		r := f.Apply(context.Background(), a)
+		r := f.Apply(t.Context(), a)
 		if r.OK || r.Err == nil {
 			t.Errorf("%s: applied", name)
 		}

@@ -307,7 +307,7 @@ func TestIPQBDBStandinsRefuseLikePopt(t *testing.T) {
 // against the stand-ins that take them.
 func TestIPQBDBRedeem(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	s.ban("-i", "192.0.2.7", "--reason=spam")         // 25%
 	s.ban("-i", "192.0.2.99")                         // 25%, a bystander
 	s.ban("-i", "198.51.100.1", "--initial-count=10") // 0.1%: a record, not a ban
@@ -462,7 +462,7 @@ func noteTexts(notes []Note) []string {
 // file: exactly its argv run, the address one argument, IPv4 and IPv6.
 func TestIPQBDBOtherSpellings(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	cs, err := LoadIPQBDBCommands(filepath.Join(altStandinDir, "commands.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -517,7 +517,7 @@ func TestIPQBDBOtherSpellings(t *testing.T) {
 // the option and --ipqbdb-commands.
 func TestIPQBDBProbeRefusal(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	s.ban("-i", "192.0.2.7")
 	q := NewIPQBDB(IPQBDBOptions{BinDir: altStandinDir}) // built-in lines, other spellings
 	ip := addrs("192.0.2.7")
@@ -583,7 +583,7 @@ func TestIPQBDBProbeOptionWithoutArgument(t *testing.T) {
 		}
 	}
 	q := NewIPQBDB(IPQBDBOptions{BinDir: dir})
-	_, err := q.Prepare(context.Background())
+	_, err := q.Prepare(t.Context())
 	var pe *ProbeError
 	if !errors.As(err, &pe) || len(pe.Missing) != 1 || !pe.Missing[0].NoArg || pe.Missing[0].Command != CmdUnban ||
 		!strings.Contains(err.Error(), dir+"/ibd-del --help lists -i as taking no argument, but unban gives it the address") {
@@ -601,7 +601,7 @@ func TestIPQBDBProbeWithoutHelp(t *testing.T) {
 		}
 	}
 	q := NewIPQBDB(IPQBDBOptions{BinDir: dir, RetryWait: time.Millisecond})
-	_, err := q.Prepare(context.Background())
+	_, err := q.Prepare(t.Context())
 	var pe *ProbeError
 	if !errors.As(err, &pe) || len(pe.NoHelp) != 2 || strings.Contains(err.Error(), "--ipqbdb") ||
 		!strings.Contains(err.Error(), dir+"/ibd-del --help failed: exit status 1: "+dir+"/ibd-del: no such option: --help") {
@@ -611,7 +611,7 @@ func TestIPQBDBProbeWithoutHelp(t *testing.T) {
 
 func TestIPQBDBNoProbe(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	s.ban("-i", "192.0.2.7")
 	cs, err := LoadIPQBDBCommands(filepath.Join(altStandinDir, "commands.conf"))
 	if err != nil {
@@ -648,7 +648,7 @@ func TestIPQBDBNoProbe(t *testing.T) {
 
 func TestIPQBDBRetry(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	s.ban("-i", "192.0.2.7")
 	t.Setenv("IPQBDB_STANDIN_FAIL_ONCE", "ibd-del ibd-white")
 	q := NewIPQBDB(IPQBDBOptions{BinDir: standinDir, RetryWait: 20 * time.Millisecond})
@@ -707,7 +707,7 @@ func TestIPQBDBRetry(t *testing.T) {
 // two backends: the stand-ins never overlap.
 func TestIPQBDBSerialized(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	for i := 1; i <= 4; i++ {
 		s.ban("-i", "192.0.2."+string(rune('0'+i)))
 	}
@@ -744,7 +744,7 @@ func TestIPQBDBSerialized(t *testing.T) {
 
 func TestIPQBDBUnreadableListing(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	s.ban("-i", "192.0.2.7")
 	// The listing has no field 5: the format is not the assumed one.
 	in := string(defaultIPQBDBCommands)
@@ -768,7 +768,7 @@ func TestIPQBDBUnreadableListing(t *testing.T) {
 
 func TestIPQBDBUnavailable(t *testing.T) {
 	q := NewIPQBDB(IPQBDBOptions{BinDir: t.TempDir()})
-	err := q.Available(context.Background())
+	err := q.Available(t.Context())
 	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), "ibd-del not found, named in built-in contrib/ipqbdb/commands.conf") || strings.Contains(err.Error(), "redeem:") {
 		t.Fatalf("Available with no tools = %v", err)
 	}

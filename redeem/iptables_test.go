@@ -1,7 +1,6 @@
 package redeem
 
 import (
-	"context"
 	"net/netip"
 	"slices"
 	"strings"
@@ -14,7 +13,7 @@ func TestIPTablesInNetns(t *testing.T) {
 	if !netnstest.Run(t, "TestIPTablesInNetns") {
 		return
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	// fail2ban's iptables-multiport layout, an operator chain, an
 	// unrelated chain and rules that must stay.
 	for _, args := range [][]string{

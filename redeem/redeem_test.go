@@ -23,7 +23,7 @@ func noRun(t *testing.T) Runner {
 }
 
 func TestBadAddressesRunNoCommand(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	backends := []Backend{
 		NewFail2ban(Fail2banOptions{Run: noRun(t), JailD: t.TempDir()}),
 		NewIPQBDB(IPQBDBOptions{Run: noRun(t), NoProbe: true}),
@@ -91,7 +91,7 @@ func TestParseAddr(t *testing.T) {
 }
 
 func TestApplyAllUnknownBackend(t *testing.T) {
-	r := ApplyAll(context.Background(), nil, []Action{{Backend: "pf", IP: netip.MustParseAddr("192.0.2.1")}})
+	r := ApplyAll(t.Context(), nil, []Action{{Backend: "pf", IP: netip.MustParseAddr("192.0.2.1")}})
 	if len(r) != 1 || r[0].OK || !errors.Is(r[0].Err, ErrUnknownBackend) {
 		t.Fatalf("ApplyAll = %+v", r)
 	}
@@ -153,7 +153,7 @@ func TestBanStatusUnknownIsNotNotBanned(t *testing.T) {
 	testenv.MustHaveExec(t, "fail2ban-client", "fail2ban") // installed, its server down
 	s := newStandins(t)
 	s.ban("-i", "192.0.2.7")
-	ctx := context.Background()
+	ctx := t.Context()
 	down := NewFail2ban(Fail2banOptions{Socket: filepath.Join(t.TempDir(), "none.sock"), JailD: t.TempDir()})
 	q := NewIPQBDB(IPQBDBOptions{BinDir: standinDir})
 	ips := []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("192.0.2.8")}
