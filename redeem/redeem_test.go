@@ -73,19 +73,24 @@ func TestBadAddressesRunNoCommand(t *testing.T) {
 }
 
 func TestParseAddr(t *testing.T) {
-	for s, want := range map[string]string{
-		"192.0.2.1":        "192.0.2.1",
-		" 2001:DB8::1 ":    "2001:db8::1",
-		"::ffff:192.0.2.1": "192.0.2.1",
+	for _, tt := range []struct {
+		in, want string // want: the address ParseAddr gives, when err is nil
+		err      error
+	}{
+		{"192.0.2.1", "192.0.2.1", nil},
+		{" 2001:DB8::1 ", "2001:db8::1", nil},
+		{"::ffff:192.0.2.1", "192.0.2.1", nil},
+		{"fe80::1%eth0", "", ErrZonedAddr},
+		{"", "", ErrInvalidAddr},
+		{"192.0.2.1/32", "", ErrInvalidAddr},
+		{"192.0.2.1; reboot", "", ErrInvalidAddr},
+		{"-s", "", ErrInvalidAddr},
+		{"example.com", "", ErrInvalidAddr},
+		{"192.0.2.256", "", ErrInvalidAddr},
 	} {
-		got, err := ParseAddr(s)
-		if err != nil || got.String() != want {
-			t.Errorf("ParseAddr(%q) = %v, %v; want %s", s, got, err, want)
-		}
-	}
-	for _, s := range []string{"", "192.0.2.1/32", "fe80::1%eth0", "192.0.2.1; reboot", "-s", "example.com", "192.0.2.256"} {
-		if _, err := ParseAddr(s); err == nil || !(errors.Is(err, ErrInvalidAddr) || errors.Is(err, ErrZonedAddr)) {
-			t.Errorf("ParseAddr(%q) error = %v", s, err)
+		got, err := ParseAddr(tt.in)
+		if !errors.Is(err, tt.err) || err == nil && got.String() != tt.want {
+			t.Errorf("ParseAddr(%q) = %v, %v; want %q, %v", tt.in, got, err, tt.want, tt.err)
 		}
 	}
 }
