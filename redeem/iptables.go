@@ -71,6 +71,9 @@ func protoOf(ip netip.Addr) iptables.Protocol {
 	return iptables.ProtocolIPv6
 }
 
+// familyOf groups addresses by family for byGroup: IPv4 first.
+func familyOf(ip netip.Addr) (iptables.Protocol, error) { return protoOf(ip), nil }
+
 func binOf(p iptables.Protocol) string {
 	if p == iptables.ProtocolIPv6 {
 		return "ip6tables"
@@ -107,37 +110,6 @@ func hostSpec(ip netip.Addr) string {
 	return netip.PrefixFrom(ip, ip.BitLen()).String()
 }
 
-// byFamily checks each address (normalising ips in place), reads each
-// family's state once with read, IPv4 first, and hands it to each with the
-// index of every address of that family; an invalid address, or one whose
-// family could not be read, goes to fail with its error instead.
-func byFamily[S any](ips []netip.Addr, read func(iptables.Protocol) (S, error), each func(state S, i int), fail func(i int, err error)) {
-	byProto := map[iptables.Protocol][]int{}
-	for i, ip := range ips {
-		c, err := CheckAddr(ip)
-		if err != nil {
-			fail(i, err)
-			continue
-		}
-		ips[i] = c
-		byProto[protoOf(c)] = append(byProto[protoOf(c)], i)
-	}
-	for _, proto := range []iptables.Protocol{iptables.ProtocolIPv4, iptables.ProtocolIPv6} {
-		idx := byProto[proto]
-		if len(idx) == 0 {
-			continue
-		}
-		state, err := read(proto)
-		for _, i := range idx {
-			if err != nil {
-				fail(i, err)
-				continue
-			}
-			each(state, i)
-		}
-	}
-}
-
 // Banned returns the REJECT and DROP rules for exactly each address in the
 // f2b-* chains and the operator's chains that exist (a chain missing from
 // one family's table is skipped: it is checked with ListChains first
@@ -146,7 +118,7 @@ func byFamily[S any](ips []netip.Addr, read func(iptables.Protocol) (S, error), 
 func (t *IPTables) Banned(ctx context.Context, ips []netip.Addr) []Lookup {
 	ips = slices.Clone(ips)
 	out := make([]Lookup, len(ips))
-	byFamily(ips, t.banRulesOf, func(rules []chainRules, i int) {
+	byGroup(ips, familyOf, t.banRulesOf, func(rules []chainRules, i int) {
 		for _, cr := range rules {
 			out[i].Bans = append(out[i].Bans, banRules(ips[i], cr.chain, cr.rules)...)
 		}
@@ -283,7 +255,7 @@ func splitRule(line string) []string {
 func (t *IPTables) Plan(ctx context.Context, ips []netip.Addr, bans [][]Ban) []Steps {
 	ips = slices.Clone(ips)
 	out := make([]Steps, len(ips))
-	byFamily(ips, t.keepSnapshot, func(snap *keepState, i int) {
+	byGroup(ips, familyOf, t.keepSnapshot, func(snap *keepState, i int) {
 		var b []Ban
 		if i < len(bans) {
 			b = bans[i]
