@@ -27,8 +27,6 @@ const (
 	// negativeTTL is how long NXDOMAIN and empty answers are cached when the
 	// answer carries no SOA record to say.
 	negativeTTL = 5 * time.Minute
-	// resolvConf is where the system's name servers are read from.
-	resolvConf = "/etc/resolv.conf"
 )
 
 // Cache keeps DNS answers between runs; *store.Store implements it. CacheGet
@@ -95,10 +93,7 @@ func (r *Resolver) serverAddr() string {
 		if r.server != "" {
 			return
 		}
-		conf, err := dns.ClientConfigFromFile(resolvConf)
-		if err == nil && len(conf.Servers) > 0 {
-			r.server = net.JoinHostPort(conf.Servers[0], conf.Port)
-		}
+		r.server, _ = dnsrr.SystemServer(dnsrr.ResolvConf)
 	})
 	return r.server
 }

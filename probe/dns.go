@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -15,9 +14,6 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/dnsrr"
 )
-
-// resolvConf is where the system's name servers are read from.
-const resolvConf = "/etc/resolv.conf"
 
 // errServFail is a SERVFAIL answer: for a signed zone, what a validating
 // resolver gives when DNSSEC validation fails.
@@ -42,11 +38,11 @@ func serverOf(server string) (string, error) {
 	if server != "" {
 		return server, nil
 	}
-	cc, err := dns.ClientConfigFromFile(resolvConf)
-	if err != nil || len(cc.Servers) == 0 {
-		return "", &NameServerError{File: resolvConf, Err: err}
+	s, err := dnsrr.SystemServer(dnsrr.ResolvConf)
+	if s == "" {
+		return "", &NameServerError{File: dnsrr.ResolvConf, Err: err}
 	}
-	return net.JoinHostPort(cc.Servers[0], cc.Port), nil
+	return s, nil
 }
 
 // A NameServerError says that no DNS server was given and none could be

@@ -1,6 +1,6 @@
-// Package dnsrr picks the records of one type out of a DNS answer, for
-// the resolvers of allowlist and probe, which ask their own servers with
-// github.com/miekg/dns.
+// Package dnsrr holds what the resolvers of allowlist and probe, which
+// ask their own servers with github.com/miekg/dns, share: the system's
+// name server, and the records of one type picked out of an answer.
 package dnsrr
 
 import (
@@ -30,4 +30,18 @@ func IP(rr dns.RR) net.IP {
 		return a.AAAA
 	}
 	return nil
+}
+
+// ResolvConf is where the system's name servers are read from.
+const ResolvConf = "/etc/resolv.conf"
+
+// SystemServer returns the first name server file (in the form of
+// ResolvConf) names, as host:port; "" and the error when the file cannot
+// be read, "" and nil when it names none.
+func SystemServer(file string) (string, error) {
+	cc, err := dns.ClientConfigFromFile(file)
+	if err != nil || len(cc.Servers) == 0 {
+		return "", err
+	}
+	return net.JoinHostPort(cc.Servers[0], cc.Port), nil
 }

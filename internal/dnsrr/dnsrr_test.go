@@ -1,7 +1,11 @@
 package dnsrr
 
 import (
+	"errors"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -43,5 +47,28 @@ func TestIP(t *testing.T) {
 		if got := IP(rrs[i]); !got.Equal(want) {
 			t.Errorf("IP(%s) = %v, want %v", rrs[i], got, want)
 		}
+	}
+}
+
+// TestSystemServer reads the first name server of a resolv.conf, an IPv6
+// one in brackets; a file naming none gives "" and no error, a missing
+// file its error.
+func TestSystemServer(t *testing.T) {
+	dir := t.TempDir()
+	for name, want := range map[string]string{
+		"nameserver 192.0.2.53\nnameserver 192.0.2.54\n": "192.0.2.53:53",
+		"# none\nnameserver 2001:db8::53\n":              "[2001:db8::53]:53",
+		"search example.org\n":                           "",
+	} {
+		file := filepath.Join(dir, "resolv.conf")
+		if err := os.WriteFile(file, []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := SystemServer(file); got != want || err != nil {
+			t.Errorf("SystemServer(%q) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if got, err := SystemServer(filepath.Join(dir, "missing")); got != "" || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("SystemServer(missing) = %q, %v", got, err)
 	}
 }
