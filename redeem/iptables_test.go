@@ -9,6 +9,13 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/netnstest"
 )
 
+// TestIPTablesInNetns redeems an IPv4 and an IPv6 address against real
+// iptables and ip6tables in a network namespace of its own: fail2ban's
+// chain, an operator's chain and an unrelated one. Only the rules for
+// exactly those addresses go (not the /24 around one, nor the unrelated
+// chain's), the keep chain's jump stands first in INPUT, applying twice
+// changes nothing, and after fail2ban puts its jump on top again the next
+// plan moves ours back first.
 func TestIPTablesInNetns(t *testing.T) {
 	if !netnstest.Run(t, "TestIPTablesInNetns") {
 		return
