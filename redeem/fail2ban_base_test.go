@@ -123,7 +123,7 @@ func TestFail2banBaseKeptWhileNeeded(t *testing.T) {
 		}
 	}
 
-	admin := filepath.Join(s.Dir, "jail.d", "00-admin.conf")
+	admin := s.DropIn("00-admin.conf")
 	addOperatorIgnoreIP(t, s.Dir, "jail.d/00-admin.conf")
 	plan = mustPlan(t, "", f, netip.MustParseAddr(second))
 	acts := plan.Actions()
@@ -151,7 +151,7 @@ func stockRedeemed(t *testing.T, ip string) (s *f2btest.Server, base string, bef
 	t.Helper()
 	s = startStock(t, f2btest.Options{})
 	wantAllOK(t, redeemIn(t, s, ip))
-	base = filepath.Join(s.Dir, "jail.d", BaseDropIn)
+	base = s.DropIn(BaseDropIn)
 	before, err := os.ReadFile(base)
 	if err != nil {
 		t.Fatalf("the stock apply wrote no %s: %v", BaseDropIn, err)

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -80,7 +79,7 @@ func TestFail2banRedeem(t *testing.T) {
 	if err := f.Available(ctx); err != nil {
 		t.Fatalf("Available: %v", err)
 	}
-	if got := f.DropInPath(); got != filepath.Join(s.Dir, "jail.d", "tlsrpt-redeemed.local") {
+	if got := f.DropInPath(); got != s.DropIn("tlsrpt-redeemed.local") {
 		t.Fatalf("DropInPath = %q", got)
 	}
 
