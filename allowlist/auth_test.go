@@ -2,7 +2,6 @@ package allowlist
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -18,13 +17,15 @@ import (
 
 var google = Reporter{Submitter: "google.com", ContactInfo: "smtp-tls-reporting@google.com"}
 
+// arPass is a DKIM pass for google.com from our own authserv-id.
+const arPass = "Authentication-Results: mx.example.net; dkim=pass header.d=google.com header.s=rsa\r\n"
+
 func TestAuthenticate(t *testing.T) {
 	addr := dnstest.Start(t, testRecords(t))
 	v := &Verifier{Resolver: &Resolver{Server: addr}, TrustAuthservIDs: []string{"mx.example.net"}}
 	msg := reportMessage("google.com", "google.com")
 	mailru := reportMessage("corp.mail.ru", "mail.ru")
 	banner := []byte("\r\n-- \r\nScanned by GatewayGuard, have a safe day\r\n")
-	arPass := "Authentication-Results: mx.example.net; dkim=pass header.d=google.com header.s=rsa\r\n"
 	arForeign := "Authentication-Results: mx.evil.example; dkim=pass header.d=google.com header.s=rsa\r\n"
 	received := "Received: from mail-sor-f41.google.com by mx.example.net; Mon, 23 Nov 2026 10:10:07 +0000\r\n"
 
@@ -87,7 +88,7 @@ func TestAuthenticate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := *v
 			v.NoDKIM = tt.noDKIM
-			got := v.Authenticate(context.Background(), tt.raw, tt.reporter)
+			got := v.Authenticate(t.Context(), tt.raw, tt.reporter)
 			if got != tt.want {
 				t.Errorf("Authenticate =\n\t%+v\nwant\n\t%+v", got, tt.want)
 			}
@@ -99,11 +100,11 @@ func TestAuthenticateOurClock(t *testing.T) {
 	addr := dnstest.Start(t, testRecords(t))
 	raw := sign(t, reportMessage("google.com", "google.com"), "google.com", "rsa", time.Now().Add(time.Hour))
 	v := &Verifier{Resolver: &Resolver{Server: addr}}
-	if a := v.Authenticate(context.Background(), raw, google); !a.Authenticated {
+	if a := v.Authenticate(t.Context(), raw, google); !a.Authenticated {
 		t.Fatalf("signature valid for an hour: %+v", a)
 	}
 	v.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
-	a := v.Authenticate(context.Background(), raw, google)
+	a := v.Authenticate(t.Context(), raw, google)
 	if a.Authenticated || a.Detail != "dkim fail d=google.com: signature has expired" {
 		t.Errorf("two hours later: %+v; want expired", a)
 	}
@@ -118,13 +119,13 @@ func TestAuthenticateCorpusGoogle(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := &Verifier{Resolver: &Resolver{Server: addr}}
-	a := v.Authenticate(context.Background(), orig, google)
+	a := v.Authenticate(t.Context(), orig, google)
 	if a.Authenticated || !strings.Contains(a.Detail, "dkim fail d=google.com: no key for signature") ||
 		!strings.Contains(a.Detail, "authres from untrusted authserv-id komijn.test.xmox.nl ignored") {
 		t.Errorf("original, no trusted id: %+v", a)
 	}
 	v.TrustAuthservIDs = []string{"komijn.test.xmox.nl"}
-	a = v.Authenticate(context.Background(), orig, google)
+	a = v.Authenticate(t.Context(), orig, google)
 	if !a.Authenticated || a.Method != "authres" || a.Domain != "google.com" {
 		t.Errorf("original, trusting komijn.test.xmox.nl: %+v", a)
 	}
@@ -134,7 +135,7 @@ func TestAuthenticateCorpusGoogle(t *testing.T) {
 		t.Fatal("DKIM-Signature not stripped")
 	}
 	v.TrustAuthservIDs = nil
-	a = v.Authenticate(context.Background(), sign(t, stripped, "google.com", "tlsrpt", time.Time{}), google)
+	a = v.Authenticate(t.Context(), sign(t, stripped, "google.com", "tlsrpt", time.Time{}), google)
 	want := arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com matches reporter google.com"}
 	if a != want {
 		t.Errorf("re-signed corpus message: %+v, want %+v", a, want)
@@ -149,20 +150,16 @@ func TestAuthenticateCorpusGoogle(t *testing.T) {
 // testenv.Returns gives up.
 func TestAuthenticateDNSDown(t *testing.T) {
 	raw := sign(t, reportMessage("google.com", "google.com"), "google.com", "rsa", time.Time{})
-	port, err := dnstest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	for _, server := range []string{fmt.Sprintf("127.0.0.1:%d", port), silent.LocalAddr().String()} {
+	for _, server := range []string{dnstest.Down(t), silent.LocalAddr().String()} {
 		v := &Verifier{Resolver: &Resolver{Server: server, Timeout: time.Hour, Budget: 400 * time.Millisecond}}
 		var a arrival.Auth
 		testenv.Returns(t, "Authenticate against "+server+" with a 400ms budget", func() {
-			a = v.Authenticate(context.Background(), raw, google)
+			a = v.Authenticate(t.Context(), raw, google)
 		})
 		if a.Authenticated || !strings.Contains(a.Detail, "key unavailable") {
 			t.Errorf("server %s: %+v; want not authenticated, key unavailable", server, a)
@@ -171,30 +168,41 @@ func TestAuthenticateDNSDown(t *testing.T) {
 	}
 }
 
-func TestAcceptTLSRPTService(t *testing.T) {
-	for in, want := range map[string]string{
-		"v=DKIM1; k=rsa; s=tlsrpt; p=AB==":   "v=DKIM1; k=rsa; s=tlsrpt:email; p=AB==",
-		"v=DKIM1; s = email:TLSRPT ; p=AB==": "v=DKIM1; s = email:TLSRPT :email; p=AB==",
-		"v=DKIM1; s=email; p=AB==":           "v=DKIM1; s=email; p=AB==",
-		"v=DKIM1; n=s=tlsrpt; p=AB==":        "v=DKIM1; n=s=tlsrpt; p=AB==",
-		"v=DKIM1; s=other; p=AB==":           "v=DKIM1; s=other; p=AB==",
+// TestStringRules checks the small string rules of authentication, each
+// on its own inputs: the DKIM key's service types, the domain of a
+// contact-info, the host that added a Received field.
+func TestStringRules(t *testing.T) {
+	for _, rule := range []struct {
+		name  string
+		f     func(string) string
+		cases map[string]string
+	}{
+		{"acceptTLSRPTService", acceptTLSRPTService, map[string]string{
+			"v=DKIM1; k=rsa; s=tlsrpt; p=AB==":   "v=DKIM1; k=rsa; s=tlsrpt:email; p=AB==",
+			"v=DKIM1; s = email:TLSRPT ; p=AB==": "v=DKIM1; s = email:TLSRPT :email; p=AB==",
+			"v=DKIM1; s=email; p=AB==":           "v=DKIM1; s=email; p=AB==",
+			"v=DKIM1; n=s=tlsrpt; p=AB==":        "v=DKIM1; n=s=tlsrpt; p=AB==",
+			"v=DKIM1; s=other; p=AB==":           "v=DKIM1; s=other; p=AB==",
+		}},
+		{"contactDomain", contactDomain, map[string]string{
+			"smtp-tls-reporting@google.com":               "google.com",
+			"mailto:tlsrpt@corp.mail.ru":                  "corp.mail.ru",
+			"https://support.google.com/a/answer/9276511": "support.google.com",
+			"microsoft.com":                               "microsoft.com",
+			"":                                            "",
+		}},
+		{"receivedBy", receivedBy, map[string]string{
+			"from a.example (a.example [192.0.2.1]) by MX.Example.NET. (Postfix) with ESMTPS id X; Mon, 1 Jan 2026": "mx.example.net",
+			"from a (helo by evil.example) by mx.example.net; date":                                                 "mx.example.net",
+			"from a.example; Mon, 1 Jan 2026 by x":                                                                  "",
+			"by\r\n\tmx.example.net with LMTP; date":                                                                "mx.example.net",
+			"(by nested (by deeper) x) from a":                                                                      "",
+		}},
 	} {
-		if got := acceptTLSRPTService(in); got != want {
-			t.Errorf("acceptTLSRPTService(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestContactDomain(t *testing.T) {
-	for in, want := range map[string]string{
-		"smtp-tls-reporting@google.com":               "google.com",
-		"mailto:tlsrpt@corp.mail.ru":                  "corp.mail.ru",
-		"https://support.google.com/a/answer/9276511": "support.google.com",
-		"microsoft.com":                               "microsoft.com",
-		"":                                            "",
-	} {
-		if got := contactDomain(in); got != want {
-			t.Errorf("contactDomain(%q) = %q, want %q", in, got, want)
+		for in, want := range rule.cases {
+			if got := rule.f(in); got != want {
+				t.Errorf("%s(%q) = %q, want %q", rule.name, in, got, want)
+			}
 		}
 	}
 }
@@ -205,7 +213,6 @@ func TestContactDomain(t *testing.T) {
 // same field under our own hops does.
 func TestAuthresBelowForeignHop(t *testing.T) {
 	msg := reportMessage("google.com", "google.com")
-	ar := "Authentication-Results: mx.example.net; dkim=pass header.d=google.com header.s=rsa\r\n"
 	ourHop := "Received: from mx.example.net by mailbox.example.net; Mon, 23 Nov 2026 10:10:08 +0000\r\n"
 	theirHop := "Received: from attacker.example (helo by mx.example.net) by relay.attacker.example; Mon, 23 Nov 2026 10:10:06 +0000\r\n"
 	noBy := "Received: from attacker.example; Mon, 23 Nov 2026 10:10:06 +0000\r\n"
@@ -215,17 +222,17 @@ func TestAuthresBelowForeignHop(t *testing.T) {
 		head  string
 		want  bool
 	}{
-		{"forged field under a foreign hop", nil, theirHop + ar, false},
-		{"forged field under our hop and a foreign one", []string{"mailbox.example.net"}, ourHop + theirHop + ar, false},
-		{"forged field under a Received without by", nil, noBy + ar, false},
-		{"our field under our own delivery hop", []string{"mailbox.example.net"}, ourHop + ar + theirHop, true},
-		{"our delivery hop not named: not believed", nil, ourHop + ar + theirHop, false},
-		{"our field on top", nil, ar + theirHop, true},
+		{"forged field under a foreign hop", nil, theirHop + arPass, false},
+		{"forged field under our hop and a foreign one", []string{"mailbox.example.net"}, ourHop + theirHop + arPass, false},
+		{"forged field under a Received without by", nil, noBy + arPass, false},
+		{"our field under our own delivery hop", []string{"mailbox.example.net"}, ourHop + arPass + theirHop, true},
+		{"our delivery hop not named: not believed", nil, ourHop + arPass + theirHop, false},
+		{"our field on top", nil, arPass + theirHop, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := &Verifier{NoDKIM: true, TrustAuthservIDs: []string{"mx.example.net"}, TrustHosts: tt.hosts}
-			a := v.Authenticate(context.Background(), append([]byte(tt.head), msg...), google)
+			a := v.Authenticate(t.Context(), append([]byte(tt.head), msg...), google)
 			if a.Authenticated != tt.want {
 				t.Fatalf("authenticated = %v, want %v (%s)", a.Authenticated, tt.want, a.Detail)
 			}
@@ -233,20 +240,6 @@ func TestAuthresBelowForeignHop(t *testing.T) {
 				t.Fatalf("detail does not say why: %s", a.Detail)
 			}
 		})
-	}
-}
-
-func TestReceivedBy(t *testing.T) {
-	for in, want := range map[string]string{
-		"from a.example (a.example [192.0.2.1]) by MX.Example.NET. (Postfix) with ESMTPS id X; Mon, 1 Jan 2026": "mx.example.net",
-		"from a (helo by evil.example) by mx.example.net; date":                                                 "mx.example.net",
-		"from a.example; Mon, 1 Jan 2026 by x":                                                                  "",
-		"by\r\n\tmx.example.net with LMTP; date":                                                                "mx.example.net",
-		"(by nested (by deeper) x) from a":                                                                      "",
-	} {
-		if got := receivedBy(in); got != want {
-			t.Errorf("receivedBy(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 
@@ -271,7 +264,7 @@ func TestHeaderTooLarge(t *testing.T) {
 		t.Fatalf("the body counts as header: %s", why)
 	}
 	v := &Verifier{Resolver: &Resolver{Server: "127.0.0.1:9"}}
-	a := v.Authenticate(context.Background(), append([]byte(folded), msg...), google)
+	a := v.Authenticate(t.Context(), append([]byte(folded), msg...), google)
 	if a.Authenticated || !strings.Contains(a.Detail, "dkim not verified: a header field longer") {
 		t.Fatalf("got %+v", a)
 	}
@@ -288,7 +281,7 @@ func BenchmarkAuthenticateFolded(b *testing.B) {
 			v := &Verifier{Resolver: &Resolver{Server: "127.0.0.1:9"}}
 			b.SetBytes(int64(len(raw)))
 			for b.Loop() {
-				v.Authenticate(context.Background(), raw, google)
+				v.Authenticate(b.Context(), raw, google)
 			}
 		})
 	}

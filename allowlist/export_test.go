@@ -1,7 +1,6 @@
 package allowlist
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -37,14 +36,14 @@ func TestExport(t *testing.T) {
 		"fail2ban":   "ignoreip = " + strings.Join(prefixes, " ") + "\n",
 	} {
 		var b strings.Builder
-		if err := l.Export(context.Background(), format, r, &b); err != nil {
+		if err := l.Export(t.Context(), format, r, &b); err != nil {
 			t.Errorf("Export(%s): %v", format, err)
 		}
 		if b.String() != want {
 			t.Errorf("Export(%s) =\n%s\nwant\n%s", format, b.String(), want)
 		}
 	}
-	if err := l.Export(context.Background(), "hosts", r, &strings.Builder{}); !errors.Is(err, ErrFormat) {
+	if err := l.Export(t.Context(), "hosts", r, &strings.Builder{}); !errors.Is(err, ErrFormat) {
 		t.Errorf("Export(hosts) error = %v, want ErrFormat", err)
 	}
 }
@@ -64,7 +63,7 @@ func TestExportLimitsAndErrors(t *testing.T) {
 		{Domain: "ok.example", SPF: []string{"ok.example"}},
 	}}
 	var b strings.Builder
-	err := l.Export(context.Background(), "cidr", r, &b)
+	err := l.Export(t.Context(), "cidr", r, &b)
 	for _, want := range []string{
 		"expanding spf:loop.example of loop.example: spf: more than 10 DNS lookups",
 		"expanding spf:many.example of many.example: spf: more than 10 DNS lookups",

@@ -1,8 +1,6 @@
 package allowlist
 
 import (
-	"context"
-	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -56,7 +54,7 @@ func TestProve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.ip+" "+tt.entry.Domain, func(t *testing.T) {
-			got := c.Prove(context.Background(), netip.MustParseAddr(tt.ip), tt.entry)
+			got := c.Prove(t.Context(), netip.MustParseAddr(tt.ip), tt.entry)
 			if got != tt.want {
 				t.Errorf("Prove =\n\t%+v\nwant\n\t%+v", got, tt.want)
 			}
@@ -103,7 +101,7 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := c.Judge(context.Background(), netip.MustParseAddr(tt.ip), tt.ev)
+			v := c.Judge(t.Context(), netip.MustParseAddr(tt.ip), tt.ev)
 			if v.Trusted != tt.wantTrusted || v.Why != tt.wantWhy {
 				t.Errorf("Judge = %v %q\nwant      %v %q", v.Trusted, v.Why, tt.wantTrusted, tt.wantWhy)
 			}
@@ -129,8 +127,8 @@ func TestChain(t *testing.T) {
 		{"signed by evil.example", sign(t, reportMessage("google.com", "google.com"), "evil.example", "rsa", time.Time{}), false},
 		{"unsigned", reportMessage("google.com", "google.com"), false},
 	} {
-		auth := v.Authenticate(context.Background(), tt.raw, google)
-		verdict := c.Judge(context.Background(), ip, []Evidence{{Submitter: "google.com", Auth: auth, Transport: "mail"}})
+		auth := v.Authenticate(t.Context(), tt.raw, google)
+		verdict := c.Judge(t.Context(), ip, []Evidence{{Submitter: "google.com", Auth: auth, Transport: "mail"}})
 		if verdict.Trusted != tt.want {
 			t.Errorf("%s: trusted %v (%s), want %v", tt.name, verdict.Trusted, verdict.Why, tt.want)
 		}
@@ -151,7 +149,7 @@ func TestCheck(t *testing.T) {
 		{"192.0.2.20", false, "192.0.2.20: no allowlist entry claims it (in no ip: range, no forward-confirmed rDNS under an rdns: suffix, passes no spf: domain)"},
 		{"192.0.2.10", false, "192.0.2.10: no allowlist entry claims it (in no ip: range, no forward-confirmed rDNS under an rdns: suffix, passes no spf: domain)"},
 	} {
-		v := c.Check(context.Background(), netip.MustParseAddr(tt.ip))
+		v := c.Check(t.Context(), netip.MustParseAddr(tt.ip))
 		if v.Trusted != tt.wantTrusted || v.Why != tt.wantWhy {
 			t.Errorf("Check(%s) = %v %q\nwant %v %q", tt.ip, v.Trusted, v.Why, tt.wantTrusted, tt.wantWhy)
 		}
@@ -168,21 +166,17 @@ func TestCheckDNSDownServesCache(t *testing.T) {
 	c := testChecker(t, dnstest.Start(t, testRecords(t)))
 	c.Resolver.Cache = cache
 	ip := netip.MustParseAddr("209.85.220.42")
-	if v := c.Check(context.Background(), ip); !v.Trusted {
+	if v := c.Check(t.Context(), ip); !v.Trusted {
 		t.Fatalf("online: %s", v.Why)
 	}
-	port, err := dnstest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	off := &Checker{List: c.List, Resolver: &Resolver{Server: fmt.Sprintf("127.0.0.1:%d", port), Cache: cache,
+	off := &Checker{List: c.List, Resolver: &Resolver{Server: dnstest.Down(t), Cache: cache,
 		Timeout: time.Hour, Budget: time.Hour,
 		Now: func() time.Time { return time.Now().Add(48 * time.Hour) }}}
 	var stale, none Verdict
 	testenv.Returns(t, "offline checks", func() {
-		stale = off.Check(context.Background(), ip)
+		stale = off.Check(t.Context(), ip)
 		off.Resolver.Cache = nil
-		none = off.Check(context.Background(), ip)
+		none = off.Check(t.Context(), ip)
 	})
 	if !stale.Trusted {
 		t.Errorf("offline with a stale cache: %s", stale.Why)
@@ -193,13 +187,9 @@ func TestCheckDNSDownServesCache(t *testing.T) {
 }
 
 func TestCheckDefaultApple(t *testing.T) {
-	port, err := dnstest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// No DNS at all: the ip: range of the built-in list suffices.
-	c := &Checker{List: Default(), Resolver: &Resolver{Server: fmt.Sprintf("127.0.0.1:%d", port)}}
-	v := c.Check(context.Background(), netip.MustParseAddr("17.58.63.1"))
+	c := &Checker{List: Default(), Resolver: &Resolver{Server: dnstest.Down(t)}}
+	v := c.Check(t.Context(), netip.MustParseAddr("17.58.63.1"))
 	if !v.Trusted || v.Why != "icloud.com: 17.58.63.1 is in 17.0.0.0/8" {
 		t.Errorf("Check(17.58.63.1) = %v %q", v.Trusted, v.Why)
 	}
@@ -225,10 +215,10 @@ func TestResidentialLineOfAFreemailProvider(t *testing.T) {
 	line, outbound := netip.MustParseAddr("73.1.2.3"), netip.MustParseAddr("96.114.154.10")
 
 	c := &Checker{List: Default(), Resolver: &Resolver{Server: addr}}
-	if v := c.Judge(context.Background(), line, signed); v.Trusted || v.DNSFailed {
+	if v := c.Judge(t.Context(), line, signed); v.Trusted || v.DNSFailed {
 		t.Errorf("a residential line is trusted (or DNS failed): %+v", v)
 	}
-	if v := c.Judge(context.Background(), outbound, signed); !v.Trusted {
+	if v := c.Judge(t.Context(), outbound, signed); !v.Trusted {
 		t.Errorf("Comcast's outbound server is not trusted: %s", v.Why)
 	}
 	old, err := Parse(strings.NewReader("comcast.net spf:comcast.net rdns:comcast.net"), "old.list")
@@ -236,7 +226,7 @@ func TestResidentialLineOfAFreemailProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.List = &List{Entries: old}
-	if v := c.Judge(context.Background(), line, signed); !v.Trusted {
+	if v := c.Judge(t.Context(), line, signed); !v.Trusted {
 		t.Errorf("control: a whole-domain rdns: suffix should have trusted the line: %s", v.Why)
 	}
 }
@@ -260,27 +250,23 @@ func TestDefaultListRDNSIsOutboundOnly(t *testing.T) {
 // TestDNSFailedNamed checks that a verdict kept from a decision by DNS
 // says so, and that a DNS answer of "no" is not called a DNS failure.
 func TestDNSFailedNamed(t *testing.T) {
-	port, err := dnstest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := testChecker(t, fmt.Sprintf("127.0.0.1:%d", port))
+	dead := testChecker(t, dnstest.Down(t))
 	dead.Resolver.Budget = 500 * time.Millisecond
 	ip := netip.MustParseAddr("209.85.220.41")
-	v := dead.Check(context.Background(), ip)
+	v := dead.Check(t.Context(), ip)
 	if v.Trusted || !v.DNSFailed || !strings.HasPrefix(v.Why, "DNS failed: ") {
 		t.Errorf("Check with DNS down = %+v", v)
 	}
 	signed := []Evidence{{Submitter: "google.com", Transport: "mail",
 		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com"}}}
-	if v := dead.Judge(context.Background(), ip, signed); v.Trusted || !v.DNSFailed || !strings.HasPrefix(v.Why, "DNS failed: ") {
+	if v := dead.Judge(t.Context(), ip, signed); v.Trusted || !v.DNSFailed || !strings.HasPrefix(v.Why, "DNS failed: ") {
 		t.Errorf("Judge with DNS down = %+v", v)
 	}
 	live := testChecker(t, dnstest.Start(t, testRecords(t)))
-	if v := live.Check(context.Background(), netip.MustParseAddr("192.0.2.1")); v.Trusted || v.DNSFailed {
+	if v := live.Check(t.Context(), netip.MustParseAddr("192.0.2.1")); v.Trusted || v.DNSFailed {
 		t.Errorf("Check of an address DNS says no about = %+v", v)
 	}
-	if v := live.Judge(context.Background(), netip.MustParseAddr("192.0.2.1"), signed); v.Trusted || v.DNSFailed {
+	if v := live.Judge(t.Context(), netip.MustParseAddr("192.0.2.1"), signed); v.Trusted || v.DNSFailed {
 		t.Errorf("Judge of an address DNS says no about = %+v", v)
 	}
 }
@@ -299,9 +285,9 @@ func TestJudgeAll(t *testing.T) {
 		ips = append(ips, netip.AddrFrom4([4]byte{209, 85, 220, byte(40 + i)}), netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}))
 		evs = append(evs, signed, signed)
 	}
-	got := c.JudgeAll(context.Background(), ips, evs)
+	got := c.JudgeAll(t.Context(), ips, evs)
 	for i, ip := range ips {
-		want := c.Judge(context.Background(), ip, evs[i])
+		want := c.Judge(t.Context(), ip, evs[i])
 		if got[i] != want {
 			t.Fatalf("JudgeAll[%d] (%s) = %+v, Judge = %+v", i, ip, got[i], want)
 		}

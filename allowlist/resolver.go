@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/tlsrpt/tlsrpt/internal/dnsrr"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -25,8 +27,6 @@ const (
 	// negativeTTL is how long NXDOMAIN and empty answers are cached when the
 	// answer carries no SOA record to say.
 	negativeTTL = 5 * time.Minute
-	// resolvConf is where the system's name servers are read from.
-	resolvConf = "/etc/resolv.conf"
 )
 
 // Cache keeps DNS answers between runs; *store.Store implements it. CacheGet
@@ -93,10 +93,7 @@ func (r *Resolver) serverAddr() string {
 		if r.server != "" {
 			return
 		}
-		conf, err := dns.ClientConfigFromFile(resolvConf)
-		if err == nil && len(conf.Servers) > 0 {
-			r.server = net.JoinHostPort(conf.Servers[0], conf.Port)
-		}
+		r.server, _ = dnsrr.SystemServer(dnsrr.ResolvConf)
 	})
 	return r.server
 }
@@ -108,16 +105,7 @@ func (r *Resolver) LookupTXT(ctx context.Context, name string) ([]string, error)
 		return net.DefaultResolver.LookupTXT(ctx, name)
 	}
 	rrs, err := r.query(ctx, name, dns.TypeTXT)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, rr := range rrs {
-		if t, ok := rr.(*dns.TXT); ok {
-			out = append(out, strings.Join(t.Txt, ""))
-		}
-	}
-	return out, nil
+	return dnsrr.Map(rrs, func(t *dns.TXT) string { return strings.Join(t.Txt, "") }), err
 }
 
 // LookupMX returns the mail exchangers of name, by preference.
@@ -129,12 +117,7 @@ func (r *Resolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error)
 	if err != nil {
 		return nil, err
 	}
-	var out []*net.MX
-	for _, rr := range rrs {
-		if mx, ok := rr.(*dns.MX); ok {
-			out = append(out, &net.MX{Host: mx.Mx, Pref: mx.Preference})
-		}
-	}
+	out := dnsrr.Map(rrs, func(mx *dns.MX) *net.MX { return &net.MX{Host: mx.Mx, Pref: mx.Preference} })
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Pref < out[j].Pref })
 	return out, nil
 }
@@ -149,16 +132,7 @@ func (r *Resolver) LookupAddr(ctx context.Context, addr string) ([]string, error
 		return nil, &net.DNSError{Err: "unrecognized address", Name: addr}
 	}
 	rrs, err := r.query(ctx, rev, dns.TypePTR)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, rr := range rrs {
-		if p, ok := rr.(*dns.PTR); ok {
-			out = append(out, p.Ptr)
-		}
-	}
-	return out, nil
+	return dnsrr.Map(rrs, func(p *dns.PTR) string { return p.Ptr }), err
 }
 
 // LookupIPAddr returns the A and AAAA addresses of host. It fails only when
@@ -176,11 +150,8 @@ func (r *Resolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr,
 			continue
 		}
 		for _, rr := range rrs {
-			switch a := rr.(type) {
-			case *dns.A:
-				out = append(out, net.IPAddr{IP: a.A})
-			case *dns.AAAA:
-				out = append(out, net.IPAddr{IP: a.AAAA})
+			if ip := dnsrr.IP(rr); ip != nil {
+				out = append(out, net.IPAddr{IP: ip})
 			}
 		}
 	}

@@ -1,9 +1,7 @@
 package allowlist
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -22,7 +20,7 @@ func TestResolverAgainstDnsmasq(t *testing.T) {
 		MX:   map[string][]string{"google.com": {"smtp.google.com"}},
 	})
 	r := &Resolver{Server: addr}
-	ctx := context.Background()
+	ctx := t.Context()
 
 	txt, err := r.LookupTXT(ctx, "_spf.google.com")
 	if err != nil || len(txt) != 1 || txt[0] != "v=spf1 ip4:209.85.128.0/17 ~all" {
@@ -56,12 +54,9 @@ func TestResolverAgainstDnsmasq(t *testing.T) {
 // the query time-out and the budget are an hour, the error must not be a
 // time-out, and the budget must be left unspent.
 func TestResolverServerDownIsQuick(t *testing.T) {
-	port, err := dnstest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Resolver{Server: fmt.Sprintf("127.0.0.1:%d", port), Timeout: time.Hour, Budget: time.Hour}
-	ctx, cancel := r.WithBudget(context.Background())
+	r := &Resolver{Server: dnstest.Down(t), Timeout: time.Hour, Budget: time.Hour}
+	var err error
+	ctx, cancel := r.WithBudget(t.Context())
 	defer cancel()
 	testenv.Returns(t, "LookupTXT with no server", func() { _, err = r.LookupTXT(ctx, "_spf.google.com") })
 	var dnsErr *net.DNSError
@@ -79,7 +74,7 @@ func TestResolverCacheServesStale(t *testing.T) {
 	cache := &MemCache{Now: clock}
 	addr := dnstest.Start(t, dnstest.Records{TXT: map[string][]string{"_spf.google.com": {"v=spf1 ip4:209.85.128.0/17 ~all"}}})
 	r := &Resolver{Server: addr, Cache: cache, Now: clock}
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := r.LookupTXT(ctx, "_spf.google.com"); err != nil {
 		t.Fatal(err)
 	}
@@ -96,12 +91,8 @@ func TestResolverCacheServesStale(t *testing.T) {
 
 	// The same cache behind a server where nothing answers, long after the
 	// TTL: the stale answer is served.
-	port, err := dnstest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	now = now.Add(24 * time.Hour)
-	down := &Resolver{Server: fmt.Sprintf("127.0.0.1:%d", port), Cache: cache, Now: clock}
+	down := &Resolver{Server: dnstest.Down(t), Cache: cache, Now: clock}
 	txt, err := down.LookupTXT(ctx, "_spf.google.com")
 	if err != nil || len(txt) != 1 {
 		t.Errorf("stale LookupTXT = %q, %v; want the cached record", txt, err)

@@ -1,7 +1,6 @@
 package assess
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -33,7 +32,7 @@ func add(t *testing.T, st *store.Store, id, domain string, sessions int64, ips .
 	if domain != "" {
 		src.Auth = arrival.Auth{Authenticated: true, Method: "dkim", Domain: domain, Detail: "dkim pass d=" + domain}
 	}
-	if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
+	if _, _, err := st.AddReport(t.Context(), r, src); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -55,7 +54,7 @@ func TestReview(t *testing.T) {
 	st := storetest.Open(t)
 	add(t, st, "signed", "partner.example", 5, "192.0.2.10", "192.0.2.200")
 	add(t, st, "unsigned", "", 3, "192.0.2.66")
-	rows, err := Review(context.Background(), st, Options{Checker: checker(t)})
+	rows, err := Review(t.Context(), st, Options{Checker: checker(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +96,7 @@ func TestReviewBatches(t *testing.T) {
 	}
 	add(t, st, "many", "partner.example", 1, ips...)
 	add(t, st, "one", "partner.example", 9, "192.0.2.1")
-	rows, err := Review(context.Background(), st, Options{Checker: checker(t)})
+	rows, err := Review(t.Context(), st, Options{Checker: checker(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +136,7 @@ func TestRecordBanned(t *testing.T) {
 func TestOneReportManyDetails(t *testing.T) {
 	st := storetest.Open(t)
 	add(t, st, "thrice", "", 1, "192.0.2.77", "192.0.2.77", "192.0.2.77")
-	rows, err := Review(context.Background(), st, Options{Checker: checker(t)})
+	rows, err := Review(t.Context(), st, Options{Checker: checker(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/tlsrpt/tlsrpt/internal/dnsrr"
 )
 
 // dane checks the TLSA records of host's port 25: whether the resolver
@@ -26,10 +28,7 @@ func (h *hostFindings) dane(ctx context.Context, host string, chain []*x509.Cert
 		h.add(f, explains...)
 		return
 	}
-	var recs []*dns.TLSA
-	for _, rr := range a.rrs {
-		recs = append(recs, rr.(*dns.TLSA))
-	}
+	recs := dnsrr.Map(a.rrs, func(t *dns.TLSA) *dns.TLSA { return t })
 	switch {
 	case len(recs) == 0:
 		f.Status, f.Detail = OK, "no TLSA records: DANE is not in use for this host"

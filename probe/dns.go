@@ -5,17 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
-)
 
-// resolvConf is where the system's name servers are read from.
-const resolvConf = "/etc/resolv.conf"
+	"github.com/tlsrpt/tlsrpt/internal/dnsrr"
+)
 
 // errServFail is a SERVFAIL answer: for a signed zone, what a validating
 // resolver gives when DNSSEC validation fails.
@@ -40,11 +38,11 @@ func serverOf(server string) (string, error) {
 	if server != "" {
 		return server, nil
 	}
-	cc, err := dns.ClientConfigFromFile(resolvConf)
-	if err != nil || len(cc.Servers) == 0 {
-		return "", &NameServerError{File: resolvConf, Err: err}
+	s, err := dnsrr.SystemServer(dnsrr.ResolvConf)
+	if s == "" {
+		return "", &NameServerError{File: dnsrr.ResolvConf, Err: err}
 	}
-	return net.JoinHostPort(cc.Servers[0], cc.Port), nil
+	return s, nil
 }
 
 // A NameServerError says that no DNS server was given and none could be
@@ -103,14 +101,7 @@ func (r *resolver) query(ctx context.Context, name string, qtype uint16) (answer
 // character-strings joined).
 func (r *resolver) txt(ctx context.Context, name string) ([]string, error) {
 	a, err := r.query(ctx, name, dns.TypeTXT)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, rr := range a.rrs {
-		out = append(out, strings.Join(rr.(*dns.TXT).Txt, ""))
-	}
-	return out, nil
+	return dnsrr.Map(a.rrs, func(t *dns.TXT) string { return strings.Join(t.Txt, "") }), err
 }
 
 // mxHost is one MX record.
@@ -125,11 +116,7 @@ func (r *resolver) mx(ctx context.Context, domain string) ([]mxHost, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []mxHost
-	for _, rr := range a.rrs {
-		m := rr.(*dns.MX)
-		out = append(out, mxHost{name: canonName(m.Mx), pref: m.Preference})
-	}
+	out := dnsrr.Map(a.rrs, func(m *dns.MX) mxHost { return mxHost{name: canonName(m.Mx), pref: m.Preference} })
 	sortMX(out)
 	return out, nil
 }
@@ -145,14 +132,7 @@ func (r *resolver) addrs(ctx context.Context, host string) ([]netip.Addr, error)
 			continue
 		}
 		for _, rr := range a.rrs {
-			var ip net.IP
-			switch v := rr.(type) {
-			case *dns.A:
-				ip = v.A
-			case *dns.AAAA:
-				ip = v.AAAA
-			}
-			if addr, ok := netip.AddrFromSlice(ip); ok {
+			if addr, ok := netip.AddrFromSlice(dnsrr.IP(rr)); ok {
 				out = append(out, addr.Unmap())
 			}
 		}

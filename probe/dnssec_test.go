@@ -13,14 +13,9 @@ import (
 func TestDNSSECValidated(t *testing.T) {
 	w := healthy(t, "signed.test")
 	z := w.SignZone()
-	p := w.prober()
-	p.Resolver = z.ValidatingResolver(t, z.Serve(t))
+	p := w.proberVia(z.ValidatingResolver(t, z.Serve(t)))
 	fs := w.diagnose(p, Request{All: true})
-	for _, f := range fs {
-		if f.Status != OK {
-			t.Errorf("%s %s: %s %q", f.Check, f.Host, f.Status, f.Detail)
-		}
-	}
+	wantAllOK(t, fs)
 	want(t, fs, CheckDANETLSA, "_25._tcp.mx1.signed.test", OK, "validated by DNSSEC (AD bit)")
 	want(t, fs, CheckDANEMatch, "mx1.signed.test", OK, "3 1 1")
 }
@@ -32,8 +27,7 @@ func TestDNSSECBogus(t *testing.T) {
 	w := healthy(t, "bogus.test")
 	z := w.SignZone()
 	z.Bogus = func(owner string, t uint16) bool { return t == dns.TypeTLSA }
-	p := w.prober()
-	p.Resolver = z.ValidatingResolver(t, z.Serve(t))
+	p := w.proberVia(z.ValidatingResolver(t, z.Serve(t)))
 	fs := w.diagnose(p, Request{ResultTypes: []string{DNSSECInvalid}})
 	f := want(t, fs, CheckDANETLSA, "_25._tcp.mx1.bogus.test", Fail, "SERVFAIL")
 	if !slices.Equal(f.ResultTypes, []string{DNSSECInvalid}) {

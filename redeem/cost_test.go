@@ -58,7 +58,7 @@ func manyAddrs(first netip.Addr, n int, v6 bool) []netip.Addr {
 // returns the commands each ran.
 func costOf(t *testing.T, c *counter, newBackends func() []Backend, ips []netip.Addr) (status, plan int) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	c.reset()
 	st, err := BanStatusAll(ctx, newBackends(), ips)
 	if err != nil {
@@ -107,7 +107,7 @@ func TestCostFail2ban(t *testing.T) {
 	}
 	for _, n := range []int{1, 200} {
 		ran = nil
-		if _, err := BanStatusAll(context.Background(), old(), manyAddrs(banned, n, true)); err != nil {
+		if _, err := BanStatusAll(t.Context(), old(), manyAddrs(banned, n, true)); err != nil {
 			t.Fatal(err)
 		}
 		if len(ran) != 4 {
@@ -190,7 +190,7 @@ func TestCostIPTablesInNetns(t *testing.T) {
 		costOf(t, c, newBackends, ips)
 		s := n
 		n = 0
-		p, err := MakePlan(context.Background(), newBackends(), ips)
+		p, err := MakePlan(t.Context(), newBackends(), ips)
 		if err != nil || p.Err() != nil {
 			t.Fatalf("MakePlan: %v %v", err, p.Err())
 		}

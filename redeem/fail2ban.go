@@ -152,47 +152,43 @@ func fieldAfter(out, label string) string {
 // addresses), falling back to "status" and one "status JAIL" per jail:
 // the number of commands depends on the jails, not on the addresses.
 func (f *Fail2ban) Banned(ctx context.Context, ips []netip.Addr) []Lookup {
-	out := make([]Lookup, len(ips))
 	ips = slices.Clone(ips)
-	valid := false
-	for i, ip := range ips {
-		if ips[i], out[i].Err = CheckAddr(ip); out[i].Err == nil {
-			valid = true
+	out := make([]Lookup, len(ips))
+	read := func(int) (f2bBans, error) { return f.readBans(ctx) }
+	byGroup(ips, oneGroup, read, func(b f2bBans, i int) {
+		for _, j := range b.jails {
+			if b.byJail[j][ips[i]] {
+				out[i].Bans = append(out[i].Bans, Ban{Backend: f.Name(), Where: j, Detail: "banned in fail2ban jail " + j, IP: ips[i]})
+			}
 		}
-	}
-	if !valid {
-		return out
-	}
+	}, func(i int, err error) { out[i].Err = err })
+	return out
+}
+
+// f2bBans are the addresses each jail bans, and the jails the backend
+// looks at, sorted.
+type f2bBans struct {
+	byJail map[string]map[netip.Addr]bool
+	jails  []string
+}
+
+// readBans asks fail2ban what every jail bans: with "banned", else
+// through each jail's status (before 0.10.6).
+func (f *Fail2ban) readBans(ctx context.Context) (f2bBans, error) {
 	byJail, err := f.bannedAll(ctx)
 	if err != nil {
-		byJail, err = f.bannedByStatus(ctx)
-		if err != nil {
-			for i := range out {
-				if out[i].Err == nil {
-					out[i].Err = err
-				}
-			}
-			return out
+		if byJail, err = f.bannedByStatus(ctx); err != nil {
+			return f2bBans{}, err
 		}
 	}
-	jails := make([]string, 0, len(byJail))
+	b := f2bBans{byJail: byJail}
 	for j := range byJail {
 		if f.wanted(j) {
-			jails = append(jails, j)
+			b.jails = append(b.jails, j)
 		}
 	}
-	slices.Sort(jails)
-	for i, ip := range ips {
-		if out[i].Err != nil {
-			continue
-		}
-		for _, j := range jails {
-			if byJail[j][ip] {
-				out[i].Bans = append(out[i].Bans, Ban{Backend: f.Name(), Where: j, Detail: "banned in fail2ban jail " + j, IP: ip})
-			}
-		}
-	}
-	return out
+	slices.Sort(b.jails)
+	return b, nil
 }
 
 // validJail matches the jail names the backend acts on: no spaces, and

@@ -1,7 +1,6 @@
 package redeem
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -73,12 +72,13 @@ func TestFail2banBaseRemovedForOperatorIgnoreIP(t *testing.T) {
 			}
 
 			s.Client("set", "sshd", "banip", second)
-			ctx := context.Background()
+			ctx := t.Context()
 			f := NewFail2ban(fail2banOpts(s))
 			plan := mustPlan(t, "", f, netip.MustParseAddr(second))
 			acts := plan.Actions()
-			if len(acts) == 0 || acts[0].Target != base || acts[0].Argv[0] != "remove-default-ignoreip" {
-				t.Fatalf("plan does not remove %s first:\n%s", base, strings.Join(actionSummary(acts), "\n"))
+			wantFirstOn(t, "remove", acts, base)
+			if acts[0].Argv[0] != "remove-default-ignoreip" {
+				t.Fatalf("first step %v, want remove-default-ignoreip", acts[0].Argv)
 			}
 			if why := baseChanged(base, before); why != "" {
 				t.Fatalf("the plan changed %s: %s", base, why)
@@ -100,9 +100,7 @@ func TestFail2banBaseRemovedForOperatorIgnoreIP(t *testing.T) {
 			}
 			wantIgnoredNotBanned(t, s, ip, second, "10.6.1.2")
 			// Removed: the next plan has nothing to do.
-			if acts := mustPlan(t, "after the removal", f, netip.MustParseAddr(second)).Actions(); len(acts) != 0 {
-				t.Errorf("plan after the removal:\n%s", strings.Join(actionSummary(acts), "\n"))
-			}
+			wantPlan(t, "after the removal", mustPlan(t, "after the removal", f, netip.MustParseAddr(second)))
 		})
 	}
 }
@@ -115,7 +113,7 @@ func TestFail2banBaseRemovedForOperatorIgnoreIP(t *testing.T) {
 func TestFail2banBaseKeptWhileNeeded(t *testing.T) {
 	const ip, second = "192.0.2.7", "192.0.2.8"
 	s, base, before := stockRedeemed(t, ip)
-	ctx := context.Background()
+	ctx := t.Context()
 	f := NewFail2ban(fail2banOpts(s))
 	s.Client("set", "sshd", "banip", second)
 	plan := mustPlan(t, "", f, netip.MustParseAddr(second))
@@ -125,13 +123,11 @@ func TestFail2banBaseKeptWhileNeeded(t *testing.T) {
 		}
 	}
 
-	admin := filepath.Join(s.Dir, "jail.d", "00-admin.conf")
+	admin := s.DropIn("00-admin.conf")
 	addOperatorIgnoreIP(t, s.Dir, "jail.d/00-admin.conf")
 	plan = mustPlan(t, "", f, netip.MustParseAddr(second))
 	acts := plan.Actions()
-	if len(acts) == 0 || acts[0].Target != base {
-		t.Fatalf("plan does not remove %s first:\n%s", base, strings.Join(actionSummary(acts), "\n"))
-	}
+	wantFirstOn(t, "remove", acts, base)
 	if err := os.Remove(admin); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +151,7 @@ func stockRedeemed(t *testing.T, ip string) (s *f2btest.Server, base string, bef
 	t.Helper()
 	s = startStock(t, f2btest.Options{})
 	wantAllOK(t, redeemIn(t, s, ip))
-	base = filepath.Join(s.Dir, "jail.d", BaseDropIn)
+	base = s.DropIn(BaseDropIn)
 	before, err := os.ReadFile(base)
 	if err != nil {
 		t.Fatalf("the stock apply wrote no %s: %v", BaseDropIn, err)

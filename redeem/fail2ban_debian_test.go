@@ -36,7 +36,7 @@ func startStock(t *testing.T, opts f2btest.Options) *f2btest.Server {
 func redeemIn(t *testing.T, s *f2btest.Server, ip string) []Result {
 	t.Helper()
 	s.Client("set", "sshd", "banip", ip)
-	ctx := context.Background()
+	ctx := t.Context()
 	f := NewFail2ban(fail2banOpts(s))
 	plan := mustPlan(t, "", f, netip.MustParseAddr(ip))
 	return ApplyAll(ctx, []Backend{f}, plan.Actions())
@@ -100,7 +100,7 @@ func TestFail2banStockDebian(t *testing.T) {
 	s := startStock(t, f2btest.Options{Jails: []f2btest.Jail{{Name: "sshd"}, {Name: "postfix"}}})
 	const ip = "192.0.2.7"
 	out := wantAllOK(t, redeemIn(t, s, ip))
-	base := filepath.Join(s.Dir, "jail.d", BaseDropIn)
+	base := s.DropIn(BaseDropIn)
 	if !strings.Contains(out, "configuration test passed") || !strings.Contains(out, "created "+base) {
 		t.Errorf("drop-in step output %q", out)
 	}
@@ -172,7 +172,7 @@ func TestFail2banStockDebianKeepsOperatorIgnoreIP(t *testing.T) {
 			if err := configTest(t, s.Dir); err != nil {
 				t.Fatalf("fail2ban-client -t after the apply: %s", err)
 			}
-			if _, err := os.Stat(filepath.Join(s.Dir, "jail.d", BaseDropIn)); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(s.DropIn(BaseDropIn)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("%s written where ignoreip is set: %v", BaseDropIn, err)
 			}
 			s.Restart()
@@ -199,13 +199,13 @@ func TestFail2banDropInUndoneWhenConfigTestFails(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			s := startStock(t, f2btest.Options{DefaultIgnoreIP: "127.0.0.1/8"})
-			dropIn := filepath.Join(s.Dir, "jail.d", "tlsrpt-redeemed.local")
+			dropIn := s.DropIn("tlsrpt-redeemed.local")
 			if withPrevious {
 				if err := os.WriteFile(dropIn, []byte(previous), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := os.WriteFile(filepath.Join(s.Dir, "jail.d", "broken.local"), []byte(broken), 0o644); err != nil {
+			if err := os.WriteFile(s.DropIn("broken.local"), []byte(broken), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			if err := configTest(t, s.Dir); err == nil {
@@ -231,7 +231,7 @@ func TestFail2banDropInUndoneWhenConfigTestFails(t *testing.T) {
 					t.Errorf("error %q does not say %q", msg, want)
 				}
 			}
-			if _, err := os.Stat(filepath.Join(s.Dir, "jail.d", BaseDropIn)); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(s.DropIn(BaseDropIn)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("%s left behind: %v", BaseDropIn, err)
 			}
 			// The runtime steps still did their part.
@@ -272,20 +272,21 @@ func sameEntries(got []string, want ...string) bool {
 func TestFail2banRepairsEarlierDropIn(t *testing.T) {
 	s := startStock(t, f2btest.Options{})
 	const ip = "192.0.2.7"
-	dropIn := filepath.Join(s.Dir, "jail.d", "tlsrpt-redeemed.local")
+	dropIn := s.DropIn("tlsrpt-redeemed.local")
 	if err := os.WriteFile(dropIn, []byte("[sshd]\nignoreip = %(known/ignoreip)s "+ip+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := configTest(t, s.Dir); err == nil || !strings.Contains(err.Error(), "known/ignoreip") {
 		t.Fatalf("the earlier drop-in does not break the stock configuration: %v", err)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	f := NewFail2ban(fail2banOpts(s))
 	plan := mustPlan(t, "", f, netip.MustParseAddr(ip))
 	acts := plan.Actions()
-	base := filepath.Join(s.Dir, "jail.d", BaseDropIn)
-	if len(acts) == 0 || acts[0].Op != OpWrite || acts[0].Target != base {
-		t.Fatalf("plan does not write %s first:\n%s", base, strings.Join(actionSummary(acts), "\n"))
+	base := s.DropIn(BaseDropIn)
+	wantFirstOn(t, "write", acts, base)
+	if acts[0].Op != OpWrite {
+		t.Fatalf("first step on %s is %s, want %s", base, acts[0].Op, OpWrite)
 	}
 	if _, err := os.Stat(base); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the plan wrote %s: %v", base, err)
@@ -299,9 +300,7 @@ func TestFail2banRepairsEarlierDropIn(t *testing.T) {
 		t.Errorf("after a restart, sshd ignores %v", got)
 	}
 	// Repaired: the next plan has nothing to do.
-	if acts := mustPlan(t, "after the repair", f, netip.MustParseAddr(ip)).Actions(); len(acts) != 0 {
-		t.Errorf("plan after the repair:\n%s", strings.Join(actionSummary(acts), "\n"))
-	}
+	wantPlan(t, "after the repair", mustPlan(t, "after the repair", f, netip.MustParseAddr(ip)))
 }
 
 // TestFail2banConfigTestDir: the configuration tested is --fail2ban-config,
@@ -329,7 +328,7 @@ func TestFail2banConfigTestDir(t *testing.T) {
 		path := f.DropInPath()
 		a := Action{Backend: "fail2ban", Kind: KindKeep, Target: path, IP: ip, Op: OpWrite,
 			Argv: []string{"add-ignoreip", path, "sshd", ip.String()}, Describe: "add"}
-		r := f.Apply(context.Background(), a)
+		r := f.Apply(t.Context(), a)
 		if !r.OK {
 			t.Fatalf("%+v: %v", c.opts, r.Err)
 		}

@@ -46,7 +46,7 @@ func fakeClient(t *testing.T, old bool, ran *[]string) Runner {
 }
 
 func TestFail2banParsingAndFallback(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, old := range []bool{false, true} {
 		var ran []string
 		f := NewFail2ban(Fail2banOptions{Socket: "/s", JailD: t.TempDir(), Run: fakeClient(t, old, &ran)})
@@ -126,7 +126,7 @@ func TestIgnoredHow(t *testing.T) {
 }
 
 func TestFail2banUnavailable(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	client := filepath.Join(t.TempDir(), "fail2ban-client")
 	f := NewFail2ban(Fail2banOptions{Client: client})
 	if err := f.Available(ctx); !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNotInstalled) || err.Error() != client+" not found" {
@@ -178,7 +178,7 @@ func TestParseBannedAll(t *testing.T) {
 // A jail name from fail2ban's answer that would break the drop-in is
 // refused when planning, whatever the answer held.
 func TestFail2banHostileJailName(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	run := func(ctx context.Context, name string, args ...string) ([]byte, error) {
 		switch args[len(args)-1] {
 		case "banned":

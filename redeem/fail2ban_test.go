@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -45,7 +44,7 @@ func actionSummary(acts []Action) []string {
 func mustPlan(t *testing.T, when string, b Backend, ips ...netip.Addr) Plan {
 	t.Helper()
 	what := strings.TrimSpace("MakePlan " + when)
-	plan, err := MakePlan(context.Background(), []Backend{b}, ips)
+	plan, err := MakePlan(t.Context(), []Backend{b}, ips)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
@@ -55,14 +54,32 @@ func mustPlan(t *testing.T, when string, b Backend, ips ...netip.Addr) Plan {
 	return plan
 }
 
+// wantPlan fails t unless plan's actions, as actionSummary lists them,
+// are want (none when want is empty), naming when.
+func wantPlan(t *testing.T, when string, plan Plan, want ...string) {
+	t.Helper()
+	if got := actionSummary(plan.Actions()); !slices.Equal(got, want) {
+		t.Fatalf("plan %s:\n%s\nwant:\n%s", when, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// wantFirstOn fails t unless acts begin with a step on target, what
+// naming the step (remove, write).
+func wantFirstOn(t *testing.T, what string, acts []Action, target string) {
+	t.Helper()
+	if len(acts) == 0 || acts[0].Target != target {
+		t.Fatalf("plan does not %s %s first:\n%s", what, target, strings.Join(actionSummary(acts), "\n"))
+	}
+}
+
 func TestFail2banRedeem(t *testing.T) {
 	s := startFail2ban(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	f := NewFail2ban(fail2banOpts(s))
 	if err := f.Available(ctx); err != nil {
 		t.Fatalf("Available: %v", err)
 	}
-	if got := f.DropInPath(); got != filepath.Join(s.Dir, "jail.d", "tlsrpt-redeemed.local") {
+	if got := f.DropInPath(); got != s.DropIn("tlsrpt-redeemed.local") {
 		t.Fatalf("DropInPath = %q", got)
 	}
 
@@ -103,23 +120,19 @@ func TestFail2banRedeem(t *testing.T) {
 
 	// Plan: keep at runtime, keep in the drop-in, then unban, jail by jail.
 	plan := mustPlan(t, "", f, logged, manual)
-	got := actionSummary(plan.Actions())
 	base := "fail2ban-client -c " + s.Dir + " -s " + s.Socket
 	drop := f.DropInPath()
-	want := []string{
-		"keep exec otherjail " + base + " set otherjail addignoreip 203.0.113.5",
-		"keep write " + drop + " add-ignoreip " + drop + " otherjail 203.0.113.5",
-		"unban exec otherjail " + base + " set otherjail unbanip 203.0.113.5",
-		"keep exec testjail " + base + " set testjail addignoreip 203.0.113.5",
-		"keep write " + drop + " add-ignoreip " + drop + " testjail 203.0.113.5",
-		"unban exec testjail " + base + " set testjail unbanip 203.0.113.5",
-		"keep exec otherjail " + base + " set otherjail addignoreip 203.0.113.6",
-		"keep write " + drop + " add-ignoreip " + drop + " otherjail 203.0.113.6",
-		"unban exec otherjail " + base + " set otherjail unbanip 203.0.113.6",
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantPlan(t, "", plan,
+		"keep exec otherjail "+base+" set otherjail addignoreip 203.0.113.5",
+		"keep write "+drop+" add-ignoreip "+drop+" otherjail 203.0.113.5",
+		"unban exec otherjail "+base+" set otherjail unbanip 203.0.113.5",
+		"keep exec testjail "+base+" set testjail addignoreip 203.0.113.5",
+		"keep write "+drop+" add-ignoreip "+drop+" testjail 203.0.113.5",
+		"unban exec testjail "+base+" set testjail unbanip 203.0.113.5",
+		"keep exec otherjail "+base+" set otherjail addignoreip 203.0.113.6",
+		"keep write "+drop+" add-ignoreip "+drop+" otherjail 203.0.113.6",
+		"unban exec otherjail "+base+" set otherjail unbanip 203.0.113.6",
+	)
 	for _, a := range plan.Actions() {
 		if a.Describe == "" {
 			t.Errorf("action %v has no description", a.Argv)
@@ -182,10 +195,7 @@ func TestFail2banRedeem(t *testing.T) {
 	checkRedeemed("after reload")
 
 	// Second run: nothing to do.
-	plan = mustPlan(t, "again", f, logged, manual)
-	if acts := plan.Actions(); len(acts) != 0 {
-		t.Fatalf("second plan not empty:\n%s", strings.Join(actionSummary(acts), "\n"))
-	}
+	wantPlan(t, "again", mustPlan(t, "again", f, logged, manual))
 
 	// The log ban no longer happens: fail2ban ignores the address.
 	s.LogLine("fail from " + logged.String())
@@ -200,11 +210,7 @@ func TestFail2banRedeem(t *testing.T) {
 	// A manual ban ignores ignoreip: the plan unbans it again, and only that.
 	s.Client("set", "testjail", "banip", logged.String())
 	plan = mustPlan(t, "after manual ban", f, logged)
-	got = actionSummary(plan.Actions())
-	want = []string{"unban exec testjail " + base + " set testjail unbanip 203.0.113.5"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("plan after manual ban:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantPlan(t, "after manual ban", plan, "unban exec testjail "+base+" set testjail unbanip 203.0.113.5")
 	if results := ApplyAll(ctx, []Backend{f}, plan.Actions()); Failed(results) {
 		t.Fatalf("apply after manual ban: %v", results[0].Err)
 	}
@@ -215,17 +221,13 @@ func TestFail2banRedeem(t *testing.T) {
 	// A runtime list that lost the address (a restart without the
 	// drop-in would) is repaired from the drop-in even without a ban.
 	s.Client("set", "testjail", "delignoreip", logged.String())
-	plan = mustPlan(t, "after delignoreip", f, logged)
-	got = actionSummary(plan.Actions())
-	want = []string{"keep exec testjail " + base + " set testjail addignoreip 203.0.113.5"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("plan after delignoreip:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantPlan(t, "after delignoreip", mustPlan(t, "after delignoreip", f, logged),
+		"keep exec testjail "+base+" set testjail addignoreip 203.0.113.5")
 }
 
 func TestFail2banReloadOptionAndWiderIgnore(t *testing.T) {
 	s := startFail2ban(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	opts := fail2banOpts(s)
 	opts.Reload = true
 	opts.Jails = []string{"testjail"}
@@ -283,7 +285,7 @@ func TestFail2banApplyRefusesForeignActions(t *testing.T) {
 			Argv: []string{"add-ignoreip", "/etc/passwd", "sshd", ip.String()}},
 	}
 	for name, a := range cases {
-		r := f.Apply(context.Background(), a)
+		r := f.Apply(t.Context(), a)
 		if r.OK || r.Err == nil {
 			t.Errorf("%s: applied", name)
 		}

@@ -263,36 +263,20 @@ func (q *IPQBDB) Banned(ctx context.Context, ips []netip.Addr) []Lookup {
 	ips = slices.Clone(ips)
 	out := make([]Lookup, len(ips))
 	lb := q.opts.Commands.ListBlocked
-	var want []int
-	for i, ip := range ips {
-		c, err := CheckAddr(ip)
-		switch {
-		case err != nil:
-			out[i].Err = err
-		case c.Is6() && !lb.IPv6:
-			out[i].Err = refuseIPv6(lb)
-		default:
-			ips[i] = c
-			want = append(want, i)
+	listable := func(ip netip.Addr) (int, error) {
+		if ip.Is6() && !lb.IPv6 {
+			return 0, refuseIPv6(lb)
 		}
+		return 0, nil
 	}
-	if len(want) == 0 {
-		return out
-	}
-	idx, err := q.prepareAndRead(ctx, lb)
-	if err != nil {
-		for _, i := range want {
-			out[i].Err = err
-		}
-		return out
-	}
-	for _, i := range want {
+	read := func(int) (*ipqbdbIndex, error) { return q.prepareAndRead(ctx, lb) }
+	byGroup(ips, listable, read, func(idx *ipqbdbIndex, i int) {
 		for _, r := range idx.holding(ips[i]) {
 			if r.Prob > q.opts.Threshold {
 				out[i].Bans = append(out[i].Bans, q.ban(ips[i], r))
 			}
 		}
-	}
+	}, func(i int, err error) { out[i].Err = err })
 	return out
 }
 

@@ -70,32 +70,26 @@ func (c IPQBDBCommand) Expand(ip netip.Addr) []string {
 // Options returns the options the command line uses, as --help would
 // list them: "--list", "-i" ("--ip-addr=<ip>" gives "--ip-addr").
 func (c IPQBDBCommand) Options() []string {
-	var out []string
-	for _, a := range c.Args {
-		if a == "--" {
-			break
-		}
-		if o := optionName(a); o != "" {
-			out = append(out, o)
-		}
-	}
-	return out
+	return c.optionsWhere(func(int) bool { return true })
 }
 
 // ipOptions returns the options the command line gives the address to:
 // "-i" of "-i <ip>", "--ip-addr" of "--ip-addr=<ip>".
 func (c IPQBDBCommand) ipOptions() []string {
+	return c.optionsWhere(func(i int) bool {
+		return strings.HasSuffix(c.Args[i], "="+ipPlaceholder) || i+1 < len(c.Args) && c.Args[i+1] == ipPlaceholder
+	})
+}
+
+// optionsWhere returns the options before any "--" whose index in Args
+// keep accepts.
+func (c IPQBDBCommand) optionsWhere(keep func(i int) bool) []string {
 	var out []string
 	for i, a := range c.Args {
 		if a == "--" {
 			break
 		}
-		o := optionName(a)
-		switch {
-		case o == "":
-		case strings.HasSuffix(a, "="+ipPlaceholder):
-			out = append(out, o)
-		case i+1 < len(c.Args) && c.Args[i+1] == ipPlaceholder:
+		if o := optionName(a); o != "" && keep(i) {
 			out = append(out, o)
 		}
 	}

@@ -307,7 +307,7 @@ func TestIPQBDBStandinsRefuseLikePopt(t *testing.T) {
 // against the stand-ins that take them.
 func TestIPQBDBRedeem(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	s.ban("-i", "192.0.2.7", "--reason=spam")         // 25%
 	s.ban("-i", "192.0.2.99")                         // 25%, a bystander
 	s.ban("-i", "198.51.100.1", "--initial-count=10") // 0.1%: a record, not a ban
@@ -353,13 +353,10 @@ func TestIPQBDBRedeem(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := standinDir + "/"
-	want := []string{
-		"keep exec ipqbdb whitelist " + bin + "ibd-white -i 192.0.2.7",
-		"unban exec ipqbdb block database " + bin + "ibd-del -i 192.0.2.7",
-	}
-	if got := actionSummary(plan.Actions()); !slices.Equal(got, want) {
-		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantPlan(t, "", plan,
+		"keep exec ipqbdb whitelist "+bin+"ibd-white -i 192.0.2.7",
+		"unban exec ipqbdb block database "+bin+"ibd-del -i 192.0.2.7",
+	)
 	for _, e := range plan.Entries {
 		switch e.IP.String() {
 		case "2001:db8::5":
@@ -409,15 +406,10 @@ func TestIPQBDBRedeem(t *testing.T) {
 	}
 
 	// Second run: nothing. Banned again: only the deletion.
-	plan, err = MakePlan(ctx, []Backend{q}, addrs("192.0.2.7"))
-	if err != nil || len(plan.Actions()) != 0 || plan.Err() != nil {
-		t.Fatalf("second plan: %v %v %v", actionSummary(plan.Actions()), err, plan.Err())
-	}
+	wantPlan(t, "again", mustPlan(t, "again", q, addrs("192.0.2.7")...))
 	s.ban("-i", "192.0.2.7")
-	plan, err = MakePlan(ctx, []Backend{q}, addrs("192.0.2.7"))
-	if got := actionSummary(plan.Actions()); err != nil || !slices.Equal(got, want[1:]) {
-		t.Fatalf("plan after rebanning: %v %v", got, err)
-	}
+	plan = mustPlan(t, "after rebanning", q, addrs("192.0.2.7")...)
+	wantPlan(t, "after rebanning", plan, "unban exec ipqbdb block database "+bin+"ibd-del -i 192.0.2.7")
 
 	// Every run used exactly the built-in command lines; --help ran once
 	// per program.
@@ -470,7 +462,7 @@ func noteTexts(notes []Note) []string {
 // file: exactly its argv run, the address one argument, IPv4 and IPv6.
 func TestIPQBDBOtherSpellings(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	cs, err := LoadIPQBDBCommands(filepath.Join(altStandinDir, "commands.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -525,7 +517,7 @@ func TestIPQBDBOtherSpellings(t *testing.T) {
 // the option and --ipqbdb-commands.
 func TestIPQBDBProbeRefusal(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	s.ban("-i", "192.0.2.7")
 	q := NewIPQBDB(IPQBDBOptions{BinDir: altStandinDir}) // built-in lines, other spellings
 	ip := addrs("192.0.2.7")
@@ -591,7 +583,7 @@ func TestIPQBDBProbeOptionWithoutArgument(t *testing.T) {
 		}
 	}
 	q := NewIPQBDB(IPQBDBOptions{BinDir: dir})
-	_, err := q.Prepare(context.Background())
+	_, err := q.Prepare(t.Context())
 	var pe *ProbeError
 	if !errors.As(err, &pe) || len(pe.Missing) != 1 || !pe.Missing[0].NoArg || pe.Missing[0].Command != CmdUnban ||
 		!strings.Contains(err.Error(), dir+"/ibd-del --help lists -i as taking no argument, but unban gives it the address") {
@@ -609,7 +601,7 @@ func TestIPQBDBProbeWithoutHelp(t *testing.T) {
 		}
 	}
 	q := NewIPQBDB(IPQBDBOptions{BinDir: dir, RetryWait: time.Millisecond})
-	_, err := q.Prepare(context.Background())
+	_, err := q.Prepare(t.Context())
 	var pe *ProbeError
 	if !errors.As(err, &pe) || len(pe.NoHelp) != 2 || strings.Contains(err.Error(), "--ipqbdb") ||
 		!strings.Contains(err.Error(), dir+"/ibd-del --help failed: exit status 1: "+dir+"/ibd-del: no such option: --help") {
@@ -619,7 +611,7 @@ func TestIPQBDBProbeWithoutHelp(t *testing.T) {
 
 func TestIPQBDBNoProbe(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	s.ban("-i", "192.0.2.7")
 	cs, err := LoadIPQBDBCommands(filepath.Join(altStandinDir, "commands.conf"))
 	if err != nil {
@@ -656,7 +648,7 @@ func TestIPQBDBNoProbe(t *testing.T) {
 
 func TestIPQBDBRetry(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	s.ban("-i", "192.0.2.7")
 	t.Setenv("IPQBDB_STANDIN_FAIL_ONCE", "ibd-del ibd-white")
 	q := NewIPQBDB(IPQBDBOptions{BinDir: standinDir, RetryWait: 20 * time.Millisecond})
@@ -715,7 +707,7 @@ func TestIPQBDBRetry(t *testing.T) {
 // two backends: the stand-ins never overlap.
 func TestIPQBDBSerialized(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	for i := 1; i <= 4; i++ {
 		s.ban("-i", "192.0.2."+string(rune('0'+i)))
 	}
@@ -752,7 +744,7 @@ func TestIPQBDBSerialized(t *testing.T) {
 
 func TestIPQBDBUnreadableListing(t *testing.T) {
 	s := newStandins(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	s.ban("-i", "192.0.2.7")
 	// The listing has no field 5: the format is not the assumed one.
 	in := string(defaultIPQBDBCommands)
@@ -776,7 +768,7 @@ func TestIPQBDBUnreadableListing(t *testing.T) {
 
 func TestIPQBDBUnavailable(t *testing.T) {
 	q := NewIPQBDB(IPQBDBOptions{BinDir: t.TempDir()})
-	err := q.Available(context.Background())
+	err := q.Available(t.Context())
 	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), "ibd-del not found, named in built-in contrib/ipqbdb/commands.conf") || strings.Contains(err.Error(), "redeem:") {
 		t.Fatalf("Available with no tools = %v", err)
 	}

@@ -71,6 +71,9 @@ func protoOf(ip netip.Addr) iptables.Protocol {
 	return iptables.ProtocolIPv6
 }
 
+// familyOf groups addresses by family for byGroup: IPv4 first.
+func familyOf(ip netip.Addr) (iptables.Protocol, error) { return protoOf(ip), nil }
+
 func binOf(p iptables.Protocol) string {
 	if p == iptables.ProtocolIPv6 {
 		return "ip6tables"
@@ -107,22 +110,6 @@ func hostSpec(ip netip.Addr) string {
 	return netip.PrefixFrom(ip, ip.BitLen()).String()
 }
 
-// families groups the indexes of ips by protocol, IPv4 first; invalid
-// addresses get their error in errs.
-func families(ips []netip.Addr, errs []error) map[iptables.Protocol][]int {
-	byProto := map[iptables.Protocol][]int{}
-	for i, ip := range ips {
-		c, err := CheckAddr(ip)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		ips[i] = c
-		byProto[protoOf(c)] = append(byProto[protoOf(c)], i)
-	}
-	return byProto
-}
-
 // Banned returns the REJECT and DROP rules for exactly each address in the
 // f2b-* chains and the operator's chains that exist (a chain missing from
 // one family's table is skipped: it is checked with ListChains first
@@ -131,24 +118,11 @@ func families(ips []netip.Addr, errs []error) map[iptables.Protocol][]int {
 func (t *IPTables) Banned(ctx context.Context, ips []netip.Addr) []Lookup {
 	ips = slices.Clone(ips)
 	out := make([]Lookup, len(ips))
-	errs := make([]error, len(ips))
-	for proto, idx := range families(ips, errs) {
-		rules, err := t.banRulesOf(proto)
-		for _, i := range idx {
-			if err != nil {
-				out[i].Err = err
-				continue
-			}
-			for _, cr := range rules {
-				out[i].Bans = append(out[i].Bans, banRules(ips[i], cr.chain, cr.rules)...)
-			}
+	byGroup(ips, familyOf, t.banRulesOf, func(rules []chainRules, i int) {
+		for _, cr := range rules {
+			out[i].Bans = append(out[i].Bans, banRules(ips[i], cr.chain, cr.rules)...)
 		}
-	}
-	for i, err := range errs {
-		if err != nil {
-			out[i].Err = err
-		}
-	}
+	}, func(i int, err error) { out[i].Err = err })
 	return out
 }
 
@@ -281,31 +255,13 @@ func splitRule(line string) []string {
 func (t *IPTables) Plan(ctx context.Context, ips []netip.Addr, bans [][]Ban) []Steps {
 	ips = slices.Clone(ips)
 	out := make([]Steps, len(ips))
-	errs := make([]error, len(ips))
-	byProto := families(ips, errs)
-	for _, proto := range []iptables.Protocol{iptables.ProtocolIPv4, iptables.ProtocolIPv6} {
-		idx := byProto[proto]
-		if len(idx) == 0 {
-			continue
+	byGroup(ips, familyOf, t.keepSnapshot, func(snap *keepState, i int) {
+		var b []Ban
+		if i < len(bans) {
+			b = bans[i]
 		}
-		snap, err := t.keepSnapshot(proto)
-		for _, i := range idx {
-			if err != nil {
-				out[i].Err = err
-				continue
-			}
-			var b []Ban
-			if i < len(bans) {
-				b = bans[i]
-			}
-			out[i].Actions, out[i].Err = t.planOne(snap, ips[i], b)
-		}
-	}
-	for i, err := range errs {
-		if err != nil {
-			out[i].Err = err
-		}
-	}
+		out[i].Actions, out[i].Err = t.planOne(snap, ips[i], b)
+	}, func(i int, err error) { out[i].Err = err })
 	return out
 }
 

@@ -23,7 +23,7 @@ func noRun(t *testing.T) Runner {
 }
 
 func TestBadAddressesRunNoCommand(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	backends := []Backend{
 		NewFail2ban(Fail2banOptions{Run: noRun(t), JailD: t.TempDir()}),
 		NewIPQBDB(IPQBDBOptions{Run: noRun(t), NoProbe: true}),
@@ -73,25 +73,30 @@ func TestBadAddressesRunNoCommand(t *testing.T) {
 }
 
 func TestParseAddr(t *testing.T) {
-	for s, want := range map[string]string{
-		"192.0.2.1":        "192.0.2.1",
-		" 2001:DB8::1 ":    "2001:db8::1",
-		"::ffff:192.0.2.1": "192.0.2.1",
+	for _, tt := range []struct {
+		in, want string // want: the address ParseAddr gives, when err is nil
+		err      error
+	}{
+		{"192.0.2.1", "192.0.2.1", nil},
+		{" 2001:DB8::1 ", "2001:db8::1", nil},
+		{"::ffff:192.0.2.1", "192.0.2.1", nil},
+		{"fe80::1%eth0", "", ErrZonedAddr},
+		{"", "", ErrInvalidAddr},
+		{"192.0.2.1/32", "", ErrInvalidAddr},
+		{"192.0.2.1; reboot", "", ErrInvalidAddr},
+		{"-s", "", ErrInvalidAddr},
+		{"example.com", "", ErrInvalidAddr},
+		{"192.0.2.256", "", ErrInvalidAddr},
 	} {
-		got, err := ParseAddr(s)
-		if err != nil || got.String() != want {
-			t.Errorf("ParseAddr(%q) = %v, %v; want %s", s, got, err, want)
-		}
-	}
-	for _, s := range []string{"", "192.0.2.1/32", "fe80::1%eth0", "192.0.2.1; reboot", "-s", "example.com", "192.0.2.256"} {
-		if _, err := ParseAddr(s); err == nil || !(errors.Is(err, ErrInvalidAddr) || errors.Is(err, ErrZonedAddr)) {
-			t.Errorf("ParseAddr(%q) error = %v", s, err)
+		got, err := ParseAddr(tt.in)
+		if !errors.Is(err, tt.err) || err == nil && got.String() != tt.want {
+			t.Errorf("ParseAddr(%q) = %v, %v; want %q, %v", tt.in, got, err, tt.want, tt.err)
 		}
 	}
 }
 
 func TestApplyAllUnknownBackend(t *testing.T) {
-	r := ApplyAll(context.Background(), nil, []Action{{Backend: "pf", IP: netip.MustParseAddr("192.0.2.1")}})
+	r := ApplyAll(t.Context(), nil, []Action{{Backend: "pf", IP: netip.MustParseAddr("192.0.2.1")}})
 	if len(r) != 1 || r[0].OK || !errors.Is(r[0].Err, ErrUnknownBackend) {
 		t.Fatalf("ApplyAll = %+v", r)
 	}
@@ -153,7 +158,7 @@ func TestBanStatusUnknownIsNotNotBanned(t *testing.T) {
 	testenv.MustHaveExec(t, "fail2ban-client", "fail2ban") // installed, its server down
 	s := newStandins(t)
 	s.ban("-i", "192.0.2.7")
-	ctx := context.Background()
+	ctx := t.Context()
 	down := NewFail2ban(Fail2banOptions{Socket: filepath.Join(t.TempDir(), "none.sock"), JailD: t.TempDir()})
 	q := NewIPQBDB(IPQBDBOptions{BinDir: standinDir})
 	ips := []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("192.0.2.8")}

@@ -130,6 +130,17 @@ func FreePort() (int, error) {
 	return 0, errors.New("finding a free port: none free for both udp and tcp")
 }
 
+// Down returns the address of a loopback port where no DNS server
+// listens, as a server that is down looks, failing t when no port is free.
+func Down(t testing.TB) string {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
 // errExited is waitReady's error when dnsmasq exited.
 var errExited = errors.New("dnsmasq exited")
 

@@ -74,6 +74,12 @@ type Server struct {
 	stop func() // stops the running server; idempotent
 }
 
+// DropIn returns the path of the drop-in file name in the server's
+// jail.d directory.
+func (s *Server) DropIn(name string) string {
+	return filepath.Join(s.Dir, "jail.d", name)
+}
+
 // Restart stops the server and starts a new one on the same directory,
 // as "systemctl restart fail2ban" would: it reads the configuration
 // anew, runtime changes are gone. It fails the test when the new server
