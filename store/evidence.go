@@ -154,17 +154,7 @@ func (s *Store) evidenceEach(ctx context.Context, since time.Time, reuse bool, f
 }
 
 func (s *Store) evidenceFor(ctx context.Context, ips []netip.Addr) (map[netip.Addr][]Evidence, error) {
-	var want []string
-	seen := map[netip.Addr]bool{}
-	for _, ip := range ips {
-		if !ip.IsValid() {
-			continue
-		}
-		if a := canonAddr(ip); !seen[a] {
-			seen[a] = true
-			want = append(want, a.String())
-		}
-	}
+	want := canonStrings(ips)
 	m := map[netip.Addr][]Evidence{}
 	if len(want) == 0 {
 		return m, nil
@@ -420,4 +410,119 @@ func (er *evidenceReader) build(ip string, ds []detailRow, buf []Evidence) (neti
 			ResultType: d.result, FailedSessions: clampCount(d.sessions), Start: r.start, End: r.end}
 	}
 	return a, ev, nil
+}
+
+// Reporter is one source of the reports naming an address: what trust
+// weighs of a report (who sent it, how it came, how it was
+// authenticated), with how many reports from that source name it.
+type Reporter struct {
+	Organization string
+	ContactInfo  string
+	Submitter    string
+	FromDomain   string
+	Transport    string
+	Auth         arrival.Auth
+	Reports      int64 // reports from this source naming the address
+}
+
+// ReportersFor lists, for each of ips, the distinct sources of the
+// reports naming it as sending-mta-ip, in the order their newest report
+// takes in Evidence (latest end, then latest start, then latest stored),
+// each with its count of reports. It is Evidence folded by source,
+// counted in the database: what it returns is bounded by the sources,
+// not by the history of the address. The map is keyed as EvidenceFor's.
+func (s *Store) ReportersFor(ctx context.Context, ips []netip.Addr) (map[netip.Addr][]Reporter, error) {
+	m, err := s.reportersFor(ctx, ips)
+	if err != nil {
+		return nil, pkgerr.Errorf("store", "listing the reporters of %d addresses: %w", len(ips), err)
+	}
+	return m, nil
+}
+
+// reporterSourcesSQL folds the reports naming each address (distinct: a report
+// naming it in several details counts once) by source; pos is the
+// position of the source's newest report in Evidence's order.
+const reporterSourcesSQL = `SELECT ip, org, contact, submitter, from_domain, transport,
+	auth_authenticated, auth_method, auth_domain, auth_detail, COUNT(*), MIN(pos) FROM (
+	SELECT d.ip, r.org, r.contact, r.submitter, r.from_domain, r.transport,
+		r.auth_authenticated, r.auth_method, r.auth_domain, r.auth_detail,
+		ROW_NUMBER() OVER (PARTITION BY d.ip ORDER BY r.end_time DESC, r.start_time DESC, r.id DESC) AS pos
+	FROM (SELECT DISTINCT sending_ip AS ip, report_id FROM failure_details WHERE sending_ip IN (%s)) d
+	JOIN reports r ON r.id = d.report_id) ranked
+GROUP BY ip, org, contact, submitter, from_domain, transport,
+	auth_authenticated, auth_method, auth_domain, auth_detail
+ORDER BY ip, MIN(pos)`
+
+func (s *Store) reportersFor(ctx context.Context, ips []netip.Addr) (map[netip.Addr][]Reporter, error) {
+	want := canonStrings(ips)
+	m := map[netip.Addr][]Reporter{}
+	if len(want) == 0 {
+		return m, nil
+	}
+	conn, done, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	n := min(len(want), EvidenceBatch)
+	stmt, err := conn.PrepareContext(ctx, fmt.Sprintf(reporterSourcesSQL, placeholders(n)))
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	args := make([]any, n)
+	for len(want) > 0 {
+		batch := want[:min(n, len(want))]
+		want = want[len(batch):]
+		for i := range args {
+			args[i] = batch[min(i, len(batch)-1)] // the last batch repeats its last address
+		}
+		if err := scanReporters(ctx, stmt, args, m); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// scanReporters runs one batch of reporterSourcesSQL into m.
+func scanReporters(ctx context.Context, stmt *sql.Stmt, args []any, m map[netip.Addr][]Reporter) error {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			ip  string
+			r   Reporter
+			pos int64
+		)
+		if err := rows.Scan(&ip, &r.Organization, &r.ContactInfo, &r.Submitter, &r.FromDomain, &r.Transport,
+			&r.Auth.Authenticated, &r.Auth.Method, &r.Auth.Domain, &r.Auth.Detail, &r.Reports, &pos); err != nil {
+			return err
+		}
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
+			return fmt.Errorf("stored address: %w", err)
+		}
+		m[a] = append(m[a], r)
+	}
+	return rows.Err()
+}
+
+// canonStrings is the canonical form of each valid address of ips, once
+// each, in order.
+func canonStrings(ips []netip.Addr) []string {
+	var want []string
+	seen := map[netip.Addr]bool{}
+	for _, ip := range ips {
+		if !ip.IsValid() {
+			continue
+		}
+		if a := canonAddr(ip); !seen[a] {
+			seen[a] = true
+			want = append(want, a.String())
+		}
+	}
+	return want
 }
