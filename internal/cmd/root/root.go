@@ -148,15 +148,17 @@ func hasCommand(root *cobra.Command, name string) bool {
 // unknown name, no name). A partial tree is marked partialTree.
 func newRootFor(f *cmdutil.Factory, args []string) *cobra.Command {
 	root, conf := newBareRoot(f)
-	switch s := named(root, args); {
-	case len(args) == 1 && (args[0] == "--version" || args[0] == "-v"):
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-v") {
 		// Printed before anything else runs, from the root's flags alone.
-	case s != nil:
-		root.AddCommand(s.new(f))
-	default:
+		root.Annotations = map[string]string{partialTree: "yes"}
+		return root
+	}
+	s := named(root, args)
+	if s == nil {
 		addAll(root, f, conf)
 		return root
 	}
+	root.AddCommand(s.new(f))
 	root.Annotations = map[string]string{partialTree: "yes"}
 	return root
 }
