@@ -173,46 +173,64 @@ func (s *Store) evidenceFor(ctx context.Context, ips []netip.Addr) (map[netip.Ad
 	}
 	defer stmt.Close()
 	args := make([]any, n)
+	if err := inBatches(want, args, func() error { return er.readBatch(ctx, stmt, args, m) }); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// readBatch runs one batch of evidenceFor's statement into m: the
+// details, then the reports they name that are not read yet.
+func (er *evidenceReader) readBatch(ctx context.Context, stmt *sql.Stmt, args []any, m map[netip.Addr][]Evidence) error {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
 	type pending struct {
 		ip string
 		ds []detailRow
 	}
-	var batchRuns []pending
-	for len(want) > 0 {
-		batch := want[:min(n, len(want))]
-		want = want[len(batch):]
-		for i := range args {
-			args[i] = batch[min(i, len(batch)-1)] // the last batch repeats its last address
-		}
-		rows, err := stmt.QueryContext(ctx, args...)
-		if err != nil {
-			return nil, err
-		}
-		batchRuns = batchRuns[:0]
-		if err := er.scan(rows, func(ip string, ds []detailRow) error {
-			batchRuns = append(batchRuns, pending{ip, slices.Clone(ds)})
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-		var keys []int64
-		for _, r := range batchRuns {
-			for _, d := range r.ds {
-				keys = append(keys, d.report)
-			}
-		}
-		if err := er.loadReports(ctx, keys); err != nil {
-			return nil, err
-		}
-		for _, r := range batchRuns {
-			a, ev, err := er.build(r.ip, r.ds, nil)
-			if err != nil {
-				return nil, err
-			}
-			m[a] = ev
+	var runs []pending
+	if err := er.scan(rows, func(ip string, ds []detailRow) error {
+		runs = append(runs, pending{ip, slices.Clone(ds)})
+		return nil
+	}); err != nil {
+		return err
+	}
+	var keys []int64
+	for _, r := range runs {
+		for _, d := range r.ds {
+			keys = append(keys, d.report)
 		}
 	}
-	return m, nil
+	if err := er.loadReports(ctx, keys); err != nil {
+		return err
+	}
+	for _, r := range runs {
+		a, ev, err := er.build(r.ip, r.ds, nil)
+		if err != nil {
+			return err
+		}
+		m[a] = ev
+	}
+	return nil
+}
+
+// inBatches calls fn once per batch of keys, len(args) of them at a
+// time, with args holding the batch: the last batch repeats its last key,
+// so that one prepared statement serves every batch.
+func inBatches[K any](keys []K, args []any, fn func() error) error {
+	for len(keys) > 0 {
+		batch := keys[:min(len(args), len(keys))]
+		keys = keys[len(batch):]
+		for i := range args {
+			args[i] = batch[min(i, len(batch)-1)]
+		}
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // placeholders returns n SQL parameter markers, comma-separated.
@@ -289,29 +307,24 @@ func (er *evidenceReader) loadReports(ctx context.Context, keys []int64) error {
 			missing = append(missing, k)
 		}
 	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if er.stmt == nil {
+		var err error
+		er.stmt, err = er.conn.PrepareContext(ctx, reportCols+` WHERE id IN (`+placeholders(EvidenceBatch)+`)`)
+		if err != nil {
+			return err
+		}
+	}
 	args := make([]any, EvidenceBatch)
-	for len(missing) > 0 {
-		if er.stmt == nil {
-			var err error
-			er.stmt, err = er.conn.PrepareContext(ctx, reportCols+` WHERE id IN (`+placeholders(EvidenceBatch)+`)`)
-			if err != nil {
-				return err
-			}
-		}
-		batch := missing[:min(EvidenceBatch, len(missing))]
-		missing = missing[len(batch):]
-		for i := range args {
-			args[i] = batch[min(i, len(batch)-1)]
-		}
+	return inBatches(missing, args, func() error {
 		rows, err := er.stmt.QueryContext(ctx, args...)
 		if err != nil {
 			return err
 		}
-		if err := er.addReports(rows); err != nil {
-			return err
-		}
-	}
-	return nil
+		return er.addReports(rows)
+	})
 }
 
 // newestFirst orders detail rows: latest end first, then latest start,
@@ -473,15 +486,8 @@ func (s *Store) reportersFor(ctx context.Context, ips []netip.Addr) (map[netip.A
 	}
 	defer stmt.Close()
 	args := make([]any, n)
-	for len(want) > 0 {
-		batch := want[:min(n, len(want))]
-		want = want[len(batch):]
-		for i := range args {
-			args[i] = batch[min(i, len(batch)-1)] // the last batch repeats its last address
-		}
-		if err := scanReporters(ctx, stmt, args, m); err != nil {
-			return nil, err
-		}
+	if err := inBatches(want, args, func() error { return scanReporters(ctx, stmt, args, m) }); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
