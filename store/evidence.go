@@ -166,13 +166,13 @@ func (s *Store) evidenceFor(ctx context.Context, ips []netip.Addr) (map[netip.Ad
 	defer done()
 	er := &evidenceReader{conn: conn}
 	defer er.close()
-	n := min(len(want), EvidenceBatch)
-	stmt, err := conn.PrepareContext(ctx, evidenceSQL+` WHERE sending_ip IN (`+placeholders(n)+`) ORDER BY sending_ip`)
+	stmt, args, err := prepareBatch(ctx, conn, len(want), func(n int) string {
+		return evidenceSQL + ` WHERE sending_ip IN (` + placeholders(n) + `) ORDER BY sending_ip`
+	})
 	if err != nil {
 		return nil, err
 	}
 	defer stmt.Close()
-	args := make([]any, n)
 	if err := inBatches(want, args, func() error { return er.readBatch(ctx, stmt, args, m) }); err != nil {
 		return nil, err
 	}
@@ -214,6 +214,18 @@ func (er *evidenceReader) readBatch(ctx context.Context, stmt *sql.Stmt, args []
 		m[a] = ev
 	}
 	return nil
+}
+
+// prepareBatch prepares query for batches of a list of keys, of length
+// keys at most EvidenceBatch, and returns it with the arguments inBatches
+// fills.
+func prepareBatch(ctx context.Context, conn *sql.Conn, keys int, query func(n int) string) (*sql.Stmt, []any, error) {
+	n := min(keys, EvidenceBatch)
+	stmt, err := conn.PrepareContext(ctx, query(n))
+	if err != nil {
+		return nil, nil, err
+	}
+	return stmt, make([]any, n), nil
 }
 
 // inBatches calls fn once per batch of keys, len(args) of them at a
@@ -479,13 +491,13 @@ func (s *Store) reportersFor(ctx context.Context, ips []netip.Addr) (map[netip.A
 		return nil, err
 	}
 	defer done()
-	n := min(len(want), EvidenceBatch)
-	stmt, err := conn.PrepareContext(ctx, fmt.Sprintf(reporterSourcesSQL, placeholders(n)))
+	stmt, args, err := prepareBatch(ctx, conn, len(want), func(n int) string {
+		return fmt.Sprintf(reporterSourcesSQL, placeholders(n))
+	})
 	if err != nil {
 		return nil, err
 	}
 	defer stmt.Close()
-	args := make([]any, n)
 	if err := inBatches(want, args, func() error { return scanReporters(ctx, stmt, args, m) }); err != nil {
 		return nil, err
 	}
