@@ -154,8 +154,22 @@ func (s *Store) evidenceEach(ctx context.Context, since time.Time, reuse bool, f
 }
 
 func (s *Store) evidenceFor(ctx context.Context, ips []netip.Addr) (map[netip.Addr][]Evidence, error) {
+	return readBatches(ctx, s, ips, evidenceQuery, readEvidence)
+}
+
+// evidenceQuery is evidenceFor's statement for n addresses.
+func evidenceQuery(n int) string {
+	return evidenceSQL + ` WHERE sending_ip IN (` + placeholders(n) + `) ORDER BY sending_ip`
+}
+
+// readBatches is the frame of EvidenceFor and ReportersFor: it reads the
+// canonical addresses of ips, once each, EvidenceBatch at a time, in one
+// read transaction, with query (for n addresses) prepared once; batch
+// reads each batch's rows from stmt run with args into m.
+func readBatches[V any](ctx context.Context, s *Store, ips []netip.Addr, query func(n int) string,
+	batch func(ctx context.Context, er *evidenceReader, stmt *sql.Stmt, args []any, m map[netip.Addr]V) error) (map[netip.Addr]V, error) {
 	want := canonStrings(ips)
-	m := map[netip.Addr][]Evidence{}
+	m := map[netip.Addr]V{}
 	if len(want) == 0 {
 		return m, nil
 	}
@@ -166,22 +180,21 @@ func (s *Store) evidenceFor(ctx context.Context, ips []netip.Addr) (map[netip.Ad
 	defer done()
 	er := &evidenceReader{conn: conn}
 	defer er.close()
-	stmt, args, err := prepareBatch(ctx, conn, len(want), func(n int) string {
-		return evidenceSQL + ` WHERE sending_ip IN (` + placeholders(n) + `) ORDER BY sending_ip`
-	})
+	stmt, err := conn.PrepareContext(ctx, query(min(len(want), EvidenceBatch)))
 	if err != nil {
 		return nil, err
 	}
 	defer stmt.Close()
-	if err := inBatches(want, args, func() error { return er.readBatch(ctx, stmt, args, m) }); err != nil {
+	args := make([]any, min(len(want), EvidenceBatch))
+	if err := inBatches(want, args, func() error { return batch(ctx, er, stmt, args, m) }); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-// readBatch runs one batch of evidenceFor's statement into m: the
-// details, then the reports they name that are not read yet.
-func (er *evidenceReader) readBatch(ctx context.Context, stmt *sql.Stmt, args []any, m map[netip.Addr][]Evidence) error {
+// readEvidence runs one batch of evidenceFor's statement into m: the
+// details, then the reports they name that er has not read yet.
+func readEvidence(ctx context.Context, er *evidenceReader, stmt *sql.Stmt, args []any, m map[netip.Addr][]Evidence) error {
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return err
@@ -214,18 +227,6 @@ func (er *evidenceReader) readBatch(ctx context.Context, stmt *sql.Stmt, args []
 		m[a] = ev
 	}
 	return nil
-}
-
-// prepareBatch prepares query for batches of a list of keys, of length
-// keys at most EvidenceBatch, and returns it with the arguments inBatches
-// fills.
-func prepareBatch(ctx context.Context, conn *sql.Conn, keys int, query func(n int) string) (*sql.Stmt, []any, error) {
-	n := min(keys, EvidenceBatch)
-	stmt, err := conn.PrepareContext(ctx, query(n))
-	if err != nil {
-		return nil, nil, err
-	}
-	return stmt, make([]any, n), nil
 }
 
 // inBatches calls fn once per batch of keys, len(args) of them at a
@@ -481,31 +482,12 @@ GROUP BY n.ip, r.org, r.contact, r.submitter, r.from_domain, r.transport,
 ORDER BY n.ip, MIN(n.pos)`
 
 func (s *Store) reportersFor(ctx context.Context, ips []netip.Addr) (map[netip.Addr][]Reporter, error) {
-	want := canonStrings(ips)
-	m := map[netip.Addr][]Reporter{}
-	if len(want) == 0 {
-		return m, nil
-	}
-	conn, done, err := s.read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	stmt, args, err := prepareBatch(ctx, conn, len(want), func(n int) string {
-		return fmt.Sprintf(reporterSourcesSQL, placeholders(n))
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer stmt.Close()
-	if err := inBatches(want, args, func() error { return scanReporters(ctx, stmt, args, m) }); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return readBatches(ctx, s, ips, func(n int) string { return fmt.Sprintf(reporterSourcesSQL, placeholders(n)) }, scanReporters)
 }
 
-// scanReporters runs one batch of reporterSourcesSQL into m.
-func scanReporters(ctx context.Context, stmt *sql.Stmt, args []any, m map[netip.Addr][]Reporter) error {
+// scanReporters runs one batch of reporterSourcesSQL into m (it reads
+// no report: the statement gives all it needs).
+func scanReporters(ctx context.Context, _ *evidenceReader, stmt *sql.Stmt, args []any, m map[netip.Addr][]Reporter) error {
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return err
