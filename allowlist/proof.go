@@ -38,6 +38,7 @@ type Evidence struct {
 	FromDomain   string
 	Auth         arrival.Auth // how the report message was authenticated
 	Transport    string       // "mail", "https", "file"...: HTTPS reports are never authenticated
+	Reports      int64        // how many such reports this stands for (0: one)
 }
 
 // Verdict is whether an address is trusted: a sender too big to block.
@@ -249,11 +250,12 @@ func (c *Checker) Judge(ctx context.Context, ip netip.Addr, ev []Evidence) Verdi
 	defer cancel()
 	var authed []Evidence
 	var why []string
-	https := 0
+	var n, https int64
 	for _, e := range ev {
+		n += max(e.Reports, 1)
 		switch {
 		case strings.EqualFold(e.Transport, "https"):
-			https++
+			https += max(e.Reports, 1)
 		case e.Auth.Authenticated:
 			authed = append(authed, e)
 		case e.Auth.Detail != "":
@@ -261,7 +263,7 @@ func (c *Checker) Judge(ctx context.Context, ip netip.Addr, ev []Evidence) Verdi
 		}
 	}
 	if len(authed) == 0 {
-		return Verdict{Why: notAuthenticated(len(ev), https, why)}
+		return Verdict{Why: notAuthenticated(n, https, why)}
 	}
 	var verdict *Verdict
 	dnsFailed := false
@@ -295,7 +297,7 @@ func (c *Checker) Judge(ctx context.Context, ip netip.Addr, ev []Evidence) Verdi
 }
 
 // notAuthenticated says why none of n reports counts.
-func notAuthenticated(n, https int, why []string) string {
+func notAuthenticated(n, https int64, why []string) string {
 	if n == 0 {
 		return "no report names it"
 	}

@@ -280,15 +280,16 @@ func AddBans(ctx context.Context, backends []redeem.Backend, rows []Row) error {
 
 // Verdicts judges the given addresses from their evidence in the store,
 // with one query for all of them (the filter's advice for the addresses
-// of one message).
+// of one message), read folded by reporter: what it reads is bounded by
+// the reporters, not by the history of the addresses.
 func Verdicts(ctx, dnsCtx context.Context, st *store.Store, c *allowlist.Checker, ips []netip.Addr) (map[netip.Addr]allowlist.Verdict, error) {
-	ev, err := st.EvidenceFor(ctx, ips)
+	rs, err := st.ReportersFor(ctx, ips)
 	if err != nil {
 		return nil, err
 	}
 	evs := make([][]allowlist.Evidence, len(ips))
 	for i, ip := range ips {
-		evs[i] = Evidence(ev[ip.Unmap()])
+		evs[i] = Reporters(rs[ip.Unmap()])
 	}
 	out := make(map[netip.Addr]allowlist.Verdict, len(ips))
 	for i, v := range c.JudgeAll(dnsCtx, ips, evs) {

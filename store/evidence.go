@@ -154,18 +154,22 @@ func (s *Store) evidenceEach(ctx context.Context, since time.Time, reuse bool, f
 }
 
 func (s *Store) evidenceFor(ctx context.Context, ips []netip.Addr) (map[netip.Addr][]Evidence, error) {
-	var want []string
-	seen := map[netip.Addr]bool{}
-	for _, ip := range ips {
-		if !ip.IsValid() {
-			continue
-		}
-		if a := canonAddr(ip); !seen[a] {
-			seen[a] = true
-			want = append(want, a.String())
-		}
-	}
-	m := map[netip.Addr][]Evidence{}
+	return readBatches(ctx, s, ips, evidenceQuery, readEvidence)
+}
+
+// evidenceQuery is evidenceFor's statement for n addresses.
+func evidenceQuery(n int) string {
+	return evidenceSQL + ` WHERE sending_ip IN (` + placeholders(n) + `) ORDER BY sending_ip`
+}
+
+// readBatches is the frame of EvidenceFor and ReportersFor: it reads the
+// canonical addresses of ips, once each, EvidenceBatch at a time, in one
+// read transaction, with query (for n addresses) prepared once; batch
+// reads each batch's rows from stmt run with args into m.
+func readBatches[V any](ctx context.Context, s *Store, ips []netip.Addr, query func(n int) string,
+	batch func(ctx context.Context, er *evidenceReader, stmt *sql.Stmt, args []any, m map[netip.Addr]V) error) (map[netip.Addr]V, error) {
+	want := canonStrings(ips)
+	m := map[netip.Addr]V{}
 	if len(want) == 0 {
 		return m, nil
 	}
@@ -176,53 +180,70 @@ func (s *Store) evidenceFor(ctx context.Context, ips []netip.Addr) (map[netip.Ad
 	defer done()
 	er := &evidenceReader{conn: conn}
 	defer er.close()
-	n := min(len(want), EvidenceBatch)
-	stmt, err := conn.PrepareContext(ctx, evidenceSQL+` WHERE sending_ip IN (`+placeholders(n)+`) ORDER BY sending_ip`)
+	stmt, err := conn.PrepareContext(ctx, query(min(len(want), EvidenceBatch)))
 	if err != nil {
 		return nil, err
 	}
 	defer stmt.Close()
-	args := make([]any, n)
+	args := make([]any, min(len(want), EvidenceBatch))
+	if err := inBatches(want, args, func() error { return batch(ctx, er, stmt, args, m) }); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// readEvidence runs one batch of evidenceFor's statement into m: the
+// details, then the reports they name that er has not read yet.
+func readEvidence(ctx context.Context, er *evidenceReader, stmt *sql.Stmt, args []any, m map[netip.Addr][]Evidence) error {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
 	type pending struct {
 		ip string
 		ds []detailRow
 	}
-	var batchRuns []pending
-	for len(want) > 0 {
-		batch := want[:min(n, len(want))]
-		want = want[len(batch):]
-		for i := range args {
-			args[i] = batch[min(i, len(batch)-1)] // the last batch repeats its last address
-		}
-		rows, err := stmt.QueryContext(ctx, args...)
-		if err != nil {
-			return nil, err
-		}
-		batchRuns = batchRuns[:0]
-		if err := er.scan(rows, func(ip string, ds []detailRow) error {
-			batchRuns = append(batchRuns, pending{ip, slices.Clone(ds)})
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-		var keys []int64
-		for _, r := range batchRuns {
-			for _, d := range r.ds {
-				keys = append(keys, d.report)
-			}
-		}
-		if err := er.loadReports(ctx, keys); err != nil {
-			return nil, err
-		}
-		for _, r := range batchRuns {
-			a, ev, err := er.build(r.ip, r.ds, nil)
-			if err != nil {
-				return nil, err
-			}
-			m[a] = ev
+	var runs []pending
+	if err := er.scan(rows, func(ip string, ds []detailRow) error {
+		runs = append(runs, pending{ip, slices.Clone(ds)})
+		return nil
+	}); err != nil {
+		return err
+	}
+	var keys []int64
+	for _, r := range runs {
+		for _, d := range r.ds {
+			keys = append(keys, d.report)
 		}
 	}
-	return m, nil
+	if err := er.loadReports(ctx, keys); err != nil {
+		return err
+	}
+	for _, r := range runs {
+		a, ev, err := er.build(r.ip, r.ds, nil)
+		if err != nil {
+			return err
+		}
+		m[a] = ev
+	}
+	return nil
+}
+
+// inBatches calls fn once per batch of keys, len(args) of them at a
+// time, with args holding the batch: the last batch repeats its last key,
+// so that one prepared statement serves every batch.
+func inBatches[K any](keys []K, args []any, fn func() error) error {
+	for len(keys) > 0 {
+		batch := keys[:min(len(args), len(keys))]
+		keys = keys[len(batch):]
+		for i := range args {
+			args[i] = batch[min(i, len(batch)-1)]
+		}
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // placeholders returns n SQL parameter markers, comma-separated.
@@ -299,29 +320,24 @@ func (er *evidenceReader) loadReports(ctx context.Context, keys []int64) error {
 			missing = append(missing, k)
 		}
 	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if er.stmt == nil {
+		var err error
+		er.stmt, err = er.conn.PrepareContext(ctx, reportCols+` WHERE id IN (`+placeholders(EvidenceBatch)+`)`)
+		if err != nil {
+			return err
+		}
+	}
 	args := make([]any, EvidenceBatch)
-	for len(missing) > 0 {
-		if er.stmt == nil {
-			var err error
-			er.stmt, err = er.conn.PrepareContext(ctx, reportCols+` WHERE id IN (`+placeholders(EvidenceBatch)+`)`)
-			if err != nil {
-				return err
-			}
-		}
-		batch := missing[:min(EvidenceBatch, len(missing))]
-		missing = missing[len(batch):]
-		for i := range args {
-			args[i] = batch[min(i, len(batch)-1)]
-		}
+	return inBatches(missing, args, func() error {
 		rows, err := er.stmt.QueryContext(ctx, args...)
 		if err != nil {
 			return err
 		}
-		if err := er.addReports(rows); err != nil {
-			return err
-		}
-	}
-	return nil
+		return er.addReports(rows)
+	})
 }
 
 // newestFirst orders detail rows: latest end first, then latest start,
@@ -420,4 +436,95 @@ func (er *evidenceReader) build(ip string, ds []detailRow, buf []Evidence) (neti
 			ResultType: d.result, FailedSessions: clampCount(d.sessions), Start: r.start, End: r.end}
 	}
 	return a, ev, nil
+}
+
+// Reporter is one source of the reports naming an address: what trust
+// weighs of a report (who sent it, how it came, how it was
+// authenticated), with how many reports from that source name it.
+type Reporter struct {
+	Organization string
+	ContactInfo  string
+	Submitter    string
+	FromDomain   string
+	Transport    string
+	Auth         arrival.Auth
+	Reports      int64 // reports from this source naming the address
+}
+
+// ReportersFor lists, for each of ips, the distinct sources of the
+// reports naming it as sending-mta-ip, in the order their newest report
+// takes in Evidence (latest end, then latest start, then latest stored),
+// each with its count of reports. It is Evidence folded by source,
+// counted in the database: what it returns is bounded by the sources,
+// not by the history of the address. The map is keyed as EvidenceFor's.
+func (s *Store) ReportersFor(ctx context.Context, ips []netip.Addr) (map[netip.Addr][]Reporter, error) {
+	m, err := s.reportersFor(ctx, ips)
+	if err != nil {
+		return nil, pkgerr.Errorf("store", "listing the reporters of %d addresses: %w", len(ips), err)
+	}
+	return m, nil
+}
+
+// reporterSourcesSQL folds the reports naming each address (distinct: a
+// report naming it in several details counts once) by source; pos is the
+// position of the source's newest report in Evidence's order, numbered on
+// narrow rows (the report keys) before the sources are joined: sorting
+// the wide rows twice took half again as long.
+const reporterSourcesSQL = `SELECT n.ip, r.org, r.contact, r.submitter, r.from_domain, r.transport,
+	r.auth_authenticated, r.auth_method, r.auth_domain, r.auth_detail, COUNT(*), MIN(n.pos) FROM (
+	SELECT d.ip, r.id,
+		ROW_NUMBER() OVER (PARTITION BY d.ip ORDER BY r.end_time DESC, r.start_time DESC, r.id DESC) AS pos
+	FROM (SELECT DISTINCT sending_ip AS ip, report_id FROM failure_details WHERE sending_ip IN (%s)) d
+	JOIN reports r ON r.id = d.report_id) n
+JOIN reports r ON r.id = n.id
+GROUP BY n.ip, r.org, r.contact, r.submitter, r.from_domain, r.transport,
+	r.auth_authenticated, r.auth_method, r.auth_domain, r.auth_detail
+ORDER BY n.ip, MIN(n.pos)`
+
+func (s *Store) reportersFor(ctx context.Context, ips []netip.Addr) (map[netip.Addr][]Reporter, error) {
+	return readBatches(ctx, s, ips, func(n int) string { return fmt.Sprintf(reporterSourcesSQL, placeholders(n)) }, scanReporters)
+}
+
+// scanReporters runs one batch of reporterSourcesSQL into m (it reads
+// no report: the statement gives all it needs).
+func scanReporters(ctx context.Context, _ *evidenceReader, stmt *sql.Stmt, args []any, m map[netip.Addr][]Reporter) error {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			ip  string
+			r   Reporter
+			pos int64
+		)
+		if err := rows.Scan(&ip, &r.Organization, &r.ContactInfo, &r.Submitter, &r.FromDomain, &r.Transport,
+			&r.Auth.Authenticated, &r.Auth.Method, &r.Auth.Domain, &r.Auth.Detail, &r.Reports, &pos); err != nil {
+			return err
+		}
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
+			return fmt.Errorf("stored address: %w", err)
+		}
+		m[a] = append(m[a], r)
+	}
+	return rows.Err()
+}
+
+// canonStrings is the canonical form of each valid address of ips, once
+// each, in order.
+func canonStrings(ips []netip.Addr) []string {
+	var want []string
+	seen := map[netip.Addr]bool{}
+	for _, ip := range ips {
+		if !ip.IsValid() {
+			continue
+		}
+		if a := canonAddr(ip); !seen[a] {
+			seen[a] = true
+			want = append(want, a.String())
+		}
+	}
+	return want
 }

@@ -28,6 +28,7 @@ import (
 	cmdreview "github.com/tlsrpt/tlsrpt/internal/cmd/review"
 	cmdserve "github.com/tlsrpt/tlsrpt/internal/cmd/serve"
 	cmdstats "github.com/tlsrpt/tlsrpt/internal/cmd/stats"
+	"github.com/tlsrpt/tlsrpt/internal/config"
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -35,6 +36,14 @@ import (
 
 // NewCmdRoot returns the tlsrpt command with every subcommand.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	cmd, conf := newBareRoot(f)
+	addAll(cmd, f, conf)
+	return cmd
+}
+
+// newBareRoot returns the root command with its flags and no subcommand,
+// and the configuration options its flags set.
+func newBareRoot(f *cmdutil.Factory) (*cobra.Command, *cmdconfig.Options) {
 	conf := &cmdconfig.Options{NewRoot: func() *cobra.Command { return NewCmdRoot(cmdutil.New(nil, io.Discard, io.Discard)) }}
 	cmd := &cobra.Command{
 		Use:   "tlsrpt",
@@ -67,7 +76,7 @@ several MX hosts share), else $TLSRPT_DB, else $XDG_STATE_HOME/tlsrpt/tlsrpt.db.
 			return cmdutil.Silent(cmdutil.ExitUsage)
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if err := conf.Apply(cmd); err != nil {
+			if err := applyConfig(cmd, f, conf); err != nil {
 				return cmdconfig.Refused(cmd, err)
 			}
 			f.DBSet = cmd.Flags().Changed("db")
@@ -84,23 +93,132 @@ several MX hosts share), else $TLSRPT_DB, else $XDG_STATE_HOME/tlsrpt/tlsrpt.db.
 		return cmdutil.UsageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
 	cmd.SetVersionTemplate("tlsrpt {{.Version}}\n")
-	cmd.AddCommand(
-		cmdfilter.NewCmdFilter(f, nil),
-		cmdreview.NewCmdReview(f, nil),
-		cmddiagnose.NewCmdDiagnose(f, nil),
-		cmdredeem.NewCmdRedeem(f, nil),
-		cmdallowlist.NewCmdAllowlist(f),
-		cmdserve.NewCmdServe(f, nil),
-		cmdimport.NewCmdImport(f, nil),
-		cmdstats.NewCmdStats(f, nil),
-		cmddashboard.NewCmdDashboard(f, nil),
-		cmddigest.NewCmdDigest(f, nil),
-		cmdprune.NewCmdPrune(f, nil),
-		cmdmigrate.NewCmdMigrateDB(f, nil),
-		cmdconfig.NewCmdConfig(f, conf),
-		newCmdMan(),
-	)
-	return cmd
+	return cmd, conf
+}
+
+// subcommand is a command of the tree that does not walk the tree, by
+// the name the command line gives it: a run that names it builds it
+// alone (config and man, which walk the tree, are built with the rest).
+type subcommand struct {
+	name string
+	new  func(f *cmdutil.Factory) *cobra.Command
+}
+
+// subcommands are the commands built alone, in the order of the tree.
+var subcommands = []subcommand{
+	{"filter", func(f *cmdutil.Factory) *cobra.Command { return cmdfilter.NewCmdFilter(f, nil) }},
+	{"review", func(f *cmdutil.Factory) *cobra.Command { return cmdreview.NewCmdReview(f, nil) }},
+	{"diagnose", func(f *cmdutil.Factory) *cobra.Command { return cmddiagnose.NewCmdDiagnose(f, nil) }},
+	{"redeem", func(f *cmdutil.Factory) *cobra.Command { return cmdredeem.NewCmdRedeem(f, nil) }},
+	{"allowlist", cmdallowlist.NewCmdAllowlist},
+	{"serve", func(f *cmdutil.Factory) *cobra.Command { return cmdserve.NewCmdServe(f, nil) }},
+	{"import", func(f *cmdutil.Factory) *cobra.Command { return cmdimport.NewCmdImport(f, nil) }},
+	{"stats", func(f *cmdutil.Factory) *cobra.Command { return cmdstats.NewCmdStats(f, nil) }},
+	{"dashboard", func(f *cmdutil.Factory) *cobra.Command { return cmddashboard.NewCmdDashboard(f, nil) }},
+	{"digest", func(f *cmdutil.Factory) *cobra.Command { return cmddigest.NewCmdDigest(f, nil) }},
+	{"prune", func(f *cmdutil.Factory) *cobra.Command { return cmdprune.NewCmdPrune(f, nil) }},
+	{"migrate-db", func(f *cmdutil.Factory) *cobra.Command { return cmdmigrate.NewCmdMigrateDB(f, nil) }},
+}
+
+// addAll adds every subcommand to root but those it has already.
+func addAll(root *cobra.Command, f *cmdutil.Factory, conf *cmdconfig.Options) {
+	for _, s := range subcommands {
+		if !hasCommand(root, s.name) {
+			root.AddCommand(s.new(f))
+		}
+	}
+	if !hasCommand(root, "config") {
+		root.AddCommand(cmdconfig.NewCmdConfig(f, conf), newCmdMan())
+	}
+}
+
+func hasCommand(root *cobra.Command, name string) bool {
+	for _, c := range root.Commands() {
+		if c.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// newRootFor returns the command tree that args need: the root alone for
+// a bare --version, the root with the one command args name when it is
+// one of subcommands (as cobra finds it: its flags skipped the way cobra
+// skips them), else the whole tree (help, completion, config, man, an
+// unknown name, no name). A partial tree is marked partialTree.
+func newRootFor(f *cmdutil.Factory, args []string) *cobra.Command {
+	root, conf := newBareRoot(f)
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-v") {
+		// Printed before anything else runs, from the root's flags alone.
+		root.Annotations = map[string]string{partialTree: "yes"}
+		return root
+	}
+	s := named(root, args)
+	if s == nil {
+		addAll(root, f, conf)
+		return root
+	}
+	root.AddCommand(s.new(f))
+	root.Annotations = map[string]string{partialTree: "yes"}
+	return root
+}
+
+// named returns the entry of subcommands that cobra would run for args,
+// found by cobra itself on the root with a placeholder of each, or nil.
+func named(root *cobra.Command, args []string) *subcommand {
+	stubs := make([]*cobra.Command, len(subcommands))
+	for i, s := range subcommands {
+		stubs[i] = &cobra.Command{Use: s.name}
+	}
+	root.AddCommand(stubs...)
+	c, _, _ := root.Find(args)
+	root.RemoveCommand(stubs...)
+	for i, stub := range stubs {
+		if c == stub {
+			return &subcommands[i]
+		}
+	}
+	return nil
+}
+
+// applyConfig applies the configuration file to cmd as conf.Apply does.
+// On a partial tree the file is checked there first; unless that check
+// passes and every global setting is a root flag (then the whole tree
+// would say the same), the rest of the tree is built before conf.Apply
+// checks it, so that a file is accepted or refused exactly as with the
+// whole tree.
+func applyConfig(cmd *cobra.Command, f *cmdutil.Factory, conf *cmdconfig.Options) error {
+	root := cmd.Root()
+	if root.Annotations[partialTree] != "" {
+		file, err := conf.Load()
+		if err == nil && file == nil {
+			return nil
+		}
+		if err != nil || !sameOnWholeTree(root, file) {
+			addAll(root, f, conf)
+		}
+	}
+	return conf.Apply(cmd)
+}
+
+// partialTree marks, in the root's annotations, a tree built for one
+// command.
+const partialTree = "tlsrpt-partial-tree"
+
+// sameOnWholeTree reports whether the file passes the check on the
+// partial tree with every setting of its global section a flag of the
+// root: the whole tree then accepts it too (a global key found only
+// below the root could be found first in another command there).
+func sameOnWholeTree(root *cobra.Command, file *config.File) bool {
+	if cmdconfig.Check(root, file) != nil {
+		return false
+	}
+	for _, s := range file.Settings {
+		if s.Section == "" && root.Flags().Lookup(s.Key) == nil && root.PersistentFlags().Lookup(s.Key) == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // newCmdMan writes the manual pages.
@@ -159,15 +277,19 @@ func version() string {
 // Main runs the command line args and returns the exit code.
 func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	f := cmdutil.New(in, out, errOut)
-	root := NewCmdRoot(f)
+	return run(f, newRootFor(f, args), args)
+}
+
+// run runs args on root, a tree built on f, as Main does.
+func run(f *cmdutil.Factory, root *cobra.Command, args []string) int {
 	root.SetArgs(args)
-	root.SetIn(in)
-	root.SetOut(out)
-	root.SetErr(errOut)
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
 	c, err := root.ExecuteContextC(context.Background())
 	err = cmdutil.Explain(err)
 	if err != nil {
-		printError(errOut, c, err)
+		printError(f.IO.ErrOut, c, err)
 	}
 	return cmdutil.ExitCode(err)
 }
