@@ -199,7 +199,7 @@ func TestVerdictsFromReporters(t *testing.T) {
 		{Transport: "https"},
 	}
 	ips := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.200"), netip.MustParseAddr("198.51.100.7")}
-	ctx := context.Background()
+	ctx := t.Context()
 	for seed := range 12 {
 		st := storetest.Open(t)
 		rng := rand.New(rand.NewPCG(uint64(seed), 7))
