@@ -65,17 +65,14 @@ The reason is cut to 120 characters; --verbose prints it whole.`,
   tlsrpt allowlist check -v 198.51.100.7
   ignorecommand = /usr/local/bin/tlsrpt allowlist check <ip>     # fail2ban jail.d`,
 		Args: cmdutil.ExactArgs(1, "one IP address", "tlsrpt allowlist check 209.85.220.41"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			ip, err := netip.ParseAddr(args[0])
 			if err != nil || ip.Zone() != "" {
 				return cmdutil.UsageErrorf("%q is not an IP address", neutral.TerminalCell(args[0]))
 			}
 			opts.IP = ip.Unmap()
-			if runF != nil {
-				return runF(opts)
-			}
-			return RunCheck(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, RunCheck),
 	}
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "print the whole reason, not only its first 120 characters")
 	return cmd
@@ -83,9 +80,6 @@ The reason is cut to 120 characters; --verbose prints it whole.`,
 
 // RunCheck checks the address and exits as fail2ban's ignorecommand wants.
 func RunCheck(ctx context.Context, o *CheckOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	c, done, err := cachedChecker(o.F)
 	if err != nil {
 		return err // a file that cannot be read: exit 1, not a usage error
@@ -156,17 +150,14 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 		Example: `  tlsrpt allowlist export --format fail2ban > /etc/fail2ban/jail.d/tlsrpt-ignoreip.local
   tlsrpt allowlist export --format postscreen > /etc/postfix/postscreen_tlsrpt.cidr`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			switch opts.Format {
 			case "cidr", "fail2ban", "postscreen":
 			default:
 				return cmdutil.UsageErrorf("unknown --format %q: want cidr, fail2ban or postscreen", opts.Format)
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return RunExport(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, RunExport),
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "cidr", "output `format`: cidr, fail2ban (an ignoreip line) or postscreen (a cidr access table)")
 	return cmd
@@ -174,9 +165,6 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 
 // RunExport prints the ranges.
 func RunExport(ctx context.Context, o *ExportOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	c, done, err := cachedChecker(o.F)
 	if err != nil {
 		return err // a file that cannot be read: exit 1, not a usage error

@@ -83,13 +83,10 @@ DNS failure, a timeout) and nothing failed.`,
   tlsrpt diagnose example.org --all
   tlsrpt diagnose --domain example.org --domain example.net
   tlsrpt diagnose example.org --json --ca-file /etc/ssl/private-ca.pem --resolver 127.0.0.1:53`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Domains = args
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&opts.Ours, "domain", nil, "one of our `DOMAIN`s, probed with the failing domains of the reports when no DOMAIN argument is given (repeatable)")
@@ -110,9 +107,6 @@ type Record struct {
 
 // Run probes the domains and prints the findings.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	p, err := o.prober()
 	if err != nil {
 		return err

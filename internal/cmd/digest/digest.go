@@ -67,12 +67,7 @@ does not exist yet is never created: nothing is notable then.`,
 		Example: `  tlsrpt digest
   tlsrpt digest --since 7d --always --no-record`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Since, "since", "", "start of the span, a `DATE|DURATION` (default: the last digest of this host, else 24h)")
@@ -91,9 +86,6 @@ does not exist yet is never created: nothing is notable then.`,
 
 // Run prints the digest when it is notable.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	var err error
 	if o.Host, err = cmdutil.HostName(o.Host); err != nil {
 		return err

@@ -72,15 +72,12 @@ report waits in the spool folder until a later run, or tlsrpt import --spool.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.File = args[0]
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&opts.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message in `bytes` to check; larger ones pass unchecked")
@@ -97,9 +94,6 @@ report waits in the spool folder until a later run, or tlsrpt import --spool.`,
 
 // Run filters one message.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	// A closed stdout must give EPIPE, and exit 75, not death by SIGPIPE.
 	signal.Ignore(syscall.SIGPIPE)
 	in := o.F.IO.In

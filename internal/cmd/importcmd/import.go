@@ -66,13 +66,10 @@ the filter kept while the database was away.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&opts.Limits.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message or report file in `bytes`; larger ones are skipped as errors")
@@ -89,9 +86,6 @@ the filter kept while the database was away.`,
 // --spool on an empty spool, or on files without reports, leaves no
 // root-owned database that the mail user's filter could not write.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if err := cmdutil.CheckLimits(o.Limits); err != nil {
 		return err
 	}

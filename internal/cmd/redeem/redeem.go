@@ -69,15 +69,12 @@ ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("log") {
 				fmt.Fprintln(f.IO.ErrOut, deprecatedLog)
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Apply, "apply", false, "carry out the plan (without it, nothing is changed)")
@@ -114,12 +111,7 @@ review). banned-again needs a ban backend to consult.`,
 		Example: `  tlsrpt redeem log
   tlsrpt redeem log --backend fail2ban --quiet-after 3d`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return printLog(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, printLog),
 	}
 	fl := cmd.Flags()
 	f.Backends.AddFlags(fl)
@@ -129,9 +121,6 @@ review). banned-again needs a ban backend to consult.`,
 
 // Run plans, and applies with --apply.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	var err error
 	if o.Host, err = cmdutil.HostName(o.Host); err != nil {
 		return err

@@ -61,12 +61,7 @@ The database is only read: review works on a database you cannot write.`,
   tlsrpt review --no-bans --db /var/lib/tlsrpt/tlsrpt.db
   tlsrpt review --outcome still-failing`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.JSON, "json", false, "print a JSON array instead of a table")
@@ -80,9 +75,6 @@ The database is only read: review works on a database you cannot write.`,
 
 // Run lists the rows.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	since, err := cmdutil.ParseSince(o.Since, o.F.Now())
 	if err != nil {
 		return err
