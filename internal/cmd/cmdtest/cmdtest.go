@@ -156,11 +156,14 @@ var FailingIP = netip.MustParseAddr("198.51.100.7")
 // Seed creates the database DB holding one unauthenticated report of the
 // day before Now, received an hour before Now: 90 sessions to example.net
 // succeeded, 3 from FailingIP failed with certificate-expired.
-func (e *Env) Seed(t testing.TB) {
+func (e *Env) Seed(t testing.TB) { SeedAt(t, e.DB, Now) }
+
+// SeedAt creates the database db holding the report of Seed as of now.
+func SeedAt(t testing.TB, db string, now time.Time) {
 	t.Helper()
-	e.Fill(t, func(st *store.Store) {
-		st.SetClock(func() time.Time { return Now.Add(-time.Hour) })
-		start := Now.Truncate(24*time.Hour).AddDate(0, 0, -1)
+	FillDB(t, db, func(st *store.Store) {
+		st.SetClock(func() time.Time { return now.Add(-time.Hour) })
+		start := now.Truncate(24*time.Hour).AddDate(0, 0, -1)
 		r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
 			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 90, Failed: 3,
 				Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: FailingIP, FailedSessions: 3}}}}}
@@ -173,9 +176,12 @@ func (e *Env) Seed(t testing.TB) {
 // Fill opens the database DB, creating it, hands it to fill and closes it
 // again, so that the command under test finds what fill stored and holds
 // the only connection.
-func (e *Env) Fill(t testing.TB, fill func(*store.Store)) {
+func (e *Env) Fill(t testing.TB, fill func(*store.Store)) { FillDB(t, e.DB, fill) }
+
+// FillDB is Fill for the database db.
+func FillDB(t testing.TB, db string, fill func(*store.Store)) {
 	t.Helper()
-	st, err := store.Open(e.DB)
+	st, err := store.Open(db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,18 +27,15 @@ type Failure struct {
 // AddFailure stores f in the database db, creating it, by mail.
 func AddFailure(t testing.TB, db string, f Failure) {
 	t.Helper()
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if !f.Received.IsZero() {
-		st.SetClock(func() time.Time { return f.Received })
-	}
-	r := &report.Report{OrganizationName: "Reporter", ReportID: f.ID, Start: f.Start, End: f.End,
-		Policies: []report.Policy{{Type: "sts", Domain: f.Domain, Failed: f.Sessions,
-			Details: []report.FailureDetail{{ResultType: f.ResultType, ReceivingMXHostname: f.MX, FailedSessions: f.Sessions}}}}}
-	if _, _, err := st.AddReport(context.Background(), r, arrival.Source{Transport: "mail", Auth: f.Auth}); err != nil {
-		t.Fatal(err)
-	}
+	FillDB(t, db, func(st *store.Store) {
+		if !f.Received.IsZero() {
+			st.SetClock(func() time.Time { return f.Received })
+		}
+		r := &report.Report{OrganizationName: "Reporter", ReportID: f.ID, Start: f.Start, End: f.End,
+			Policies: []report.Policy{{Type: "sts", Domain: f.Domain, Failed: f.Sessions,
+				Details: []report.FailureDetail{{ResultType: f.ResultType, ReceivingMXHostname: f.MX, FailedSessions: f.Sessions}}}}}
+		if _, _, err := st.AddReport(context.Background(), r, arrival.Source{Transport: "mail", Auth: f.Auth}); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

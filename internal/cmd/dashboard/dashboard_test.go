@@ -1,13 +1,10 @@
 package dashboard
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"html"
 	"io"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,55 +16,38 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/tlsrpt/tlsrpt/arrival"
-	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/metrics"
-	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
-// newStore makes a SQLite store at path holding one report that names a
-// failing address, 198.51.100.7, and sets the count of addresses waiting
-// for redeem on host (none when host is empty).
+// newStore makes a SQLite store at path holding the report of
+// cmdtest.Seed as of now, which names a failing address, 198.51.100.7,
+// and sets the count of addresses waiting for redeem on host (none when
+// host is empty).
 func newStore(t *testing.T, path, host string) {
 	t.Helper()
-	st, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx := context.Background()
-	start := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -2)
-	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
-		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 90, Failed: 3,
-			Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr("198.51.100.7"), FailedSessions: 3}}}}}
-	if _, _, err := st.AddReport(ctx, r, arrival.Source{Transport: "mail"}); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.SeedAt(t, path, time.Now())
 	if host != "" {
-		if err := st.SetSetting(ctx, metrics.WaitingKey(host), "3"); err != nil {
-			t.Fatal(err)
-		}
+		cmdtest.FillDB(t, path, func(st *store.Store) {
+			if err := st.SetSetting(context.Background(), metrics.WaitingKey(host), "3"); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
-// parse parses dashboard's flags into Options over a factory for the
-// store at db, without running.
+// parse parses dashboard's flags into Options over a factory with the
+// real clock for the store at db, without running.
 func parse(t *testing.T, db string, args ...string) *Options {
 	t.Helper()
-	var errOut bytes.Buffer
-	f := cmdutil.New(nil, io.Discard, &errOut)
-	f.DB, f.DBSet = db, true
-	f.Trust.Resolver = "127.0.0.1:9" // nothing leaves the machine
-	var got *Options
-	cmd := NewCmdDashboard(f, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs(append(args, "--no-bans"))
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	if err := cmd.Execute(); err != nil {
+	e := cmdtest.New(t)
+	e.F.DB, e.F.Now = db, time.Now
+	o, err := cmdtest.Parse(e.F, NewCmdDashboard, append(args, "--no-bans")...)
+	if err != nil {
 		t.Fatalf("dashboard %v: %v", args, err)
 	}
-	return got
+	return o
 }
 
 // start runs the dashboard with o until the test ends and returns its
@@ -214,20 +194,11 @@ func TestHostsThroughTheCommand(t *testing.T) {
 			t.Errorf("Host %q: %d, want %d", host, code, want)
 		}
 	}
-	var errOut bytes.Buffer
-	f := cmdutil.New(nil, io.Discard, &errOut)
-	cmd := NewCmdDashboard(f, func(*Options) error { return nil })
-	cmd.SetArgs([]string{"--allow-host", "*.example.com"})
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	err := cmd.Execute()
+	o, err := cmdtest.Parse(cmdtest.New(t).F, NewCmdDashboard, "--allow-host", "*.example.com", "--listen", "127.0.0.1:0", "--no-bans")
 	if err == nil {
-		err = Run(context.Background(), &Options{F: f, Listen: "127.0.0.1:0", AllowHosts: []string{"*.example.com"}, NoBans: true})
+		err = Run(context.Background(), o)
 	}
-	var ee *cmdutil.ExitError
-	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--allow-host") {
-		t.Errorf("--allow-host '*.example.com': %v, want a usage error naming --allow-host", err)
-	}
+	cmdtest.Refused(t, err, "--allow-host")
 }
 
 // passwordStore makes a new store and a password file of alice:s3cret,
@@ -260,10 +231,7 @@ func TestAuthInClear(t *testing.T) {
 	}
 	err := Run(ctx, o)
 	cancel()
-	var ee *cmdutil.ExitError
-	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--behind-tls-proxy") {
-		t.Fatalf("--auth on 0.0.0.0 over HTTP: %v, want a usage error naming --behind-tls-proxy", err)
-	}
+	cmdtest.Refused(t, err, "--behind-tls-proxy")
 	addr := start(t, parse(t, db, "--listen", "0.0.0.0:0", "--auth", auth, "--behind-tls-proxy"))
 	_, port, _ := strings.Cut(addr, "]:")
 	if port == "" {
@@ -303,9 +271,5 @@ func TestTrustProxyThroughTheCommand(t *testing.T) {
 	}
 	o := parse(t, db, "--listen", "127.0.0.1:0", "--auth", auth, "--trust-proxy", "0.0.0.0/0")
 	o.Ready = func(string) { t.Error("--trust-proxy 0.0.0.0/0: listening") }
-	err := Run(context.Background(), o)
-	var ee *cmdutil.ExitError
-	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--trust-proxy") {
-		t.Errorf("--trust-proxy 0.0.0.0/0: %v, want a usage error naming --trust-proxy", err)
-	}
+	cmdtest.Refused(t, Run(context.Background(), o), "--trust-proxy")
 }
