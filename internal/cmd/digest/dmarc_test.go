@@ -1,7 +1,6 @@
 package digest
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -25,11 +24,7 @@ func TestRunDMARC(t *testing.T) {
 	run := func(args ...string) string {
 		t.Helper()
 		e.Out.Reset()
-		o, err := cmdtest.Parse(e.F, NewCmdDigest, append([]string{"--host", "mx1", "--no-plan", "--no-probe"}, args...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := Run(context.Background(), o); err != nil {
+		if err := cmdtest.Run(t, e, NewCmdDigest, Run, append([]string{"--host", "mx1", "--no-plan", "--no-probe"}, args...)...); err != nil {
 			t.Fatal(err)
 		}
 		return e.Out.String()
@@ -43,9 +38,5 @@ func TestRunDMARC(t *testing.T) {
 	if out := run("--always"); strings.Contains(out, "203.0.113.5") {
 		t.Errorf("the next digest names the source again:\n%s", out)
 	}
-	o, err := cmdtest.Parse(e.F, NewCmdDigest, "--no-plan", "--no-probe", "--domain", "exa mple.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmdtest.Refused(t, Run(context.Background(), o), `--domain "exa mple.org" is not a domain name`)
+	cmdtest.Refused(t, cmdtest.Run(t, e, NewCmdDigest, Run, "--no-plan", "--no-probe", "--domain", "exa mple.org"), `--domain "exa mple.org" is not a domain name`)
 }

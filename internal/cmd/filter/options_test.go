@@ -13,8 +13,7 @@ import (
 
 // TestFlags: filter's command line into Options.
 func TestFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdFilter, nil, nil, []cmdtest.Case[Options]{
-		{Args: nil},
+	cmdtest.Table(t, NewCmdFilter, nil, []cmdtest.Case[Options]{
 		{Args: []string{"msg.eml"}, Want: func(o *Options) { o.File = "msg.eml" }},
 		{Args: []string{"--max-message", "1000", "--max-decompressed", "2000", "--max-details", "3", "--max-policies", "4"},
 			Want: func(o *Options) { o.MaxMessage, o.MaxDecompressed, o.MaxDetails, o.MaxPolicies = 1000, 2000, 3, 4 }},
