@@ -35,7 +35,7 @@ func runCmd(t *testing.T, w *probetest.World, resolver, db string, args ...strin
 		t.Setenv("TLSRPT_DB", e.DB)
 	}
 	cmd := NewCmdDiagnose(e.F, func(o *Options) error {
-		o.dial = w.Dial
+		o.Dial = w.Dial
 		return Run(context.Background(), o)
 	})
 	err := cmdtest.Execute(cmd, append([]string{"--ca-file", cmdtest.CAFile(t, w.CA.Cert)}, args...)...)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/netip"
 	"time"
 
@@ -34,13 +33,8 @@ type Options struct {
 	NoRecord   bool
 	Host       string
 	NoProbe    bool
-	CAFile     string
-	Timeout    time.Duration
 	Domains    []string
-
-	// dial replaces the prober's dialer in tests, which send port 25 and
-	// 443 of the test hosts to their own servers.
-	dial func(ctx context.Context, network, address string) (net.Conn, error)
+	diagnose.ProbeOptions
 }
 
 // NewCmdDigest returns the digest command; runF, when not nil, replaces
@@ -161,14 +155,7 @@ func (o *Options) prober() (*probe.Prober, error) {
 	if o.NoProbe {
 		return nil, nil
 	}
-	if o.Timeout <= 0 {
-		return nil, cmdutil.UsageErrorf("--probe-timeout %v: want a positive duration (10s)", o.Timeout)
-	}
-	roots, err := diagnose.LoadRoots(o.CAFile)
-	if err != nil {
-		return nil, err
-	}
-	return &probe.Prober{Resolver: o.F.Trust.Resolver, Timeout: o.Timeout, Roots: roots, Now: o.F.Now, Dial: o.dial}, nil
+	return o.ProbeOptions.Prober(o.F, "--probe-timeout")
 }
 
 // openStore opens the database without ever creating it (a digest run by

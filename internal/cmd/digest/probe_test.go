@@ -51,7 +51,7 @@ func (x *fixture) run(t *testing.T, now time.Time, args ...string) string {
 	e := cmdtest.New(t)
 	e.F.Trust.Resolver, e.F.DB, e.F.Now = x.resolver, x.db, func() time.Time { return now }
 	cmd := NewCmdDigest(e.F, func(o *Options) error {
-		o.dial = x.w.Dial
+		o.Dial = x.w.Dial
 		return Run(context.Background(), o)
 	})
 	if err := cmdtest.Execute(cmd, append([]string{"--host", "mx", "--no-plan", "--ca-file", cmdtest.CAFile(t, x.w.CA.Cert)}, args...)...); err != nil {
