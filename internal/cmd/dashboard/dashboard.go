@@ -304,15 +304,18 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	backends, st, err := o.F.ReadWithBans(ctx, o.NoBans)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	handler, err := o.handler(st, backends, auth)
-	if err != nil {
-		return err
-	}
+	return o.F.ReadWithBans(ctx, o.NoBans, func(backends []redeem.Backend, st *store.Store) error {
+		handler, err := o.handler(st, backends, auth)
+		if err != nil {
+			return err
+		}
+		return o.serve(ctx, handler)
+	})
+}
+
+// serve listens on --listen and serves handler until ctx is done or
+// SIGTERM or SIGINT arrives.
+func (o *Options) serve(ctx context.Context, handler http.Handler) error {
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return err

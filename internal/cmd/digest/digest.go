@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
 	"time"
 
@@ -89,7 +88,10 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	st, readOnly, err := openStore(o)
+	// Never created (a digest run by root first must not make the shared
+	// store root's): to write, for the record of this digest, else, when
+	// this user may not write it, to read.
+	st, readOnly, err := o.F.OpenStoreExistingOrRead(true)
 	if errors.Is(err, store.ErrNoDatabase) {
 		// Nothing recorded yet is nothing notable; the timer stays quiet.
 		if o.Always {
@@ -156,18 +158,6 @@ func (o *Options) prober() (*probe.Prober, error) {
 		return nil, nil
 	}
 	return o.ProbeOptions.Prober(o.F, "--probe-timeout")
-}
-
-// openStore opens the database without ever creating it (a digest run by
-// root first must not make the shared store root's): to write, for the
-// record of this digest, else, when this user may not write it, to read.
-func openStore(o *Options) (st *store.Store, readOnly bool, err error) {
-	st, err = o.F.OpenStoreExisting()
-	if err == nil || !(errors.Is(err, store.ErrReadOnly) || errors.Is(err, fs.ErrPermission)) {
-		return st, false, err
-	}
-	st, err = o.F.OpenStoreReadOnly()
-	return st, true, err
 }
 
 // planText is the redeem plan of the trusted failing addresses banned on

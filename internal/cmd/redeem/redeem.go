@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -146,7 +145,9 @@ func Run(ctx context.Context, o *Options) error {
 	if len(backends) == 0 {
 		return fmt.Errorf("no ban backend found on this machine (fail2ban, ipqbdb, iptables): name one with --backend")
 	}
-	st, readOnly, err := openForPlan(o)
+	// Never created; to write (--apply needs it; a plan records its steps
+	// in the audit log when it may), or, for a plan, to read only.
+	st, readOnly, err := o.F.OpenStoreExistingOrRead(!o.Apply)
 	if err != nil {
 		return err
 	}
@@ -179,18 +180,6 @@ func parseIPs(ss []string) ([]netip.Addr, error) {
 		out = append(out, ip)
 	}
 	return out, nil
-}
-
-// openForPlan opens the database, never creating it: to write (--apply
-// needs it; a plan records its steps in the audit log when it may), or,
-// for a plan, to read only when the user cannot write it.
-func openForPlan(o *Options) (st *store.Store, readOnly bool, err error) {
-	st, err = o.F.OpenStoreExisting()
-	if err == nil || o.Apply || !(errors.Is(err, store.ErrReadOnly) || errors.Is(err, os.ErrPermission)) {
-		return st, false, err
-	}
-	st, err = o.F.OpenStoreReadOnly()
-	return st, true, err
 }
 
 // planner makes, shows, logs and applies one plan.

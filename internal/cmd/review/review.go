@@ -19,6 +19,8 @@ import (
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/redeem"
+	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // Options are review's options.
@@ -86,16 +88,20 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	backends, st, err := o.F.ReadWithBans(ctx, o.NoBans)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	return o.F.ReadWithBans(ctx, o.NoBans, func(backends []redeem.Backend, st *store.Store) error {
+		return o.list(ctx, st, assess.Options{Since: since, Backends: backends, Outcomes: &oo})
+	})
+}
+
+// list reviews st as ao asks, with this host's trust checker, and prints
+// the rows.
+func (o *Options) list(ctx context.Context, st *store.Store, ao assess.Options) error {
 	checker, err := o.F.Trust.Checker(st)
 	if err != nil {
 		return err
 	}
-	rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker, Backends: backends, Outcomes: &oo})
+	ao.Checker = checker
+	rows, err := assess.Review(ctx, st, ao)
 	if err != nil {
 		return err
 	}
