@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -27,10 +27,6 @@ const outlookFile = "../../../dmarc/testdata/corpus/protection.outlook.com!examp
 // forgery under "unauthenticated" only.
 func TestDMARCThroughTheCommand(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
 	f, err := os.Open(outlookFile)
 	if err != nil {
 		t.Fatal(err)
@@ -40,15 +36,11 @@ func TestDMARCThroughTheCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if _, _, err := st.AddDMARC(ctx, r, dmarctest.Signed("outlook.com")); err != nil {
-		t.Fatal(err)
-	}
-	forged := dmarctest.Report("Outlook.com", "forged", "example.com", r.Metadata.Begin, dmarctest.Rec{IP: "198.51.100.66", N: 5000})
-	if _, _, err := st.AddDMARC(ctx, forged, dmarctest.Unsigned("outlook.com")); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	cmdtest.FillDB(t, db, func(st *store.Store) {
+		dmarctest.Add(t, st, time.Now(), r, dmarctest.Signed("outlook.com"))
+		forged := dmarctest.Report("Outlook.com", "forged", "example.com", r.Metadata.Begin, dmarctest.Rec{IP: "198.51.100.66", N: 5000})
+		dmarctest.Add(t, st, time.Now(), forged, dmarctest.Unsigned("outlook.com"))
+	})
 
 	day := time.Date(2024, 4, 1, 12, 0, 0, 0, time.UTC)
 	o := parse(t, db, "--listen", "127.0.0.1:0", "--days", "7")
