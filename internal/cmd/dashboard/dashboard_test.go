@@ -3,7 +3,6 @@ package dashboard
 import (
 	"context"
 	"html"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -74,21 +73,6 @@ func start(t *testing.T, o *Options) string {
 	return ""
 }
 
-func get(t *testing.T, url, host string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	if host != "" {
-		req.Host = host
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // TestHostDefault: without --host, /metrics shows the redeem count kept
 // under this host's name (os.Hostname), as redeem writes it.
 func TestHostDefault(t *testing.T) {
@@ -99,7 +83,7 @@ func TestHostDefault(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
 	newStore(t, db, host)
 	addr := start(t, parse(t, db, "--listen", "127.0.0.1:0"))
-	code, body := get(t, "http://"+addr+"/metrics", "")
+	code, body := cmdtest.Get(t, "http://"+addr+"/metrics", "")
 	if code != 200 || !regexp.MustCompile(`(?m)^tlsrpt_redeem_waiting_addresses 3$`).MatchString(body) {
 		t.Errorf("/metrics: %d, lacks tlsrpt_redeem_waiting_addresses 3:\n%s", code, body)
 	}
@@ -119,7 +103,7 @@ func TestRedeemCommandCarriesOptions(t *testing.T) {
 	o := parse(t, db, "--listen", "127.0.0.1:0")
 	o.F.Trust.Allowlists = []string{allow}
 	addr := start(t, o)
-	code, body := get(t, "http://"+addr+"/", "")
+	code, body := cmdtest.Get(t, "http://"+addr+"/", "")
 	m := regexp.MustCompile(`data-copy="([^"]*--ip 198\.51\.100\.7)"`).FindStringSubmatch(body)
 	if code != 200 || m == nil {
 		t.Fatalf("page: %d, no copy button for 198.51.100.7", code)
@@ -190,7 +174,7 @@ func TestHostsThroughTheCommand(t *testing.T) {
 	addr := start(t, parse(t, db, "--listen", "127.0.0.1:0", "--allow-host", "dash.example.com", "--allow-host", "mx1.example.net"))
 	for host, want := range map[string]int{"": 200, "localhost": 200, "dash.example.com": 200, "MX1.example.net:8443": 200,
 		"rebind.attacker.example": 421, "dash.example.com.attacker.example": 421} {
-		if code, _ := get(t, "http://"+addr+"/api/v1/review", host); code != want {
+		if code, _ := cmdtest.Get(t, "http://"+addr+"/api/v1/review", host); code != want {
 			t.Errorf("Host %q: %d, want %d", host, code, want)
 		}
 	}
@@ -237,7 +221,7 @@ func TestAuthInClear(t *testing.T) {
 	if port == "" {
 		_, port, _ = strings.Cut(addr, ":")
 	}
-	if code, _ := get(t, "http://127.0.0.1:"+port+"/healthz", ""); code != 401 {
+	if code, _ := cmdtest.Get(t, "http://127.0.0.1:"+port+"/healthz", ""); code != 401 {
 		t.Errorf("behind a TLS proxy, without a password: %d, want 401", code)
 	}
 }

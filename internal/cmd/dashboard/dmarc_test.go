@@ -46,7 +46,7 @@ func TestDMARCThroughTheCommand(t *testing.T) {
 	o := parse(t, db, "--listen", "127.0.0.1:0", "--days", "7")
 	o.F.Now = func() time.Time { return day }
 	addr := start(t, o)
-	code, body := get(t, "http://"+addr+"/", "")
+	code, body := cmdtest.Get(t, "http://"+addr+"/", "")
 	if code != 200 {
 		t.Fatalf("GET /: %d %s", code, body)
 	}
@@ -60,7 +60,7 @@ func TestDMARCThroughTheCommand(t *testing.T) {
 	if i < 0 || j < i || !strings.Contains(body[i:j], "Outlook.com (unauthenticated)") {
 		t.Error("198.51.100.66 is listed under outlook.com")
 	}
-	code, metrics := get(t, "http://"+addr+"/metrics", "")
+	code, metrics := cmdtest.Get(t, "http://"+addr+"/metrics", "")
 	for _, re := range []string{`(?m)^tlsrpt_dmarc_messages\{policy_domain="example.com",reporter="outlook.com",result="fail"\} 1$`,
 		`(?m)^tlsrpt_dmarc_messages\{policy_domain="other",reporter="unauthenticated",result="fail"\} 5000$`} {
 		if code != 200 || !regexp.MustCompile(re).MatchString(metrics) {
@@ -73,7 +73,7 @@ func TestDMARCThroughTheCommand(t *testing.T) {
 
 	o = parse(t, db, "--listen", "127.0.0.1:0", "--days", "1")
 	o.F.Now = func() time.Time { return day }
-	if _, body = get(t, "http://"+start(t, o)+"/", ""); strings.Contains(body, "100.24.188.149") || !strings.Contains(body, "No TLS or DMARC report in this span") {
+	if _, body = cmdtest.Get(t, "http://"+start(t, o)+"/", ""); strings.Contains(body, "100.24.188.149") || !strings.Contains(body, "No TLS or DMARC report in this span") {
 		t.Error("--days 1: the section shows a report of three days before")
 	}
 }
