@@ -1,14 +1,12 @@
 package dashboard
 
 import (
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -27,15 +25,7 @@ const outlookFile = "../../../dmarc/testdata/corpus/protection.outlook.com!examp
 // forgery under "unauthenticated" only.
 func TestDMARCThroughTheCommand(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
-	f, err := os.Open(outlookFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := dmarc.Parse(f, dmarc.Limits{})
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := dmarctest.ParseFile(t, outlookFile)
 	cmdtest.FillDB(t, db, func(st *store.Store) {
 		dmarctest.Add(t, st, time.Now(), r, dmarctest.Signed("outlook.com"))
 		forged := dmarctest.Report("Outlook.com", "forged", "example.com", r.Metadata.Begin, dmarctest.Rec{IP: "198.51.100.66", N: 5000})
