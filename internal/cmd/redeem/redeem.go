@@ -34,10 +34,9 @@ type Options struct {
 	IPs     []string
 	Since   string
 	Host    string
-	// ConfirmReports and QuietAfter judge the outcomes of earlier
-	// redeems (see tlsrpt review).
-	ConfirmReports int
-	QuietAfter     string
+	// OutcomeFlags judge the outcomes of earlier redeems (see tlsrpt
+	// review).
+	review.OutcomeFlags
 }
 
 // NewCmdRedeem returns the redeem command; runF, when not nil, replaces
@@ -88,7 +87,7 @@ ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly
 	fl.StringVar(&opts.Since, "since", "", "only consider reports whose range ends after this `DATE|DURATION`")
 	cmdutil.HostVar(fl, &opts.Host)
 	f.Backends.AddFlags(fl)
-	review.AddOutcomeFlags(fl, &opts.ConfirmReports, &opts.QuietAfter)
+	opts.OutcomeFlags.AddFlags(fl)
 	cmd.AddCommand(newCmdLog(f, runF))
 	return cmd
 }
@@ -114,7 +113,7 @@ review). banned-again needs a ban backend to consult.`,
 	}
 	fl := cmd.Flags()
 	f.Backends.AddFlags(fl)
-	review.AddOutcomeFlags(fl, &opts.ConfirmReports, &opts.QuietAfter)
+	opts.OutcomeFlags.AddFlags(fl)
 	return cmd
 }
 
@@ -156,7 +155,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	oo, err := review.OutcomeOptions(o.F.Now(), o.ConfirmReports, o.QuietAfter)
+	oo, err := o.OutcomeFlags.Options(o.F.Now())
 	if err != nil {
 		return err
 	}
@@ -416,7 +415,7 @@ func planOutcomes(ctx context.Context, st *store.Store, plan redeem.Plan, opt as
 // logOutcomes judges every redeemed address for redeem log, consulting
 // the backends the options name or find (none: banned-again is left out).
 func logOutcomes(ctx context.Context, o *Options, st *store.Store) (map[netip.Addr]assess.Outcome, error) {
-	oo, err := review.OutcomeOptions(o.F.Now(), o.ConfirmReports, o.QuietAfter)
+	oo, err := o.OutcomeFlags.Options(o.F.Now())
 	if err != nil {
 		return nil, err
 	}

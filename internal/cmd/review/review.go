@@ -30,9 +30,8 @@ type Options struct {
 	Since  string
 	NoBans bool
 	// Outcome keeps only redeemed addresses with this outcome.
-	Outcome        string
-	ConfirmReports int
-	QuietAfter     string
+	Outcome string
+	OutcomeFlags
 }
 
 // NewCmdReview returns the review command; runF, when not nil, replaces
@@ -69,7 +68,7 @@ The database is only read: review works on a database you cannot write.`,
 	fl.BoolVar(&opts.JSON, "json", false, "print a JSON array instead of a table")
 	fl.StringVar(&opts.Since, "since", "", "only reports whose range ends after this `DATE|DURATION` (2024-02-01, 7d, 36h)")
 	fl.BoolVar(&opts.NoBans, "no-bans", false, "do not consult any ban backend")
-	AddOutcomeFlags(fl, &opts.ConfirmReports, &opts.QuietAfter)
+	opts.OutcomeFlags.AddFlags(fl)
 	fl.StringVar(&opts.Outcome, "outcome", "", "only redeemed addresses with this `OUTCOME` ("+strings.Join(assess.OutcomeWords, ", ")+")")
 	f.Backends.AddFlags(fl)
 	return cmd
@@ -84,7 +83,7 @@ func Run(ctx context.Context, o *Options) error {
 	if o.Outcome != "" && !assess.ValidOutcome(o.Outcome) {
 		return cmdutil.UsageErrorf("--outcome %q: not an outcome; use one of %s", o.Outcome, strings.Join(assess.OutcomeWords, ", "))
 	}
-	oo, err := OutcomeOptions(o.F.Now(), o.ConfirmReports, o.QuietAfter)
+	oo, err := o.OutcomeFlags.Options(o.F.Now())
 	if err != nil {
 		return err
 	}
