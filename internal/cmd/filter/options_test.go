@@ -42,6 +42,7 @@ func TestRefusalsPassThrough(t *testing.T) {
 		{[]string{"--max-details", "0"}, "--max-details 0 must be above 0; leave it out for the default"},
 		{[]string{"--max-policies", "-2"}, "--max-policies -2 must be above 0"},
 		{[]string{"--max-decompressed", "0"}, "--max-decompressed 0 must be above 0"},
+		{[]string{"--max-dmarc-records", "0"}, "--max-dmarc-records 0 must be above 0; leave it out for the default"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			e := cmdtest.New(t)

@@ -40,6 +40,7 @@ func TestRunRefuses(t *testing.T) {
 		{[]string{"--max-details", "0"}, "--max-details 0 must be above 0; leave it out for the default"},
 		{[]string{"--max-policies", "-1"}, "--max-policies -1 must be above 0"},
 		{[]string{"--max-decompressed", "0"}, "--max-decompressed 0 must be above 0"},
+		{[]string{"--max-dmarc-records", "-1"}, "--max-dmarc-records -1 must be above 0; leave it out for the default"},
 		{[]string{"--progress", "sometimes"}, `--progress "sometimes": want auto, always or never`},
 	} {
 		e := cmdtest.New(t)
