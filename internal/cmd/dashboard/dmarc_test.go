@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // outlookFile is a real DMARC aggregate report of the shared corpus:
@@ -24,16 +22,14 @@ const outlookFile = "../../../dmarc/testdata/corpus/protection.outlook.com!examp
 // section; its /metrics shows the DMARC messages of outlook.com, and the
 // forgery under "unauthenticated" only.
 func TestDMARCThroughTheCommand(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "tlsrpt.db")
+	e := cmdtest.New(t)
 	r := dmarctest.ParseFile(t, outlookFile)
-	cmdtest.FillDB(t, db, func(st *store.Store) {
-		dmarctest.Add(t, st, time.Now(), r, dmarctest.Signed("outlook.com"))
-		forged := dmarctest.Report("Outlook.com", "forged", "example.com", r.Metadata.Begin, dmarctest.Rec{IP: "198.51.100.66", N: 5000})
-		dmarctest.Add(t, st, time.Now(), forged, dmarctest.Unsigned("outlook.com"))
-	})
+	e.AddDMARC(t, time.Now(), r, dmarctest.Signed("outlook.com"))
+	forged := dmarctest.Report("Outlook.com", "forged", "example.com", r.Metadata.Begin, dmarctest.Rec{IP: "198.51.100.66", N: 5000})
+	e.AddDMARC(t, time.Now(), forged, dmarctest.Unsigned("outlook.com"))
 
 	day := time.Date(2024, 4, 1, 12, 0, 0, 0, time.UTC)
-	o := parse(t, db, "--listen", "127.0.0.1:0", "--days", "7")
+	o := parse(t, e.DB, "--listen", "127.0.0.1:0", "--days", "7")
 	o.F.Now = func() time.Time { return day }
 	addr := start(t, o)
 	code, body := cmdtest.Get(t, "http://"+addr+"/", "")
@@ -61,7 +57,7 @@ func TestDMARCThroughTheCommand(t *testing.T) {
 		t.Error("/metrics names the forged reporter")
 	}
 
-	o = parse(t, db, "--listen", "127.0.0.1:0", "--days", "1")
+	o = parse(t, e.DB, "--listen", "127.0.0.1:0", "--days", "1")
 	o.F.Now = func() time.Time { return day }
 	if _, body = cmdtest.Get(t, "http://"+start(t, o)+"/", ""); strings.Contains(body, "100.24.188.149") || !strings.Contains(body, "No TLS or DMARC report in this span") {
 		t.Error("--days 1: the section shows a report of three days before")

@@ -7,7 +7,6 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // TestRunDMARC: the command names a new source failing DMARC in a signed
@@ -17,10 +16,8 @@ import (
 func TestRunDMARC(t *testing.T) {
 	e := cmdtest.New(t)
 	day := cmdtest.Now.Truncate(24*time.Hour).AddDate(0, 0, -1)
-	e.Fill(t, func(st *store.Store) {
-		dmarctest.Add(t, st, cmdtest.Now.Add(-time.Hour), dmarctest.Report("google.com", "1", "example.net", day,
-			dmarctest.Rec{IP: "203.0.113.5", N: 40}, dmarctest.Rec{IP: "203.0.113.6", N: 2, From: "example.org"}), dmarctest.Signed("google.com"))
-	})
+	e.AddDMARC(t, cmdtest.Now.Add(-time.Hour), dmarctest.Report("google.com", "1", "example.net", day,
+		dmarctest.Rec{IP: "203.0.113.5", N: 40}, dmarctest.Rec{IP: "203.0.113.6", N: 2, From: "example.org"}), dmarctest.Signed("google.com"))
 	run := func(args ...string) string {
 		t.Helper()
 		e.Out.Reset()
