@@ -65,17 +65,14 @@ The reason is cut to 120 characters; --verbose prints it whole.`,
   tlsrpt allowlist check -v 198.51.100.7
   ignorecommand = /usr/local/bin/tlsrpt allowlist check <ip>     # fail2ban jail.d`,
 		Args: cmdutil.ExactArgs(1, "one IP address", "tlsrpt allowlist check 209.85.220.41"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			ip, err := netip.ParseAddr(args[0])
 			if err != nil || ip.Zone() != "" {
 				return cmdutil.UsageErrorf("%q is not an IP address", neutral.TerminalCell(args[0]))
 			}
 			opts.IP = ip.Unmap()
-			if runF != nil {
-				return runF(opts)
-			}
-			return RunCheck(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, RunCheck),
 	}
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "print the whole reason, not only its first 120 characters")
 	return cmd
@@ -83,16 +80,16 @@ The reason is cut to 120 characters; --verbose prints it whole.`,
 
 // RunCheck checks the address and exits as fail2ban's ignorecommand wants.
 func RunCheck(ctx context.Context, o *CheckOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
+	budget := func(ctx context.Context, c *allowlist.Checker) (context.Context, context.CancelFunc) {
+		return c.Resolver.WithBudget(ctx)
 	}
-	c, done, err := cachedChecker(o.F)
-	if err != nil {
-		return err // a file that cannot be read: exit 1, not a usage error
-	}
-	defer done()
-	ctx, cancel := c.Resolver.WithBudget(ctx)
-	defer cancel()
+	return checking(ctx, o.F, budget, func(ctx context.Context, c *allowlist.Checker) error {
+		return check(ctx, o, c)
+	})
+}
+
+// check checks the address with c and says the verdict.
+func check(ctx context.Context, o *CheckOptions, c *allowlist.Checker) error {
 	v := c.Check(ctx, o.IP)
 	why := neutral.TerminalCell(v.Why)
 	if o.Verbose {
@@ -111,15 +108,20 @@ func RunCheck(ctx context.Context, o *CheckOptions) error {
 	return cmdutil.Silent(cmdutil.ExitNotTrusted)
 }
 
-// cachedChecker is the trust checker of check and export, on their DNS
-// cache (checkCache); done closes the cache.
-func cachedChecker(f *cmdutil.Factory) (c *allowlist.Checker, done func(), err error) {
+// checking runs do with the trust checker of check and export, on their
+// DNS cache (checkCache), and ctx as bound bounds it; then it closes the
+// cache.
+func checking(ctx context.Context, f *cmdutil.Factory, bound func(context.Context, *allowlist.Checker) (context.Context, context.CancelFunc),
+	do func(context.Context, *allowlist.Checker) error) error {
 	cache, done := checkCache(f)
-	if c, err = f.Trust.Checker(cache); err != nil {
-		done()
-		return nil, nil, err
+	defer done()
+	c, err := f.Trust.Checker(cache)
+	if err != nil {
+		return err // a file that cannot be read: exit 1, not a usage error
 	}
-	return c, done, nil
+	ctx, cancel := bound(ctx, c)
+	defer cancel()
+	return do(ctx, c)
 }
 
 // checkCache opens the DNS cache of check and export: a file of its own
@@ -156,17 +158,14 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 		Example: `  tlsrpt allowlist export --format fail2ban > /etc/fail2ban/jail.d/tlsrpt-ignoreip.local
   tlsrpt allowlist export --format postscreen > /etc/postfix/postscreen_tlsrpt.cidr`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			switch opts.Format {
 			case "cidr", "fail2ban", "postscreen":
 			default:
 				return cmdutil.UsageErrorf("unknown --format %q: want cidr, fail2ban or postscreen", opts.Format)
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return RunExport(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, RunExport),
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "cidr", "output `format`: cidr, fail2ban (an ignoreip line) or postscreen (a cidr access table)")
 	return cmd
@@ -174,22 +173,17 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 
 // RunExport prints the ranges.
 func RunExport(ctx context.Context, o *ExportOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
+	bound := func(ctx context.Context, _ *allowlist.Checker) (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, 10*allowlist.DefaultBudget)
 	}
-	c, done, err := cachedChecker(o.F)
-	if err != nil {
-		return err // a file that cannot be read: exit 1, not a usage error
-	}
-	defer done()
-	ctx, cancel := context.WithTimeout(ctx, 10*allowlist.DefaultBudget)
-	defer cancel()
-	w := bufio.NewWriter(o.F.IO.Out)
-	if err := c.List.Export(ctx, o.Format, c.Resolver, w); err != nil {
-		w.Flush()
-		return exportErrors(o.F.IO.ErrOut, err)
-	}
-	return w.Flush()
+	return checking(ctx, o.F, bound, func(ctx context.Context, c *allowlist.Checker) error {
+		w := bufio.NewWriter(o.F.IO.Out)
+		if err := c.List.Export(ctx, o.Format, c.Resolver, w); err != nil {
+			w.Flush()
+			return exportErrors(o.F.IO.ErrOut, err)
+		}
+		return w.Flush()
+	})
 }
 
 // exportErrors prints each SPF domain that could not be expanded on a

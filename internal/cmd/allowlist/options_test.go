@@ -1,7 +1,6 @@
 package allowlist
 
 import (
-	"context"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,7 +14,7 @@ import (
 // TestCheckFlags: allowlist check's command line into CheckOptions; the
 // address is checked with net/netip, IPv4-mapped addresses unmapped.
 func TestCheckFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdCheck, nil, []string{"192.0.2.1"}, []cmdtest.Case[CheckOptions]{
+	cmdtest.Table(t, NewCmdCheck, []string{"192.0.2.1"}, []cmdtest.Case[CheckOptions]{
 		{Args: nil, Want: func(o *CheckOptions) { o.IP = netip.MustParseAddr("192.0.2.1") }},
 		{Args: []string{"-v"}, Want: func(o *CheckOptions) { o.IP, o.Verbose = netip.MustParseAddr("192.0.2.1"), true }},
 		{Args: []string{"192.0.2.2"}, Refused: []string{"want one IP address", "tlsrpt allowlist check 209.85.220.41"}},
@@ -34,7 +33,7 @@ func TestCheckFlags(t *testing.T) {
 
 // TestExportFlags: allowlist export's --format, one of three.
 func TestExportFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdExport, nil, nil, []cmdtest.Case[ExportOptions]{
+	cmdtest.Table(t, NewCmdExport, nil, []cmdtest.Case[ExportOptions]{
 		{Args: nil, Want: func(o *ExportOptions) { o.Format = "cidr" }},
 		{Args: []string{"--format", "fail2ban"}, Want: func(o *ExportOptions) { o.Format = "fail2ban" }},
 		{Args: []string{"--format", "postscreen"}, Want: func(o *ExportOptions) { o.Format = "postscreen" }},
@@ -64,22 +63,14 @@ func TestRunOutput(t *testing.T) {
 	e.F.Trust.Allowlists, e.F.Trust.NoDefaultAllowlist = []string{list}, true
 	for ip, want := range map[string]int{"192.0.2.9": cmdutil.ExitOK, "198.51.100.7": cmdutil.ExitNotTrusted} {
 		e.Out.Reset()
-		o, err := cmdtest.Parse(e.F, NewCmdCheck, ip)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = RunCheck(context.Background(), o)
+		err := cmdtest.Run(t, e, NewCmdCheck, RunCheck, ip)
 		verdict := map[int]string{cmdutil.ExitOK: ": trusted: ", cmdutil.ExitNotTrusted: ": not trusted: "}[want]
 		if cmdutil.ExitCode(err) != want || !strings.HasPrefix(e.Out.String(), ip+verdict) {
 			t.Errorf("check %s: exit %d, %q; want exit %d, %q", ip, cmdutil.ExitCode(err), e.Out.String(), want, ip+verdict)
 		}
 	}
 	e.Out.Reset()
-	o, err := cmdtest.Parse(e.F, NewCmdExport, "--format", "postscreen")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := RunExport(context.Background(), o); err != nil || !strings.Contains(e.Out.String(), "192.0.2.0/24") {
+	if err := cmdtest.Run(t, e, NewCmdExport, RunExport, "--format", "postscreen"); err != nil || !strings.Contains(e.Out.String(), "192.0.2.0/24") {
 		t.Errorf("export: %v, %q", err, e.Out.String())
 	}
 }

@@ -43,11 +43,8 @@ func SelfSigned(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
 	}
 	dir := t.TempDir()
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	for name, b := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: kder}} {
-		if err := os.WriteFile(name, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writePEM(t, certFile, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	writePEM(t, keyFile, &pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatal(err)
@@ -55,4 +52,22 @@ func SelfSigned(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// CAFile writes ca as a PEM file into t's temporary folder and returns
+// its name: a --ca-file that trusts it.
+func CAFile(t testing.TB, ca *x509.Certificate) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "ca.pem")
+	writePEM(t, name, &pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})
+	return name
+}
+
+// writePEM writes b, PEM-encoded, to the file name, readable by its owner
+// only.
+func writePEM(t testing.TB, name string, b *pem.Block) {
+	t.Helper()
+	if err := os.WriteFile(name, pem.EncodeToMemory(b), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

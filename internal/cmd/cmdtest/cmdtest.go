@@ -95,10 +95,10 @@ type Case[O any] struct {
 
 // Table checks each case with Parse, its Args after base (what the
 // command needs to run at all, often nothing). Options are compared whole
-// with reflect.DeepEqual after blank, which must clear what cannot be
-// compared (functions); the factory is left out. So a flag that sets
-// another field than its own fails too.
-func Table[O any](t *testing.T, newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, blank func(*O), base []string, cases []Case[O]) {
+// with reflect.DeepEqual, the factory and the function fields (hooks for
+// tests, which cannot be compared) left out. So a flag that sets another
+// field than its own fails too.
+func Table[O any](t *testing.T, newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, base []string, cases []Case[O]) {
 	t.Helper()
 	for _, c := range cases {
 		t.Run(strings.Join(c.Args, " "), func(t *testing.T) {
@@ -119,15 +119,23 @@ func Table[O any](t *testing.T, newCmd func(*cmdutil.Factory, func(*O) error) *c
 				c.Want(want)
 			}
 			for _, o := range []*O{got, want} {
-				reflect.ValueOf(o).Elem().FieldByName("F").SetZero()
-				if blank != nil {
-					blank(o)
-				}
+				forComparing(reflect.ValueOf(o).Elem())
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("options\n%+v\nwant\n%+v", *got, *want)
 			}
 		})
+	}
+}
+
+// forComparing clears the factory F and the function fields of the options
+// struct v, which reflect.DeepEqual cannot compare.
+func forComparing(v reflect.Value) {
+	v.FieldByName("F").SetZero()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Func {
+			reflect.NewAt(f.Type(), f.Addr().UnsafePointer()).Elem().SetZero()
+		}
 	}
 }
 
@@ -156,11 +164,14 @@ var FailingIP = netip.MustParseAddr("198.51.100.7")
 // Seed creates the database DB holding one unauthenticated report of the
 // day before Now, received an hour before Now: 90 sessions to example.net
 // succeeded, 3 from FailingIP failed with certificate-expired.
-func (e *Env) Seed(t testing.TB) {
+func (e *Env) Seed(t testing.TB) { SeedAt(t, e.DB, Now) }
+
+// SeedAt creates the database db holding the report of Seed as of now.
+func SeedAt(t testing.TB, db string, now time.Time) {
 	t.Helper()
-	e.Fill(t, func(st *store.Store) {
-		st.SetClock(func() time.Time { return Now.Add(-time.Hour) })
-		start := Now.Truncate(24*time.Hour).AddDate(0, 0, -1)
+	FillDB(t, db, func(st *store.Store) {
+		st.SetClock(func() time.Time { return now.Add(-time.Hour) })
+		start := now.Truncate(24*time.Hour).AddDate(0, 0, -1)
 		r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
 			Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 90, Failed: 3,
 				Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: FailingIP, FailedSessions: 3}}}}}
@@ -173,12 +184,28 @@ func (e *Env) Seed(t testing.TB) {
 // Fill opens the database DB, creating it, hands it to fill and closes it
 // again, so that the command under test finds what fill stored and holds
 // the only connection.
-func (e *Env) Fill(t testing.TB, fill func(*store.Store)) {
+func (e *Env) Fill(t testing.TB, fill func(*store.Store)) { FillDB(t, e.DB, fill) }
+
+// FillDB is Fill for the database db.
+func FillDB(t testing.TB, db string, fill func(*store.Store)) {
 	t.Helper()
-	st, err := store.Open(e.DB)
+	st, err := store.Open(db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	fill(st)
+}
+
+// Run is arguments to output: it parses args with the command newCmd
+// makes over e's factory, failing t when they are refused, and runs run
+// with the options they give and a background context. It returns run's
+// error; what the command wrote is in e.Out and e.Err.
+func Run[O any](t testing.TB, e *Env, newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, run func(context.Context, *O) error, args ...string) error {
+	t.Helper()
+	o, err := Parse(e.F, newCmd, args...)
+	if err != nil {
+		t.Fatalf("%v: refused: %v", args, err)
+	}
+	return run(context.Background(), o)
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -135,23 +136,37 @@ func (f *Factory) OpenStoreExisting() (*store.Store, error) { return f.openStore
 // only read work on a database the user cannot write.
 func (f *Factory) OpenStoreReadOnly() (*store.Store, error) { return f.openStore(store.OpenReadOnly) }
 
-// ReadWithBans opens what review and the dashboard read: this host's ban
-// backends (none with noBans), then the store read-only. The backends are
-// opened first, so that a wrong backend flag is named before the store is
-// looked for.
-func (f *Factory) ReadWithBans(ctx context.Context, noBans bool) ([]redeem.Backend, *store.Store, error) {
+// OpenStoreExistingOrRead opens the database as OpenStoreExisting does,
+// to write; when this user may not write it and mayRead allows, to read
+// only (readOnly says so): a plan or a digest run by a user who cannot
+// write the shared store still works, writing nothing.
+func (f *Factory) OpenStoreExistingOrRead(mayRead bool) (st *store.Store, readOnly bool, err error) {
+	st, err = f.OpenStoreExisting()
+	if err == nil || !mayRead || !(errors.Is(err, store.ErrReadOnly) || errors.Is(err, fs.ErrPermission)) {
+		return st, false, err
+	}
+	st, err = f.OpenStoreReadOnly()
+	return st, true, err
+}
+
+// ReadWithBans hands read what review and the dashboard read: this
+// host's ban backends (none with noBans) and the store, opened read-only
+// and closed when read returns. The backends are opened first, so that a
+// wrong backend flag is named before the store is looked for.
+func (f *Factory) ReadWithBans(ctx context.Context, noBans bool, read func([]redeem.Backend, *store.Store) error) error {
 	var backends []redeem.Backend
 	if !noBans {
 		var err error
 		if backends, err = f.Backends.Open(ctx); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
 	st, err := f.OpenStoreReadOnly()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	return backends, st, nil
+	defer st.Close()
+	return read(backends, st)
 }
 
 // ExitError carries an exit code. A Silent one has been reported already

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -52,6 +53,34 @@ func CheckLimits(l report.Limits) error {
 		if f.v <= 0 {
 			return UsageErrorf("%s %d must be above 0; leave it out for the default", f.flag, f.v)
 		}
+	}
+	return nil
+}
+
+// DecodeLimits are the bounds of what filter and import decode: those of
+// LimitFlags and --max-dmarc-records.
+type DecodeLimits struct {
+	report.Limits
+	// DMARCRecords bounds the records of the DMARC reports of one
+	// message (or file).
+	DMARCRecords int
+}
+
+// AddFlags defines LimitFlags' flags and --max-dmarc-records, whose help
+// is dmarcHelp, on fs.
+func (l *DecodeLimits) AddFlags(fs *pflag.FlagSet, dmarcHelp string) {
+	LimitFlags(fs, &l.Limits)
+	fs.IntVar(&l.DMARCRecords, "max-dmarc-records", filter.DefaultDMARCRecords, dmarcHelp)
+}
+
+// Check refuses zero and negative values, as CheckLimits does, of
+// --max-dmarc-records too.
+func (l DecodeLimits) Check() error {
+	if err := CheckLimits(l.Limits); err != nil {
+		return err
+	}
+	if l.DMARCRecords <= 0 {
+		return UsageErrorf("--max-dmarc-records %d must be above 0; leave it out for the default", l.DMARCRecords)
 	}
 	return nil
 }

@@ -80,18 +80,15 @@ other sites. Ban status is asked of the backends at most every 30 seconds.`,
   tlsrpt dashboard --listen :8461 --auth /etc/tlsrpt/htpasswd --tls-cert cert.pem --tls-key key.pem --allow-host mx1.example.com
   tlsrpt dashboard --listen 127.0.0.1:8461 --auth /etc/tlsrpt/htpasswd --allow-host dash.example.com --trust-proxy 127.0.0.1  # behind nginx`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			if err := web.CheckListen(opts.Listen, opts.Auth != ""); err != nil {
 				return cmdutil.Explain(err) // a usage error, with the fix
 			}
 			if err := opts.TLSOptions.Check(); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8461", "`address` to listen on, host:port (loopback unless --auth)")
@@ -302,22 +299,22 @@ func absPath(p string) string {
 
 // Run serves until ctx is done or SIGTERM or SIGINT arrives.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	auth, err := o.check()
 	if err != nil {
 		return err
 	}
-	backends, st, err := o.F.ReadWithBans(ctx, o.NoBans)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	handler, err := o.handler(st, backends, auth)
-	if err != nil {
-		return err
-	}
+	return o.F.ReadWithBans(ctx, o.NoBans, func(backends []redeem.Backend, st *store.Store) error {
+		handler, err := o.handler(st, backends, auth)
+		if err != nil {
+			return err
+		}
+		return o.serve(ctx, handler)
+	})
+}
+
+// serve listens on --listen and serves handler until ctx is done or
+// SIGTERM or SIGINT arrives.
+func (o *Options) serve(ctx context.Context, handler http.Handler) error {
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return err

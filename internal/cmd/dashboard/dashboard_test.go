@@ -1,13 +1,9 @@
 package dashboard
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"html"
-	"io"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,55 +15,38 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/tlsrpt/tlsrpt/arrival"
-	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/metrics"
-	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
-// newStore makes a SQLite store at path holding one report that names a
-// failing address, 198.51.100.7, and sets the count of addresses waiting
-// for redeem on host (none when host is empty).
+// newStore makes a SQLite store at path holding the report of
+// cmdtest.Seed as of now, which names a failing address, 198.51.100.7,
+// and sets the count of addresses waiting for redeem on host (none when
+// host is empty).
 func newStore(t *testing.T, path, host string) {
 	t.Helper()
-	st, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx := context.Background()
-	start := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -2)
-	r := &report.Report{OrganizationName: "Example Mail", ReportID: "r1", Start: start, End: start.Add(24*time.Hour - time.Second),
-		Policies: []report.Policy{{Type: "sts", Domain: "example.net", Successful: 90, Failed: 3,
-			Details: []report.FailureDetail{{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr("198.51.100.7"), FailedSessions: 3}}}}}
-	if _, _, err := st.AddReport(ctx, r, arrival.Source{Transport: "mail"}); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.SeedAt(t, path, time.Now())
 	if host != "" {
-		if err := st.SetSetting(ctx, metrics.WaitingKey(host), "3"); err != nil {
-			t.Fatal(err)
-		}
+		cmdtest.FillDB(t, path, func(st *store.Store) {
+			if err := st.SetSetting(context.Background(), metrics.WaitingKey(host), "3"); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
-// parse parses dashboard's flags into Options over a factory for the
-// store at db, without running.
+// parse parses dashboard's flags into Options over a factory with the
+// real clock for the store at db, without running.
 func parse(t *testing.T, db string, args ...string) *Options {
 	t.Helper()
-	var errOut bytes.Buffer
-	f := cmdutil.New(nil, io.Discard, &errOut)
-	f.DB, f.DBSet = db, true
-	f.Trust.Resolver = "127.0.0.1:9" // nothing leaves the machine
-	var got *Options
-	cmd := NewCmdDashboard(f, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs(append(args, "--no-bans"))
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	if err := cmd.Execute(); err != nil {
+	e := cmdtest.New(t)
+	e.F.DB, e.F.Now = db, time.Now
+	o, err := cmdtest.Parse(e.F, NewCmdDashboard, append(args, "--no-bans")...)
+	if err != nil {
 		t.Fatalf("dashboard %v: %v", args, err)
 	}
-	return got
+	return o
 }
 
 // start runs the dashboard with o until the test ends and returns its
@@ -94,21 +73,6 @@ func start(t *testing.T, o *Options) string {
 	return ""
 }
 
-func get(t *testing.T, url, host string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	if host != "" {
-		req.Host = host
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // TestHostDefault: without --host, /metrics shows the redeem count kept
 // under this host's name (os.Hostname), as redeem writes it.
 func TestHostDefault(t *testing.T) {
@@ -119,7 +83,7 @@ func TestHostDefault(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
 	newStore(t, db, host)
 	addr := start(t, parse(t, db, "--listen", "127.0.0.1:0"))
-	code, body := get(t, "http://"+addr+"/metrics", "")
+	code, body := cmdtest.Get(t, "http://"+addr+"/metrics", "")
 	if code != 200 || !regexp.MustCompile(`(?m)^tlsrpt_redeem_waiting_addresses 3$`).MatchString(body) {
 		t.Errorf("/metrics: %d, lacks tlsrpt_redeem_waiting_addresses 3:\n%s", code, body)
 	}
@@ -139,7 +103,7 @@ func TestRedeemCommandCarriesOptions(t *testing.T) {
 	o := parse(t, db, "--listen", "127.0.0.1:0")
 	o.F.Trust.Allowlists = []string{allow}
 	addr := start(t, o)
-	code, body := get(t, "http://"+addr+"/", "")
+	code, body := cmdtest.Get(t, "http://"+addr+"/", "")
 	m := regexp.MustCompile(`data-copy="([^"]*--ip 198\.51\.100\.7)"`).FindStringSubmatch(body)
 	if code != 200 || m == nil {
 		t.Fatalf("page: %d, no copy button for 198.51.100.7", code)
@@ -210,24 +174,15 @@ func TestHostsThroughTheCommand(t *testing.T) {
 	addr := start(t, parse(t, db, "--listen", "127.0.0.1:0", "--allow-host", "dash.example.com", "--allow-host", "mx1.example.net"))
 	for host, want := range map[string]int{"": 200, "localhost": 200, "dash.example.com": 200, "MX1.example.net:8443": 200,
 		"rebind.attacker.example": 421, "dash.example.com.attacker.example": 421} {
-		if code, _ := get(t, "http://"+addr+"/api/v1/review", host); code != want {
+		if code, _ := cmdtest.Get(t, "http://"+addr+"/api/v1/review", host); code != want {
 			t.Errorf("Host %q: %d, want %d", host, code, want)
 		}
 	}
-	var errOut bytes.Buffer
-	f := cmdutil.New(nil, io.Discard, &errOut)
-	cmd := NewCmdDashboard(f, func(*Options) error { return nil })
-	cmd.SetArgs([]string{"--allow-host", "*.example.com"})
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	err := cmd.Execute()
+	o, err := cmdtest.Parse(cmdtest.New(t).F, NewCmdDashboard, "--allow-host", "*.example.com", "--listen", "127.0.0.1:0", "--no-bans")
 	if err == nil {
-		err = Run(context.Background(), &Options{F: f, Listen: "127.0.0.1:0", AllowHosts: []string{"*.example.com"}, NoBans: true})
+		err = Run(context.Background(), o)
 	}
-	var ee *cmdutil.ExitError
-	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--allow-host") {
-		t.Errorf("--allow-host '*.example.com': %v, want a usage error naming --allow-host", err)
-	}
+	cmdtest.Refused(t, err, "--allow-host")
 }
 
 // passwordStore makes a new store and a password file of alice:s3cret,
@@ -260,16 +215,13 @@ func TestAuthInClear(t *testing.T) {
 	}
 	err := Run(ctx, o)
 	cancel()
-	var ee *cmdutil.ExitError
-	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--behind-tls-proxy") {
-		t.Fatalf("--auth on 0.0.0.0 over HTTP: %v, want a usage error naming --behind-tls-proxy", err)
-	}
+	cmdtest.Refused(t, err, "--behind-tls-proxy")
 	addr := start(t, parse(t, db, "--listen", "0.0.0.0:0", "--auth", auth, "--behind-tls-proxy"))
 	_, port, _ := strings.Cut(addr, "]:")
 	if port == "" {
 		_, port, _ = strings.Cut(addr, ":")
 	}
-	if code, _ := get(t, "http://127.0.0.1:"+port+"/healthz", ""); code != 401 {
+	if code, _ := cmdtest.Get(t, "http://127.0.0.1:"+port+"/healthz", ""); code != 401 {
 		t.Errorf("behind a TLS proxy, without a password: %d, want 401", code)
 	}
 }
@@ -303,9 +255,5 @@ func TestTrustProxyThroughTheCommand(t *testing.T) {
 	}
 	o := parse(t, db, "--listen", "127.0.0.1:0", "--auth", auth, "--trust-proxy", "0.0.0.0/0")
 	o.Ready = func(string) { t.Error("--trust-proxy 0.0.0.0/0: listening") }
-	err := Run(context.Background(), o)
-	var ee *cmdutil.ExitError
-	if !errors.As(err, &ee) || ee.Code != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--trust-proxy") {
-		t.Errorf("--trust-proxy 0.0.0.0/0: %v, want a usage error naming --trust-proxy", err)
-	}
+	cmdtest.Refused(t, Run(context.Background(), o), "--trust-proxy")
 }

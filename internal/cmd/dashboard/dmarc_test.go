@@ -1,17 +1,13 @@
 package dashboard
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/dmarc"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // outlookFile is a real DMARC aggregate report of the shared corpus:
@@ -26,35 +22,17 @@ const outlookFile = "../../../dmarc/testdata/corpus/protection.outlook.com!examp
 // section; its /metrics shows the DMARC messages of outlook.com, and the
 // forgery under "unauthenticated" only.
 func TestDMARCThroughTheCommand(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "tlsrpt.db")
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(outlookFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := dmarc.Parse(f, dmarc.Limits{})
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, _, err := st.AddDMARC(ctx, r, dmarctest.Signed("outlook.com")); err != nil {
-		t.Fatal(err)
-	}
+	e := cmdtest.New(t)
+	r := dmarctest.ParseFile(t, outlookFile)
+	e.AddDMARC(t, time.Now(), r, dmarctest.Signed("outlook.com"))
 	forged := dmarctest.Report("Outlook.com", "forged", "example.com", r.Metadata.Begin, dmarctest.Rec{IP: "198.51.100.66", N: 5000})
-	if _, _, err := st.AddDMARC(ctx, forged, dmarctest.Unsigned("outlook.com")); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	e.AddDMARC(t, time.Now(), forged, dmarctest.Unsigned("outlook.com"))
 
 	day := time.Date(2024, 4, 1, 12, 0, 0, 0, time.UTC)
-	o := parse(t, db, "--listen", "127.0.0.1:0", "--days", "7")
+	o := parse(t, e.DB, "--listen", "127.0.0.1:0", "--days", "7")
 	o.F.Now = func() time.Time { return day }
 	addr := start(t, o)
-	code, body := get(t, "http://"+addr+"/", "")
+	code, body := cmdtest.Get(t, "http://"+addr+"/", "")
 	if code != 200 {
 		t.Fatalf("GET /: %d %s", code, body)
 	}
@@ -68,7 +46,7 @@ func TestDMARCThroughTheCommand(t *testing.T) {
 	if i < 0 || j < i || !strings.Contains(body[i:j], "Outlook.com (unauthenticated)") {
 		t.Error("198.51.100.66 is listed under outlook.com")
 	}
-	code, metrics := get(t, "http://"+addr+"/metrics", "")
+	code, metrics := cmdtest.Get(t, "http://"+addr+"/metrics", "")
 	for _, re := range []string{`(?m)^tlsrpt_dmarc_messages\{policy_domain="example.com",reporter="outlook.com",result="fail"\} 1$`,
 		`(?m)^tlsrpt_dmarc_messages\{policy_domain="other",reporter="unauthenticated",result="fail"\} 5000$`} {
 		if code != 200 || !regexp.MustCompile(re).MatchString(metrics) {
@@ -79,9 +57,9 @@ func TestDMARCThroughTheCommand(t *testing.T) {
 		t.Error("/metrics names the forged reporter")
 	}
 
-	o = parse(t, db, "--listen", "127.0.0.1:0", "--days", "1")
+	o = parse(t, e.DB, "--listen", "127.0.0.1:0", "--days", "1")
 	o.F.Now = func() time.Time { return day }
-	if _, body = get(t, "http://"+start(t, o)+"/", ""); strings.Contains(body, "100.24.188.149") || !strings.Contains(body, "No TLS or DMARC report in this span") {
+	if _, body = cmdtest.Get(t, "http://"+start(t, o)+"/", ""); strings.Contains(body, "100.24.188.149") || !strings.Contains(body, "No TLS or DMARC report in this span") {
 		t.Error("--days 1: the section shows a report of three days before")
 	}
 }

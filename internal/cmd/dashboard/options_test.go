@@ -13,8 +13,7 @@ import (
 // TestFlags: dashboard's command line into Options, and the refusals the
 // command line alone decides.
 func TestFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdDashboard, func(o *Options) { o.Ready = nil }, nil, []cmdtest.Case[Options]{
-		{Args: nil},
+	cmdtest.Table(t, NewCmdDashboard, nil, []cmdtest.Case[Options]{
 		{Args: []string{"--listen", "[::1]:0", "--days", "30", "--quiet-after", "5d", "--no-bans", "--host", "mx1"},
 			Want: func(o *Options) {
 				o.Listen, o.Days, o.QuietAfter, o.NoBans, o.Host = "[::1]:0", 30, 5*24*time.Hour, true, "mx1"

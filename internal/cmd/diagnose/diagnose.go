@@ -44,13 +44,32 @@ type Options struct {
 	All           bool
 	JSON          bool
 	Since         string
-	CAFile        string
 	ExpiryWarning string
-	Timeout       time.Duration
+	ProbeOptions
+}
 
-	// dial replaces the prober's dialer in tests, which send port 25 and
+// ProbeOptions are what the probes of diagnose and digest's checks take
+// from the command line, and the dialer tests swap in.
+type ProbeOptions struct {
+	CAFile  string
+	Timeout time.Duration
+
+	// Dial replaces the prober's dialer in tests, which send port 25 and
 	// 443 of the test hosts to their own servers.
-	dial func(ctx context.Context, network, address string) (net.Conn, error)
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Prober builds the prober of f's resolver and clock, refusing a timeout
+// that is not positive with its flag, timeoutFlag.
+func (p ProbeOptions) Prober(f *cmdutil.Factory, timeoutFlag string) (*probe.Prober, error) {
+	if p.Timeout <= 0 {
+		return nil, cmdutil.UsageErrorf("%s %v: want a positive duration (10s)", timeoutFlag, p.Timeout)
+	}
+	roots, err := LoadRoots(p.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	return &probe.Prober{Resolver: f.Trust.Resolver, Timeout: p.Timeout, Roots: roots, Now: f.Now, Dial: p.Dial}, nil
 }
 
 // NewCmdDiagnose returns the diagnose command; runF, when not nil,
@@ -83,13 +102,10 @@ DNS failure, a timeout) and nothing failed.`,
   tlsrpt diagnose example.org --all
   tlsrpt diagnose --domain example.org --domain example.net
   tlsrpt diagnose example.org --json --ca-file /etc/ssl/private-ca.pem --resolver 127.0.0.1:53`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Domains = args
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&opts.Ours, "domain", nil, "one of our `DOMAIN`s, probed with the failing domains of the reports when no DOMAIN argument is given (repeatable)")
@@ -110,9 +126,6 @@ type Record struct {
 
 // Run probes the domains and prints the findings.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	p, err := o.prober()
 	if err != nil {
 		return err
@@ -172,15 +185,12 @@ func (o *Options) prober() (*probe.Prober, error) {
 	if err != nil {
 		return nil, cmdutil.UsageErrorf("--expiry-warning %q: want a duration (14d, 2w, 72h)", o.ExpiryWarning)
 	}
-	if o.Timeout <= 0 {
-		return nil, cmdutil.UsageErrorf("--timeout %v: want a positive duration (10s)", o.Timeout)
-	}
-	roots, err := LoadRoots(o.CAFile)
+	p, err := o.ProbeOptions.Prober(o.F, "--timeout")
 	if err != nil {
 		return nil, err
 	}
-	return &probe.Prober{Resolver: o.F.Trust.Resolver, Timeout: o.Timeout, ExpiryWarning: warn,
-		Roots: roots, Now: o.F.Now, Dial: o.dial}, nil
+	p.ExpiryWarning = warn
+	return p, nil
 }
 
 // LoadRoots returns the system roots plus those of file; nil (the

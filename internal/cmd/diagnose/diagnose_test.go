@@ -1,23 +1,19 @@
 package diagnose
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/pem"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/probetest"
 	"github.com/tlsrpt/tlsrpt/probe"
-	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // result is one run of the command.
@@ -30,28 +26,20 @@ type result struct {
 // as --resolver and its CA as --ca-file; db is the store, "" for none.
 func runCmd(t *testing.T, w *probetest.World, resolver, db string, args ...string) result {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	f := cmdutil.New(strings.NewReader(""), &out, &errOut)
-	f.Trust.Resolver = resolver
+	e := cmdtest.New(t)
+	e.F.Trust.Resolver, e.F.Now = resolver, time.Now
 	if db != "" {
-		f.DB, f.DBSet = db, true
-	} else {
-		t.Setenv("TLSRPT_DB", filepath.Join(t.TempDir(), "none.db"))
+		e.F.DB = db
+	} else { // no --db, and the default names no database
+		e.F.DB, e.F.DBSet = "", false
+		t.Setenv("TLSRPT_DB", e.DB)
 	}
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.CA.Cert.Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := NewCmdDiagnose(f, func(o *Options) error {
-		o.dial = w.Dial
+	cmd := NewCmdDiagnose(e.F, func(o *Options) error {
+		o.Dial = w.Dial
 		return Run(context.Background(), o)
 	})
-	cmd.SetArgs(append([]string{"--ca-file", ca}, args...))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.Execute()
-	return result{code: cmdutil.ExitCode(err), out: out.String(), errOut: errOut.String()}
+	err := cmdtest.Execute(cmd, append([]string{"--ca-file", cmdtest.CAFile(t, w.CA.Cert)}, args...)...)
+	return result{code: cmdutil.ExitCode(err), out: e.Out.String(), errOut: e.Err.String()}
 }
 
 func decode(t *testing.T, s string) []Record {
@@ -128,22 +116,13 @@ func TestFromReports(t *testing.T) {
 	w.Route("victim.test", 25, victim.Listener.Addr().String())
 	w.Rec.MX["victim.test"] = []string{"mx1.ours.test"}
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
 	end := time.Now().Add(-24 * time.Hour)
 	add := func(id, domain, mx string, auth arrival.Auth) {
-		rep := &report.Report{OrganizationName: "Reporter", ReportID: id, Start: end.Add(-24 * time.Hour), End: end,
-			Policies: []report.Policy{{Type: "sts", Domain: domain, Failed: 1,
-				Details: []report.FailureDetail{{ResultType: probe.StartTLSNotSupported, ReceivingMXHostname: mx, FailedSessions: 1}}}}}
-		if _, _, err := st.AddReport(context.Background(), rep, arrival.Source{Transport: "mail", Auth: auth}); err != nil {
-			t.Fatal(err)
-		}
+		cmdtest.AddFailure(t, db, cmdtest.Failure{ID: id, Domain: domain, ResultType: probe.StartTLSNotSupported, MX: mx, Sessions: 1,
+			Start: end.Add(-24 * time.Hour), End: end, Auth: auth})
 	}
-	add("1", "ours.test", "victim.test\x1b[2J", arrival.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"})
+	add("1", "ours.test", "victim.test\x1b[2J", cmdtest.Signed)
 	add("2", "victim.test", "victim.test", arrival.Auth{})
-	st.Close()
 
 	r := runCmd(t, w, dnstest.Start(t, w.Rec), db)
 	if strings.Contains(r.out, "\x1b") {
@@ -185,19 +164,9 @@ func TestUsage(t *testing.T) {
 func TestOurDomains(t *testing.T) {
 	w := probetest.Healthy(t, "ours.test")
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
 	end := time.Now().Add(-24 * time.Hour)
-	rep := &report.Report{OrganizationName: "Reporter", ReportID: "1", Start: end.Add(-24 * time.Hour), End: end,
-		Policies: []report.Policy{{Type: "sts", Domain: "reported.test", Failed: 1,
-			Details: []report.FailureDetail{{ResultType: probe.StartTLSNotSupported, FailedSessions: 1}}}}}
-	if _, _, err := st.AddReport(context.Background(), rep, arrival.Source{Transport: "mail",
-		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"}}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
+	cmdtest.AddFailure(t, db, cmdtest.Failure{ID: "1", Domain: "reported.test", ResultType: probe.StartTLSNotSupported, Sessions: 1,
+		Start: end.Add(-24 * time.Hour), End: end, Auth: cmdtest.Signed})
 	resolver := dnstest.Start(t, w.Rec)
 	domains := func(r result) map[string]int {
 		n := map[string]int{}

@@ -1,7 +1,6 @@
 package diagnose
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -10,8 +9,7 @@ import (
 
 // TestFlags: diagnose's command line into Options.
 func TestFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdDiagnose, func(o *Options) { o.dial = nil }, nil, []cmdtest.Case[Options]{
-		{Args: nil},
+	cmdtest.Table(t, NewCmdDiagnose, nil, []cmdtest.Case[Options]{
 		{Args: []string{"example.org", "example.net", "--all", "--json"},
 			Want: func(o *Options) { o.Domains, o.All, o.JSON = []string{"example.org", "example.net"}, true, true }},
 		{Args: []string{"--domain", "example.org", "--domain", "example.net", "--since", "30d"},
@@ -33,12 +31,6 @@ func TestRunRefuses(t *testing.T) {
 		{[]string{"--timeout", "0s"}, "--timeout 0s: want a positive duration"},
 		{[]string{"--timeout", "-1s"}, "--timeout -1s: want a positive duration"},
 	} {
-		e := cmdtest.New(t)
-		o, err := cmdtest.Parse(e.F, NewCmdDiagnose, append(tc.args, "example.org")...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.dial = nil
-		cmdtest.Refused(t, Run(context.Background(), o), tc.want)
+		cmdtest.Refused(t, cmdtest.Run(t, cmdtest.New(t), NewCmdDiagnose, Run, append(tc.args, "example.org")...), tc.want)
 	}
 }

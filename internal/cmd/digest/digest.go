@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net"
 	"net/netip"
 	"time"
 
@@ -34,13 +32,8 @@ type Options struct {
 	NoRecord   bool
 	Host       string
 	NoProbe    bool
-	CAFile     string
-	Timeout    time.Duration
 	Domains    []string
-
-	// dial replaces the prober's dialer in tests, which send port 25 and
-	// 443 of the test hosts to their own servers.
-	dial func(ctx context.Context, network, address string) (net.Conn, error)
+	diagnose.ProbeOptions
 }
 
 // NewCmdDigest returns the digest command; runF, when not nil, replaces
@@ -67,12 +60,7 @@ does not exist yet is never created: nothing is notable then.`,
 		Example: `  tlsrpt digest
   tlsrpt digest --since 7d --always --no-record`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Since, "since", "", "start of the span, a `DATE|DURATION` (default: the last digest of this host, else 24h)")
@@ -91,9 +79,6 @@ does not exist yet is never created: nothing is notable then.`,
 
 // Run prints the digest when it is notable.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	var err error
 	if o.Host, err = cmdutil.HostName(o.Host); err != nil {
 		return err
@@ -103,7 +88,10 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	st, readOnly, err := openStore(o)
+	// Never created (a digest run by root first must not make the shared
+	// store root's): to write, for the record of this digest, else, when
+	// this user may not write it, to read.
+	st, readOnly, err := o.F.OpenStoreExistingOrRead(true)
 	if errors.Is(err, store.ErrNoDatabase) {
 		// Nothing recorded yet is nothing notable; the timer stays quiet.
 		if o.Always {
@@ -160,26 +148,7 @@ func (o *Options) prober() (*probe.Prober, error) {
 	if o.NoProbe {
 		return nil, nil
 	}
-	if o.Timeout <= 0 {
-		return nil, cmdutil.UsageErrorf("--probe-timeout %v: want a positive duration (10s)", o.Timeout)
-	}
-	roots, err := diagnose.LoadRoots(o.CAFile)
-	if err != nil {
-		return nil, err
-	}
-	return &probe.Prober{Resolver: o.F.Trust.Resolver, Timeout: o.Timeout, Roots: roots, Now: o.F.Now, Dial: o.dial}, nil
-}
-
-// openStore opens the database without ever creating it (a digest run by
-// root first must not make the shared store root's): to write, for the
-// record of this digest, else, when this user may not write it, to read.
-func openStore(o *Options) (st *store.Store, readOnly bool, err error) {
-	st, err = o.F.OpenStoreExisting()
-	if err == nil || !(errors.Is(err, store.ErrReadOnly) || errors.Is(err, fs.ErrPermission)) {
-		return st, false, err
-	}
-	st, err = o.F.OpenStoreReadOnly()
-	return st, true, err
+	return o.ProbeOptions.Prober(o.F, "--probe-timeout")
 }
 
 // planText is the redeem plan of the trusted failing addresses banned on

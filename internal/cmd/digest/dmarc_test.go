@@ -1,14 +1,12 @@
 package digest
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // TestRunDMARC: the command names a new source failing DMARC in a signed
@@ -18,18 +16,12 @@ import (
 func TestRunDMARC(t *testing.T) {
 	e := cmdtest.New(t)
 	day := cmdtest.Now.Truncate(24*time.Hour).AddDate(0, 0, -1)
-	e.Fill(t, func(st *store.Store) {
-		dmarctest.Add(t, st, cmdtest.Now.Add(-time.Hour), dmarctest.Report("google.com", "1", "example.net", day,
-			dmarctest.Rec{IP: "203.0.113.5", N: 40}, dmarctest.Rec{IP: "203.0.113.6", N: 2, From: "example.org"}), dmarctest.Signed("google.com"))
-	})
+	e.AddDMARC(t, cmdtest.Now.Add(-time.Hour), dmarctest.Report("google.com", "1", "example.net", day,
+		dmarctest.Rec{IP: "203.0.113.5", N: 40}, dmarctest.Rec{IP: "203.0.113.6", N: 2, From: "example.org"}), dmarctest.Signed("google.com"))
 	run := func(args ...string) string {
 		t.Helper()
 		e.Out.Reset()
-		o, err := cmdtest.Parse(e.F, NewCmdDigest, append([]string{"--host", "mx1", "--no-plan", "--no-probe"}, args...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := Run(context.Background(), o); err != nil {
+		if err := cmdtest.Run(t, e, NewCmdDigest, Run, append([]string{"--host", "mx1", "--no-plan", "--no-probe"}, args...)...); err != nil {
 			t.Fatal(err)
 		}
 		return e.Out.String()
@@ -43,9 +35,5 @@ func TestRunDMARC(t *testing.T) {
 	if out := run("--always"); strings.Contains(out, "203.0.113.5") {
 		t.Errorf("the next digest names the source again:\n%s", out)
 	}
-	o, err := cmdtest.Parse(e.F, NewCmdDigest, "--no-plan", "--no-probe", "--domain", "exa mple.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmdtest.Refused(t, Run(context.Background(), o), `--domain "exa mple.org" is not a domain name`)
+	cmdtest.Refused(t, cmdtest.Run(t, e, NewCmdDigest, Run, "--no-plan", "--no-probe", "--domain", "exa mple.org"), `--domain "exa mple.org" is not a domain name`)
 }

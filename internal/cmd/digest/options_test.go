@@ -1,7 +1,6 @@
 package digest
 
 import (
-	"context"
 	"os"
 	"strings"
 	"testing"
@@ -12,8 +11,7 @@ import (
 
 // TestFlags: digest's command line into Options.
 func TestFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdDigest, func(o *Options) { o.dial = nil }, nil, []cmdtest.Case[Options]{
-		{Args: nil},
+	cmdtest.Table(t, NewCmdDigest, nil, []cmdtest.Case[Options]{
 		{Args: []string{"--since", "7d", "--always", "--no-record", "--host", "mx1"},
 			Want: func(o *Options) { o.Since, o.Always, o.NoRecord, o.Host = "7d", true, true, "mx1" }},
 		{Args: []string{"--quiet-after", "5d", "--no-plan", "--no-probe"},
@@ -33,21 +31,13 @@ func TestRunOutput(t *testing.T) {
 	run := func(args ...string) (string, error) {
 		t.Helper()
 		e.Out.Reset()
-		o, err := cmdtest.Parse(e.F, NewCmdDigest, append([]string{"--host", "mx1", "--no-plan", "--no-probe"}, args...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = Run(context.Background(), o)
+		err := cmdtest.Run(t, e, NewCmdDigest, Run, append([]string{"--host", "mx1", "--no-plan", "--no-probe"}, args...)...)
 		return e.Out.String(), err
 	}
 	_, err := run("--since", "7m")
 	cmdtest.Refused(t, err, `--since "7m"`)
-	o, err := cmdtest.Parse(e.F, NewCmdDigest, "--host", "mx1", "--no-plan", "--probe-timeout", "0s")
-	if err != nil {
-		t.Fatal(err)
-	}
 	e.Seed(t)
-	cmdtest.Refused(t, Run(context.Background(), o), "--probe-timeout 0s: want a positive duration")
+	cmdtest.Refused(t, cmdtest.Run(t, e, NewCmdDigest, Run, "--host", "mx1", "--no-plan", "--probe-timeout", "0s"), "--probe-timeout 0s: want a positive duration")
 	os.Remove(e.DB)
 	if out, err := run(); err != nil || out != "" {
 		t.Errorf("no database: %v, %q; want nothing", err, out)

@@ -1,22 +1,17 @@
 package digest
 
 import (
-	"bytes"
 	"context"
-	"encoding/pem"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
-	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/probetest"
 	"github.com/tlsrpt/tlsrpt/probe"
-	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // fixture is a test domain whose MX host presents an expired certificate,
@@ -43,21 +38,9 @@ func newFixture(t *testing.T) *fixture {
 // add stores a report of domain failing with typ at the given time.
 func (x *fixture) add(t *testing.T, id, domain, typ string, auth arrival.Auth, at time.Time) {
 	t.Helper()
-	st, err := store.Open(x.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	st.SetClock(func() time.Time { return at })
-	rep := &report.Report{OrganizationName: "Reporter", ReportID: id, Start: at.Add(-24 * time.Hour), End: at.Add(-time.Hour),
-		Policies: []report.Policy{{Type: "sts", Domain: domain, Failed: 3,
-			Details: []report.FailureDetail{{ResultType: typ, FailedSessions: 3}}}}}
-	if _, _, err := st.AddReport(context.Background(), rep, arrival.Source{Transport: "mail", Auth: auth}); err != nil {
-		t.Fatal(err)
-	}
+	cmdtest.AddFailure(t, x.db, cmdtest.Failure{ID: id, Domain: domain, ResultType: typ, Sessions: 3,
+		Start: at.Add(-24 * time.Hour), End: at.Add(-time.Hour), Auth: auth, Received: at})
 }
-
-var signed = arrival.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"}
 
 // run runs tlsrpt digest at now against the fixture's world.
 func (x *fixture) run(t *testing.T, now time.Time, args ...string) string {
@@ -65,27 +48,16 @@ func (x *fixture) run(t *testing.T, now time.Time, args ...string) string {
 	if x.resolver == "" {
 		x.resolver = dnstest.Start(t, x.w.Rec)
 	}
-	var out, errOut bytes.Buffer
-	f := cmdutil.New(strings.NewReader(""), &out, &errOut)
-	f.Trust.Resolver = x.resolver
-	f.DB, f.DBSet = x.db, true
-	f.Now = func() time.Time { return now }
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: x.w.CA.Cert.Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := NewCmdDigest(f, func(o *Options) error {
-		o.dial = x.w.Dial
+	e := cmdtest.New(t)
+	e.F.Trust.Resolver, e.F.DB, e.F.Now = x.resolver, x.db, func() time.Time { return now }
+	cmd := NewCmdDigest(e.F, func(o *Options) error {
+		o.Dial = x.w.Dial
 		return Run(context.Background(), o)
 	})
-	cmd.SetArgs(append([]string{"--host", "mx", "--no-plan", "--ca-file", ca}, args...))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	if err := cmd.Execute(); err != nil {
-		t.Fatalf("digest: %v; stderr %q; stdout:\n%s", err, errOut.String(), out.String())
+	if err := cmdtest.Execute(cmd, append([]string{"--host", "mx", "--no-plan", "--ca-file", cmdtest.CAFile(t, x.w.CA.Cert)}, args...)...); err != nil {
+		t.Fatalf("digest: %v; stderr %q; stdout:\n%s", err, e.Err.String(), e.Out.String())
 	}
-	return out.String()
+	return e.Out.String()
 }
 
 const checksHeading = "Checks of the result types new since the last digest"
@@ -95,7 +67,7 @@ const checksHeading = "Checks of the result types new since the last digest"
 // the next digest, with the same type again, probes nothing.
 func TestDigestProbesNewType(t *testing.T) {
 	x := newFixture(t)
-	x.add(t, "1", "ours.test", probe.CertificateExpired, signed, x.base.Add(-time.Hour))
+	x.add(t, "1", "ours.test", probe.CertificateExpired, cmdtest.Signed, x.base.Add(-time.Hour))
 	out := x.run(t, x.base)
 	for _, s := range []string{checksHeading, "ours.test (certificate-expired)", "ours.test (certificate-expired): 1 failing check", "fail cert-expiry mx1.ours.test: the certificate expired on",
 		"fix: renew the certificate", "all checks: tlsrpt diagnose ours.test"} {
@@ -108,7 +80,7 @@ func TestDigestProbesNewType(t *testing.T) {
 	}
 	before := x.mx.Connections()
 	// The same type again, in a report of the next span: not new.
-	x.add(t, "2", "ours.test", probe.CertificateExpired, signed, x.base.Add(time.Hour))
+	x.add(t, "2", "ours.test", probe.CertificateExpired, cmdtest.Signed, x.base.Add(time.Hour))
 	out = x.run(t, x.base.Add(2*time.Hour))
 	if strings.Contains(out, checksHeading) || x.mx.Connections() != before {
 		t.Errorf("a type of the last digest was probed again (%d connections, %d before):\n%s", x.mx.Connections(), before, out)
@@ -119,7 +91,7 @@ func TestDigestProbesNewType(t *testing.T) {
 // checks.
 func TestDigestNoProbe(t *testing.T) {
 	x := newFixture(t)
-	x.add(t, "1", "ours.test", probe.CertificateExpired, signed, x.base.Add(-time.Hour))
+	x.add(t, "1", "ours.test", probe.CertificateExpired, cmdtest.Signed, x.base.Add(-time.Hour))
 	out := x.run(t, x.base, "--no-probe", "--always")
 	if strings.Contains(out, checksHeading) || strings.Contains(out, "cert-expiry") || x.w.Dialed != nil {
 		t.Errorf("--no-probe probed (dialed %v):\n%s", x.w.Dialed, out)
@@ -147,7 +119,7 @@ func TestDigestProbeCannotRun(t *testing.T) {
 	x := newFixture(t)
 	x.w.Rec.MX = map[string][]string{}
 	x.w.AddMX("mx1.ours.test", probetest.StartSMTP(t, probetest.SMTPSilent, probetest.NoCert()))
-	x.add(t, "1", "ours.test", probe.StartTLSNotSupported, signed, x.base.Add(-time.Hour))
+	x.add(t, "1", "ours.test", probe.StartTLSNotSupported, cmdtest.Signed, x.base.Add(-time.Hour))
 	out := x.run(t, x.base, "--probe-timeout", "300ms", "--no-record")
 	if !strings.Contains(out, "1 check could not run, first smtp mx1.ours.test: no SMTP greeting") {
 		t.Errorf("no line for the silent host:\n%s", out)

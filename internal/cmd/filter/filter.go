@@ -32,13 +32,11 @@ import (
 type Options struct {
 	F    *cmdutil.Factory
 	File string // read the message from FILE instead of stdin
-	// Limits are --max-message and cmdutil.LimitFlags'.
-	report.Limits
+	// DecodeLimits are --max-message and DecodeLimits.AddFlags'.
+	cmdutil.DecodeLimits
 	Spool      string // folder of reports kept while the database is away
 	SpoolDrain int    // spooled reports stored per run once the database is back
 	SpoolMax   int64  // bound of the spool's files, all told
-	// DMARCRecords bounds the records of a message's DMARC reports.
-	DMARCRecords int
 }
 
 // NewCmdFilter returns the filter command; runF, when not nil, replaces
@@ -72,20 +70,16 @@ report waits in the spool folder until a later run, or tlsrpt import --spool.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.File = args[0]
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&opts.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message in `bytes` to check; larger ones pass unchecked")
-	cmdutil.LimitFlags(fl, &opts.Limits)
-	fl.IntVar(&opts.DMARCRecords, "max-dmarc-records", filter.DefaultDMARCRecords, "most records in the DMARC reports of one message; a report past it is refused")
+	opts.DecodeLimits.AddFlags(fl, "most records in the DMARC reports of one message; a report past it is refused")
 	fl.StringVar(&opts.Spool, "spool", "", "keep reports here while the database is away (default $XDG_STATE_HOME/tlsrpt/spool)")
 	fl.Int64Var(&opts.SpoolMax, "spool-max", spool.DefaultMax, "keep at most this many `bytes` of reports in the spool (-1: no bound); past it a report is only in the delivered message (tlsrpt import recovers it)")
 	fl.IntVar(&opts.SpoolDrain, "spool-drain", 100, "store at most this many spooled reports per run once the database is back")
@@ -97,9 +91,6 @@ report waits in the spool folder until a later run, or tlsrpt import --spool.`,
 
 // Run filters one message.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	// A closed stdout must give EPIPE, and exit 75, not death by SIGPIPE.
 	signal.Ignore(syscall.SIGPIPE)
 	in := o.F.IO.In
@@ -126,11 +117,8 @@ func Run(ctx context.Context, o *Options) error {
 	if isReport {
 		defer log.Warn("filter: the input is a report file, not a mail message: tlsrpt import takes report files")
 	}
-	if err := cmdutil.CheckLimits(o.Limits); err != nil {
+	if err := o.DecodeLimits.Check(); err != nil {
 		return passThroughFrom(o, in, "tlsrpt filter misconfigured: "+err.Error())
-	}
-	if o.DMARCRecords <= 0 {
-		return passThroughFrom(o, in, fmt.Sprintf("tlsrpt filter misconfigured: --max-dmarc-records %d must be above 0; leave it out for the default", o.DMARCRecords))
 	}
 	rec, err := newRecorder(o)
 	if err != nil {
@@ -140,7 +128,7 @@ func Run(ctx context.Context, o *Options) error {
 	budget, cancel := context.WithTimeout(ctx, allowlist.DefaultBudget)
 	defer cancel()
 	opt := filter.Options{
-		Limits:      report.Limits{MaxMessage: o.MaxMessage, MaxDecompressed: o.MaxDecompressed, MaxDetails: o.MaxDetails, MaxPolicies: o.MaxPolicies},
+		Limits:      o.Limits,
 		Record:      func() (arrival.Recorder, error) { return rec, nil },
 		Explain:     cmdutil.Explain,
 		DMARCLimits: dmarc.Limits{MaxRecords: o.DMARCRecords},

@@ -13,8 +13,7 @@ import (
 
 // TestFlags: filter's command line into Options.
 func TestFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdFilter, nil, nil, []cmdtest.Case[Options]{
-		{Args: nil},
+	cmdtest.Table(t, NewCmdFilter, nil, []cmdtest.Case[Options]{
 		{Args: []string{"msg.eml"}, Want: func(o *Options) { o.File = "msg.eml" }},
 		{Args: []string{"--max-message", "1000", "--max-decompressed", "2000", "--max-details", "3", "--max-policies", "4"},
 			Want: func(o *Options) { o.MaxMessage, o.MaxDecompressed, o.MaxDetails, o.MaxPolicies = 1000, 2000, 3, 4 }},
@@ -43,6 +42,7 @@ func TestRefusalsPassThrough(t *testing.T) {
 		{[]string{"--max-details", "0"}, "--max-details 0 must be above 0; leave it out for the default"},
 		{[]string{"--max-policies", "-2"}, "--max-policies -2 must be above 0"},
 		{[]string{"--max-decompressed", "0"}, "--max-decompressed 0 must be above 0"},
+		{[]string{"--max-dmarc-records", "0"}, "--max-dmarc-records 0 must be above 0; leave it out for the default"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			e := cmdtest.New(t)

@@ -21,7 +21,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/allowlist"
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
-	"github.com/tlsrpt/tlsrpt/filter"
 	"github.com/tlsrpt/tlsrpt/ingest"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/neutral"
@@ -32,15 +31,12 @@ import (
 
 // Options are import's options.
 type Options struct {
-	F      *cmdutil.Factory
-	Paths  []string
-	Limits report.Limits
-	// DMARCRecords bounds the records of a file's or message's DMARC
-	// reports.
-	DMARCRecords int
-	Progress     string
-	Spool        bool
-	SpoolDir     string
+	F     *cmdutil.Factory
+	Paths []string
+	cmdutil.DecodeLimits
+	Progress string
+	Spool    bool
+	SpoolDir string
 }
 
 // NewCmdImport returns the import command; runF, when not nil, replaces
@@ -66,18 +62,14 @@ the filter kept while the database was away.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.Int64Var(&opts.Limits.MaxMessage, "max-message", report.DefaultLimits.MaxMessage, "largest message or report file in `bytes`; larger ones are skipped as errors")
-	cmdutil.LimitFlags(fl, &opts.Limits)
-	fl.IntVar(&opts.DMARCRecords, "max-dmarc-records", filter.DefaultDMARCRecords, "most records in the DMARC reports of one file or message; a report past it is refused")
+	opts.DecodeLimits.AddFlags(fl, "most records in the DMARC reports of one file or message; a report past it is refused")
 	fl.StringVar(&opts.Progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
 	fl.BoolVar(&opts.Spool, "spool", false, "store the reports the filter kept in its spool while the database was away")
 	fl.StringVar(&opts.SpoolDir, "spool-dir", "", "the filter's spool `folder` (default $XDG_STATE_HOME/tlsrpt/spool)")
@@ -89,14 +81,8 @@ the filter kept while the database was away.`,
 // --spool on an empty spool, or on files without reports, leaves no
 // root-owned database that the mail user's filter could not write.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if err := cmdutil.CheckLimits(o.Limits); err != nil {
+	if err := o.DecodeLimits.Check(); err != nil {
 		return err
-	}
-	if o.DMARCRecords <= 0 {
-		return cmdutil.UsageErrorf("--max-dmarc-records %d must be above 0; leave it out for the default", o.DMARCRecords)
 	}
 	bar, err := newProgressBar(o.Progress, o.F.IO.ErrOut)
 	if err != nil {

@@ -1,7 +1,6 @@
 package importcmd
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,7 +11,7 @@ import (
 
 // TestFlags: import's command line into Options, and the refusals.
 func TestFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdImport, nil, []string{"a.json"}, []cmdtest.Case[Options]{
+	cmdtest.Table(t, NewCmdImport, []string{"a.json"}, []cmdtest.Case[Options]{
 		{Args: nil, Want: func(o *Options) { o.Paths = []string{"a.json"} }},
 		{Args: []string{"Maildir", "--progress", "never"}, Want: func(o *Options) { o.Paths, o.Progress = []string{"a.json", "Maildir"}, "never" }},
 		{Args: []string{"--max-message", "1000", "--max-decompressed", "2000", "--max-details", "3", "--max-policies", "4"},
@@ -41,14 +40,11 @@ func TestRunRefuses(t *testing.T) {
 		{[]string{"--max-details", "0"}, "--max-details 0 must be above 0; leave it out for the default"},
 		{[]string{"--max-policies", "-1"}, "--max-policies -1 must be above 0"},
 		{[]string{"--max-decompressed", "0"}, "--max-decompressed 0 must be above 0"},
+		{[]string{"--max-dmarc-records", "-1"}, "--max-dmarc-records -1 must be above 0; leave it out for the default"},
 		{[]string{"--progress", "sometimes"}, `--progress "sometimes": want auto, always or never`},
 	} {
 		e := cmdtest.New(t)
-		o, err := cmdtest.Parse(e.F, NewCmdImport, append(tc.args, "../../../testdata/corpus")...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmdtest.Refused(t, Run(context.Background(), o), tc.want)
+		cmdtest.Refused(t, cmdtest.Run(t, e, NewCmdImport, Run, append(tc.args, "../../../testdata/corpus")...), tc.want)
 		if _, err := os.Stat(e.DB); err == nil {
 			t.Errorf("%v: the database was created", tc.args)
 		}
@@ -65,11 +61,7 @@ func TestRunStores(t *testing.T) {
 	}
 	for _, want := range []string{"read 1, stored 1, duplicates 0, not reports 0, errors 0\n", "read 1, stored 0, duplicates 1, not reports 0, errors 0\n"} {
 		e.Out.Reset()
-		o, err := cmdtest.Parse(e.F, NewCmdImport, "--progress", "never", file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := Run(context.Background(), o); err != nil || e.Out.String() != want {
+		if err := cmdtest.Run(t, e, NewCmdImport, Run, "--progress", "never", file); err != nil || e.Out.String() != want {
 			t.Errorf("import: %v, %q; want %q", err, e.Out.String(), want)
 		}
 	}

@@ -37,15 +37,12 @@ refuses on both engines) is left out, with its policies and details, and listed
 with the reason. See docs/fleet.md.`,
 		Example: `  tlsrpt migrate-db --from ~/.local/state/tlsrpt/tlsrpt.db --to 'postgres://tlsrpt_owner@db.example.com/tlsrpt?sslmode=verify-full'`,
 		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			if opts.From == "" || opts.To == "" {
 				return cmdutil.UsageErrorf("give --from SQLITE-FILE and --to URL")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	cmd.Flags().StringVar(&opts.From, "from", "", "the SQLite database `file` to copy")
 	cmd.Flags().StringVar(&opts.To, "to", "", "the database to fill: a postgres:// `URL` (or another SQLite file)")
@@ -54,9 +51,6 @@ with the reason. See docs/fleet.md.`,
 
 // Run copies and reports the counts.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if e, err := store.EngineOf(o.From); err != nil || e != store.SQLite {
 		return cmdutil.UsageErrorf("--from %s: want a SQLite file", store.Redact(o.From))
 	}

@@ -1,7 +1,6 @@
 package migratedb
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +11,7 @@ import (
 // TestFlags: migrate-db's command line into Options; both ends are
 // required.
 func TestFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdMigrateDB, nil, []string{"--from", "a.db", "--to", "b.db"}, []cmdtest.Case[Options]{
+	cmdtest.Table(t, NewCmdMigrateDB, []string{"--from", "a.db", "--to", "b.db"}, []cmdtest.Case[Options]{
 		{Args: nil, Want: func(o *Options) { o.From, o.To = "a.db", "b.db" }},
 		{Args: []string{"--to", "postgres://db.example/tlsrpt"}, Want: func(o *Options) { o.From, o.To = "a.db", "postgres://db.example/tlsrpt" }},
 		{Args: []string{"--from", ""}, Refused: []string{"give --from SQLITE-FILE and --to URL"}},
@@ -29,21 +28,14 @@ func TestFlags(t *testing.T) {
 // SQLite file with the counts of each table.
 func TestRunOutput(t *testing.T) {
 	e := cmdtest.New(t)
-	o, err := cmdtest.Parse(e.F, NewCmdMigrateDB, "--from", "postgres://u:s3cret@db.example/t", "--to", "x.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = Run(context.Background(), o)
+	err := cmdtest.Run(t, e, NewCmdMigrateDB, Run, "--from", "postgres://u:s3cret@db.example/t", "--to", "x.db")
 	cmdtest.Refused(t, err, "--from postgres://", "want a SQLite file")
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("the password shows: %v", err)
 	}
 	e.Seed(t)
 	to := filepath.Join(t.TempDir(), "copy.db")
-	if o, err = cmdtest.Parse(e.F, NewCmdMigrateDB, "--from", e.DB, "--to", to); err != nil {
-		t.Fatal(err)
-	}
-	if err := Run(context.Background(), o); err != nil {
+	if err := cmdtest.Run(t, e, NewCmdMigrateDB, Run, "--from", e.DB, "--to", to); err != nil {
 		t.Fatal(err)
 	}
 	out := e.Out.String()

@@ -1,7 +1,6 @@
 package prune
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,7 @@ import (
 // TestFlags: prune's command line into Options; --older-than is required.
 func TestFlags(t *testing.T) {
 	day := 24 * time.Hour
-	cmdtest.Table(t, NewCmdPrune, nil, []string{"--older-than", "400d"}, []cmdtest.Case[Options]{
+	cmdtest.Table(t, NewCmdPrune, []string{"--older-than", "400d"}, []cmdtest.Case[Options]{
 		{Args: nil, Want: func(o *Options) { o.OlderThan = 400 * day }},
 		{Args: []string{"--older-than", "52w", "--apply", "--vacuum"}, Want: func(o *Options) { o.OlderThan, o.Apply, o.Vacuum = 364*day, true, true }},
 		{Args: []string{"--older-than", "36h", "--apply", "--force"}, Want: func(o *Options) { o.OlderThan, o.Apply, o.Force = 36*time.Hour, true, true }},
@@ -33,11 +32,7 @@ func TestRunOutput(t *testing.T) {
 	run := func(args ...string) (string, error) {
 		t.Helper()
 		e.Out.Reset()
-		o, err := cmdtest.Parse(e.F, NewCmdPrune, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = Run(context.Background(), o)
+		err := cmdtest.Run(t, e, NewCmdPrune, Run, args...)
 		return e.Out.String(), err
 	}
 	_, err := run("--older-than", "2h", "--apply")

@@ -44,15 +44,12 @@ never prune by themselves: run prune from a timer.`,
 		Example: `  tlsrpt prune --older-than 400d
   tlsrpt prune --older-than 400d --apply --vacuum`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("older-than") {
 				return cmdutil.UsageErrorf("--older-than is required, e.g. --older-than 400d")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	cmdutil.DurationVar(fl, &opts.OlderThan, "older-than", 0, "remove reports whose range ended more than this `DURATION` ago (400d, 52w, 36h; m is refused: write min or d)")
@@ -64,9 +61,6 @@ never prune by themselves: run prune from a timer.`,
 
 // Run plans or prunes.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	d := o.OlderThan
 	if d <= 0 || d > cmdutil.MaxDuration {
 		return cmdutil.UsageErrorf("--older-than %s: want a duration above zero (400d, 52w, 36h)", cmdutil.FormatDuration(d))

@@ -11,8 +11,7 @@ import (
 
 // TestFlags: redeem's command line into Options.
 func TestFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdRedeem, nil, nil, []cmdtest.Case[Options]{
-		{Args: nil},
+	cmdtest.Table(t, NewCmdRedeem, nil, []cmdtest.Case[Options]{
 		{Args: []string{"--apply", "--ip", "192.0.2.1", "--ip", "2001:db8::1", "--since", "7d", "--host", "mx1"},
 			Want: func(o *Options) {
 				o.Apply, o.IPs, o.Since, o.Host = true, []string{"192.0.2.1", "2001:db8::1"}, "7d", "mx1"
@@ -51,7 +50,7 @@ func TestLogDeprecated(t *testing.T) {
 // TestLogFlags: redeem log's command line into Options: the log, with
 // the outcome flags.
 func TestLogFlags(t *testing.T) {
-	cmdtest.Table(t, newCmdLog, nil, nil, []cmdtest.Case[Options]{
+	cmdtest.Table(t, newCmdLog, nil, []cmdtest.Case[Options]{
 		{Args: nil, Want: func(o *Options) { o.ShowLog = true }},
 		{Args: []string{"--quiet-after", "3d"}, Want: func(o *Options) { o.ShowLog, o.QuietAfter = true, "3d" }},
 		{Args: []string{"--apply"}, Refused: []string{"unknown flag: --apply"}},
@@ -71,12 +70,7 @@ func TestRunRefuses(t *testing.T) {
 		{[]string{"--since", "7m"}, `--since "7m"`},
 		{[]string{"--fail2ban-reload", "--fail2ban-socket", "/run/f2b.sock"}, "--fail2ban-reload with --fail2ban-socket needs --fail2ban-config"},
 	} {
-		e := cmdtest.New(t)
-		o, err := cmdtest.Parse(e.F, NewCmdRedeem, append(tc.args, "--host", "mx1")...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmdtest.Refused(t, Run(context.Background(), o), tc.want)
+		cmdtest.Refused(t, cmdtest.Run(t, cmdtest.New(t), NewCmdRedeem, Run, append(tc.args, "--host", "mx1")...), tc.want)
 	}
 }
 
@@ -87,11 +81,7 @@ func TestLogOutput(t *testing.T) {
 	run := func() string {
 		t.Helper()
 		e.Out.Reset()
-		o, err := cmdtest.Parse(e.F, newCmdLog)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := printLog(context.Background(), o); err != nil {
+		if err := cmdtest.Run(t, e, newCmdLog, printLog); err != nil {
 			t.Fatal(err)
 		}
 		return e.Out.String()

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -35,10 +34,9 @@ type Options struct {
 	IPs     []string
 	Since   string
 	Host    string
-	// ConfirmReports and QuietAfter judge the outcomes of earlier
-	// redeems (see tlsrpt review).
-	ConfirmReports int
-	QuietAfter     string
+	// OutcomeFlags judge the outcomes of earlier redeems (see tlsrpt
+	// review).
+	review.OutcomeFlags
 }
 
 // NewCmdRedeem returns the redeem command; runF, when not nil, replaces
@@ -69,15 +67,12 @@ ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("log") {
 				fmt.Fprintln(f.IO.ErrOut, deprecatedLog)
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Apply, "apply", false, "carry out the plan (without it, nothing is changed)")
@@ -92,7 +87,7 @@ ipqbdb one (whitelisting) is soft: ipqbdb can still ban the address, more slowly
 	fl.StringVar(&opts.Since, "since", "", "only consider reports whose range ends after this `DATE|DURATION`")
 	cmdutil.HostVar(fl, &opts.Host)
 	f.Backends.AddFlags(fl)
-	review.AddOutcomeFlags(fl, &opts.ConfirmReports, &opts.QuietAfter)
+	opts.OutcomeFlags.AddFlags(fl)
 	cmd.AddCommand(newCmdLog(f, runF))
 	return cmd
 }
@@ -114,24 +109,16 @@ review). banned-again needs a ban backend to consult.`,
 		Example: `  tlsrpt redeem log
   tlsrpt redeem log --backend fail2ban --quiet-after 3d`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return printLog(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, printLog),
 	}
 	fl := cmd.Flags()
 	f.Backends.AddFlags(fl)
-	review.AddOutcomeFlags(fl, &opts.ConfirmReports, &opts.QuietAfter)
+	opts.OutcomeFlags.AddFlags(fl)
 	return cmd
 }
 
 // Run plans, and applies with --apply.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	var err error
 	if o.Host, err = cmdutil.HostName(o.Host); err != nil {
 		return err
@@ -157,7 +144,9 @@ func Run(ctx context.Context, o *Options) error {
 	if len(backends) == 0 {
 		return fmt.Errorf("no ban backend found on this machine (fail2ban, ipqbdb, iptables): name one with --backend")
 	}
-	st, readOnly, err := openForPlan(o)
+	// Never created; to write (--apply needs it; a plan records its steps
+	// in the audit log when it may), or, for a plan, to read only.
+	st, readOnly, err := o.F.OpenStoreExistingOrRead(!o.Apply)
 	if err != nil {
 		return err
 	}
@@ -166,7 +155,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	oo, err := review.OutcomeOptions(o.F.Now(), o.ConfirmReports, o.QuietAfter)
+	oo, err := o.OutcomeFlags.Options(o.F.Now())
 	if err != nil {
 		return err
 	}
@@ -190,18 +179,6 @@ func parseIPs(ss []string) ([]netip.Addr, error) {
 		out = append(out, ip)
 	}
 	return out, nil
-}
-
-// openForPlan opens the database, never creating it: to write (--apply
-// needs it; a plan records its steps in the audit log when it may), or,
-// for a plan, to read only when the user cannot write it.
-func openForPlan(o *Options) (st *store.Store, readOnly bool, err error) {
-	st, err = o.F.OpenStoreExisting()
-	if err == nil || o.Apply || !(errors.Is(err, store.ErrReadOnly) || errors.Is(err, os.ErrPermission)) {
-		return st, false, err
-	}
-	st, err = o.F.OpenStoreReadOnly()
-	return st, true, err
 }
 
 // planner makes, shows, logs and applies one plan.
@@ -438,7 +415,7 @@ func planOutcomes(ctx context.Context, st *store.Store, plan redeem.Plan, opt as
 // logOutcomes judges every redeemed address for redeem log, consulting
 // the backends the options name or find (none: banned-again is left out).
 func logOutcomes(ctx context.Context, o *Options, st *store.Store) (map[netip.Addr]assess.Outcome, error) {
-	oo, err := review.OutcomeOptions(o.F.Now(), o.ConfirmReports, o.QuietAfter)
+	oo, err := o.OutcomeFlags.Options(o.F.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,7 @@
 package review
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
-	"net/netip"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,55 +9,32 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsrpt/tlsrpt/arrival"
-	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
-	"github.com/tlsrpt/tlsrpt/report"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // forgedStore writes a store at db holding an unsigned report that claims
-// "Google Inc." (and google.com) naming 192.0.2.1 and 192.0.2.3, and
-// Google's signed report naming 192.0.2.2 and 192.0.2.3.
+// "Google Inc." naming 192.0.2.1 and 192.0.2.3, and Google's signed
+// report naming 192.0.2.2 and 192.0.2.3.
 func forgedStore(t *testing.T, db string) {
 	t.Helper()
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	day := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-	add := func(id string, src arrival.Source, ips ...string) {
-		var ds []report.FailureDetail
-		for i, ip := range ips {
-			ds = append(ds, report.FailureDetail{ResultType: "certificate-expired", SendingMTAIP: netip.MustParseAddr(ip), FailedSessions: int64(10 - i)})
-		}
-		r := &report.Report{OrganizationName: "Google Inc.", ReportID: id, Start: day, End: day.Add(24*time.Hour - time.Second),
-			Policies: []report.Policy{{Type: "sts", Domain: "example.com", Failed: 19, Details: ds}}}
-		if _, _, err := st.AddReport(context.Background(), r, src); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add("forged", arrival.Source{Transport: "mail", Submitter: "google.com", FromDomain: "google.com",
-		Auth: arrival.Auth{Detail: "no DKIM signature"}}, "192.0.2.1", "192.0.2.3")
-	add("real", arrival.Source{Transport: "mail", Submitter: "google.com",
-		Auth: arrival.Auth{Authenticated: true, Method: "dkim", Domain: "google.com", Detail: "dkim pass d=google.com"}}, "192.0.2.2", "192.0.2.3")
+	cmdtest.FillDB(t, db, func(st *store.Store) {
+		storetest.AddGoogleReport(t, st, "forged", day, false, "192.0.2.1", "192.0.2.3")
+		storetest.AddGoogleReport(t, st, "real", day, true, "192.0.2.2", "192.0.2.3")
+	})
 }
 
 // review runs tlsrpt review with args on db and returns its output.
 func review(t *testing.T, db string, args ...string) string {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	f := cmdutil.New(nil, &out, &errOut)
-	f.DB, f.DBSet = db, true
-	f.Trust.Resolver = "127.0.0.1:9" // nothing leaves the machine
-	cmd := NewCmdReview(f, nil)
-	cmd.SetArgs(append(args, "--no-bans"))
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	if err := cmd.Execute(); err != nil {
-		t.Fatalf("review %v: %v\n%s", args, err, errOut.String())
+	e := cmdtest.New(t)
+	e.F.DB = db
+	if err := cmdtest.Execute(NewCmdReview(e.F, nil), append(args, "--no-bans")...); err != nil {
+		t.Fatalf("review %v: %v\n%s", args, err, e.Err.String())
 	}
-	return out.String()
+	return e.Out.String()
 }
 
 // TestReviewForgedOrganization attacks who review says reported an

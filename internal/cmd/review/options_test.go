@@ -1,7 +1,6 @@
 package review
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -10,8 +9,7 @@ import (
 
 // TestFlags: review's command line into Options.
 func TestFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdReview, nil, nil, []cmdtest.Case[Options]{
-		{Args: nil},
+	cmdtest.Table(t, NewCmdReview, nil, []cmdtest.Case[Options]{
 		{Args: []string{"--json", "--since", "7d", "--no-bans"}, Want: func(o *Options) { o.JSON, o.Since, o.NoBans = true, "7d", true }},
 		{Args: []string{"--outcome", "confirmed", "--confirm-reports", "3", "--quiet-after", "2w"},
 			Want: func(o *Options) { o.Outcome, o.ConfirmReports, o.QuietAfter = "confirmed", 3, "2w" }},
@@ -33,12 +31,7 @@ func TestRunRefuses(t *testing.T) {
 		{[]string{"--confirm-reports", "0"}, "--confirm-reports 0: want 1 or more"},
 		{[]string{"--quiet-after", "soon"}, `--quiet-after "soon"`},
 	} {
-		e := cmdtest.New(t)
-		o, err := cmdtest.Parse(e.F, NewCmdReview, append(tc.args, "--no-bans")...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmdtest.Refused(t, Run(context.Background(), o), tc.want)
+		cmdtest.Refused(t, cmdtest.Run(t, cmdtest.New(t), NewCmdReview, Run, append(tc.args, "--no-bans")...), tc.want)
 	}
 }
 
@@ -57,11 +50,7 @@ func TestRunOutput(t *testing.T) {
 		{[]string{"--no-bans", "--json", "--outcome", "awaiting"}, "[]\n"},
 	} {
 		e.Out.Reset()
-		o, err := cmdtest.Parse(e.F, NewCmdReview, tc.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := Run(context.Background(), o); err != nil || !strings.Contains(e.Out.String(), tc.want) {
+		if err := cmdtest.Run(t, e, NewCmdReview, Run, tc.args...); err != nil || !strings.Contains(e.Out.String(), tc.want) {
 			t.Errorf("review %v: %v\n%s\nlacks %q", tc.args, err, e.Out.String(), tc.want)
 		}
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/tlsrpt/tlsrpt/assess"
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/neutral"
+	"github.com/tlsrpt/tlsrpt/redeem"
+	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // Options are review's options.
@@ -28,9 +30,8 @@ type Options struct {
 	Since  string
 	NoBans bool
 	// Outcome keeps only redeemed addresses with this outcome.
-	Outcome        string
-	ConfirmReports int
-	QuietAfter     string
+	Outcome string
+	OutcomeFlags
 }
 
 // NewCmdReview returns the review command; runF, when not nil, replaces
@@ -61,18 +62,13 @@ The database is only read: review works on a database you cannot write.`,
   tlsrpt review --no-bans --db /var/lib/tlsrpt/tlsrpt.db
   tlsrpt review --outcome still-failing`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+		RunE: cmdutil.RunE(opts, nil, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.JSON, "json", false, "print a JSON array instead of a table")
 	fl.StringVar(&opts.Since, "since", "", "only reports whose range ends after this `DATE|DURATION` (2024-02-01, 7d, 36h)")
 	fl.BoolVar(&opts.NoBans, "no-bans", false, "do not consult any ban backend")
-	AddOutcomeFlags(fl, &opts.ConfirmReports, &opts.QuietAfter)
+	opts.OutcomeFlags.AddFlags(fl)
 	fl.StringVar(&opts.Outcome, "outcome", "", "only redeemed addresses with this `OUTCOME` ("+strings.Join(assess.OutcomeWords, ", ")+")")
 	f.Backends.AddFlags(fl)
 	return cmd
@@ -80,9 +76,6 @@ The database is only read: review works on a database you cannot write.`,
 
 // Run lists the rows.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	since, err := cmdutil.ParseSince(o.Since, o.F.Now())
 	if err != nil {
 		return err
@@ -90,20 +83,24 @@ func Run(ctx context.Context, o *Options) error {
 	if o.Outcome != "" && !assess.ValidOutcome(o.Outcome) {
 		return cmdutil.UsageErrorf("--outcome %q: not an outcome; use one of %s", o.Outcome, strings.Join(assess.OutcomeWords, ", "))
 	}
-	oo, err := OutcomeOptions(o.F.Now(), o.ConfirmReports, o.QuietAfter)
+	oo, err := o.OutcomeFlags.Options(o.F.Now())
 	if err != nil {
 		return err
 	}
-	backends, st, err := o.F.ReadWithBans(ctx, o.NoBans)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	return o.F.ReadWithBans(ctx, o.NoBans, func(backends []redeem.Backend, st *store.Store) error {
+		return o.list(ctx, st, assess.Options{Since: since, Backends: backends, Outcomes: &oo})
+	})
+}
+
+// list reviews st as ao asks, with this host's trust checker, and prints
+// the rows.
+func (o *Options) list(ctx context.Context, st *store.Store, ao assess.Options) error {
 	checker, err := o.F.Trust.Checker(st)
 	if err != nil {
 		return err
 	}
-	rows, err := assess.Review(ctx, st, assess.Options{Since: since, Checker: checker, Backends: backends, Outcomes: &oo})
+	ao.Checker = checker
+	rows, err := assess.Review(ctx, st, ao)
 	if err != nil {
 		return err
 	}

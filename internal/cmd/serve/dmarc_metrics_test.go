@@ -8,7 +8,6 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/internal/dmarctest"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 // TestMetricsDMARC: serve's --metrics-listen shows the DMARC messages of
@@ -18,12 +17,10 @@ import (
 func TestMetricsDMARC(t *testing.T) {
 	e := cmdtest.New(t)
 	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
-	e.Fill(t, func(st *store.Store) {
-		dmarctest.Add(t, st, time.Now(), dmarctest.Report("google.com", "1", "example.net", day,
-			dmarctest.Rec{IP: "192.0.2.1", N: 90, Pass: true}, dmarctest.Rec{IP: "192.0.2.2", N: 7}), dmarctest.Signed("google.com"))
-		dmarctest.Add(t, st, time.Now(), dmarctest.Report("google.com", "2", "example.net", day,
-			dmarctest.Rec{IP: "198.51.100.66", N: 5000}), dmarctest.Unsigned("google.com"))
-	})
+	e.AddDMARC(t, time.Now(), dmarctest.Report("google.com", "1", "example.net", day,
+		dmarctest.Rec{IP: "192.0.2.1", N: 90, Pass: true}, dmarctest.Rec{IP: "192.0.2.2", N: 7}), dmarctest.Signed("google.com"))
+	e.AddDMARC(t, time.Now(), dmarctest.Report("google.com", "2", "example.net", day,
+		dmarctest.Rec{IP: "198.51.100.66", N: 5000}), dmarctest.Unsigned("google.com"))
 	o, err := cmdtest.Parse(e.F, NewCmdServe, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -2,10 +2,10 @@ package serve
 
 import (
 	"context"
-	"io"
 	"net"
-	"net/http"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 )
 
 // start runs o in the background on listeners of the addresses it
@@ -38,14 +38,6 @@ func start(t *testing.T, o *Options) (intake, metrics string, stop func()) {
 // scrape returns the page of the metrics listener at addr.
 func scrape(t *testing.T, addr string) []byte {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	_, body := cmdtest.Get(t, "http://"+addr+"/metrics", "")
+	return []byte(body)
 }

@@ -19,8 +19,7 @@ import (
 // TestFlags: serve's command line into Options, and the one-line usage
 // errors of bad values.
 func TestFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdServe, func(o *Options) { o.listener = nil }, nil, []cmdtest.Case[Options]{
-		{Args: nil},
+	cmdtest.Table(t, NewCmdServe, nil, []cmdtest.Case[Options]{
 		{Args: []string{"--listen", "127.0.0.1:0", "--metrics-listen", "[::1]:9460", "--log-json"},
 			Want: func(o *Options) { o.Listen, o.MetricsListen, o.LogJSON = "127.0.0.1:0", "[::1]:9460", true }},
 		{Args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, Want: func(o *Options) { o.Cert, o.Key = "c.pem", "k.pem" }},

@@ -54,18 +54,15 @@ exit 0. See docs/serve-import.md.`,
 		Example: `  tlsrpt serve --listen 127.0.0.1:8460 --trust-proxy 127.0.0.1 --trust-proxy ::1   # behind a TLS reverse proxy
   tlsrpt serve --listen :443 --tls-cert fullchain.pem --tls-key privkey.pem --metrics-listen 127.0.0.1:9460`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			if err := opts.TLSOptions.Check(); err != nil {
 				return err
 			}
 			if err := check(opts); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8460", "`address` to listen on, host:port")
@@ -91,9 +88,6 @@ exit 0. See docs/serve-import.md.`,
 
 // Run serves until ctx is done or SIGTERM or SIGINT arrives.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	logger := o.logger()
 	st, err := o.F.OpenStore()
 	if err != nil {

@@ -1,7 +1,6 @@
 package stats
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -10,8 +9,7 @@ import (
 
 // TestFlags: stats' command line into Options, and the refusals.
 func TestFlags(t *testing.T) {
-	cmdtest.Table(t, NewCmdStats, nil, nil, []cmdtest.Case[Options]{
-		{Args: nil},
+	cmdtest.Table(t, NewCmdStats, nil, []cmdtest.Case[Options]{
 		{Args: []string{"--since", "30d", "--by", "week", "--group", "reporter", "--json"},
 			Want: func(o *Options) { o.Since, o.By, o.Group, o.JSON = "30d", "week", "reporter", true }},
 		{Args: []string{"--by", "month", "--group", "result-type", "--csv"}, Want: func(o *Options) { o.By, o.Group, o.CSV = "month", "result-type", true }},
@@ -27,16 +25,9 @@ func TestFlags(t *testing.T) {
 // the stored sessions are added up per day, per domain in CSV.
 func TestRunOutput(t *testing.T) {
 	e := cmdtest.New(t)
-	o, err := cmdtest.Parse(e.F, NewCmdStats, "--since", "ages")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmdtest.Refused(t, Run(context.Background(), o), `--since "ages"`)
+	cmdtest.Refused(t, cmdtest.Run(t, e, NewCmdStats, Run, "--since", "ages"), `--since "ages"`)
 	e.Seed(t)
-	if o, err = cmdtest.Parse(e.F, NewCmdStats, "--group", "domain", "--csv"); err != nil {
-		t.Fatal(err)
-	}
-	if err := Run(context.Background(), o); err != nil {
+	if err := cmdtest.Run(t, e, NewCmdStats, Run, "--group", "domain", "--csv"); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(e.Out.String()), "\n")

@@ -54,7 +54,7 @@ reporter unless given (domain, or "" for none).`,
   tlsrpt stats --by month --group domain --csv > tlsrpt.csv
   tlsrpt stats --source both --by week`,
 		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(opts, func(cmd *cobra.Command, args []string) error {
 			switch store.Period(opts.By) {
 			case store.Day, store.Week, store.Month:
 			default:
@@ -66,11 +66,8 @@ reporter unless given (domain, or "" for none).`,
 			if opts.JSON && opts.CSV {
 				return cmdutil.UsageErrorf("give --json or --csv, not both")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(cmd.Context(), opts)
-		},
+			return nil
+		}, runF, Run),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Since, "since", "", "only reports whose range ends after this `DATE|DURATION` (2024-02-01, 90d)")
@@ -84,9 +81,6 @@ reporter unless given (domain, or "" for none).`,
 
 // Run prints the statistics.
 func Run(ctx context.Context, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	since, err := cmdutil.ParseSince(o.Since, o.F.Now())
 	if err != nil {
 		return err

@@ -1,17 +1,15 @@
 package stats
 
 import (
-	"bytes"
 	"context"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/dmarc"
-	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -61,55 +59,49 @@ func dmarcReport(reporter, id string, d int, pass, fail int64) *dmarc.Report {
 //	yahoo.com                       50, 50; 11 messages, 7 pass, 4 fail
 func handCounted(t *testing.T) string {
 	t.Helper()
-	db := filepath.Join(t.TempDir(), "t.db")
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx := context.Background()
-	for _, x := range []struct {
-		r   *report.Report
-		src arrival.Source
-	}{
-		{tlsReport("Google Inc.", "t1", 2, 900, 100), signedBy("google.com")},
-		{tlsReport("Google Inc.", "t2", 3, 1000, 0), signedBy("google.com")},
-		{tlsReport("Yahoo", "t3", 2, 50, 50), signedBy("yahoo.com")},
-		{tlsReport("Google Inc.", "t4", 3, 5, 5), arrival.Source{Transport: "https"}},
-	} {
-		if _, _, err := st.AddReport(ctx, x.r, x.src); err != nil {
+	e := cmdtest.New(t)
+	e.Fill(t, func(st *store.Store) {
+		addAll(t, st.AddReport, []sourced[*report.Report]{
+			{tlsReport("Google Inc.", "t1", 2, 900, 100), signedBy("google.com")},
+			{tlsReport("Google Inc.", "t2", 3, 1000, 0), signedBy("google.com")},
+			{tlsReport("Yahoo", "t3", 2, 50, 50), signedBy("yahoo.com")},
+			{tlsReport("Google Inc.", "t4", 3, 5, 5), arrival.Source{Transport: "https"}},
+		})
+		addAll(t, st.AddDMARC, []sourced[*dmarc.Report]{
+			{dmarcReport("google.com", "d1", 2, 10, 5), signedBy("google.com")},
+			{dmarcReport("google.com", "d2", 3, 20, 0), signedBy("google.com")},
+			{dmarcReport("Yahoo! Inc.", "d3", 2, 7, 3), signedBy("yahoo.com")},
+			{dmarcReport("Yahoo! Inc.", "d4", 4, 0, 1), signedBy("yahoo.com")},
+			{dmarcReport("google.com", "forged", 2, 0, 1000), arrival.Source{Transport: "mail", FromDomain: "google.com"}},
+		})
+	})
+	return e.DB
+}
+
+// sourced is a report and how it arrived.
+type sourced[R any] struct {
+	r   R
+	src arrival.Source
+}
+
+// addAll stores each report with add (the store's AddReport or
+// AddDMARC).
+func addAll[R any](t *testing.T, add func(context.Context, R, arrival.Source) (int64, bool, error), reports []sourced[R]) {
+	t.Helper()
+	for _, x := range reports {
+		if _, _, err := add(context.Background(), x.r, x.src); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, x := range []struct {
-		r   *dmarc.Report
-		src arrival.Source
-	}{
-		{dmarcReport("google.com", "d1", 2, 10, 5), signedBy("google.com")},
-		{dmarcReport("google.com", "d2", 3, 20, 0), signedBy("google.com")},
-		{dmarcReport("Yahoo! Inc.", "d3", 2, 7, 3), signedBy("yahoo.com")},
-		{dmarcReport("Yahoo! Inc.", "d4", 4, 0, 1), signedBy("yahoo.com")},
-		{dmarcReport("google.com", "forged", 2, 0, 1000), arrival.Source{Transport: "mail", FromDomain: "google.com"}},
-	} {
-		if _, _, err := st.AddDMARC(ctx, x.r, x.src); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return db
 }
 
 // run runs the stats command on db with args and returns its output.
 func run(t *testing.T, db string, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	f := cmdutil.New(strings.NewReader(""), &out, &errOut)
-	f.DB, f.DBSet = db, true
-	cmd := NewCmdStats(f, nil)
-	cmd.SetArgs(args)
-	cmd.SetOut(&errOut)
-	cmd.SetErr(&errOut)
-	err := cmd.Execute()
-	return out.String(), err
+	e := cmdtest.New(t)
+	e.F.DB = db
+	err := cmdtest.Execute(NewCmdStats(e.F, nil), args...)
+	return e.Out.String(), err
 }
 
 func TestSourceBothHandCounted(t *testing.T) {
