@@ -7,7 +7,10 @@
 #   make bench-startup          (or: RUNS=200 ./bench/startup.sh)
 #
 # OLD=path/to/tlsrpt adds an older binary's --version and filter to the
-# same rounds, to judge a change against the binary before it.
+# same rounds, to judge a change against the binary before it. Two floors
+# run in the same rounds: a hello-world linking every library tlsrpt
+# links (under --version) and bench/startup/sqlfloor, which only keeps the
+# message as one row of a SQLite file (under the filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-200}
@@ -19,6 +22,19 @@ go build -o "$out/tlsrpt" ./cmd/tlsrpt
 go build -o "$out/gen" ./bench/gen
 printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world") }\n' >"$out/hello/main.go"
 (cd "$out/hello" && go build -o hello main.go)
+# The floor under --version: a hello-world with a blank import of every
+# package tlsrpt links from outside the module (those another module
+# keeps internal come with the ones that import them).
+mkdir -p "$out/libs"
+{
+	printf 'package main\n\nimport (\n\t"fmt"\n\n'
+	go list -deps ./cmd/tlsrpt | grep -v -E '(^|/)internal(/|$)|^vendor/|^github.com/tlsrpt/tlsrpt' | sort | sed 's/.*/\t_ "&"/'
+	printf ')\n\nfunc main() { fmt.Println("hello, world") }\n'
+} >"$out/libs/main.go"
+(cd "$out/libs" && go build -o libs main.go)
+# The floor under the filter, writing into a store of its own.
+go build -o "$out/sqlfloor" ./bench/startup/sqlfloor
+"$out/sqlfloor" "$out/floor.db" <"$out/hello/main.go" >/dev/null
 for i in $(seq 0 $((2 * RUNS))); do
 	"$out/gen" details -n 3 -id "startup-$i" >"$out/msgs/$i.eml"
 done
@@ -26,4 +42,5 @@ done
 "$out/gen" details -n 3 -id startup-first >"$out/first.eml"
 "$out/tlsrpt" filter --no-config --db "$out/store.db" <"$out/first.eml" >/dev/null
 go run ./bench/startup -runs "$RUNS" -tlsrpt "$out/tlsrpt" -hello "$out/hello/hello" \
-	-python "$PY" -seed bench/seed/tlsrpt.py -msgs "$out/msgs" -db "$out/store.db" ${OLD:+-old "$OLD"}
+	-python "$PY" -seed bench/seed/tlsrpt.py -msgs "$out/msgs" -db "$out/store.db" \
+	-libs "$out/libs/libs" -sqlfloor "$out/sqlfloor" -floordb "$out/floor.db" ${OLD:+-old "$OLD"}

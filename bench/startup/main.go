@@ -14,6 +14,13 @@
 // rounds (its filter reads messages -runs ... 2*-runs-1), so that a change
 // is judged against the binary before it in the same run.
 //
+// Two floors join the rounds when named: -libs, a hello-world that links
+// every library tlsrpt links (their package initialisation and the size
+// of the binary, without a line of tlsrpt), the floor under --version;
+// and -sqlfloor (bench/startup/sqlfloor), a Go process that keeps the
+// message as one row of a SQLite file with the store's settings and
+// nothing else, the floor under the filter.
+//
 // bench/startup.sh builds the binaries and writes the messages.
 package main
 
@@ -46,6 +53,9 @@ func main() {
 	msgs := flag.String("msgs", "", "folder of messages 0.eml ... one new report each, at least -runs of them")
 	db := flag.String("db", "", "the existing SQLite store the filter writes into")
 	old := flag.String("old", "", "an older tlsrpt binary to run beside -tlsrpt (optional)")
+	libs := flag.String("libs", "", "a hello-world linking tlsrpt's libraries (optional)")
+	sqlfloor := flag.String("sqlfloor", "", "the SQLite floor program (optional; with -floordb)")
+	floordb := flag.String("floordb", "", "the existing SQLite file -sqlfloor writes into")
 	flag.Parse()
 	msg := func(i int) string { return filepath.Join(*msgs, fmt.Sprintf("%d.eml", i)) }
 	none := func(int) string { return "" }
@@ -63,6 +73,19 @@ func main() {
 			&command{name: "old tlsrpt filter", args: func(int) []string {
 				return []string{*old, "filter", "--db", *db, "--no-config", "--resolver", "127.0.0.1:9"}
 			}, stdin: func(i int) string { return msg(*runs + i) }})
+	}
+	// The floors come after the four and -old, so that the ratios below
+	// keep their indexes.
+	floor := map[string]int{}
+	if *libs != "" {
+		floor["libs"] = len(cmds)
+		cmds = append(cmds, &command{name: "hello-world linking tlsrpt's libraries",
+			args: func(int) []string { return []string{*libs} }, stdin: none})
+	}
+	if *sqlfloor != "" {
+		floor["sql"] = len(cmds)
+		cmds = append(cmds, &command{name: "SQLite floor (message as one row)",
+			args: func(int) []string { return []string{*sqlfloor, *floordb} }, stdin: msg})
 	}
 	for i := 0; i < *runs; i++ {
 		for k := range cmds {
@@ -89,6 +112,14 @@ func main() {
 	if *old != "" {
 		fmt.Printf("old tlsrpt --version - hello-world: wall %+.2f ms, CPU %+.2f ms\n", ms(med[4]-med[0]), ms(cpu[4]-cpu[0]))
 		fmt.Printf("seed / old filter: wall %.1fx, CPU %.1fx\n", ratio(med[3], med[5]), ratio(cpu[3], cpu[5]))
+	}
+	if k, ok := floor["libs"]; ok {
+		fmt.Printf("libraries' hello-world - hello-world: wall %+.2f ms, CPU %+.2f ms\n", ms(med[k]-med[0]), ms(cpu[k]-cpu[0]))
+		fmt.Printf("tlsrpt --version - libraries' hello-world: wall %+.2f ms, CPU %+.2f ms\n", ms(med[1]-med[k]), ms(cpu[1]-cpu[k]))
+	}
+	if k, ok := floor["sql"]; ok {
+		fmt.Printf("seed / SQLite floor: wall %.1fx, CPU %.1fx\n", ratio(med[3], med[k]), ratio(cpu[3], cpu[k]))
+		fmt.Printf("tlsrpt filter - SQLite floor: wall %+.2f ms, CPU %+.2f ms\n", ms(med[2]-med[k]), ms(cpu[2]-cpu[k]))
 	}
 }
 
