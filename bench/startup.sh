@@ -24,14 +24,15 @@ printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world"
 (cd "$out/hello" && go build -o hello main.go)
 # The floor under --version: a hello-world with a blank import of every
 # package tlsrpt links from outside the module (those another module
-# keeps internal come with the ones that import them).
-mkdir -p "$out/libs"
+# keeps internal come with the ones that import them). Its folder starts
+# with "_" so that go mod tidy and ./... pass over it.
+mkdir -p "$out/_libs"
 {
 	printf 'package main\n\nimport (\n\t"fmt"\n\n'
 	go list -deps ./cmd/tlsrpt | grep -v -E '(^|/)internal(/|$)|^vendor/|^github.com/tlsrpt/tlsrpt' | sort | sed 's/.*/\t_ "&"/'
 	printf ')\n\nfunc main() { fmt.Println("hello, world") }\n'
-} >"$out/libs/main.go"
-(cd "$out/libs" && go build -o libs main.go)
+} >"$out/_libs/main.go"
+(cd "$out/_libs" && go build -o libs main.go)
 # The floor under the filter, writing into a store of its own.
 go build -o "$out/sqlfloor" ./bench/startup/sqlfloor
 "$out/sqlfloor" "$out/floor.db" <"$out/hello/main.go" >/dev/null
@@ -43,4 +44,4 @@ done
 "$out/tlsrpt" filter --no-config --db "$out/store.db" <"$out/first.eml" >/dev/null
 go run ./bench/startup -runs "$RUNS" -tlsrpt "$out/tlsrpt" -hello "$out/hello/hello" \
 	-python "$PY" -seed bench/seed/tlsrpt.py -msgs "$out/msgs" -db "$out/store.db" \
-	-libs "$out/libs/libs" -sqlfloor "$out/sqlfloor" -floordb "$out/floor.db" ${OLD:+-old "$OLD"}
+	-libs "$out/_libs/libs" -sqlfloor "$out/sqlfloor" -floordb "$out/floor.db" ${OLD:+-old "$OLD"}
