@@ -93,6 +93,27 @@ func Outcomes(ctx context.Context, st *store.Store, bans map[netip.Addr][]redeem
 	return out, nil
 }
 
+// RedeemedBans is where each redeemed address of rs is banned now, with
+// one listing per backend for all of them: the bans Outcomes and Judge
+// take. An address banned nowhere is left out; the map is not nil.
+func RedeemedBans(ctx context.Context, backends []redeem.Backend, rs []store.Redeemed) (map[netip.Addr][]redeem.Ban, error) {
+	ips := make([]netip.Addr, len(rs))
+	for i, r := range rs {
+		ips[i] = r.IP
+	}
+	status, err := redeem.BanStatusAll(ctx, backends, ips)
+	if err != nil {
+		return nil, err
+	}
+	bans := map[netip.Addr][]redeem.Ban{}
+	for ip, s := range status {
+		if len(s.Bans) > 0 {
+			bans[ip] = s.Bans
+		}
+	}
+	return bans, nil
+}
+
 // Judge gives a redeemed address its outcome: banned again when bans is
 // not empty, else the worst of its reporters' verdicts (still failing,
 // then confirmed, awaiting, inconclusive).
