@@ -82,15 +82,16 @@ func Outcomes(ctx context.Context, st *store.Store, bans map[netip.Addr][]redeem
 	if err != nil {
 		return nil, err
 	}
+	return JudgeAll(rs, bans, opt), nil
+}
+
+// JudgeAll judges each redeemed address of rs, as Outcomes does.
+func JudgeAll(rs []store.Redeemed, bans map[netip.Addr][]redeem.Ban, opt OutcomeOptions) []Outcome {
 	out := make([]Outcome, len(rs))
 	for i, r := range rs {
-		var b []redeem.Ban
-		if bans != nil {
-			b = bans[r.IP]
-		}
-		out[i] = Judge(r, b, opt)
+		out[i] = Judge(r, bans[r.IP], opt)
 	}
-	return out, nil
+	return out
 }
 
 // RedeemedBans is where each redeemed address of rs is banned now, with

@@ -419,16 +419,7 @@ func logOutcomes(ctx context.Context, o *Options, st *store.Store) (map[netip.Ad
 	if err != nil {
 		return nil, err
 	}
-	bans := logBans(ctx, o, rs)
-	out := map[netip.Addr]assess.Outcome{}
-	for _, r := range rs {
-		var b []redeem.Ban
-		if bans != nil {
-			b = bans[r.IP]
-		}
-		out[r.IP] = assess.Judge(r, b, oo)
-	}
-	return out, nil
+	return outcomeMap(assess.JudgeAll(rs, logBans(ctx, o, rs), oo), nil)
 }
 
 func outcomeMap(outs []assess.Outcome, err error) (map[netip.Addr]assess.Outcome, error) {
