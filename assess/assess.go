@@ -312,6 +312,15 @@ type Candidate struct {
 	Why string
 }
 
+// Plan is redeem.MakePlan for the addresses of cands, in their order.
+func Plan(ctx context.Context, backends []redeem.Backend, cands []Candidate) (redeem.Plan, error) {
+	ips := make([]netip.Addr, len(cands))
+	for i, c := range cands {
+		ips[i] = c.IP
+	}
+	return redeem.MakePlan(ctx, backends, ips)
+}
+
 // Candidates are the addresses named with --ip (trusted or not), then the
 // trusted failing addresses of rows, each once.
 func Candidates(named []netip.Addr, rows []Row) []Candidate {

@@ -82,15 +82,37 @@ func Outcomes(ctx context.Context, st *store.Store, bans map[netip.Addr][]redeem
 	if err != nil {
 		return nil, err
 	}
+	return JudgeAll(rs, bans, opt), nil
+}
+
+// JudgeAll judges each redeemed address of rs, as Outcomes does.
+func JudgeAll(rs []store.Redeemed, bans map[netip.Addr][]redeem.Ban, opt OutcomeOptions) []Outcome {
 	out := make([]Outcome, len(rs))
 	for i, r := range rs {
-		var b []redeem.Ban
-		if bans != nil {
-			b = bans[r.IP]
-		}
-		out[i] = Judge(r, b, opt)
+		out[i] = Judge(r, bans[r.IP], opt)
 	}
-	return out, nil
+	return out
+}
+
+// RedeemedBans is where each redeemed address of rs is banned now, with
+// one listing per backend for all of them: the bans Outcomes and Judge
+// take. An address banned nowhere is left out; the map is not nil.
+func RedeemedBans(ctx context.Context, backends []redeem.Backend, rs []store.Redeemed) (map[netip.Addr][]redeem.Ban, error) {
+	ips := make([]netip.Addr, len(rs))
+	for i, r := range rs {
+		ips[i] = r.IP
+	}
+	status, err := redeem.BanStatusAll(ctx, backends, ips)
+	if err != nil {
+		return nil, err
+	}
+	bans := map[netip.Addr][]redeem.Ban{}
+	for ip, s := range status {
+		if len(s.Bans) > 0 {
+			bans[ip] = s.Bans
+		}
+	}
+	return bans, nil
 }
 
 // Judge gives a redeemed address its outcome: banned again when bans is

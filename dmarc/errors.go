@@ -23,28 +23,21 @@ func (e *PathError) Package() string { return "dmarc" }
 // Unwrap returns the problem.
 func (e *PathError) Unwrap() error { return e.Err }
 
-// kindError marks err as one of the sentinels without changing its text.
-type kindError struct{ kind, err error }
-
-func (k kindError) Error() string        { return k.err.Error() }
-func (k kindError) Unwrap() error        { return k.err }
-func (k kindError) Is(target error) bool { return target == k.kind }
-
 // tooLarge is a bound that was reached, inside an error that names the
 // package (a PathError).
 func tooLarge(format string, args ...any) error {
-	return kindError{ErrTooLarge, fmt.Errorf(format, args...)}
+	return pkgerr.Kind(ErrTooLarge, fmt.Errorf(format, args...))
 }
 
 // packageTooLarge is a bound that was reached, said on its own: "dmarc: "
 // and the text.
 func packageTooLarge(format string, args ...any) error {
-	return kindError{ErrTooLarge, pkgerr.Errorf("dmarc", format, args...)}
+	return pkgerr.Kind(ErrTooLarge, pkgerr.Errorf("dmarc", format, args...))
 }
 
 // notDMARC says why the input is not a DMARC report.
 func notDMARC(format string, args ...any) error {
-	return kindError{ErrNotDMARC, pkgerr.Errorf("dmarc", "not a DMARC aggregate report: "+format, args...)}
+	return pkgerr.Kind(ErrNotDMARC, pkgerr.Errorf("dmarc", "not a DMARC aggregate report: "+format, args...))
 }
 
 // dtdError is a refused DOCTYPE. When it declares a root other than

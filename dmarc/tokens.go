@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-message/charset"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // tokenReader sits between encoding/xml's tokenizer and the decoder that
@@ -128,7 +130,7 @@ func (t *tokenReader) pathError(err error) error {
 	if errors.As(err, &se) {
 		// The decoder above reports line 0: it reads tokens, not text.
 		line, _ := t.d.InputPos()
-		err = kindError{errSyntax, fmt.Errorf("XML syntax error on line %d: %s", line, oneLine(se.Msg))}
+		err = pkgerr.Kind(errSyntax, fmt.Errorf("XML syntax error on line %d: %s", line, oneLine(se.Msg)))
 	}
 	return &PathError{Path: t.path(), Err: err}
 }

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/golden"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
 	"github.com/tlsrpt/tlsrpt/report"
-	"github.com/tlsrpt/tlsrpt/store"
 )
 
 const corpusDir = "../testdata/corpus"
@@ -112,15 +110,6 @@ func write(t testing.TB, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func stats(t testing.TB, st *store.Store) store.Stats {
-	t.Helper()
-	s, err := st.Stats(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 func errorLines(s Summary) string {

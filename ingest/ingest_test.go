@@ -54,7 +54,7 @@ func TestImportMaildirAndMboxTwice(t *testing.T) {
 				second.NotReports != first.NotReports || len(second.Errors) != 0 {
 				t.Errorf("second import: %+v, want nothing new after %+v", second, first)
 			}
-			s := stats(t, st)
+			s := storetest.Stats(t, st)
 			if s.Reports != int64(distinct) || s.ByTransport["import"] != int64(distinct) {
 				t.Errorf("store holds %d reports (%v), want %d imported", s.Reports, s.ByTransport, distinct)
 			}
@@ -122,7 +122,7 @@ func TestImportMixedFolder(t *testing.T) {
 	if last.Files != last.FilesTotal || last.FilesTotal != 10 || last.Bytes != last.BytesTotal || calls < 11 {
 		t.Errorf("last progress %+v after %d calls, want all of 10 files", last, calls)
 	}
-	if s := stats(t, st); s.Reports != 7 {
+	if s := storetest.Stats(t, st); s.Reports != 7 {
 		t.Errorf("store holds %d reports, want 7", s.Reports)
 	}
 }

@@ -317,5 +317,5 @@ func gzipError(err error) error {
 	if errors.Is(err, ErrTooLarge) {
 		return err
 	}
-	return kindError{ErrGzip, err}
+	return pkgerr.Kind(ErrGzip, err)
 }

@@ -470,7 +470,7 @@ func ParseJSON(r io.Reader, lim Limits) (*Report, error) {
 func parseJSON(data []byte, b *budget) (*Report, error) {
 	r, err := parseJSONData(data, b)
 	if err != nil {
-		return nil, kindError{ErrJSON, err}
+		return nil, pkgerr.Kind(ErrJSON, err)
 	}
 	return r, nil
 }
@@ -501,7 +501,7 @@ func parseJSONFrom(r io.Reader, b *budget) (*Report, error) {
 		rep, err = jr.toModel()
 	}
 	if err != nil {
-		return nil, kindError{ErrJSON, err}
+		return nil, pkgerr.Kind(ErrJSON, err)
 	}
 	return rep, nil
 }

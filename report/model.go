@@ -40,13 +40,6 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("more than %d %s in one input", e.Max, e.What)
 }
 
-// kindError marks err as one of the kinds above without changing its text.
-type kindError struct{ kind, err error }
-
-func (k kindError) Error() string        { return k.err.Error() }
-func (k kindError) Unwrap() error        { return k.err }
-func (k kindError) Is(target error) bool { return target == k.kind }
-
 // Report is one SMTP TLS report (RFC 8460 section 4), in a clean internal
 // form: the reporters' deviations from the RFC are already smoothed over by
 // the wire types in json.go.

@@ -18,6 +18,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/dmarc"
 	"github.com/tlsrpt/tlsrpt/internal/httpserve/servetest"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/internal/testenv"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -95,7 +96,7 @@ func postAllStored(t *testing.T, st *store.Store, url, prefix string, n int) {
 			t.Errorf("POST %d: %d, want 201", i, c)
 		}
 	}
-	if got := reportCount(t, st); got != int64(n) {
+	if got := storetest.Stats(t, st).Reports; got != int64(n) {
 		t.Errorf("store holds %d reports, want %d", got, n)
 	}
 }
@@ -190,13 +191,4 @@ func (m *memRecorder) AddReportResult(ctx context.Context, r *report.Report, src
 	m.keys[k] = int64(len(m.keys) + 1)
 	m.srcs = append(m.srcs, src)
 	return m.keys[k], arrival.New, nil
-}
-
-func reportCount(t testing.TB, st *store.Store) int64 {
-	t.Helper()
-	s, err := st.Stats(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.Reports
 }

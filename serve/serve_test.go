@@ -58,11 +58,7 @@ func TestPostCorpus(t *testing.T) {
 			t.Errorf("%s gzipped again: %d %q, want 200 already stored", name, code, body)
 		}
 	}
-	s, err := st.Stats(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Reports != int64(len(corpus)) || s.ByTransport["https"] != int64(len(corpus)) {
+	if s := storetest.Stats(t, st); s.Reports != int64(len(corpus)) || s.ByTransport["https"] != int64(len(corpus)) {
 		t.Errorf("store holds %d reports (%v), want %d over https", s.Reports, s.ByTransport, len(corpus))
 	}
 }
@@ -363,7 +359,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if !r.stored {
 		t.Errorf("Serve returned with a request in flight")
 	}
-	if got := reportCount(t, st); got != 1 {
+	if got := storetest.Stats(t, st).Reports; got != 1 {
 		t.Errorf("store holds %d reports, want 1", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -118,11 +119,7 @@ func TestFull(t *testing.T) {
 // its reason, counted, and the two after it are stored.
 func TestDrainRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.db")
-	st, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.OpenAt(t, path)
 	refuseReport(t, path, "refuse-me")
 	sp := Spool{Dir: t.TempDir(), Refused: store.Refused}
 	for _, id := range []string{"refuse-me", "b", "c"} {

@@ -46,16 +46,9 @@ func recorderOn(t *testing.T, dir string, c *counting, open func(string) (*store
 // storedReports counts the reports of the SQLite store at path.
 func storedReports(t *testing.T, path string) int64 {
 	t.Helper()
-	st, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.OpenAt(t, path)
 	defer st.Close()
-	stats, err := st.Stats(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return stats.Reports
+	return storetest.Stats(t, st).Reports
 }
 
 // TestRecorderUnwritableStore hands reports to a real SQLite store this

@@ -112,9 +112,8 @@ func TestDrain(t *testing.T) {
 	if files, _ := sp.Files(); len(files) != 0 {
 		t.Errorf("spool not empty: %v", files)
 	}
-	stats, err := st.Stats(context.Background())
-	if err != nil || stats.Reports != 3 {
-		t.Errorf("store holds %d reports (%v), want 3", stats.Reports, err)
+	if n := storetest.Stats(t, st).Reports; n != 3 {
+		t.Errorf("store holds %d reports, want 3", n)
 	}
 	d, err = sp.Drain(context.Background(), st, 0)
 	if err != nil || d != (Drained{}) {
@@ -199,14 +198,8 @@ func TestConcurrentDrains(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	stats, _ := st.Stats(context.Background())
-	if stats.Reports != n {
-		t.Errorf("%d reports stored, want %d", stats.Reports, n)
+	if got := storetest.Stats(t, storetest.OpenAt(t, path)).Reports; got != n {
+		t.Errorf("%d reports stored, want %d", got, n)
 	}
 	if files, _ := sp.Files(); len(files) != 0 {
 		t.Errorf("%d files left", len(files))

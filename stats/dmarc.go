@@ -3,13 +3,13 @@ package stats
 import (
 	"bufio"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/tlsrpt/tlsrpt/internal/jsonout"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -75,25 +75,14 @@ func SideRows(rs []store.SideRow, group store.Group) []SideRow {
 	return out
 }
 
-// writeJSON writes v as the indented JSON array stats writes.
-func writeJSON(w io.Writer, v any) error {
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	return bw.Flush()
-}
-
 // WriteDMARCJSON writes the DMARC rows as a JSON array.
 func WriteDMARCJSON(w io.Writer, rs []store.DMARCRow, group store.Group) error {
-	return writeJSON(w, DMARCRows(rs, group))
+	return jsonout.Write(w, DMARCRows(rs, group))
 }
 
 // WriteSideJSON writes the side-by-side rows as a JSON array.
 func WriteSideJSON(w io.Writer, rs []store.SideRow, group store.Group) error {
-	return writeJSON(w, SideRows(rs, group))
+	return jsonout.Write(w, SideRows(rs, group))
 }
 
 // grid is rows of cells under a header, the form the CSV and the table

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/tlsrpt/tlsrpt/internal/jsonout"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -85,7 +86,7 @@ func round(f float64) float64 {
 
 // WriteJSON writes the rows as a JSON array.
 func WriteJSON(w io.Writer, rs []store.SessionRow, group store.Group) error {
-	return writeJSON(w, Rows(rs, group))
+	return jsonout.Write(w, Rows(rs, group))
 }
 
 // csvColumn names the group's column in the CSV, as parsedmarc names

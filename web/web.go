@@ -17,7 +17,6 @@ package web
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/jsonout"
 	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/stats"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -224,9 +224,7 @@ func fail(w http.ResponseWriter, err error) {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	jsonout.Write(w, v)
 }
 
 // serveReview answers /api/v1/review[?since=DATE] with the rows of

@@ -12,7 +12,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/reporttest"
-	"github.com/tlsrpt/tlsrpt/store"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 )
 
 // The DMARC corpus, and its Google mail: one message from 92.53.116.102
@@ -69,11 +69,7 @@ func TestDMARCForgedReporter(t *testing.T) {
 	}
 	// Stored, each marked as the summary said: only the first is
 	// google.com's.
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.OpenAt(t, db)
 	for id := int64(1); id <= 4; id++ {
 		rep, src, err := st.DMARCReport(context.Background(), id)
 		if err != nil {
@@ -144,11 +140,7 @@ func TestMaildropRuleDMARC(t *testing.T) {
 		!bytes.Contains(inbox[0], []byte("DMARC aggregate report summary")) {
 		t.Fatalf("clean DMARC report: %d in ~/Maildir, or header/summary wrong", len(inbox))
 	}
-	st, err := store.Open(a.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.OpenAt(t, a.db)
 	for id, want := range map[int64]string{1: "949348866075514174", 2: "clean-1"} {
 		if rep, _, err := st.DMARCReport(context.Background(), id); err != nil || rep.Metadata.ReportID != want {
 			t.Errorf("the store the rule names lacks DMARC report %s: %v", want, err)
@@ -190,11 +182,7 @@ func TestDMARCSpooledAndDrained(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(spoolDir, "*")); len(left) != 0 {
 		t.Fatalf("spool not drained: %v", left)
 	}
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.OpenAt(t, db)
 	if rep, src, err := st.DMARCReport(context.Background(), 1); err != nil || rep.Metadata.ReportID != "949348866075514174" || src.Transport != "mail" {
 		t.Fatalf("drained report: %v %+v", err, src)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/store"
 )
 
@@ -21,10 +22,7 @@ func TestPruneDNSCaches(t *testing.T) {
 	db := filepath.Join(dir, "t.db")
 	checkCache := filepath.Join(state, "tlsrpt", "check-cache.db")
 	fill := func(path string) {
-		st, err := store.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := storetest.OpenAt(t, path)
 		defer st.Close()
 		ctx := context.Background()
 		for key, ago := range map[string]time.Duration{"old": 30 * 24 * time.Hour, "stale": 2 * time.Hour, "fresh": 0} {

@@ -1,7 +1,8 @@
 // Package pkgerr marks the errors of tlsrpt's packages with the name of
 // the package that made them ("store: database is busy"), so that the
 // command layer, which names the command instead, can leave the name out
-// where the message starts with it, without a list of the packages.
+// where the message starts with it, without a list of the packages; and
+// it marks an error as of a sentinel kind without changing its text.
 package pkgerr
 
 import (
@@ -33,6 +34,16 @@ func New(pkg, text string) error { return &Error{Pkg: pkg, Err: errors.New(text)
 func Errorf(pkg, format string, args ...any) error {
 	return &Error{Pkg: pkg, Err: fmt.Errorf(format, args...)}
 }
+
+// Kind marks err as of the sentinel kind without changing its text:
+// errors.Is matches kind, and Unwrap returns err.
+func Kind(kind, err error) error { return kindError{kind, err} }
+
+type kindError struct{ kind, err error }
+
+func (k kindError) Error() string        { return k.err.Error() }
+func (k kindError) Unwrap() error        { return k.err }
+func (k kindError) Is(target error) bool { return target == k.kind }
 
 // Packaged is an error that names the package that made it at the start
 // of its text: an *Error, or an error type of a package that writes the

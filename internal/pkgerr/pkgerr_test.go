@@ -121,3 +121,19 @@ func isCall(call *ast.CallExpr, pkg, name string) bool {
 	id, ok := sel.X.(*ast.Ident)
 	return ok && id.Name == pkg
 }
+
+// TestKind: a marked error keeps its text and its chain, matches its
+// kind and no other, and its package is found through it.
+func TestKind(t *testing.T) {
+	cause := Errorf("report", "parsing JSON: %w", fs.ErrInvalid)
+	err := fmt.Errorf("r.json: %w", Kind(errBusy, cause))
+	if err.Error() != "r.json: report: parsing JSON: invalid argument" {
+		t.Errorf("text %q", err)
+	}
+	if !errors.Is(err, errBusy) || !errors.Is(err, fs.ErrInvalid) || errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("errors.Is: kind %v, cause %v, other %v", errors.Is(err, errBusy), errors.Is(err, fs.ErrInvalid), errors.Is(err, fs.ErrNotExist))
+	}
+	if got := TrimPackage(Kind(errBusy, cause), cause.Error()); got != "parsing JSON: invalid argument" {
+		t.Errorf("TrimPackage through Kind: %q", got)
+	}
+}

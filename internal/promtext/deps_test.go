@@ -2,8 +2,6 @@ package promtext
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -14,7 +12,11 @@ import (
 // runtime/metrics); a test may use expfmt, the binary may not. It fails
 // when one of them comes back, naming it and the chain that brings it.
 func TestNoMetricsLibraryInBinary(t *testing.T) {
-	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// go test puts the go command's own folder first in $PATH.
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command: %v", err)
+	}
 	out, err := exec.Command(goCmd, "list", "-deps", "github.com/tlsrpt/tlsrpt/cmd/tlsrpt").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)

@@ -68,6 +68,17 @@ func OpenAt(tb testing.TB, loc string) *store.Store {
 	return st
 }
 
+// Stats is what st holds, as Store.Stats counts it; it fails tb when
+// the store cannot say.
+func Stats(tb testing.TB, st *store.Store) store.Stats {
+	tb.Helper()
+	s, err := st.Stats(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 // Unbanned logs that fail2ban unbanned ip from its postfix jail at at,
 // applied and successful, as redeem --apply does; it fails tb when the
 // store refuses the record.

@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
+	"github.com/tlsrpt/tlsrpt/internal/jsonout"
 	"github.com/tlsrpt/tlsrpt/neutral"
 	"github.com/tlsrpt/tlsrpt/probe"
 	"github.com/tlsrpt/tlsrpt/store"
@@ -320,13 +320,7 @@ func WriteJSON(w io.Writer, recs []Record) error {
 	if recs == nil {
 		recs = []Record{}
 	}
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(recs); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return jsonout.Write(w, recs)
 }
 
 // WriteTable writes one row per finding, with its advice on the next row;

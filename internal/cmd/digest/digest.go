@@ -165,14 +165,11 @@ func planText(ctx context.Context, o *Options, st *store.Store, backends []redee
 	if err != nil {
 		return "", err
 	}
-	var ips []netip.Addr
-	for _, c := range assess.Candidates(nil, rows) {
-		ips = append(ips, c.IP)
-	}
-	if len(ips) == 0 {
+	cands := assess.Candidates(nil, rows)
+	if len(cands) == 0 {
 		return "", nil
 	}
-	plan, err := redeem.MakePlan(ctx, backends, ips)
+	plan, err := assess.Plan(ctx, backends, cands)
 	if err != nil {
 		return "", err
 	}
@@ -198,19 +195,5 @@ func redeemedBans(ctx context.Context, st *store.Store, backends []redeem.Backen
 	if err != nil || len(rs) == 0 {
 		return nil, err
 	}
-	ips := make([]netip.Addr, len(rs))
-	for i, r := range rs {
-		ips[i] = r.IP
-	}
-	status, err := redeem.BanStatusAll(ctx, backends, ips)
-	if err != nil {
-		return nil, err
-	}
-	bans := map[netip.Addr][]redeem.Ban{}
-	for ip, st := range status {
-		if len(st.Bans) > 0 {
-			bans[ip] = st.Bans
-		}
-	}
-	return bans, nil
+	return assess.RedeemedBans(ctx, backends, rs)
 }

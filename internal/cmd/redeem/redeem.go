@@ -191,11 +191,7 @@ type planner struct {
 }
 
 func (p *planner) run(ctx context.Context, backends []redeem.Backend, cands []assess.Candidate) error {
-	ips := make([]netip.Addr, len(cands))
-	for i, c := range cands {
-		ips[i] = c.IP
-	}
-	plan, err := redeem.MakePlan(ctx, backends, ips)
+	plan, err := assess.Plan(ctx, backends, cands)
 	if err != nil {
 		return err
 	}
@@ -423,16 +419,7 @@ func logOutcomes(ctx context.Context, o *Options, st *store.Store) (map[netip.Ad
 	if err != nil {
 		return nil, err
 	}
-	bans := logBans(ctx, o, rs)
-	out := map[netip.Addr]assess.Outcome{}
-	for _, r := range rs {
-		var b []redeem.Ban
-		if bans != nil {
-			b = bans[r.IP]
-		}
-		out[r.IP] = assess.Judge(r, b, oo)
-	}
-	return out, nil
+	return outcomeMap(assess.JudgeAll(rs, logBans(ctx, o, rs), oo), nil)
 }
 
 func outcomeMap(outs []assess.Outcome, err error) (map[netip.Addr]assess.Outcome, error) {
@@ -457,21 +444,13 @@ func logBans(ctx context.Context, o *Options, rs []store.Redeemed) map[netip.Add
 	if err == nil && len(backends) == 0 {
 		return nil
 	}
-	var status map[netip.Addr]redeem.Status
+	var bans map[netip.Addr][]redeem.Ban
 	if err == nil {
-		ips := make([]netip.Addr, len(rs))
-		for i, r := range rs {
-			ips[i] = r.IP
-		}
-		status, err = redeem.BanStatusAll(ctx, backends, ips)
+		bans, err = assess.RedeemedBans(ctx, backends, rs)
 	}
 	if err != nil {
 		fmt.Fprintf(o.F.IO.ErrOut, "tlsrpt: redeem log: ban status not consulted, so no outcome says banned-again: %s\n", neutral.Error(err))
 		return nil
-	}
-	bans := map[netip.Addr][]redeem.Ban{}
-	for ip, s := range status {
-		bans[ip] = s.Bans
 	}
 	return bans
 }

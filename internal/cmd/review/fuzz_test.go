@@ -15,6 +15,7 @@ import (
 
 	"github.com/tlsrpt/tlsrpt/arrival"
 	"github.com/tlsrpt/tlsrpt/assess"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/report"
 	"github.com/tlsrpt/tlsrpt/store"
 )
@@ -38,11 +39,7 @@ func FuzzReviewPipeline(f *testing.F) {
 	}
 	f.Add([]byte(`{"organization-name":"Evil\u001b[2J\n203.0.113.9  1  1  Google  x  2024  2024  yes  -  trusted\r","date-range":{"start-datetime":"2024-01-01T00:00:00Z","end-datetime":"2024-01-02T00:00:00Z"},"report-id":"x\tid","policies":[{"policy":{"policy-type":"sts","policy-domain":"ex\u0007ample.com"},"summary":{"total-successful-session-count":9223372036854775807,"total-failure-session-count":1000000000000},"failure-details":[{"result-type":"\u009b31mred\u202e","sending-mta-ip":"192.0.2.1","failed-session-count":1000000000000}]}]}`))
 	dir := f.TempDir()
-	st, err := store.Open(filepath.Join(dir, "fuzz.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := storetest.OpenAt(f, filepath.Join(dir, "fuzz.db"))
 	var n atomic.Int64
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := report.ParseJSON(bytes.NewReader(data), report.Limits{MaxDecompressed: 1 << 20})
