@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -12,8 +13,8 @@ import (
 // and adds it as a row of its own to the same file, so the floor does the
 // work it stands for (a write that lasts), not less.
 func TestRunKeepsEveryMessage(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "floor.db")
 	msgs := []string{"Subject: one\r\n\r\nbody\r\n", "Subject: two\r\n\r\n\x00\xff\r\n"}
+	path := filepath.Join(t.TempDir(), "floor.db")
 	for _, m := range msgs {
 		var out bytes.Buffer
 		if err := run(path, strings.NewReader(m), &out); err != nil {
@@ -23,6 +24,14 @@ func TestRunKeepsEveryMessage(t *testing.T) {
 			t.Fatalf("output %q, want the message %q", out.String(), m)
 		}
 	}
+	if got := stored(t, path); !slices.Equal(got, msgs) {
+		t.Fatalf("stored %q, want %q", got, msgs)
+	}
+}
+
+// stored reads the messages kept in the file at path, in order.
+func stored(t *testing.T, path string) []string {
+	t.Helper()
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +50,8 @@ func TestRunKeepsEveryMessage(t *testing.T) {
 		}
 		got = append(got, string(b))
 	}
-	if strings.Join(got, "|") != strings.Join(msgs, "|") {
-		t.Fatalf("stored %q, want %q", got, msgs)
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
+	return got
 }
