@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/coreos/go-iptables/iptables"
+
 	"github.com/tlsrpt/tlsrpt/internal/netnstest"
 )
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/coreos/go-iptables/iptables"
+
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 const filterTable = "filter"
@@ -93,11 +95,11 @@ func (t *IPTables) open(p iptables.Protocol) (IPTablesClient, error) {
 func (t *IPTables) Available(ctx context.Context) error {
 	c, err := t.open(iptables.ProtocolIPv4)
 	if err != nil {
-		e := mark(ErrUnavailable, "%v", err).(*kindError)
+		kinds := []error{ErrUnavailable}
 		if errors.Is(err, exec.ErrNotFound) {
-			e.also = ErrNotInstalled // go-iptables found no iptables program
+			kinds = append(kinds, ErrNotInstalled) // go-iptables found no iptables program
 		}
-		return e
+		return pkgerr.Mark(err.Error(), err, kinds...)
 	}
 	if _, err := c.ListChains(filterTable); err != nil {
 		return mark(ErrUnavailable, "listing iptables chains: %v", err)

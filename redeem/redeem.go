@@ -48,33 +48,15 @@ var (
 	ErrListing = pkgerr.New("redeem", "unreadable listing")
 )
 
-// kindError is an error whose message is its own but which matches a
-// sentinel with errors.Is, so that the sentinel's "redeem:" prefix is not
-// repeated in the middle of messages.
-type kindError struct {
-	kind error
-	also error // a second sentinel it matches, may be nil
-	msg  string
-	err  error // wrapped, may be nil
-}
-
-func (e *kindError) Error() string { return e.msg }
-func (e *kindError) Unwrap() error { return e.err }
-func (e *kindError) Is(target error) bool {
-	return target == e.kind || (e.also != nil && target == e.also)
-}
-
 // mark returns an error printed as fmt.Sprintf(format, args...) that
 // matches kind with errors.Is and wraps the last argument when it is an
 // error.
 func mark(kind error, format string, args ...any) error {
-	e := &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+	var cause error
 	if n := len(args); n > 0 {
-		if err, ok := args[n-1].(error); ok {
-			e.err = err
-		}
+		cause, _ = args[n-1].(error)
 	}
-	return e
+	return pkgerr.Mark(fmt.Sprintf(format, args...), cause, kind)
 }
 
 // Kinds of Action.
@@ -210,16 +192,11 @@ func notInstalled(prog string, err error, format string, args ...any) error {
 	if strings.Contains(prog, "/") {
 		where = ""
 	}
-	e := &kindError{kind: ErrUnavailable}
+	hint := fmt.Sprintf(format, args...)
 	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-		e.also = ErrNotInstalled
-		e.msg = prog + " not found" + where
-	} else {
-		e.msg = fmt.Sprintf("%s not usable%s: %v", prog, where, err)
-		e.err = err
+		return pkgerr.Mark(prog+" not found"+where+hint, nil, ErrUnavailable, ErrNotInstalled)
 	}
-	e.msg += fmt.Sprintf(format, args...)
-	return e
+	return pkgerr.Mark(fmt.Sprintf("%s not usable%s: %v", prog, where, err)+hint, err, ErrUnavailable)
 }
 
 // oneLine joins the lines of s with "; " (a program's stderr in an error),

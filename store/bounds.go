@@ -55,8 +55,8 @@ func indexedLen(s string) int {
 
 // tooLong is the ErrTooLong for a value of what of n bytes.
 func tooLong(what string, n int) error {
-	return &kindError{kind: ErrTooLong, text: fmt.Sprintf(
-		"%s of %d bytes exceeds %d, more than the store can index on both engines", what, n, MaxIndexed)}
+	return pkgerr.Mark(fmt.Sprintf(
+		"%s of %d bytes exceeds %d, more than the store can index on both engines", what, n, MaxIndexed), nil, ErrTooLong)
 }
 
 // checkIndexed refuses a report whose reporter, organization-name,

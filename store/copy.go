@@ -67,8 +67,8 @@ func copyStores(ctx context.Context, dst, src *Store) (*Copied, error) {
 		return nil, err
 	}
 	if before["reports"] > 0 || before["actions"] > 0 || before["dmarc_reports"] > 0 {
-		return nil, &kindError{kind: ErrNotEmpty, text: fmt.Sprintf(
-			"the destination holds %d reports and %d audit log entries: copy into a new database", before["reports"], before["actions"])}
+		return nil, pkgerr.Mark(fmt.Sprintf(
+			"the destination holds %d reports and %d audit log entries: copy into a new database", before["reports"], before["actions"]), nil, ErrNotEmpty)
 	}
 	want, err := src.Count(ctx)
 	if err != nil {

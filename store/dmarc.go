@@ -91,8 +91,8 @@ func dmarcTotals(r *dmarc.Report) (messages, failed int64, err error) {
 	for i := range r.Records {
 		rec := &r.Records[i]
 		if rec.Count < 0 || rec.Count > MaxCount {
-			return 0, 0, &kindError{kind: ErrCount, text: fmt.Sprintf(
-				"record %d: count %d is out of range (0 to %d)", i+1, rec.Count, int64(MaxCount))}
+			return 0, 0, pkgerr.Mark(fmt.Sprintf(
+				"record %d: count %d is out of range (0 to %d)", i+1, rec.Count, int64(MaxCount)), nil, ErrCount)
 		}
 		messages = satAdd(messages, rec.Count)
 		if !rec.DMARCPass() {
@@ -100,7 +100,7 @@ func dmarcTotals(r *dmarc.Report) (messages, failed int64, err error) {
 		}
 	}
 	if messages >= MaxSum {
-		return 0, 0, &kindError{kind: ErrCount, text: fmt.Sprintf("records count %d messages or more", int64(MaxSum))}
+		return 0, 0, pkgerr.Mark(fmt.Sprintf("records count %d messages or more", int64(MaxSum)), nil, ErrCount)
 	}
 	return messages, failed, nil
 }

@@ -41,7 +41,7 @@ func (s *Store) readDMARC(ctx context.Context, id int64) (*dmarc.Report, arrival
 		&src.Submitter, &src.FromDomain, &src.MessageID, &src.Transport, &rcv,
 		&src.Auth.Authenticated, &src.Auth.Method, &src.Auth.Domain, &src.Auth.Detail)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, src, &kindError{kind: ErrNotFound, text: "no such DMARC report"}
+		return nil, src, pkgerr.Mark("no such DMARC report", nil, ErrNotFound)
 	}
 	if err != nil {
 		return nil, src, err

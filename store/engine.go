@@ -49,8 +49,7 @@ func dialectOf(location string) (dialect, error) {
 	m := urlScheme().FindStringSubmatch(location)
 	if m == nil {
 		if keywordDSN().MatchString(location) {
-			return nil, &kindError{kind: ErrUnknownScheme,
-				text: "a key=value connection string is not taken: give a postgres:// URL (keep the password in ~/.pgpass) or a file path (SQLite)"}
+			return nil, pkgerr.Mark("a key=value connection string is not taken: give a postgres:// URL (keep the password in ~/.pgpass) or a file path (SQLite)", nil, ErrUnknownScheme)
 		}
 		return sqliteDialect{}, nil
 	}
@@ -58,8 +57,7 @@ func dialectOf(location string) (dialect, error) {
 	case "postgres", "postgresql":
 		return postgresDialect{}, nil
 	}
-	return nil, &kindError{kind: ErrUnknownScheme,
-		text: fmt.Sprintf("database URL scheme %q is not known: give a file path (SQLite) or a postgres:// URL", m[1])}
+	return nil, pkgerr.Mark(fmt.Sprintf("database URL scheme %q is not known: give a file path (SQLite) or a postgres:// URL", m[1]), nil, ErrUnknownScheme)
 }
 
 // secretKeys are the connection parameters whose values are secrets:

@@ -43,26 +43,9 @@ var (
 	ErrReadOnly = pkgerr.New("store", "database is read-only for this user")
 )
 
-// kindError is an error of a sentinel kind (ErrBusy, ErrNotFound...) with
-// its own text, so that a "store: ..." message wrapping it does not repeat
-// the package prefix of the sentinel, while errors.Is still matches.
-type kindError struct {
-	kind error
-	text string
-	err  error // the cause, if any; not part of the text
-}
-
-func (e *kindError) Error() string        { return e.text }
-func (e *kindError) Is(target error) bool { return target == e.kind }
-func (e *kindError) Unwrap() error        { return e.err }
-
 // busyError is the ErrBusy a write returns after waiting waited over
 // attempts attempts.
 func busyError(waited time.Duration, attempts int, cause error) error {
-	return &kindError{
-		kind: ErrBusy,
-		text: fmt.Sprintf("database is busy: another process held its write lock for %v (attempts: %d)",
-			waited.Round(time.Millisecond), attempts),
-		err: cause,
-	}
+	return pkgerr.Mark(fmt.Sprintf("database is busy: another process held its write lock for %v (attempts: %d)",
+		waited.Round(time.Millisecond), attempts), cause, ErrBusy)
 }

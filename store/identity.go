@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 	"github.com/tlsrpt/tlsrpt/report"
 )
 
@@ -34,7 +35,7 @@ func reporterOf(org string, src arrival.Source) string {
 // refused with ErrAuth, for TLS and DMARC reports alike.
 func checkedReporter(org string, src arrival.Source) (string, error) {
 	if src.Auth.Authenticated && normName(src.Auth.Domain) == "" {
-		return "", &kindError{kind: ErrAuth, text: fmt.Sprintf("authenticated by %s without a domain", src.Auth.Method)}
+		return "", pkgerr.Mark(fmt.Sprintf("authenticated by %s without a domain", src.Auth.Method), nil, ErrAuth)
 	}
 	return reporterOf(org, src), nil
 }

@@ -229,8 +229,7 @@ func (s *Store) migrate(ctx context.Context, steps []migration) error {
 
 // tooNew is ErrSchemaTooNew for a database at version v.
 func tooNew(v, known int) error {
-	return &kindError{kind: ErrSchemaTooNew,
-		text: fmt.Sprintf("database schema version %d is newer than this program's %d: upgrade tlsrpt", v, known)}
+	return pkgerr.Mark(fmt.Sprintf("database schema version %d is newer than this program's %d: upgrade tlsrpt", v, known), nil, ErrSchemaTooNew)
 }
 
 // queryRower is a *sql.DB or a *sql.Tx.

@@ -147,8 +147,7 @@ func (d postgresDialect) classify(err error) error {
 	if !unavailable(err) {
 		return statementText(err)
 	}
-	return &kindError{kind: ErrUnavailable,
-		text: fmt.Sprintf("database server %s unavailable: %s", d.server, oneLineCause(err)), err: err}
+	return pkgerr.Mark(fmt.Sprintf("database server %s unavailable: %s", d.server, oneLineCause(err)), err, ErrUnavailable)
 }
 
 // refused: 22, a data exception (a value too long, bad encoding); 23, an

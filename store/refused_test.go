@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsrpt/tlsrpt/arrival"
+	"github.com/tlsrpt/tlsrpt/internal/pkgerr"
 )
 
 // TestRefused stores a report the engine refuses for good and one it
@@ -39,15 +40,15 @@ func TestRefused(t *testing.T) {
 		nil,
 		errors.New("some error"),
 		busyError(time.Second, 3, nil),
-		&kindError{kind: ErrUnavailable, text: "server away"},
-		&kindError{kind: ErrReadOnly, text: "read-only"},
+		pkgerr.Mark("server away", nil, ErrUnavailable),
+		pkgerr.Mark("read-only", nil, ErrReadOnly),
 		os.ErrPermission,
 	} {
 		if Refused(e) {
 			t.Errorf("Refused(%v) = true, want false: the error may go away", e)
 		}
 	}
-	if !Refused(fmt.Errorf("adding: %w", &kindError{kind: ErrCount, text: "count"})) {
+	if !Refused(fmt.Errorf("adding: %w", pkgerr.Mark("count", nil, ErrCount))) {
 		t.Error("Refused(ErrCount) = false")
 	}
 }

@@ -97,7 +97,7 @@ func (s *Store) addChecked(ctx context.Context, r *report.Report, src arrival.So
 // checkCounts refuses a report with a session count out of range.
 func checkCounts(r *report.Report) error {
 	bad := func(what string, n int64) error {
-		return &kindError{kind: ErrCount, text: fmt.Sprintf("%s %d is out of range (0 to %d)", what, n, int64(MaxCount))}
+		return pkgerr.Mark(fmt.Sprintf("%s %d is out of range (0 to %d)", what, n, int64(MaxCount)), nil, ErrCount)
 	}
 	var total int64 // failed sessions of all details, saturating
 	for i, p := range r.Policies {
@@ -115,7 +115,7 @@ func checkCounts(r *report.Report) error {
 		}
 	}
 	if total >= MaxSum {
-		return &kindError{kind: ErrCount, text: fmt.Sprintf("failure details count %d sessions or more", int64(MaxSum))}
+		return pkgerr.Mark(fmt.Sprintf("failure details count %d sessions or more", int64(MaxSum)), nil, ErrCount)
 	}
 	return nil
 }
@@ -220,7 +220,7 @@ func (s *Store) readReport(ctx context.Context, id int64) (*report.Report, arriv
 		&src.Submitter, &src.FromDomain, &src.MessageID, &src.Transport, &rcv,
 		&src.Auth.Authenticated, &src.Auth.Method, &src.Auth.Domain, &src.Auth.Detail)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, arrival.Source{}, &kindError{kind: ErrNotFound, text: "no such report"}
+		return nil, arrival.Source{}, pkgerr.Mark("no such report", nil, ErrNotFound)
 	}
 	if err != nil {
 		return nil, arrival.Source{}, err

@@ -125,7 +125,7 @@ func mustExist(path string) error {
 		return errors.New("empty path")
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return &kindError{kind: ErrNoDatabase, text: "no database file", err: err}
+		return pkgerr.Mark("no database file", err, ErrNoDatabase)
 	}
 	return nil
 }
@@ -166,7 +166,7 @@ func openRO(path string) (*Store, error) {
 	}
 	fi, err := os.Stat(abs)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &kindError{kind: ErrNoDatabase, text: "no database file", err: err}
+		return nil, pkgerr.Mark("no database file", err, ErrNoDatabase)
 	}
 	if err != nil {
 		return nil, err
@@ -187,8 +187,8 @@ func openRO(path string) (*Store, error) {
 	}
 	switch {
 	case v < SchemaVersion:
-		err = &kindError{kind: ErrSchemaOld, text: fmt.Sprintf(
-			"database schema version %d is older than this program's %d", v, SchemaVersion)}
+		err = pkgerr.Mark(fmt.Sprintf(
+			"database schema version %d is older than this program's %d", v, SchemaVersion), nil, ErrSchemaOld)
 	case v > SchemaVersion:
 		err = tooNew(v, SchemaVersion)
 	}
@@ -233,13 +233,13 @@ func sqliteOpenError(err error) error {
 	if errors.As(err, &se) {
 		switch se.Code {
 		case sqlite3.ErrNotADB:
-			return &kindError{kind: ErrNotDatabase, text: "not a SQLite database", err: err}
+			return pkgerr.Mark("not a SQLite database", err, ErrNotDatabase)
 		case sqlite3.ErrReadonly:
-			return &kindError{kind: ErrReadOnly, text: "the database cannot be written by this user", err: err}
+			return pkgerr.Mark("the database cannot be written by this user", err, ErrReadOnly)
 		case sqlite3.ErrCantOpen, sqlite3.ErrPerm:
-			return &kindError{kind: ErrReadOnly, text: "the database file or its folder cannot be opened by this user", err: err}
+			return pkgerr.Mark("the database file or its folder cannot be opened by this user", err, ErrReadOnly)
 		case sqlite3.ErrBusy, sqlite3.ErrLocked:
-			return &kindError{kind: ErrBusy, text: "the database is busy: another process held it too long", err: err}
+			return pkgerr.Mark("the database is busy: another process held it too long", err, ErrBusy)
 		}
 	}
 	return err

@@ -37,13 +37,33 @@ func Errorf(pkg, format string, args ...any) error {
 
 // Kind marks err as of the sentinel kind without changing its text:
 // errors.Is matches kind, and Unwrap returns err.
-func Kind(kind, err error) error { return kindError{kind, err} }
+func Kind(kind, err error) error { return Mark(err.Error(), err, kind) }
 
-type kindError struct{ kind, err error }
+// Mark returns an error of the sentinel kinds with a text of its own: it
+// prints text, errors.Is matches each of kinds (and what cause matches),
+// and Unwrap returns cause, which may be nil. A package's message built
+// on a sentinel thus says what happened without repeating the
+// sentinel's "name: " in the middle of a sentence.
+func Mark(text string, cause error, kinds ...error) error {
+	return &marked{text: text, cause: cause, kinds: kinds}
+}
 
-func (k kindError) Error() string        { return k.err.Error() }
-func (k kindError) Unwrap() error        { return k.err }
-func (k kindError) Is(target error) bool { return target == k.kind }
+type marked struct {
+	text  string
+	cause error
+	kinds []error
+}
+
+func (m *marked) Error() string { return m.text }
+func (m *marked) Unwrap() error { return m.cause }
+func (m *marked) Is(target error) bool {
+	for _, k := range m.kinds {
+		if target == k {
+			return true
+		}
+	}
+	return false
+}
 
 // Packaged is an error that names the package that made it at the start
 // of its text: an *Error, or an error type of a package that writes the

@@ -137,3 +137,25 @@ func TestKind(t *testing.T) {
 		t.Errorf("TrimPackage through Kind: %q", got)
 	}
 }
+
+// TestMark: a marked error prints its own text (no sentinel's prefix),
+// matches every kind it was given and what its cause matches, and
+// nothing else.
+func TestMark(t *testing.T) {
+	errGone := New("store", "gone")
+	err := fmt.Errorf("opening x.db: %w", Mark("no database file", fs.ErrNotExist, errBusy, errGone))
+	if err.Error() != "opening x.db: no database file" {
+		t.Errorf("text %q", err)
+	}
+	for _, target := range []error{errBusy, errGone, fs.ErrNotExist} {
+		if !errors.Is(err, target) {
+			t.Errorf("errors.Is(%v) = false", target)
+		}
+	}
+	if errors.Is(err, fs.ErrPermission) || errors.Is(Mark("x", nil), errBusy) {
+		t.Error("matches a kind it was not given")
+	}
+	if errors.Unwrap(Mark("x", nil, errBusy)) != nil {
+		t.Error("a mark without a cause unwraps to something")
+	}
+}
