@@ -17,11 +17,11 @@ RUNS=${RUNS:-200}
 # The interpreter itself, not a version-manager shim.
 PY=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 out=bench/out/startup
-rm -rf "$out" && mkdir -p "$out/msgs" "$out/hello"
+rm -rf "$out" && mkdir -p "$out/msgs" "$out/_hello"
 go build -o "$out/tlsrpt" ./cmd/tlsrpt
 go build -o "$out/gen" ./bench/gen
-printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world") }\n' >"$out/hello/main.go"
-(cd "$out/hello" && go build -o hello main.go)
+printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world") }\n' >"$out/_hello/main.go"
+(cd "$out/_hello" && go build -o hello main.go)
 # The floor under --version: a hello-world with a blank import of every
 # package tlsrpt links from outside the module (those another module
 # keeps internal come with the ones that import them). Its folder starts
@@ -35,13 +35,13 @@ mkdir -p "$out/_libs"
 (cd "$out/_libs" && go build -o libs main.go)
 # The floor under the filter, writing into a store of its own.
 go build -o "$out/sqlfloor" ./bench/startup/sqlfloor
-"$out/sqlfloor" "$out/floor.db" <"$out/hello/main.go" >/dev/null
+"$out/sqlfloor" "$out/floor.db" <"$out/_hello/main.go" >/dev/null
 for i in $(seq 0 $((2 * RUNS))); do
 	"$out/gen" details -n 3 -id "startup-$i" >"$out/msgs/$i.eml"
 done
 # The existing store: made by one filter run on a report of its own.
 "$out/gen" details -n 3 -id startup-first >"$out/first.eml"
 "$out/tlsrpt" filter --no-config --db "$out/store.db" <"$out/first.eml" >/dev/null
-go run ./bench/startup -runs "$RUNS" -tlsrpt "$out/tlsrpt" -hello "$out/hello/hello" \
+go run ./bench/startup -runs "$RUNS" -tlsrpt "$out/tlsrpt" -hello "$out/_hello/hello" \
 	-python "$PY" -seed bench/seed/tlsrpt.py -msgs "$out/msgs" -db "$out/store.db" \
 	-libs "$out/_libs/libs" -sqlfloor "$out/sqlfloor" -floordb "$out/floor.db" ${OLD:+-old "$OLD"}
