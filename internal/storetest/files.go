@@ -51,10 +51,14 @@ func HoldExclusive(tb testing.TB, path string) (release func()) {
 }
 
 // Failing is a report of "Reporter" whose one STS policy for Domain has
-// three sessions failing with ResultType, received by MX when it is not
-// empty; it arrived by mail at At, authenticated as Auth says.
+// Sessions sessions (3 when 0) failing with ResultType, received by MX
+// when it is not empty, over Start to End (when zero: the day before At
+// less an hour); it arrived by mail at At (the store's own clock when
+// zero), authenticated as Auth says.
 type Failing struct {
 	ID, Domain, ResultType, MX string
+	Sessions                   int64
+	Start, End                 time.Time
 	Auth                       arrival.Auth
 	At                         time.Time
 }
@@ -62,19 +66,27 @@ type Failing struct {
 // Signed is the authentication of a report DKIM-signed by reporter.test.
 var Signed = arrival.Auth{Authenticated: true, Method: "dkim", Domain: "reporter.test"}
 
-// FailingReport is f as a report, its date range the day before f.At less
-// an hour.
+// FailingReport is f as a report.
 func FailingReport(f Failing) *report.Report {
-	return &report.Report{OrganizationName: "Reporter", ReportID: f.ID, Start: f.At.Add(-24 * time.Hour), End: f.At.Add(-time.Hour),
-		Policies: []report.Policy{{Type: "sts", Domain: f.Domain, Failed: 3,
-			Details: []report.FailureDetail{{ResultType: f.ResultType, ReceivingMXHostname: f.MX, FailedSessions: 3}}}}}
+	n := f.Sessions
+	if n == 0 {
+		n = 3
+	}
+	start, end := f.Start, f.End
+	if start.IsZero() && end.IsZero() {
+		start, end = f.At.Add(-24*time.Hour), f.At.Add(-time.Hour)
+	}
+	return &report.Report{OrganizationName: "Reporter", ReportID: f.ID, Start: start, End: end,
+		Policies: []report.Policy{{Type: "sts", Domain: f.Domain, Failed: n,
+			Details: []report.FailureDetail{{ResultType: f.ResultType, ReceivingMXHostname: f.MX, FailedSessions: n}}}}}
 }
 
 // Source is how f arrived: by mail, authenticated as f.Auth says.
 func (f Failing) Source() arrival.Source { return arrival.Source{Transport: "mail", Auth: f.Auth} }
 
 // AddFailing stores f in the store at path (created when missing), the
-// store's clock at f.At; it fails tb when the store refuses it.
+// store's clock at f.At unless it is zero; it fails tb when the store
+// refuses it.
 func AddFailing(tb testing.TB, path string, f Failing) {
 	tb.Helper()
 	st, err := store.Open(path)
@@ -82,7 +94,9 @@ func AddFailing(tb testing.TB, path string, f Failing) {
 		tb.Fatal(err)
 	}
 	defer st.Close()
-	st.SetClock(func() time.Time { return f.At })
+	if !f.At.IsZero() {
+		st.SetClock(func() time.Time { return f.At })
+	}
 	if _, _, err := st.AddReport(context.Background(), FailingReport(f), f.Source()); err != nil {
 		tb.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdutil"
 	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/probetest"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/probe"
 )
 
@@ -118,10 +119,10 @@ func TestFromReports(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
 	end := time.Now().Add(-24 * time.Hour)
 	add := func(id, domain, mx string, auth arrival.Auth) {
-		cmdtest.AddFailure(t, db, cmdtest.Failure{ID: id, Domain: domain, ResultType: probe.StartTLSNotSupported, MX: mx, Sessions: 1,
+		storetest.AddFailing(t, db, storetest.Failing{ID: id, Domain: domain, ResultType: probe.StartTLSNotSupported, MX: mx, Sessions: 1,
 			Start: end.Add(-24 * time.Hour), End: end, Auth: auth})
 	}
-	add("1", "ours.test", "victim.test\x1b[2J", cmdtest.Signed)
+	add("1", "ours.test", "victim.test\x1b[2J", storetest.Signed)
 	add("2", "victim.test", "victim.test", arrival.Auth{})
 
 	r := runCmd(t, w, dnstest.Start(t, w.Rec), db)
@@ -165,8 +166,8 @@ func TestOurDomains(t *testing.T) {
 	w := probetest.Healthy(t, "ours.test")
 	db := filepath.Join(t.TempDir(), "tlsrpt.db")
 	end := time.Now().Add(-24 * time.Hour)
-	cmdtest.AddFailure(t, db, cmdtest.Failure{ID: "1", Domain: "reported.test", ResultType: probe.StartTLSNotSupported, Sessions: 1,
-		Start: end.Add(-24 * time.Hour), End: end, Auth: cmdtest.Signed})
+	storetest.AddFailing(t, db, storetest.Failing{ID: "1", Domain: "reported.test", ResultType: probe.StartTLSNotSupported, Sessions: 1,
+		Start: end.Add(-24 * time.Hour), End: end, Auth: storetest.Signed})
 	resolver := dnstest.Start(t, w.Rec)
 	domains := func(r result) map[string]int {
 		n := map[string]int{}

@@ -11,6 +11,7 @@ import (
 	"github.com/tlsrpt/tlsrpt/internal/cmd/cmdtest"
 	"github.com/tlsrpt/tlsrpt/internal/dnstest"
 	"github.com/tlsrpt/tlsrpt/internal/probetest"
+	"github.com/tlsrpt/tlsrpt/internal/storetest"
 	"github.com/tlsrpt/tlsrpt/probe"
 )
 
@@ -38,8 +39,7 @@ func newFixture(t *testing.T) *fixture {
 // add stores a report of domain failing with typ at the given time.
 func (x *fixture) add(t *testing.T, id, domain, typ string, auth arrival.Auth, at time.Time) {
 	t.Helper()
-	cmdtest.AddFailure(t, x.db, cmdtest.Failure{ID: id, Domain: domain, ResultType: typ, Sessions: 3,
-		Start: at.Add(-24 * time.Hour), End: at.Add(-time.Hour), Auth: auth, Received: at})
+	storetest.AddFailing(t, x.db, storetest.Failing{ID: id, Domain: domain, ResultType: typ, Auth: auth, At: at})
 }
 
 // run runs tlsrpt digest at now against the fixture's world.
@@ -67,7 +67,7 @@ const checksHeading = "Checks of the result types new since the last digest"
 // the next digest, with the same type again, probes nothing.
 func TestDigestProbesNewType(t *testing.T) {
 	x := newFixture(t)
-	x.add(t, "1", "ours.test", probe.CertificateExpired, cmdtest.Signed, x.base.Add(-time.Hour))
+	x.add(t, "1", "ours.test", probe.CertificateExpired, storetest.Signed, x.base.Add(-time.Hour))
 	out := x.run(t, x.base)
 	for _, s := range []string{checksHeading, "ours.test (certificate-expired)", "ours.test (certificate-expired): 1 failing check", "fail cert-expiry mx1.ours.test: the certificate expired on",
 		"fix: renew the certificate", "all checks: tlsrpt diagnose ours.test"} {
@@ -80,7 +80,7 @@ func TestDigestProbesNewType(t *testing.T) {
 	}
 	before := x.mx.Connections()
 	// The same type again, in a report of the next span: not new.
-	x.add(t, "2", "ours.test", probe.CertificateExpired, cmdtest.Signed, x.base.Add(time.Hour))
+	x.add(t, "2", "ours.test", probe.CertificateExpired, storetest.Signed, x.base.Add(time.Hour))
 	out = x.run(t, x.base.Add(2*time.Hour))
 	if strings.Contains(out, checksHeading) || x.mx.Connections() != before {
 		t.Errorf("a type of the last digest was probed again (%d connections, %d before):\n%s", x.mx.Connections(), before, out)
@@ -91,7 +91,7 @@ func TestDigestProbesNewType(t *testing.T) {
 // checks.
 func TestDigestNoProbe(t *testing.T) {
 	x := newFixture(t)
-	x.add(t, "1", "ours.test", probe.CertificateExpired, cmdtest.Signed, x.base.Add(-time.Hour))
+	x.add(t, "1", "ours.test", probe.CertificateExpired, storetest.Signed, x.base.Add(-time.Hour))
 	out := x.run(t, x.base, "--no-probe", "--always")
 	if strings.Contains(out, checksHeading) || strings.Contains(out, "cert-expiry") || x.w.Dialed != nil {
 		t.Errorf("--no-probe probed (dialed %v):\n%s", x.w.Dialed, out)
@@ -119,7 +119,7 @@ func TestDigestProbeCannotRun(t *testing.T) {
 	x := newFixture(t)
 	x.w.Rec.MX = map[string][]string{}
 	x.w.AddMX("mx1.ours.test", probetest.StartSMTP(t, probetest.SMTPSilent, probetest.NoCert()))
-	x.add(t, "1", "ours.test", probe.StartTLSNotSupported, cmdtest.Signed, x.base.Add(-time.Hour))
+	x.add(t, "1", "ours.test", probe.StartTLSNotSupported, storetest.Signed, x.base.Add(-time.Hour))
 	out := x.run(t, x.base, "--probe-timeout", "300ms", "--no-record")
 	if !strings.Contains(out, "1 check could not run, first smtp mx1.ours.test: no SMTP greeting") {
 		t.Errorf("no line for the silent host:\n%s", out)
