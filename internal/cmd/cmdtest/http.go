@@ -1,9 +1,10 @@
 package cmdtest
 
 import (
-	"io"
 	"net/http"
 	"testing"
+
+	"github.com/tlsrpt/tlsrpt/internal/httpserve/servetest"
 )
 
 // Get asks url with GET, with the Host header host unless it is empty,
@@ -18,14 +19,6 @@ func Get(t testing.TB, url, host string) (int, string) {
 	if host != "" {
 		req.Host = host
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
+	resp, body := servetest.Do(t, http.DefaultClient, req)
+	return resp.StatusCode, body
 }

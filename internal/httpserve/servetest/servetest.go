@@ -38,7 +38,8 @@ func Listen(tb testing.TB) *Listener {
 }
 
 // Do sends req with c and returns the response with its whole body read
-// and closed, failing tb when no response comes.
+// and closed, failing tb when no response comes or its body cannot be
+// read whole.
 func Do(tb testing.TB, c *http.Client, req *http.Request) (*http.Response, string) {
 	tb.Helper()
 	resp, err := c.Do(req)
@@ -46,7 +47,10 @@ func Do(tb testing.TB, c *http.Client, req *http.Request) (*http.Response, strin
 		tb.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s %s: reading the body: %v", req.Method, req.URL, err)
+	}
 	return resp, string(b)
 }
 
