@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -56,11 +57,8 @@ func keepNamed(fams []Family, names []string) []Family {
 	}
 	var out []Family
 	for _, f := range fams {
-		for _, n := range names {
-			if f.Desc.Name == n {
-				out = append(out, f)
-				break
-			}
+		if slices.Contains(names, f.Desc.Name) {
+			out = append(out, f)
 		}
 	}
 	return out

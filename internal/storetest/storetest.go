@@ -17,12 +17,7 @@ import (
 // it when tb ends; it fails tb when the store cannot be opened.
 func Open(tb testing.TB) *store.Store {
 	tb.Helper()
-	st, err := store.Open(filepath.Join(tb.TempDir(), "tlsrpt.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	return st
+	return OpenAt(tb, filepath.Join(tb.TempDir(), "tlsrpt.db"))
 }
 
 // AddGoogleReport stores a one-day report of "Google Inc." (submitter
